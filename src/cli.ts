@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+import { CtscopeError, exitCodeFor, isCtscopeError } from './errors.js';
+import type { Command, CliIO } from './cli/command.js';
+import { closePool } from './workers/pool.js';
+import { commands } from './cli/commands.js';
+
+function help(list: Command[]): string {
+  const lines = ['ctscope: CT/CTA DICOM to Hounsfield-unit volumes and AI findings', '', 'Usage: ctscope <command> [options]', '', 'Commands:'];
+  for (const c of list) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
+  lines.push('', 'Run `ctscope <command> --help` for the options of one command.');
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const io: CliIO = {
+    out: (l) => process.stdout.write(l + '\n'),
+    err: (l) => process.stderr.write(l + '\n'),
+    isTTY: Boolean(process.stderr.isTTY),
+    signal: controller.signal,
+  };
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(help(commands));
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V') {
+    const { version } = await import('./version.js');
+    io.out(version);
+    return 0;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) throw new CtscopeError('E_USAGE', `unknown command '${name}' (try --help)`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(`Usage: ctscope ${cmd.usage}\n\n${cmd.summary}`);
+    return 0;
+  }
+  return cmd.run(rest, io);
+}
+
+main(process.argv.slice(2))
+  .then(async (status) => {
+    await closePool();
+    process.exitCode = status;
+  })
+  .catch(async (e: unknown) => {
+    await closePool().catch(() => undefined);
+    if (isCtscopeError(e)) {
+      process.stderr.write(`error[${(e as CtscopeError).code}]: ${(e as Error).message}\n`);
+    } else {
+      process.stderr.write(`error[E_INTERNAL]: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (process.env.CTSCOPE_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    }
+    process.exitCode = exitCodeFor(e);
+  });

@@ -1,0 +1,63 @@
+import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+
+/**
+ * The one worker pool of the pipeline (decode, resample, preprocessing). Created lazily on first use,
+ * sized to the machine, and closed by `closePool()`; its threads are unref'd while idle so a host
+ * process can exit without closing it.
+ *
+ * Task functions are named exports of `./worker.js`, which only re-exports pure functions from the stage
+ * modules, so tests can call the same code inline.
+ */
+let pool: Piscina | undefined;
+let poolThreads = 0;
+
+export interface PoolOptions {
+  /** Worker threads; default: available parallelism (cores). */
+  threads?: number;
+}
+
+/** Path of the compiled worker entry. Under vitest the sources are .ts, so use the build in dist/. */
+export function workerFilename(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return fileURLToPath(new URL('./worker.js', import.meta.url));
+  const built = fileURLToPath(new URL('../../dist/workers/worker.js', import.meta.url));
+  if (!existsSync(built)) throw new Error('dist/workers/worker.js is missing: run `npm run build` before the tests');
+  return built;
+}
+
+export function defaultThreads(): number {
+  const env = Number(process.env.CTSCOPE_THREADS);
+  if (Number.isInteger(env) && env > 0) return env;
+  return Math.max(1, availableParallelism());
+}
+
+export function getPool(options: PoolOptions = {}): Piscina {
+  const threads = options.threads ?? defaultThreads();
+  if (pool && poolThreads === threads) return pool;
+  if (pool) void pool.destroy();
+  pool = new Piscina({
+    filename: workerFilename(),
+    minThreads: 0,
+    maxThreads: threads,
+    idleTimeout: 2_000,
+    // Tasks are coarse (a slab, a batch of frames); a short queue keeps memory bounded.
+    concurrentTasksPerWorker: 1,
+  });
+  poolThreads = threads;
+  return pool;
+}
+
+export function poolSize(): number {
+  return pool ? poolThreads : defaultThreads();
+}
+
+/** Ends all worker threads. Safe to call when no pool exists. */
+export async function closePool(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  poolThreads = 0;
+  if (p) await p.destroy();
+}

@@ -1,0 +1,5 @@
+/**
+ * Worker entry for the shared piscina pool: named exports only, each a thin adapter over a pure
+ * function of a stage module (see pool.ts). Add one line per task.
+ */
+export {};
