@@ -1,4 +1,6 @@
 import type { Command } from './command.js';
+import { infoCommand } from './info.js';
+import { convertCommand } from './convert.js';
 
 /** Every CLI subcommand, in the order `--help` lists them. One import line per command file. */
-export const commands: Command[] = [];
+export const commands: Command[] = [infoCommand, convertCommand];

@@ -73,6 +73,16 @@ export interface DicomInstance {
   };
   /** Recoverable oddities noticed while parsing (never patient data). */
   warnings: string[];
+  /**
+   * Offset of the first data set element after any preamble and File Meta. For Deflated syntax the
+   * pixel data offsets index the buffer "bytes[0, dataSetOffset) + inflated data set" (see dicom/deflate.ts).
+   */
+  dataSetOffset?: number;
+  /**
+   * Extended Offset Table (7FE0,0001): for each frame, the offset of its fragment's item tag counted
+   * like Basic Offset Table entries. Present only when it has one entry per frame.
+   */
+  extendedOffsets?: number[];
 }
 
 /**

@@ -3,3 +3,4 @@
  * function of a stage module (see pool.ts). Add one line per task.
  */
 export {};
+export { decodeSlicesTask } from '../dicom/decode-task.js';

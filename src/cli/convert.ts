@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { loadSeries } from '../ingest/load.js';
+import { writeNifti } from '../volume/nifti.js';
+import { usageError, type CliIO, type Command } from './command.js';
+import { stageLogger } from './info.js';
+
+/**
+ * Every option of `ctscope convert`, in one table: new options (resampling...) add an entry here and
+ * a field in ConvertArgs/parseConvertArgs, nothing else.
+ */
+export const CONVERT_OPTIONS = {
+  out: { type: 'string', short: 'o' },
+  series: { type: 'string' },
+  threads: { type: 'string' },
+  'max-voxels': { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+export interface ConvertArgs {
+  inputs: string[];
+  out: string;
+  series: string | undefined;
+  threads: number | undefined;
+  maxVoxels: number | undefined;
+  quiet: boolean;
+}
+
+export function parseConvertArgs(argv: string[]): ConvertArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: CONVERT_OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usageError(`convert: ${(e as Error).message}`);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length === 0) throw usageError('convert: missing <path> (a DICOM folder or files)');
+  if (!values.out) throw usageError('convert: --out <file.nii|file.nii.gz> is required');
+  if (!/\.nii(\.gz)?$/i.test(values.out)) throw usageError(`convert: --out must end in .nii or .nii.gz (got ${values.out})`);
+  return {
+    inputs: positionals,
+    out: values.out,
+    series: values.series,
+    threads: positiveInt(values.threads, '--threads'),
+    maxVoxels: positiveInt(values['max-voxels'], '--max-voxels'),
+    quiet: values.quiet ?? false,
+  };
+}
+
+function positiveInt(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw usageError(`convert: ${name} needs a positive integer (got ${text})`);
+  return n;
+}
+
+/** `ctscope convert`: the primary (or chosen) CT series as a NIfTI-1 volume in HU. */
+export const convertCommand: Command = {
+  name: 'convert',
+  summary: 'write the primary (or --series) CT volume as NIfTI-1 in HU',
+  usage: 'convert <path...> --out <file.nii|file.nii.gz> [--series UID] [--threads N] [--max-voxels N] [--quiet]',
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const args = parseConvertArgs(argv);
+    const log = args.quiet ? () => undefined : io.err;
+    const volume = await loadSeries(args.inputs, {
+      seriesUid: args.series,
+      signal: io.signal,
+      threads: args.threads,
+      maxVoxels: args.maxVoxels,
+      onProgress: args.quiet ? undefined : stageLogger(io),
+    });
+    const [nx, ny, nz] = volume.geometry.dims;
+    const sp = volume.geometry.spacing.map((x) => x.toFixed(4)).join(' x ');
+    log(`series ${volume.series.id}: ${nx} x ${ny} x ${nz} at ${sp} mm${volume.tiltDeg ? `, tilt ${volume.tiltDeg.toFixed(2)} deg` : ''}`);
+    for (const p of volume.problems) log(`problem ${p}`);
+    log(`writing ${args.out}...`);
+    await writeNifti(args.out, volume, { description: `ctscope HU series ${volume.series.seriesNumber ?? ''}`.trim() });
+    log(`wrote ${args.out}`);
+    return 0;
+  },
+};

@@ -1,0 +1,66 @@
+import { parseArgs } from 'node:util';
+import { pickSeries, scanStudy, type LoadProgress } from '../ingest/load.js';
+import { summarizeStudy, type SeriesSummary } from '../series/summary.js';
+import { usageError, type CliIO, type Command } from './command.js';
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  series: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+/** `ctscope info`: every series found, which one is the primary CT volume and why. */
+export const infoCommand: Command = {
+  name: 'info',
+  summary: 'list the series in a folder/files, the primary CT volume and why',
+  usage: 'info <path...> [--json] [--series UID] [--quiet]',
+  async run(argv: string[], io: CliIO): Promise<number> {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (e) {
+      throw usageError(`info: ${(e as Error).message}`);
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length === 0) throw usageError('info: missing <path> (a DICOM folder or files)');
+    const progress = values.quiet || values.json ? undefined : stageLogger(io);
+    const index = await scanStudy(positionals, { seriesUid: values.series, signal: io.signal, onProgress: progress });
+    const summary = summarizeStudy(index);
+    if (values.json) io.out(JSON.stringify(summary, null, 2));
+    else for (const line of formatStudy(summary.series, summary.skipped, summary.rule)) io.out(line);
+    // Nothing readable at all is bad input (exit 3), after the report says what was skipped.
+    if (index.series.length === 0) pickSeries(index, undefined);
+    return 0;
+  },
+};
+
+/** One plain line per stage start/end on stderr (no bars: output is often a log file). */
+export function stageLogger(io: CliIO): (p: LoadProgress) => void {
+  const said = new Set<string>();
+  return (p) => {
+    const key = `${p.stage}:${p.done === 0 ? 'start' : p.done === p.total ? 'end' : ''}`;
+    if (key.endsWith(':') || said.has(key)) return;
+    said.add(key);
+    const verb = { scan: 'scanning files', index: 'reading headers', decode: 'decoding slices' }[p.stage];
+    io.err(p.done === 0 ? `${verb}${p.total ? ` (${p.total})` : ''}...` : `${verb}: ${p.done} done`);
+  };
+}
+
+function formatStudy(series: SeriesSummary[], skipped: Array<{ path: string; code: string; message: string }>, rule: string): string[] {
+  const out: string[] = [];
+  out.push(`${series.length} series; primary rule: ${rule}`);
+  for (const s of series) {
+    out.push('');
+    out.push(`${s.primary ? '* ' : '  '}${s.id}${s.seriesNumber !== null ? ` (#${s.seriesNumber})` : ''} ${s.modality} "${s.description ?? ''}"`);
+    const spacing = s.spacing ? s.spacing.map((x) => x.toFixed(4)).join(' x ') + ' mm' : 'unknown spacing';
+    out.push(`    ${s.columns} x ${s.rows} x ${s.slices} (${s.instances} file(s), ${s.frames} frame(s)), ${spacing}${s.tiltDeg ? `, tilt ${s.tiltDeg} deg` : ''}`);
+    out.push(`    ImageType ${s.imageType.join('\\') || '-'}; transfer syntax ${s.transferSyntaxes.join(', ')}`);
+    out.push(`    ${s.reason}`);
+    for (const p of s.problems) out.push(`    problem ${p.kind}: ${p.message}`);
+  }
+  if (skipped.length) {
+    out.push('', `${skipped.length} file(s) skipped:`);
+    for (const k of skipped) out.push(`  ${k.path}: ${k.code} ${k.message}`);
+  }
+  return out;
+}

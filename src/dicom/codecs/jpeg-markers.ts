@@ -1,0 +1,25 @@
+/** The frame header (SOFn) of a JPEG stream: which process and how many bits per sample. */
+export interface JpegFrameHeader {
+  /** 0..15: the n of SOFn (0 baseline, 1 extended, 2 progressive, 3 lossless...). */
+  process: number;
+  precision: number;
+}
+
+/** Walks marker segments up to the first SOFn; undefined when the stream has none. */
+export function readJpegFrameHeader(b: Uint8Array): JpegFrameHeader | undefined {
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
+  let p = 2;
+  while (p + 4 <= b.length) {
+    if (b[p] !== 0xff) return undefined;
+    const m = b[p + 1]!;
+    if (m === 0xff) {
+      p++;
+      continue;
+    }
+    const len = (b[p + 2]! << 8) | b[p + 3]!;
+    const isSof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+    if (isSof) return p + 4 < b.length ? { process: m - 0xc0, precision: b[p + 4]! } : undefined;
+    p += 2 + len;
+  }
+  return undefined;
+}

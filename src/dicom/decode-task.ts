@@ -1,0 +1,90 @@
+import { readFile } from 'node:fs/promises';
+import { CtscopeError, isCtscopeError, toCtscopeError } from '../errors.js';
+import type { DicomInstance } from './types.js';
+import { decodeFrameToHu } from './decode.js';
+
+/** Frames of one file to decode, and where each goes. */
+export interface DecodeFileJob {
+  path: string;
+  instance: DicomInstance;
+  frames: Array<{ frameIndex: number; sliceIndex: number }>;
+}
+
+export interface DecodeSlicesTaskInput {
+  buffer: SharedArrayBuffer;
+  dtype: 'int16' | 'float32';
+  sliceVoxels: number;
+  paddingHu: number;
+  files: DecodeFileJob[];
+}
+
+/** Coded errors travel as plain data: structured clone keeps only message and stack of an Error. */
+export interface TaskError {
+  name: 'CtscopeError';
+  code: CtscopeError['code'];
+  message: string;
+  where?: string;
+}
+
+export interface DecodeSlicesTaskResult {
+  saturatedVoxels: number;
+  slices: number;
+  error?: TaskError;
+}
+
+export function volumeView(buffer: SharedArrayBuffer, dtype: 'int16' | 'float32'): Int16Array | Float32Array {
+  return dtype === 'int16' ? new Int16Array(buffer) : new Float32Array(buffer);
+}
+
+export async function readSource(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new CtscopeError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot read ${path}: ${(e as Error).message}`, { cause: e, where: path });
+  }
+}
+
+/** A coded error that names the file it came from (message and `where`), whatever the instance says. */
+function naming(e: unknown, path: string): CtscopeError {
+  const c = toCtscopeError(e, 'E_CODEC');
+  if (c.message.includes(path) && c.where === path) return c;
+  const message = c.message.includes(path) ? c.message : `${path}: ${c.message}`;
+  return new CtscopeError(c.code, message, { cause: c, where: path });
+}
+
+/** Decodes every frame of one file into the volume; returns saturated voxels. */
+export async function decodeFileInto(bytes: Uint8Array, job: DecodeFileJob, out: Int16Array | Float32Array, sliceVoxels: number, paddingHu: number): Promise<number> {
+  let saturated = 0;
+  try {
+    for (const { frameIndex, sliceIndex } of job.frames) {
+      const r = await decodeFrameToHu(bytes, job.instance, frameIndex, out, sliceIndex * sliceVoxels, { paddingHu });
+      saturated += r.saturated;
+    }
+  } catch (e) {
+    throw naming(e, job.path);
+  }
+  return saturated;
+}
+
+/**
+ * Worker task: reads each file itself (no bytes cross the thread boundary) and writes HU straight into
+ * the shared volume at sliceIndex * sliceVoxels. Never throws; a failure comes back as `error`.
+ */
+export async function decodeSlicesTask(input: DecodeSlicesTaskInput): Promise<DecodeSlicesTaskResult> {
+  const out = volumeView(input.buffer, input.dtype);
+  let saturatedVoxels = 0;
+  let slices = 0;
+  try {
+    for (const job of input.files) {
+      const bytes = await readSource(job.path);
+      saturatedVoxels += await decodeFileInto(bytes, job, out, input.sliceVoxels, input.paddingHu);
+      slices += job.frames.length;
+    }
+    return { saturatedVoxels, slices };
+  } catch (e) {
+    const c = isCtscopeError(e) ? toCtscopeError(e, 'E_WORKER') : toCtscopeError(e, 'E_WORKER', 'decode worker failed');
+    const error: TaskError = { name: 'CtscopeError', code: c.code, message: c.message, ...(c.where !== undefined ? { where: c.where } : {}) };
+    return { saturatedVoxels, slices, error };
+  }
+}

@@ -1,0 +1,108 @@
+import type { Vec3 } from '../volume/types.js';
+import type { FrameMeta } from './types.js';
+import type { DataSet } from './dicom-parser.js';
+import { item, itemCount, num, nums } from './values.js';
+
+const SHARED_GROUPS = 'x52009229';
+const PER_FRAME_GROUPS = 'x52009230';
+const PLANE_POSITION = 'x00209113';
+const PLANE_ORIENTATION = 'x00209116';
+const PIXEL_MEASURES = 'x00289110';
+const PIXEL_VALUE_TRANSFORMATION = 'x00289145';
+
+const IPP = 'x00200032';
+const IOP = 'x00200037';
+const PIXEL_SPACING = 'x00280030';
+const SLICE_THICKNESS = 'x00180050';
+const RESCALE_INTERCEPT = 'x00281052';
+const RESCALE_SLOPE = 'x00281053';
+
+/** Fields of FrameMeta found in one data set (a top level, or a functional group macro item). */
+type Partial = { -readonly [K in keyof FrameMeta]?: FrameMeta[K] };
+
+function unitVectors(v: number[] | undefined): FrameMeta['imageOrientationPatient'] | undefined {
+  if (!v) return undefined;
+  const n1 = Math.hypot(v[0]!, v[1]!, v[2]!);
+  const n2 = Math.hypot(v[3]!, v[4]!, v[5]!);
+  if (!(n1 > 0.5 && n2 > 0.5)) return undefined;
+  return [v[0]! / n1, v[1]! / n1, v[2]! / n1, v[3]! / n2, v[4]! / n2, v[5]! / n2];
+}
+
+function readPosition(ds: DataSet | undefined, into: Partial): void {
+  if (!ds) return;
+  const p = nums(ds, IPP, 3);
+  if (p) into.imagePositionPatient = p as Vec3;
+}
+
+function readOrientation(ds: DataSet | undefined, into: Partial): void {
+  if (!ds) return;
+  const o = unitVectors(nums(ds, IOP, 6));
+  if (o) into.imageOrientationPatient = o;
+}
+
+function readMeasures(ds: DataSet | undefined, into: Partial): void {
+  if (!ds) return;
+  const s = nums(ds, PIXEL_SPACING, 2);
+  if (s && s[0]! > 0 && s[1]! > 0) into.pixelSpacing = [s[0]!, s[1]!];
+  const t = num(ds, SLICE_THICKNESS);
+  if (t !== undefined) into.sliceThickness = t;
+}
+
+function readRescale(ds: DataSet | undefined, into: Partial): void {
+  if (!ds) return;
+  const slope = num(ds, RESCALE_SLOPE);
+  const intercept = num(ds, RESCALE_INTERCEPT);
+  if (slope !== undefined && slope !== 0) into.rescaleSlope = slope;
+  if (intercept !== undefined) into.rescaleIntercept = intercept;
+}
+
+/** Reads the macros of one functional group item (shared or per-frame). */
+function readGroup(group: DataSet | undefined, into: Partial): void {
+  readPosition(item(group, PLANE_POSITION), into);
+  readOrientation(item(group, PLANE_ORIENTATION), into);
+  readMeasures(item(group, PIXEL_MEASURES), into);
+  readRescale(item(group, PIXEL_VALUE_TRANSFORMATION), into);
+}
+
+function finish(p: Partial): FrameMeta {
+  const f: FrameMeta = { rescaleSlope: p.rescaleSlope ?? 1, rescaleIntercept: p.rescaleIntercept ?? 0 };
+  if (p.imagePositionPatient) f.imagePositionPatient = p.imagePositionPatient;
+  if (p.imageOrientationPatient) f.imageOrientationPatient = p.imageOrientationPatient;
+  if (p.pixelSpacing) f.pixelSpacing = p.pixelSpacing;
+  if (p.sliceThickness !== undefined) f.sliceThickness = p.sliceThickness;
+  return f;
+}
+
+export function hasFunctionalGroups(ds: DataSet): boolean {
+  return ds.elements[SHARED_GROUPS] !== undefined || ds.elements[PER_FRAME_GROUPS] !== undefined;
+}
+
+/**
+ * One FrameMeta per frame. Enhanced multi-frame images keep geometry and rescale in the Shared and
+ * Per-Frame Functional Groups (per-frame wins); the top level is the fallback for what both lack.
+ */
+export function buildFrames(ds: DataSet, numberOfFrames: number, warnings: string[]): FrameMeta[] {
+  const top: Partial = {};
+  readPosition(ds, top);
+  readOrientation(ds, top);
+  readMeasures(ds, top);
+  readRescale(ds, top);
+  if (!hasFunctionalGroups(ds)) {
+    // Classic multi-frame images (rare in CT) share one top-level geometry.
+    const f = finish(top);
+    return Array.from({ length: numberOfFrames }, () => ({ ...f }));
+  }
+  const shared: Partial = { ...top };
+  readGroup(item(ds, SHARED_GROUPS), shared);
+  const perFrameCount = itemCount(ds, PER_FRAME_GROUPS);
+  if (perFrameCount !== numberOfFrames) {
+    warnings.push(`Per-Frame Functional Groups has ${perFrameCount} items for ${numberOfFrames} frames`);
+  }
+  const frames: FrameMeta[] = [];
+  for (let i = 0; i < numberOfFrames; i++) {
+    const p: Partial = { ...shared };
+    readGroup(item(ds, PER_FRAME_GROUPS, i), p);
+    frames.push(finish(p));
+  }
+  return frames;
+}

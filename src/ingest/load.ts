@@ -1,0 +1,188 @@
+import { parseInstance, readHeader } from '../dicom/parse.js';
+import type { DicomInstance } from '../dicom/types.js';
+import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
+import { definedOnly } from '../io/fill.js';
+import { scanPaths } from '../io/scan.js';
+import { indexStudy } from '../series/index-study.js';
+import { findSeries } from '../series/select.js';
+import type { SeriesEntry, SkippedFile, StudyIndex } from '../series/types.js';
+import { DEFAULT_MAX_VOXELS, assembleVolume } from '../volume/assemble.js';
+import type { CtVolume } from '../volume/types.js';
+
+/** An in-memory instance (e.g. received by a PACS plugin); `name` identifies it in reports. */
+export interface BufferInput {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** A folder or file path, a list of paths, or in-memory instances. */
+export type StudyInput = string | readonly string[] | readonly BufferInput[];
+
+export interface LoadProgress {
+  stage: 'scan' | 'index' | 'decode';
+  done: number;
+  total: number;
+}
+
+export interface LoadOptions {
+  /** Series to load (id from the index or SeriesInstanceUID) instead of the primary choice. */
+  seriesUid?: string | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: LoadProgress) => void) | undefined;
+  /** Decode worker threads (default: the shared pool's size). */
+  threads?: number | undefined;
+  /** HU written where PixelPaddingValue marks no data (default: the decoder's, air). */
+  paddingHu?: number | undefined;
+  /** Largest volume accepted, in voxels (default 2^30); larger is E_TOO_LARGE. */
+  maxVoxels?: number | undefined;
+  /** Header files read at once while indexing (default 8). */
+  headerConcurrency?: number | undefined;
+}
+
+export interface FilledLoadOptions {
+  seriesUid: string | undefined;
+  signal: AbortSignal | undefined;
+  onProgress: (p: LoadProgress) => void;
+  threads: number | undefined;
+  paddingHu: number | undefined;
+  maxVoxels: number;
+  headerConcurrency: number;
+}
+
+export const DEFAULT_LOAD: FilledLoadOptions = {
+  seriesUid: undefined,
+  signal: undefined,
+  onProgress: () => undefined,
+  threads: undefined,
+  paddingHu: undefined,
+  maxVoxels: DEFAULT_MAX_VOXELS,
+  headerConcurrency: 8,
+};
+
+export function fillLoadOptions(options: LoadOptions = {}): FilledLoadOptions {
+  return { ...DEFAULT_LOAD, ...definedOnly(options) };
+}
+
+/** The volume of the chosen series with the index it was chosen from. */
+export type LoadedSeries = CtVolume & { index: StudyIndex; series: SeriesEntry };
+
+/** Keeps in-memory bytes reachable by source name for the decode stage. */
+type ByteTable = Map<string, Uint8Array>;
+
+/**
+ * Indexes every DICOM instance of the input without reading pixel data: series (split by orientation,
+ * size and ImageType), their slice geometry and problems, the primary CT choice and why, and every
+ * skipped file with its error code. Unreadable or non-DICOM files are skipped, never fatal.
+ */
+export async function scanStudy(input: StudyInput, options: LoadOptions = {}): Promise<StudyIndex> {
+  return (await indexInput(input, fillLoadOptions(options))).index;
+}
+
+/**
+ * Loads the primary CT series (or `seriesUid`) of the input as a HU volume with exact geometry.
+ * E_NO_CT_SERIES when nothing qualifies (E_NOT_DICOM when no input was DICOM at all),
+ * E_SERIES_NOT_FOUND for an unknown `seriesUid`, E_TOO_LARGE over `maxVoxels`.
+ */
+export async function loadSeries(input: StudyInput, options: LoadOptions = {}): Promise<LoadedSeries> {
+  const o = fillLoadOptions(options);
+  const { index, bytes } = await indexInput(input, o);
+  const series = pickSeries(index, o.seriesUid);
+  throwIfAborted(o.signal, 'loading');
+  const total = series.layout?.slices.length ?? 0;
+  o.onProgress({ stage: 'decode', done: 0, total });
+  const volume = await assembleVolume(series, {
+    signal: o.signal,
+    threads: o.threads,
+    paddingHu: o.paddingHu,
+    maxVoxels: o.maxVoxels,
+    onProgress: (done, all) => o.onProgress({ stage: 'decode', done, total: all }),
+    bytesFor: (source) => bytes.get(source),
+  });
+  return Object.assign(volume, { index, series });
+}
+
+/** The series to load: the user's choice, else the index's primary, else a coded error. */
+export function pickSeries(index: StudyIndex, seriesUid: string | undefined): SeriesEntry {
+  if (seriesUid !== undefined) return findSeries(index.series, seriesUid);
+  const primary = index.series.find((s) => s.id === index.primaryId);
+  if (primary) return primary;
+  if (index.series.length === 0 && index.skipped.length > 0 && index.skipped.every((s) => s.code === 'E_NOT_DICOM'))
+    throw new CtscopeError('E_NOT_DICOM', `no DICOM file among ${index.inputCount} input(s)`);
+  if (index.series.length === 0) {
+    const codes = [...new Set(index.skipped.map((s) => s.code))].join(', ');
+    throw new CtscopeError('E_NO_CT_SERIES', `no readable DICOM image among ${index.inputCount} input(s)${codes ? ` (skipped: ${codes})` : ''}`);
+  }
+  const why = index.series.map((s) => `${s.id}: ${s.reason.replace(/^not primary: /, '')}`).join('; ');
+  throw new CtscopeError('E_NO_CT_SERIES', `no CT volume among ${index.series.length} series (${why})`);
+}
+
+async function indexInput(input: StudyInput, o: FilledLoadOptions): Promise<{ index: StudyIndex; bytes: ByteTable }> {
+  const bytes: ByteTable = new Map();
+  const skipped: SkippedFile[] = [];
+  const instances: DicomInstance[] = [];
+  let inputCount: number;
+
+  if (isBufferList(input)) {
+    inputCount = input.length;
+    o.onProgress({ stage: 'index', done: 0, total: inputCount });
+    input.forEach((b, n) => {
+      throwIfAborted(o.signal, 'indexing');
+      let name = b.name || `buffer-${n + 1}`;
+      if (bytes.has(name)) name = `${name}#${n + 1}`;
+      bytes.set(name, b.bytes);
+      try {
+        // The bytes are in memory already: a full parse costs no pixel decoding and checks the length.
+        accept(parseInstance(b.bytes, name), instances, skipped);
+      } catch (e) {
+        skipped.push(skip(name, e));
+      }
+      o.onProgress({ stage: 'index', done: n + 1, total: inputCount });
+    });
+  } else {
+    o.onProgress({ stage: 'scan', done: 0, total: 0 });
+    const scan = await scanPaths(input, { signal: o.signal });
+    for (const u of scan.unreadable) skipped.push({ path: u.path, code: 'E_IO', message: `cannot read: ${u.message}` });
+    inputCount = scan.files.length;
+    o.onProgress({ stage: 'scan', done: inputCount, total: inputCount });
+    let done = 0;
+    o.onProgress({ stage: 'index', done: 0, total: inputCount });
+    await forEachLimited(scan.files, o.headerConcurrency, async (path) => {
+      throwIfAborted(o.signal, 'indexing');
+      try {
+        accept(await readHeader(path), instances, skipped);
+      } catch (e) {
+        skipped.push(skip(path, e));
+      }
+      o.onProgress({ stage: 'index', done: ++done, total: inputCount });
+    });
+  }
+  instances.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+  skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { index: indexStudy(instances, skipped, inputCount, { seriesUid: o.seriesUid }), bytes };
+}
+
+/** Images go to the index; header-only objects (DICOMDIR, reports) are skipped with a reason. */
+function accept(inst: DicomInstance, instances: DicomInstance[], skipped: SkippedFile[]): void {
+  if (!inst.pixelData || inst.rows <= 0 || inst.columns <= 0)
+    skipped.push({ path: inst.source, code: 'E_UNSUPPORTED_PIXELS', message: 'DICOM object without pixel data (not an image)' });
+  else instances.push(inst);
+}
+
+/** A file that failed to parse becomes a skipped entry; an abort still ends the whole scan. */
+function skip(path: string, e: unknown): SkippedFile {
+  const err = toCtscopeError(e, 'E_IO');
+  if (err.code === 'E_ABORTED') throw err;
+  return { path, code: err.code, message: err.message };
+}
+
+function isBufferList(input: StudyInput): input is readonly BufferInput[] {
+  return Array.isArray(input) && input.length > 0 && typeof input[0] === 'object' && input[0] !== null && 'bytes' in input[0];
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(lanes);
+}

@@ -1,0 +1,261 @@
+import { readFile } from 'node:fs/promises';
+import { createGzip, gunzipSync } from 'node:zlib';
+import { CtscopeError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { cross, dot, ijkToLps, normalize, scale, sub } from './affine.js';
+import type { Geometry, Mat4, Vec3, Volume } from './types.js';
+
+/**
+ * NIfTI-1 single file (.nii, or .nii.gz when the path ends in .gz), values in HU (scl_slope 1, inter 0).
+ * NIfTI world space is RAS, ours is LPS: both affines are ours with the x and y rows negated.
+ * - sform (code 1, scanner): the full voxel-to-world affine, sheared for gantry-tilted series.
+ * - qform (code 1): the closest rigid one: i and j axes as stored, k along the image-plane normal,
+ *   with pixdim[3] the slice separation along that normal (equal to spacing k without tilt).
+ */
+const HEADER_BYTES = 348;
+const VOX_OFFSET = 352;
+const DT_INT16 = 4;
+const DT_FLOAT32 = 16;
+const UNITS_MM = 2;
+const XFORM_SCANNER = 1;
+
+export interface NiftiWriteOptions {
+  /** Free text for the 80-byte descrip field (never patient data). */
+  description?: string;
+  /** gzip level for .nii.gz (default 6). */
+  gzipLevel?: number;
+}
+
+export async function writeNifti(path: string, volume: Volume<Int16Array | Float32Array>, options: NiftiWriteOptions = {}): Promise<void> {
+  const header = niftiHeader(volume, options.description ?? 'ctscope HU');
+  const d = volume.data;
+  const body = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  if (path.toLowerCase().endsWith('.gz')) {
+    const chunks = await gzipChunks([header, body], options.gzipLevel ?? 6);
+    await writeFileAtomic(path, chunks);
+  } else {
+    await writeFileAtomic(path, [header, body]);
+  }
+}
+
+/** The 352-byte header (348 + an empty extension flag) for a volume. */
+export function niftiHeader(volume: Volume<Int16Array | Float32Array>, description: string): Uint8Array {
+  const g = volume.geometry;
+  const expected = g.dims[0] * g.dims[1] * g.dims[2];
+  if (volume.data.length !== expected) throw new CtscopeError('E_OUTPUT', `volume has ${volume.data.length} voxels, geometry says ${expected}`);
+  const float = volume.data instanceof Float32Array;
+  const buf = new ArrayBuffer(VOX_OFFSET);
+  const v = new DataView(buf);
+  const le = true;
+  v.setInt32(0, HEADER_BYTES, le);
+  v.setUint8(38, 'r'.charCodeAt(0));
+  const dims = [3, g.dims[0], g.dims[1], g.dims[2], 1, 1, 1, 1];
+  dims.forEach((x, i) => {
+    if (x > 32767) throw new CtscopeError('E_OUTPUT', `dimension ${x} does not fit NIfTI-1 (max 32767)`);
+    v.setInt16(40 + 2 * i, x, le);
+  });
+  v.setInt16(70, float ? DT_FLOAT32 : DT_INT16, le);
+  v.setInt16(72, float ? 32 : 16, le);
+
+  const q = rigidQform(g);
+  const pixdim = [q.qfac, g.spacing[0], g.spacing[1], q.sliceStep, 0, 0, 0, 0];
+  pixdim.forEach((x, i) => v.setFloat32(76 + 4 * i, x, le));
+  v.setFloat32(108, VOX_OFFSET, le);
+  v.setFloat32(112, 1, le);
+  v.setFloat32(116, 0, le);
+  v.setUint8(123, UNITS_MM);
+  writeText(v, 148, 80, description);
+  v.setInt16(252, XFORM_SCANNER, le);
+  v.setInt16(254, XFORM_SCANNER, le);
+  v.setFloat32(256, q.b, le);
+  v.setFloat32(260, q.c, le);
+  v.setFloat32(264, q.d, le);
+  v.setFloat32(268, q.offset[0], le);
+  v.setFloat32(272, q.offset[1], le);
+  v.setFloat32(276, q.offset[2], le);
+  const s = lpsToRas(ijkToLps(g));
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) v.setFloat32(280 + 16 * r + 4 * c, s[r * 4 + c]!, le);
+  writeText(v, 344, 4, 'n+1');
+  return new Uint8Array(buf);
+}
+
+/** Negates the x and y rows: LPS <-> RAS (its own inverse). */
+export function lpsToRas(m: Mat4): Mat4 {
+  return m.map((x, i) => (i < 8 ? -x : x));
+}
+
+interface Qform {
+  b: number;
+  c: number;
+  d: number;
+  qfac: 1 | -1;
+  offset: Vec3;
+  sliceStep: number;
+}
+
+/** Quaternion of the orthonormalised direction (RAS), qfac for handedness, k step along the normal. */
+export function rigidQform(g: Geometry): Qform {
+  const m = g.direction;
+  const flip = (v: Vec3): Vec3 => [-v[0], -v[1], v[2]];
+  const i = normalize(flip([m[0], m[3], m[6]]));
+  const jRaw = flip([m[1], m[4], m[7]]);
+  const j = normalize(sub(jRaw, scale(i, dot(jRaw, i))));
+  const k = flip([m[2], m[5], m[8]]);
+  let n = cross(i, j);
+  const along = dot(k, n);
+  const qfac: 1 | -1 = along < 0 ? -1 : 1;
+  if (qfac < 0) n = scale(n, -1);
+  // Rotation with columns i, j, n (proper: det +1); NIfTI applies qfac to the k column itself.
+  const r11 = i[0], r12 = j[0], r13 = n[0];
+  const r21 = i[1], r22 = j[1], r23 = n[1];
+  const r31 = i[2], r32 = j[2], r33 = n[2];
+  let a: number, b: number, c: number, d: number;
+  const trace = r11 + r22 + r33;
+  if (trace > 0) {
+    a = 0.5 * Math.sqrt(1 + trace);
+    b = (r32 - r23) / (4 * a);
+    c = (r13 - r31) / (4 * a);
+    d = (r21 - r12) / (4 * a);
+  } else if (r11 > r22 && r11 > r33) {
+    b = 0.5 * Math.sqrt(1 + r11 - r22 - r33);
+    a = (r32 - r23) / (4 * b);
+    c = (r12 + r21) / (4 * b);
+    d = (r13 + r31) / (4 * b);
+  } else if (r22 > r33) {
+    c = 0.5 * Math.sqrt(1 + r22 - r11 - r33);
+    a = (r13 - r31) / (4 * c);
+    b = (r12 + r21) / (4 * c);
+    d = (r23 + r32) / (4 * c);
+  } else {
+    d = 0.5 * Math.sqrt(1 + r33 - r11 - r22);
+    a = (r21 - r12) / (4 * d);
+    b = (r13 + r31) / (4 * d);
+    c = (r23 + r32) / (4 * d);
+  }
+  if (a < 0) {
+    b = -b;
+    c = -c;
+    d = -d;
+  }
+  const o = g.origin;
+  return { b, c, d, qfac, offset: [-o[0], -o[1], o[2]], sliceStep: Math.abs(along) * g.spacing[2] };
+}
+
+function writeText(v: DataView, at: number, size: number, text: string): void {
+  const ascii = text.replace(/[^\x20-\x7e]/g, '?').slice(0, size - 1);
+  for (let i = 0; i < ascii.length; i++) v.setUint8(at + i, ascii.charCodeAt(i));
+}
+
+function gzipChunks(parts: Uint8Array[], level: number): Promise<Uint8Array[]> {
+  return new Promise((resolve, reject) => {
+    const gz = createGzip({ level });
+    const out: Uint8Array[] = [];
+    gz.on('data', (c: Uint8Array) => out.push(c));
+    gz.on('end', () => resolve(out));
+    gz.on('error', (e) => reject(new CtscopeError('E_OUTPUT', `gzip failed: ${e.message}`, { cause: e })));
+    for (const p of parts) gz.write(p);
+    gz.end();
+  });
+}
+
+/** A NIfTI-1 file read back (little-endian, single file); enough for tests and round trips. */
+export interface NiftiImage {
+  dims: number[];
+  pixdim: number[];
+  datatype: number;
+  voxOffset: number;
+  sclSlope: number;
+  sclInter: number;
+  xyztUnits: number;
+  qformCode: number;
+  sformCode: number;
+  quatern: [number, number, number];
+  qoffset: Vec3;
+  /** sform rows as a 4x4 row-major matrix (RAS). */
+  sform: Mat4;
+  description: string;
+  /** Stored values in the file's type. */
+  data: Int16Array | Float32Array | Uint8Array | Int8Array | Uint16Array | Int32Array | Float64Array;
+}
+
+const READERS: Record<number, { bytes: number; make: (b: ArrayBuffer, o: number, n: number) => NiftiImage['data'] }> = {
+  2: { bytes: 1, make: (b, o, n) => new Uint8Array(b, o, n) },
+  4: { bytes: 2, make: (b, o, n) => new Int16Array(b, o, n) },
+  8: { bytes: 4, make: (b, o, n) => new Int32Array(b, o, n) },
+  16: { bytes: 4, make: (b, o, n) => new Float32Array(b, o, n) },
+  64: { bytes: 8, make: (b, o, n) => new Float64Array(b, o, n) },
+  256: { bytes: 1, make: (b, o, n) => new Int8Array(b, o, n) },
+  512: { bytes: 2, make: (b, o, n) => new Uint16Array(b, o, n) },
+};
+
+export async function readNifti(path: string): Promise<NiftiImage> {
+  let raw: Uint8Array = await readFile(path);
+  if (raw[0] === 0x1f && raw[1] === 0x8b) raw = gunzipSync(raw);
+  return parseNifti(raw);
+}
+
+export function parseNifti(raw: Uint8Array): NiftiImage {
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (raw.byteLength < HEADER_BYTES || v.getInt32(0, true) !== HEADER_BYTES)
+    throw new CtscopeError('E_BAD_DICOM', 'not a little-endian NIfTI-1 file');
+  const le = true;
+  const dims = Array.from({ length: 8 }, (_, i) => v.getInt16(40 + 2 * i, le));
+  const pixdim = Array.from({ length: 8 }, (_, i) => v.getFloat32(76 + 4 * i, le));
+  const datatype = v.getInt16(70, le);
+  const voxOffset = v.getFloat32(108, le);
+  const reader = READERS[datatype];
+  if (!reader) throw new CtscopeError('E_UNSUPPORTED_PIXELS', `NIfTI datatype ${datatype} not supported by this reader`);
+  let count = 1;
+  for (let i = 1; i <= dims[0]!; i++) count *= dims[i]!;
+  // Copy so the typed array is aligned whatever the file offset.
+  const body = new Uint8Array(count * reader.bytes);
+  body.set(raw.subarray(voxOffset, voxOffset + count * reader.bytes));
+  if (raw.byteLength < voxOffset + count * reader.bytes) throw new CtscopeError('E_TRUNCATED', 'NIfTI data shorter than its dimensions');
+  const sform: Mat4 = [];
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) sform.push(v.getFloat32(280 + 16 * r + 4 * c, le));
+  sform.push(0, 0, 0, 1);
+  let description = '';
+  for (let i = 0; i < 80 && raw[148 + i]; i++) description += String.fromCharCode(raw[148 + i]!);
+  return {
+    dims,
+    pixdim,
+    datatype,
+    voxOffset,
+    sclSlope: v.getFloat32(112, le),
+    sclInter: v.getFloat32(116, le),
+    xyztUnits: v.getUint8(123),
+    qformCode: v.getInt16(252, le),
+    sformCode: v.getInt16(254, le),
+    quatern: [v.getFloat32(256, le), v.getFloat32(260, le), v.getFloat32(264, le)],
+    qoffset: [v.getFloat32(268, le), v.getFloat32(272, le), v.getFloat32(276, le)],
+    sform,
+    description,
+    data: reader.make(body.buffer, 0, count),
+  };
+}
+
+/** The qform of an image as a 4x4 RAS affine (NIfTI-1 method 2). */
+export function qformMatrix(img: NiftiImage): Mat4 {
+  const [b, c, d] = img.quatern;
+  const a = Math.sqrt(Math.max(0, 1 - (b * b + c * c + d * d)));
+  const R = [
+    a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c),
+    2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b),
+    2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b,
+  ];
+  const qfac = img.pixdim[0]! < 0 ? -1 : 1;
+  const s = [img.pixdim[1]!, img.pixdim[2]!, img.pixdim[3]! * qfac];
+  const out: Mat4 = [];
+  for (let r = 0; r < 3; r++) {
+    for (let col = 0; col < 3; col++) out.push(R[r * 3 + col]! * s[col]!);
+    out.push(img.qoffset[r]!);
+  }
+  out.push(0, 0, 0, 1);
+  return out;
+}
+
+/** Value at voxel (i, j, k) with scl_slope/scl_inter applied (slope 0 means none, per the standard). */
+export function niftiValue(img: NiftiImage, i: number, j: number, k: number): number {
+  const raw = img.data[i + img.dims[1]! * (j + img.dims[2]! * k)]!;
+  return img.sclSlope !== 0 && Number.isFinite(img.sclSlope) ? raw * img.sclSlope + img.sclInter : raw;
+}

@@ -1,0 +1,195 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { niftiValue, readNifti } from '../../src/volume/nifti.js';
+import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
+import { dicomParser } from '../../src/dicom/dicom-parser.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function ctscope(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { maxBuffer: 64 << 20, env: { ...process.env, CTSCOPE_THREADS: '2' } }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: unknown }).code as number) : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error('dist/cli.js missing: run `npx tsc -p .` before the CLI tests');
+  dir = await mkdtemp(join(tmpdir(), 'ctscope-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The documented shape of `ctscope info --json`. */
+const INFO_SCHEMA = {
+  type: 'object',
+  required: ['series', 'skipped'],
+  properties: {
+    series: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['seriesInstanceUid', 'studyInstanceUid', 'modality', 'description', 'rows', 'columns', 'slices', 'spacing', 'tiltDeg', 'transferSyntaxes', 'problems', 'primary', 'reason'],
+        properties: {
+          seriesInstanceUid: { type: 'string', pattern: '^[0-9.]+$' },
+          studyInstanceUid: { type: 'string' },
+          modality: { type: 'string' },
+          description: { type: ['string', 'null'] },
+          rows: { type: 'integer', minimum: 1 },
+          columns: { type: 'integer', minimum: 1 },
+          slices: { type: 'integer', minimum: 0 },
+          spacing: { anyOf: [{ type: 'null' }, { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, minItems: 3, maxItems: 3 }] },
+          tiltDeg: { type: ['number', 'null'] },
+          transferSyntaxes: { type: 'array', items: { type: 'string' }, minItems: 1 },
+          problems: { type: 'array', items: { type: 'object', required: ['kind', 'message'] } },
+          primary: { type: 'boolean' },
+          reason: { type: 'string', minLength: 1 },
+        },
+      },
+    },
+    skipped: {
+      type: 'array',
+      items: { type: 'object', required: ['path', 'code', 'message'], properties: { code: { type: 'string', pattern: '^E_[A-Z_]+$' } } },
+    },
+  },
+} as const;
+
+describe('ctscope CLI: usage errors', () => {
+  it('no command prints help and exits 2; --help exits 0', async () => {
+    const none = await ctscope();
+    expect(none.code).toBe(2);
+    expect(none.stdout).toMatch(/info/);
+    expect(none.stdout).toMatch(/convert/);
+    const help = await ctscope('convert', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--out/);
+  });
+
+  for (const args of [['info'], ['info', '--bogus', 'x'], ['convert', 'x'], ['convert', 'x', '--out', 'a.txt'], ['convert', 'x', '--out', 'a.nii', '--threads', 'zero'], ['nosuchcommand']]) {
+    it(`exits 2 with error[E_USAGE] for: ${args.join(' ')}`, async () => {
+      const r = await ctscope(...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^error\[E_USAGE\]: /m);
+    });
+  }
+
+  it('a missing input is E_NOT_FOUND, exit 3', async () => {
+    const r = await ctscope('info', join(dir, 'nothing-here'));
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^error\[E_NOT_FOUND\]: /m);
+  });
+});
+
+describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
+  it('info --json: schema, primary 201 with reasons for the rest, no patient attributes', async () => {
+    const folder = sharedPath('ct_phantom_head_philips_mixed_folder');
+    const r = await ctscope('info', folder, '--json');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout);
+    const ajv = new Ajv({ allErrors: true });
+    const ok = ajv.validate(INFO_SCHEMA, json);
+    expect(ajv.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+    const primary = json.series.filter((s: { primary: boolean }) => s.primary);
+    expect(primary).toHaveLength(1);
+    expect(primary[0].seriesNumber).toBe(201);
+    expect(primary[0].slices).toBe(28);
+    expect(primary[0].spacing).toEqual([0.4512, 0.4512, 5]);
+    for (const s of json.series.filter((x: { primary: boolean }) => !x.primary)) expect(s.reason).toMatch(/^not primary: /);
+    expect(json.skipped.map((k: { code: string }) => k.code)).toEqual(['E_NOT_DICOM']);
+    // Patient name / ID / birth date of the data never appear.
+    const ds = dicomParser.parseDicom(new Uint8Array(readFileSync(join(folder, 'S2010_I10'))));
+    for (const tag of ['x00100010', 'x00100020', 'x00100030']) {
+      const value = ds.string(tag)?.trim();
+      // (Paths are the user's own input and may contain anything; check everything else.)
+      if (value) expect(JSON.stringify(json.series)).not.toContain(value);
+    }
+    const keys: string[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) (keys.push(k), walk(x));
+    };
+    walk(json);
+    expect(keys.filter((k) => /patient|birth/i.test(k))).toEqual([]);
+  });
+
+  it('info prints every series in text, --series picks the primary, an unknown series exits 3', async () => {
+    const folder = sharedPath('ct_phantom_head_philips_mixed_folder');
+    const text = await ctscope('info', folder, '--quiet');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^\* .*\(#201\)/m);
+    expect(text.stdout).toMatch(/localizer/);
+    expect(text.stderr).toBe('');
+    const json = JSON.parse((await ctscope('info', folder, '--json')).stdout);
+    const loc = json.series.find((s: { seriesNumber: number }) => s.seriesNumber === 100);
+    const chosen = JSON.parse((await ctscope('info', folder, '--json', '--series', loc.id)).stdout);
+    expect(chosen.series.find((s: { primary: boolean }) => s.primary).seriesNumber).toBe(100);
+    const bad = await ctscope('info', folder, '--series', '9.9.9');
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/^error\[E_SERIES_NOT_FOUND\]: /m);
+  });
+
+  it('info on a folder without DICOM lists what it skipped and exits 3 with E_NOT_DICOM', async () => {
+    const r = await ctscope('info', sharedPath('ct_head_ge_tilt_varspacing', 'ref'), '--json');
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout).skipped[0].code).toBe('E_NOT_DICOM');
+    expect(r.stderr).toMatch(/^error\[E_NOT_DICOM\]: /m);
+  });
+
+  it('info on the tilted series reports tilt and uneven spacing', async () => {
+    const r = await ctscope('info', sharedPath('ct_head_ge_tilt_varspacing'), '--json');
+    const s = JSON.parse(r.stdout).series[0];
+    expect(s.tiltDeg).toBeCloseTo(18.5, 1);
+    expect(s.slices).toBe(28);
+    expect(s.problems.map((p: { kind: string }) => p.kind).sort()).toEqual(['gantry-tilt', 'uneven-spacing']);
+  });
+
+  it('convert writes a NIfTI-1 .nii.gz in HU with progress lines; no CT or no DICOM exits 3', async () => {
+    const out = join(dir, 'mixed.nii.gz');
+    const r = await ctscope('convert', sharedPath('ct_phantom_head_philips_mixed_folder'), '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/reading headers/);
+    expect(r.stderr).toMatch(/decoding slices/);
+    expect(r.stderr).toMatch(/wrote /);
+    const img = await readNifti(out);
+    expect(img.dims.slice(0, 4)).toEqual([3, 512, 512, 28]);
+    expect(img.pixdim[3]).toBeCloseTo(5, 4);
+    expect(niftiValue(img, 256, 256, 14)).toBeGreaterThan(-1100);
+    expect((await readdir(dir)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+
+    const mr = await ctscope('convert', sharedPath('mr_transfer_syntaxes_dcm2niix_ref'), '--out', join(dir, 'mr.nii'), '--quiet');
+    expect(mr.code).toBe(3);
+    expect(mr.stderr).toMatch(/^error\[E_NO_CT_SERIES\]: /m);
+    const none = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing', 'ref'), '--out', join(dir, 'none.nii'));
+    expect(none.code).toBe(3);
+    expect(none.stderr).toMatch(/^error\[E_NOT_DICOM\]: /m);
+    expect(existsSync(join(dir, 'none.nii'))).toBe(false);
+  });
+
+  it('convert --quiet prints nothing on success and --max-voxels maps to E_TOO_LARGE', async () => {
+    const out = join(dir, 'tilt.nii');
+    const r = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', out, '--quiet');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('');
+    const big = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', out, '--max-voxels', '1000');
+    expect(big.code).toBe(3);
+    expect(big.stderr).toMatch(/^error\[E_TOO_LARGE\]: /m);
+  });
+});

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { rleCodec } from '../../src/dicom/codecs/rle.js';
+
+/** An RLE frame (PS3.5 G) from raw segments, each PackBits-encoded by `pack`. */
+function rleFrame(segments: number[][]): Uint8Array {
+  const header = new Uint8Array(64);
+  const dv = new DataView(header.buffer);
+  dv.setUint32(0, segments.length, true);
+  let at = 64;
+  segments.forEach((s, i) => {
+    dv.setUint32(4 + 4 * i, at, true);
+    at += s.length;
+  });
+  return Uint8Array.from([...header, ...segments.flat()]);
+}
+
+describe('RLE (PackBits) decoder', () => {
+  const layout = (bits: number, rows: number, columns: number) => ({ rows, columns, samplesPerPixel: 1, bitsAllocated: bits, bitsStored: bits, pixelRepresentation: 0 as const });
+
+  it('decodes literal runs, replicate runs and no-ops for 8-bit', async () => {
+    // literal 3: 1 2 3 | replicate 4 x 9 (n = -3 = 253) | no-op 128 | literal 1: 7
+    const frame = rleFrame([[2, 1, 2, 3, 253, 9, 128, 0, 7]]);
+    const { pixels, raw } = await rleCodec.decode(frame, layout(8, 2, 4));
+    expect(raw).toBe(true);
+    expect(Array.from(pixels)).toEqual([1, 2, 3, 9, 9, 9, 9, 7]);
+  });
+
+  it('puts segment 0 in the high byte for 16-bit', async () => {
+    const hi = [1, 0x12, 0xff];
+    const lo = [255, 0x34]; // replicate 2 x 0x34
+    const { pixels } = await rleCodec.decode(rleFrame([hi, lo]), layout(16, 1, 2));
+    expect(pixels).toBeInstanceOf(Uint16Array);
+    expect(Array.from(pixels)).toEqual([0x1234, 0xff34]);
+  });
+
+  it('rejects segments that hold too few bytes and a wrong segment count', async () => {
+    await expect(rleCodec.decode(rleFrame([[0, 5]]), layout(8, 2, 2))).rejects.toThrow(/holds 1 of 4/);
+    await expect(rleCodec.decode(rleFrame([[0, 5]]), layout(16, 1, 1))).rejects.toThrow(/segments/);
+  });
+});
