@@ -1,6 +1,7 @@
 import type { Command } from './command.js';
 import { infoCommand } from './info.js';
 import { convertCommand } from './convert.js';
+import { doctorCommand } from './doctor.js';
 
 /** Every CLI subcommand, in the order `--help` lists them. One import line per command file. */
-export const commands: Command[] = [infoCommand, convertCommand];
+export const commands: Command[] = [infoCommand, convertCommand, doctorCommand];

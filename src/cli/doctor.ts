@@ -1,0 +1,131 @@
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { delimiter, join } from 'node:path';
+import type { Command } from './command.js';
+import { usageError } from './command.js';
+import { EP_NAMES, onnxruntimeInfo, probeProvider, PROVIDERS, type EpName } from '../inference/providers.js';
+import { poolSize } from '../workers/pool.js';
+
+/** What `ctscope doctor` finds about the machine, as `--json` prints it. */
+export interface DoctorReport {
+  node: string;
+  platform: string;
+  arch: string;
+  cores: number;
+  onnxruntime: { version: string; binDir: string; backends: { name: string; bundled: boolean }[] };
+  packages: Record<string, string | null>;
+  providers: { ep: EpName; ok: boolean; error?: string; hint?: string }[];
+  gpu: { nvidiaSmi: string | null; libraries: Record<string, string[]> };
+  workers: { pool: number; cores: number; sessionThreads: number };
+}
+
+const PACKAGES = [
+  'onnxruntime-node', '@cornerstonejs/codec-openjpeg', '@cornerstonejs/codec-charls', '@cornerstonejs/codec-libjpeg-turbo-8bit',
+  '@cornerstonejs/codec-openjph', 'jpeg-lossless-decoder-js', 'dicom-parser', 'dcmjs', 'sharp', 'piscina',
+];
+const GPU_LIBS = ['libcudart', 'libcublas', 'libcudnn', 'libnvinfer', 'libonnxruntime_providers_cuda', 'libonnxruntime_providers_tensorrt'];
+
+const require = createRequire(import.meta.url);
+
+/** Version from the package's own package.json, found along the resolution paths (exports maps may hide it). */
+export function packageVersion(name: string): string | null {
+  for (const dir of require.resolve.paths(name) ?? []) {
+    const p = join(dir, name, 'package.json');
+    if (existsSync(p)) return (JSON.parse(readFileSync(p, 'utf8')) as { version?: string }).version ?? null;
+  }
+  return null;
+}
+
+function onPath(exe: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const p = join(dir, exe);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+/** GPU libraries the dynamic loader can see: the ldconfig cache plus LD_LIBRARY_PATH and the onnxruntime folder. */
+export function findGpuLibraries(binDir: string): Record<string, string[]> {
+  const found: Record<string, Set<string>> = Object.fromEntries(GPU_LIBS.map((l) => [l, new Set<string>()]));
+  const add = (file: string, path: string): void => {
+    for (const l of GPU_LIBS) if (file.startsWith(`${l}.`) || file.startsWith(`${l}_`) || file.startsWith(`${l}64`)) found[l]!.add(path);
+  };
+  if (process.platform === 'linux') {
+    try {
+      const text = execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 });
+      for (const m of text.matchAll(/^\s*(\S+)\s.*=>\s*(\S+)$/gm)) add(m[1]!, m[2]!);
+    } catch {
+      /* no ldconfig: rely on the folders below */
+    }
+  }
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':'), ...(process.platform === 'win32' ? (process.env.PATH ?? '').split(';') : []), binDir].filter(Boolean);
+  for (const dir of dirs) {
+    try {
+      for (const f of readdirSync(dir)) add(f, join(dir, f));
+    } catch {
+      /* unreadable folder */
+    }
+  }
+  return Object.fromEntries(Object.entries(found).map(([k, v]) => [k, [...v].sort()]));
+}
+
+export async function doctorReport(): Promise<DoctorReport> {
+  const ort = onnxruntimeInfo();
+  const { listSupportedBackends } = await import('onnxruntime-node');
+  const providers: DoctorReport['providers'] = [];
+  for (const ep of EP_NAMES) {
+    const a = await probeProvider(ep);
+    providers.push(a.ok ? { ep, ok: true } : { ep, ok: false, error: a.error ?? 'failed', hint: PROVIDERS[ep].hint() });
+  }
+  const cores = availableParallelism();
+  return {
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    cores,
+    onnxruntime: { version: ort.version, binDir: ort.binDir, backends: listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled })) },
+    packages: Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)])),
+    providers,
+    gpu: { nvidiaSmi: onPath(process.platform === 'win32' ? 'nvidia-smi.exe' : 'nvidia-smi'), libraries: findGpuLibraries(ort.binDir) },
+    // A lone session takes every core; each further session halves, thirds... the share (workers x threads <= cores).
+    workers: { pool: poolSize(), cores, sessionThreads: Math.max(1, cores) },
+  };
+}
+
+function text(r: DoctorReport): string[] {
+  const lines = [
+    `node ${r.node} on ${r.platform}-${r.arch}, ${r.cores} cores`,
+    `onnxruntime-node ${r.onnxruntime.version} (${r.onnxruntime.binDir})`,
+    'packages:',
+    ...Object.entries(r.packages).map(([k, v]) => `  ${k.padEnd(40)} ${v ?? 'missing'}`),
+    'execution providers:',
+    ...r.providers.map((p) => `  ${p.ep.padEnd(9)} ${p.ok ? 'ok' : `unavailable: ${p.error}`}`),
+    `gpu: nvidia-smi ${r.gpu.nvidiaSmi ?? 'not found'}`,
+    ...Object.entries(r.gpu.libraries).map(([k, v]) => `  ${k.padEnd(34)} ${v.length ? v[0] + (v.length > 1 ? ` (+${v.length - 1})` : '') : 'not found'}`),
+    `workers: pool ${r.workers.pool} threads; one inference session uses ${r.workers.sessionThreads} intra-op threads`,
+  ];
+  const missing = r.providers.filter((p) => !p.ok && p.ep !== 'cpu' && PROVIDERS[p.ep].platforms.includes(process.platform as NodeJS.Platform));
+  if (missing.length) lines.push('hints:', ...missing.map((p) => `  ${p.ep}: ${p.hint}`));
+  return lines;
+}
+
+export const doctorCommand: Command = {
+  name: 'doctor',
+  summary: 'Check the runtime: Node, onnxruntime and codec versions, execution providers, GPU libraries, workers',
+  usage: 'doctor [--json]',
+  async run(argv, io) {
+    const unknown = argv.filter((a) => a !== '--json');
+    if (unknown.length) throw usageError(`doctor: unknown option ${unknown[0]}`);
+    const report = await doctorReport();
+    if (argv.includes('--json')) io.out(JSON.stringify(report, null, 2));
+    else for (const l of text(report)) io.out(l);
+    return 0;
+  },
+};

@@ -1,0 +1,84 @@
+import type { CtVolume, Geometry, Vec3 } from '../volume/types.js';
+import { cross, dot, ijkToLps, lpsToVoxel, normalize, sub, voxelToLps } from '../volume/affine.js';
+import type { Candidate } from '../postprocess/candidate.js';
+import type { ModelTask } from './manifest.js';
+
+/** One detection, tied to patient space and to the original images. */
+export interface Finding {
+  kind: ModelTask;
+  label: string;
+  score: number;
+  /** Centre in patient LPS millimetres. */
+  centerLps: Vec3;
+  /** Centre as a continuous voxel position (i, j, k) of the ORIGINAL series grid. */
+  centerVoxel: Vec3;
+  /** Equivalent-sphere diameter (segmentation/heatmap region) or mean box edge (box outputs), mm. */
+  diameterMm: number;
+  volumeMm3: number;
+  /** Box edges in mm along the model grid axes, for box outputs. */
+  extentMm?: Vec3;
+  /** Slice of the original series nearest to the centre (k order), its SOPInstanceUID and frame number. */
+  sliceIndex: number;
+  sopInstanceUid: string;
+  frameNumber: number;
+}
+
+/** mm^3 of one voxel: |det| of the direction x spacing matrix (exact for sheared grids too). */
+export function voxelVolumeMm3(g: Geometry): number {
+  const m = ijkToLps(g);
+  const a = m[0]!, b = m[1]!, c = m[2]!, d = m[4]!, e = m[5]!, f = m[6]!, h = m[8]!, i = m[9]!, k = m[10]!;
+  return Math.abs(a * (e * k - f * i) - b * (d * k - f * h) + c * (d * i - e * h));
+}
+
+/**
+ * Index of the original slice whose plane is nearest to `lps`: distance along the slice normal to each
+ * acquired slice position (so uneven and tilted stacks are handled), or the rounded k index without them.
+ */
+export function nearestSlice(original: CtVolume, lps: Vec3, voxel: Vec3): number {
+  const n = original.sliceUids.length;
+  const positions = original.slices?.positions ?? [];
+  if (positions.length === n && n > 0) {
+    const d = original.geometry.direction;
+    const normal = normalize(cross([d[0], d[3], d[6]], [d[1], d[4], d[7]]));
+    let best = 0, bestDist = Infinity;
+    for (let s = 0; s < n; s++) {
+      const dist = Math.abs(dot(sub(lps, positions[s]!), normal));
+      if (dist < bestDist) {
+        bestDist = dist;
+        best = s;
+      }
+    }
+    return best;
+  }
+  return Math.min(Math.max(Math.round(voxel[2]), 0), Math.max(0, n - 1));
+}
+
+/** Maps a candidate from the model grid to patient LPS and the original series. */
+export function toFinding(c: Candidate, model: Geometry, original: CtVolume, kind: ModelTask, label: string): Finding {
+  const centerLps = voxelToLps(model, c.center);
+  const centerVoxel = lpsToVoxel(original.geometry, centerLps);
+  const sliceIndex = nearestSlice(original, centerLps, centerVoxel);
+  let diameterMm: number, volumeMm3: number, extentMm: Vec3 | undefined;
+  if (c.extent) {
+    extentMm = [c.extent[0] * model.spacing[0], c.extent[1] * model.spacing[1], c.extent[2] * model.spacing[2]];
+    diameterMm = (extentMm[0] + extentMm[1] + extentMm[2]) / 3;
+    volumeMm3 = (Math.PI / 6) * extentMm[0] * extentMm[1] * extentMm[2];
+  } else {
+    volumeMm3 = c.voxels * voxelVolumeMm3(model);
+    diameterMm = Math.cbrt((6 * volumeMm3) / Math.PI);
+  }
+  const f: Finding = {
+    kind,
+    label,
+    score: c.score,
+    centerLps,
+    centerVoxel,
+    diameterMm,
+    volumeMm3,
+    sliceIndex,
+    sopInstanceUid: original.sliceUids[sliceIndex] ?? '',
+    frameNumber: original.frameNumbers[sliceIndex] ?? 1,
+  };
+  if (extentMm) f.extentMm = extentMm;
+  return f;
+}

@@ -1,0 +1,151 @@
+import { CtscopeError } from '../errors.js';
+import type { CtVolume, Geometry, Vec3, Volume } from '../volume/types.js';
+import { boxToCandidate, decodeBoxes, nms3d, type Box3 } from '../postprocess/boxes.js';
+import type { Candidate } from '../postprocess/candidate.js';
+import { connectedComponents } from '../postprocess/components.js';
+import { findPeaks } from '../postprocess/peaks.js';
+import { toFinding, type Finding } from './findings.js';
+import type { FilledManifest } from './manifest.js';
+import type { ModelPackage } from './model.js';
+import { sessionPredictor } from './predictor.js';
+import { channelTransforms } from './preprocess.js';
+import { getRunner, type ModelRunner, type RunnerOptions } from './runner.js';
+import { fillWindowOptions, runPatches, selectPatches, slidingWindow, type BatchStats, type Predictor, type WindowOptions } from './window.js';
+
+export interface InferOptions extends RunnerOptions {
+  /** Use this runner instead of the shared one for the package. */
+  runner?: ModelRunner;
+  /** Overrides of the manifest's window settings. */
+  overlap?: number;
+  tta?: 'none' | 'flip';
+  /** Patches per window step; default the manifest's batch size. */
+  batchSize?: number;
+  /** Skip patches outside a mask: 'body' (HU > -500), a byte per voxel, or none (default). */
+  mask?: 'body' | Uint8Array | null;
+  /** Refuse a volume whose spacing differs from the manifest's by more than 1% (default true). */
+  checkSpacing?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface InferenceStats extends BatchStats {
+  provider: string;
+  /** session.run calls and their total time (measured in the inference worker). */
+  runs: number;
+  runMs: number;
+  wallMs: number;
+}
+
+export type ModelOutput =
+  | { kind: 'heatmap' | 'segmentation'; map: Float32Array; geometry: Geometry; stats: InferenceStats }
+  | { kind: 'boxes'; boxes: Box3[]; geometry: Geometry; stats: InferenceStats };
+
+export function bodyMask(data: ArrayLike<number>, level = -500): Uint8Array {
+  const m = new Uint8Array(data.length);
+  for (let v = 0; v < data.length; v++) m[v] = data[v]! > level ? 1 : 0;
+  return m;
+}
+
+function checkInputs(volume: Volume, m: FilledManifest, runner: ModelRunner, check: boolean): void {
+  const g = volume.geometry;
+  if (volume.data.length !== g.dims[0] * g.dims[1] * g.dims[2]) throw new CtscopeError('E_GEOMETRY', `volume has ${volume.data.length} voxels, its dims say ${g.dims.join('x')}`);
+  if (check && g.spacing.some((s, a) => Math.abs(s - m.input.spacing[a]!) > 0.01 * m.input.spacing[a]!)) {
+    throw new CtscopeError('E_GEOMETRY', `volume spacing ${g.spacing.map((s) => s.toFixed(3)).join('x')} mm differs from model '${m.id}' spacing ${m.input.spacing.join('x')} mm: resample first`);
+  }
+  const input = m.input.name ? runner.inputs.find((i) => i.name === m.input.name) : runner.inputs[0];
+  if (!input) throw new CtscopeError('E_MODEL', `model has no input named '${m.input.name}' (inputs: ${runner.inputs.map((i) => i.name).join(', ')})`);
+  if (input.type !== m.input.dtype) throw new CtscopeError('E_MODEL', `model input '${input.name}' is ${input.type}, the manifest says ${m.input.dtype}`);
+  const ch = input.shape[1];
+  if (typeof ch === 'number' && ch !== m.input.channels.length) throw new CtscopeError('E_MODEL', `model input '${input.name}' takes ${ch} channels, the manifest lists ${m.input.channels.length}`);
+  const spatial = m.input.layout === 'NCWHD' ? m.input.patchSize : [...m.input.patchSize].reverse();
+  input.shape.slice(2).forEach((d, a) => {
+    if (typeof d === 'number' && d !== spatial[a]) throw new CtscopeError('E_MODEL', `model input '${input.name}' has fixed shape [${input.shape.join(', ')}], which does not fit patch size ${m.input.patchSize.join('x')}`);
+  });
+  if (input.shape.length !== 5) throw new CtscopeError('E_MODEL', `model input '${input.name}' has ${input.shape.length} dimensions; 5 (N, C, spatial x3) expected`);
+}
+
+/**
+ * Runs a model over a volume already on the model's grid (spacing of the manifest): sliding window with
+ * blending for dense outputs, per-patch decoding plus global 3-D NMS for box outputs.
+ */
+export async function runModel(volume: Volume, pkg: ModelPackage, options: InferOptions = {}): Promise<ModelOutput> {
+  const t0 = performance.now();
+  const m = pkg.manifest;
+  const runner = options.runner ?? (await getRunner(pkg, options));
+  checkInputs(volume, m, runner, options.checkSpacing ?? true);
+  const runsBefore = runner.stats.runs, msBefore = runner.stats.runMs;
+  const dense = m.output.name || runner.outputs[0]!.name;
+  const predictor: Predictor = sessionPredictor(runner, m, dense, options.tta ?? m.window.tta);
+  const mask = options.mask === 'body' ? bodyMask(volume.data) : options.mask ?? undefined;
+  const w: WindowOptions = {
+    patchSize: m.input.patchSize,
+    overlap: options.overlap ?? m.window.overlap,
+    blend: m.window.blend,
+    sigmaScale: m.window.sigmaScale,
+    margin: m.window.margin,
+    batchSize: options.batchSize ?? m.input.batch.size,
+    padHu: m.window.padHu,
+    ...(mask ? { mask } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const source = { data: volume.data, dims: volume.geometry.dims, transforms: channelTransforms(m.input.channels) };
+  const finish = (s: BatchStats): InferenceStats => ({
+    ...s,
+    provider: runner.provider,
+    runs: runner.stats.runs - runsBefore,
+    runMs: runner.stats.runMs - msBefore,
+    wallMs: performance.now() - t0,
+  });
+  if (m.output.kind !== 'boxes') {
+    const { maps, stats } = await slidingWindow(source, w, predictor, dense, [m.output.channel]);
+    return { kind: m.output.kind, map: maps[0]!, geometry: volume.geometry, stats: finish(stats) };
+  }
+  const spec = m.output.boxes!;
+  const o = fillWindowOptions(w);
+  const found: Box3[] = [];
+  const stats = await runPatches(source, o, selectPatches(source.dims, o), predictor, (patches, out) => {
+    const scores = out[spec.scores], deltas = out[spec.deltas];
+    if (patches.length === 0) return;
+    if (!scores || !deltas) throw new CtscopeError('E_INFERENCE', `box model outputs '${spec.scores}' and '${spec.deltas}' expected, got ${Object.keys(out).join(', ')}`);
+    const [, a, fd, fh, fw] = scores.dims as [number, number, number, number, number];
+    if (a !== spec.anchors.length || deltas.dims[1] !== a * 6) throw new CtscopeError('E_INFERENCE', `box outputs have ${a} anchors and ${deltas.dims[1]} delta channels; the manifest lists ${spec.anchors.length} anchors`);
+    const cells = fd * fh * fw;
+    patches.forEach((p, n) => {
+      const boxes = decodeBoxes(scores.data, deltas.data, [fw, fh, fd], { ...spec, threshold: m.thresholds.score }, p.start, n * a * cells, n * a * 6 * cells);
+      // A box belongs to the patch whose valid region holds its centre, so overlaps do not double it.
+      for (const b of boxes) if (b.center.every((c, ax) => c >= p.validLo[ax]! - 0.5 && c < p.validHi[ax]! - 0.5)) found.push(b);
+    });
+  });
+  return { kind: 'boxes', boxes: nms3d(found, spec.nmsIou, m.thresholds.maxFindings), geometry: volume.geometry, stats: finish(stats) };
+}
+
+/** Model output to candidates in the model grid, with the manifest's decoding parameters. */
+export function decodeOutput(out: ModelOutput, m: FilledManifest): Candidate[] {
+  const spacing: Vec3 = out.geometry.spacing;
+  const voxelMm3 = spacing[0] * spacing[1] * spacing[2];
+  let candidates: Candidate[];
+  if (out.kind === 'boxes') candidates = out.boxes.map(boxToCandidate);
+  else if (out.kind === 'heatmap') {
+    candidates = findPeaks({ data: out.map, dims: out.geometry.dims }, { threshold: m.thresholds.score, spacing, minDistanceMm: m.output.heatmap.minDistanceMm, sizeLevel: m.output.heatmap.sizeLevel, maxPeaks: m.thresholds.maxFindings });
+  } else candidates = connectedComponents({ data: out.map, dims: out.geometry.dims }, { threshold: m.thresholds.score });
+  const minVol = (Math.PI / 6) * m.thresholds.minDiameterMm ** 3;
+  return candidates.filter((c) => c.extent || c.voxels * voxelMm3 >= minVol).slice(0, m.thresholds.maxFindings);
+}
+
+export interface DetectResult {
+  findings: Finding[];
+  /** Which model produced them (for reports and provenance). */
+  model: { id: string; version: string; task: FilledManifest['task']; licence: string };
+  stats: InferenceStats;
+}
+
+/**
+ * Model grid volume in, findings out: `volume` is the series resampled to the model's spacing, `original`
+ * the CtVolume it came from (findings carry centres in its voxels and the SOPInstanceUID of its nearest slice).
+ */
+export async function detect(volume: Volume, original: CtVolume, pkg: ModelPackage, options: InferOptions = {}): Promise<DetectResult> {
+  const out = await runModel(volume, pkg, options);
+  const m = pkg.manifest;
+  const label = m.labels[out.kind === 'boxes' ? 0 : Math.min(m.output.channel, m.labels.length - 1)] ?? m.task;
+  const findings = decodeOutput(out, m).map((c) => toFinding(c, out.geometry, original, m.task, label));
+  return { findings, model: { id: m.id, version: m.version, task: m.task, licence: m.licence }, stats: out.stats };
+}

@@ -1,0 +1,226 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { CtscopeError } from '../errors.js';
+import type { Vec3 } from '../volume/types.js';
+
+/**
+ * A model package's manifest (models/<id>/manifest.json), as written by its author. The JSON Schema in
+ * models/schema/manifest.schema.json is the normative description; `FilledManifest` holds every default.
+ */
+export type ModelTask = 'nodule' | 'aneurysm' | 'other';
+export type Normalisation = 'unit' | 'symmetric' | 'zscore' | 'none';
+export type TensorLayout = 'NCDHW' | 'NCWHD';
+export type ModelDtype = 'float32' | 'float16';
+export type OutputKind = 'heatmap' | 'segmentation' | 'boxes';
+export type Activation = 'none' | 'sigmoid' | 'softmax';
+
+export interface ChannelSpec {
+  /** HU range [low, high]; voxels are clipped to it. */
+  window: [number, number];
+  normalisation?: Normalisation;
+  mean?: number;
+  std?: number;
+}
+
+export interface BoxOutputSpec {
+  scores: string;
+  deltas: string;
+  stride: Vec3;
+  anchors: Vec3[];
+  weights?: number[];
+  anchorOffset?: Vec3;
+  nmsIou?: number;
+  maxDeltaLog?: number;
+}
+
+export interface ModelManifest {
+  id: string;
+  version: string;
+  task: ModelTask;
+  description?: string;
+  licence: string;
+  trainingData: string;
+  file?: string;
+  sha256: string;
+  input: {
+    name?: string;
+    spacing: Vec3;
+    orientation?: string;
+    layout?: TensorLayout;
+    patchSize: Vec3;
+    channels: ChannelSpec[];
+    dtype: ModelDtype;
+    batch?: { size?: number; fixed?: boolean };
+  };
+  output: {
+    kind: OutputKind;
+    name?: string;
+    activation?: Activation;
+    channel?: number;
+    heatmap?: { minDistanceMm?: number; sizeLevel?: number };
+    boxes?: BoxOutputSpec;
+  };
+  window?: { overlap?: number; blend?: 'gaussian' | 'constant'; sigmaScale?: number; margin?: number; padHu?: number; tta?: 'none' | 'flip' };
+  thresholds: { score: number; minDiameterMm?: number; maxFindings?: number };
+  labels: string[];
+}
+
+type Filled<T> = { [K in keyof T]-?: T[K] };
+
+export interface FilledChannelSpec extends Filled<ChannelSpec> {}
+export interface FilledBoxOutputSpec extends Filled<BoxOutputSpec> {}
+
+
+export interface FilledManifest {
+  id: string;
+  version: string;
+  task: ModelTask;
+  description: string;
+  licence: string;
+  trainingData: string;
+  file: string;
+  sha256: string;
+  input: {
+    /** Empty string: the graph's first input. */
+    name: string;
+    spacing: Vec3;
+    orientation: string;
+    layout: TensorLayout;
+    patchSize: Vec3;
+    channels: FilledChannelSpec[];
+    dtype: ModelDtype;
+    batch: { size: number; fixed: boolean };
+  };
+  output: {
+    kind: OutputKind;
+    name: string;
+    activation: Activation;
+    channel: number;
+    heatmap: { minDistanceMm: number; sizeLevel: number };
+    boxes: FilledBoxOutputSpec | null;
+  };
+  window: { overlap: number; blend: 'gaussian' | 'constant'; sigmaScale: number; margin: number; padHu: number; tta: 'none' | 'flip' };
+  thresholds: { score: number; minDiameterMm: number; maxFindings: number };
+  labels: string[];
+}
+
+const SCHEMA_URL = new URL('../../models/schema/manifest.schema.json', import.meta.url);
+let validator: ValidateFunction | undefined;
+
+function getValidator(): ValidateFunction {
+  if (!validator) {
+    const schema = JSON.parse(readFileSync(fileURLToPath(SCHEMA_URL), 'utf8')) as object;
+    validator = new Ajv({ allErrors: false, strict: true, strictRequired: false }).compile(schema);
+  }
+  return validator;
+}
+
+/** `/input/patchSize/2` -> `input.patchSize[2]`: the field as a user would name it. */
+function fieldPath(e: ErrorObject): string {
+  const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'required') parts.push(String((e.params as { missingProperty: string }).missingProperty));
+  if (e.keyword === 'additionalProperties') parts.push(String((e.params as { additionalProperty: string }).additionalProperty));
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
+  return out || '(root)';
+}
+
+function describe(e: ErrorObject): string {
+  switch (e.keyword) {
+    case 'required': return 'is required';
+    case 'additionalProperties': return 'is not a known field';
+    case 'enum': return `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    default: return e.message ?? 'is invalid';
+  }
+}
+
+/** Checks a parsed manifest against the schema and the rules the schema cannot say; fills every default. */
+export function validateManifest(raw: unknown, where?: string): FilledManifest {
+  const validate = getValidator();
+  if (!validate(raw)) {
+    const e = validate.errors![0]!;
+    const field = fieldPath(e);
+    throw new CtscopeError('E_MANIFEST', `manifest field ${field} ${describe(e)}`, where !== undefined ? { where } : {});
+  }
+  const m = raw as ModelManifest;
+  const bad = (field: string, why: string): never => {
+    throw new CtscopeError('E_MANIFEST', `manifest field ${field} ${why}`, where !== undefined ? { where } : {});
+  };
+  m.input.channels.forEach((c, i) => {
+    if (!(c.window[1] > c.window[0])) bad(`input.channels[${i}].window`, 'must be [low, high] with low < high');
+    if (c.normalisation === 'zscore' && (c.mean === undefined || c.std === undefined)) bad(`input.channels[${i}]`, 'needs mean and std for zscore normalisation');
+  });
+  if (m.output.kind === 'boxes' && !m.output.boxes) bad('output.boxes', 'is required when output.kind is "boxes"');
+  if (m.output.kind === 'boxes' && m.output.activation === 'softmax') bad('output.activation', 'must be "none" or "sigmoid" for box scores');
+  const filled: FilledManifest = {
+    id: m.id,
+    version: m.version,
+    task: m.task,
+    description: m.description ?? '',
+    licence: m.licence,
+    trainingData: m.trainingData,
+    file: m.file ?? 'model.onnx',
+    sha256: m.sha256,
+    input: {
+      name: m.input.name ?? '',
+      spacing: [...m.input.spacing],
+      orientation: m.input.orientation ?? 'LPS',
+      layout: m.input.layout ?? 'NCDHW',
+      patchSize: [...m.input.patchSize],
+      channels: m.input.channels.map((c) => ({ window: [c.window[0], c.window[1]], normalisation: c.normalisation ?? 'unit', mean: c.mean ?? 0, std: c.std ?? 1 })),
+      dtype: m.input.dtype,
+      batch: { size: m.input.batch?.size ?? 1, fixed: m.input.batch?.fixed ?? false },
+    },
+    output: {
+      kind: m.output.kind,
+      name: m.output.name ?? '',
+      activation: m.output.activation ?? 'none',
+      channel: m.output.channel ?? 0,
+      heatmap: { minDistanceMm: m.output.heatmap?.minDistanceMm ?? 5, sizeLevel: m.output.heatmap?.sizeLevel ?? 0.5 },
+      boxes: m.output.boxes
+        ? {
+            scores: m.output.boxes.scores,
+            deltas: m.output.boxes.deltas,
+            stride: [...m.output.boxes.stride],
+            anchors: m.output.boxes.anchors.map((a) => [...a] as Vec3),
+            weights: m.output.boxes.weights ?? [1, 1, 1, 1, 1, 1],
+            anchorOffset: m.output.boxes.anchorOffset ?? (m.output.boxes.stride.map((s) => (s - 1) / 2) as Vec3),
+            nmsIou: m.output.boxes.nmsIou ?? 0.1,
+            maxDeltaLog: m.output.boxes.maxDeltaLog ?? Math.log(1000 / 16),
+          }
+        : null,
+    },
+    window: {
+      overlap: m.window?.overlap ?? 0.25,
+      blend: m.window?.blend ?? 'gaussian',
+      sigmaScale: m.window?.sigmaScale ?? 0.125,
+      margin: m.window?.margin ?? 0,
+      padHu: m.window?.padHu ?? -1024,
+      tta: m.window?.tta ?? 'none',
+    },
+    thresholds: { score: m.thresholds.score, minDiameterMm: m.thresholds.minDiameterMm ?? 0, maxFindings: m.thresholds.maxFindings ?? 100 },
+    labels: [...m.labels],
+  };
+  for (let a = 0; a < 3; a++) {
+    if (2 * filled.window.margin >= filled.input.patchSize[a]) bad('window.margin', `must be less than half of input.patchSize[${a}]`);
+  }
+  return filled;
+}
+
+/** Reads and validates a manifest file. */
+export function readManifest(path: string): FilledManifest {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CtscopeError('E_MODEL', `cannot read model manifest: ${(e as Error).message}`, { cause: e, where: path });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CtscopeError('E_MANIFEST', `manifest is not valid JSON: ${(e as Error).message}`, { cause: e, where: path });
+  }
+  return validateManifest(raw, path);
+}

@@ -1,0 +1,146 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { CtscopeError } from '../errors.js';
+
+/**
+ * Execution providers: one table row per `--ep` name with its onnxruntime-node config, the platforms it can
+ * exist on, and how to get it when it is missing. Probing means creating a real (tiny) session with it.
+ */
+export type EpName = 'cpu' | 'cuda' | 'tensorrt' | 'dml' | 'webgpu' | 'coreml';
+export type EpRequest = EpName | 'auto';
+
+export const EP_NAMES: readonly EpName[] = ['cpu', 'cuda', 'tensorrt', 'dml', 'webgpu', 'coreml'];
+
+/** What onnxruntime-node's `executionProviders` takes for one provider. */
+export type EpConfig = string | { name: string; deviceId?: number };
+
+interface ProviderSpec {
+  platforms: readonly NodeJS.Platform[];
+  config(deviceId: number): EpConfig;
+  hint(): string;
+}
+
+const require = createRequire(import.meta.url);
+
+/** onnxruntime-node's version and the folder of its native binary (where provider libraries must go). */
+export function onnxruntimeInfo(): { version: string; binDir: string } {
+  const pkgPath = require.resolve('onnxruntime-node/package.json');
+  const version = (require(pkgPath) as { version: string }).version;
+  return { version, binDir: `${dirname(pkgPath)}/bin/napi-v6/${process.platform}/${process.arch}` };
+}
+
+function cudaHint(): string {
+  const { version, binDir } = onnxruntimeInfo();
+  if (process.platform === 'win32') {
+    return `install CUDA 12 and cuDNN 9 and put their bin folders on PATH; onnxruntime-node ${version} for Windows ships the CUDA provider DLLs`;
+  }
+  return `reinstall onnxruntime-node with its CUDA provider (\`ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node\`, needs network access to NuGet), ` +
+    `or place libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so built for onnxruntime ${version} exactly beside ${binDir}/libonnxruntime.so.1; ` +
+    `the CUDA runtime and cuDNN 9 libraries must be on LD_LIBRARY_PATH`;
+}
+
+export const PROVIDERS: Readonly<Record<EpName, ProviderSpec>> = {
+  cpu: { platforms: ['linux', 'darwin', 'win32'], config: () => 'cpu', hint: () => 'the CPU provider is part of onnxruntime-node; reinstall it' },
+  cuda: { platforms: ['linux', 'win32'], config: (deviceId) => ({ name: 'cuda', deviceId }), hint: cudaHint },
+  tensorrt: {
+    platforms: ['linux', 'win32'],
+    config: (deviceId) => ({ name: 'tensorrt', deviceId }),
+    hint: () => `${cudaHint()}; TensorRT also needs libonnxruntime_providers_tensorrt and TensorRT 10 (libnvinfer) on the library path`,
+  },
+  dml: { platforms: ['win32'], config: (deviceId) => ({ name: 'dml', deviceId }), hint: () => 'DirectML is only available on Windows (DirectX 12 GPU), where onnxruntime-node bundles it' },
+  webgpu: {
+    platforms: ['linux', 'darwin', 'win32'],
+    config: () => 'webgpu',
+    hint: () => 'WebGPU needs a GPU driver with Vulkan (Linux: libvulkan1 and the vendor ICD), Metal (macOS) or D3D12 (Windows)',
+  },
+  coreml: { platforms: ['darwin'], config: () => ({ name: 'coreml' }), hint: () => 'CoreML is only available on macOS, where onnxruntime-node bundles it' },
+};
+
+/** Providers `auto` tries, best first; CPU always last. */
+export const AUTO_ORDER: Readonly<Partial<Record<NodeJS.Platform, readonly EpName[]>>> = {
+  linux: ['cuda', 'cpu'],
+  win32: ['cuda', 'dml', 'cpu'],
+  darwin: ['coreml', 'cpu'],
+};
+
+export function isEpRequest(s: string): s is EpRequest {
+  return s === 'auto' || (EP_NAMES as readonly string[]).includes(s);
+}
+
+export function parseEpRequest(s: string): EpRequest {
+  if (!isEpRequest(s)) throw new CtscopeError('E_USAGE', `--ep must be one of auto, ${EP_NAMES.join(', ')} (got '${s}')`);
+  return s;
+}
+
+/** The providers to try, in order, for a request. */
+export function candidatesFor(request: EpRequest, platform: NodeJS.Platform = process.platform): EpName[] {
+  if (request === 'auto') return [...(AUTO_ORDER[platform] ?? ['cpu'])];
+  return [request];
+}
+
+/** One failed attempt, with the reason reduced to one line. */
+export interface EpAttempt {
+  ep: EpName;
+  ok: boolean;
+  error?: string;
+}
+
+/** onnxruntime's messages carry source paths and log prefixes; keep the part a user can act on. */
+export function shortReason(message: string): string {
+  const line = message.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? message;
+  const m = /Failed to load (?:shared )?library[^:]*?(?::\s*(.*))?$/i.exec(line);
+  if (/Failed to load shared library/i.test(line)) return 'provider library not found (libonnxruntime_providers_*.so missing or its CUDA/cuDNN dependencies not on the library path)';
+  if (m) return `provider library could not be loaded${m[1] ? `: ${m[1]}` : ''}`;
+  if (/backend not found/i.test(line)) return 'not built into onnxruntime-node on this platform';
+  if (/No supported adapters|Failed to get a WebGPU adapter/i.test(line)) return 'no WebGPU adapter (no GPU driver with Vulkan/Metal/D3D12)';
+  return line.replace(/^.*?\] /, '').slice(0, 300);
+}
+
+export function unavailableError(ep: EpName, reason: string): CtscopeError {
+  const why = PROVIDERS[ep].platforms.includes(process.platform) ? reason : `not available on ${process.platform}`;
+  return new CtscopeError('E_EP_UNAVAILABLE', `execution provider '${ep}' is unavailable: ${why}. Hint: ${PROVIDERS[ep].hint()}`, { where: `ep:${ep}` });
+}
+
+/** The one line `auto` prints: what it tried, why each failed, what it uses. */
+export function describeAttempts(request: EpRequest, attempts: EpAttempt[]): string {
+  const used = attempts.find((a) => a.ok)?.ep;
+  const failed = attempts.filter((a) => !a.ok).map((a) => `${a.ep} (${a.error ?? 'failed'})`);
+  const head = `execution provider ${request === 'auto' ? 'auto' : request}: using ${used ?? 'none'}`;
+  return failed.length ? `${head}; tried ${failed.join(', ')}` : head;
+}
+
+/** A one-node graph (y = x + x, float32 [1]); creating a session with it proves a provider loads. */
+export const PROBE_MODEL: Uint8Array = Buffer.from(
+  'CAgSDWN0c2NvcGUtcHJvYmU6OQoOCgF4CgF4EgF5IgNBZGQSBXByb2JlWg8KAXgSCgoICAESBAoCCAFiDwoBeRIKCggIARIECgIIAUIECgAQDQ==',
+  'base64',
+);
+
+const probeCache = new Map<string, Promise<EpAttempt>>();
+
+/** Tries to create a tiny session on `ep` in this thread; cached per process. */
+export function probeProvider(ep: EpName, deviceId = 0): Promise<EpAttempt> {
+  const key = `${ep}:${deviceId}`;
+  let p = probeCache.get(key);
+  if (!p) {
+    p = (async (): Promise<EpAttempt> => {
+      if (!PROVIDERS[ep].platforms.includes(process.platform)) return { ep, ok: false, error: `not available on ${process.platform}` };
+      const ort = await importOrt();
+      try {
+        const s = await ort.InferenceSession.create(PROBE_MODEL, { executionProviders: [PROVIDERS[ep].config(deviceId)], logSeverityLevel: 4 });
+        await s.release();
+        return { ep, ok: true };
+      } catch (e) {
+        return { ep, ok: false, error: shortReason((e as Error).message) };
+      }
+    })();
+    probeCache.set(key, p);
+  }
+  return p;
+}
+
+/** Loads onnxruntime-node with its native logging turned down (failures still throw with their messages). */
+export async function importOrt(): Promise<typeof import('onnxruntime-node')> {
+  const ort = await import('onnxruntime-node');
+  if (!process.env.CTSCOPE_DEBUG) ort.env.logLevel = 'fatal';
+  return ort;
+}

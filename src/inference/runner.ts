@@ -1,0 +1,189 @@
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CtscopeError } from '../errors.js';
+import type { ModelPackage } from './model.js';
+import { candidatesFor, describeAttempts, PROBE_MODEL, PROVIDERS, unavailableError, type EpAttempt, type EpName, type EpRequest } from './providers.js';
+import type { SessionWorkerData, TensorData, ValueInfo, WorkerReply, WorkerRequest } from './tensor.js';
+
+export interface RunnerOptions {
+  /** Execution provider; default 'auto'. */
+  ep?: EpRequest;
+  /** GPU index for cuda/tensorrt/dml; default 0. */
+  deviceId?: number;
+  /** intraOpNumThreads of the session; default: cores / (live sessions + 1), at least 1. */
+  threads?: number;
+  /** Receives the one line saying which provider was chosen and why others failed. */
+  onLog?: (line: string) => void;
+}
+
+export interface FilledRunnerOptions {
+  ep: EpRequest;
+  deviceId: number;
+  threads: number;
+  onLog: (line: string) => void;
+}
+
+export interface RunResult {
+  outputs: Record<string, TensorData>;
+  /** Milliseconds spent inside session.run (native inference), measured in the worker. */
+  runMs: number;
+}
+
+/** Path of the compiled session worker; under vitest the sources are .ts, so use the build in dist/. */
+function sessionWorkerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return fileURLToPath(new URL('./session-worker.js', import.meta.url));
+  const built = fileURLToPath(new URL('../../dist/inference/session-worker.js', import.meta.url));
+  if (!existsSync(built)) throw new Error('dist/inference/session-worker.js is missing: run `npm run build` before the tests');
+  return built;
+}
+
+let liveRunners = 0;
+
+/**
+ * One ONNX session in its own worker thread. Created once per model (see `getRunner`) and reused; inputs
+ * are transferred to the worker, outputs transferred back. The worker is unref'd while idle.
+ */
+export class ModelRunner {
+  readonly provider: EpName;
+  readonly attempts: EpAttempt[];
+  readonly inputs: ValueInfo[];
+  readonly outputs: ValueInfo[];
+  readonly threads: number;
+  /** Totals over this runner's life, for benchmarks. */
+  readonly stats = { runs: 0, runMs: 0 };
+  #worker: Worker;
+  #nextId = 1;
+  #pending = new Map<number, { resolve: (r: RunResult) => void; reject: (e: unknown) => void }>();
+  #closed = false;
+
+  private constructor(worker: Worker, ready: Extract<WorkerReply, { type: 'ready' }>, threads: number) {
+    this.#worker = worker;
+    this.attempts = ready.attempts as EpAttempt[];
+    this.provider = this.attempts.find((a) => a.ok)!.ep;
+    this.inputs = ready.inputs;
+    this.outputs = ready.outputs;
+    this.threads = threads;
+    worker.on('message', (m: WorkerReply) => this.#onMessage(m));
+    worker.on('error', (e) => this.#failAll(new CtscopeError('E_WORKER', `inference worker failed: ${e.message}`, { cause: e })));
+    worker.on('exit', () => this.#failAll(new CtscopeError('E_WORKER', 'inference worker exited')));
+    worker.unref();
+  }
+
+  static async create(pkg: ModelPackage, options: RunnerOptions = {}): Promise<ModelRunner> {
+    const o: FilledRunnerOptions = {
+      ep: options.ep ?? 'auto',
+      deviceId: options.deviceId ?? 0,
+      threads: options.threads ?? Math.max(1, Math.floor(availableParallelism() / (liveRunners + 1))),
+      onLog: options.onLog ?? (() => undefined),
+    };
+    const candidates = candidatesFor(o.ep);
+    const data: SessionWorkerData = {
+      bytes: pkg.bytes,
+      candidates: candidates.filter((ep) => PROVIDERS[ep].platforms.includes(process.platform)).map((ep) => ({ ep, config: PROVIDERS[ep].config(o.deviceId) })),
+      intraOpNumThreads: o.threads,
+      spin: process.env.CTSCOPE_ORT_SPIN === '1',
+      probeModel: PROBE_MODEL,
+    };
+    if (data.candidates.length === 0) throw unavailableError(candidates[0]!, `not available on ${process.platform}`);
+    const worker = new Worker(sessionWorkerFile(), { workerData: data, name: `ctscope-session-${pkg.manifest.id}` });
+    let reply: WorkerReply;
+    const listeners: { onMessage?: (m: WorkerReply) => void; onError?: (e: Error) => void; onExit?: (code: number) => void } = {};
+    try {
+      reply = await new Promise<WorkerReply>((resolve, reject) => {
+        listeners.onMessage = resolve;
+        listeners.onError = reject;
+        listeners.onExit = (code) => reject(new Error(`exited with code ${code}`));
+        worker.once('message', listeners.onMessage).once('error', listeners.onError).once('exit', listeners.onExit);
+      });
+    } catch (e) {
+      await worker.terminate();
+      throw new CtscopeError('E_WORKER', `inference worker did not start: ${(e as Error).message}`, { cause: e });
+    }
+    worker.off('message', listeners.onMessage!).off('error', listeners.onError!).off('exit', listeners.onExit!);
+    if (reply.type !== 'ready') {
+      await worker.terminate();
+      const attempts = reply.type === 'failed' ? reply.attempts : [];
+      // A provider that loads but rejects this graph is the model's fault; one that does not load is the environment's.
+      const modelFault = attempts.find((a) => a.providerLoads);
+      if (modelFault) {
+        throw new CtscopeError('E_MODEL', `cannot create a session for model '${pkg.manifest.id}' on ${modelFault.ep}: ${modelFault.error}`, { where: pkg.modelPath });
+      }
+      const last = attempts[attempts.length - 1];
+      if (o.ep !== 'auto' && last) throw unavailableError(last.ep as EpName, last.error ?? 'failed');
+      throw new CtscopeError('E_EP_UNAVAILABLE', `no execution provider could run model '${pkg.manifest.id}': ${describeAttempts(o.ep, attempts as EpAttempt[])}`);
+    }
+    const runner = new ModelRunner(worker, reply, o.threads);
+    liveRunners++;
+    if (o.ep === 'auto' || reply.attempts.length > 1) o.onLog(describeAttempts(o.ep, runner.attempts));
+    return runner;
+  }
+
+  /** Runs the session once; the feeds' buffers are transferred (unusable afterwards). */
+  run(feeds: Record<string, TensorData>): Promise<RunResult> {
+    if (this.#closed) return Promise.reject(new CtscopeError('E_INFERENCE', 'the model runner is closed'));
+    const id = this.#nextId++;
+    const transfer = Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer);
+    const msg: WorkerRequest = { type: 'run', id, feeds };
+    return new Promise<RunResult>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      if (this.#pending.size === 1) this.#worker.ref();
+      this.#worker.postMessage(msg, transfer);
+    });
+  }
+
+  #onMessage(m: WorkerReply): void {
+    if (m.type !== 'result' && m.type !== 'error') return;
+    const p = this.#pending.get(m.id);
+    if (!p) return;
+    this.#pending.delete(m.id);
+    if (this.#pending.size === 0) this.#worker.unref();
+    if (m.type === 'error') {
+      p.reject(new CtscopeError('E_INFERENCE', `session.run failed: ${m.message}`));
+      return;
+    }
+    this.stats.runs++;
+    this.stats.runMs += m.runMs;
+    p.resolve({ outputs: m.outputs, runMs: m.runMs });
+  }
+
+  #failAll(e: CtscopeError): void {
+    for (const p of this.#pending.values()) p.reject(e);
+    this.#pending.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    liveRunners = Math.max(0, liveRunners - 1);
+    this.#failAll(new CtscopeError('E_ABORTED', 'the model runner was closed'));
+    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+    this.#worker.postMessage({ type: 'close' } satisfies WorkerRequest);
+    const timer = setTimeout(() => void this.#worker.terminate(), 2_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+const cache = new Map<string, Promise<ModelRunner>>();
+
+/** The shared runner of a model on a provider: created on first use, reused after. */
+export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}): Promise<ModelRunner> {
+  const key = `${pkg.manifest.sha256}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}`;
+  let r = cache.get(key);
+  if (!r) {
+    r = ModelRunner.create(pkg, options);
+    cache.set(key, r);
+    r.catch(() => cache.delete(key));
+  }
+  return r;
+}
+
+/** Closes every cached runner (their worker threads end). */
+export async function closeRunners(): Promise<void> {
+  const all = [...cache.values()];
+  cache.clear();
+  await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close()));
+}

@@ -1,0 +1,99 @@
+import type { Vec3 } from '../volume/types.js';
+import type { Candidate, Map3 } from './candidate.js';
+
+export interface PeakOptions {
+  /** Peaks below this value are ignored. */
+  threshold: number;
+  /** Voxel spacing (mm), to turn `minDistanceMm` into voxels per axis. */
+  spacing: Vec3;
+  /** A peak within this distance of a higher one is suppressed. */
+  minDistanceMm: number;
+  /** Region for size: voxels connected to the peak at or above this fraction of its value (0 = no size). */
+  sizeLevel?: number;
+  maxPeaks?: number;
+}
+
+/** Parabola through three samples: offset of its vertex from the middle one, in (-0.5, 0.5). */
+function vertexOffset(a: number, b: number, c: number): number {
+  const d = a - 2 * b + c;
+  if (!(d < 0)) return 0;
+  const t = (0.5 * (a - c)) / d;
+  return t > 0.5 ? 0.5 : t < -0.5 ? -0.5 : t;
+}
+
+/**
+ * Heatmap to candidates: 3-D local maxima (26-neighbourhood) above the threshold, greedy suppression of
+ * lower maxima within the minimum distance, sub-voxel centres by a parabola per axis, and each peak's size
+ * from the region connected to it above `sizeLevel` x its value.
+ */
+export function findPeaks(map: Map3, o: PeakOptions): Candidate[] {
+  const { data, dims } = map;
+  const [nx, ny, nz] = dims;
+  const sx = 1, sy = nx, sz = nx * ny;
+  const maxima: number[] = [];
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0, v = nx * (j + ny * k); i < nx; i++, v++) {
+        const c = data[v]!;
+        if (!(c >= o.threshold)) continue;
+        let isMax = true;
+        for (let dk = -1; dk <= 1 && isMax; dk++) {
+          const z = k + dk;
+          if (z < 0 || z >= nz) continue;
+          for (let dj = -1; dj <= 1 && isMax; dj++) {
+            const y = j + dj;
+            if (y < 0 || y >= ny) continue;
+            for (let di = -1; di <= 1; di++) {
+              const x = i + di;
+              if (x < 0 || x >= nx || (di === 0 && dj === 0 && dk === 0)) continue;
+              const n = data[x + sy * y + sz * z]!;
+              // Plateaus: the first voxel in memory order wins.
+              if (n > c || (n === c && x + sy * y + sz * z < v)) {
+                isMax = false;
+                break;
+              }
+            }
+          }
+        }
+        if (isMax) maxima.push(v);
+      }
+  maxima.sort((a, b) => data[b]! - data[a]!);
+  const r2 = o.minDistanceMm * o.minDistanceMm;
+  const kept: { v: number; i: number; j: number; k: number }[] = [];
+  const max = o.maxPeaks ?? Infinity;
+  for (const v of maxima) {
+    const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / sz);
+    const close = kept.some((p) => ((p.i - i) * o.spacing[0]) ** 2 + ((p.j - j) * o.spacing[1]) ** 2 + ((p.k - k) * o.spacing[2]) ** 2 < r2);
+    if (close) continue;
+    kept.push({ v, i, j, k });
+    if (kept.length >= max) break;
+  }
+  return kept.map(({ v, i, j, k }) => {
+    const c = data[v]!;
+    const off = (pos: number, n: number, stride: number): number =>
+      pos > 0 && pos < n - 1 ? vertexOffset(data[v - stride]!, c, data[v + stride]!) : 0;
+    const center: Vec3 = [i + off(i, nx, sx), j + off(j, ny, sy), k + off(k, nz, sz)];
+    const voxels = o.sizeLevel ? regionSize(map, v, c * o.sizeLevel) : 0;
+    return { center, score: c, voxels };
+  });
+}
+
+/** Voxels 6-connected to `seed` with value >= level (flood fill on a visited set local to the region). */
+export function regionSize(map: Map3, seed: number, level: number): number {
+  const { data, dims } = map;
+  const [nx, ny, nz] = dims;
+  const sz = nx * ny;
+  const seen = new Set<number>([seed]);
+  const stack = [seed];
+  while (stack.length) {
+    const v = stack.pop()!;
+    const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / sz);
+    const next = [i > 0 ? v - 1 : -1, i < nx - 1 ? v + 1 : -1, j > 0 ? v - nx : -1, j < ny - 1 ? v + nx : -1, k > 0 ? v - sz : -1, k < nz - 1 ? v + sz : -1];
+    for (const n of next) {
+      if (n < 0 || seen.has(n) || !(data[n]! >= level)) continue;
+      seen.add(n);
+      stack.push(n);
+    }
+  }
+  return seen.size;
+}

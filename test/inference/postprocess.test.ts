@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import type { Vec3 } from '../../src/volume/types.js';
+import { decodeBoxes, iou3d, nms3d, type Box3 } from '../../src/postprocess/boxes.js';
+import { connectedComponents } from '../../src/postprocess/components.js';
+import { findPeaks } from '../../src/postprocess/peaks.js';
+
+describe('box decoding and 3-D NMS', () => {
+  // Feature map 3 x 2 x 2 (i, j, k) at stride (4, 4, 2), two anchors.
+  const feature: Vec3 = [3, 2, 2];
+  const cells = 12;
+  const spec = { stride: [4, 4, 2] as Vec3, anchors: [[8, 8, 4], [16, 16, 8]] as Vec3[], weights: [10, 10, 10, 5, 5, 5], maxDeltaLog: 4, threshold: 0.5 };
+  const scores = new Float32Array(2 * cells);
+  const deltas = new Float32Array(2 * 6 * cells);
+  const cell = (i: number, j: number, k: number): number => i + 3 * (j + 2 * k);
+  // Anchor 0 at cell (2, 1, 1): centre (2*4 + 1.5, 1*4 + 1.5, 1*2 + 0.5) = (9.5, 5.5, 2.5).
+  scores[cell(2, 1, 1)] = 0.9;
+  deltas[0 * cells + cell(2, 1, 1)] = 10 * 0.25; // di = 0.25 anchor widths = +2 voxels
+  deltas[4 * cells + cell(2, 1, 1)] = 5 * Math.log(2); // sj doubles
+  // Anchor 1 at cell (0, 0, 0): centre (1.5, 1.5, 0.5), size 16 x 16 x 8, low score.
+  scores[cells + cell(0, 0, 0)] = 0.6;
+  scores[cell(1, 0, 0)] = 0.4; // below threshold
+
+  it('decodes centres and sizes from anchors, strides and weighted deltas', () => {
+    const boxes = decodeBoxes(scores, deltas, feature, spec, [100, 200, 300]);
+    expect(boxes).toHaveLength(2);
+    const a = boxes.find((b) => b.score > 0.8)!;
+    expect(a.center).toEqual([111.5, 205.5, 302.5]);
+    expect(a.size.map((s) => +s.toFixed(6))).toEqual([8, 16, 4]);
+    const b = boxes.find((x) => x.score < 0.8)!;
+    expect(b.center).toEqual([101.5, 201.5, 300.5]);
+    expect(b.size).toEqual([16, 16, 8]);
+  });
+
+  it('clips runaway size deltas', () => {
+    const d = deltas.slice();
+    d[3 * cells + cell(2, 1, 1)] = 5 * 50;
+    const a = decodeBoxes(scores, d, feature, spec).find((b) => b.score > 0.8)!;
+    expect(a.size[0]).toBeCloseTo(8 * Math.exp(4), 6);
+  });
+
+  it('IoU and greedy NMS keep the best of overlapping boxes', () => {
+    const box = (c: Vec3, s: number, score: number): Box3 => ({ center: c, size: [s, s, s], score });
+    expect(iou3d(box([0, 0, 0], 2, 1), box([0, 0, 0], 2, 1))).toBe(1);
+    expect(iou3d(box([0, 0, 0], 2, 1), box([1, 0, 0], 2, 1))).toBeCloseTo(4 / 12, 10);
+    expect(iou3d(box([0, 0, 0], 2, 1), box([3, 0, 0], 2, 1))).toBe(0);
+    const kept = nms3d([box([0, 0, 0], 4, 0.7), box([0.5, 0, 0], 4, 0.9), box([10, 0, 0], 4, 0.8), box([10.2, 0.1, 0], 4, 0.3)], 0.3);
+    expect(kept.map((b) => b.score)).toEqual([0.9, 0.8]);
+    expect(nms3d(kept, 0.3, 1)).toHaveLength(1);
+  });
+});
+
+describe('heatmap peaks and connected components', () => {
+  const dims: Vec3 = [30, 20, 10];
+  const map = new Float32Array(30 * 20 * 10);
+  const put = (c: Vec3, peak: number, s: number): void => {
+    for (let k = 0; k < 10; k++) for (let j = 0; j < 20; j++) for (let i = 0; i < 30; i++) {
+      const v = i + 30 * (j + 20 * k);
+      map[v] = Math.max(map[v]!, peak * Math.exp(-((i - c[0]) ** 2 + (j - c[1]) ** 2 + (k - c[2]) ** 2) / (2 * s * s)));
+    }
+  };
+  put([7.3, 6, 4.6], 0.9, 1.5);
+  put([21, 13.2, 5], 0.7, 1.5);
+  put([23, 15, 5], 0.6, 1); // a shoulder within 4 mm of the second peak
+
+  it('finds local maxima with sub-voxel centres and suppresses close ones', () => {
+    const peaks = findPeaks({ data: map, dims }, { threshold: 0.5, spacing: [1, 1, 1], minDistanceMm: 4, sizeLevel: 0.5 });
+    expect(peaks).toHaveLength(2);
+    expect(peaks[0]!.score).toBeCloseTo(0.9, 1);
+    peaks[0]!.center.forEach((c, a) => expect(Math.abs(c - [7.3, 6, 4.6][a]!)).toBeLessThan(0.1));
+    expect(peaks[0]!.voxels).toBeGreaterThan(10);
+    expect(findPeaks({ data: map, dims }, { threshold: 0.5, spacing: [1, 1, 1], minDistanceMm: 2 })).toHaveLength(3);
+    expect(findPeaks({ data: map, dims }, { threshold: 0.95, spacing: [1, 1, 1], minDistanceMm: 4 })).toHaveLength(0);
+  });
+
+  it('labels components with size, max score and weighted centroid', () => {
+    const comps = connectedComponents({ data: map, dims }, { threshold: 0.3 });
+    expect(comps).toHaveLength(2);
+    expect(comps[0]!.score).toBeCloseTo(0.9, 1);
+    comps[0]!.center.forEach((c, a) => expect(Math.abs(c - [7.3, 6, 4.6][a]!)).toBeLessThan(0.15));
+    const seg = new Uint8Array(27);
+    seg[0] = 1;
+    seg[13] = 1;
+    seg[26] = 1; // opposite corners and the centre: corner-to-corner neighbours only
+    expect(connectedComponents({ data: seg, dims: [3, 3, 3] }, { threshold: 1 })).toHaveLength(1);
+    expect(connectedComponents({ data: seg, dims: [3, 3, 3] }, { threshold: 1, connectivity: 6 })).toHaveLength(3);
+  });
+});

@@ -1,0 +1,71 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../../src/inference/model.js';
+import { closeRunners, getRunner, ModelRunner } from '../../src/inference/runner.js';
+import { candidatesFor, describeAttempts, parseEpRequest, probeProvider, shortReason } from '../../src/inference/providers.js';
+import { fixture } from './helpers.js';
+
+afterAll(() => closeRunners());
+
+/** True when this machine really has a working CUDA provider (then the unavailable path cannot be shown). */
+const cudaWorks = (await probeProvider('cuda')).ok;
+
+describe('execution providers', () => {
+  it('probes CPU with a real session', async () => {
+    expect(await probeProvider('cpu')).toEqual({ ep: 'cpu', ok: true });
+  });
+
+  it.skipIf(cudaWorks)('--ep cuda without the CUDA provider is E_EP_UNAVAILABLE with an install hint', async () => {
+    const pkg = loadModel(fixture('heatmap-fp32'));
+    const e = await ModelRunner.create(pkg, { ep: 'cuda' }).then(
+      () => undefined,
+      (err: unknown) => err as { code: string; message: string; exitCode: number },
+    );
+    expect(e?.code).toBe('E_EP_UNAVAILABLE');
+    expect(e?.message).toContain("'cuda'");
+    expect(e?.message).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
+    expect(e?.message).toMatch(/1\.30\.\d/);
+    expect(e?.exitCode).toBe(4);
+  });
+
+  it('--ep dml on a non-Windows platform says so', async () => {
+    const pkg = loadModel(fixture('heatmap-fp32'));
+    if (process.platform === 'win32') return;
+    await expect(ModelRunner.create(pkg, { ep: 'dml' })).rejects.toMatchObject({ code: 'E_EP_UNAVAILABLE', message: expect.stringContaining(`not available on ${process.platform}`) });
+  });
+
+  it.skipIf(cudaWorks || process.platform !== 'linux')('auto falls back to CPU and prints one line saying what it tried and why', async () => {
+    const lines: string[] = [];
+    const runner = await ModelRunner.create(loadModel(fixture('heatmap-fp32')), { ep: 'auto', threads: 1, onLog: (l) => lines.push(l) });
+    try {
+      expect(runner.provider).toBe('cpu');
+      expect(runner.attempts.map((a) => [a.ep, a.ok])).toEqual([['cuda', false], ['cpu', true]]);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^execution provider auto: using cpu; tried cuda \(provider library not found/);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('reuses one session per model and provider', async () => {
+    const pkg = loadModel(fixture('heatmap-fp32'));
+    const a = await getRunner(pkg, { ep: 'cpu', threads: 1 });
+    const b = await getRunner(loadModel(fixture('heatmap-fp32')), { ep: 'cpu', threads: 1 });
+    expect(a).toBe(b);
+  });
+
+  it('a graph the provider cannot load is E_MODEL, not a provider problem', async () => {
+    const pkg = loadModel(fixture('heatmap-fp32'));
+    const broken = { ...pkg, bytes: pkg.bytes.slice(0, pkg.bytes.length - 40) };
+    await expect(ModelRunner.create(broken, { ep: 'cpu' })).rejects.toMatchObject({ code: 'E_MODEL' });
+  });
+
+  it('parses --ep values and keeps reasons to one line', () => {
+    expect(parseEpRequest('auto')).toBe('auto');
+    expect(() => parseEpRequest('rocm')).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
+    expect(candidatesFor('auto', 'linux')).toEqual(['cuda', 'cpu']);
+    expect(candidatesFor('auto', 'darwin')).toEqual(['coreml', 'cpu']);
+    expect(candidatesFor('tensorrt', 'linux')).toEqual(['tensorrt']);
+    expect(shortReason('OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library')).toMatch(/provider library not found/);
+    expect(describeAttempts('auto', [{ ep: 'cuda', ok: false, error: 'x' }, { ep: 'cpu', ok: true }])).toBe('execution provider auto: using cpu; tried cuda (x)');
+  });
+});

@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Vec3 } from '../../src/volume/types.js';
+import { loadModel, type ModelPackage } from '../../src/inference/model.js';
+import { ModelRunner } from '../../src/inference/runner.js';
+import { sessionPredictor } from '../../src/inference/predictor.js';
+import { channelTransforms } from '../../src/inference/preprocess.js';
+import { axisStarts, fillWindowOptions, patchGrid, slidingWindow, type Predictor } from '../../src/inference/window.js';
+import { ringDepthFor } from '../../src/inference/merge.js';
+import { fixture, grid, renderBlobs } from './helpers.js';
+
+describe('patch grid', () => {
+  it.each([
+    [[70, 60, 50], [32, 32, 32], 0.25, 2],
+    [[33, 32, 31], [32, 32, 32], 0.5, 4],
+    [[100, 20, 64], [24, 32, 16], 0, 0],
+    [[129, 128, 127], [64, 64, 64], 0.25, 8],
+  ] as [Vec3, Vec3, number, number][])('%j patch %j overlap %f margin %i: valid regions cover every voxel once or more', (dims, patch, overlap, margin) => {
+    const o = fillWindowOptions({ patchSize: patch, overlap, margin });
+    const cover = new Uint8Array(dims[0] * dims[1] * dims[2]);
+    for (const p of patchGrid(dims, o)) {
+      for (let a = 0; a < 3; a++) {
+        expect(p.start[a]).toBeGreaterThanOrEqual(0);
+        if (dims[a]! >= patch[a]!) expect(p.start[a]! + patch[a]!).toBeLessThanOrEqual(dims[a]!);
+      }
+      for (let z = p.validLo[2]; z < p.validHi[2]; z++) for (let y = p.validLo[1]; y < p.validHi[1]; y++) for (let x = p.validLo[0]; x < p.validHi[0]; x++) cover[x + dims[0] * (y + dims[1] * z)] = 1;
+    }
+    expect(cover.every((c) => c === 1)).toBe(true);
+  });
+
+  it('steps by patch x (1 - overlap) and ends flush', () => {
+    expect(axisStarts(100, 32, 0.25, 0)).toEqual([0, 24, 48, 68]);
+    expect(axisStarts(20, 32, 0.25, 0)).toEqual([0]);
+    expect(axisStarts(64, 32, 0, 4)).toEqual([0, 24, 32]);
+  });
+});
+
+/** A predictor that returns its first input channel: the identity model. */
+const identity: Predictor = async (input, count) => ({ y: { data: input.slice(), dims: [count, 1, 16, 16, 16] } });
+const unitHu = channelTransforms([{ window: [-1e6, 1e6], normalisation: 'none', mean: 0, std: 1 }]);
+
+describe('sliding window stitching', () => {
+  it('is seamless: an identity model returns a ramp unchanged with Gaussian blending', async () => {
+    const dims: Vec3 = [40, 37, 45];
+    const data = new Float32Array(dims[0] * dims[1] * dims[2]).map((_, v) => (v % 40) * 0.5 + Math.floor(v / 40 / 37) * 3 - 7);
+    const { maps } = await slidingWindow({ data, dims, transforms: unitHu }, { patchSize: [16, 16, 16], overlap: 0.4, batchSize: 3 }, identity, 'y');
+    let worst = 0;
+    for (let v = 0; v < data.length; v++) worst = Math.max(worst, Math.abs(maps[0]![v]! - data[v]!));
+    expect(worst).toBeLessThan(1e-4);
+  });
+
+  it('keeps stitching memory to a slab: ring depth is the patch depth plus the k-span of one batch', () => {
+    const o = fillWindowOptions({ patchSize: [32, 32, 32], overlap: 0.25, batchSize: 4 });
+    const g = patchGrid([64, 64, 400], o);
+    expect(ringDepthFor(g, 1, 32)).toBe(32);
+    // 9 patches per layer: a batch of 4 or 8 spans at most two layers, one step (24) apart.
+    expect(ringDepthFor(g, 4, 32)).toBe(32 + 24);
+    expect(ringDepthFor(g, 8, 32)).toBe(32 + 24);
+  });
+
+  it('a predictor with the wrong output shape is E_INFERENCE; an aborted run is E_ABORTED', async () => {
+    const dims: Vec3 = [20, 20, 20];
+    const data = new Float32Array(8000);
+    const bad: Predictor = async (input, count) => ({ y: { data: input, dims: [count, 1, 8, 16, 16] } });
+    await expect(slidingWindow({ data, dims, transforms: unitHu }, { patchSize: [16, 16, 16] }, bad, 'y')).rejects.toMatchObject({ code: 'E_INFERENCE', message: expect.stringContaining('shape') });
+    await expect(slidingWindow({ data, dims, transforms: unitHu }, { patchSize: [16, 16, 16] }, identity, 'z')).rejects.toMatchObject({ code: 'E_INFERENCE' });
+    const ac = new AbortController();
+    ac.abort();
+    await expect(slidingWindow({ data, dims, transforms: unitHu }, { patchSize: [16, 16, 16], signal: ac.signal }, identity, 'y')).rejects.toMatchObject({ code: 'E_ABORTED' });
+  });
+
+  it('skips patches outside the mask and fills them with 0', async () => {
+    const dims: Vec3 = [48, 48, 48];
+    const data = new Float32Array(48 ** 3).fill(5);
+    const mask = new Uint8Array(48 ** 3);
+    mask[10 + 48 * (10 + 48 * 10)] = 1;
+    const calls: number[] = [];
+    const spy: Predictor = async (input, count) => (calls.push(count), identity(input, count));
+    const { maps, stats } = await slidingWindow({ data, dims, transforms: unitHu }, { patchSize: [16, 16, 16], overlap: 0, mask }, spy, 'y');
+    expect(stats.patches).toBe(1);
+    expect(stats.skipped).toBe(26);
+    expect(maps[0]![10 + 48 * (10 + 48 * 10)]).toBeCloseTo(5, 5);
+    expect(maps[0]![40 + 48 * (40 + 48 * 40)]).toBe(0);
+  });
+});
+
+describe('sliding window with a real ONNX session (translation-equivariant conv model)', () => {
+  let pkg: ModelPackage;
+  let runner: ModelRunner;
+  beforeAll(async () => {
+    pkg = loadModel(fixture('heatmap-fp32'));
+    runner = await ModelRunner.create(pkg, { ep: 'cpu', threads: 1 });
+  });
+  afterAll(() => runner?.close());
+
+  const dims: Vec3 = [70, 61, 53];
+  const g = grid(dims);
+  const data = renderBlobs(g, [[20, 30, 12], [47.4, 15.2, 33.7], [64, 55, 50]]);
+  const wholeVolume = async (): Promise<Float32Array> => {
+    const m = { ...pkg.manifest, input: { ...pkg.manifest.input, patchSize: dims } };
+    const { maps } = await slidingWindow({ data, dims, transforms: channelTransforms(m.input.channels) }, { patchSize: dims, padHu: -1000 }, sessionPredictor(runner, m, 'heatmap', 'none'), 'heatmap');
+    return maps[0]!;
+  };
+
+  it('equals the whole-volume output everywhere (margin = receptive-field half-width)', async () => {
+    const whole = await wholeVolume();
+    const m = pkg.manifest;
+    const { maps, stats } = await slidingWindow({ data, dims, transforms: channelTransforms(m.input.channels) }, { patchSize: m.input.patchSize, overlap: 0.25, margin: 2, batchSize: 2, padHu: -1000 }, sessionPredictor(runner, m, 'heatmap', 'none'), 'heatmap');
+    expect(stats.patches).toBe(3 * 3 * 2);
+    let worst = 0;
+    for (let v = 0; v < whole.length; v++) worst = Math.max(worst, Math.abs(maps[0]![v]! - whole[v]!));
+    expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('pads a volume smaller than the patch like the model pads itself: equal everywhere', async () => {
+    const small: Vec3 = [20, 40, 10];
+    const sg = grid(small);
+    const sdata = renderBlobs(sg, [[10, 20, 5], [3, 35, 8]]);
+    const m = pkg.manifest;
+    const tr = channelTransforms(m.input.channels);
+    const whole = (await slidingWindow({ data: sdata, dims: small, transforms: tr }, { patchSize: small }, sessionPredictor(runner, { ...m, input: { ...m.input, patchSize: small } }, 'heatmap', 'none'), 'heatmap')).maps[0]!;
+    // padHu -1000 maps to 0 after the window, which is what the convolution's own zero padding sees.
+    const padded = await slidingWindow({ data: sdata, dims: small, transforms: tr }, { patchSize: m.input.patchSize, margin: 2, padHu: -1000 }, sessionPredictor(runner, m, 'heatmap', 'none'), 'heatmap');
+    expect(padded.stats.patches).toBe(2); // 40 > 32 along j
+    let worst = 0;
+    for (let v = 0; v < whole.length; v++) worst = Math.max(worst, Math.abs(padded.maps[0]![v]! - whole[v]!));
+    expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('without a margin differs only near inner patch faces, and by little', async () => {
+    const whole = await wholeVolume();
+    const m = pkg.manifest;
+    const { maps } = await slidingWindow({ data, dims, transforms: channelTransforms(m.input.channels) }, { patchSize: m.input.patchSize, overlap: 0.25, margin: 0, padHu: -1000 }, sessionPredictor(runner, m, 'heatmap', 'none'), 'heatmap');
+    let worst = 0, sum = 0;
+    for (let v = 0; v < whole.length; v++) {
+      const d = Math.abs(maps[0]![v]! - whole[v]!);
+      worst = Math.max(worst, d);
+      sum += d;
+    }
+    expect(worst).toBeGreaterThan(1e-4); // the margin above is what makes it exact
+    expect(sum / whole.length).toBeLessThan(1e-3);
+  });
+
+  it('flip TTA of a symmetric kernel and the NCWHD layout give the same map', async () => {
+    const m = pkg.manifest;
+    const src = { data, dims, transforms: channelTransforms(m.input.channels) };
+    const w = { patchSize: m.input.patchSize, overlap: 0.25, margin: 2, padHu: -1000 };
+    const base = (await slidingWindow(src, w, sessionPredictor(runner, m, 'heatmap', 'none'), 'heatmap')).maps[0]!;
+    const tta = (await slidingWindow(src, w, sessionPredictor(runner, m, 'heatmap', 'flip'), 'heatmap')).maps[0]!;
+    const mw = { ...m, input: { ...m.input, layout: 'NCWHD' as const } };
+    const ncwhd = (await slidingWindow(src, w, sessionPredictor(runner, mw, 'heatmap', 'none'), 'heatmap')).maps[0]!;
+    for (const other of [tta, ncwhd]) {
+      let worst = 0;
+      for (let v = 0; v < base.length; v++) worst = Math.max(worst, Math.abs(other[v]! - base[v]!));
+      expect(worst).toBeLessThan(1e-5);
+    }
+  });
+});
