@@ -1,7 +1,8 @@
 import type { Command } from './command.js';
+import { synthCommand } from './synth.js';
 import { infoCommand } from './info.js';
 import { convertCommand } from './convert.js';
 import { doctorCommand } from './doctor.js';
 
 /** Every CLI subcommand, in the order `--help` lists them. One import line per command file. */
-export const commands: Command[] = [infoCommand, convertCommand, doctorCommand];
+export const commands: Command[] = [infoCommand, convertCommand, synthCommand, doctorCommand];

@@ -1,0 +1,93 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { synthCommand } from '../../src/cli/synth.js';
+import type { CliIO } from '../../src/cli/command.js';
+import { CtscopeError } from '../../src/errors.js';
+import type { SynthTruth } from '../../src/synth/truth.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ctscope-synth-cli-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function io(signal = new AbortController().signal): CliIO & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, out: (l) => lines.push(l), err: (l) => lines.push(l), isTTY: false, signal };
+}
+
+describe('ctscope synth', () => {
+  it('writes a series and truth.json into the folder, atomically, without printing the patient name', async () => {
+    const out = join(root, 'chest');
+    const c = io();
+    const status = await synthCommand.run(['chest', '--out', out, '--seed', '1', '--slices', '32', '--rows', '128', '--cols', '128', '--nodules', '2'], c);
+    expect(status).toBe(0);
+    const files = readdirSync(out);
+    expect(files.filter((f) => f.endsWith('.dcm'))).toHaveLength(32);
+    const truth = JSON.parse(readFileSync(join(out, 'truth.json'), 'utf8')) as SynthTruth;
+    expect(truth.kind).toBe('chest');
+    expect(truth.seed).toBe(1);
+    expect(truth.series.dims).toEqual([128, 128, 32]);
+    expect(truth.findings).toHaveLength(2);
+    for (const f of truth.findings) {
+      expect(f.kind).toBe('nodule');
+      expect(f.centerLps).toHaveLength(3);
+    }
+    // Nothing left beside it: the temporary folder was renamed into place.
+    expect(readdirSync(root).filter((f) => f.startsWith('.'))).toEqual([]);
+    const text = c.lines.join('\n');
+    expect(text).toMatch(/wrote 32 slices 128x128/);
+    expect(text).toMatch(/2 nodules/);
+    expect(text).not.toMatch(/PHANTOM/);
+  });
+
+  it('refuses a non-empty folder unless --force, and --no-truth leaves truth.json out', async () => {
+    const out = join(root, 'busy');
+    mkdirSync(out);
+    writeFileSync(join(out, 'keep.txt'), 'x');
+    const args = ['cta', '--out', out, '--slices', '8', '--rows', '64', '--cols', '64', '--no-truth'];
+    await expect(synthCommand.run(args, io())).rejects.toMatchObject({ code: 'E_USAGE' });
+    expect(readdirSync(out)).toEqual(['keep.txt']);
+    expect(await synthCommand.run([...args, '--force'], io())).toBe(0);
+    const files = readdirSync(out);
+    expect(files).toHaveLength(8);
+    expect(files).not.toContain('truth.json');
+    expect(files).not.toContain('keep.txt');
+  });
+
+  it('leaves nothing behind when aborted', async () => {
+    const out = join(root, 'aborted');
+    const ac = new AbortController();
+    ac.abort();
+    const err = await synthCommand.run(['chest', '--out', out, '--slices', '8', '--rows', '64', '--cols', '64'], io(ac.signal)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CtscopeError);
+    expect((err as CtscopeError).code).toBe('E_ABORTED');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('maps bad arguments to E_USAGE', async () => {
+    await expect(synthCommand.run(['chest', '--out', join(root, 'x'), '--rows', 'many'], io())).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(synthCommand.run(['heart', '--out', join(root, 'x')], io())).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(synthCommand.run(['chest', '--out', join(root, 'x'), '--spacing', '0,1,1'], io())).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+});
+
+describe('synthToDirectory', () => {
+  it('refuses an output path that is a file', async () => {
+    const { synthToDirectory } = await import('../../src/synth/synthesize.js');
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'x');
+    await expect(synthToDirectory('chest', { slices: 4, rows: 32, cols: 32 }, file)).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+
+  it('stops between slice batches when aborted while writing, leaving no folder', async () => {
+    const { synthToDirectory } = await import('../../src/synth/synthesize.js');
+    const out = join(root, 'late-abort');
+    const ac = new AbortController();
+    // Abort once the first batch is on its way: the writer yields to the event loop between batches.
+    setImmediate(() => setImmediate(() => ac.abort()));
+    const err = await synthToDirectory('chest', { slices: 64, rows: 64, cols: 64 }, out, { signal: ac.signal }).catch((e: unknown) => e);
+    expect((err as CtscopeError).code).toBe('E_ABORTED');
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(root).filter((f) => f.includes('late-abort'))).toEqual([]);
+  });
+});
