@@ -11,6 +11,14 @@ function help(list: Command[]): string {
   return lines.join('\n');
 }
 
+// A closed pipe (`ctscope info … | head`) is the reader's choice, not an error: stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   let interrupts = 0;

@@ -11,6 +11,8 @@ export interface PeakOptions {
   /** Region for size: voxels connected to the peak at or above this fraction of its value (0 = no size). */
   sizeLevel?: number;
   maxPeaks?: number;
+  /** A peak's region stops growing at this many voxels (default 2^20). */
+  maxRegionVoxels?: number;
 }
 
 /** Parabola through three samples: offset of its vertex from the middle one, in (-0.5, 0.5). */
@@ -68,32 +70,74 @@ export function findPeaks(map: Map3, o: PeakOptions): Candidate[] {
     kept.push({ v, i, j, k });
     if (kept.length >= max) break;
   }
+  // One visit stamp per voxel, shared by every peak's fill: no per-peak sets, no clearing between fills.
+  const fill = o.sizeLevel ? new RegionFill(map, o.maxRegionVoxels ?? DEFAULT_MAX_REGION) : undefined;
   return kept.map(({ v, i, j, k }) => {
     const c = data[v]!;
     const off = (pos: number, n: number, stride: number): number =>
       pos > 0 && pos < n - 1 ? vertexOffset(data[v - stride]!, c, data[v + stride]!) : 0;
     const center: Vec3 = [i + off(i, nx, sx), j + off(j, ny, sy), k + off(k, nz, sz)];
-    const voxels = o.sizeLevel ? regionSize(map, v, c * o.sizeLevel) : 0;
+    const voxels = fill ? fill.size(v, c * o.sizeLevel!) : 0;
     return { center, score: c, voxels };
   });
 }
 
-/** Voxels 6-connected to `seed` with value >= level (flood fill on a visited set local to the region). */
-export function regionSize(map: Map3, seed: number, level: number): number {
-  const { data, dims } = map;
-  const [nx, ny, nz] = dims;
-  const sz = nx * ny;
-  const seen = new Set<number>([seed]);
-  const stack = [seed];
-  while (stack.length) {
-    const v = stack.pop()!;
-    const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / sz);
-    const next = [i > 0 ? v - 1 : -1, i < nx - 1 ? v + 1 : -1, j > 0 ? v - nx : -1, j < ny - 1 ? v + nx : -1, k > 0 ? v - sz : -1, k < nz - 1 ? v + sz : -1];
-    for (const n of next) {
-      if (n < 0 || seen.has(n) || !(data[n]! >= level)) continue;
-      seen.add(n);
-      stack.push(n);
-    }
+/** Regions larger than this stop growing: no lesion is that big, and a runaway fill must not stall the host. */
+const DEFAULT_MAX_REGION = 1 << 20;
+
+/** 6-connected flood fills over one map with a reusable typed stack and visit stamps. */
+export class RegionFill {
+  readonly #map: Map3;
+  readonly #stamp: Uint32Array;
+  #stack: Int32Array;
+  #id = 0;
+  readonly #cap: number;
+
+  constructor(map: Map3, cap = DEFAULT_MAX_REGION) {
+    this.#map = map;
+    this.#stamp = new Uint32Array(map.dims[0] * map.dims[1] * map.dims[2]);
+    this.#stack = new Int32Array(1024);
+    this.#cap = cap;
   }
-  return seen.size;
+
+  /** Voxels 6-connected to `seed` with value >= level, counted up to the cap. */
+  size(seed: number, level: number): number {
+    const { data, dims } = this.#map;
+    const [nx, ny, nz] = dims;
+    const sz = nx * ny;
+    const stamp = this.#stamp;
+    const id = ++this.#id;
+    let stack = this.#stack;
+    let top = 0;
+    stack[top++] = seed;
+    stamp[seed] = id;
+    let count = 1;
+    const push = (n: number): void => {
+      if (stamp[n] === id || !(data[n]! >= level)) return;
+      stamp[n] = id;
+      count++;
+      if (top === stack.length) {
+        const grown = new Int32Array(stack.length * 2);
+        grown.set(stack);
+        stack = this.#stack = grown;
+      }
+      stack[top++] = n;
+    };
+    while (top > 0 && count < this.#cap) {
+      const v = stack[--top]!;
+      const i = v % nx, j = ((v - i) / nx) % ny, k = (v - i - nx * j) / sz;
+      if (i > 0) push(v - 1);
+      if (i < nx - 1) push(v + 1);
+      if (j > 0) push(v - nx);
+      if (j < ny - 1) push(v + nx);
+      if (k > 0) push(v - sz);
+      if (k < nz - 1) push(v + sz);
+    }
+    return Math.min(count, this.#cap);
+  }
+}
+
+/** Voxels 6-connected to `seed` with value >= level (a single fill; see RegionFill for many). */
+export function regionSize(map: Map3, seed: number, level: number): number {
+  return new RegionFill(map).size(seed, level);
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../src/volume/types.js';
 import { decodeBoxes, iou3d, nms3d, type Box3 } from '../../src/postprocess/boxes.js';
 import { connectedComponents } from '../../src/postprocess/components.js';
-import { findPeaks } from '../../src/postprocess/peaks.js';
+import { findPeaks, RegionFill, regionSize } from '../../src/postprocess/peaks.js';
 
 describe('box decoding and 3-D NMS', () => {
   // Feature map 3 x 2 x 2 (i, j, k) at stride (4, 4, 2), two anchors.
@@ -83,5 +83,24 @@ describe('heatmap peaks and connected components', () => {
     seg[26] = 1; // opposite corners and the centre: corner-to-corner neighbours only
     expect(connectedComponents({ data: seg, dims: [3, 3, 3] }, { threshold: 1 })).toHaveLength(1);
     expect(connectedComponents({ data: seg, dims: [3, 3, 3] }, { threshold: 1, connectivity: 6 })).toHaveLength(3);
+  });
+});
+
+describe('region sizes of many peaks', () => {
+  it('counts each peak region exactly with shared stamps, and stops a runaway region at the cap', () => {
+    const dims: [number, number, number] = [40, 30, 20];
+    const data = new Float32Array(dims[0] * dims[1] * dims[2]);
+    // Two separate 3x3x3 cubes at 1.0 and a 1-voxel wide bridge-free gap between them.
+    for (const [ci, cj, ck] of [[5, 5, 5], [20, 15, 10]] as const)
+      for (let k = ck - 1; k <= ck + 1; k++) for (let j = cj - 1; j <= cj + 1; j++) for (let i = ci - 1; i <= ci + 1; i++) data[i + dims[0] * (j + dims[1] * k)] = 1;
+    data[5 + dims[0] * (5 + dims[1] * 5)] = 2;
+    data[20 + dims[0] * (15 + dims[1] * 10)] = 2;
+    const fill = new RegionFill({ data, dims });
+    expect(fill.size(5 + dims[0] * (5 + dims[1] * 5), 0.5)).toBe(27);
+    expect(fill.size(20 + dims[0] * (15 + dims[1] * 10), 0.5)).toBe(27);
+    expect(fill.size(5 + dims[0] * (5 + dims[1] * 5), 0.5)).toBe(27); // a second fill of the same region
+    const flat = new Float32Array(dims[0] * dims[1] * dims[2]).fill(1);
+    expect(new RegionFill({ data: flat, dims }, 1000).size(0, 0.5)).toBe(1000);
+    expect(regionSize({ data: flat, dims }, 0, 0.5)).toBe(flat.length);
   });
 });
