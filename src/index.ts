@@ -23,6 +23,8 @@ export type { SliceSource, DecodeTarget, DecodeOptions } from './dicom/decode-se
 export { TRANSFER_SYNTAXES, findTransferSyntax } from './dicom/transfer-syntax.js';
 export type { TransferSyntax, CodecId } from './dicom/transfer-syntax.js';
 export type { DicomInstance, FrameMeta, FrameBytes, StoredPixels } from './dicom/types.js';
+export { resample, spacingGrid, resampleToGeometry, correctTilt, makeUniform, restackGrid, reorient, orientationPlan, cropOrPad, clipScale, applyWindow, zscore, transformForOutput, toSpacing, isInterpName, isOrientation, INTERP_NAMES, DEFAULT_FILL } from './resample/index.js';
+export type { InterpName, Orientation, ResampleOptions, RestackOptions, ToGeometryOptions, RunOptions, Box, ClipScaleOptions, ZScoreOptions, OutputTransform } from './resample/index.js';
 export { loadModel, resolveModelDir, bundledModelsDir } from './inference/model.js';
 export type { ModelPackage, LoadModelOptions } from './inference/model.js';
 export { validateManifest, readManifest } from './inference/manifest.js';

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadSeries } from '../ingest/load.js';
 import { writeNifti } from '../volume/nifti.js';
+import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';
+import type { Vec3, Volume } from '../volume/types.js';
 import { usageError, type CliIO, type Command } from './command.js';
 import { stageLogger } from './info.js';
 
@@ -14,6 +16,10 @@ export const CONVERT_OPTIONS = {
   threads: { type: 'string' },
   'max-voxels': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
+  spacing: { type: 'string' },
+  interp: { type: 'string' },
+  orient: { type: 'string' },
+  'tilt-correct': { type: 'string' },
 } as const;
 
 export interface ConvertArgs {
@@ -23,6 +29,11 @@ export interface ConvertArgs {
   threads: number | undefined;
   maxVoxels: number | undefined;
   quiet: boolean;
+  spacing: Vec3 | undefined;
+  interp: InterpName | undefined;
+  orient: Orientation | undefined;
+  /** Restack a tilted series onto an orthogonal grid (default y, like dcm2niix's _Tilt output). */
+  tiltCorrect: boolean;
 }
 
 export function parseConvertArgs(argv: string[]): ConvertArgs {
@@ -43,7 +54,17 @@ export function parseConvertArgs(argv: string[]): ConvertArgs {
     threads: positiveInt(values.threads, '--threads'),
     maxVoxels: positiveInt(values['max-voxels'], '--max-voxels'),
     quiet: values.quiet ?? false,
+    spacing: values.spacing === undefined ? undefined : toSpacing(values.spacing),
+    interp: choice(values.interp, '--interp', ['nearest', 'linear', 'cubic'], isInterpName),
+    orient: choice(values.orient, '--orient', ['LPS', 'RAS'], isOrientation),
+    tiltCorrect: choice(values['tilt-correct'] ?? 'y', '--tilt-correct', ['y', 'n'], (x): x is 'y' | 'n' => x === 'y' || x === 'n') === 'y',
   };
+}
+
+function choice<T extends string>(text: string | undefined, name: string, allowed: string[], is: (s: string) => s is T): T | undefined {
+  if (text === undefined) return undefined;
+  if (!allowed.includes(text) || !is(text)) throw usageError(`convert: ${name} must be one of ${allowed.join(', ')} (got ${text})`);
+  return text;
 }
 
 function positiveInt(text: string | undefined, name: string): number | undefined {
@@ -57,7 +78,7 @@ function positiveInt(text: string | undefined, name: string): number | undefined
 export const convertCommand: Command = {
   name: 'convert',
   summary: 'write the primary (or --series) CT volume as NIfTI-1 in HU',
-  usage: 'convert <path...> --out <file.nii|file.nii.gz> [--series UID] [--threads N] [--max-voxels N] [--quiet]',
+  usage: 'convert <path...> --out <file.nii|file.nii.gz> [--series UID] [--threads N] [--max-voxels N] [--spacing S|sx,sy,sz] [--interp nearest|linear|cubic] [--orient LPS|RAS] [--tilt-correct y|n] [--quiet]',
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseConvertArgs(argv);
     const log = args.quiet ? () => undefined : io.err;
@@ -72,8 +93,19 @@ export const convertCommand: Command = {
     const sp = volume.geometry.spacing.map((x) => x.toFixed(4)).join(' x ');
     log(`series ${volume.series.id}: ${nx} x ${ny} x ${nz} at ${sp} mm${volume.tiltDeg ? `, tilt ${volume.tiltDeg.toFixed(2)} deg` : ''}`);
     for (const p of volume.problems) log(`problem ${p}`);
+    // Tilted series are restacked onto an orthogonal grid by default (dcm2niix's _Tilt/_Eq); uneven slices
+    // are always made equidistant. Then --orient (exact) and --spacing (resampled), in that order.
+    const out = await transformForOutput(volume, {
+      ...(args.spacing ? { spacing: args.spacing } : {}),
+      ...(args.interp ? { interp: args.interp } : {}),
+      ...(args.orient ? { orient: args.orient } : {}),
+      correctTilt: args.tiltCorrect,
+      ...(args.threads !== undefined ? { workers: args.threads } : {}),
+      signal: io.signal,
+    });
+    if (out !== volume) log(`output grid ${out.geometry.dims.join(' x ')} at ${out.geometry.spacing.map((x) => x.toFixed(4)).join(' x ')} mm`);
     log(`writing ${args.out}...`);
-    await writeNifti(args.out, volume, { description: `ctscope HU series ${volume.series.seriesNumber ?? ''}`.trim() });
+    await writeNifti(args.out, out as Volume<Int16Array | Float32Array>, { description: `ctscope HU series ${volume.series.seriesNumber ?? ''}`.trim() });
     log(`wrote ${args.out}`);
     return 0;
   },

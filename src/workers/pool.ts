@@ -45,6 +45,10 @@ export function getPool(options: PoolOptions = {}): Piscina {
     idleTimeout: 2_000,
     // Tasks are coarse (a slab, a batch of frames); a short queue keeps memory bounded.
     concurrentTasksPerWorker: 1,
+    // Idle workers wait on the event loop, not in a blocking Atomics.wait: a blocked worker never runs
+    // its GC, so the SharedArrayBuffers of every volume it touched (hundreds of MB each) stayed alive
+    // until the pool closed. The per-task latency this adds is microseconds against tasks of milliseconds.
+    atomics: 'disabled',
   });
   poolThreads = threads;
   return pool;

@@ -3,4 +3,6 @@
  * function of a stage module (see pool.ts). Add one line per task.
  */
 export {};
+export { resampleSlabTask } from '../resample/task.js';
+export { preprocessTask } from '../resample/task.js';
 export { decodeSlicesTask } from '../dicom/decode-task.js';

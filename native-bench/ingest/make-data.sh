@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Makes the benchmark series: a generated 300 x 512 x 512 int16 CT series at 0.703 x 0.703 x 1.25 mm
+# (explicit VR little endian), plus copies in each compressed transfer syntax made with dcmtk and GDCM.
+#   usage: native-bench/ingest/make-data.sh [DATA_DIR] [SLICES]     (default bench/data, 300)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+data=${1:-$root/bench/data}; slices=${2:-300}
+need=(); command -v dcmcjpeg >/dev/null || need+=(dcmtk); command -v gdcmconv >/dev/null || need+=(libgdcm-tools)
+if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
+mkdir -p "$data"
+if [ ! -f "$data/ele/.done" ]; then
+  rm -rf "$data/ele"
+  node "$root/dist/cli.js" synth chest --out "$data/ele" --seed 7 --slices "$slices" --rows 512 --cols 512 \
+    --spacing 0.703,0.703,1.25 --bits 16 --pixels signed --no-truth >/dev/null
+  touch "$data/ele/.done"
+fi
+convert() { # name, command prefix (file in, file out appended)
+  local name=$1; shift
+  [ -f "$data/$name/.done" ] && return 0
+  rm -rf "$data/$name"; mkdir -p "$data/$name"
+  find "$data/ele" -name '*.dcm' -printf '%f\n' | xargs -P "$(nproc)" -I{} "$@" "$data/ele/{}" "$data/$name/{}"
+  touch "$data/$name/.done"
+}
+convert jpeg-lossless dcmcjpeg +e1
+convert jpeg-ls dcmcjpls
+convert rle dcmcrle
+convert j2k gdcmconv --j2k
+du -sh "$data"/*

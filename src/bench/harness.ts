@@ -1,0 +1,158 @@
+import { Bench } from 'tinybench';
+import { cpus, totalmem, platform, arch } from 'node:os';
+
+/**
+ * Benchmark rows shared by every stage. Absolute times on these shared machines are noisy, so every row
+ * also carries its ratio to in-run baselines measured in the same process: memcpy bandwidth (memory bound
+ * stages) and a fixed scalar loop (compute bound stages).
+ */
+export interface BenchRow {
+  stage: string;
+  name: string;
+  /** Median wall time per iteration, ms. */
+  medianMs: number;
+  /** Spread: p25..p75 is not in tinybench; min and p75/p99 are what it gives. */
+  minMs: number;
+  p75Ms: number;
+  maxMs: number;
+  samples: number;
+  /** Work per iteration for throughput: voxels or bytes. */
+  work?: { amount: number; unit: 'vox' | 'B' };
+  /** Mvox/s or MB/s at the median. */
+  throughput?: number;
+  throughputUnit?: 'Mvox/s' | 'MB/s';
+  /** medianMs divided by the memcpy baseline's time for the same number of bytes (lower is better). */
+  vsMemcpy?: number;
+  /** medianMs divided by the scalar-loop baseline (lower is better). */
+  vsScalar?: number;
+  /** Peak RSS seen during the row, MiB. */
+  peakRssMiB: number;
+  note?: string;
+}
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memGiB: number;
+  platform: string;
+  node: string;
+  date: string;
+}
+
+export function machineInfo(): MachineInfo {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model ?? 'unknown',
+    cores: c.length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    platform: `${platform()}-${arch()}`,
+    node: process.version,
+    date: new Date().toISOString(),
+  };
+}
+
+export interface Baselines {
+  /** GB/s copied by Float32Array.set over 256 MiB. */
+  memcpyGBs: number;
+  /** ms for the fixed scalar loop. */
+  scalarMs: number;
+}
+
+let peakRss = 0;
+const rssTimer = (): NodeJS.Timeout => {
+  const t = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  }, 5);
+  t.unref();
+  return t;
+};
+
+export interface TaskSpec {
+  name: string;
+  fn: () => unknown | Promise<unknown>;
+  work?: { amount: number; unit: 'vox' | 'B' };
+  /** Bytes moved per iteration, for the memcpy ratio. */
+  bytes?: number;
+  note?: string;
+  setup?: () => unknown | Promise<unknown>;
+}
+
+export async function measure(
+  stage: string,
+  tasks: TaskSpec[],
+  baselines: Baselines,
+  options: { iterations?: number; time?: number } = {},
+): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const t of tasks) {
+    if (t.setup) await t.setup();
+    (globalThis as { gc?: () => void }).gc?.();
+    peakRss = process.memoryUsage.rss();
+    const timer = rssTimer();
+    const bench = new Bench({ iterations: options.iterations ?? 5, time: options.time ?? 0, warmupIterations: 1, warmupTime: 0, throws: true });
+    bench.add(t.name, t.fn);
+    await bench.run();
+    clearInterval(timer);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    const r = bench.tasks[0]!.result as unknown as { latency: { p50: number; min: number; p75: number; max: number; samplesCount: number } };
+    const lat = r.latency;
+    const row: BenchRow = {
+      stage,
+      name: t.name,
+      medianMs: lat.p50,
+      minMs: lat.min,
+      p75Ms: lat.p75,
+      maxMs: lat.max,
+      samples: lat.samplesCount,
+      peakRssMiB: Math.round(peakRss / 2 ** 20),
+      vsScalar: lat.p50 / baselines.scalarMs,
+    };
+    if (t.work) {
+      row.work = t.work;
+      row.throughput = t.work.amount / 1e6 / (lat.p50 / 1000);
+      row.throughputUnit = t.work.unit === 'vox' ? 'Mvox/s' : 'MB/s';
+    }
+    if (t.bytes) row.vsMemcpy = lat.p50 / ((t.bytes / (baselines.memcpyGBs * 1e9)) * 1000);
+    if (t.note) row.note = t.note;
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** In-run baselines: run them in the same process right before the stages. */
+export async function measureBaselines(): Promise<Baselines> {
+  const n = (256 * 2 ** 20) / 4;
+  const a = new Float32Array(n).fill(1);
+  const b = new Float32Array(n);
+  const copy = new Bench({ iterations: 10, time: 0 });
+  copy.add('memcpy', () => b.set(a));
+  const scalar = new Bench({ iterations: 10, time: 0 });
+  scalar.add('scalar', () => {
+    // A fixed dependent chain of float ops; the JIT cannot vectorise or drop it.
+    let x = 0.5;
+    for (let i = 0; i < 20_000_000; i++) x = x * 1.0000001 + 1e-9;
+    if (x === 42) console.log(x);
+  });
+  await copy.run();
+  await scalar.run();
+  const copyMs = (copy.tasks[0]!.result as unknown as { latency: { p50: number } }).latency.p50;
+  const scalarMs = (scalar.tasks[0]!.result as unknown as { latency: { p50: number } }).latency.p50;
+  return { memcpyGBs: (n * 4) / 1e9 / (copyMs / 1000), scalarMs };
+}
+
+export function formatRows(rows: BenchRow[]): string {
+  const head = ['stage', 'task', 'median ms', 'min..max ms', 'throughput', 'x memcpy', 'x scalar', 'peak RSS MiB'];
+  const body = rows.map((r) => [
+    r.stage,
+    r.name,
+    r.medianMs.toFixed(1),
+    `${r.minMs.toFixed(1)}..${r.maxMs.toFixed(1)}`,
+    r.throughput !== undefined ? `${r.throughput.toFixed(1)} ${r.throughputUnit}` : '',
+    r.vsMemcpy !== undefined ? r.vsMemcpy.toFixed(2) : '',
+    r.vsScalar !== undefined ? r.vsScalar.toFixed(2) : '',
+    String(r.peakRssMiB),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}

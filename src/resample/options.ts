@@ -1,0 +1,57 @@
+import type { Vec3 } from '../volume/types.js';
+import { CtscopeError } from '../errors.js';
+import { isInterpName, type InterpName } from './kernels.js';
+import type { VoxelType } from './plan.js';
+import type { RunOptions } from './run.js';
+
+/** Default value for samples outside the source field of view: air in HU. */
+export const DEFAULT_FILL = -1024;
+
+export interface ResampleOptions extends RunOptions {
+  /** Target spacing in mm: one value for isotropic, or per axis (i, j, k). */
+  spacing: number | Vec3;
+  /** Output dims; default round(n * spacing / target) per axis, which keeps the field of view. */
+  dims?: Vec3;
+  /** Default 'linear'. */
+  interp?: InterpName;
+  /**
+   * Gaussian prefilter when downsampling: true uses sigma = (factor - 1) / 2 source voxels per axis
+   * (factor = target / source spacing; 0 where not downsampling). Default false.
+   */
+  antialias?: boolean;
+  /** Value outside the source field of view; default -1024 (HU air). */
+  fill?: number;
+  /** Output voxel type; default the input type for 'nearest' (labels stay labels), float32 otherwise. */
+  outType?: VoxelType;
+}
+
+export interface FilledResampleOptions {
+  spacing: Vec3;
+  dims: Vec3 | undefined;
+  interp: InterpName;
+  antialias: boolean;
+  fill: number;
+  outType: VoxelType | undefined;
+}
+
+export function fillResampleOptions(o: ResampleOptions): FilledResampleOptions {
+  const interp = o.interp ?? 'linear';
+  if (!isInterpName(interp)) throw new CtscopeError('E_USAGE', `Expected nearest, linear, cubic or lanczos3 for interp but received ${String(interp)}`);
+  return {
+    spacing: toSpacing(o.spacing),
+    dims: o.dims,
+    interp,
+    antialias: o.antialias ?? false,
+    fill: o.fill ?? DEFAULT_FILL,
+    outType: o.outType,
+  };
+}
+
+/** Accepts 1 (iso), [1, 1, 2], or the CLI forms "1" and "0.8,0.8,2". */
+export function toSpacing(s: number | Vec3 | string): Vec3 {
+  const v: number[] = typeof s === 'string' ? s.split(',').map((x) => Number(x.trim())) : typeof s === 'number' ? [s] : [...s];
+  const t = v.length === 1 ? [v[0]!, v[0]!, v[0]!] : v;
+  if (t.length !== 3 || !t.every((x) => Number.isFinite(x) && x > 0))
+    throw new CtscopeError('E_USAGE', `Expected a positive spacing S or sx,sy,sz (mm) but received ${String(s)}`);
+  return t as Vec3;
+}

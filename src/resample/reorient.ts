@@ -1,0 +1,64 @@
+import type { Geometry, Mat3, Vec3, Volume } from '../volume/types.js';
+import { voxelToLps } from '../volume/affine.js';
+import { CtscopeError } from '../errors.js';
+import type { PermutePlan } from './plan.js';
+import { executePlan, type RunOptions } from './run.js';
+import { checkVolume } from './resample.js';
+import { voxelTypeOf } from './arrays.js';
+
+export type Orientation = 'LPS' | 'RAS';
+
+/** Per output axis i, j, k: the LPS world axis it should follow and the sign (+1 toward L/P/S). */
+const TARGETS: Readonly<Record<Orientation, ReadonlyArray<[number, 1 | -1]>>> = Object.freeze({
+  LPS: [[0, 1], [1, 1], [2, 1]],
+  RAS: [[0, -1], [1, -1], [2, 1]],
+});
+
+export function isOrientation(s: string): s is Orientation {
+  return Object.prototype.hasOwnProperty.call(TARGETS, s);
+}
+
+/**
+ * The permutation and flips that bring a volume closest to `target`: each world axis takes the
+ * source axis with the largest component on it (greedy over the largest entries, so it is a
+ * permutation even for oblique data). No interpolation.
+ */
+export function orientationPlan(g: Geometry, target: Orientation): { plan: PermutePlan; geometry: Geometry } {
+  const d = g.direction;
+  const used = [false, false, false], taken = [false, false, false];
+  const perm: number[] = [0, 0, 0];
+  const flip = [false, false, false] as [boolean, boolean, boolean];
+  const tgt = TARGETS[target];
+  for (let step = 0; step < 3; step++) {
+    let best = -1, ba = 0, bc = 0;
+    for (let a = 0; a < 3; a++) {
+      if (taken[a]) continue;
+      const row = tgt[a]![0];
+      for (let c = 0; c < 3; c++) if (!used[c] && Math.abs(d[row * 3 + c]!) > best) (best = Math.abs(d[row * 3 + c]!)), (ba = a), (bc = c);
+    }
+    taken[ba] = true;
+    used[bc] = true;
+    perm[ba] = bc;
+    flip[ba] = Math.sign(d[tgt[ba]![0] * 3 + bc]!) !== tgt[ba]![1];
+  }
+  const srcStart = [0, 0, 0] as Vec3;
+  for (let a = 0; a < 3; a++) if (flip[a]) srcStart[perm[a]!] = g.dims[perm[a]!]! - 1;
+  const direction = new Array<number>(9) as Mat3;
+  for (let a = 0; a < 3; a++) for (let r = 0; r < 3; r++) direction[r * 3 + a] = (flip[a] ? -1 : 1) * d[r * 3 + perm[a]!]!;
+  const geometry: Geometry = {
+    dims: perm.map((c) => g.dims[c]!) as Vec3,
+    spacing: perm.map((c) => g.spacing[c]!) as Vec3,
+    origin: voxelToLps(g, srcStart),
+    direction,
+  };
+  return { plan: { kind: 'permute', srcDims: [...g.dims] as Vec3, outDims: geometry.dims, perm: perm as Vec3, flip }, geometry };
+}
+
+/** Reorients by axis permutation and flips only: values are copied, geometry updated exactly. */
+export async function reorient(volume: Volume, target: Orientation, options: RunOptions = {}): Promise<Volume> {
+  if (!isOrientation(target)) throw new CtscopeError('E_USAGE', `Expected LPS or RAS for orientation but received ${String(target)}`);
+  checkVolume(volume);
+  const { plan, geometry } = orientationPlan(volume.geometry, target);
+  const data = await executePlan(volume.data, plan, voxelTypeOf(volume.data), options);
+  return { data, geometry };
+}

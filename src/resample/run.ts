@@ -1,0 +1,105 @@
+import type { VoxelArray } from '../volume/types.js';
+import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
+import { getPool, poolSize } from '../workers/pool.js';
+import type { Plan, VoxelType } from './plan.js';
+import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
+import { refOf, runSlab, type SlabTask } from './task.js';
+
+export interface RunOptions {
+  /**
+   * Slabs run in parallel on the shared pool; 0 runs inline on the calling thread.
+   * Default: the pool size. Results are bit-identical for every value.
+   */
+  workers?: number;
+  signal?: AbortSignal;
+  /**
+   * Write into this array instead of allocating (same type and voxel count as the output; on a
+   * SharedArrayBuffer when workers > 0). Lets a pipeline reuse one buffer across series: fresh
+   * memory costs a page fault per 4 KiB on first write, which on small VMs rivals the compute.
+   */
+  into?: VoxelArray;
+}
+
+export interface FilledRunOptions {
+  workers: number;
+  signal: AbortSignal | undefined;
+  into: VoxelArray | undefined;
+}
+
+export function fillRunOptions(o: RunOptions = {}): FilledRunOptions {
+  const workers = o.workers ?? poolSize();
+  if (!Number.isInteger(workers) || workers < 0) throw new CtscopeError('E_USAGE', `Expected a whole number >= 0 for workers but received ${String(o.workers)}`);
+  return { workers, signal: o.signal, into: o.into };
+}
+
+/** Slabs per worker; each slab re-computes the few source planes at its start, so keep this small. */
+const SLABS_PER_WORKER = Number(process.env.CTSCOPE_SLABS_PER_WORKER) || 3;
+
+/** Contiguous [k0, k1) ranges of about equal size, at most `parts` of them. */
+export function splitRange(n: number, parts: number): Array<[number, number]> {
+  const p = Math.max(1, Math.min(parts, n));
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < p; i++) {
+    const a = Math.floor((i * n) / p), b = Math.floor(((i + 1) * n) / p);
+    if (b > a) out.push([a, b]);
+  }
+  return out;
+}
+
+/**
+ * Executes a plan: allocates the output once (shared when workers write it), splits the output slices
+ * into one slab per worker, and waits for all. An abort rejects with E_ABORTED and cancels every
+ * slab still queued or running (piscina terminates the running ones).
+ */
+export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelType, options: RunOptions = {}): Promise<VoxelArray> {
+  const o = fillRunOptions(options);
+  throwIfAborted(o.signal, 'resample');
+  const [mx, my, mz] = plan.outDims;
+  const total = mx * my * mz;
+  if (!Number.isSafeInteger(total) || total > 2 ** 31 - 1) throw new CtscopeError('E_TOO_LARGE', `output grid ${mx}x${my}x${mz} is too large`);
+  if (o.into && (o.into.length !== total || voxelTypeOf(o.into) !== outType))
+    throw new CtscopeError('E_USAGE', `Expected ${total} ${outType} voxels for into but received ${o.into.length} ${voxelTypeOf(o.into)}`);
+  if (o.into && o.workers > 0 && !(o.into.buffer instanceof SharedArrayBuffer))
+    throw new CtscopeError('E_USAGE', 'Expected a SharedArrayBuffer-backed array for into when workers > 0');
+  if (o.workers === 0 || mz === 0) {
+    const out = o.into ?? allocVoxels(outType, total, false);
+    for (const [k0, k1] of splitRange(mz, Math.ceil(mz / 8))) {
+      throwIfAborted(o.signal, 'resample');
+      runSlab(src, out, outType, plan, k0, k1);
+    }
+    return out;
+  }
+  const shared = ensureShared(src);
+  const out = o.into ?? allocVoxels(outType, total, true);
+  const ctl = new AbortController();
+  const onAbort = (): void => ctl.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const pool = getPool();
+  // A few slabs per worker, handed out as workers free up: a worker slowed by other load on the
+  // machine then takes fewer slabs instead of holding up the result. At most `workers` run at once.
+  const slabs = splitRange(mz, o.workers === 1 ? 1 : o.workers * SLABS_PER_WORKER);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < slabs.length && !ctl.signal.aborted) {
+      const [k0, k1] = slabs[next++]!;
+      const task: SlabTask = { src: refOf(shared, voxelTypeOf(shared)), out: refOf(out, outType), plan, k0, k1 };
+      await pool.run(task, { name: 'resampleSlabTask', signal: ctl.signal });
+    }
+  };
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(o.workers, slabs.length) }, () =>
+        lane().catch((e: unknown) => {
+          ctl.abort();
+          throw e;
+        }),
+      ),
+    );
+  } catch (e) {
+    if (o.signal?.aborted) throw new CtscopeError('E_ABORTED', 'resample was aborted', { cause: e, where: 'resample' });
+    throw toCtscopeError(e, 'E_WORKER', 'resample worker failed', 'resample');
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+  return out;
+}

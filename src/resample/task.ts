@@ -1,0 +1,97 @@
+import { isMainThread } from 'node:worker_threads';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { VoxelArray } from '../volume/types.js';
+import type { Plan, VoxelType } from './plan.js';
+import { viewOf } from './arrays.js';
+import { resampleSeparableSlab } from './separable.js';
+import { resampleAffineSlab } from './gather.js';
+import { permuteSlab } from './permute.js';
+import { preprocessRange, type PreprocessOp, type RangeStats } from './preprocess-kernels.js';
+
+/** Where a voxel array lives, so it crosses to a worker without copying (SharedArrayBuffer). */
+export interface VoxelRef {
+  buffer: ArrayBufferLike;
+  byteOffset: number;
+  length: number;
+  type: VoxelType;
+}
+
+export interface SlabTask {
+  src: VoxelRef;
+  out: VoxelRef;
+  plan: Plan;
+  /** Output slice range [k0, k1). */
+  k0: number;
+  k1: number;
+}
+
+export const refOf = (a: VoxelArray, type: VoxelType): VoxelRef => ({ buffer: a.buffer, byteOffset: a.byteOffset, length: a.length, type });
+export const arrayOf = (r: VoxelRef): VoxelArray => viewOf(r.type, r.buffer, r.byteOffset, r.length);
+
+/** Runs one slab of any plan kind; the same function is the inline path and the pool task. */
+export function runSlab(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: Plan, k0: number, k1: number): void {
+  SLAB_RUNNERS[plan.kind](src, out, outType, plan as never, k0, k1);
+}
+
+const SLAB_RUNNERS: Readonly<Record<Plan['kind'], (src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: never, k0: number, k1: number) => void>> = {
+  separable: resampleSeparableSlab,
+  affine: resampleAffineSlab,
+  permute: (src, out, _t, plan, k0, k1) => permuteSlab(src, out, plan, k0, k1),
+};
+
+/** Pool task: writes its slab straight into the shared output; returns nothing. */
+export function resampleSlabTask(t: SlabTask): void {
+  cancelRelease();
+  try {
+    runSlab(arrayOf(t.src), arrayOf(t.out), t.out.type, t.plan, t.k0, t.k1);
+  } finally {
+    releaseShared(t.src.buffer.byteLength + t.out.buffer.byteLength);
+  }
+}
+
+/** Above this many bytes a task's shared buffers are released right after it (see releaseShared). */
+const RELEASE_ABOVE = 64 * 2 ** 20;
+let workerGc: (() => void) | undefined;
+let pending: NodeJS.Timeout | undefined;
+
+/**
+ * A worker's handle on a SharedArrayBuffer keeps the whole volume alive until that worker's isolate
+ * collects it, and an idle worker rarely does: a pipeline would hold every volume it ever resampled,
+ * and every new output would fault in never-touched pages (on small VMs slower than the resample).
+ * So once a worker goes idle after tasks on large buffers, it runs a full GC of its own small heap
+ * (a few ms; a task arriving first postpones it, so back-to-back slabs do not pay it).
+ */
+function releaseShared(bytes: number): void {
+  if (isMainThread || bytes < RELEASE_ABOVE) return;
+  if (!workerGc) {
+    setFlagsFromString('--expose-gc');
+    workerGc = runInNewContext('gc') as () => void;
+  }
+  // The task's typed-array views are still on this stack; collect once we have returned and idled.
+  pending = setTimeout(workerGc, 5);
+  pending.unref();
+}
+
+function cancelRelease(): void {
+  if (pending) clearTimeout(pending);
+  pending = undefined;
+}
+
+export interface PreprocessTask {
+  src: VoxelRef;
+  out?: VoxelRef;
+  op: PreprocessOp;
+  start: number;
+  end: number;
+}
+
+/** Pool task for element-wise preprocessing over voxels [start, end). */
+export function preprocessTask(t: PreprocessTask): RangeStats | undefined {
+  cancelRelease();
+  try {
+    return preprocessRange(arrayOf(t.src), t.out ? arrayOf(t.out) : undefined, t.op, t.start, t.end);
+  } finally {
+    releaseShared(t.src.buffer.byteLength + (t.out?.buffer.byteLength ?? 0));
+  }
+}

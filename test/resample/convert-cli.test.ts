@@ -1,0 +1,50 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readNifti } from '../../src/volume/nifti.js';
+import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'ctscope-resample-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const convert = (...args: string[]): { code: number | null; stderr: string } => {
+  const r = spawnSync(process.execPath, [CLI, 'convert', ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stderr: r.stderr };
+};
+
+describe.skipIf(!hasSharedData)('ctscope convert --spacing / --interp / --orient / --tilt-correct', () => {
+  const series = sharedPath('ct_head_ge_tilt_varspacing');
+
+  it('corrects tilt by default (dcm2niix _Tilt_Eq grid), then reorients and resamples', async () => {
+    const tilt = join(dir, 'tilt.nii');
+    expect(convert(series, '--out', tilt, '--quiet').code).toBe(0);
+    const t = await readNifti(tilt);
+    expect(t.dims.slice(1, 4)).toEqual([512, 611, 56]);
+    expect(t.pixdim[3]).toBeCloseTo(2.6198, 3);
+    expect(t.datatype).toBe(4); // int16 HU, rounded once
+
+    const iso = join(dir, 'iso.nii.gz');
+    expect(convert(series, '--out', iso, '--spacing', '1', '--interp', 'linear', '--orient', 'RAS', '--quiet').code).toBe(0);
+    const r = await readNifti(iso);
+    // 512 x 0.488 = 250, 611 x 0.488 = 298, 56 x 2.62 = 147 mm; RAS keeps this axis order here.
+    expect(r.dims.slice(1, 4)).toEqual([250, 298, 147]);
+    expect(r.pixdim.slice(1, 4)).toEqual([1, 1, 1]);
+
+    const raw = join(dir, 'raw.nii');
+    expect(convert(series, '--out', raw, '--tilt-correct', 'n', '--quiet').code).toBe(0);
+    // Without tilt correction the uneven slices are still made equidistant along the tilted axis.
+    expect((await readNifti(raw)).dims.slice(1, 4)).toEqual([512, 512, 56]);
+  }, 60_000);
+
+  it('rejects bad values with a usage error', () => {
+    for (const bad of [['--spacing', '0'], ['--spacing', '1,2'], ['--interp', 'sinc'], ['--orient', 'XYZ'], ['--tilt-correct', 'maybe']]) {
+      const r = convert(series, '--out', join(dir, 'bad.nii'), ...bad);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/error\[E_USAGE\]/);
+    }
+  });
+});

@@ -1,0 +1,69 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Geometry, Vec3, Volume } from '../../src/volume/types.js';
+import { voxelToLps } from '../../src/volume/affine.js';
+import { closePool } from '../../src/workers/pool.js';
+import { orientationPlan, reorient } from '../../src/resample/index.js';
+import { rotation, sameBits } from './helpers.js';
+
+afterAll(() => closePool());
+
+/** Each voxel holds its own source index, so the copy can be traced exactly. */
+function indexVolume(g: Geometry): Volume<Float32Array> {
+  const data = new Float32Array(g.dims[0] * g.dims[1] * g.dims[2]);
+  for (let v = 0; v < data.length; v++) data[v] = v;
+  return { data, geometry: g };
+}
+
+/** Sagittal slices: i toward -y (anterior), j toward -z (inferior), k toward +x... with a flip on k. */
+const sagittal: Geometry = { dims: [7, 5, 4], spacing: [0.5, 0.7, 3], origin: [20, -5, 40], direction: [0, 0, -1, -1, 0, 0, 0, -1, 0] };
+
+describe('reorient', () => {
+  for (const target of ['LPS', 'RAS'] as const)
+    for (const [name, g] of [['sagittal', sagittal], ['oblique axial', { ...sagittal, direction: rotation(2, 25) }], ['coronal tilted', { ...sagittal, direction: [1, 0, 0, 0, 0, 1, 0, -1, 0].map((x, i) => x + (i === 4 ? 0.2 : 0)) as Geometry['direction'] }]] as const) {
+      it(`${name} -> ${target}: every voxel keeps its LPS position, values are copied`, async () => {
+        const g0 = name === 'coronal tilted' ? { ...g, direction: normCols(g.direction) } : g;
+        const src = indexVolume(g0);
+        const out = await reorient(src, target, { workers: name === 'sagittal' ? 0 : 2 });
+        const [mx, my, mz] = out.geometry.dims;
+        for (let k = 0; k < mz; k++)
+          for (let j = 0; j < my; j++)
+            for (let i = 0; i < mx; i++) {
+              const v = out.data[i + mx * (j + my * k)]!;
+              const s: Vec3 = [v % g0.dims[0], Math.floor(v / g0.dims[0]) % g0.dims[1], Math.floor(v / (g0.dims[0] * g0.dims[1]))];
+              const a = voxelToLps(out.geometry, [i, j, k]), b = voxelToLps(g0, s);
+              for (let r = 0; r < 3; r++) expect(a[r]).toBeCloseTo(b[r]!, 9);
+            }
+        // The axes now point the target's way.
+        const d = out.geometry.direction;
+        const sign = target === 'LPS' ? 1 : -1;
+        expect(Math.sign(d[0])).toBe(sign);
+        expect(Math.sign(d[4])).toBe(sign);
+        expect(Math.sign(d[8])).toBe(1);
+      });
+    }
+
+  it('is the identity on an LPS volume and an involution LPS <-> RAS', async () => {
+    const g: Geometry = { dims: [6, 5, 4], spacing: [1, 1, 2], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+    const src = indexVolume(g);
+    const same = await reorient(src, 'LPS', { workers: 0 });
+    expect(sameBits(same.data, src.data)).toBe(true);
+    expect(orientationPlan(g, 'LPS').plan.flip).toEqual([false, false, false]);
+    const ras = await reorient(src, 'RAS', { workers: 0 });
+    const back = await reorient(ras, 'LPS', { workers: 0 });
+    expect(sameBits(back.data, src.data)).toBe(true);
+    expect(back.geometry.origin).toEqual(g.origin);
+  });
+
+  it('rejects an unknown orientation', async () => {
+    await expect(reorient(indexVolume(sagittal), 'XYZ' as never)).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+});
+
+function normCols(d: number[]): Geometry['direction'] {
+  const out = [...d];
+  for (let c = 0; c < 3; c++) {
+    const n = Math.hypot(d[c]!, d[3 + c]!, d[6 + c]!);
+    for (let r = 0; r < 3; r++) out[r * 3 + c] = d[r * 3 + c]! / n;
+  }
+  return out as Geometry['direction'];
+}
