@@ -6,3 +6,4 @@ export {};
 export { resampleSlabTask } from '../resample/task.js';
 export { preprocessTask } from '../resample/task.js';
 export { decodeSlicesTask } from '../dicom/decode-task.js';
+export { srBytesTask } from '../outputs/sr-task.js';

@@ -1,0 +1,153 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CtscopeError } from '../errors.js';
+import { DicomWebClient } from '../dicomweb/client.js';
+import { isDicomWebUrl, parseDicomWebUrl } from '../dicomweb/url.js';
+import { closeRunners } from '../inference/runner.js';
+import { parseEpRequest, type EpRequest } from '../inference/providers.js';
+import type { StudyInput } from '../ingest/load.js';
+import { progressView, summaryTable } from '../outputs/console.js';
+import { detect } from '../pipeline/detect.js';
+import { OUTPUT_NAMES, type OutputName } from '../pipeline/types.js';
+import { usageError, type CliIO, type Command } from './command.js';
+
+const OPTIONS = {
+  model: { type: 'string', short: 'm', multiple: true },
+  out: { type: 'string', short: 'o' },
+  ep: { type: 'string' },
+  series: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  threads: { type: 'string' },
+  outputs: { type: 'string' },
+  stow: { type: 'boolean' },
+  'token-file': { type: 'string' },
+} as const;
+
+const USAGE = `detect <folder|files...|dicomweb-url> --model <id|path>[,<id|path>...] --out DIR [options]
+
+  --model, -m ID|PATH   bundled model id or model package folder; several: comma list or repeat
+  --out, -o DIR         output folder: findings.json, sr.dcm, report.html, key-<n>.png
+  --ep NAME             execution provider: auto (default), cpu, cuda, tensorrt, dml, webgpu, coreml
+  --series UID          series to analyse instead of the primary CT series
+  --json                print findings.json to stdout (--out may then be left out)
+  --quiet, -q           no progress and no summary
+  --threads N           decode/resample worker threads
+  --outputs LIST        which files to write: ${OUTPUT_NAMES.join(',')} (default all)
+  --stow                store the SR back to the DICOMweb server the series came from (STOW-RS)
+  --token-file FILE     bearer token for DICOMweb (else $CTSCOPE_DICOMWEB_TOKEN); never printed
+
+DICOMweb input: dicomweb+http://host:port/dicom-web?study=<StudyUID>&series=<SeriesUID>
+(or .../dicom-web/studies/<StudyUID>/series/<SeriesUID>; without a series the whole study is
+retrieved and its primary CT series chosen). Exit status: 0 ok, 2 usage, 3 bad input, 4 runtime.`;
+
+export interface DetectArgs {
+  input: string[];
+  models: string[];
+  out: string | undefined;
+  ep: EpRequest;
+  series: string | undefined;
+  json: boolean;
+  quiet: boolean;
+  threads: number | undefined;
+  outputs: OutputName[];
+  stow: boolean;
+  tokenFile: string | undefined;
+}
+
+export function parseDetectArgs(argv: string[]): DetectArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usageError(`detect: ${(e as Error).message}`);
+  }
+  const { values: v, positionals } = parsed;
+  if (positionals.length === 0) throw usageError('detect: missing input (a DICOM folder, files, or a dicomweb+http:// URL)');
+  const models = (v.model ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
+  if (models.length === 0) throw usageError('detect: --model <id|path> is required');
+  if (!v.out && !v.json) throw usageError('detect: --out DIR is required (or --json to print findings only)');
+  const dicomWeb = positionals.filter(isDicomWebUrl);
+  if (dicomWeb.length && positionals.length > 1) throw usageError('detect: give one DICOMweb URL, or files and folders, not both');
+  if (v.stow && !dicomWeb.length) throw usageError('detect: --stow needs a DICOMweb input');
+  let threads: number | undefined;
+  if (v.threads !== undefined) {
+    threads = Number(v.threads);
+    if (!Number.isInteger(threads) || threads <= 0) throw usageError(`detect: --threads needs a positive integer (got ${v.threads})`);
+  }
+  const outputs = (v.outputs ?? OUTPUT_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const o of outputs) if (!(OUTPUT_NAMES as readonly string[]).includes(o)) throw usageError(`detect: --outputs takes ${OUTPUT_NAMES.join(', ')} (got '${o}')`);
+  if (v.stow && !outputs.includes('sr')) throw usageError('detect: --stow needs the sr output');
+  return {
+    input: positionals,
+    models,
+    out: v.out,
+    ep: v.ep === undefined ? 'auto' : parseEpRequest(v.ep),
+    series: v.series,
+    json: v.json ?? false,
+    quiet: v.quiet ?? false,
+    threads,
+    outputs: outputs as OutputName[],
+    stow: v.stow ?? false,
+    tokenFile: v['token-file'],
+  };
+}
+
+function readToken(file: string | undefined): string | undefined {
+  if (file === undefined) return process.env.CTSCOPE_DICOMWEB_TOKEN || undefined;
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch (e) {
+    throw new CtscopeError('E_USAGE', `cannot read --token-file: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { where: file });
+  }
+}
+
+/** `ctscope detect`: the whole pipeline on a folder or a DICOMweb series, outputs into --out. */
+export const detectCommand: Command = {
+  name: 'detect',
+  summary: 'run detection models on a CT series; write findings.json, DICOM SR, HTML report',
+  usage: USAGE,
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const a = parseDetectArgs(argv);
+    const say = a.quiet ? () => undefined : io.err;
+    const view = a.quiet ? undefined : progressView({ write: (t) => process.stderr.write(t), isTTY: io.isTTY, columns: process.stderr.columns });
+    let input: StudyInput = a.input;
+    let client: DicomWebClient | undefined;
+    try {
+      if (isDicomWebUrl(a.input[0]!)) {
+        const target = parseDicomWebUrl(a.input[0]!);
+        client = new DicomWebClient({ baseUrl: target.baseUrl, token: readToken(a.tokenFile), signal: io.signal });
+        say(`retrieving ${target.series ? 'series' : 'study'} from ${client.toJSON().baseUrl} (WADO-RS)...`);
+        input = await client.retrieve(target.study, target.series);
+        say(`retrieved ${input.length} instance(s)`);
+      }
+      const outcome = await detect(input, {
+        models: a.models,
+        ep: a.ep,
+        signal: io.signal,
+        seriesUid: a.series,
+        outDir: a.out,
+        outputs: a.outputs,
+        sr: a.stow,
+        threads: a.threads,
+        onProgress: view?.onProgress,
+        onLog: say,
+      });
+      view?.end();
+      if (client && a.stow && outcome.sr) {
+        say('storing the SR back (STOW-RS)...');
+        const r = await client.store([outcome.sr], outcome.document.series.studyInstanceUid);
+        say(`stored ${r.stored.length || 1} SR instance(s)`);
+      }
+      if (a.json) io.out(JSON.stringify(outcome.document, null, 2));
+      if (!a.quiet) {
+        const lines = summaryTable(outcome.document, a.out);
+        for (const l of lines) (a.json ? io.err : io.out)(l);
+      }
+      return 0;
+    } finally {
+      view?.end();
+      await closeRunners();
+    }
+  },
+};

@@ -1,0 +1,43 @@
+import { CtscopeError } from '../errors.js';
+import { redactUrl } from './client.js';
+
+/** A series (or a whole study) on a DICOMweb server. */
+export interface DicomWebTarget {
+  baseUrl: string;
+  study: string;
+  series: string | undefined;
+}
+
+/** True for inputs the CLI treats as DICOMweb: `dicomweb+http(s)://...`. */
+export function isDicomWebUrl(s: string): boolean {
+  return /^dicomweb\+https?:\/\//i.test(s);
+}
+
+/**
+ * Parses `dicomweb+http://host:port/dicom-web?study=UID&series=UID`, or the WADO-RS form
+ * `dicomweb+http://host:port/dicom-web/studies/UID/series/UID`. `series` may be left out: the whole study
+ * is retrieved and the primary CT series chosen as for a folder.
+ */
+export function parseDicomWebUrl(input: string): DicomWebTarget {
+  if (!isDicomWebUrl(input)) throw new CtscopeError('E_USAGE', 'a DICOMweb input starts with dicomweb+http:// or dicomweb+https://');
+  let u: URL;
+  try {
+    u = new URL(input.replace(/^dicomweb\+/i, ''));
+  } catch {
+    throw new CtscopeError('E_USAGE', `not a valid DICOMweb URL: ${redactUrl(input.replace(/^dicomweb\+/i, ''))}`);
+  }
+  let study = u.searchParams.get('study') ?? undefined;
+  let series = u.searchParams.get('series') ?? undefined;
+  const m = /^(.*?)\/studies\/([^/]+)(?:\/series\/([^/]+))?\/?$/.exec(u.pathname);
+  let path = u.pathname;
+  if (m) {
+    path = m[1]!;
+    study ??= decodeURIComponent(m[2]!);
+    series ??= m[3] ? decodeURIComponent(m[3]) : undefined;
+  }
+  if (!study) throw new CtscopeError('E_USAGE', 'the DICOMweb URL needs a study: ...?study=<StudyInstanceUID>[&series=<SeriesInstanceUID>]');
+  u.search = '';
+  u.hash = '';
+  u.pathname = path.replace(/\/+$/, '');
+  return { baseUrl: u.toString().replace(/\/+$/, ''), study, series };
+}

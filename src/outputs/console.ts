@@ -1,0 +1,99 @@
+import type { DetectProgress, FindingsDocument } from '../pipeline/types.js';
+
+const VERBS: Record<DetectProgress['stage'], string> = {
+  scan: 'scanning files',
+  index: 'reading headers',
+  decode: 'decoding slices',
+  resample: 'resampling',
+  infer: 'running model',
+  outputs: 'writing outputs',
+};
+
+export interface ProgressSink {
+  /** Writes raw text (no newline added). */
+  write: (text: string) => void;
+  isTTY: boolean;
+  /** Terminal width for the bar (default 80). */
+  columns?: number;
+}
+
+/**
+ * Progress per stage: on a terminal one bar line redrawn with \r (a new line per stage), otherwise one
+ * plain line when a stage starts and one when it ends (logs stay readable).
+ */
+export function progressView(sink: ProgressSink): { onProgress: (p: DetectProgress) => void; end: () => void } {
+  let current = '';
+  let lastDraw = 0;
+  const said = new Set<string>();
+  const name = (p: DetectProgress): string => `${VERBS[p.stage]}${p.model ? ` (${p.model})` : ''}`;
+  if (!sink.isTTY) {
+    return {
+      onProgress: (p) => {
+        const key = `${p.stage}:${p.model ?? ''}:${p.done === 0 ? 'start' : p.done >= p.total ? 'end' : ''}`;
+        if (key.endsWith(':') || said.has(key)) return;
+        said.add(key);
+        sink.write(p.done === 0 ? `${name(p)}${p.total > 1 ? ` (${p.total})` : ''}...\n` : `${name(p)}: done${p.total > 1 ? ` (${p.done})` : ''}\n`);
+      },
+      end: () => undefined,
+    };
+  }
+  const draw = (p: DetectProgress, force: boolean): void => {
+    const now = performance.now();
+    if (!force && now - lastDraw < 50) return;
+    lastDraw = now;
+    const width = Math.max(10, Math.min(40, (sink.columns ?? 80) - 50));
+    const frac = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
+    const filled = Math.round(frac * width);
+    const label = name(p).padEnd(28).slice(0, 28);
+    const count = p.total > 1 ? ` ${p.done}/${p.total}` : p.done >= p.total && p.total > 0 ? ' done' : '';
+    sink.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(frac * 100)).padStart(3)}%${count}\x1b[K`);
+  };
+  return {
+    onProgress: (p) => {
+      const key = `${p.stage}:${p.model ?? ''}`;
+      if (key !== current) {
+        if (current) sink.write('\n');
+        current = key;
+        draw(p, true);
+        return;
+      }
+      draw(p, p.done >= p.total);
+    },
+    end: () => {
+      if (current) sink.write('\n');
+      current = '';
+    },
+  };
+}
+
+/** The end-of-run summary: one row per finding plus series, models and timings. */
+export function summaryTable(doc: FindingsDocument, outDir: string | undefined): string[] {
+  const lines: string[] = [];
+  const s = doc.series;
+  lines.push(`series ${s.seriesInstanceUid}: ${s.dims.join(' x ')} at ${s.spacing.map((x) => x.toFixed(3)).join(' x ')} mm`);
+  for (const m of doc.models) lines.push(`model ${m.id} ${m.version} (${m.task}) on ${m.provider}: ${doc.findings.filter((f) => f.model === m.id).length} finding(s)`);
+  if (doc.findings.length) {
+    const head = ['#', 'model', 'finding', 'score', 'centre LPS (mm)', 'slice', 'diam mm', 'vol mm3'];
+    const rows = doc.findings.map((f) => [
+      String(f.n),
+      f.model,
+      f.label,
+      f.score.toFixed(3),
+      f.centerLps.map((x) => x.toFixed(1)).join(', '),
+      `${f.sliceIndex + 1}/${s.dims[2]}`,
+      f.diameterMm.toFixed(1),
+      f.volumeMm3.toFixed(0),
+    ]);
+    const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+    const fmt = (r: string[]): string => r.map((x, c) => (c === 0 || c >= 3 ? x.padStart(widths[c]!) : x.padEnd(widths[c]!))).join('  ').trimEnd();
+    lines.push('', fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt));
+  } else lines.push('', 'no findings above the models\' thresholds');
+  lines.push('', `timings: ${doc.timings.stages.map((t) => `${t.stage}${t.model ? `(${t.model})` : ''} ${t.ms.toFixed(0)} ms`).join(', ')}; total ${doc.timings.totalMs.toFixed(0)} ms`);
+  for (const w of doc.warnings) lines.push(`warning: ${w}`);
+  if (outDir) {
+    const keys = doc.files.filter((f) => /^key-\d+\.png$/.test(f)).length;
+    const named = ['findings.json', ...doc.files.filter((f) => !/^key-\d+\.png$/.test(f))];
+    lines.push(`wrote ${named.length + keys} file(s) to ${outDir}: ${named.join(', ')}${keys ? `, ${keys} key image(s) key-<n>.png` : ''}`);
+  }
+  return lines;
+}

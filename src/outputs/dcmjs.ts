@@ -1,0 +1,39 @@
+import { createRequire } from 'node:module';
+
+/**
+ * The part of dcmjs ctscope uses. dcmjs ships no typings, so this module is the one typed door to it;
+ * it is loaded through require because its CommonJS build is what Node resolves for `main`.
+ */
+export interface DcmjsElement {
+  vr: string;
+  Value?: unknown[];
+  InlineBinary?: string;
+}
+export type DcmjsDict = Record<string, DcmjsElement>;
+
+interface DicomDictInstance {
+  meta: DcmjsDict;
+  dict: DcmjsDict;
+  write(options?: { allowInvalidVRLength?: boolean }): ArrayBuffer;
+}
+
+export interface Dcmjs {
+  data: {
+    DicomDict: new (meta: DcmjsDict) => DicomDictInstance;
+    DicomMessage: {
+      readFile(buffer: ArrayBuffer, options?: { ignoreErrors?: boolean; untilTag?: string | null; includeUntilTagValue?: boolean; noCopy?: boolean; forceStoreRaw?: boolean }): DicomDictInstance;
+    };
+    DicomMetaDictionary: {
+      denaturalizeDataset(ds: Record<string, unknown>): DcmjsDict;
+      naturalizeDataset(dict: DcmjsDict): Record<string, unknown>;
+    };
+  };
+}
+
+const require = createRequire(import.meta.url);
+export const dcmjs = require('dcmjs') as Dcmjs;
+
+/** A Uint8Array's bytes as a standalone ArrayBuffer (dcmjs reads ArrayBuffers from offset 0). */
+export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}

@@ -1,0 +1,67 @@
+import sharp from 'sharp';
+import type { ModelTask } from '../inference/manifest.js';
+import type { FindingRecord } from '../pipeline/types.js';
+import type { CtVolume } from '../volume/types.js';
+
+export interface DisplayWindow {
+  name: string;
+  center: number;
+  width: number;
+}
+
+/** Display window per finding kind: lung for nodules, vessel for aneurysms, soft tissue otherwise. */
+export const WINDOWS: Readonly<Record<ModelTask, DisplayWindow>> = {
+  nodule: { name: 'lung', center: -600, width: 1500 },
+  aneurysm: { name: 'vessel', center: 300, width: 800 },
+  other: { name: 'soft tissue', center: 40, width: 400 },
+};
+
+/** Key images are scaled so their longer side is at least this many pixels (small series stay readable). */
+const MIN_SIDE = 512;
+
+/** Slice k of the volume as 8-bit grey in a window (row j, column i, as the DICOM image shows it). */
+export function windowSlice(volume: Pick<CtVolume, 'data' | 'geometry'>, k: number, w: DisplayWindow): Uint8Array {
+  const [nx, ny] = volume.geometry.dims;
+  const plane = nx * ny;
+  const out = new Uint8Array(plane);
+  const lo = w.center - w.width / 2;
+  const scale = 255 / w.width;
+  const base = k * plane;
+  const data = volume.data;
+  for (let p = 0; p < plane; p++) {
+    const v = (data[base + p]! - lo) * scale;
+    out[p] = v <= 0 ? 0 : v >= 255 ? 255 : v + 0.5;
+  }
+  return out;
+}
+
+/**
+ * PNG of the original slice nearest to a finding with a circle around it. The slice is the acquired image
+ * the finding's SOP Instance UID names (axial for axial series), scaled to square pixels.
+ */
+export async function keyImage(volume: Pick<CtVolume, 'data' | 'geometry'>, f: FindingRecord): Promise<{ png: Buffer; width: number; height: number; window: DisplayWindow }> {
+  const g = volume.geometry;
+  const [nx, ny, nz] = g.dims;
+  const k = Math.min(Math.max(f.sliceIndex, 0), nz - 1);
+  const w = WINDOWS[f.kind];
+  const grey = windowSlice(volume, k, w);
+  const mmW = nx * g.spacing[0], mmH = ny * g.spacing[1];
+  const scale = Math.max(1, MIN_SIDE / Math.max(mmW, mmH));
+  const width = Math.max(1, Math.round(mmW * scale)), height = Math.max(1, Math.round(mmH * scale));
+  const sx = width / nx, sy = height / ny;
+  const cx = (f.centerVoxel[0] + 0.5) * sx, cy = (f.centerVoxel[1] + 0.5) * sy;
+  const r = Math.max(8, (f.diameterMm / 2) * scale + 6);
+  const stroke = Math.max(2, Math.round(Math.min(width, height) / 256));
+  const tick = r * 0.6;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="${r.toFixed(1)}" fill="none" stroke="#ffd200" stroke-width="${stroke}"/>
+<path d="M${(cx - r - tick).toFixed(1)} ${cy.toFixed(1)}h${tick.toFixed(1)}M${(cx + r).toFixed(1)} ${cy.toFixed(1)}h${tick.toFixed(1)}M${cx.toFixed(1)} ${(cy - r - tick).toFixed(1)}v${tick.toFixed(1)}M${cx.toFixed(1)} ${(cy + r).toFixed(1)}v${tick.toFixed(1)}" stroke="#ffd200" stroke-width="${stroke}"/>
+</svg>`;
+  const png = await sharp(Buffer.from(grey.buffer, grey.byteOffset, grey.byteLength), { raw: { width: nx, height: ny, channels: 1 } })
+    .resize(width, height, { kernel: 'lanczos3', fit: 'fill' })
+    .toColourspace('srgb')
+    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
+    .png({ compressionLevel: 6 })
+    .toBuffer();
+  return { png, width, height, window: w };
+}

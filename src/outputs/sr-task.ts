@@ -1,0 +1,29 @@
+import type { FindingsDocument } from '../pipeline/types.js';
+import { getPool } from '../workers/pool.js';
+import { toCtscopeError } from '../errors.js';
+import type { DcmjsDict } from './dcmjs.js';
+import { srBytes, type SrOptions } from './sr.js';
+
+/** What the SR worker task receives: plain data (structured-cloneable). */
+export interface SrTask {
+  doc: FindingsDocument;
+  elements: DcmjsDict;
+  sopClasses: Array<[string, string]>;
+  frameOfReferenceUid: string | undefined;
+  options: SrOptions;
+}
+
+/** Worker task: builds and serialises the SR (dcmjs is synchronous and takes ~2 ms per finding). */
+export function srBytesTask(t: SrTask): Uint8Array {
+  return srBytes(t.doc, { elements: t.elements, sopClasses: new Map(t.sopClasses), frameOfReferenceUid: t.frameOfReferenceUid, warnings: [] }, t.options);
+}
+
+/** Builds the SR on the shared worker pool so a host's event loop stays free. */
+export async function srBytesOffThread(t: SrTask, signal?: AbortSignal): Promise<Uint8Array> {
+  try {
+    const out = (await getPool().run(t, { name: 'srBytesTask', ...(signal ? { signal } : {}) })) as Uint8Array;
+    return out instanceof Uint8Array ? out : new Uint8Array(out as ArrayBufferLike);
+  } catch (e) {
+    throw toCtscopeError(e, signal?.aborted ? 'E_ABORTED' : 'E_OUTPUT', 'building the DICOM SR failed', 'sr');
+  }
+}

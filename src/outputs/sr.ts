@@ -1,0 +1,207 @@
+import type { SourceContext } from '../pipeline/source.js';
+import type { FindingRecord, FindingsDocument } from '../pipeline/types.js';
+import type { ModelTask } from '../inference/manifest.js';
+import { version } from '../version.js';
+import { dcmjs, type DcmjsDict } from './dcmjs.js';
+import { dicomDateTime, nameUid, newUid } from './uid.js';
+
+/** Comprehensive 3D SR Storage. */
+export const COMPREHENSIVE_3D_SR = '1.2.840.10008.5.1.4.1.1.88.34';
+const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+export const IMPLEMENTATION_CLASS_UID = nameUid('ctscope implementation class');
+const DEVICE_OBSERVER_UID = nameUid('ctscope device observer');
+const LOCAL_SCHEME = '99CTSCOPE';
+
+interface Code {
+  CodeValue: string;
+  CodingSchemeDesignator: string;
+  CodeMeaning: string;
+}
+const code = (CodeValue: string, CodingSchemeDesignator: string, CodeMeaning: string): Code => ({ CodeValue, CodingSchemeDesignator, CodeMeaning });
+
+/** Concept names used in the report, one table (DCM = PS3.16, SCT = SNOMED CT, UCUM units). */
+export const CODES = {
+  report: code('126000', 'DCM', 'Imaging Measurement Report'),
+  language: code('121049', 'DCM', 'Language of Content Item and Descendants'),
+  english: code('en-US', 'RFC5646', 'English (United States)'),
+  observerType: code('121005', 'DCM', 'Observer Type'),
+  device: code('121007', 'DCM', 'Device'),
+  deviceUid: code('121012', 'DCM', 'Device Observer UID'),
+  deviceName: code('121013', 'DCM', 'Device Observer Name'),
+  procedure: code('121058', 'DCM', 'Procedure reported'),
+  ct: code('77477000', 'SCT', 'Computerized axial tomography'),
+  imageLibrary: code('111028', 'DCM', 'Image Library'),
+  imageLibraryGroup: code('126200', 'DCM', 'Image Library Group'),
+  measurements: code('126010', 'DCM', 'Imaging Measurements'),
+  group: code('125007', 'DCM', 'Measurement Group'),
+  trackingId: code('112039', 'DCM', 'Tracking Identifier'),
+  trackingUid: code('112040', 'DCM', 'Tracking Unique Identifier'),
+  finding: code('121071', 'DCM', 'Finding'),
+  algorithmName: code('111001', 'DCM', 'Algorithm Name'),
+  algorithmVersion: code('111003', 'DCM', 'Algorithm Version'),
+  center: code('111010', 'DCM', 'Center'),
+  diameter: code('81827009', 'SCT', 'Diameter'),
+  volume: code('118565006', 'SCT', 'Volume'),
+  score: code('score', LOCAL_SCHEME, 'Detection score'),
+  source: code('121112', 'DCM', 'Source of Measurement'),
+  mm: code('mm', 'UCUM', 'millimeter'),
+  mm3: code('mm3', 'UCUM', 'cubic millimeter'),
+  unitless: code('1', 'UCUM', 'no units'),
+} as const;
+
+/** Finding type code per model task. */
+export const FINDING_CODES: Readonly<Record<ModelTask, Code>> = {
+  nodule: code('786838002', 'SCT', 'Pulmonary nodule'),
+  aneurysm: code('432119003', 'SCT', 'Aneurysm'),
+  other: code('finding', LOCAL_SCHEME, 'Model finding'),
+};
+
+type Item = Record<string, unknown>;
+
+function item(rel: string | undefined, valueType: string, concept: Code, value: Item = {}): Item {
+  return { ...(rel ? { RelationshipType: rel } : {}), ValueType: valueType, ConceptNameCodeSequence: [concept], ...value };
+}
+
+/** DS: at most 16 characters. */
+export function ds(x: number): string {
+  for (let p = 10; p > 1; p--) {
+    const s = String(Number(x.toPrecision(p)));
+    if (s.length <= 16) return s;
+  }
+  return x.toExponential(6);
+}
+
+const num = (concept: Code, value: number, unit: Code): Item =>
+  item('CONTAINS', 'NUM', concept, { MeasuredValueSequence: [{ NumericValue: ds(value), MeasurementUnitsCodeSequence: [unit] }] });
+
+function imageRef(sopClass: string, sopInstance: string, frame: number | undefined): Item {
+  const ref: Item = { ReferencedSOPClassUID: sopClass, ReferencedSOPInstanceUID: sopInstance };
+  if (frame !== undefined) ref.ReferencedFrameNumber = String(frame);
+  return { ReferencedSOPSequence: [ref] };
+}
+
+/** One TID 1500 measurement group for a finding (tracking ids, type, centre point, measurements). */
+function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfReferenceUid: string, sopClassOf: (uid: string) => string, multiFrame: boolean): Item {
+  const model = doc.models.find((m) => m.id === f.model);
+  const children: Item[] = [
+    item('HAS OBS CONTEXT', 'TEXT', CODES.trackingId, { TextValue: `finding-${f.n}` }),
+    item('HAS OBS CONTEXT', 'UIDREF', CODES.trackingUid, { UID: newUid() }),
+    item('CONTAINS', 'CODE', CODES.finding, { ConceptCodeSequence: [FINDING_CODES[f.kind]] }),
+    item('HAS CONCEPT MOD', 'TEXT', CODES.algorithmName, { TextValue: f.model }),
+    item('HAS CONCEPT MOD', 'TEXT', CODES.algorithmVersion, { TextValue: model?.version ?? 'unknown' }),
+    item('CONTAINS', 'SCOORD3D', CODES.center, { GraphicType: 'POINT', GraphicData: [...f.centerLps], ReferencedFrameOfReferenceUID: frameOfReferenceUid }),
+    num(CODES.diameter, f.diameterMm, CODES.mm),
+    num(CODES.volume, f.volumeMm3, CODES.mm3),
+    num(CODES.score, f.score, CODES.unitless),
+  ];
+  if (f.sopInstanceUid) children.push(item('CONTAINS', 'IMAGE', CODES.source, imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, multiFrame ? f.frameNumber : undefined)));
+  return item('CONTAINS', 'CONTAINER', CODES.group, { ContinuityOfContent: 'SEPARATE', ContentSequence: children });
+}
+
+export interface SrOptions {
+  /** SOP Instance UID of the SR (default: a new one). */
+  sopInstanceUid?: string;
+  seriesInstanceUid?: string;
+  seriesNumber?: number;
+}
+
+/**
+ * A Comprehensive 3D SR measurement report (TID 1500) as a naturalised dcmjs data set: one measurement group
+ * per finding, the source series as evidence. Patient/study attributes are added by `srBytes` from the source.
+ */
+export function buildMeasurementReport(doc: FindingsDocument, context: Pick<SourceContext, 'sopClasses' | 'frameOfReferenceUid'>, options: SrOptions = {}): Item {
+  const now = dicomDateTime(new Date(doc.createdAt));
+  const frameOfReferenceUid = context.frameOfReferenceUid ?? doc.series.frameOfReferenceUid ?? newUid();
+  const sopClassOf = (uid: string): string => context.sopClasses.get(uid) ?? CT_IMAGE_STORAGE;
+  const multiFrame = doc.findings.some((f) => f.frameNumber > 1);
+  const referenced = [...new Map(doc.findings.filter((f) => f.sopInstanceUid).map((f) => [`${f.sopInstanceUid}:${f.frameNumber}`, f])).values()];
+  const library = item('CONTAINS', 'CONTAINER', CODES.imageLibrary, {
+    ContinuityOfContent: 'SEPARATE',
+    ContentSequence: [
+      item('CONTAINS', 'CONTAINER', CODES.imageLibraryGroup, {
+        ContinuityOfContent: 'SEPARATE',
+        ContentSequence: referenced.map((f) => ({ RelationshipType: 'CONTAINS', ValueType: 'IMAGE', ...imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, multiFrame ? f.frameNumber : undefined) })),
+      }),
+    ],
+  });
+  const measurements = item('CONTAINS', 'CONTAINER', CODES.measurements, {
+    ContinuityOfContent: 'SEPARATE',
+    ContentSequence: doc.findings.map((f) => measurementGroup(f, doc, frameOfReferenceUid, sopClassOf, multiFrame)),
+  });
+  const content: Item[] = [
+    item('HAS CONCEPT MOD', 'CODE', CODES.language, { ConceptCodeSequence: [CODES.english] }),
+    item('HAS OBS CONTEXT', 'CODE', CODES.observerType, { ConceptCodeSequence: [CODES.device] }),
+    item('HAS OBS CONTEXT', 'UIDREF', CODES.deviceUid, { UID: DEVICE_OBSERVER_UID }),
+    item('HAS OBS CONTEXT', 'TEXT', CODES.deviceName, { TextValue: 'ctscope' }),
+    item('HAS CONCEPT MOD', 'CODE', CODES.procedure, { ConceptCodeSequence: [CODES.ct] }),
+  ];
+  // An empty container would need an empty ContentSequence, which Type 1C forbids: no findings, no containers.
+  if (referenced.length) content.push(library);
+  if (doc.findings.length) content.push(measurements);
+  const evidence = [...context.sopClasses.entries()].map(([uid, cls]) => ({ ReferencedSOPClassUID: cls, ReferencedSOPInstanceUID: uid }));
+  return {
+    SOPClassUID: COMPREHENSIVE_3D_SR,
+    SOPInstanceUID: options.sopInstanceUid ?? newUid(),
+    Modality: 'SR',
+    SeriesInstanceUID: options.seriesInstanceUid ?? newUid(),
+    SeriesNumber: String(options.seriesNumber ?? 9901),
+    SeriesDescription: 'ctscope AI findings (research use only)',
+    InstanceNumber: '1',
+    Manufacturer: 'ctscope',
+    SoftwareVersions: version,
+    InstanceCreationDate: now.date,
+    InstanceCreationTime: now.time,
+    ContentDate: now.date,
+    ContentTime: now.time,
+    StudyInstanceUID: doc.series.studyInstanceUid,
+    CompletionFlag: 'COMPLETE',
+    VerificationFlag: 'UNVERIFIED',
+    ReferencedPerformedProcedureStepSequence: [],
+    PerformedProcedureCodeSequence: [],
+    CodingSchemeIdentificationSequence: [{ CodingSchemeDesignator: LOCAL_SCHEME, CodingSchemeName: 'ctscope local codes', CodingSchemeResponsibleOrganization: 'ctscope' }],
+    CurrentRequestedProcedureEvidenceSequence: [
+      { StudyInstanceUID: doc.series.studyInstanceUid, ReferencedSeriesSequence: [{ SeriesInstanceUID: doc.series.seriesInstanceUid, ReferencedSOPSequence: evidence }] },
+    ],
+    ValueType: 'CONTAINER',
+    ConceptNameCodeSequence: [CODES.report],
+    ContinuityOfContent: 'SEPARATE',
+    ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: '1500' }],
+    ContentSequence: content,
+  };
+}
+
+/** Type 2 attributes of the Patient and General Study modules, empty unless the source had them. */
+const EMPTY_TYPE2: Record<string, DcmjsDict[string]> = {
+  '00100010': { vr: 'PN', Value: [] },
+  '00100020': { vr: 'LO', Value: [] },
+  '00100030': { vr: 'DA', Value: [] },
+  '00100040': { vr: 'CS', Value: [] },
+  '00080020': { vr: 'DA', Value: [] },
+  '00080030': { vr: 'TM', Value: [] },
+  '00080090': { vr: 'PN', Value: [] },
+  '00200010': { vr: 'SH', Value: [] },
+  '00080050': { vr: 'SH', Value: [] },
+};
+
+/** Serialises a report data set as a DICOM Part 10 file (Explicit VR Little Endian) with the source's patient/study elements. */
+export function serializeReport(dataset: Item, copied: DcmjsDict): Uint8Array {
+  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+  const versionBytes = new Uint8Array([0, 1]);
+  const meta = DicomMetaDictionary.denaturalizeDataset({
+    FileMetaInformationVersion: versionBytes.buffer,
+    MediaStorageSOPClassUID: dataset.SOPClassUID,
+    MediaStorageSOPInstanceUID: dataset.SOPInstanceUID,
+    TransferSyntaxUID: EXPLICIT_LE,
+    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: `CTSCOPE_${version}`.slice(0, 16),
+  });
+  const dict = new DicomDict(meta);
+  dict.dict = { ...EMPTY_TYPE2, ...copied, ...DicomMetaDictionary.denaturalizeDataset(dataset) };
+  return new Uint8Array(dict.write());
+}
+
+/** The SR of a findings document as Part 10 bytes. */
+export function srBytes(doc: FindingsDocument, context: SourceContext, options: SrOptions = {}): Uint8Array {
+  return serializeReport(buildMeasurementReport(doc, context, options), context.elements);
+}

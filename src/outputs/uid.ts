@@ -1,0 +1,19 @@
+import { createHash, randomUUID } from 'node:crypto';
+
+/** A fresh UID under the UUID-derived root 2.25 (PS3.5 B.2). */
+export function newUid(): string {
+  return `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`).toString()}`;
+}
+
+/** A stable 2.25 UID for a name (same name, same UID). */
+export function nameUid(name: string): string {
+  const h = createHash('sha256').update(name).digest('hex').slice(0, 32);
+  // Clear the top bits like a UUID would so the decimal stays under 39 digits.
+  return `2.25.${(BigInt(`0x${h}`) >> 2n).toString()}`;
+}
+
+/** DICOM DA and TM (UTC) of a date. */
+export function dicomDateTime(d: Date): { date: string; time: string } {
+  const iso = d.toISOString();
+  return { date: iso.slice(0, 10).replaceAll('-', ''), time: iso.slice(11, 19).replaceAll(':', '') };
+}

@@ -1,0 +1,69 @@
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { CtscopeError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { FindingsDocument, OutputName } from '../pipeline/types.js';
+import type { CtVolume } from '../volume/types.js';
+import { keyImage } from './key-image.js';
+import { reportHtml, type KeyImageRef } from './report.js';
+
+const IMAGE_LANES = 4;
+
+export const FILE_NAMES = { json: 'findings.json', sr: 'sr.dcm', report: 'report.html' } as const;
+
+/** Fails early (E_OUTPUT) when `outDir` exists and is not a folder, before any work is spent. */
+export async function checkOutDir(outDir: string): Promise<void> {
+  const st = await stat(outDir).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new CtscopeError('E_OUTPUT', 'the output path exists and is not a folder', { where: outDir });
+}
+
+/**
+ * Writes the requested outputs into `outDir`, each file atomically (temporary file, then rename), and
+ * findings.json last: when it exists, everything it lists is complete. `beforeJson` runs just before it.
+ */
+export async function writeOutputs(
+  outDir: string,
+  doc: FindingsDocument,
+  volume: Pick<CtVolume, 'data' | 'geometry'>,
+  sr: Uint8Array | undefined,
+  outputs: readonly OutputName[],
+  beforeJson: () => void = () => undefined,
+): Promise<string[]> {
+  const dir = resolve(outDir);
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new CtscopeError('E_OUTPUT', `cannot create the output folder: ${(e as Error).message}`, { cause: e, where: outDir });
+  }
+  // A re-run into the same folder first withdraws the old findings.json, so an interrupted run never
+  // leaves an old index describing a mix of old and new files.
+  await rm(join(dir, FILE_NAMES.json), { force: true }).catch(() => undefined);
+  const written: string[] = [];
+  const put = async (name: string, data: Uint8Array | string): Promise<void> => {
+    await writeFileAtomic(join(dir, name), data);
+    written.push(name);
+  };
+  if (outputs.includes('report')) {
+    // sharp encodes on libuv's thread pool: a few images at once, in finding order in the page.
+    const images: KeyImageRef[] = new Array(doc.findings.length);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < doc.findings.length) {
+        const at = next++;
+        const f = doc.findings[at]!;
+        const { png, width, height } = await keyImage(volume, f);
+        const file = `key-${f.n}.png`;
+        await writeFileAtomic(join(dir, file), png);
+        images[at] = { n: f.n, file, width, height };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IMAGE_LANES, doc.findings.length) }, lane));
+    for (const im of images) written.push(im.file);
+    await put(FILE_NAMES.report, reportHtml(doc, images));
+  }
+  if (outputs.includes('sr') && sr) await put(FILE_NAMES.sr, sr);
+  doc.files = [...written];
+  beforeJson();
+  if (outputs.includes('json')) await put(FILE_NAMES.json, JSON.stringify(doc, null, 2) + '\n');
+  return written.map((n) => join(dir, n));
+}

@@ -1,0 +1,119 @@
+import { throwIfAborted, toCtscopeError } from '../errors.js';
+import { detect as detectOnGrid } from '../inference/infer.js';
+import type { ModelPackage } from '../inference/model.js';
+import { loadSeries, type LoadedSeries, type StudyInput } from '../ingest/load.js';
+import { transformForOutput } from '../resample/index.js';
+import { isOrientation } from '../resample/reorient.js';
+import { buildFindingsDocument, type ModelRun } from '../outputs/findings-json.js';
+import { srBytesOffThread } from '../outputs/sr-task.js';
+import { checkOutDir, writeOutputs } from '../outputs/write.js';
+import { newUid } from '../outputs/uid.js';
+import type { Volume } from '../volume/types.js';
+import { cross, normalize } from '../volume/affine.js';
+import { round, StageClock } from './clock.js';
+import { loadModelPackage } from './models.js';
+import { fillDetectOptions } from './options.js';
+import { readSourceContext } from './source.js';
+import type { DetectOptions, DetectOutcome, FilledDetectOptions } from './types.js';
+
+/**
+ * The whole pipeline on one series: load (paths or in-memory buffers) -> for each model: resample to
+ * its grid, run it, map findings back to the original series -> findings document, and, with `outDir`,
+ * findings.json, sr.dcm, report.html and key images. Every run keeps its state in locals, so several
+ * may run at once in one process (model sessions are shared and serialise their own runs).
+ */
+export async function detect(input: StudyInput, options: DetectOptions): Promise<DetectOutcome> {
+  const o = fillDetectOptions(options);
+  const started = performance.now();
+  const clock = new StageClock();
+  // Models first: a missing or corrupt package fails before any decoding.
+  const packages = o.models.map((m) => loadModelPackage(m, o.modelDirs));
+  if (o.outDir !== undefined) await checkOutDir(o.outDir);
+  throwIfAborted(o.signal, 'detect');
+  const volume = await loadSeries(input, {
+    seriesUid: o.seriesUid,
+    signal: o.signal,
+    threads: o.threads,
+    onProgress: (p) => {
+      clock.enter(p.stage);
+      o.onProgress(p);
+    },
+  });
+  clock.stop();
+  const context = await readSourceContext(volume, input);
+  const runs: ModelRun[] = [];
+  for (const pkg of packages) runs.push(await runOne(volume, pkg, o, clock));
+  clock.stop();
+  const document = buildFindingsDocument(volume, context, runs, {
+    timings: clock.timings,
+    totalMs: 0,
+    warnings: [...volume.problems.map((p) => `series: ${p}`), ...context.warnings, ...skippedWarning(volume), ...planeWarning(volume)],
+  });
+  const outcome: DetectOutcome = { document, files: [] };
+  const wantSr = o.sr || (o.outDir !== undefined && o.outputs.includes('sr'));
+  if (wantSr) {
+    document.sr = { sopInstanceUid: newUid(), seriesInstanceUid: newUid() };
+    const options = { sopInstanceUid: document.sr.sopInstanceUid, seriesInstanceUid: document.sr.seriesInstanceUid };
+    const task = { doc: document, elements: context.elements, sopClasses: [...context.sopClasses], frameOfReferenceUid: context.frameOfReferenceUid, options };
+    outcome.sr = await srBytesOffThread(task, o.signal);
+  }
+  if (o.outDir !== undefined) {
+    throwIfAborted(o.signal, 'detect');
+    clock.enter('outputs');
+    o.onProgress({ stage: 'outputs', done: 0, total: 1 });
+    // Total time is known only once the outputs are written; findings.json is written last with it.
+    outcome.files = await writeOutputs(o.outDir, document, volume, outcome.sr, o.outputs, () => {
+      clock.stop();
+      document.timings.totalMs = round(performance.now() - started);
+    });
+    o.onProgress({ stage: 'outputs', done: 1, total: 1 });
+  } else {
+    document.timings.totalMs = round(performance.now() - started);
+  }
+  return outcome;
+}
+
+/** Key images show the acquired slices; say so when those are not axial. */
+function planeWarning(volume: LoadedSeries): string[] {
+  const d = volume.geometry.direction;
+  const normal = normalize(cross([d[0], d[3], d[6]], [d[1], d[4], d[7]]));
+  return Math.abs(normal[2]) < 0.8 ? ['series is not axial: key images show the acquired plane through each finding'] : [];
+}
+
+function skippedWarning(volume: LoadedSeries): string[] {
+  // Non-DICOM files (a truth.json, a README) beside the images are expected; say only what looked like DICOM.
+  const n = volume.index.skipped.filter((s) => s.code !== 'E_NOT_DICOM').length;
+  return n ? [`${n} input file(s) skipped while indexing (unreadable or not images)`] : [];
+}
+
+async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOptions, clock: StageClock): Promise<ModelRun> {
+  const m = pkg.manifest;
+  throwIfAborted(o.signal, 'detect');
+  clock.enter('resample', m.id);
+  o.onProgress({ stage: 'resample', done: 0, total: 1, model: m.id });
+  let grid: Volume;
+  try {
+    grid = await transformForOutput(volume, {
+      spacing: m.input.spacing,
+      ...(isOrientation(m.input.orientation) ? { orient: m.input.orientation } : {}),
+      interp: 'linear',
+      outType: 'float32',
+      ...(o.threads !== undefined ? { workers: o.threads } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  } catch (e) {
+    throw toCtscopeError(e, 'E_INTERNAL', `resampling for model '${m.id}' failed`, 'resample');
+  }
+  o.onProgress({ stage: 'resample', done: 1, total: 1, model: m.id });
+  clock.enter('infer', m.id);
+  o.onProgress({ stage: 'infer', done: 0, total: 1, model: m.id });
+  const result = await detectOnGrid(grid, volume, pkg, {
+    ep: o.ep,
+    onLog: o.onLog,
+    mask: o.bodyMask ? 'body' : null,
+    ...(o.sessionThreads !== undefined ? { threads: o.sessionThreads } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  o.onProgress({ stage: 'infer', done: 1, total: 1, model: m.id });
+  return { pkg, grid: grid.geometry, findings: result.findings, stats: result.stats };
+}

@@ -1,0 +1,21 @@
+import { CtscopeError, isCtscopeError } from '../errors.js';
+import { loadModel, type ModelPackage } from '../inference/model.js';
+
+/** Model ids the project plans to bundle; asking for one before it ships gets a clear E_MODEL. */
+export const PLANNED_MODELS: Readonly<Record<string, string>> = {
+  nodule: 'lung nodule detector for chest CT',
+  aneurysm: 'intracranial aneurysm detector for CTA',
+};
+
+/** Loads a model by bundled id or package folder; an unknown or unbundled id is E_MODEL. */
+export function loadModelPackage(idOrPath: string, searchDirs: string[] | undefined): ModelPackage {
+  try {
+    return loadModel(idOrPath, searchDirs ? { searchDirs } : {});
+  } catch (e) {
+    if (!isCtscopeError(e) || e.code !== 'E_NOT_FOUND') throw e;
+    const planned = PLANNED_MODELS[idOrPath];
+    if (planned)
+      throw new CtscopeError('E_MODEL', `model '${idOrPath}' (${planned}) is not bundled yet: no trained weights ship with this version; pass a model package folder with --model <path>`, { cause: e });
+    throw new CtscopeError('E_MODEL', `model '${idOrPath}' not found: ${e.message}`, { cause: e });
+  }
+}

@@ -1,0 +1,37 @@
+import { CtscopeError } from '../errors.js';
+import { definedOnly } from '../io/fill.js';
+import { isEpRequest } from '../inference/providers.js';
+import { OUTPUT_NAMES, type DetectOptions, type FilledDetectOptions } from './types.js';
+
+export const DEFAULT_DETECT: Omit<FilledDetectOptions, 'models'> = {
+  ep: 'auto',
+  signal: undefined,
+  onProgress: () => undefined,
+  onLog: () => undefined,
+  seriesUid: undefined,
+  outDir: undefined,
+  outputs: [...OUTPUT_NAMES],
+  sr: false,
+  threads: undefined,
+  sessionThreads: undefined,
+  modelDirs: undefined,
+  bodyMask: true,
+};
+
+/** Checks and fills detect options; bad values are E_USAGE. */
+export function fillDetectOptions(options: DetectOptions): FilledDetectOptions {
+  const raw = typeof options.models === 'string' ? options.models.split(',') : [...(options.models ?? [])];
+  const models = raw.map((m) => m.trim()).filter(Boolean);
+  if (models.length === 0) throw new CtscopeError('E_USAGE', 'detect needs at least one model (id or package folder)');
+  const d = definedOnly(options);
+  const o: FilledDetectOptions = {
+    ...DEFAULT_DETECT,
+    ...(d as Partial<FilledDetectOptions>),
+    models,
+    outputs: options.outputs ? [...options.outputs] : [...DEFAULT_DETECT.outputs],
+    modelDirs: options.modelDirs ? [...options.modelDirs] : undefined,
+  };
+  if (!isEpRequest(o.ep)) throw new CtscopeError('E_USAGE', `unknown execution provider '${String(o.ep)}'`);
+  for (const name of o.outputs) if (!OUTPUT_NAMES.includes(name)) throw new CtscopeError('E_USAGE', `unknown output '${String(name)}' (expected ${OUTPUT_NAMES.join(', ')})`);
+  return o;
+}

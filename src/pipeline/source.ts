@@ -1,0 +1,75 @@
+import { readFile } from 'node:fs/promises';
+import type { BufferInput, LoadedSeries, StudyInput } from '../ingest/load.js';
+import { dcmjs, toArrayBuffer, type DcmjsDict } from '../outputs/dcmjs.js';
+
+/**
+ * Patient and study attributes a derived SR must repeat (Patient and General Study modules). They are
+ * copied element by element into the SR and never logged or put into findings.json.
+ */
+export const COPIED_TAGS: Readonly<Record<string, string>> = {
+  '00080005': 'SpecificCharacterSet',
+  '00100010': 'PatientName',
+  '00100020': 'PatientID',
+  '00100021': 'IssuerOfPatientID',
+  '00100030': 'PatientBirthDate',
+  '00100040': 'PatientSex',
+  '00080020': 'StudyDate',
+  '00080030': 'StudyTime',
+  '00080090': 'ReferringPhysicianName',
+  '00200010': 'StudyID',
+  '00080050': 'AccessionNumber',
+};
+
+const FRAME_OF_REFERENCE = '00200052';
+
+/** What the outputs need from the source images beyond the volume. */
+export interface SourceContext {
+  /** Raw elements by tag, only those in COPIED_TAGS that the source had. */
+  elements: DcmjsDict;
+  frameOfReferenceUid: string | undefined;
+  /** SOP Class UID by SOP Instance UID for every instance of the series. */
+  sopClasses: Map<string, string>;
+  warnings: string[];
+}
+
+function isBufferList(input: StudyInput): input is readonly BufferInput[] {
+  return Array.isArray(input) && input.length > 0 && typeof input[0] === 'object' && input[0] !== null && 'bytes' in input[0];
+}
+
+/** Bytes of an instance by its source name, named as the loader names buffers (`buffer-<n>`, `name#<n>` for repeats). */
+async function bytesOf(input: StudyInput, source: string): Promise<Uint8Array> {
+  if (!isBufferList(input)) return readFile(source);
+  const seen = new Set<string>();
+  for (let n = 0; n < input.length; n++) {
+    const b = input[n]!;
+    let name = b.name || `buffer-${n + 1}`;
+    if (seen.has(name)) name = `${name}#${n + 1}`;
+    seen.add(name);
+    if (name === source) return b.bytes;
+  }
+  throw new Error('source buffer not found');
+}
+
+/** Reads the header of the series' first slice for the attributes the SR must repeat. Failures become warnings. */
+export async function readSourceContext(volume: LoadedSeries, input: StudyInput): Promise<SourceContext> {
+  const sopClasses = new Map<string, string>();
+  for (const inst of volume.series.instances) sopClasses.set(inst.sopInstanceUid, inst.sopClassUid);
+  const ctx: SourceContext = { elements: {}, frameOfReferenceUid: undefined, sopClasses, warnings: [] };
+  const first = volume.series.layout?.slices[0]?.instance ?? volume.series.instances[0];
+  if (!first) return ctx;
+  try {
+    const bytes = await bytesOf(input, first.source);
+    const dict = dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes), { ignoreErrors: true, untilTag: '7FE00010', includeUntilTagValue: false, noCopy: false }).dict;
+    // Plain {vr, Value} copies: dcmjs elements carry accessors that cannot cross to a worker thread.
+    for (const tag of Object.keys(COPIED_TAGS)) {
+      const el = dict[tag];
+      if (el) ctx.elements[tag] = JSON.parse(JSON.stringify({ vr: el.vr, Value: el.Value ?? [] })) as DcmjsDict[string];
+    }
+    const fr = dict[FRAME_OF_REFERENCE]?.Value?.[0];
+    if (typeof fr === 'string' && fr) ctx.frameOfReferenceUid = fr;
+    else ctx.warnings.push('source series has no FrameOfReferenceUID: SR coordinates reference a new one');
+  } catch (e) {
+    ctx.warnings.push(`could not re-read the first slice's header for the SR (${e instanceof Error ? e.message : String(e)}); patient/study attributes left empty`);
+  }
+  return ctx;
+}

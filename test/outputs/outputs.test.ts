@@ -1,0 +1,126 @@
+import { readFileSync, readdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detect } from '../../src/pipeline/detect.js';
+import { closeRunners } from '../../src/inference/runner.js';
+import type { FindingsDocument } from '../../src/pipeline/types.js';
+import { fixturePackage, smallPhantom } from '../pipeline/helpers.js';
+import { CHROMIUM, CHROMIUM_ARGS, dciodvfy, dsrdump, has, hasChromium, schemaErrors } from './helpers.js';
+
+afterAll(() => closeRunners());
+
+interface Run {
+  name: string;
+  out: string;
+  doc: FindingsDocument;
+  seriesUid: string;
+}
+const runs: Run[] = [];
+
+beforeAll(async () => {
+  const root = mkdtempSync(join(tmpdir(), 'ctscope-models-'));
+  const nodule = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 3, newId: 'nodule-fixture' }, root);
+  const aneurysm = fixturePackage('heatmap-fp32', { spacing: [3, 3, 3], maxFindings: 2, task: 'aneurysm', labels: ['aneurysm'], newId: 'aneurysm-fixture' }, root);
+  const chest = await smallPhantom('chest');
+  const cta = await smallPhantom('cta', { spacing: [3.5, 3.5, 3.5], slices: 48 });
+  for (const [name, series, model] of [['chest', chest, nodule], ['cta', cta, aneurysm]] as const) {
+    const out = mkdtempSync(join(tmpdir(), `ctscope-${name}-out-`));
+    const { document } = await detect(series.dir, { models: [model], ep: 'cpu', outDir: out });
+    runs.push({ name, out, doc: document, seriesUid: series.truth.series.seriesInstanceUid });
+  }
+}, 60_000);
+
+describe('findings.json', () => {
+  it('validates against schemas/findings.schema.json and names the series and model', () => {
+    for (const r of runs) {
+      const doc = JSON.parse(readFileSync(join(r.out, 'findings.json'), 'utf8')) as FindingsDocument;
+      expect(schemaErrors(doc), r.name).toBeUndefined();
+      expect(doc.series.seriesInstanceUid).toBe(r.seriesUid);
+      expect(doc.models[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(doc.findings.length).toBeGreaterThan(0);
+      expect(doc.files).toEqual(expect.arrayContaining(['sr.dcm', 'report.html', ...doc.findings.map((f) => `key-${f.n}.png`)]));
+      expect(doc.timings.totalMs).toBeGreaterThan(0);
+      // Only UIDs: the phantom's patient name and ID never reach the findings.
+      const text = JSON.stringify(doc);
+      expect(text).not.toMatch(/PHANTOM\^|SYNTH-(CHEST|CTA)/);
+    }
+  });
+
+  it('the schema rejects a document with a missing or extra field', () => {
+    const doc = structuredClone(runs[0]!.doc) as unknown as Record<string, unknown>;
+    expect(schemaErrors({ ...doc, patientName: 'X' })).toBeDefined();
+    const { findings: _f, ...rest } = doc;
+    expect(schemaErrors(rest)).toBeDefined();
+  });
+
+  it('leaves no temporary files behind', () => {
+    for (const r of runs) expect(readdirSync(r.out).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe.skipIf(!has('dciodvfy'))('sr.dcm passes dciodvfy (dicom3tools)', () => {
+  it('has zero errors for both phantoms', () => {
+    for (const r of runs) {
+      const v = dciodvfy(join(r.out, 'sr.dcm'));
+      expect(v.output, r.name).toMatch(/Comprehensive3DSR/);
+      expect(v.errors, `${r.name}:\n${v.output}`).toEqual([]);
+      // The only warnings allowed are for the local coding scheme of the detection score.
+      expect(v.warnings.filter((w) => !/99CTSCOPE/.test(w)), v.output).toEqual([]);
+    }
+  });
+});
+if (!has('dciodvfy')) console.warn('SKIP sr.dcm dciodvfy check: dciodvfy not installed (Debian package dicom3tools)');
+
+describe.skipIf(!has('dsrdump'))('sr.dcm loads in dsrdump (dcmtk)', () => {
+  it('shows one measurement group per finding with its centre, diameter and volume', () => {
+    for (const r of runs) {
+      const d = dsrdump(join(r.out, 'sr.dcm'));
+      expect(d.status, d.output).toBe(0);
+      expect(d.output).toMatch(/Comprehensive 3D SR Document/);
+      expect(d.output).toMatch(/"Imaging Measurement Report"/);
+      expect(d.output.match(/"Measurement Group"/g)?.length).toBe(r.doc.findings.length);
+      const f = r.doc.findings[0]!;
+      expect(d.output).toContain(`"Tracking Identifier")="finding-1"`);
+      expect(d.output).toContain(`SCOORD3D:(,,"Center")=(POINT,`);
+      expect(d.output).toMatch(/"Diameter"\)="[\d.]+" \(mm,UCUM/);
+      expect(d.output).toMatch(/"Volume"\)="[\d.e+]+" \(mm3,UCUM/);
+      expect(d.output).toContain(r.name === 'chest' ? '(786838002,SCT,"Pulmonary nodule")' : '(432119003,SCT,"Aneurysm")');
+      expect(f.sopInstanceUid).not.toBe('');
+    }
+  });
+});
+if (!has('dsrdump')) console.warn('SKIP sr.dcm dsrdump check: dsrdump not installed (Debian package dcmtk)');
+
+describe.skipIf(!hasChromium)('report.html in headless Chromium', () => {
+  it('loads with every key image decoded and the findings table filled', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      for (const r of runs) {
+        const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+        const failed: string[] = [];
+        page.on('requestfailed', (q) => failed.push(q.url()));
+        await page.goto(pathToFileURL(join(r.out, 'report.html')).href, { waitUntil: 'load' });
+        const images = await page.$$eval('img', (els) => els.map((e) => ({ src: e.getAttribute('src'), w: (e as HTMLImageElement).naturalWidth, ok: (e as HTMLImageElement).complete })));
+        expect(images).toHaveLength(r.doc.findings.length);
+        for (const im of images) expect(im.w, String(im.src)).toBeGreaterThan(0);
+        const rows = await page.$$eval('#findings tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '')));
+        expect(rows).toHaveLength(r.doc.findings.length);
+        r.doc.findings.forEach((f, n) => {
+          expect(rows[n]![0]).toBe(String(f.n));
+          expect(rows[n]![2]).toBe(f.score.toFixed(3));
+          expect(rows[n]![4]).toBe(`${f.sliceIndex + 1} / ${r.doc.series.dims[2]}`);
+        });
+        expect(await page.textContent('body')).toContain('not for clinical use');
+        expect(failed).toEqual([]);
+        await page.screenshot({ path: join(tmpdir(), `ctscope-report-${r.name}.png`), fullPage: true });
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+});
+if (!hasChromium) console.warn(`SKIP report.html browser check: ${CHROMIUM} not installed (Debian package chromium)`);

@@ -1,0 +1,65 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dcmjs, toArrayBuffer } from '../../src/outputs/dcmjs.js';
+import { buildMeasurementReport, ds, serializeReport, COMPREHENSIVE_3D_SR } from '../../src/outputs/sr.js';
+import { DISCLAIMER, type FindingsDocument, type FindingRecord } from '../../src/pipeline/types.js';
+import { dciodvfy, dsrdump, has } from './helpers.js';
+
+const finding = (n: number, frame: number): FindingRecord => ({
+  n, model: 'm', kind: n % 2 ? 'aneurysm' : 'other', label: 'x', score: 0.75, centerLps: [1.5, -2.25, 30], centerVoxel: [3, 4, 5],
+  diameterMm: 6.123456789, volumeMm3: 120.5, sliceIndex: 5, sopInstanceUid: '1.2.3.4.5', frameNumber: frame,
+});
+
+function doc(findings: FindingRecord[]): FindingsDocument {
+  return {
+    schemaVersion: 1, generator: { name: 'ctscope', version: '0.0.0' }, createdAt: '2024-05-06T07:08:09.000Z',
+    series: { studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4', frameOfReferenceUid: '1.2.3.9', modality: 'CT', dims: [8, 8, 8], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], tiltDeg: 0 },
+    models: [{ id: 'm', version: '2.0', sha256: '0'.repeat(64), task: 'aneurysm', labels: ['x'], description: '', licence: 'MIT', trainingData: 'none', provider: 'cpu', spacing: [1, 1, 1], dims: [8, 8, 8], patches: 1 }],
+    findings, timings: { stages: [], totalMs: 1 }, warnings: [], files: [], disclaimer: DISCLAIMER,
+  };
+}
+
+const context = { sopClasses: new Map([['1.2.3.4.5', '1.2.840.10008.5.1.4.1.1.2.1']]), frameOfReferenceUid: '1.2.3.9' };
+
+function write(bytes: Uint8Array): string {
+  const p = join(mkdtempSync(join(tmpdir(), 'ctscope-sr-')), 'sr.dcm');
+  writeFileSync(p, bytes);
+  return p;
+}
+
+describe('buildMeasurementReport', () => {
+  it('is a Comprehensive 3D SR with one group per finding, evidence and frame numbers for multi-frame sources', () => {
+    const ds0 = buildMeasurementReport(doc([finding(1, 3), finding(2, 7)]), context, { sopInstanceUid: '1.2.3.77' });
+    const bytes = serializeReport(ds0, {});
+    const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    expect(back.SOPClassUID).toBe(COMPREHENSIVE_3D_SR);
+    expect(back.SOPInstanceUID).toBe('1.2.3.77');
+    expect(back.PatientName ?? []).toEqual([]); // present but empty (type 2): nothing invented
+    expect(back.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0].ReferencedSOPClassUID).toBe('1.2.840.10008.5.1.4.1.1.2.1');
+    const groups = back.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === '126010').ContentSequence;
+    expect(groups).toHaveLength(2);
+    const point = groups[0].ContentSequence.find((c: any) => c.ValueType === 'SCOORD3D');
+    expect(point.GraphicData).toEqual([1.5, -2.25, 30]);
+    expect(point.ReferencedFrameOfReferenceUID).toBe('1.2.3.9');
+    const img = groups[1].ContentSequence.find((c: any) => c.ValueType === 'IMAGE');
+    expect(String(img.ReferencedSOPSequence[0].ReferencedFrameNumber)).toBe('7');
+    if (has('dciodvfy')) expect(dciodvfy(write(bytes)).errors).toEqual([]);
+    if (has('dsrdump')) expect(dsrdump(write(bytes)).status).toBe(0);
+  });
+
+  it('an empty result is still a valid SR (no empty containers)', () => {
+    const bytes = serializeReport(buildMeasurementReport(doc([]), context), {});
+    if (has('dciodvfy')) {
+      const v = dciodvfy(write(bytes));
+      expect(v.errors, v.output).toEqual([]);
+    }
+    if (has('dsrdump')) expect(dsrdump(write(bytes)).output).not.toMatch(/Measurement Group/);
+  });
+
+  it('DS values fit in 16 characters', () => {
+    for (const x of [6.123456789012, 1e-12, -123456789.987654, 0.1 + 0.2, 12345678901234567]) expect(ds(x).length).toBeLessThanOrEqual(16);
+    expect(Number(ds(6.123456789012))).toBeCloseTo(6.123456789, 6);
+  });
+});

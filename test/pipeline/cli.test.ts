@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { progressView } from '../../src/outputs/console.js';
+import { parseDetectArgs } from '../../src/cli/detect.js';
+import { fixturePackage, smallPhantom } from './helpers.js';
+import { schemaErrors } from '../outputs/helpers.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let series: string, model: string;
+beforeAll(async () => {
+  series = (await smallPhantom('chest', { slices: 24 })).dir;
+  model = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 2 });
+}, 60_000);
+
+describe('ctscope detect', () => {
+  it('writes every output, logs stages as plain lines off a terminal, ends with a summary table', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ctscope-cli-')), 'results');
+    const r = await cli(['detect', series, '--model', model, '--ep', 'cpu', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['findings.json', 'sr.dcm', 'report.html', 'key-1.png']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(r.stderr).toMatch(/^decoding slices \(24\)\.\.\.$/m);
+    expect(r.stderr).toMatch(/^running model \(heatmap-fp32\): done$/m);
+    expect(r.stderr).not.toContain('\r');
+    expect(r.stdout).toMatch(/^#\s+model\s+finding\s+score/m);
+    expect(r.stdout).toMatch(/^1\s+heatmap-fp32\s+nodule\s+0\.\d{3}/m);
+    expect(r.stdout).toMatch(/wrote \d+ file\(s\)/);
+  });
+
+  it('--json prints findings.json to stdout; --quiet prints nothing else', async () => {
+    const r = await cli(['detect', series, '--model', model, '--ep', 'cpu', '--json', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const doc = JSON.parse(r.stdout);
+    expect(schemaErrors(doc)).toBeUndefined();
+    expect(doc.files).toEqual([]);
+  });
+
+  it('exit codes: 2 usage, 3 bad input or missing model', async () => {
+    expect((await cli(['detect', series, '--out', '/tmp/x'])).code).toBe(2);
+    expect((await cli(['detect', series, '--model', model])).code).toBe(2);
+    expect((await cli(['detect', series, '--model', model, '--json', '--bogus'])).code).toBe(2);
+    expect((await cli(['detect', series, '--model', model, '--json', '--stow'])).code).toBe(2);
+    const missing = await cli(['detect', join(series, 'nope'), '--model', model, '--json']);
+    expect(missing.code).toBe(3);
+    const notDicom = await cli(['detect', join(series, 'truth.json'), '--model', model, '--json']);
+    expect(notDicom.code).toBe(3);
+    expect(notDicom.stderr).toMatch(/E_NOT_DICOM/);
+    const unbundled = await cli(['detect', series, '--model', 'aneurysm', '--json']);
+    if (!existsSync(fileURLToPath(new URL('../../models/aneurysm/manifest.json', import.meta.url)))) {
+      expect(unbundled.code).toBe(3);
+      expect(unbundled.stderr).toMatch(/error\[E_MODEL\]: model 'aneurysm' .*not bundled yet/);
+    }
+  });
+
+  it('parses comma lists and repeated --model', () => {
+    const a = parseDetectArgs(['d', '--model', 'a,b', '-m', 'c', '--json', '--outputs', 'json,sr']);
+    expect(a.models).toEqual(['a', 'b', 'c']);
+    expect(a.outputs).toEqual(['json', 'sr']);
+    expect(() => parseDetectArgs(['d', '--model', 'a', '--json', '--outputs', 'pdf'])).toThrow(/--outputs/);
+    expect(() => parseDetectArgs(['d', '--model', 'a', '--json', '--threads', '0'])).toThrow(/--threads/);
+  });
+});
+
+describe('samples/pacs-plugin.mjs', () => {
+  it('runs: buffers in, progress events, SR bytes out, event loop free', async () => {
+    const dir = (await smallPhantom('chest', { rows: 48, cols: 48, slices: 24, spacing: [2, 2, 2] })).dir;
+    const cwd = mkdtempSync(join(tmpdir(), 'ctscope-pacs-'));
+    const sample = fileURLToPath(new URL('../../samples/pacs-plugin.mjs', import.meta.url));
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [sample, dir, fileURLToPath(new URL('../fixtures/models/boxes', import.meta.url))], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (code) => resolve({ code, out }));
+    });
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/host: received 24 instances/);
+    expect(r.out).toMatch(/host: infer \(boxes\) started/);
+    expect(r.out).toMatch(/host: stored the SR \(\d+ bytes\)/);
+    const beats = Number(/heartbeat ran (\d+) times/.exec(r.out)?.[1]);
+    expect(beats).toBeGreaterThan(3);
+    expect(existsSync(join(cwd, 'pacs-plugin-sr.dcm'))).toBe(true);
+  }, 60_000);
+});
+
+describe('progress view', () => {
+  it('draws one bar line per stage with \\r on a terminal', () => {
+    let text = '';
+    const v = progressView({ write: (t) => (text += t), isTTY: true, columns: 100 });
+    v.onProgress({ stage: 'decode', done: 0, total: 4 });
+    v.onProgress({ stage: 'decode', done: 4, total: 4 });
+    v.onProgress({ stage: 'infer', done: 0, total: 1, model: 'm' });
+    v.onProgress({ stage: 'infer', done: 1, total: 1, model: 'm' });
+    v.end();
+    const lines = text.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\rdecoding slices .*\[\.+\]\s+0% 0\/4.*\rdecoding slices .*\[#+\] 100% 4\/4/);
+    expect(lines[1]).toMatch(/running model \(m\).*100% done/);
+  });
+});

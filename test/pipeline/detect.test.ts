@@ -1,0 +1,112 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detect } from '../../src/pipeline/detect.js';
+import { closeRunners } from '../../src/inference/runner.js';
+import type { BufferInput } from '../../src/ingest/load.js';
+import type { DetectProgress } from '../../src/pipeline/types.js';
+import { fixturePackage, smallPhantom } from './helpers.js';
+import type { SynthTruth } from '../../src/synth/truth.js';
+
+afterAll(() => closeRunners());
+
+let chest: { dir: string; truth: SynthTruth };
+let cta: { dir: string; truth: SynthTruth };
+let heat: string, boxes: string;
+const buffersOf = (dir: string): BufferInput[] => readdirSync(dir).filter((f) => f.endsWith('.dcm')).map((f) => ({ name: f, bytes: readFileSync(join(dir, f)) }));
+
+beforeAll(async () => {
+  chest = await smallPhantom('chest');
+  cta = await smallPhantom('cta', { seed: 5, slices: 32 });
+  const root = mkdtempSync(join(tmpdir(), 'ctscope-models-'));
+  heat = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 4 }, root);
+  boxes = fixturePackage('boxes', { spacing: [4, 4, 4], maxFindings: 3 }, root);
+}, 60_000);
+
+describe('detect pipeline', () => {
+  it('runs two models on one series; findings map back to the original series', async () => {
+    const events: DetectProgress[] = [];
+    const r = await detect(chest.dir, { models: [heat, boxes], ep: 'cpu', onProgress: (p) => events.push(p) });
+    const doc = r.document;
+    expect(r.files).toEqual([]);
+    expect(doc.series.seriesInstanceUid).toBe(chest.truth.series.seriesInstanceUid);
+    expect(doc.series.frameOfReferenceUid).toBe(chest.truth.series.frameOfReferenceUid);
+    expect(doc.series.dims).toEqual(chest.truth.series.dims);
+    expect(doc.models.map((m) => m.id)).toEqual(['heatmap-fp32', 'boxes']);
+    expect(doc.models[0]!.spacing).toEqual([4, 4, 4]);
+    expect(doc.findings.length).toBeGreaterThan(1);
+    expect(doc.findings.map((f) => f.n)).toEqual(doc.findings.map((_, i) => i + 1));
+    const g = doc.series;
+    for (const f of doc.findings) {
+      // centreVoxel and centreLps describe the same point of the ORIGINAL grid (axis-aligned phantom).
+      for (let a = 0; a < 3; a++) {
+        const lps = g.origin[a]! + g.direction[a * 3 + a]! * g.spacing[a]! * f.centerVoxel[a]!;
+        expect(Math.abs(lps - f.centerLps[a]!)).toBeLessThan(0.05);
+      }
+      expect(f.sliceIndex).toBe(Math.min(g.dims[2] - 1, Math.max(0, Math.round(f.centerVoxel[2]))));
+      expect(f.sopInstanceUid).toMatch(/^2\.25\.\d+$/);
+    }
+    const stages = [...new Set(events.map((e) => `${e.stage}${e.model ? `:${e.model}` : ''}`))];
+    expect(stages).toEqual(['scan', 'index', 'decode', 'resample:heatmap-fp32', 'infer:heatmap-fp32', 'resample:boxes', 'infer:boxes']);
+    expect(doc.timings.stages.map((t) => t.stage)).toEqual(['scan', 'index', 'decode', 'resample', 'infer', 'resample', 'infer']);
+  });
+
+  it('in-memory buffers give the same findings as the folder', async () => {
+    const a = await detect(chest.dir, { models: heat, ep: 'cpu' });
+    const b = await detect(buffersOf(chest.dir), { models: heat, ep: 'cpu', sr: true });
+    expect(b.document.findings).toEqual(a.document.findings);
+    expect(b.sr).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(b.sr!.subarray(128, 132)).toString()).toBe('DICM');
+  });
+
+  it('several detects at once in one process do not interfere', async () => {
+    const solo = [
+      (await detect(chest.dir, { models: heat, ep: 'cpu' })).document,
+      (await detect(cta.dir, { models: heat, ep: 'cpu' })).document,
+      (await detect(buffersOf(cta.dir), { models: boxes, ep: 'cpu' })).document,
+    ];
+    const outs = [mkdtempSync(join(tmpdir(), 'ctscope-c1-')), mkdtempSync(join(tmpdir(), 'ctscope-c2-')), mkdtempSync(join(tmpdir(), 'ctscope-c3-'))];
+    const together = await Promise.all([
+      detect(chest.dir, { models: heat, ep: 'cpu', outDir: outs[0] }),
+      detect(cta.dir, { models: heat, ep: 'cpu', outDir: outs[1] }),
+      detect(buffersOf(cta.dir), { models: boxes, ep: 'cpu', outDir: outs[2] }),
+    ]);
+    together.forEach((t, n) => {
+      expect(solo[n]!.findings.length).toBeGreaterThan(0);
+      expect(t.document.series.seriesInstanceUid).toBe(solo[n]!.series.seriesInstanceUid);
+      expect(t.document.findings).toEqual(solo[n]!.findings);
+      const written = JSON.parse(readFileSync(join(outs[n]!, 'findings.json'), 'utf8'));
+      expect(written.findings).toEqual(solo[n]!.findings);
+    });
+  });
+
+  it('an abort ends the run with E_ABORTED and no findings.json', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ctscope-abort-'));
+    const ac = new AbortController();
+    const run = detect(chest.dir, { models: heat, ep: 'cpu', outDir: out, signal: ac.signal, onProgress: (p) => p.stage === 'resample' && ac.abort() });
+    await expect(run).rejects.toMatchObject({ code: 'E_ABORTED' });
+    expect(existsSync(join(out, 'findings.json'))).toBe(false);
+    const pre = new AbortController();
+    pre.abort();
+    await expect(detect(chest.dir, { models: heat, signal: pre.signal })).rejects.toMatchObject({ code: 'E_ABORTED' });
+  });
+
+  it('a model id that is not bundled is E_MODEL saying so; bad inputs are coded', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'ctscope-nomodels-'));
+    await expect(detect(chest.dir, { models: 'nodule', modelDirs: [empty] })).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringMatching(/not bundled yet/) });
+    await expect(detect(chest.dir, { models: 'no-such-model', modelDirs: [empty] })).rejects.toMatchObject({ code: 'E_MODEL' });
+    await expect(detect(chest.dir, { models: [] })).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(detect(chest.dir, { models: heat, ep: 'warp' as never })).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(detect(join(chest.dir, 'truth.json'), { models: heat })).rejects.toMatchObject({ code: 'E_NOT_DICOM' });
+    await expect(detect(chest.dir, { models: heat, seriesUid: '1.2.3' })).rejects.toMatchObject({ code: 'E_SERIES_NOT_FOUND' });
+    await expect(detect(chest.dir, { models: heat, outDir: join(chest.dir, 'truth.json') })).rejects.toMatchObject({ code: 'E_OUTPUT' });
+  });
+
+  it('never logs patient names or IDs', async () => {
+    const lines: string[] = [];
+    const r = await detect(chest.dir, { models: heat, ep: 'auto', onLog: (l) => lines.push(l), onProgress: (p) => lines.push(JSON.stringify(p)) });
+    const all = lines.join('\n') + JSON.stringify(r.document);
+    expect(all).not.toMatch(/PHANTOM|SYNTH-CHEST/);
+  });
+});
