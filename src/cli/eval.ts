@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
+import { EVAL_KINDS, listCases, loadCases, type EvalKind } from '../eval/cases.js';
+import { frocTable } from '../eval/table.js';
+import { readManifest } from '../inference/manifest.js';
+import { bundledModelsDir } from '../inference/model.js';
+import { usageError, type Command } from './command.js';
+
+const USAGE = `eval --truth-root A --pred-root B [--json] [--kind nodule|aneurysm] [--threshold T]
+
+  --truth-root DIR   case folders, each with truth.json (as written by ctscope synth)
+  --pred-root DIR    case folders of the same names, each with findings.json (as written by ctscope detect)
+  --json             print the results as JSON
+  --kind K           evaluate only nodules or only aneurysms (default: every kind with scans)
+  --threshold T      operating threshold for the per-size/type table and FP/scan
+                     (default: the bundled model's thresholds.score, else 0.5)
+
+FROC the LUNA16 way: a finding hits a lesion within its radius (aneurysms: at least 2 mm); each lesion
+counts once; sensitivity at 1/8..8 false positives per scan and their mean (CPM).`;
+
+/** The bundled model's default score threshold for a kind (models/<kind>/manifest.json), if bundled. */
+export function defaultThreshold(kind: EvalKind): number {
+  const file = join(bundledModelsDir(), kind, 'manifest.json');
+  return existsSync(file) ? readManifest(file).thresholds.score : 0.5;
+}
+
+export interface EvalReport {
+  kinds: Partial<Record<EvalKind, FrocResult>>;
+}
+
+export function runEval(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], threshold?: number): EvalReport {
+  const files = listCases(truthRoot, predRoot);
+  const report: EvalReport = { kinds: {} };
+  for (const kind of kinds) {
+    const cases = loadCases(files, kind);
+    if (cases.length === 0) continue;
+    report.kinds[kind] = froc(cases, { ...TASK_EVAL[kind], threshold: threshold ?? defaultThreshold(kind) });
+  }
+  return report;
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'FROC evaluation of findings.json against truth.json (LUNA16 style)',
+  usage: USAGE,
+  async run(argv, io) {
+    let v;
+    try {
+      v = parseArgs({
+        args: argv,
+        strict: true,
+        options: { 'truth-root': { type: 'string' }, 'pred-root': { type: 'string' }, json: { type: 'boolean' }, kind: { type: 'string' }, threshold: { type: 'string' } },
+      }).values;
+    } catch (e) {
+      throw usageError(`eval: ${(e as Error).message}`);
+    }
+    if (!v['truth-root'] || !v['pred-root']) throw usageError('eval: --truth-root and --pred-root are required');
+    if (v.kind !== undefined && !(EVAL_KINDS as readonly string[]).includes(v.kind)) throw usageError(`eval: --kind takes ${EVAL_KINDS.join(' or ')} (got '${v.kind}')`);
+    let threshold: number | undefined;
+    if (v.threshold !== undefined) {
+      threshold = Number(v.threshold);
+      if (v.threshold.trim() === '' || !(threshold >= 0 && threshold <= 1)) throw usageError(`eval: --threshold takes a number in [0, 1] (got '${v.threshold}')`);
+    }
+    const kinds = v.kind ? [v.kind as EvalKind] : EVAL_KINDS;
+    const report = runEval(v['truth-root'], v['pred-root'], kinds, threshold);
+    if (v.json) {
+      io.out(JSON.stringify(report, (_k, x) => (x === Infinity ? null : x), 2));
+      return 0;
+    }
+    const found = Object.entries(report.kinds);
+    if (found.length === 0) io.out('no scans to evaluate');
+    for (const [kind, r] of found) io.out(frocTable(kind, r) + '\n');
+    return 0;
+  },
+};

@@ -1,0 +1,84 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CtscopeError } from '../errors.js';
+import type { Vec3 } from '../volume/types.js';
+import type { EvalCase, PredictedFinding, TruthLesion } from './froc.js';
+
+/** Lesion kinds the evaluation knows (truth.json `findings[].kind`, findings.json `findings[].kind`). */
+export type EvalKind = 'nodule' | 'aneurysm';
+export const EVAL_KINDS: readonly EvalKind[] = ['nodule', 'aneurysm'];
+
+export interface CaseFiles {
+  id: string;
+  truthFile: string;
+  predFile: string | null;
+}
+
+const isVec3 = (v: unknown): v is Vec3 => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CtscopeError('E_IO', `cannot read JSON: ${(e as Error).message}`, { cause: e, where: file });
+  }
+}
+
+/** Case folders of `truthRoot` holding truth.json, paired with `predRoot/<same name>/findings.json`. */
+export function listCases(truthRoot: string, predRoot: string): CaseFiles[] {
+  for (const [name, dir] of [['truth root', truthRoot], ['prediction root', predRoot]] as const) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CtscopeError('E_NOT_FOUND', `${name} is not a folder`, { where: dir });
+  }
+  const ids = readdirSync(truthRoot)
+    .filter((d) => existsSync(join(truthRoot, d, 'truth.json')))
+    .sort();
+  if (ids.length === 0) throw new CtscopeError('E_NOT_FOUND', 'no case folder with truth.json under the truth root', { where: truthRoot });
+  return ids.map((id) => {
+    const pred = join(predRoot, id, 'findings.json');
+    return { id, truthFile: join(truthRoot, id, 'truth.json'), predFile: existsSync(pred) ? pred : null };
+  });
+}
+
+/** Truth lesions of one kind from a ctscope synth truth.json (or any file with `findings[]` of that shape). */
+export function readTruth(file: string, kind: EvalKind): TruthLesion[] {
+  const doc = readJson(file) as { findings?: unknown };
+  if (!doc || !Array.isArray(doc.findings)) throw new CtscopeError('E_IO', 'truth file has no findings array', { where: file });
+  const out: TruthLesion[] = [];
+  for (const f of doc.findings as Record<string, unknown>[]) {
+    if (f.kind !== kind) continue;
+    if (!isVec3(f.centerLps) || typeof f.diameterMm !== 'number' || !(f.diameterMm > 0)) throw new CtscopeError('E_IO', 'truth finding needs centerLps [x,y,z] and diameterMm > 0', { where: file });
+    out.push({ centerLps: f.centerLps, diameterMm: f.diameterMm, ...(typeof f.type === 'string' ? { type: f.type } : {}) });
+  }
+  return out;
+}
+
+/** Findings of one kind from a findings.json ({ findings: [{ kind, score, centerLps }] }). */
+export function readPredictions(file: string, kind: EvalKind): PredictedFinding[] {
+  const doc = readJson(file) as { findings?: unknown };
+  if (!doc || !Array.isArray(doc.findings)) throw new CtscopeError('E_IO', 'findings file has no findings array', { where: file });
+  const out: PredictedFinding[] = [];
+  for (const f of doc.findings as Record<string, unknown>[]) {
+    if (f.kind !== kind) continue;
+    if (!isVec3(f.centerLps) || typeof f.score !== 'number' || !Number.isFinite(f.score)) throw new CtscopeError('E_IO', 'finding needs centerLps [x,y,z] and a numeric score', { where: file });
+    out.push({ centerLps: f.centerLps, score: f.score });
+  }
+  return out;
+}
+
+/** Phantom kind (truth.json `kind`) whose scans a lesion kind is scored on. */
+export const SCAN_KIND: Readonly<Record<EvalKind, string>> = { nodule: 'chest', aneurysm: 'cta' };
+
+/**
+ * Cases of one kind. A truth.json that names its phantom kind (chest, cta) counts as a scan only for the
+ * lesion kind of that phantom; one without `kind` counts for every lesion kind. A scan without lesions
+ * still contributes its false positives; a case without findings.json has no findings.
+ */
+export function loadCases(files: readonly CaseFiles[], kind: EvalKind): EvalCase[] {
+  const out: EvalCase[] = [];
+  for (const c of files) {
+    const doc = readJson(c.truthFile) as { kind?: unknown };
+    if (typeof doc.kind === 'string' && Object.values(SCAN_KIND).includes(doc.kind) && doc.kind !== SCAN_KIND[kind]) continue;
+    out.push({ id: c.id, truths: readTruth(c.truthFile, kind), findings: c.predFile ? readPredictions(c.predFile, kind) : [] });
+  }
+  return out;
+}

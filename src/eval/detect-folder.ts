@@ -1,0 +1,35 @@
+/** Detection on one DICOM folder the way `ctscope detect` does it, with a low score floor for FROC curves. */
+import { detect as detectOnGrid } from '../inference/infer.js';
+import type { ModelPackage } from '../inference/model.js';
+import { loadSeries } from '../ingest/load.js';
+import { transformForOutput } from '../resample/index.js';
+
+/** Scores kept for the FROC curve: far below any operating threshold. */
+export const CURVE_THRESHOLD = 0.02;
+/** Findings kept per scan below the operating threshold: enough to reach 8 FP/scan and beyond. */
+export const CURVE_MAX_FINDINGS = 200;
+/**
+ * First seed of the reported evaluation. Training used seeds 1000-1199; seeds 5000-5019 chose between
+ * model versions and set the operating thresholds, so the report starts further on, at unseen seeds.
+ */
+export const EVAL_SEED = 5050;
+
+export interface CaseDetection {
+  findings: { kind: string; model: string; score: number; centerLps: number[]; diameterMm: number }[];
+  ms: number;
+}
+
+/** Runs packages on one DICOM folder, keeping every finding above `floor` (the curve needs low scores too). */
+export async function detectFolder(dir: string, pkgs: readonly ModelPackage[], floor = CURVE_THRESHOLD): Promise<CaseDetection> {
+  const t0 = performance.now();
+  const volume = await loadSeries(dir);
+  const findings: CaseDetection['findings'] = [];
+  for (const pkg of pkgs) {
+    const low: ModelPackage = { ...pkg, manifest: { ...pkg.manifest, thresholds: { ...pkg.manifest.thresholds, score: floor, maxFindings: floor < pkg.manifest.thresholds.score ? CURVE_MAX_FINDINGS : pkg.manifest.thresholds.maxFindings } } };
+    const grid = await transformForOutput(volume, { spacing: pkg.manifest.input.spacing, orient: 'LPS', interp: 'linear', outType: 'float32' });
+    const r = await detectOnGrid(grid, volume, low, { mask: 'body' });
+    for (const f of r.findings) findings.push({ kind: f.kind, model: pkg.manifest.id, score: f.score, centerLps: [...f.centerLps], diameterMm: f.diameterMm });
+  }
+  return { findings, ms: performance.now() - t0 };
+}
+

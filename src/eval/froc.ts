@@ -1,0 +1,198 @@
+import { CtscopeError } from '../errors.js';
+import type { Vec3 } from '../volume/types.js';
+
+/**
+ * FROC evaluation the LUNA16 way: a finding hits a truth lesion when its centre lies within the lesion's
+ * radius (never less than `minRadiusMm`); a lesion counts once, with the best score among its hits; a
+ * finding that hits any lesion is never a false positive, however many hit the same lesion. The curve is
+ * swept over every score; sensitivity at a false-positive rate is interpolated linearly between the curve's
+ * points (which start at 0 FP, 0 sensitivity), and held at the last point beyond the curve's end.
+ */
+
+export interface TruthLesion {
+  centerLps: Vec3;
+  diameterMm: number;
+  /** e.g. solid, part-solid, ground-glass, saccular. */
+  type?: string;
+}
+
+export interface PredictedFinding {
+  centerLps: Vec3;
+  score: number;
+}
+
+export interface EvalCase {
+  id: string;
+  truths: TruthLesion[];
+  findings: PredictedFinding[];
+}
+
+export interface FrocOptions {
+  /** Smallest hit radius (mm): 2 for aneurysms, 0 for nodules. */
+  minRadiusMm?: number;
+  /** False positives per scan where sensitivity is read; default LUNA16's 1/8 .. 8. */
+  fpRates?: number[];
+  /** Size bands [lo, hi) in mm for the per-band table; the last band includes hi. */
+  sizeBands?: [number, number][];
+  /** Operating threshold for the per-band/type table and FP/scan. */
+  threshold?: number;
+}
+
+export interface FilledFrocOptions {
+  minRadiusMm: number;
+  fpRates: number[];
+  sizeBands: [number, number][];
+  threshold: number;
+}
+
+export const LUNA_FP_RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
+
+export function fillFrocOptions(o: FrocOptions = {}): FilledFrocOptions {
+  const f: FilledFrocOptions = {
+    minRadiusMm: o.minRadiusMm ?? 0,
+    fpRates: o.fpRates ? [...o.fpRates] : [...LUNA_FP_RATES],
+    sizeBands: o.sizeBands ? o.sizeBands.map((b) => [b[0], b[1]] as [number, number]) : [],
+    threshold: o.threshold ?? 0.5,
+  };
+  if (!(f.minRadiusMm >= 0)) throw new CtscopeError('E_USAGE', `minRadiusMm must be >= 0, got ${f.minRadiusMm}`);
+  if (f.fpRates.length === 0 || !f.fpRates.every((r) => r > 0)) throw new CtscopeError('E_USAGE', 'fpRates must be positive numbers');
+  return f;
+}
+
+export interface CurvePoint {
+  threshold: number;
+  fpPerScan: number;
+  sensitivity: number;
+}
+
+export interface GroupStat {
+  name: string;
+  truths: number;
+  hits: number;
+  sensitivity: number | null;
+}
+
+export interface FrocResult {
+  scans: number;
+  truths: number;
+  findings: number;
+  /** Sensitivity at each requested FP/scan rate. */
+  sensitivities: { fpPerScan: number; sensitivity: number }[];
+  /** Mean of those sensitivities (competition performance metric). */
+  cpm: number;
+  /** Best sensitivity reachable with every finding kept, and the FP/scan it costs. */
+  maxSensitivity: number;
+  fpPerScanAtMax: number;
+  curve: CurvePoint[];
+  atThreshold: {
+    threshold: number;
+    sensitivity: number | null;
+    fpPerScan: number;
+    bySize: GroupStat[];
+    byType: GroupStat[];
+  };
+}
+
+/** A curve event: a false positive, or a lesion first reached at its best score. */
+interface Scored {
+  score: number;
+  fp: boolean;
+}
+
+const dist = (a: Vec3, b: Vec3): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+
+/** Per lesion: best score among the findings that hit it (-Infinity if none); the false positives' scores. */
+export function matchCase(c: EvalCase, minRadiusMm: number): { best: number[]; fpScores: number[] } {
+  const best = c.truths.map(() => -Infinity);
+  const fpScores: number[] = [];
+  for (const f of c.findings) {
+    let hit = false;
+    c.truths.forEach((t, i) => {
+      if (dist(f.centerLps, t.centerLps) <= Math.max(t.diameterMm / 2, minRadiusMm)) {
+        hit = true;
+        if (f.score > best[i]!) best[i] = f.score;
+      }
+    });
+    if (!hit) fpScores.push(f.score);
+  }
+  return { best, fpScores };
+}
+
+/** Linear interpolation of sensitivity at `fp` along the curve (points in threshold order, FP non-decreasing). */
+export function sensitivityAt(curve: readonly CurvePoint[], fp: number): number {
+  let a = 0;
+  for (let i = 0; i < curve.length; i++) if (curve[i]!.fpPerScan <= fp) a = i;
+  const p = curve[a]!;
+  const q = curve[a + 1];
+  if (!q) return p.sensitivity;
+  const t = (fp - p.fpPerScan) / (q.fpPerScan - p.fpPerScan);
+  return p.sensitivity + t * (q.sensitivity - p.sensitivity);
+}
+
+export function froc(cases: readonly EvalCase[], options: FrocOptions = {}): FrocResult {
+  const o = fillFrocOptions(options);
+  const scans = cases.length;
+  if (scans === 0) throw new CtscopeError('E_USAGE', 'FROC needs at least one scan');
+  const lesions: { best: number; t: TruthLesion }[] = [];
+  const scored: Scored[] = [];
+  let findings = 0;
+  for (const c of cases) {
+    const { best, fpScores } = matchCase(c, o.minRadiusMm);
+    c.truths.forEach((t, i) => lesions.push({ best: best[i]!, t }));
+    for (const s of fpScores) scored.push({ score: s, fp: true });
+    findings += c.findings.length;
+  }
+  // Lesion "events" (first reached at their best score) and FP events, swept from the highest score down.
+  for (const l of lesions) if (l.best > -Infinity) scored.push({ score: l.best, fp: false });
+  scored.sort((a, b) => b.score - a.score);
+  const n = lesions.length;
+  const curve: CurvePoint[] = [{ threshold: Infinity, fpPerScan: 0, sensitivity: 0 }];
+  let tp = 0, fp = 0;
+  for (let i = 0; i < scored.length; i++) {
+    const s = scored[i]!;
+    if (s.fp) fp++;
+    else tp++;
+    // One point per distinct score: findings with equal scores enter together.
+    if (i + 1 < scored.length && scored[i + 1]!.score === s.score) continue;
+    curve.push({ threshold: s.score, fpPerScan: fp / scans, sensitivity: n ? tp / n : 0 });
+  }
+  const sensitivities = o.fpRates.map((r) => ({ fpPerScan: r, sensitivity: sensitivityAt(curve, r) }));
+  const cpm = sensitivities.reduce((a, s) => a + s.sensitivity, 0) / sensitivities.length;
+  const last = curve[curve.length - 1]!;
+
+  const hitAt = (l: { best: number }): boolean => l.best >= o.threshold;
+  const group = (name: string, members: { best: number }[]): GroupStat => {
+    const hits = members.filter(hitAt).length;
+    return { name, truths: members.length, hits, sensitivity: members.length ? hits / members.length : null };
+  };
+  const bySize = o.sizeBands.map((b, i) => {
+    const isLast = i === o.sizeBands.length - 1;
+    return group(`${b[0]}-${b[1]} mm`, lesions.filter((l) => l.t.diameterMm >= b[0] && (l.t.diameterMm < b[1] || (isLast && l.t.diameterMm === b[1]))));
+  });
+  const types = [...new Set(lesions.map((l) => l.t.type ?? 'unspecified'))].sort();
+  const byType = types.map((t) => group(t, lesions.filter((l) => (l.t.type ?? 'unspecified') === t)));
+  const fpAt = scored.filter((s) => s.fp && s.score >= o.threshold).length;
+  return {
+    scans,
+    truths: n,
+    findings,
+    sensitivities,
+    cpm,
+    maxSensitivity: last.sensitivity,
+    fpPerScanAtMax: last.fpPerScan,
+    curve,
+    atThreshold: {
+      threshold: o.threshold,
+      sensitivity: n ? lesions.filter(hitAt).length / n : null,
+      fpPerScan: fpAt / scans,
+      bySize,
+      byType,
+    },
+  };
+}
+
+/** Per-task evaluation settings (bands as in the issue; aneurysms hit within at least 2 mm). */
+export const TASK_EVAL: Readonly<Record<'nodule' | 'aneurysm', { minRadiusMm: number; sizeBands: [number, number][] }>> = {
+  nodule: { minRadiusMm: 0, sizeBands: [[3, 6], [6, 10], [10, 20], [20, 30]] },
+  aneurysm: { minRadiusMm: 2, sizeBands: [[2, 3], [3, 7], [7, 15]] },
+};

@@ -1,0 +1,23 @@
+import type { FrocResult } from './froc.js';
+
+const pct = (v: number | null): string => (v === null ? '   -  ' : `${(100 * v).toFixed(1).padStart(5)}%`);
+const fpLabel = (r: number): string => (r < 1 ? `1/${Math.round(1 / r)}` : String(r));
+
+/** The FROC result of one lesion kind as a Markdown table block. */
+export function frocTable(kind: string, r: FrocResult): string {
+  const lines: string[] = [];
+  lines.push(`### ${kind}: ${r.scans} scans, ${r.truths} lesions, ${r.findings} findings`);
+  lines.push('');
+  lines.push(`| FP/scan | ${r.sensitivities.map((s) => fpLabel(s.fpPerScan)).join(' | ')} | CPM |`);
+  lines.push(`|---|${r.sensitivities.map(() => '---').join('|')}|---|`);
+  lines.push(`| sensitivity | ${r.sensitivities.map((s) => s.sensitivity.toFixed(3)).join(' | ')} | **${r.cpm.toFixed(3)}** |`);
+  lines.push('');
+  const t = r.atThreshold;
+  lines.push(`At the default threshold ${t.threshold}: sensitivity ${pct(t.sensitivity).trim()}, ${t.fpPerScan.toFixed(2)} false positives per scan` +
+    ` (every finding kept: ${pct(r.maxSensitivity).trim()} at ${r.fpPerScanAtMax.toFixed(2)} FP/scan).`);
+  lines.push('');
+  lines.push('| group | lesions | found | sensitivity |');
+  lines.push('|---|---|---|---|');
+  for (const g of [...t.bySize, ...t.byType]) lines.push(`| ${g.name} | ${g.truths} | ${g.hits} | ${pct(g.sensitivity).trim()} |`);
+  return lines.join('\n');
+}

@@ -1,0 +1,64 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evalCommand } from '../../src/cli/eval.js';
+
+let root: string;
+const write = (file: string, doc: unknown): void => {
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, JSON.stringify(doc));
+};
+
+async function run(argv: string[]): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const code = await evalCommand.run(argv, { out: (l) => lines.push(l), err: () => undefined, isTTY: false, signal: new AbortController().signal });
+  return { code, out: lines.join('\n') };
+}
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'ctscope-eval-'));
+  // Chest scan: one nodule found, one false positive. CTA scan: one aneurysm found 1.5 mm off (2 mm rule).
+  write(join(root, 'truth', 'c1', 'truth.json'), { kind: 'chest', findings: [{ kind: 'nodule', centerLps: [10, 20, 30], diameterMm: 8, type: 'solid' }] });
+  write(join(root, 'pred', 'c1', 'findings.json'), {
+    findings: [
+      { kind: 'nodule', score: 0.9, centerLps: [11, 20, 30] },
+      { kind: 'nodule', score: 0.7, centerLps: [100, 20, 30] },
+    ],
+  });
+  write(join(root, 'truth', 'h1', 'truth.json'), { kind: 'cta', findings: [{ kind: 'aneurysm', centerLps: [0, 0, 0], diameterMm: 2.5, type: 'saccular' }] });
+  write(join(root, 'pred', 'h1', 'findings.json'), { findings: [{ kind: 'aneurysm', score: 0.8, centerLps: [1.5, 0, 0] }] });
+  // A scan with no findings.json counts as a scan without findings.
+  write(join(root, 'truth', 'c2', 'truth.json'), { kind: 'chest', findings: [] });
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('ctscope eval', () => {
+  it('prints FROC per kind as JSON', async () => {
+    const { code, out } = await run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'pred'), '--json', '--threshold', '0.5']);
+    expect(code).toBe(0);
+    const r = JSON.parse(out);
+    expect(r.kinds.nodule.scans).toBe(2);
+    expect(r.kinds.nodule.truths).toBe(1);
+    // Sensitivity 1 from 0 FP/scan on; the FP enters at 0.5 FP/scan.
+    expect(r.kinds.nodule.cpm).toBe(1);
+    expect(r.kinds.nodule.atThreshold.fpPerScan).toBe(0.5);
+    expect(r.kinds.aneurysm.scans).toBe(1);
+    expect(r.kinds.aneurysm.atThreshold.sensitivity).toBe(1);
+  });
+
+  it('prints a Markdown table', async () => {
+    const { out } = await run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'pred'), '--kind', 'nodule']);
+    expect(out).toContain('### nodule: 2 scans, 1 lesions, 2 findings');
+    expect(out).toContain('| sensitivity | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | **1.000** |');
+    expect(out).not.toContain('aneurysm');
+  });
+
+  it('rejects bad usage with coded errors', async () => {
+    await expect(run(['--truth-root', join(root, 'truth')])).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'pred'), '--kind', 'polyp'])).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(run(['--truth-root', join(root, 'nope'), '--pred-root', join(root, 'pred')])).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    write(join(root, 'bad', 'c1', 'findings.json'), { findings: [{ kind: 'nodule', centerLps: [1, 2] , score: 1 }] });
+    await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'bad')])).rejects.toMatchObject({ code: 'E_IO' });
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { froc, matchCase, sensitivityAt, TASK_EVAL, type EvalCase } from '../../src/eval/froc.js';
+
+// Two scans, four lesions; scores chosen so the curve can be followed by hand.
+const cases: EvalCase[] = [
+  {
+    id: 'a',
+    truths: [
+      { centerLps: [0, 0, 0], diameterMm: 10, type: 'solid' },
+      { centerLps: [100, 0, 0], diameterMm: 6, type: 'ground-glass' },
+    ],
+    findings: [
+      { centerLps: [1, 1, 1], score: 0.9 }, // hits lesion 1
+      { centerLps: [50, 0, 0], score: 0.8 }, // false positive
+      { centerLps: [101, 0, 0], score: 0.7 }, // hits lesion 2
+      { centerLps: [0, 2, 0], score: 0.6 }, // hits lesion 1 again: neither a hit nor a false positive
+      { centerLps: [200, 0, 0], score: 0.5 }, // false positive
+    ],
+  },
+  {
+    id: 'b',
+    truths: [
+      { centerLps: [0, 0, 0], diameterMm: 4, type: 'solid' },
+      { centerLps: [30, 0, 0], diameterMm: 20, type: 'solid' },
+    ],
+    findings: [
+      { centerLps: [0, 0, 3], score: 0.95 }, // 3 mm from a 2 mm-radius lesion: false positive
+      { centerLps: [35, 0, 0], score: 0.4 }, // hits lesion 4
+    ],
+  },
+];
+
+describe('FROC (LUNA16 rules)', () => {
+  it('follows the hand-computed curve and CPM', () => {
+    const r = froc(cases, { ...TASK_EVAL.nodule, threshold: 0.6 });
+    expect(r.scans).toBe(2);
+    expect(r.truths).toBe(4);
+    expect(r.curve.map((p) => [p.fpPerScan, p.sensitivity])).toEqual([
+      [0, 0], [0.5, 0], [0.5, 0.25], [1, 0.25], [1, 0.5], [1.5, 0.5], [1.5, 0.75],
+    ]);
+    expect(r.sensitivities.map((s) => s.sensitivity)).toEqual([0, 0, 0.25, 0.5, 0.75, 0.75, 0.75]);
+    expect(r.cpm).toBeCloseTo(3 / 7, 12);
+    expect(r.maxSensitivity).toBe(0.75);
+    expect(r.fpPerScanAtMax).toBe(1.5);
+  });
+
+  it('reports sensitivity, FP/scan, size bands and types at the operating threshold', () => {
+    const r = froc(cases, { ...TASK_EVAL.nodule, threshold: 0.6 });
+    expect(r.atThreshold.sensitivity).toBe(0.5);
+    expect(r.atThreshold.fpPerScan).toBe(1); // 0.95 and 0.8 over two scans
+    expect(r.atThreshold.bySize.map((g) => [g.name, g.truths, g.hits])).toEqual([
+      ['3-6 mm', 1, 0], ['6-10 mm', 1, 1], ['10-20 mm', 1, 1], ['20-30 mm', 1, 0],
+    ]);
+    expect(r.atThreshold.byType.map((g) => [g.name, g.truths, g.hits])).toEqual([['ground-glass', 1, 1], ['solid', 3, 1]]);
+  });
+
+  it('interpolates linearly between curve points and holds the last value past the end', () => {
+    const curve = [
+      { threshold: Infinity, fpPerScan: 0, sensitivity: 0 },
+      { threshold: 0.9, fpPerScan: 0.5, sensitivity: 0.5 },
+      { threshold: 0.1, fpPerScan: 1.5, sensitivity: 1 },
+    ];
+    expect(sensitivityAt(curve, 0.25)).toBeCloseTo(0.25, 12);
+    expect(sensitivityAt(curve, 1)).toBeCloseTo(0.75, 12);
+    expect(sensitivityAt(curve, 8)).toBe(1);
+  });
+
+  it('uses at least 2 mm as the hit radius for aneurysms', () => {
+    const c: EvalCase = { id: 'x', truths: [{ centerLps: [0, 0, 0], diameterMm: 2 }], findings: [{ centerLps: [1.8, 0, 0], score: 0.5 }] };
+    expect(matchCase(c, 0)).toEqual({ best: [-Infinity], fpScores: [0.5] });
+    expect(matchCase(c, TASK_EVAL.aneurysm.minRadiusMm)).toEqual({ best: [0.5], fpScores: [] });
+  });
+
+  it('gives CPM 1 to a perfect detector and 0 to one that finds nothing', () => {
+    const perfect = cases.map((c) => ({ ...c, findings: c.truths.map((t) => ({ centerLps: t.centerLps, score: 0.99 })) }));
+    expect(froc(perfect).cpm).toBe(1);
+    const none = cases.map((c) => ({ ...c, findings: [] }));
+    const r = froc(none);
+    expect(r.cpm).toBe(0);
+    expect(r.atThreshold.fpPerScan).toBe(0);
+  });
+
+  it('enters equal scores together', () => {
+    const c: EvalCase = {
+      id: 't',
+      truths: [{ centerLps: [0, 0, 0], diameterMm: 10 }],
+      findings: [{ centerLps: [0, 0, 0], score: 0.5 }, { centerLps: [90, 0, 0], score: 0.5 }],
+    };
+    expect(froc([c]).curve.map((p) => [p.fpPerScan, p.sensitivity])).toEqual([[0, 0], [1, 1]]);
+  });
+
+  it('refuses an empty scan list', () => {
+    expect(() => froc([])).toThrow(/at least one scan/);
+  });
+});

@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { detectFolder } from '../../src/eval/detect-folder.js';
+import { loadModel } from '../../src/inference/model.js';
+import { closeRunners } from '../../src/inference/runner.js';
+import { synthToDirectory } from '../../src/synth/synthesize.js';
+import type { SynthKind } from '../../src/synth/options.js';
+
+// Seeds outside training (1000-1999) and evaluation (5000+): each draws one large lesion at 192 x 192.
+const CASES: { model: string; kind: SynthKind; seed: number }[] = [
+  { model: 'nodule', kind: 'chest', seed: 9009 },
+  { model: 'aneurysm', kind: 'cta', seed: 9005 },
+];
+
+const root = mkdtempSync(join(tmpdir(), 'ctscope-models-'));
+afterAll(async () => {
+  await closeRunners();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('bundled detection models', () => {
+  for (const c of CASES) {
+    it(`${c.model}: loads, runs on a ${c.kind} phantom and finds its planted lesion`, async () => {
+      const pkg = loadModel(c.model);
+      expect(pkg.manifest.licence).toBe('MIT');
+      expect(pkg.manifest.trainingData).toMatch(/synthetic/i);
+      expect(pkg.bytes.length).toBeLessThan(5_000_000);
+      const dir = join(root, c.kind);
+      const { truth } = await synthToDirectory(c.kind, { seed: c.seed, rows: 192, cols: 192, lesions: 1 }, dir);
+      const lesion = truth.findings[0]!;
+      const det = await detectFolder(dir, [pkg], pkg.manifest.thresholds.score);
+      const d = det.findings.map((f) => Math.hypot(...f.centerLps.map((x, a) => x - lesion.centerLps[a]!)));
+      const hit = Math.max(lesion.diameterMm / 2, c.model === 'aneurysm' ? 2 : 0);
+      expect(Math.min(...d)).toBeLessThanOrEqual(hit);
+      expect(det.findings.every((f) => f.kind === c.model && f.score >= pkg.manifest.thresholds.score)).toBe(true);
+    }, 60_000);
+  }
+});
