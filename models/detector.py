@@ -9,6 +9,7 @@ and reads lesions off the heatmap's local maxima (src/inference, output kind 'he
 import hashlib
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -267,3 +268,30 @@ def export(net_or_weights, cfg, out_dir, manifest):
         json.dump(manifest, f, indent=2)
         f.write('\n')
     print(f"exported {path}: {len(data)} bytes, sha256 {manifest['sha256']}")
+
+
+def make_manifest(task, cfg, *, version, description, training_data, min_distance_mm, threshold):
+    """The manifest of a bundled heatmap detector (models/schema/manifest.schema.json); sha256 is added by export()."""
+    return {
+        'id': task, 'version': version, 'task': task, 'licence': 'MIT',
+        'description': description, 'trainingData': training_data,
+        'input': {'name': 'image', 'spacing': [cfg['spacing']] * 3, 'orientation': 'LPS', 'layout': 'NCDHW',
+                  'patchSize': [cfg['inferPatch']] * 3,
+                  'channels': [{'window': cfg['window'], 'normalisation': 'unit'}], 'dtype': 'float32',
+                  'batch': {'size': 2, 'fixed': False}},
+        'output': {'kind': 'heatmap', 'name': 'heatmap', 'activation': 'none', 'channel': 0,
+                   'heatmap': {'minDistanceMm': min_distance_mm, 'sizeLevel': 0.5}},
+        'window': {'overlap': 0.125, 'blend': 'gaussian', 'margin': 4, 'padHu': -1024},
+        'thresholds': {'score': threshold, 'maxFindings': 20},
+        'labels': [task],
+    }
+
+
+def main(task, cfg, manifest_fn, default_seeds):
+    """Command line of the train_<task>.py scripts: DATA WORK [SEED]; EXPORT_ONLY, NO_EXPORT, TRAIN_SEEDS."""
+    data, work, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 7
+    here = os.path.dirname(os.path.abspath(__file__))
+    net = os.path.join(work, 'weights.pt') if os.environ.get('EXPORT_ONLY') else train(cfg, data, work, seed)
+    if not os.environ.get('NO_EXPORT'):
+        export(net, cfg, os.path.join(here, task), manifest_fn(os.environ.get('TRAIN_SEEDS', default_seeds), '0.1.0'))
+

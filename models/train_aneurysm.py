@@ -10,7 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from detector import export, train  # noqa: E402
+from detector import main, make_manifest  # noqa: E402
 
 CFG = {
     'spacing': 0.75, 'patch': 32, 'inferPatch': 64, 'width': 16, 'batch': 32, 'steps': 3000, 'lr': 3e-3,
@@ -21,30 +21,13 @@ CFG = {
 
 
 def manifest(seeds, version):
-    return {
-        'id': 'aneurysm', 'version': version, 'task': 'aneurysm', 'licence': 'MIT',
-        'description': 'Intracranial aneurysm detector for CTA: small 3-D encoder-decoder (16-32 channels, stride-2 stem) giving a '
-                       'centre heatmap at 0.75 mm isotropic; findings are its local maxima.',
-        'trainingData': f'Synthetic head CTA phantoms from ctscope synth (generator ctscope-synth/1, seeds {seeds}) '
-                        'only. Not trained or validated on patient data; not for clinical use.',
-        'input': {'name': 'image', 'spacing': [CFG['spacing']] * 3, 'orientation': 'LPS', 'layout': 'NCDHW',
-                  'patchSize': [CFG['inferPatch']] * 3,
-                  'channels': [{'window': CFG['window'], 'normalisation': 'unit'}], 'dtype': 'float32',
-                  'batch': {'size': 2, 'fixed': False}},
-        'output': {'kind': 'heatmap', 'name': 'heatmap', 'activation': 'none', 'channel': 0,
-                   'heatmap': {'minDistanceMm': 4, 'sizeLevel': 0.5}},
-        'window': {'overlap': 0.125, 'blend': 'gaussian', 'margin': 4, 'padHu': -1024},
-        'thresholds': {'score': 0.6, 'maxFindings': 20},
-        'labels': ['aneurysm'],
-    }
+    return make_manifest(
+        'aneurysm', CFG, version=version, min_distance_mm=4, threshold=0.6,
+        description='Intracranial aneurysm detector for CTA: small 3-D encoder-decoder (16-32 channels, stride-2 stem) giving a '
+                    'centre heatmap at 0.75 mm isotropic; findings are its local maxima.',
+        training_data=f'Synthetic head CTA phantoms from ctscope synth (generator ctscope-synth/1, seeds {seeds}) '
+                      'only. Not trained or validated on patient data; not for clinical use.')
 
 
 if __name__ == '__main__':
-    data, work, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 7
-    here = os.path.dirname(os.path.abspath(__file__))
-    if os.environ.get('EXPORT_ONLY'):
-        net = os.path.join(work, 'weights.pt')
-    else:
-        net = train(CFG, data, work, seed)
-    if not os.environ.get('NO_EXPORT'):
-        export(net, CFG, os.path.join(here, 'aneurysm'), manifest(os.environ.get('TRAIN_SEEDS', '1000-1116'), '0.1.0'))
+    main('aneurysm', CFG, manifest, '1000-1116')

@@ -1,3 +1,4 @@
+import type { Finding } from '../inference/findings.js';
 import type { EpRequest } from '../inference/providers.js';
 import type { ModelTask } from '../inference/manifest.js';
 import type { Mat3, Vec3 } from '../volume/types.js';
@@ -91,23 +92,11 @@ export interface ModelInfo {
   patches: number;
 }
 
-/** One finding as published in findings.json (schemas/findings.schema.json). */
-export interface FindingRecord {
+/** One finding as published in findings.json (schemas/findings.schema.json): a `Finding` plus its number and model. */
+export interface FindingRecord extends Finding {
   /** 1-based number, also the key image number (key-<n>.png) and the SR tracking identifier. */
   n: number;
   model: string;
-  kind: ModelTask;
-  label: string;
-  score: number;
-  centerLps: Vec3;
-  centerVoxel: Vec3;
-  diameterMm: number;
-  volumeMm3: number;
-  extentMm?: Vec3;
-  /** 0-based slice of the original series (k order) nearest to the centre. */
-  sliceIndex: number;
-  sopInstanceUid: string;
-  frameNumber: number;
 }
 
 export interface StageTiming {
