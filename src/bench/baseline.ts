@@ -1,0 +1,60 @@
+import type { BenchRow } from './harness.js';
+
+/**
+ * Regression guard. Absolute times on shared machines swing by tens of per cent, so a row is compared by its
+ * ratio to an in-run baseline and fails only when that ratio grows past `tolerance` times the committed one.
+ * The scalar loop is the basis: measured here it moved by about 3 % between runs, while the memcpy bandwidth
+ * moved between 10 and 16 GB/s (memcpy ratios are still printed, for reading across machines).
+ */
+export interface BaselineEntry {
+  stage: string;
+  name: string;
+  /** medianMs divided by the in-run baseline time (lower is better). */
+  ratio: number;
+  basis: 'memcpy' | 'scalar';
+}
+
+export interface BaselineFile {
+  /** Machine the baselines were taken on, for the reader; the comparison itself is machine-neutral. */
+  machine: string;
+  tolerance: number;
+  entries: BaselineEntry[];
+}
+
+export interface Regression {
+  stage: string;
+  name: string;
+  baseline: number;
+  now: number;
+  factor: number;
+}
+
+export const DEFAULT_TOLERANCE = 2;
+
+export function rowRatio(r: BenchRow): { ratio: number; basis: 'memcpy' | 'scalar' } | undefined {
+  if (r.vsScalar !== undefined) return { ratio: r.vsScalar, basis: 'scalar' };
+  if (r.vsMemcpy !== undefined) return { ratio: r.vsMemcpy, basis: 'memcpy' };
+  return undefined;
+}
+
+export function toBaselines(rows: BenchRow[], machine: string, tolerance = DEFAULT_TOLERANCE): BaselineFile {
+  const entries: BaselineEntry[] = [];
+  for (const r of rows) {
+    const x = rowRatio(r);
+    if (x) entries.push({ stage: r.stage, name: r.name, ratio: Number(x.ratio.toPrecision(4)), basis: x.basis });
+  }
+  return { machine, tolerance, entries };
+}
+
+/** Rows slower than `tolerance` x their baseline ratio. Rows without a baseline (new tasks) pass. */
+export function findRegressions(rows: BenchRow[], baselines: BaselineFile, tolerance = baselines.tolerance): Regression[] {
+  const out: Regression[] = [];
+  for (const r of rows) {
+    const base = baselines.entries.find((e) => e.stage === r.stage && e.name === r.name);
+    const x = rowRatio(r);
+    if (!base || !x || x.basis !== base.basis) continue;
+    const factor = x.ratio / base.ratio;
+    if (factor > tolerance) out.push({ stage: r.stage, name: r.name, baseline: base.ratio, now: x.ratio, factor });
+  }
+  return out;
+}

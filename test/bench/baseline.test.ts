@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { findRegressions, toBaselines } from '../../src/bench/baseline.js';
+import type { BenchRow } from '../../src/bench/harness.js';
+
+const row = (name: string, vsScalar: number, vsMemcpy?: number): BenchRow => ({
+  stage: 'ingest', name, medianMs: vsScalar * 80, minMs: 0, p75Ms: 0, maxMs: 0, samples: 5, peakRssMiB: 100, vsScalar,
+  ...(vsMemcpy !== undefined ? { vsMemcpy } : {}),
+});
+
+describe('benchmark regression guard', () => {
+  const base = toBaselines([row('load ele', 1.5, 20), row('load rle', 2.5, 35)], 'test machine', 2);
+
+  it('records scalar-loop ratios as the basis', () => {
+    expect(base.entries).toEqual([
+      { stage: 'ingest', name: 'load ele', ratio: 1.5, basis: 'scalar' },
+      { stage: 'ingest', name: 'load rle', ratio: 2.5, basis: 'scalar' },
+    ]);
+  });
+
+  it('passes noise inside the tolerance and catches a slowdown past it', () => {
+    expect(findRegressions([row('load ele', 2.9), row('load rle', 1.2)], base)).toEqual([]);
+    const bad = findRegressions([row('load ele', 3.2), row('load rle', 2.5)], base);
+    expect(bad.map((b) => b.name)).toEqual(['load ele']);
+    expect(bad[0]!.factor).toBeCloseTo(3.2 / 1.5);
+    expect(findRegressions([row('load rle', 4)], base, 1.5).map((b) => b.name)).toEqual(['load rle']);
+  });
+
+  it('lets new rows pass until they have a baseline', () => {
+    expect(findRegressions([row('load j2k', 99)], base)).toEqual([]);
+  });
+});
