@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { readJpegFrameHeader } from './jpeg-markers.js';
 import type { Codec } from './types.js';
 
 /** The part of jpeg-lossless-decoder-js used here (the package ships no typings). */
@@ -36,6 +37,12 @@ export const jpegLosslessCodec: Codec = {
   package: 'jpeg-lossless-decoder-js',
   async decode(encoded, layout) {
     Decoder ??= (require('jpeg-lossless-decoder-js') as { Decoder: new () => LosslessDecoder }).Decoder;
+    // The decoder allocates X*Y*Nf samples from the SOF before reading any data: check the size first,
+    // or a damaged SOF (e.g. 65535 x 32768) makes it reserve gigabytes.
+    const sof = readJpegFrameHeader(encoded);
+    if (sof?.rows !== undefined && (sof.rows !== layout.rows || sof.columns !== layout.columns || sof.components !== layout.samplesPerPixel)) {
+      throw new Error(`frame header says ${sof.columns}x${sof.rows}x${sof.components}, data set says ${layout.columns}x${layout.rows}x${layout.samplesPerPixel}`);
+    }
     const d = new Decoder();
     const bytesPerSample = layout.bitsAllocated > 8 ? 2 : 1;
     const input = padBeforeEoi(encoded);

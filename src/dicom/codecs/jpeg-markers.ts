@@ -3,6 +3,10 @@ export interface JpegFrameHeader {
   /** 0..15: the n of SOFn (0 baseline, 1 extended, 2 progressive, 3 lossless...). */
   process: number;
   precision: number;
+  /** Y, X and Nf of the SOF segment, when the segment is complete enough to hold them. */
+  rows?: number;
+  columns?: number;
+  components?: number;
 }
 
 /** Walks marker segments up to the first SOFn; undefined when the stream has none. */
@@ -18,7 +22,16 @@ export function readJpegFrameHeader(b: Uint8Array): JpegFrameHeader | undefined 
     }
     const len = (b[p + 2]! << 8) | b[p + 3]!;
     const isSof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
-    if (isSof) return p + 4 < b.length ? { process: m - 0xc0, precision: b[p + 4]! } : undefined;
+    if (isSof) {
+      if (p + 4 >= b.length) return undefined;
+      const header: JpegFrameHeader = { process: m - 0xc0, precision: b[p + 4]! };
+      if (p + 9 < b.length) {
+        header.rows = (b[p + 5]! << 8) | b[p + 6]!;
+        header.columns = (b[p + 7]! << 8) | b[p + 8]!;
+        header.components = b[p + 9]!;
+      }
+      return header;
+    }
     p += 2 + len;
   }
   return undefined;
