@@ -15,6 +15,7 @@ const OPTIONS = {
   model: { type: 'string', short: 'm', multiple: true },
   out: { type: 'string', short: 'o' },
   ep: { type: 'string' },
+  device: { type: 'string' },
   series: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
@@ -29,6 +30,7 @@ const USAGE = `detect <folder|files...|dicomweb-url> --model <id|path>[,<id|path
   --model, -m ID|PATH   bundled model id or model package folder; several: comma list or repeat
   --out, -o DIR         output folder: findings.json, sr.dcm, report.html, key-<n>.png
   --ep NAME             execution provider: auto (default), cpu, cuda, tensorrt, dml, webgpu, coreml
+  --device N            GPU index for cuda, tensorrt or dml (default 0)
   --series UID          series to analyse instead of the primary CT series
   --json                print findings.json to stdout (--out may then be left out)
   --quiet, -q           no progress and no summary
@@ -46,6 +48,7 @@ export interface DetectArgs {
   models: string[];
   out: string | undefined;
   ep: EpRequest;
+  deviceId: number;
   series: string | undefined;
   json: boolean;
   quiet: boolean;
@@ -75,6 +78,8 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
     threads = Number(v.threads);
     if (!Number.isInteger(threads) || threads <= 0) throw usageError(`detect: --threads needs a positive integer (got ${v.threads})`);
   }
+  const deviceId = v.device === undefined ? 0 : Number(v.device);
+  if (!Number.isInteger(deviceId) || deviceId < 0) throw usageError(`detect: --device needs a non-negative integer (got ${v.device})`);
   const outputs = (v.outputs ?? OUTPUT_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   for (const o of outputs) if (!(OUTPUT_NAMES as readonly string[]).includes(o)) throw usageError(`detect: --outputs takes ${OUTPUT_NAMES.join(', ')} (got '${o}')`);
   if (v.stow && !outputs.includes('sr')) throw usageError('detect: --stow needs the sr output');
@@ -83,6 +88,7 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
     models,
     out: v.out,
     ep: v.ep === undefined ? 'auto' : parseEpRequest(v.ep),
+    deviceId,
     series: v.series,
     json: v.json ?? false,
     quiet: v.quiet ?? false,
@@ -124,6 +130,7 @@ export const detectCommand: Command = {
       const outcome = await detect(input, {
         models: a.models,
         ep: a.ep,
+        deviceId: a.deviceId,
         signal: io.signal,
         seriesUid: a.series,
         outDir: a.out,

@@ -109,6 +109,7 @@ async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOp
   o.onProgress({ stage: 'infer', done: 0, total: 1, model: m.id });
   const result = await detectOnGrid(grid, volume, pkg, {
     ep: o.ep,
+    deviceId: o.deviceId,
     onLog: o.onLog,
     mask: o.bodyMask ? 'body' : null,
     ...(o.sessionThreads !== undefined ? { threads: o.sessionThreads } : {}),

@@ -5,6 +5,7 @@ import { OUTPUT_NAMES, type DetectOptions, type FilledDetectOptions } from './ty
 
 export const DEFAULT_DETECT: Omit<FilledDetectOptions, 'models'> = {
   ep: 'auto',
+  deviceId: 0,
   signal: undefined,
   onProgress: () => undefined,
   onLog: () => undefined,
@@ -32,6 +33,7 @@ export function fillDetectOptions(options: DetectOptions): FilledDetectOptions {
     modelDirs: options.modelDirs ? [...options.modelDirs] : undefined,
   };
   if (!isEpRequest(o.ep)) throw new CtscopeError('E_USAGE', `unknown execution provider '${String(o.ep)}'`);
+  if (!Number.isInteger(o.deviceId) || o.deviceId < 0) throw new CtscopeError('E_USAGE', `device id must be a non-negative integer (got ${String(o.deviceId)})`);
   for (const name of o.outputs) if (!OUTPUT_NAMES.includes(name)) throw new CtscopeError('E_USAGE', `unknown output '${String(name)}' (expected ${OUTPUT_NAMES.join(', ')})`);
   return o;
 }

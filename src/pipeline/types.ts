@@ -24,6 +24,8 @@ export interface DetectOptions {
   models: string | readonly string[];
   /** Execution provider (default 'auto'). */
   ep?: EpRequest | undefined;
+  /** GPU index for cuda/tensorrt/dml (default 0). */
+  deviceId?: number | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((p: DetectProgress) => void) | undefined;
   /** Receives informational lines (chosen provider...); never patient data. */
@@ -49,6 +51,7 @@ export interface DetectOptions {
 export interface FilledDetectOptions {
   models: string[];
   ep: EpRequest;
+  deviceId: number;
   signal: AbortSignal | undefined;
   onProgress: (p: DetectProgress) => void;
   onLog: (line: string) => void;

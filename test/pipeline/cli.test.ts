@@ -74,6 +74,12 @@ describe('ctscope detect', () => {
     expect(() => parseDetectArgs(['d', '--model', 'a', '--json', '--outputs', 'pdf'])).toThrow(/--outputs/);
     expect(() => parseDetectArgs(['d', '--model', 'a', '--json', '--threads', '0'])).toThrow(/--threads/);
   });
+
+  it('takes a GPU index with --device (default 0) and refuses a bad one', () => {
+    expect(parseDetectArgs(['d', '--model', 'a', '--json']).deviceId).toBe(0);
+    expect(parseDetectArgs(['d', '--model', 'a', '--json', '--ep', 'cuda', '--device', '2']).deviceId).toBe(2);
+    expect(() => parseDetectArgs(['d', '--model', 'a', '--json', '--device', '1.5'])).toThrow(/--device/);
+  });
 });
 
 describe('samples/pacs-plugin.mjs', () => {
