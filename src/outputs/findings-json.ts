@@ -72,6 +72,8 @@ export function buildFindingsDocument(
       direction: g.direction.map((x) => r(x, 8)) as Mat3,
       tiltDeg: r(volume.tiltDeg, 3),
     },
+    // The issue's contract names one `model`; a run may use several, all listed in `models`.
+    model: { id: runs[0]!.pkg.manifest.id, version: runs[0]!.pkg.manifest.version, sha256: runs[0]!.pkg.manifest.sha256 },
     models: runs.map((run) => ({
       id: run.pkg.manifest.id,
       version: run.pkg.manifest.version,

@@ -114,6 +114,9 @@ export interface FindingsDocument {
   generator: { name: 'ctscope'; version: string };
   createdAt: string;
   series: SeriesInfo;
+  /** The first (usually the only) model of the run: id, version and sha256 of its ONNX file. */
+  model: Pick<ModelInfo, 'id' | 'version' | 'sha256'>;
+  /** Every model of the run, with its details, in the order they ran. */
   models: ModelInfo[];
   findings: FindingRecord[];
   timings: { stages: StageTiming[]; totalMs: number };
