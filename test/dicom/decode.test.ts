@@ -5,16 +5,7 @@ import { parseInstance, readInstance } from '../../src/dicom/parse.js';
 import { frameRanges } from '../../src/dicom/frames.js';
 import { isCtscopeError } from '../../src/errors.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
-import { chest, chestTs, compare, demosaic, hu, range, readNiftiInt16, stored } from './helpers.js';
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return isCtscopeError(e) ? e.code : `uncoded: ${String(e)}`;
-  }
-  return undefined;
-}
+import { chest, chestTs, codeOfAsync as codeOf, compare, demosaic, hu, range, readNiftiInt16, stored } from './helpers.js';
 
 const LOSSLESS: Array<[string, string]> = [
   ['LittleEndianImplicitTransferSyntax', '1.2.840.10008.1.2'],

@@ -2,17 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseInstance } from '../../src/dicom/parse.js';
 import { frameData, frameRanges, scanFragments } from '../../src/dicom/frames.js';
-import { isCtscopeError } from '../../src/errors.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isCtscopeError(e) ? e.code : `uncoded: ${String(e)}`;
-  }
-  return undefined;
-}
+import { codeOf } from './helpers.js';
 
 /** Re-encapsulates `fragments` after the header bytes [0, offset) with the given Basic Offset Table. */
 function encapsulate(header: Uint8Array, fragments: Uint8Array[], bot: number[]): Uint8Array {

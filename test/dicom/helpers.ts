@@ -3,6 +3,7 @@ import { readInstance } from '../../src/dicom/parse.js';
 import { decodeFrame, decodeFrameToHu } from '../../src/dicom/decode.js';
 import type { DicomInstance, StoredPixels } from '../../src/dicom/types.js';
 import { sharedPath } from '../helpers/shared-data.js';
+import { isCtscopeError } from '../../src/errors.js';
 
 export const CHEST = 'ct_chest_slice_transfer_syntaxes';
 export const chest = (suffix = '') => sharedPath(CHEST, `CTImage.dcm${suffix}`);
@@ -73,4 +74,24 @@ export function demosaic(values: ArrayLike<number>, columns: number, tx: number,
     }
   }
   return out;
+}
+
+/** The error code a call throws: its CtscopeError code, `uncoded: ...` for anything else, undefined if it returns. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return isCtscopeError(e) ? e.code : `uncoded: ${String(e)}`;
+  }
+  return undefined;
+}
+
+/** codeOf for a promise. */
+export async function codeOfAsync(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (e) {
+    return isCtscopeError(e) ? e.code : `uncoded: ${String(e)}`;
+  }
+  return undefined;
 }

@@ -3,27 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInstance, readHeader, readInstance } from '../../src/dicom/parse.js';
-import { isCtscopeError } from '../../src/errors.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
-import { chest, chestTs } from './helpers.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isCtscopeError(e) ? e.code : `uncoded: ${String(e)}`;
-  }
-  return undefined;
-}
-
-async function codeOfAsync(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return isCtscopeError(e) ? e.code : `uncoded: ${String(e)}`;
-  }
-  return undefined;
-}
+import { chest, chestTs, codeOf, codeOfAsync } from './helpers.js';
 
 describe('parseInstance on bytes that are not DICOM', () => {
   it('rejects an empty buffer with E_NOT_DICOM', () => {
