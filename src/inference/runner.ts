@@ -58,6 +58,9 @@ export class ModelRunner {
   #nextId = 1;
   #pending = new Map<number, { resolve: (r: RunResult) => void; reject: (e: unknown) => void }>();
   #closed = false;
+  /** Set when the worker thread ended without being closed: every later run fails fast instead of waiting forever. */
+  #dead: CtscopeError | undefined;
+  #onDeath: (() => void) | undefined;
 
   private constructor(worker: Worker, ready: Extract<WorkerReply, { type: 'ready' }>, threads: number) {
     this.#worker = worker;
@@ -67,8 +70,8 @@ export class ModelRunner {
     this.outputs = ready.outputs;
     this.threads = threads;
     worker.on('message', (m: WorkerReply) => this.#onMessage(m));
-    worker.on('error', (e) => this.#failAll(new CtscopeError('E_WORKER', `inference worker failed: ${e.message}`, { cause: e })));
-    worker.on('exit', () => this.#failAll(new CtscopeError('E_WORKER', 'inference worker exited')));
+    worker.on('error', (e) => this.#die(new CtscopeError('E_WORKER', `inference worker failed: ${e.message}`, { cause: e })));
+    worker.on('exit', (code) => this.#die(new CtscopeError('E_WORKER', `inference worker exited (code ${code})`)));
     worker.unref();
   }
 
@@ -123,6 +126,7 @@ export class ModelRunner {
 
   /** Runs the session once; the feeds' buffers are transferred (unusable afterwards). */
   run(feeds: Record<string, TensorData>): Promise<RunResult> {
+    if (this.#dead) return Promise.reject(this.#dead);
     if (this.#closed) return Promise.reject(new CtscopeError('E_INFERENCE', 'the model runner is closed'));
     const id = this.#nextId++;
     const transfer = Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer);
@@ -149,6 +153,29 @@ export class ModelRunner {
     p.resolve({ outputs: m.outputs, runMs: m.runMs });
   }
 
+  /** True once the worker thread has ended unexpectedly; the cache then makes a new runner. */
+  get dead(): boolean {
+    return this.#dead !== undefined;
+  }
+
+  /** Called once when the worker dies unexpectedly (the runner cache drops it). */
+  set onDeath(f: () => void) {
+    this.#onDeath = f;
+  }
+
+  #die(e: CtscopeError): void {
+    if (this.#closed || this.#dead) return;
+    this.#dead = e;
+    liveRunners = Math.max(0, liveRunners - 1);
+    this.#failAll(e);
+    this.#onDeath?.();
+  }
+
+  /** Ends the worker thread at once, as a crash would (fault tests and hosts that must reclaim a stuck thread). */
+  async kill(): Promise<void> {
+    await this.#worker.terminate();
+  }
+
   #failAll(e: CtscopeError): void {
     for (const p of this.#pending.values()) p.reject(e);
     this.#pending.clear();
@@ -157,6 +184,7 @@ export class ModelRunner {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#dead) return;
     liveRunners = Math.max(0, liveRunners - 1);
     this.#failAll(new CtscopeError('E_ABORTED', 'the model runner was closed'));
     const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
@@ -174,9 +202,17 @@ export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}): Promi
   const key = `${pkg.manifest.sha256}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}`;
   let r = cache.get(key);
   if (!r) {
-    r = ModelRunner.create(pkg, options);
-    cache.set(key, r);
-    r.catch(() => cache.delete(key));
+    const created = ModelRunner.create(pkg, options);
+    r = created;
+    cache.set(key, created);
+    created.then(
+      (runner) => {
+        runner.onDeath = () => {
+          if (cache.get(key) === created) cache.delete(key);
+        };
+      },
+      () => cache.delete(key),
+    );
   }
   return r;
 }

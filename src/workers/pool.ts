@@ -51,7 +51,26 @@ export function getPool(options: PoolOptions = {}): Piscina {
     atomics: 'disabled',
   });
   poolThreads = threads;
+  watchForStall(pool);
   return pool;
+}
+
+/**
+ * Piscina rejects the tasks a dying worker was running, but tasks still queued wait for a thread it may
+ * never start (it stops replacing workers that die before they are ready, and with minThreads 0 it
+ * starts none until the next submission). A pool left with queued tasks and no thread is therefore
+ * destroyed, which rejects the queued tasks (callers report E_WORKER), and the next getPool() makes a
+ * fresh one: a dead worker costs the tasks it touched, never a hang.
+ */
+function watchForStall(p: Piscina): void {
+  p.on('workerDestroy', () => {
+    setImmediate(() => {
+      if (pool !== p || p.threads.length > 0 || p.queueSize === 0) return;
+      pool = undefined;
+      poolThreads = 0;
+      void p.destroy();
+    });
+  });
 }
 
 export function poolSize(): number {
