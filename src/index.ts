@@ -54,6 +54,7 @@ export { fillSynthOptions, SYNTH_KINDS, PATIENT_POSITIONS } from './synth/option
 export type { SynthKind, SynthOptions, FilledSynthOptions, PatientPosition } from './synth/options.js';
 export type { SynthTruth, SynthFinding, HardNegative } from './synth/truth.js';
 export { detect } from './pipeline/detect.js';
+export { setMaxConcurrentRuns, maxConcurrentRuns } from './pipeline/admission.js';
 export { fillDetectOptions, DEFAULT_DETECT } from './pipeline/options.js';
 export { PLANNED_MODELS } from './pipeline/models.js';
 export { DETECT_STAGES, OUTPUT_NAMES, DISCLAIMER } from './pipeline/types.js';

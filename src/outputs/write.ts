@@ -1,6 +1,6 @@
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CtscopeError } from '../errors.js';
+import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { FindingsDocument, OutputName } from '../pipeline/types.js';
 import type { CtVolume } from '../volume/types.js';
@@ -17,9 +17,18 @@ export async function checkOutDir(outDir: string): Promise<void> {
   if (st && !st.isDirectory()) throw new CtscopeError('E_OUTPUT', 'the output path exists and is not a folder', { where: outDir });
 }
 
+export interface WriteHooks {
+  /** Runs just before findings.json is written (to stamp the total time). */
+  beforeJson?: () => void;
+  /** Checked between files; an abort ends the write like a failure. */
+  signal?: AbortSignal | undefined;
+}
+
 /**
  * Writes the requested outputs into `outDir`, each file atomically (temporary file, then rename), and
- * findings.json last: when it exists, everything it lists is complete. `beforeJson` runs just before it.
+ * findings.json last: when it exists, everything it lists is complete. When anything fails (disk full,
+ * no permission, abort), the files this call already wrote are removed again and no temporary file
+ * stays, so a failed run leaves no partial result set behind; the error is E_OUTPUT (or E_ABORTED).
  */
 export async function writeOutputs(
   outDir: string,
@@ -27,7 +36,7 @@ export async function writeOutputs(
   volume: Pick<CtVolume, 'data' | 'geometry'>,
   sr: Uint8Array | undefined,
   outputs: readonly OutputName[],
-  beforeJson: () => void = () => undefined,
+  hooks: WriteHooks = {},
 ): Promise<string[]> {
   const dir = resolve(outDir);
   try {
@@ -38,8 +47,29 @@ export async function writeOutputs(
   // A re-run into the same folder first withdraws the old findings.json, so an interrupted run never
   // leaves an old index describing a mix of old and new files.
   await rm(join(dir, FILE_NAMES.json), { force: true }).catch(() => undefined);
+  // Names in completion order, for the clean-up of a failed run.
   const written: string[] = [];
+  try {
+    const listed = await writeAll(dir, doc, volume, sr, outputs, hooks, written);
+    return listed.map((n) => join(dir, n));
+  } catch (e) {
+    await Promise.all(written.map((n) => unlink(join(dir, n)).catch(() => undefined)));
+    throw e;
+  }
+}
+
+async function writeAll(
+  dir: string,
+  doc: FindingsDocument,
+  volume: Pick<CtVolume, 'data' | 'geometry'>,
+  sr: Uint8Array | undefined,
+  outputs: readonly OutputName[],
+  hooks: WriteHooks,
+  written: string[],
+): Promise<string[]> {
+  const listed: string[] = [];
   const put = async (name: string, data: Uint8Array | string): Promise<void> => {
+    throwIfAborted(hooks.signal, 'writing outputs');
     await writeFileAtomic(join(dir, name), data);
     written.push(name);
   };
@@ -53,17 +83,23 @@ export async function writeOutputs(
         const f = doc.findings[at]!;
         const { png, width, height } = await keyImage(volume, f);
         const file = `key-${f.n}.png`;
-        await writeFileAtomic(join(dir, file), png);
+        await put(file, png);
         images[at] = { n: f.n, file, width, height };
       }
     };
     await Promise.all(Array.from({ length: Math.min(IMAGE_LANES, doc.findings.length) }, lane));
-    for (const im of images) written.push(im.file);
     await put(FILE_NAMES.report, reportHtml(doc, images));
+    listed.push(...images.map((im) => im.file), FILE_NAMES.report);
   }
-  if (outputs.includes('sr') && sr) await put(FILE_NAMES.sr, sr);
-  doc.files = [...written];
-  beforeJson();
-  if (outputs.includes('json')) await put(FILE_NAMES.json, JSON.stringify(doc, null, 2) + '\n');
-  return written.map((n) => join(dir, n));
+  if (outputs.includes('sr') && sr) {
+    await put(FILE_NAMES.sr, sr);
+    listed.push(FILE_NAMES.sr);
+  }
+  doc.files = [...listed];
+  hooks.beforeJson?.();
+  if (outputs.includes('json')) {
+    await put(FILE_NAMES.json, JSON.stringify(doc, null, 2) + '\n');
+    listed.push(FILE_NAMES.json);
+  }
+  return listed;
 }

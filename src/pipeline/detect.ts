@@ -11,6 +11,7 @@ import { newUid } from '../outputs/uid.js';
 import type { Volume } from '../volume/types.js';
 import { cross, normalize } from '../volume/affine.js';
 import { round, StageClock } from './clock.js';
+import { admit } from './admission.js';
 import { loadModelPackage } from './models.js';
 import { fillDetectOptions } from './options.js';
 import { readSourceContext } from './source.js';
@@ -20,15 +21,20 @@ import type { DetectOptions, DetectOutcome, FilledDetectOptions } from './types.
  * The whole pipeline on one series: load (paths or in-memory buffers) -> for each model: resample to
  * its grid, run it, map findings back to the original series -> findings document, and, with `outDir`,
  * findings.json, sr.dcm, report.html and key images. Every run keeps its state in locals, so several
- * may run at once in one process (model sessions are shared and serialise their own runs).
+ * may be started at once in one process; at most `maxConcurrentRuns()` work at a time (see admission.ts),
+ * the others wait their turn, which bounds memory (model sessions are shared and serialise their own runs).
  */
 export async function detect(input: StudyInput, options: DetectOptions): Promise<DetectOutcome> {
   const o = fillDetectOptions(options);
-  const started = performance.now();
-  const clock = new StageClock();
-  // Models first: a missing or corrupt package fails before any decoding.
+  // Models first: a missing or corrupt package fails before any decoding or waiting.
   const packages = o.models.map((m) => loadModelPackage(m, o.modelDirs));
   if (o.outDir !== undefined) await checkOutDir(o.outDir);
+  return admit(o.signal, () => detectAdmitted(input, o, packages));
+}
+
+async function detectAdmitted(input: StudyInput, o: FilledDetectOptions, packages: ModelPackage[]): Promise<DetectOutcome> {
+  const started = performance.now();
+  const clock = new StageClock();
   throwIfAborted(o.signal, 'detect');
   const volume = await loadSeries(input, {
     seriesUid: o.seriesUid,
@@ -62,9 +68,12 @@ export async function detect(input: StudyInput, options: DetectOptions): Promise
     clock.enter('outputs');
     o.onProgress({ stage: 'outputs', done: 0, total: 1 });
     // Total time is known only once the outputs are written; findings.json is written last with it.
-    outcome.files = await writeOutputs(o.outDir, document, volume, outcome.sr, o.outputs, () => {
-      clock.stop();
-      document.timings.totalMs = round(performance.now() - started);
+    outcome.files = await writeOutputs(o.outDir, document, volume, outcome.sr, o.outputs, {
+      signal: o.signal,
+      beforeJson: () => {
+        clock.stop();
+        document.timings.totalMs = round(performance.now() - started);
+      },
     });
     o.onProgress({ stage: 'outputs', done: 1, total: 1 });
   } else {

@@ -1,0 +1,88 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detect } from '../../src/pipeline/detect.js';
+import { closeRunners } from '../../src/inference/runner.js';
+import { closePool } from '../../src/workers/pool.js';
+import { isCtscopeError } from '../../src/errors.js';
+import { fixturePackage, smallPhantom } from '../pipeline/helpers.js';
+import { cli, listAll } from './cli.js';
+
+let series: string, small: string, model: string;
+beforeAll(async () => {
+  // Big enough that decoding and the bundled nodule model each take a while on a busy 2-core machine.
+  series = (await smallPhantom('chest', { rows: 192, cols: 192, slices: 96, spacing: [1.8, 1.8, 2.5], seed: 5 })).dir;
+  small = (await smallPhantom('chest', { slices: 24 })).dir;
+  model = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 2 });
+}, 120_000);
+afterAll(async () => {
+  await closeRunners();
+  await closePool();
+});
+
+const outDir = (): string => join(mkdtempSync(join(tmpdir(), 'ctscope-abort-')), 'out');
+
+describe('Ctrl-C (SIGINT) stops a CLI run promptly and leaves nothing behind', () => {
+  it.each([
+    ['decoding', /^decoding slices/],
+    ['inference', /^running model/],
+  ])('during %s: exit 130, error[E_ABORTED], no output or temporary file', async (_stage, when) => {
+    const out = outDir();
+    let sentAt = 0;
+    const r = await cli(['detect', series, '--model', 'nodule', '--ep', 'cpu', '--out', out], {
+      onStderrLine: (line, kill) => {
+        if (!sentAt && when.test(line)) {
+          sentAt = performance.now();
+          kill('SIGINT');
+        }
+      },
+    });
+    const stopMs = performance.now() - sentAt;
+    console.log(`SIGINT during ${_stage}: exited ${stopMs.toFixed(0)} ms later`);
+    expect(sentAt, r.stderr).toBeGreaterThan(0);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/^error\[E_ABORTED\]: /m);
+    // A hang guard, not a speed target: one model batch or one decode batch may finish first.
+    expect(stopMs).toBeLessThan(10_000);
+    expect(existsSync(out) ? listAll(out) : []).toEqual([]);
+  }, 120_000);
+});
+
+describe('AbortSignal in the library', () => {
+  it('an abort while the outputs are being written removes what was written: no results, no temporary files', async () => {
+    const out = outDir();
+    const controller = new AbortController();
+    let code = 'ok';
+    try {
+      await detect(small, {
+        models: model,
+        ep: 'cpu',
+        outDir: out,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.stage === 'outputs' && p.done === 0) controller.abort();
+        },
+      });
+    } catch (e) {
+      code = isCtscopeError(e) ? e.code : String(e);
+    }
+    expect(code).toBe('E_ABORTED');
+    expect(existsSync(out) ? listAll(out) : []).toEqual([]);
+  }, 60_000);
+
+  it('an abort during decoding rejects with E_ABORTED and the next run works', async () => {
+    const controller = new AbortController();
+    const run = detect(series, {
+      models: model,
+      ep: 'cpu',
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.stage === 'decode' && p.done > 0) controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'E_ABORTED' });
+    const again = await detect(small, { models: model, ep: 'cpu' });
+    expect(again.document.findings.length).toBeGreaterThan(0);
+  }, 60_000);
+});
