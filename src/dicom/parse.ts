@@ -355,10 +355,10 @@ function ioError(e: unknown, path: string): CtscopeError {
   return new CtscopeError('E_IO', `cannot read ${path}: ${(e as Error).message}`, { cause: e, where: path });
 }
 
-const FIRST_READ = 64 * 1024;
+const FIRST_READ = 16 * 1024;
 
 /**
- * Parses the header of a file without reading its pixel data: reads 64 KiB and grows (x4) until the
+ * Parses the header of a file without reading its pixel data: reads 16 KiB (a CT header is a few KiB) and grows (x4) until the
  * pixel data element is reached. Pixel data offset and length are taken from the file size.
  */
 export async function readHeader(path: string): Promise<DicomInstance> {

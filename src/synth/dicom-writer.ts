@@ -115,6 +115,8 @@ export interface CtSeriesSpec {
   sopInstanceUid: (k: number) => string;
   patientName: string;
   patientId: string;
+  /** YYYYMMDD; empty (the phantoms have no birth date) unless a test needs a known one. */
+  patientBirthDate?: string;
   patientPosition: string;
   bodyPart: string;
   studyDescription: string;
@@ -159,7 +161,7 @@ function seriesElements(s: CtSeriesSpec): Element[] {
     { tag: 0x00081090, vr: 'LO', value: s.model },
     { tag: 0x00100010, vr: 'PN', value: s.patientName },
     { tag: 0x00100020, vr: 'LO', value: s.patientId },
-    { tag: 0x00100030, vr: 'DA', value: '' },
+    { tag: 0x00100030, vr: 'DA', value: s.patientBirthDate ?? '' },
     { tag: 0x00100040, vr: 'CS', value: 'O' },
     { tag: 0x00180015, vr: 'CS', value: s.bodyPart },
     { tag: 0x00180050, vr: 'DS', value: formatDS(s.sliceThickness) },
@@ -227,27 +229,41 @@ export function writeCtSeries(dir: string, spec: CtSeriesSpec, data: Float32Arra
   const pixelBytes = new Uint8Array(pixels.buffer);
   const files: string[] = [];
   for (let k = from; k < to; k++) {
-    const sop = spec.sopInstanceUid(k);
-    const ipp = slicePosition(g, k);
-    const header = encodeElements([
-      ...common,
-      { tag: 0x00080018, vr: 'UI', value: sop },
-      { tag: 0x00200013, vr: 'IS', value: String(k + 1) },
-      { tag: 0x00200032, vr: 'DS', value: ipp.map((v) => formatDS(v)) },
-      { tag: 0x00201041, vr: 'DS', value: formatDS(ipp[2]) },
-    ]);
     encodeSlice(data.subarray(k * nx * ny, (k + 1) * nx * ny), spec.encoding, pixels);
     if (!LITTLE_ENDIAN) Buffer.from(pixelBytes.buffer).swap16();
-    const pixelHeader = Buffer.alloc(12);
-    pixelHeader.writeUInt16LE(0x7fe0, 0);
-    pixelHeader.writeUInt16LE(0x0010, 2);
-    pixelHeader.write('OW', 4, 'latin1');
-    pixelHeader.writeUInt32LE(pixelBytes.length, 8);
-    const name = `CT${String(k + 1).padStart(6, '0')}.dcm`;
-    writeAll(join(dir, name), [fileMeta(CT_IMAGE_STORAGE, sop, EXPLICIT_VR_LE), header, pixelHeader, pixelBytes]);
+    const name = sliceFileName(k);
+    writeAll(join(dir, name), [...sliceHeader(spec, k, common), pixelBytes]);
     files.push(name);
   }
   return files;
+}
+
+/** File name of slice k: `CT000001.dcm`... */
+export function sliceFileName(k: number): string {
+  return `CT${String(k + 1).padStart(6, '0')}.dcm`;
+}
+
+/**
+ * Everything of slice k's Part 10 file before the pixel values: file meta, data set and the PixelData
+ * element header. The pixel values (rows x columns x 2 bytes) follow it.
+ */
+export function sliceHeader(spec: CtSeriesSpec, k: number, common: Element[] = seriesElements(spec)): Uint8Array[] {
+  const [nx, ny] = spec.geometry.dims;
+  const sop = spec.sopInstanceUid(k);
+  const ipp = slicePosition(spec.geometry, k);
+  const header = encodeElements([
+    ...common,
+    { tag: 0x00080018, vr: 'UI', value: sop },
+    { tag: 0x00200013, vr: 'IS', value: String(k + 1) },
+    { tag: 0x00200032, vr: 'DS', value: ipp.map((v) => formatDS(v)) },
+    { tag: 0x00201041, vr: 'DS', value: formatDS(ipp[2]) },
+  ]);
+  const pixelHeader = Buffer.alloc(12);
+  pixelHeader.writeUInt16LE(0x7fe0, 0);
+  pixelHeader.writeUInt16LE(0x0010, 2);
+  pixelHeader.write('OW', 4, 'latin1');
+  pixelHeader.writeUInt32LE(nx * ny * 2, 8);
+  return [fileMeta(CT_IMAGE_STORAGE, sop, EXPLICIT_VR_LE), header, pixelHeader];
 }
 
 /** writev without a copy; finishes with plain writes if the kernel took only part of it. */
