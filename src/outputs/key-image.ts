@@ -35,9 +35,36 @@ export function windowSlice(volume: Pick<CtVolume, 'data' | 'geometry'>, k: numb
   return out;
 }
 
+/** Patient-direction letters of an LPS unit vector (DICOM convention: L/R, P/A, H/F), strongest first. */
+export function orientationLabel(v: readonly number[]): string {
+  const letters: Array<[number, string]> = [
+    [v[0]!, v[0]! > 0 ? 'L' : 'R'],
+    [v[1]!, v[1]! > 0 ? 'P' : 'A'],
+    [v[2]!, v[2]! > 0 ? 'H' : 'F'],
+  ];
+  // Oblique axes get up to three letters; components under 0.25 (about 15 degrees) are left out.
+  return letters
+    .filter(([c]) => Math.abs(c) >= 0.25)
+    .sort((a, b) => Math.abs(b[0]) - Math.abs(a[0]))
+    .map(([, l]) => l)
+    .join('');
+}
+
+/** Labels at the image's left, right, top and bottom edges, from the series' row and column directions. */
+export function edgeLabels(direction: readonly number[]): { left: string; right: string; top: string; bottom: string } {
+  const col = [direction[0]!, direction[3]!, direction[6]!]; // +i: towards the right edge
+  const row = [direction[1]!, direction[4]!, direction[7]!]; // +j: towards the bottom edge
+  const neg = (v: number[]): number[] => v.map((x) => -x);
+  return { left: orientationLabel(neg(col)), right: orientationLabel(col), top: orientationLabel(neg(row)), bottom: orientationLabel(row) };
+}
+
+const svgText = (x: number, y: number, size: number, anchor: 'start' | 'middle' | 'end', text: string): string =>
+  `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif" font-size="${size}" font-weight="bold" text-anchor="${anchor}" fill="#ffffff" stroke="#000000" stroke-width="${(size / 12).toFixed(1)}" paint-order="stroke">${text}</text>`;
+
 /**
  * PNG of the original slice nearest to a finding with a circle around it. The slice is the acquired image
- * the finding's SOP Instance UID names (axial for axial series), scaled to square pixels.
+ * the finding's SOP Instance UID names (axial for axial series), scaled to square pixels, shown as acquired
+ * (not flipped into another convention) with the patient direction at each edge, so a reader can orient it.
  */
 export async function keyImage(volume: Pick<CtVolume, 'data' | 'geometry'>, f: FindingRecord): Promise<{ png: Buffer; width: number; height: number; window: DisplayWindow }> {
   const g = volume.geometry;
@@ -53,7 +80,15 @@ export async function keyImage(volume: Pick<CtVolume, 'data' | 'geometry'>, f: F
   const r = Math.max(8, (f.diameterMm / 2) * scale + 6);
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 256));
   const tick = r * 0.6;
+  const edges = edgeLabels(g.direction);
+  const font = Math.max(14, Math.round(Math.min(width, height) / 28));
+  const pad = font * 0.5;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+${svgText(pad, height / 2 + font / 3, font, 'start', edges.left)}
+${svgText(width - pad, height / 2 + font / 3, font, 'end', edges.right)}
+${svgText(width / 2, pad + font * 0.8, font, 'middle', edges.top)}
+${svgText(width / 2, height - pad, font, 'middle', edges.bottom)}
+${svgText(pad, height - pad, Math.round(font * 0.7), 'start', `${k + 1}/${nz} ${w.name} ${w.center}/${w.width}`)}
 <circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="${r.toFixed(1)}" fill="none" stroke="#ffd200" stroke-width="${stroke}"/>
 <path d="M${(cx - r - tick).toFixed(1)} ${cy.toFixed(1)}h${tick.toFixed(1)}M${(cx + r).toFixed(1)} ${cy.toFixed(1)}h${tick.toFixed(1)}M${cx.toFixed(1)} ${(cy - r - tick).toFixed(1)}v${tick.toFixed(1)}M${cx.toFixed(1)} ${(cy + r).toFixed(1)}v${tick.toFixed(1)}" stroke="#ffd200" stroke-width="${stroke}"/>
 </svg>`;
