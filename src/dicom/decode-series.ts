@@ -5,6 +5,7 @@ import type { DicomInstance } from './types.js';
 import { getTransferSyntax } from './transfer-syntax.js';
 import {
   decodeFileInto,
+  newScratch,
   readSource,
   volumeView,
   type DecodeFileJob,
@@ -146,12 +147,14 @@ interface Queues {
 
 /** This thread's lane: takes a few native items at a time so their reads overlap the conversion. */
 async function inlineLane(run: Run, q: Queues, takeCompressed: boolean): Promise<void> {
+  // One read buffer per read in flight; a buffer is reused once its file has been decoded.
+  const scratch = Array.from({ length: READ_AHEAD }, newScratch);
   for (;;) {
     if (run.stop.signal.aborted) return;
     const src = q.native.length > 0 ? q.native : takeCompressed ? q.compressed : undefined;
     if (!src || src.length === 0) return;
     const items = src.splice(0, READ_AHEAD);
-    const reads = items.map((it) => (it.bytes ? Promise.resolve(it.bytes) : readSource(it.job.path)));
+    const reads = items.map((it, i) => (it.bytes ? Promise.resolve(it.bytes) : readSource(it.job.path, scratch[i])));
     for (const r of reads) r.catch(() => {}); // reported when awaited
     for (let i = 0; i < items.length; i++) {
       const bytes = await reads[i]!;
