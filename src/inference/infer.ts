@@ -39,7 +39,10 @@ export type ModelOutput =
   | { kind: 'heatmap' | 'segmentation'; map: Float32Array; geometry: Geometry; stats: InferenceStats }
   | { kind: 'boxes'; boxes: Box3[]; geometry: Geometry; stats: InferenceStats };
 
-export function bodyMask(data: ArrayLike<number>, level = -500): Uint8Array {
+/** HU above which a voxel counts as body for the 'body' mask. */
+const BODY_HU = -500;
+
+export function bodyMask(data: ArrayLike<number>, level = BODY_HU): Uint8Array {
   const m = new Uint8Array(data.length);
   for (let v = 0; v < data.length; v++) m[v] = data[v]! > level ? 1 : 0;
   return m;
@@ -75,7 +78,8 @@ export async function runModel(volume: Volume, pkg: ModelPackage, options: Infer
   const runsBefore = runner.stats.runs, msBefore = runner.stats.runMs;
   const dense = m.output.name || runner.outputs[0]!.name;
   const predictor: Predictor = sessionPredictor(runner, m, dense, options.tta ?? m.window.tta);
-  const mask = options.mask === 'body' ? bodyMask(volume.data) : options.mask ?? undefined;
+  // The body mask is read from the grid in place: a byte-per-voxel copy would live through the whole window run.
+  const mask = options.mask === 'body' ? { data: volume.data, above: BODY_HU } : options.mask ?? undefined;
   const w: WindowOptions = {
     patchSize: m.input.patchSize,
     overlap: options.overlap ?? m.window.overlap,

@@ -27,8 +27,11 @@ export interface WindowOptions {
   margin?: number;
   /** Patches per predictor call. */
   batchSize?: number;
-  /** Patches whose valid region holds no non-zero voxel of this mask (same grid) are skipped. */
-  mask?: Uint8Array;
+  /**
+   * Patches whose valid region holds no non-zero voxel of this mask (same grid) are skipped. A level mask
+   * (voxels of `data` above `above`) is read in place: no byte-per-voxel copy of the grid.
+   */
+  mask?: Uint8Array | LevelMask;
   /** HU for voxels outside the volume. */
   padHu?: number;
   /** Predictor calls in flight at once (more than 1 overlaps patch preparation with inference). */
@@ -43,7 +46,7 @@ export interface FilledWindowOptions {
   sigmaScale: number;
   margin: number;
   batchSize: number;
-  mask: Uint8Array | null;
+  mask: Uint8Array | LevelMask | null;
   padHu: number;
   inFlight: number;
   signal: AbortSignal | null;
@@ -108,7 +111,25 @@ export function patchGrid(dims: Vec3, o: FilledWindowOptions): Patch[] {
   return out;
 }
 
-function maskHits(mask: Uint8Array, dims: Vec3, p: Patch): boolean {
+/** The voxels of `data` whose value is above `above`, as a mask that costs no memory. */
+export interface LevelMask {
+  data: ArrayLike<number>;
+  above: number;
+}
+
+function levelHits(mask: LevelMask, dims: Vec3, p: Patch): boolean {
+  const [nx, ny] = dims;
+  const { data, above } = mask;
+  for (let z = p.validLo[2]; z < p.validHi[2]; z++)
+    for (let y = p.validLo[1]; y < p.validHi[1]; y++) {
+      const row = nx * (y + ny * z);
+      for (let x = p.validLo[0]; x < p.validHi[0]; x++) if (data[row + x]! > above) return true;
+    }
+  return false;
+}
+
+function maskHits(mask: Uint8Array | LevelMask, dims: Vec3, p: Patch): boolean {
+  if (!(mask instanceof Uint8Array)) return levelHits(mask, dims, p);
   const [nx, ny] = dims;
   for (let z = p.validLo[2]; z < p.validHi[2]; z++)
     for (let y = p.validLo[1]; y < p.validHi[1]; y++) {
@@ -135,7 +156,8 @@ export interface BatchStats {
 /** The grid without the patches the mask rules out. */
 export function selectPatches(dims: Vec3, o: FilledWindowOptions): { grid: Patch[]; skipped: number } {
   const all = patchGrid(dims, o);
-  if (o.mask && o.mask.length !== dims[0] * dims[1] * dims[2]) throw new CtscopeError('E_USAGE', 'the patch mask must have one byte per voxel of the volume');
+  const maskLength = o.mask ? (o.mask instanceof Uint8Array ? o.mask.length : o.mask.data.length) : 0;
+  if (o.mask && maskLength !== dims[0] * dims[1] * dims[2]) throw new CtscopeError('E_USAGE', 'the patch mask must have one value per voxel of the volume');
   const grid = o.mask ? all.filter((p) => maskHits(o.mask!, dims, p)) : all;
   return { grid, skipped: all.length - grid.length };
 }

@@ -1,12 +1,13 @@
 /** Volume transforms: resampling, restacking (tilt, uneven slices), reorientation, preprocessing. */
 import type { CtVolume, Vec3, Volume } from '../volume/types.js';
 import type { InterpName } from './kernels.js';
-import { resample } from './resample.js';
+import { resample, spacingGrid } from './resample.js';
 import { correctTilt, makeUniform } from './restack.js';
-import { reorient, type Orientation } from './reorient.js';
+import { orientationPlan, reorient, type Orientation } from './reorient.js';
+import { toSpacing } from './options.js';
 import type { RunOptions } from './run.js';
 import type { VoxelType } from './plan.js';
-import { voxelTypeOf } from './arrays.js';
+import { VOXEL_CTORS, voxelTypeOf } from './arrays.js';
 
 export { KERNELS, INTERP_NAMES, isInterpName, type InterpName } from './kernels.js';
 export { resample, spacingGrid } from './resample.js';
@@ -51,7 +52,23 @@ export async function transformForOutput(volume: Volume | CtVolume, o: OutputTra
   const restackType: VoxelType = o.spacing !== undefined ? 'float32' : outType;
   if (tilted && (o.correctTilt ?? true)) v = await correctTilt(v, { ...run, interp: restackInterp, outType: restackType });
   else if (ct.slices?.uneven) v = await makeUniform(v, { ...run, interp: restackInterp, outType: restackType });
-  if (o.orient) v = await reorient(v, o.orient, run);
-  if (o.spacing !== undefined) v = await resample(v, { ...run, spacing: o.spacing, interp: o.interp ?? 'linear', outType });
+  const interp = o.interp ?? 'linear';
+  const turn = o.orient ? orientationPlan(v.geometry, o.orient).plan : undefined;
+  // A volume already in the target orientation would only be copied.
+  const orient = turn && turn.perm.some((c, a) => c !== a || turn.flip[a]) ? o.orient : undefined;
+  if (orient && turn && o.spacing !== undefined) {
+    // Reorienting copies the whole volume. When the resampled grid is smaller (a model grid, usually), resample
+    // on the source axes first and reorient only that grid: the same samples, without a full-size copy.
+    const target = toSpacing(o.spacing);
+    const onSource = [0, 0, 0] as Vec3;
+    for (let a = 0; a < 3; a++) onSource[turn.perm[a]!] = target[a]!;
+    const [mx, my, mz] = spacingGrid(v.geometry, onSource).geometry.dims;
+    if (mx * my * mz * VOXEL_CTORS[outType].BYTES_PER_ELEMENT < v.data.byteLength) {
+      const small = await resample(v, { ...run, spacing: onSource, interp, outType });
+      return reorient(small, orient, run);
+    }
+  }
+  if (orient) v = await reorient(v, orient, run);
+  if (o.spacing !== undefined) v = await resample(v, { ...run, spacing: o.spacing, interp, outType });
   return v;
 }
