@@ -2,7 +2,7 @@ import type { FindingsDocument } from '../pipeline/types.js';
 import { getPool } from '../workers/pool.js';
 import { toCtscopeError } from '../errors.js';
 import type { DcmjsDict } from './dcmjs.js';
-import { srBytes, type SrOptions } from './sr.js';
+import type { SrOptions } from './sr.js';
 
 /** What the SR worker task receives: plain data (structured-cloneable). */
 export interface SrTask {
@@ -13,8 +13,13 @@ export interface SrTask {
   options: SrOptions;
 }
 
-/** Worker task: builds and serialises the SR (dcmjs is synchronous and takes ~2 ms per finding). */
-export function srBytesTask(t: SrTask): Uint8Array {
+/**
+ * Worker task: builds and serialises the SR (dcmjs is synchronous and takes ~2 ms per finding). dcmjs is
+ * imported on first use: importing it costs about 50 ms, which every pool thread would otherwise pay at start,
+ * decoding-only runs included.
+ */
+export async function srBytesTask(t: SrTask): Promise<Uint8Array> {
+  const { srBytes } = await import('./sr.js');
   return srBytes(t.doc, { elements: t.elements, sopClasses: new Map(t.sopClasses), frameOfReferenceUid: t.frameOfReferenceUid, warnings: [] }, t.options);
 }
 
