@@ -2,7 +2,7 @@
 import { CtscopeError, exitCodeFor, isCtscopeError } from './errors.js';
 import type { Command, CliIO } from './cli/command.js';
 import { closePool } from './workers/pool.js';
-import { commands } from './cli/commands.js';
+import { COMMANDS, loadAllCommands } from './cli/commands.js';
 
 function help(list: Command[]): string {
   const lines = ['ctscope: CT/CTA DICOM to Hounsfield-unit volumes and AI findings', '', 'Usage: ctscope <command> [options]', '', 'Commands:'];
@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   };
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.out(help(commands));
+    io.out(help(await loadAllCommands()));
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-V') {
@@ -45,8 +45,9 @@ async function main(argv: string[]): Promise<number> {
     io.out(version);
     return 0;
   }
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) throw new CtscopeError('E_USAGE', `unknown command '${name}' (try --help)`);
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) throw new CtscopeError('E_USAGE', `unknown command '${name}' (try --help)`);
+  const cmd = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     io.out(`Usage: ctscope ${cmd.usage}\n\n${cmd.summary}`);
     return 0;

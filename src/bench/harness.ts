@@ -27,7 +27,27 @@ export interface BenchRow {
   vsScalar?: number;
   /** Peak RSS seen during the row, MiB. */
   peakRssMiB: number;
+  /** Memory stage rows: peak RSS against the volume's size (see memory.ts). */
+  memory?: MemoryFigures;
   note?: string;
+}
+
+export interface MemoryFigures {
+  /** The volume's bytes as int16 (voxels x 2), MiB. */
+  volumeMiB: number;
+  /** RSS of the fresh process after its imports. */
+  importMiB: number;
+  /** RSS after a warm-up run on a tiny series: the fixed overhead. */
+  fixedMiB: number;
+  /** Peak RSS (VmHWM where /proc has it). */
+  peakMiB: number;
+  /** (peak - fixed) / volume bytes. */
+  ratio: number;
+  /** Growth per extra volume byte between this size and the smaller one (fixed overhead cancels). */
+  marginal?: number;
+  target: number;
+  /** Peak RSS seen during each pipeline stage. */
+  stagePeakMiB: Record<string, number>;
 }
 
 export interface MachineInfo {

@@ -2,10 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSeries } from '../ingest/load.js';
 import { closePool } from '../workers/pool.js';
+import { QUICK_SYNTAXES, SYNTAXES } from './data.js';
 import { measure, type Baselines, type BenchRow, type TaskSpec } from './harness.js';
-
-/** Syntaxes made by native-bench/ingest/make-data.sh, in the order reported. */
-const SYNTAXES = ['ele', 'rle', 'jpeg-lossless', 'jpeg-ls', 'j2k'] as const;
 
 /**
  * In-process load of the generated 300 x 512 x 512 series to HU, per transfer syntax, with 1 worker and with
@@ -13,7 +11,7 @@ const SYNTAXES = ['ele', 'rle', 'jpeg-lossless', 'jpeg-ls', 'j2k'] as const;
  */
 export async function benchIngest(baselines: Baselines, options: { dataDir: string; quick: boolean }): Promise<BenchRow[]> {
   const tasks: TaskSpec[] = [];
-  for (const syntax of options.quick ? (['ele', 'rle'] as const) : SYNTAXES) {
+  for (const syntax of options.quick ? QUICK_SYNTAXES : SYNTAXES) {
     const dir = join(options.dataDir, syntax);
     if (!existsSync(join(dir, '.done'))) continue;
     for (const threads of [1, undefined]) {

@@ -61,7 +61,8 @@ export async function benchResample(baselines: Baselines, options: { quick: bool
   return rows;
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
+/** Looked up at call time: `ctscope bench` exposes gc after this module is loaded. */
+const gc = (): (() => void) | undefined => (globalThis as { gc?: () => void }).gc;
 
 /**
  * tinybench over all tasks, `rounds` times, 2 samples per task per round: the tasks interleave, so load
@@ -89,7 +90,7 @@ async function interleaved(tasks: Array<{ name: string; fn: () => Promise<unknow
  * to run their own post-task GC, which unmaps it; Python's `del r` after its timer does the same.
  */
 async function settle(): Promise<void> {
-  gc?.();
+  gc()?.();
   await new Promise((r) => setTimeout(r, 40));
 }
 
@@ -112,7 +113,7 @@ function toRow(name: string, samples: number[], o: { outVox: number; bytes: numb
     vsScalar: median / o.baselines.scalarMs,
     peakRssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20),
     samplesMs: samples,
-    ...(gc ? {} : { note: 'run with --expose-gc for prompt frees between samples' }),
+    ...(gc() ? {} : { note: 'run with --expose-gc for prompt frees between samples' }),
   };
 }
 

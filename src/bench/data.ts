@@ -1,0 +1,67 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CtscopeError } from '../errors.js';
+import type { SynthKind, SynthOptions } from '../synth/options.js';
+import { synthToDirectory } from '../synth/synthesize.js';
+import type { StageContext } from './context.js';
+
+/** Package root (bench/, native-bench/ and models/ live there in a checkout). */
+export const BENCH_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Syntaxes made by native-bench/ingest/make-data.sh, in the order reported. */
+export const SYNTAXES = ['ele', 'rle', 'jpeg-lossless', 'jpeg-ls', 'j2k'] as const;
+export type BenchSyntax = (typeof SYNTAXES)[number];
+
+/** The syntaxes the quick (CI) subset covers. */
+export const QUICK_SYNTAXES: readonly BenchSyntax[] = ['ele', 'rle'];
+
+/** The generated series (300 slices, or 100 in --quick) in every syntax, made once by make-data.sh. */
+export function ensureIngestData(ctx: Pick<StageContext, 'dataDir' | 'quick'>): void {
+  if (existsSync(join(ctx.dataDir, 'ele', '.done'))) return;
+  const script = join(BENCH_ROOT, 'native-bench', 'ingest', 'make-data.sh');
+  if (!existsSync(script)) throw new CtscopeError('E_NOT_FOUND', 'the benchmark series are made by native-bench/ingest/make-data.sh, which only a source checkout has', { where: script });
+  execFileSync('bash', [script, ctx.dataDir, ctx.quick ? '100' : '300'], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** Folders of the generated series present for this run, by syntax. */
+export function seriesDirs(ctx: Pick<StageContext, 'dataDir' | 'quick'>): Array<{ syntax: BenchSyntax; dir: string }> {
+  ensureIngestData(ctx);
+  return (ctx.quick ? QUICK_SYNTAXES : SYNTAXES)
+    .map((syntax) => ({ syntax, dir: join(ctx.dataDir, syntax) }))
+    .filter((s) => existsSync(join(s.dir, '.done')));
+}
+
+/** The .dcm files of a folder, sorted by name, with their total size. */
+export function seriesFiles(dir: string): { files: string[]; bytes: number } {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort().map((f) => join(dir, f));
+  let bytes = 0;
+  for (const f of files) bytes += statSync(f).size;
+  return { files, bytes };
+}
+
+/**
+ * Phantoms for the model stages: seeds that draw one lesion each model finds (as in test/models). Full runs
+ * use the generator's own sizes (512 x 512); --quick uses a small field so a detect takes about a second.
+ */
+export const PHANTOMS: Readonly<Record<SynthKind, { full: SynthOptions; quick: SynthOptions }>> = {
+  chest: {
+    full: { seed: 9009, lesions: 1 },
+    quick: { seed: 9009, lesions: 1, rows: 96, cols: 96, slices: 48, spacing: [2.5, 2.5, 2.5] },
+  },
+  cta: {
+    full: { seed: 9005, lesions: 1 },
+    quick: { seed: 9005, lesions: 1, rows: 80, cols: 80, slices: 48, spacing: [2, 2, 1.5] },
+  },
+};
+
+/** Generates a phantom series under dataDir once (`phantom-<kind>`, with a .done marker) and returns its folder. */
+export async function ensurePhantom(ctx: Pick<StageContext, 'dataDir' | 'quick'>, kind: SynthKind): Promise<string> {
+  const dir = join(ctx.dataDir, `phantom-${kind}`);
+  if (existsSync(join(dir, '.done'))) return dir;
+  const spec = PHANTOMS[kind];
+  await synthToDirectory(kind, ctx.quick ? spec.quick : spec.full, dir, { force: true });
+  writeFileSync(join(dir, '.done'), '');
+  return dir;
+}

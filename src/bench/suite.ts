@@ -1,0 +1,201 @@
+/**
+ * The benchmark run shared by `npm run bench` (dist/bench/run.js) and `ctscope bench`: argument parsing, the
+ * in-run baselines, the selected stages, bench/results.json, and the --check / --update regression guard.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CtscopeError } from '../errors.js';
+import { parseEpRequest, probeProvider, unavailableError, type EpRequest } from '../inference/providers.js';
+import { closeRunners } from '../inference/runner.js';
+import { closePool } from '../workers/pool.js';
+import { findRegressions, toBaselines, type BaselineFile, type Regression } from './baseline.js';
+import type { StageContext } from './context.js';
+import { BENCH_ROOT } from './data.js';
+import { ensureGc } from './gc.js';
+import { formatRows, machineInfo, measureBaselines, type Baselines, type BenchRow, type MachineInfo } from './harness.js';
+import { STAGES } from './stages.js';
+
+export interface BenchOptions {
+  /** Stages to run, in this order; default every stage of the table. */
+  stages?: string[];
+  quick?: boolean;
+  /** Print the result as JSON on stdout instead of the table. */
+  json?: boolean;
+  /** Execution provider of the model stages (default cpu). */
+  ep?: EpRequest;
+  deviceId?: number;
+  /** Folder of the generated inputs; default bench/data or bench/data-quick. */
+  dataDir?: string;
+  /** Where the result is written; default bench/results.json. */
+  out?: string;
+  /** Baselines file to compare against (exit status 1 on a regression). */
+  check?: string;
+  /** Baselines file to write from this run. */
+  update?: string;
+  /** Overrides the tolerance of --check / the one written by --update. */
+  tolerance?: number;
+}
+
+export interface FilledBenchOptions {
+  stages: string[];
+  quick: boolean;
+  json: boolean;
+  ep: EpRequest;
+  deviceId: number;
+  dataDir: string;
+  out: string;
+  check: string | undefined;
+  update: string | undefined;
+  tolerance: number | undefined;
+}
+
+export interface BenchResult {
+  machine: MachineInfo;
+  baselines: Baselines;
+  /** Whether gc ran between tasks (node --expose-gc, or exposed at run time). */
+  gc: boolean;
+  ep: EpRequest;
+  rows: BenchRow[];
+}
+
+export interface BenchIO {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const usage = (message: string): CtscopeError => new CtscopeError('E_USAGE', message);
+
+function number(name: string, text: string | undefined, integer: boolean): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || (integer && !(Number.isInteger(v) && v >= 0)) || (!integer && !(v > 0)))
+    throw usage(`Expected ${integer ? 'a non-negative integer' : 'a positive number'} for --${name} but received '${text}'`);
+  return v;
+}
+
+/** argv (after the command name) to options; bad flags and unknown stages are E_USAGE. */
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        stage: { type: 'string', multiple: true },
+        json: { type: 'boolean' },
+        quick: { type: 'boolean' },
+        ep: { type: 'string' },
+        device: { type: 'string' },
+        data: { type: 'string' },
+        out: { type: 'string' },
+        check: { type: 'string' },
+        update: { type: 'string' },
+        tolerance: { type: 'string' },
+      },
+    }));
+  } catch (e) {
+    throw new CtscopeError('E_USAGE', `bench: ${(e as Error).message}`, { cause: e });
+  }
+  const o: BenchOptions = {};
+  if (values.stage) o.stages = values.stage.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  if (values.quick) o.quick = true;
+  if (values.json) o.json = true;
+  if (values.ep !== undefined) o.ep = parseEpRequest(values.ep);
+  const device = number('device', values.device, true);
+  if (device !== undefined) o.deviceId = device;
+  if (values.data !== undefined) o.dataDir = values.data;
+  if (values.out !== undefined) o.out = values.out;
+  if (values.check !== undefined) o.check = values.check;
+  if (values.update !== undefined) o.update = values.update;
+  const tolerance = number('tolerance', values.tolerance, false);
+  if (tolerance !== undefined) o.tolerance = tolerance;
+  return o;
+}
+
+export function fillBenchOptions(o: BenchOptions = {}): FilledBenchOptions {
+  const stages = o.stages && o.stages.length ? [...o.stages] : Object.keys(STAGES);
+  for (const s of stages) if (!STAGES[s]) throw usage(`unknown stage '${s}' (stages: ${Object.keys(STAGES).join(', ')})`);
+  const quick = o.quick ?? false;
+  const ep = parseEpRequest(o.ep ?? 'cpu');
+  return {
+    stages,
+    quick,
+    json: o.json ?? false,
+    ep,
+    deviceId: o.deviceId ?? 0,
+    dataDir: o.dataDir ?? join(BENCH_ROOT, 'bench', quick ? 'data-quick' : 'data'),
+    out: o.out ?? join(BENCH_ROOT, 'bench', 'results.json'),
+    check: o.check,
+    update: o.update,
+    tolerance: o.tolerance,
+  };
+}
+
+/** Fails with E_EP_UNAVAILABLE (one line) before any work when an explicitly asked provider cannot load here. */
+export async function checkProvider(ep: EpRequest, deviceId: number): Promise<void> {
+  if (ep === 'auto' || ep === 'cpu') return;
+  const attempt = await probeProvider(ep, deviceId);
+  if (!attempt.ok) throw unavailableError(ep, attempt.error ?? 'failed');
+}
+
+function readBaselineFile(path: string): BaselineFile {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as BaselineFile;
+  } catch (e) {
+    throw new CtscopeError((e as { code?: string }).code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot read the baselines file: ${(e as Error).message}`, { cause: e, where: path });
+  }
+}
+
+/** Runs the selected stages and reports; returns the exit status (1 when --check found a regression). */
+export async function runBench(options: BenchOptions, io: BenchIO): Promise<number> {
+  const o = fillBenchOptions(options);
+  const baselineFile = o.check ? readBaselineFile(o.check) : undefined;
+  await checkProvider(o.ep, o.deviceId);
+  const gc = ensureGc();
+  const rows: BenchRow[] = [];
+  let baselines: Baselines;
+  try {
+    baselines = await measureBaselines();
+    const ctx: StageContext = { baselines, quick: o.quick, dataDir: o.dataDir, ep: o.ep, deviceId: o.deviceId };
+    for (const name of o.stages) {
+      io.err(`bench: ${name}${o.quick ? ' (quick)' : ''}`);
+      rows.push(...(await STAGES[name]!(ctx)));
+    }
+  } finally {
+    await closeRunners();
+    await closePool();
+  }
+  const result: BenchResult = { machine: machineInfo(), baselines, gc, ep: o.ep, rows };
+  mkdirSync(join(o.out, '..'), { recursive: true });
+  writeFileSync(o.out, JSON.stringify(result, null, 2) + '\n');
+  // With --json, stdout holds only the result; everything else goes to stderr.
+  const say = o.json ? io.err : io.out;
+  if (o.json) io.out(JSON.stringify(result, null, 2));
+  else {
+    const m = result.machine;
+    io.out(`${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, ${m.node}; memcpy ${baselines.memcpyGBs.toFixed(1)} GB/s, scalar loop ${baselines.scalarMs.toFixed(1)} ms${gc ? '' : '; no gc between tasks'}`);
+    io.out(formatRows(rows));
+    for (const r of rows) if (r.note) io.out(`  ${r.stage} / ${r.name}: ${r.note}`);
+    io.out(`written ${o.out}`);
+  }
+  const m = result.machine;
+  if (o.update) {
+    const file = toBaselines(rows, `${m.cpu}, ${m.cores} cores, ${m.node}`, o.tolerance);
+    writeFileSync(o.update, JSON.stringify(file, null, 2) + '\n');
+    say(`baselines written to ${o.update}`);
+  }
+  if (baselineFile && o.check) return reportCheck(rows, baselineFile, o.check, o.tolerance ?? baselineFile.tolerance, say);
+  return 0;
+}
+
+function reportCheck(rows: BenchRow[], file: BaselineFile, path: string, tolerance: number, say: (line: string) => void): number {
+  const bad: Regression[] = findRegressions(rows, file, tolerance);
+  for (const r of rows) {
+    const e = file.entries.find((x) => x.stage === r.stage && x.name === r.name);
+    if (e && r.vsScalar !== undefined && e.basis === 'scalar') say(`  ${r.stage} / ${r.name}: ${(r.vsScalar / e.ratio).toFixed(2)}x its baseline`);
+  }
+  for (const r of bad) say(`REGRESSION ${r.stage} / ${r.name}: ratio ${r.now.toFixed(2)} vs baseline ${r.baseline.toFixed(2)} (${r.factor.toFixed(2)}x, tolerance ${tolerance}x)`);
+  say(bad.length ? `${bad.length} regression(s) against ${path}` : `no regression against ${path} (tolerance ${tolerance}x)`);
+  return bad.length ? 1 : 0;
+}

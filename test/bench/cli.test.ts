@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeProvider } from '../../src/inference/providers.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const RUN = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function node(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { maxBuffer: 16 << 20, env: { ...process.env, CTSCOPE_THREADS: '2' } }, (err, stdout, stderr) => {
+      const code = err ? (err as { code?: unknown }).code : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+beforeAll(() => {
+  if (!existsSync(CLI) || !existsSync(RUN)) throw new Error('dist/ missing: run `npx tsc -p .` before the bench tests');
+  dir = mkdtempSync(join(tmpdir(), 'ctscope-bench-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const ROW_FIELDS = ['stage', 'name', 'medianMs', 'minMs', 'p75Ms', 'maxMs', 'samples', 'peakRssMiB', 'vsScalar', 'throughput', 'throughputUnit', 'work'];
+
+describe('ctscope bench', () => {
+  it('--stage postprocess --json prints rows with timings, throughput and ratios (phantom generated into --data)', async () => {
+    const out = join(dir, 'results.json');
+    const r = await node([CLI, 'bench', '--quick', '--stage', 'postprocess', '--json', '--data', join(dir, 'data'), '--out', out]);
+    expect(r.stderr).not.toMatch(/error\[/);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as { gc: boolean; ep: string; baselines: { memcpyGBs: number; scalarMs: number }; rows: Array<Record<string, unknown>> };
+    // Exposed at run time: the CLI is started without --expose-gc.
+    expect(result.gc).toBe(true);
+    expect(result.ep).toBe('cpu');
+    expect(result.baselines.scalarMs).toBeGreaterThan(0);
+    expect(result.rows.length).toBe(1);
+    const row = result.rows[0]!;
+    for (const f of ROW_FIELDS) expect(row, f).toHaveProperty(f);
+    expect(row).toMatchObject({ stage: 'postprocess', name: 'nodule heatmap to findings', throughputUnit: 'Mvox/s' });
+    const median = row.medianMs as number;
+    expect(median).toBeGreaterThan(0);
+    expect(row.minMs as number).toBeLessThanOrEqual(median);
+    expect(row.maxMs as number).toBeGreaterThanOrEqual(median);
+    expect(row.vsScalar as number).toBeCloseTo(median / result.baselines.scalarMs, 6);
+    // The map is the chest phantom on the nodule model's 1.25 mm grid.
+    expect((row.work as { amount: number }).amount).toBeGreaterThan(1e6);
+    expect(row.note).toMatch(/chest phantom, map \d+x\d+x\d+, \d+ finding/);
+    expect(existsSync(join(dir, 'data', 'phantom-chest', '.done'))).toBe(true);
+    expect(JSON.parse(readFileSync(out, 'utf8')).rows).toEqual(result.rows);
+  }, 60_000);
+
+  it.skipIf(process.platform === 'darwin')('an explicit provider that cannot load fails with one coded line before any work', async () => {
+    // coreml exists only on macOS; cuda is checked too where this machine has no CUDA provider.
+    const eps = ['coreml', ...((await probeProvider('cuda')).ok ? [] : ['cuda'])];
+    for (const ep of eps) {
+      const r = await node([CLI, 'bench', '--stage', 'postprocess', '--ep', ep, '--out', join(dir, 'never.json')]);
+      expect(r.code, ep).toBe(4);
+      const lines = r.stderr.trim().split('\n').filter((l) => !/^(Warning|\s+at )/.test(l));
+      expect(lines, ep).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^error\\[E_EP_UNAVAILABLE\\]: execution provider '${ep}' is unavailable`));
+      expect(r.stdout).toBe('');
+    }
+    expect(existsSync(join(dir, 'never.json'))).toBe(false);
+  });
+
+  it('an unknown stage or flag is E_USAGE (exit 2), from the CLI and from npm run bench alike', async () => {
+    for (const entry of [[CLI, 'bench'], [RUN]]) {
+      const r = await node([...entry, '--stage', 'nope']);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toMatch(/^error\[E_USAGE\]: unknown stage 'nope' \(stages: read, parse, decode, .*detect/);
+      const f = await node([...entry, '--ep', 'gpu']);
+      expect(f.code).toBe(2);
+      expect(f.stderr).toMatch(/error\[E_USAGE\]: --ep must be one of/);
+    }
+  });
+
+});
