@@ -3,10 +3,11 @@
 # (explicit VR little endian), plus copies in each compressed transfer syntax made with dcmtk and GDCM.
 #   usage: native-bench/ingest/make-data.sh [DATA_DIR] [SLICES]     (default bench/data, 300)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
+root=$nb_root
 data=${1:-$root/bench/data}; slices=${2:-300}
-need=(); command -v dcmcjpeg >/dev/null || need+=(dcmtk); command -v gdcmconv >/dev/null || need+=(libgdcm-tools)
-if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
+nb_install dcmtk libgdcm-tools
+nb_build
 mkdir -p "$data"
 if [ ! -f "$data/ele/.done" ]; then
   rm -rf "$data/ele"

@@ -6,6 +6,7 @@ Usage (run.sh drives it): `bench.py time OUT.json` for one timing round;
 `bench.py report DUMP CT1.json ... :: PY1.json ...` to aggregate rounds and cross-check.
 """
 import json
+import os
 import sys
 import time
 
@@ -17,7 +18,7 @@ import torch
 NX, NY, NZ = 512, 512, 300
 SPACING = (0.703, 0.703, 1.25)  # i, j, k (mm)
 TARGET = 1.0
-REPS = int(__import__("os").environ.get("REPS", "4"))
+REPS = int(os.environ.get("REPS", "4"))
 
 
 def volume():
@@ -152,6 +153,14 @@ def report_mode(dump, ct_jsons, py_jsons):
           " (centre-aligned grid vs torch's n/m scale: <= 0.045 voxel apart along i, j; identical along k)")
     ok = err_ref.max() < 1e-2
     print("AGREEMENT OK" if ok else "AGREEMENT FAILED")
+    if os.environ.get("SUMMARY_JSON"):
+        # Samples per implementation, for native-bench/run.sh's summary (native-bench/summary.py).
+        json.dump({
+            "grid": {"from": [NX, NY, NZ], "spacing": list(SPACING), "to": [mx, my, mz], "target": TARGET},
+            "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "torch": torch.__version__},
+            "maxAbsVsIndependentTrilinear": float(err_ref.max()),
+            "contenders": {k: {"medianSeconds": results[k][0], "times": sorted(samples[k])} for k in results},
+        }, open(os.environ["SUMMARY_JSON"], "w"), indent=1)
     sys.exit(0 if ok else 1)
 
 
