@@ -38,17 +38,18 @@ function volume(): Volume {
 }
 
 describe('a worker thread that dies mid-task', () => {
-  // Killed while starting (tasks still queued: piscina would wait for a thread forever) and while running.
-  it.each([0, 400])('pool, threads killed %d ms after they appear: E_WORKER, then a fresh pool gives the right result', async (delay) => {
+  // Killed while starting (tasks still queued: piscina would wait for a thread forever) and while running
+  // (after the first of the slabs has come back, so the rest are surely in flight or queued).
+  it.each(['starting', 'running'] as const)('pool, threads killed while %s: E_WORKER, then a fresh pool gives the right result', async (when) => {
     const v = volume();
     const options = { spacing: [0.35, 0.35, 0.35] as [number, number, number], interp: 'cubic' as const, workers: 2 };
     const pool = getPool();
+    const completedBefore = pool.completed;
     const started = performance.now();
     const running = resample(v, options);
     let settled = false;
     void running.catch(() => undefined).finally(() => (settled = true));
-    await until(() => pool.threads.length > 0);
-    await new Promise((r) => setTimeout(r, delay));
+    await until(() => (when === 'starting' ? pool.threads.length > 0 : pool.completed > completedBefore));
     expect(settled, 'the resample must outlast the kill (make the volume larger)').toBe(false);
     await Promise.all(pool.threads.map((t) => t.terminate()));
     expect(await codeOf(running)).toBe('E_WORKER');
