@@ -3,8 +3,7 @@ import { runModel } from '../inference/infer.js';
 import { loadModel, type ModelPackage } from '../inference/model.js';
 import { getRunner, type ModelRunner } from '../inference/runner.js';
 import { loadSeries, type LoadedSeries } from '../ingest/load.js';
-import { transformForOutput } from '../resample/index.js';
-import { isOrientation } from '../resample/reorient.js';
+import { modelGrid } from '../pipeline/grid.js';
 import type { SynthKind } from '../synth/options.js';
 import type { Volume } from '../volume/types.js';
 import type { StageContext } from './context.js';
@@ -54,14 +53,8 @@ async function prepare(ctx: StageContext, c: { model: string; phantom: SynthKind
   const runner = await getRunner(pkg, { ep: ctx.ep, deviceId: ctx.deviceId });
   const phantomDir = await ensurePhantom(ctx, c.phantom);
   const series = await loadSeries(phantomDir);
-  const m = pkg.manifest;
   // The same transform detect applies before the sliding window.
-  const grid = await transformForOutput(series, {
-    spacing: m.input.spacing,
-    ...(isOrientation(m.input.orientation) ? { orient: m.input.orientation } : {}),
-    interp: 'linear',
-    outType: 'float32',
-  });
+  const grid = await modelGrid(series, pkg);
   let output: Promise<ModelOutput> | undefined;
   return {
     ...c,

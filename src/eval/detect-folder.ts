@@ -2,7 +2,7 @@
 import { detect as detectOnGrid } from '../inference/infer.js';
 import type { ModelPackage } from '../inference/model.js';
 import { loadSeries } from '../ingest/load.js';
-import { transformForOutput } from '../resample/index.js';
+import { modelGrid } from '../pipeline/grid.js';
 
 /** Scores kept for the FROC curve: far below any operating threshold. */
 export const CURVE_THRESHOLD = 0.02;
@@ -26,7 +26,7 @@ export async function detectFolder(dir: string, pkgs: readonly ModelPackage[], f
   const findings: CaseDetection['findings'] = [];
   for (const pkg of pkgs) {
     const low: ModelPackage = { ...pkg, manifest: { ...pkg.manifest, thresholds: { ...pkg.manifest.thresholds, score: floor, maxFindings: floor < pkg.manifest.thresholds.score ? CURVE_MAX_FINDINGS : pkg.manifest.thresholds.maxFindings } } };
-    const grid = await transformForOutput(volume, { spacing: pkg.manifest.input.spacing, orient: 'LPS', interp: 'linear', outType: 'float32' });
+    const grid = await modelGrid(volume, pkg);
     const r = await detectOnGrid(grid, volume, low, { mask: 'body' });
     for (const f of r.findings) findings.push({ kind: f.kind, model: pkg.manifest.id, score: f.score, centerLps: [...f.centerLps], diameterMm: f.diameterMm });
   }

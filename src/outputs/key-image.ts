@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import type { ModelTask } from '../inference/manifest.js';
 import type { FindingRecord } from '../pipeline/types.js';
-import type { CtVolume } from '../volume/types.js';
+import type { Geometry } from '../volume/types.js';
 
 export interface DisplayWindow {
   name: string;
@@ -19,17 +19,26 @@ export const WINDOWS: Readonly<Record<ModelTask, DisplayWindow>> = {
 /** Key images are scaled so their longer side is at least this many pixels (small series stay readable). */
 const MIN_SIDE = 512;
 
-/** Slice k of the volume as 8-bit grey in a window (row j, column i, as the DICOM image shows it). */
-export function windowSlice(volume: Pick<CtVolume, 'data' | 'geometry'>, k: number, w: DisplayWindow): Uint8Array {
-  const [nx, ny] = volume.geometry.dims;
-  const plane = nx * ny;
+/**
+ * Where key images take the acquired slices from: the volume in memory, or a reader that decodes a slice again
+ * (detect releases the volume once the model grids are made; see pipeline/slices.ts).
+ */
+export type KeyImageSource = { geometry: Geometry } & ({ data: Int16Array | Float32Array } | { readSlice: (k: number) => Promise<Int16Array | Float32Array> });
+
+async function sliceOf(src: KeyImageSource, k: number): Promise<Int16Array | Float32Array> {
+  if ('readSlice' in src) return src.readSlice(k);
+  const plane = src.geometry.dims[0] * src.geometry.dims[1];
+  return src.data.subarray(k * plane, (k + 1) * plane);
+}
+
+/** One slice's HU as 8-bit grey in a window (row j, column i, as the DICOM image shows it). */
+export function windowSlice(slice: ArrayLike<number>, w: DisplayWindow): Uint8Array {
+  const plane = slice.length;
   const out = new Uint8Array(plane);
   const lo = w.center - w.width / 2;
   const scale = 255 / w.width;
-  const base = k * plane;
-  const data = volume.data;
   for (let p = 0; p < plane; p++) {
-    const v = (data[base + p]! - lo) * scale;
+    const v = (slice[p]! - lo) * scale;
     out[p] = v <= 0 ? 0 : v >= 255 ? 255 : v + 0.5;
   }
   return out;
@@ -66,12 +75,12 @@ const svgText = (x: number, y: number, size: number, anchor: 'start' | 'middle' 
  * the finding's SOP Instance UID names (axial for axial series), scaled to square pixels, shown as acquired
  * (not flipped into another convention) with the patient direction at each edge, so a reader can orient it.
  */
-export async function keyImage(volume: Pick<CtVolume, 'data' | 'geometry'>, f: FindingRecord): Promise<{ png: Buffer; width: number; height: number; window: DisplayWindow }> {
+export async function keyImage(volume: KeyImageSource, f: FindingRecord): Promise<{ png: Buffer; width: number; height: number; window: DisplayWindow }> {
   const g = volume.geometry;
   const [nx, ny, nz] = g.dims;
   const k = Math.min(Math.max(f.sliceIndex, 0), nz - 1);
   const w = WINDOWS[f.kind];
-  const grey = windowSlice(volume, k, w);
+  const grey = windowSlice(await sliceOf(volume, k), w);
   const mmW = nx * g.spacing[0], mmH = ny * g.spacing[1];
   const scale = Math.max(1, MIN_SIDE / Math.max(mmW, mmH));
   const width = Math.max(1, Math.round(mmW * scale)), height = Math.max(1, Math.round(mmH * scale));

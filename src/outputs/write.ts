@@ -3,8 +3,7 @@ import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { FindingsDocument, OutputName } from '../pipeline/types.js';
-import type { CtVolume } from '../volume/types.js';
-import { keyImage } from './key-image.js';
+import { keyImage, type KeyImageSource } from './key-image.js';
 import { reportHtml, type KeyImageRef } from './report.js';
 
 const IMAGE_LANES = 4;
@@ -33,7 +32,7 @@ export interface WriteHooks {
 export async function writeOutputs(
   outDir: string,
   doc: FindingsDocument,
-  volume: Pick<CtVolume, 'data' | 'geometry'>,
+  volume: KeyImageSource,
   sr: Uint8Array | undefined,
   outputs: readonly OutputName[],
   hooks: WriteHooks = {},
@@ -61,7 +60,7 @@ export async function writeOutputs(
 async function writeAll(
   dir: string,
   doc: FindingsDocument,
-  volume: Pick<CtVolume, 'data' | 'geometry'>,
+  volume: KeyImageSource,
   sr: Uint8Array | undefined,
   outputs: readonly OutputName[],
   hooks: WriteHooks,

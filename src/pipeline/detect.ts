@@ -1,9 +1,7 @@
-import { throwIfAborted, toCtscopeError } from '../errors.js';
+import { throwIfAborted } from '../errors.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
 import type { ModelPackage } from '../inference/model.js';
 import { loadSeries, type LoadedSeries, type StudyInput } from '../ingest/load.js';
-import { transformForOutput } from '../resample/index.js';
-import { isOrientation } from '../resample/reorient.js';
 import { buildFindingsDocument, type ModelRun } from '../outputs/findings-json.js';
 import { srBytesOffThread } from '../outputs/sr-task.js';
 import { checkOutDir, writeOutputs } from '../outputs/write.js';
@@ -12,6 +10,8 @@ import type { Volume } from '../volume/types.js';
 import { cross, normalize } from '../volume/affine.js';
 import { round, StageClock } from './clock.js';
 import { admit } from './admission.js';
+import { modelGrid } from './grid.js';
+import { sliceReader } from './slices.js';
 import { loadModelPackage } from './models.js';
 import { fillDetectOptions } from './options.js';
 import { readSourceContext } from './source.js';
@@ -47,8 +47,14 @@ async function detectAdmitted(input: StudyInput, o: FilledDetectOptions, package
   });
   clock.stop();
   const context = await readSourceContext(volume, input);
+  const readSlice = sliceReader(volume, input, undefined);
   const runs: ModelRun[] = [];
-  for (const pkg of packages) runs.push(await runOne(volume, pkg, o, clock));
+  for (let i = 0; i < packages.length; i++) {
+    // Once the last model's grid is made the volume's voxels are not needed (key images decode their few slices
+    // again): dropping them here takes the largest buffer out of the sliding window's peak.
+    const last = i === packages.length - 1;
+    runs.push(await runOne(volume, packages[i]!, o, clock, last ? () => releaseVoxels(volume) : undefined));
+  }
   clock.stop();
   const document = buildFindingsDocument(volume, context, runs, {
     timings: clock.timings,
@@ -68,7 +74,7 @@ async function detectAdmitted(input: StudyInput, o: FilledDetectOptions, package
     clock.enter('outputs');
     o.onProgress({ stage: 'outputs', done: 0, total: 1 });
     // Total time is known only once the outputs are written; findings.json is written last with it.
-    outcome.files = await writeOutputs(o.outDir, document, volume, outcome.sr, o.outputs, {
+    outcome.files = await writeOutputs(o.outDir, document, { geometry: volume.geometry, readSlice }, outcome.sr, o.outputs, {
       signal: o.signal,
       beforeJson: () => {
         clock.stop();
@@ -80,6 +86,11 @@ async function detectAdmitted(input: StudyInput, o: FilledDetectOptions, package
     document.timings.totalMs = round(performance.now() - started);
   }
   return outcome;
+}
+
+/** Replaces the volume's voxels with an empty array (geometry, UIDs and the index stay). */
+function releaseVoxels(volume: LoadedSeries): void {
+  volume.data = volume.data instanceof Float32Array ? new Float32Array(0) : new Int16Array(0);
 }
 
 /** Key images show the acquired slices; say so when those are not axial. */
@@ -95,24 +106,13 @@ function skippedWarning(volume: LoadedSeries): string[] {
   return n ? [`${n} input file(s) skipped while indexing (unreadable or not images)`] : [];
 }
 
-async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOptions, clock: StageClock): Promise<ModelRun> {
+async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOptions, clock: StageClock, afterGrid?: () => void): Promise<ModelRun> {
   const m = pkg.manifest;
   throwIfAborted(o.signal, 'detect');
   clock.enter('resample', m.id);
   o.onProgress({ stage: 'resample', done: 0, total: 1, model: m.id });
-  let grid: Volume;
-  try {
-    grid = await transformForOutput(volume, {
-      spacing: m.input.spacing,
-      ...(isOrientation(m.input.orientation) ? { orient: m.input.orientation } : {}),
-      interp: 'linear',
-      outType: 'float32',
-      ...(o.threads !== undefined ? { workers: o.threads } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
-    });
-  } catch (e) {
-    throw toCtscopeError(e, 'E_INTERNAL', `resampling for model '${m.id}' failed`, 'resample');
-  }
+  const grid: Volume = await modelGrid(volume, pkg, { workers: o.threads, signal: o.signal });
+  afterGrid?.();
   o.onProgress({ stage: 'resample', done: 1, total: 1, model: m.id });
   clock.enter('infer', m.id);
   o.onProgress({ stage: 'infer', done: 0, total: 1, model: m.id });

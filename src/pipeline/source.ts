@@ -37,7 +37,7 @@ function isBufferList(input: StudyInput): input is readonly BufferInput[] {
 }
 
 /** Bytes of an instance by its source name, named as the loader names buffers (`buffer-<n>`, `name#<n>` for repeats). */
-async function bytesOf(input: StudyInput, source: string): Promise<Uint8Array> {
+export async function bytesOf(input: StudyInput, source: string): Promise<Uint8Array> {
   if (!isBufferList(input)) return readFile(source);
   const seen = new Set<string>();
   for (let n = 0; n < input.length; n++) {

@@ -3,7 +3,7 @@ import type { CtVolume, Vec3, Volume } from '../volume/types.js';
 import type { InterpName } from './kernels.js';
 import { resample, spacingGrid } from './resample.js';
 import { correctTilt, makeUniform } from './restack.js';
-import { orientationPlan, reorient, type Orientation } from './reorient.js';
+import { orientationPlan, reorient, reorientOwned, type Orientation } from './reorient.js';
 import { toSpacing } from './options.js';
 import type { RunOptions } from './run.js';
 import type { VoxelType } from './plan.js';
@@ -65,7 +65,7 @@ export async function transformForOutput(volume: Volume | CtVolume, o: OutputTra
     const [mx, my, mz] = spacingGrid(v.geometry, onSource).geometry.dims;
     if (mx * my * mz * VOXEL_CTORS[outType].BYTES_PER_ELEMENT < v.data.byteLength) {
       const small = await resample(v, { ...run, spacing: onSource, interp, outType });
-      return reorient(small, orient, run);
+      return reorientOwned(small, orient, run);
     }
   }
   if (orient) v = await reorient(v, orient, run);

@@ -1,4 +1,4 @@
-import type { Geometry, Mat3, Vec3, Volume } from '../volume/types.js';
+import type { Geometry, Mat3, Vec3, Volume, VoxelArray } from '../volume/types.js';
 import { voxelToLps } from '../volume/affine.js';
 import { CtscopeError } from '../errors.js';
 import type { PermutePlan } from './plan.js';
@@ -61,4 +61,47 @@ export async function reorient(volume: Volume, target: Orientation, options: Run
   const { plan, geometry } = orientationPlan(volume.geometry, target);
   const data = await executePlan(volume.data, plan, voxelTypeOf(volume.data), options);
   return { data, geometry };
+}
+
+/**
+ * Reverses a volume along the flagged axes in place: the flip-only case of reorienting (prone or feet-first
+ * series into LPS), for a volume the caller owns. Needs no second volume, which matters when the first is large.
+ */
+export function flipInPlace(data: VoxelArray, dims: Vec3, flip: readonly [boolean, boolean, boolean]): void {
+  const [nx, ny, nz] = dims;
+  const plane = nx * ny;
+  if (flip[0]) {
+    for (let row = 0; row < ny * nz; row++) {
+      let a = row * nx, b = a + nx - 1;
+      while (a < b) {
+        const t = data[a]!;
+        data[a++] = data[b]!;
+        data[b--] = t;
+      }
+    }
+  }
+  const swap = (len: number, count: number, stride: number, base: (n: number) => number): void => {
+    const tmp = data.slice(0, len);
+    for (let n = 0; n < count; n++) {
+      for (let q = 0; q < stride >> 1; q++) {
+        const a = base(n) + q * len, b = base(n) + (stride - 1 - q) * len;
+        tmp.set(data.subarray(a, a + len));
+        data.copyWithin(a, b, b + len);
+        data.set(tmp, b);
+      }
+    }
+  };
+  if (flip[1]) swap(nx, nz, ny, (k) => k * plane);
+  if (flip[2]) swap(plane, 1, nz, () => 0);
+}
+
+/**
+ * Reorients a volume the caller owns and will not use again: flips happen in place; a permutation of axes
+ * still needs a copy.
+ */
+export async function reorientOwned(volume: Volume, target: Orientation, options: RunOptions = {}): Promise<Volume> {
+  const { plan, geometry } = orientationPlan(volume.geometry, target);
+  if (plan.perm[0] !== 0 || plan.perm[1] !== 1 || plan.perm[2] !== 2) return reorient(volume, target, options);
+  flipInPlace(volume.data, volume.geometry.dims, plan.flip);
+  return { data: volume.data, geometry };
 }

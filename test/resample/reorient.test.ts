@@ -3,6 +3,7 @@ import type { Geometry, Vec3, Volume } from '../../src/volume/types.js';
 import { voxelToLps } from '../../src/volume/affine.js';
 import { closePool } from '../../src/workers/pool.js';
 import { orientationPlan, reorient } from '../../src/resample/index.js';
+import { reorientOwned } from '../../src/resample/reorient.js';
 import { rotation, sameBits } from './helpers.js';
 
 afterAll(() => closePool());
@@ -67,3 +68,34 @@ function normCols(d: number[]): Geometry['direction'] {
   }
   return out as Geometry['direction'];
 }
+
+describe('reorientOwned: flips in place', () => {
+  // Every flip-only orientation of an odd-by-even-by-odd grid (middle rows and slices stay put).
+  const cases: Array<[string, Geometry['direction']]> = [
+    ['HFS (none)', [1, 0, 0, 0, 1, 0, 0, 0, 1]],
+    ['x', [-1, 0, 0, 0, 1, 0, 0, 0, 1]],
+    ['y', [1, 0, 0, 0, -1, 0, 0, 0, 1]],
+    ['z', [1, 0, 0, 0, 1, 0, 0, 0, -1]],
+    ['HFP (x, y)', [-1, 0, 0, 0, -1, 0, 0, 0, 1]],
+    ['x, y, z', [-1, 0, 0, 0, -1, 0, 0, 0, -1]],
+  ];
+  it.each(cases)('%s: the same voxels and geometry as the copying reorient', async (_name, direction) => {
+    const g: Geometry = { dims: [7, 6, 5], spacing: [0.7, 0.8, 1.5], origin: [10, -20, 30], direction };
+    const data = new Int16Array(7 * 6 * 5).map((_, i) => i * 7 - 300);
+    const copied = await reorient({ data: data.slice(), geometry: g }, 'LPS', { workers: 0 });
+    const owned = { data: data.slice(), geometry: g };
+    const inPlace = await reorientOwned(owned, 'LPS', { workers: 0 });
+    expect(inPlace.data).toBe(owned.data);
+    expect(Array.from(inPlace.data)).toEqual(Array.from(copied.data));
+    expect(inPlace.geometry).toEqual(copied.geometry);
+  });
+
+  it('a permutation of axes falls back to a copy', async () => {
+    const g: Geometry = { dims: [4, 3, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [0, 1, 0, 1, 0, 0, 0, 0, 1] };
+    const owned = { data: new Int16Array(24).map((_, i) => i), geometry: g };
+    const out = await reorientOwned(owned, 'LPS', { workers: 0 });
+    const copied = await reorient({ data: owned.data.slice(), geometry: g }, 'LPS', { workers: 0 });
+    expect(out.data).not.toBe(owned.data);
+    expect(Array.from(out.data)).toEqual(Array.from(copied.data));
+  });
+});
