@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Trains and exports the bundled lung aneurysm detector (models/aneurysm/).
+"""Trains and exports the bundled intracranial aneurysm detector (models/aneurysm/).
 
   node models/make_crops.mjs aneurysm /tmp/crops/aneurysm 1000 1199     # phantoms, seeds 1000-1199
   /usr/bin/python3 models/pack_crops.py /tmp/crops/aneurysm /tmp/crops/aneurysm.npz -200 1000 55

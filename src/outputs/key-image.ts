@@ -23,7 +23,10 @@ const MIN_SIDE = 512;
  * Where key images take the acquired slices from: the volume in memory, or a reader that decodes a slice again
  * (detect releases the volume once the model grids are made; see pipeline/slices.ts).
  */
-export type KeyImageSource = { geometry: Geometry } & ({ data: Int16Array | Float32Array } | { readSlice: (k: number) => Promise<Int16Array | Float32Array> });
+export type KeyImageSource = { geometry: Geometry } & ({ data: Int16Array | Float32Array } | { readSlice: SliceReader });
+
+/** Reads acquired slice k again, as HU. */
+export type SliceReader = (k: number) => Promise<Int16Array | Float32Array>;
 
 async function sliceOf(src: KeyImageSource, k: number): Promise<Int16Array | Float32Array> {
   if ('readSlice' in src) return src.readSlice(k);

@@ -47,7 +47,7 @@ async function detectAdmitted(input: StudyInput, o: FilledDetectOptions, package
   });
   clock.stop();
   const context = await readSourceContext(volume, input);
-  const readSlice = sliceReader(volume, input, undefined);
+  const readSlice = sliceReader(volume, input);
   const runs: ModelRun[] = [];
   for (let i = 0; i < packages.length; i++) {
     // Once the last model's grid is made the volume's voxels are not needed (key images decode their few slices

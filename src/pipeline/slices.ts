@@ -1,17 +1,16 @@
 import { CtscopeError } from '../errors.js';
 import { decodeFrameToHu } from '../dicom/decode.js';
 import type { LoadedSeries, StudyInput } from '../ingest/load.js';
+import type { SliceReader } from '../outputs/key-image.js';
 import { bytesOf } from './source.js';
 
-/** Reads slice k of a loaded series again, as HU (key images need a few slices after the volume is released). */
-export type SliceReader = (k: number) => Promise<Int16Array | Float32Array>;
 
 /**
  * A reader that decodes acquired slices again from the input (files, or the caller's buffers), with the same HU
- * mapping as the load. Lets `detect` drop the whole volume once the model grids are made: the volume is the
+ * mapping as detect's load. Lets `detect` drop the whole volume once the model grids are made: the volume is the
  * largest thing a run holds, and the outputs need only the slices through the findings.
  */
-export function sliceReader(volume: LoadedSeries, input: StudyInput, paddingHu: number | undefined): SliceReader {
+export function sliceReader(volume: LoadedSeries, input: StudyInput): SliceReader {
   const slices = volume.series.layout?.slices ?? [];
   const [nx, ny] = volume.geometry.dims;
   const float = volume.data instanceof Float32Array;
@@ -20,7 +19,8 @@ export function sliceReader(volume: LoadedSeries, input: StudyInput, paddingHu: 
     if (!ref) throw new CtscopeError('E_INTERNAL', `slice ${k} is outside the series (${slices.length} slices)`);
     const bytes = await bytesOf(input, ref.instance.source);
     const out = float ? new Float32Array(nx * ny) : new Int16Array(nx * ny);
-    await decodeFrameToHu(bytes, ref.instance, ref.frameIndex, out, 0, paddingHu !== undefined ? { paddingHu } : {});
+    // detect loads with the default HU options, so the default here gives the same values.
+    await decodeFrameToHu(bytes, ref.instance, ref.frameIndex, out, 0);
     return out;
   };
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readSource } from '../dicom/decode-task.js';
 import type { BufferInput, LoadedSeries, StudyInput } from '../ingest/load.js';
 import { dcmjs, toArrayBuffer, type DcmjsDict } from '../outputs/dcmjs.js';
 
@@ -38,7 +38,7 @@ function isBufferList(input: StudyInput): input is readonly BufferInput[] {
 
 /** Bytes of an instance by its source name, named as the loader names buffers (`buffer-<n>`, `name#<n>` for repeats). */
 export async function bytesOf(input: StudyInput, source: string): Promise<Uint8Array> {
-  if (!isBufferList(input)) return readFile(source);
+  if (!isBufferList(input)) return readSource(source);
   const seen = new Set<string>();
   for (let n = 0; n < input.length; n++) {
     const b = input[n]!;

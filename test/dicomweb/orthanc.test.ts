@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DicomWebClient } from '../../src/dicomweb/client.js';
@@ -14,20 +12,10 @@ import { detect } from '../../src/pipeline/detect.js';
 import { fixturePackage, smallPhantom } from '../pipeline/helpers.js';
 import { dsrdump, has } from '../outputs/helpers.js';
 import { orthancMissing, startOrthanc, type OrthancServer } from './orthanc.js';
+import { cli } from '../helpers/cli.js';
 
 const missing = orthancMissing();
 if (missing) console.warn(`SKIP DICOMweb round trip: ${missing}`);
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-
-function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** A loopback reverse proxy in front of Orthanc that demands one bearer token (Orthanc has none built in). */
 function tokenProxy(target: string, token: string): Promise<{ server: Server; url: string }> {
@@ -105,7 +93,7 @@ describe.skipIf(missing !== undefined)('DICOMweb round trip against a real Ortha
   it('CLI: detect dicomweb+http://...?study=&series= --stow writes the outputs and stores a second SR', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ctscope-dw-out-'));
     const url = `dicomweb+${orthanc.dicomWeb}?study=${study}&series=${series}`;
-    const r = await runCli(['detect', url, '--model', model, '--ep', 'cpu', '--out', out, '--stow', '--json']);
+    const r = await cli(['detect', url, '--model', model, '--ep', 'cpu', '--out', out, '--stow', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as { series: { seriesInstanceUid: string } };
     expect(doc.series.seriesInstanceUid).toBe(series);
@@ -115,7 +103,7 @@ describe.skipIf(missing !== undefined)('DICOMweb round trip against a real Ortha
     const total = (await Promise.all(srSeries.map((s) => client.searchInstances(study, s.seriesInstanceUid)))).flat();
     expect(total).toHaveLength(2);
     // Study only: the whole study (CT + the SRs) comes back and the CT series is chosen.
-    const whole = await runCli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}`, '--model', model, '--ep', 'cpu', '--json', '--quiet']);
+    const whole = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}`, '--model', model, '--ep', 'cpu', '--json', '--quiet']);
     expect(whole.code, whole.stderr).toBe(0);
     const d2 = JSON.parse(whole.stdout) as { series: { seriesInstanceUid: string }; warnings: string[] };
     expect(d2.series.seriesInstanceUid).toBe(series);
@@ -123,7 +111,7 @@ describe.skipIf(missing !== undefined)('DICOMweb round trip against a real Ortha
   }, 60_000);
 
   it('an unknown series is a coded bad-input error (exit 3)', async () => {
-    const r = await runCli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}&series=1.2.3.4`, '--model', model, '--json', '--quiet']);
+    const r = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}&series=1.2.3.4`, '--model', model, '--json', '--quiet']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/E_SERIES_NOT_FOUND/);
   });
@@ -143,9 +131,9 @@ describe.skipIf(missing !== undefined)('DICOMweb round trip against a real Ortha
       expect(() => new DicomWebClient({ baseUrl: 'http://user:pw@127.0.0.1/dicom-web' })).toThrow(/must not hold credentials \(http:\/\/127\.0\.0\.1\/dicom-web\)/);
       const tokenFile = join(mkdtempSync(join(tmpdir(), 'ctscope-tok-')), 'token');
       writeFileSync(tokenFile, `${token}\n`);
-      const r = await runCli(['detect', `dicomweb+${base}/studies/${study}/series/${series}`, '--model', model, '--ep', 'cpu', '--json', '--token-file', tokenFile]);
+      const r = await cli(['detect', `dicomweb+${base}/studies/${study}/series/${series}`, '--model', model, '--ep', 'cpu', '--json', '--token-file', tokenFile]);
       expect(r.code, r.stderr).toBe(0);
-      const bad = await runCli(['detect', `dicomweb+${base}?study=${study}`, '--model', model, '--json'], { CTSCOPE_DICOMWEB_TOKEN: 'nope-nope' });
+      const bad = await cli(['detect', `dicomweb+${base}?study=${study}`, '--model', model, '--json'], { env: { CTSCOPE_DICOMWEB_TOKEN: 'nope-nope' } });
       expect(bad.code).toBe(4);
       expect(bad.stderr).toMatch(/access denied/);
       expect(`${r.stdout}${r.stderr}${bad.stderr}`).not.toMatch(/sekrit|nope-nope/);

@@ -8,18 +8,7 @@ import { progressView } from '../../src/outputs/console.js';
 import { parseDetectArgs } from '../../src/cli/detect.js';
 import { fixturePackage, smallPhantom } from './helpers.js';
 import { schemaErrors } from '../outputs/helpers.js';
-
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { cli } from '../helpers/cli.js';
 
 let series: string, model: string;
 beforeAll(async () => {

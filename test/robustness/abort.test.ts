@@ -7,7 +7,7 @@ import { closeRunners } from '../../src/inference/runner.js';
 import { closePool } from '../../src/workers/pool.js';
 import { isCtscopeError } from '../../src/errors.js';
 import { fixturePackage, smallPhantom } from '../pipeline/helpers.js';
-import { cli, listAll } from './cli.js';
+import { cli, listAll } from '../helpers/cli.js';
 
 let series: string, small: string, model: string;
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePackage, smallPhantom } from '../pipeline/helpers.js';
-import { AS_ROOT, NOBODY, cli, listAll, openToAll } from './cli.js';
+import { AS_ROOT, NOBODY, cli, listAll, openToAll } from '../helpers/cli.js';
 
 let series: string, model: string, work: string;
 beforeAll(async () => {

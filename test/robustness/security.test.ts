@@ -7,7 +7,7 @@ import { detect } from '../../src/pipeline/detect.js';
 import { closeRunners } from '../../src/inference/runner.js';
 import { closePool } from '../../src/workers/pool.js';
 import { fixturePackage } from '../pipeline/helpers.js';
-import { cli, listAll } from './cli.js';
+import { cli, listAll } from '../helpers/cli.js';
 
 // Patient attributes a test series carries; none may appear in anything ctscope prints.
 const PHI = { name: 'Quixotica^Jane^Q', id: 'PID-5551234-ZZ', birth: '19610203' };

@@ -21,6 +21,8 @@ export interface CliRun {
 export interface CliOptions {
   /** Run as this uid/gid (root only). */
   uid?: number;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
   /** Shell words run before exec'ing node (e.g. `ulimit -f 8`). */
   shellPrefix?: string;
   /** Called for each stderr line as it arrives, with the child to signal. */
@@ -32,12 +34,11 @@ export interface CliOptions {
 export function cli(args: string[], options: CliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    // Another user gets a minimal environment (its own HOME), not this process's.
+    const env = options.uid !== undefined ? { PATH: process.env.PATH ?? '', HOME: '/tmp', ...options.env } : { ...process.env, ...options.env };
     const child = options.shellPrefix
-      ? spawn('bash', ['-c', `${options.shellPrefix}; exec ${quoted}`], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(process.execPath, [CLI, ...args], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-          ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid, env: { PATH: process.env.PATH, HOME: '/tmp' } } : {}),
-        });
+      ? spawn('bash', ['-c', `${options.shellPrefix}; exec ${quoted}`], { stdio: ['ignore', 'pipe', 'pipe'], env })
+      : spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}) });
     let stdout = '', stderr = '', partial = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
