@@ -9,6 +9,7 @@ import type { FilledManifest } from './manifest.js';
 import type { ModelPackage } from './model.js';
 import { sessionPredictor } from './predictor.js';
 import { channelTransforms } from './preprocess.js';
+import { refineCandidates, type RefineStats } from './refine.js';
 import { getRunner, type ModelRunner, type RunnerOptions } from './runner.js';
 import { fillWindowOptions, runPatches, selectPatches, slidingWindow, type BatchStats, type Predictor, type WindowOptions } from './window.js';
 
@@ -33,6 +34,8 @@ export interface InferenceStats extends BatchStats {
   runs: number;
   runMs: number;
   wallMs: number;
+  /** The second stage, where the model has one. */
+  refine?: RefineStats;
 }
 
 export type ModelOutput =
@@ -122,8 +125,12 @@ export async function runModel(volume: Volume, pkg: ModelPackage, options: Infer
   return { kind: 'boxes', boxes: nms3d(found, spec.nmsIou, m.thresholds.maxFindings), geometry: volume.geometry, stats: finish(stats) };
 }
 
-/** Model output to candidates in the model grid, with the manifest's decoding parameters. */
+/**
+ * Model output to candidates in the model grid, with the manifest's decoding parameters. With a second
+ * stage, these are the candidates it re-scores: its own floor and count, not the final threshold.
+ */
 export function decodeOutput(out: ModelOutput, m: FilledManifest): Candidate[] {
+  if (m.refine) m = { ...m, thresholds: { ...m.thresholds, score: m.refine.candidateScore, maxFindings: m.refine.candidates } };
   const spacing: Vec3 = out.geometry.spacing;
   const voxelMm3 = spacing[0] * spacing[1] * spacing[2];
   let candidates: Candidate[];
@@ -150,6 +157,15 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
   const out = await runModel(volume, pkg, options);
   const m = pkg.manifest;
   const label = m.labels[out.kind === 'boxes' ? 0 : Math.min(m.output.channel, m.labels.length - 1)] ?? m.task;
-  const findings = decodeOutput(out, m).map((c) => toFinding(c, out.geometry, original, m.task, label));
-  return { findings, model: { id: m.id, version: m.version, task: m.task, licence: m.licence }, stats: out.stats };
+  let candidates = decodeOutput(out, m);
+  const stats: InferenceStats = { ...out.stats };
+  if (m.refine && pkg.refine) {
+    const runner = await getRunner(pkg.refine, options);
+    const r = await refineCandidates(volume, candidates, pkg.refine, m.refine, { runner, signal: options.signal });
+    candidates = r.candidates.filter((c) => c.score >= m.thresholds.score).slice(0, m.thresholds.maxFindings);
+    stats.refine = r.stats;
+    stats.wallMs += r.stats.ms;
+  }
+  const findings = candidates.map((c) => toFinding(c, out.geometry, original, m.task, label));
+  return { findings, model: { id: m.id, version: m.version, task: m.task, licence: m.licence }, stats };
 }

@@ -62,14 +62,35 @@ export interface ModelManifest {
     boxes?: BoxOutputSpec;
   };
   window?: { overlap?: number; blend?: 'gaussian' | 'constant'; sigmaScale?: number; margin?: number; padHu?: number; tta?: 'none' | 'flip' };
+  refine?: RefineSpec;
   thresholds: { score: number; minDiameterMm?: number; maxFindings?: number };
   labels: string[];
+}
+
+/** Second stage: a classifier that re-scores each first-stage candidate from the cube of the grid around it. */
+export interface RefineSpec {
+  file: string;
+  sha256: string;
+  input?: string;
+  output?: string;
+  activation?: 'none' | 'sigmoid';
+  /** Cube edge (grid voxels). */
+  patchSize: number;
+  /** First-stage candidates re-scored per scan, highest first. */
+  candidates?: number;
+  /** First-stage score a candidate needs to be re-scored. */
+  candidateScore?: number;
+  /** Final score: the classifier's ('refine') or the geometric mean of both stages. */
+  combine?: 'refine' | 'geometric';
+  batch?: number;
 }
 
 type Filled<T> = { [K in keyof T]-?: T[K] };
 
 export interface FilledChannelSpec extends Filled<ChannelSpec> {}
 export interface FilledBoxOutputSpec extends Filled<BoxOutputSpec> {}
+/** `input`/`output` are '' for the graph's first. */
+export interface FilledRefineSpec extends Filled<RefineSpec> {}
 
 
 export interface FilledManifest {
@@ -101,6 +122,7 @@ export interface FilledManifest {
     boxes: FilledBoxOutputSpec | null;
   };
   window: { overlap: number; blend: 'gaussian' | 'constant'; sigmaScale: number; margin: number; padHu: number; tta: 'none' | 'flip' };
+  refine: FilledRefineSpec | null;
   thresholds: { score: number; minDiameterMm: number; maxFindings: number };
   labels: string[];
 }
@@ -153,6 +175,8 @@ export function validateManifest(raw: unknown, where?: string): FilledManifest {
   });
   if (m.output.kind === 'boxes' && !m.output.boxes) bad('output.boxes', 'is required when output.kind is "boxes"');
   if (m.output.kind === 'boxes' && m.output.activation === 'softmax') bad('output.activation', 'must be "none" or "sigmoid" for box scores');
+  if (m.refine && m.output.kind === 'boxes') bad('refine', 'applies to heatmap and segmentation outputs, not boxes');
+  if (m.refine && m.refine.file === (m.file ?? 'model.onnx')) bad('refine.file', 'must name a different file than the first-stage model');
   const filled: FilledManifest = {
     id: m.id,
     version: m.version,
@@ -199,6 +223,20 @@ export function validateManifest(raw: unknown, where?: string): FilledManifest {
       padHu: m.window?.padHu ?? -1024,
       tta: m.window?.tta ?? 'none',
     },
+    refine: m.refine
+      ? {
+          file: m.refine.file,
+          sha256: m.refine.sha256,
+          input: m.refine.input ?? '',
+          output: m.refine.output ?? '',
+          activation: m.refine.activation ?? 'sigmoid',
+          patchSize: m.refine.patchSize,
+          candidates: m.refine.candidates ?? 200,
+          candidateScore: m.refine.candidateScore ?? 0.02,
+          combine: m.refine.combine ?? 'refine',
+          batch: m.refine.batch ?? 32,
+        }
+      : null,
     thresholds: { score: m.thresholds.score, minDiameterMm: m.thresholds.minDiameterMm ?? 0, maxFindings: m.thresholds.maxFindings ?? 100 },
     labels: [...m.labels],
   };

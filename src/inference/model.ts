@@ -12,6 +12,8 @@ export interface ModelPackage {
   manifest: FilledManifest;
   modelPath: string;
   bytes: Uint8Array;
+  /** The second stage (manifest `refine`) as a package of its own, run on crops; null without one. */
+  refine: ModelPackage | null;
 }
 
 export interface LoadModelOptions {
@@ -51,11 +53,8 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Loads a package: validates the manifest (E_MANIFEST), reads the ONNX file and checks its sha256 (E_MODEL). */
-export function loadModel(idOrPath: string, options: LoadModelOptions = {}): ModelPackage {
-  const dir = resolveModelDir(idOrPath, options);
-  const manifest = readManifest(join(dir, 'manifest.json'));
-  const modelPath = join(dir, manifest.file);
+/** Reads an ONNX file of a package and checks it against the manifest's sha256 (E_MODEL). */
+function readChecked(modelPath: string, sha256: string): Uint8Array {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(modelPath);
@@ -63,8 +62,37 @@ export function loadModel(idOrPath: string, options: LoadModelOptions = {}): Mod
     throw new CtscopeError('E_MODEL', `cannot read the model file: ${(e as Error).message}`, { cause: e, where: modelPath });
   }
   const actual = sha256Hex(bytes);
-  if (actual !== manifest.sha256) {
-    throw new CtscopeError('E_MODEL', `model file sha256 ${actual} does not match the manifest's ${manifest.sha256} (corrupt or replaced file)`, { where: modelPath });
+  if (actual !== sha256) {
+    throw new CtscopeError('E_MODEL', `model file sha256 ${actual} does not match the manifest's ${sha256} (corrupt or replaced file)`, { where: modelPath });
   }
-  return { dir, manifest, modelPath, bytes };
+  return bytes;
+}
+
+/**
+ * The second stage as a package of its own, so that it runs through the same runners and predictors: a
+ * classifier on S^3 crops with the first stage's channels, one score per crop.
+ */
+function refinePackage(dir: string, m: FilledManifest): ModelPackage | null {
+  const r = m.refine;
+  if (!r) return null;
+  const modelPath = join(dir, r.file);
+  const manifest: FilledManifest = {
+    ...m,
+    id: `${m.id}-refine`,
+    file: r.file,
+    sha256: r.sha256,
+    input: { ...m.input, name: r.input, layout: 'NCDHW', patchSize: [r.patchSize, r.patchSize, r.patchSize], batch: { size: r.batch, fixed: false } },
+    output: { ...m.output, kind: 'heatmap', name: r.output, activation: r.activation, channel: 0, boxes: null },
+    window: { ...m.window, tta: 'none' },
+    refine: null,
+  };
+  return { dir, manifest, modelPath, bytes: readChecked(modelPath, r.sha256), refine: null };
+}
+
+/** Loads a package: validates the manifest (E_MANIFEST), reads the ONNX file(s) and checks their sha256 (E_MODEL). */
+export function loadModel(idOrPath: string, options: LoadModelOptions = {}): ModelPackage {
+  const dir = resolveModelDir(idOrPath, options);
+  const manifest = readManifest(join(dir, 'manifest.json'));
+  const modelPath = join(dir, manifest.file);
+  return { dir, manifest, modelPath, bytes: readChecked(modelPath, manifest.sha256), refine: refinePackage(dir, manifest) };
 }

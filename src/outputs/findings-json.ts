@@ -87,6 +87,9 @@ export function buildFindingsDocument(
       spacing: vec(run.grid.spacing, 6),
       dims: [...run.grid.dims] as Vec3,
       patches: run.stats.patches,
+      ...(run.pkg.manifest.refine && run.stats.refine
+        ? { refine: { sha256: run.pkg.manifest.refine.sha256, candidates: run.stats.refine.candidates, combine: run.pkg.manifest.refine.combine } }
+        : {}),
     })),
     findings: findingRecords(runs),
     timings: { stages: extra.timings, totalMs: extra.totalMs },

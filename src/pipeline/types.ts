@@ -93,6 +93,8 @@ export interface ModelInfo {
   spacing: Vec3;
   dims: Vec3;
   patches: number;
+  /** The second stage, where the model has one: its file's sha256, candidates re-scored, final-score rule. */
+  refine?: { sha256: string; candidates: number; combine: 'refine' | 'geometric' };
 }
 
 /** One finding as published in findings.json (schemas/findings.schema.json): a `Finding` plus its number and model. */
