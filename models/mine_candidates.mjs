@@ -8,6 +8,8 @@
  * seed, why (cand|lesion), label, first-stage score, lesion diameter and type for positives).
  *
  * Usage: node models/mine_candidates.mjs nodule|aneurysm OUT SEED_FROM SEED_TO   (build dist/ first)
+ * The phantoms have the generator's full z coverage (as `ctscope synth` and the evaluation make them);
+ * MINE_COVERAGE=cropped crops it to the `coverage` range below (faster, but misses anatomy above and below).
  */
 import { mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,7 +49,8 @@ for (let seed = Number(from); seed <= Number(to); seed++) {
   const base = fillSynthOptions(T.kind, { seed });
   const rows = rng.pick(T.rows);
   const slices = Math.max(32, Math.round(rng.uniform(T.coverage[0], T.coverage[1]) / base.spacing[2]));
-  const r = synthesize(T.kind, { seed, rows, cols: rows, slices, lesions: rng.int(T.lesions[0], T.lesions[1]) });
+  const lesionCount = rng.int(T.lesions[0], T.lesions[1]);
+  const r = synthesize(T.kind, { seed, rows, cols: rows, ...(process.env.MINE_COVERAGE === 'cropped' ? { slices } : {}), lesions: lesionCount });
   const grid = await modelGrid(r.volume, pkg);
   const outMap = await runModel(grid, low, { mask: 'body' });
   const cands = decodeOutput(outMap, low.manifest);

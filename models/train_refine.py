@@ -4,9 +4,9 @@ models/mine_candidates.mjs cut around the first stage's candidates and around ev
 refine.onnx next to the first-stage model; models/set_refine.py then records it in the manifest.
 
   /usr/bin/python3 models/train_refine.py nodule|aneurysm CROPS_DIR[,CROPS_DIR...] OUT_DIR SEED
-  /usr/bin/python3 models/train_refine.py install nodule|aneurysm OUT_DIR COMBINE THRESHOLD
-      copies OUT_DIR/refine.onnx into models/<task>/ and records it in the manifest's `refine` section
-      (combine: refine|geometric; threshold: the final score's default operating threshold)
+  /usr/bin/python3 models/train_refine.py install PACKAGE_DIR OUT_DIR COMBINE THRESHOLD
+      copies OUT_DIR/refine.onnx into the package (e.g. models/nodule) and records it in the manifest's
+      `refine` section (combine: refine|geometric; threshold: the final score's default operating threshold)
 
 Environment: TRAIN_SECONDS (wall-clock budget, default 900), TRAIN_THREADS (default 2), TRAIN_BATCH (64),
 VAL_SEEDS=a-b (crops of these seeds are held out and scored at the end; default none).
@@ -89,16 +89,15 @@ def centre(batch, window):
     return torch.from_numpy(normalise(batch[:, o:o + PATCH, o:o + PATCH, o:o + PATCH], window)[:, None])
 
 
-def install(task, out_dir, combine, threshold):
+def install(pkg_dir, out_dir, combine, threshold):
     import hashlib
     import shutil
-    here = os.path.dirname(os.path.abspath(__file__))
-    dst = os.path.join(here, task, 'refine.onnx')
+    dst = os.path.join(pkg_dir, 'refine.onnx')
     shutil.copyfile(os.path.join(out_dir, 'refine.onnx'), dst)
-    path = os.path.join(here, task, 'manifest.json')
+    path = os.path.join(pkg_dir, 'manifest.json')
     m = json.load(open(path))
     refine = {'file': 'refine.onnx', 'sha256': hashlib.sha256(open(dst, 'rb').read()).hexdigest(), 'input': 'crop', 'output': 'logit',
-              'activation': 'sigmoid', 'patchSize': PATCH, 'candidates': 200, 'candidateScore': 0.02, 'combine': combine, 'batch': 32}
+              'activation': 'sigmoid', 'patchSize': PATCH, 'candidates': int(os.environ.get('REFINE_CANDIDATES', 100)), 'candidateScore': 0.02, 'combine': combine, 'batch': 32}
     out = {}
     for k, v in m.items():  # keep the manifest's field order: refine after window
         if k != 'refine':

@@ -26,7 +26,10 @@ describe('bundled detection models', () => {
       const pkg = loadModel(c.model);
       expect(pkg.manifest.licence).toBe('MIT');
       expect(pkg.manifest.trainingData).toMatch(/synthetic/i);
-      expect(pkg.bytes.length).toBeLessThan(5_000_000);
+      expect(pkg.bytes.length + (pkg.refine?.bytes.length ?? 0)).toBeLessThan(5_000_000);
+      // Both ship a second stage; the planted lesion must survive it.
+      expect(pkg.manifest.refine?.file).toBe('refine.onnx');
+      expect(pkg.refine?.manifest.input.patchSize).toEqual([28, 28, 28]);
       const dir = join(root, c.kind);
       const { truth } = await synthToDirectory(c.kind, { seed: c.seed, rows: 192, cols: 192, lesions: 1 }, dir);
       const lesion = truth.findings[0]!;
