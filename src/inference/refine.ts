@@ -90,7 +90,8 @@ export async function refineCandidates(grid: Volume, candidates: readonly Candid
   const S = spec.patchSize, vol = S * S * S;
   const transforms = channelTransforms(m.input.channels);
   const C = transforms.length;
-  const predictor = sessionPredictor(options.runner, m, m.output.name || options.runner.outputs[0]!.name, 'none');
+  const output = m.output.name || options.runner.outputs[0]!.name;
+  const predictor = sessionPredictor(options.runner, m, output, 'none');
   const hu = new Float32Array(vol);
   const scores: number[] = [];
   for (let b = 0; b < candidates.length; b += spec.batch) {
@@ -105,9 +106,8 @@ export async function refineCandidates(grid: Volume, candidates: readonly Candid
       }
     });
     const out = await predictor(input, chunk.length);
-    const name = m.output.name || options.runner.outputs[0]!.name;
-    const t = out[name];
-    if (!t || t.data.length !== chunk.length) throw new CtscopeError('E_INFERENCE', `refine model output '${name}' has ${t?.data.length ?? 0} values for ${chunk.length} crops; one score per crop expected`);
+    const t = out[output];
+    if (!t || t.data.length !== chunk.length) throw new CtscopeError('E_INFERENCE', `refine model output '${output}' has ${t?.data.length ?? 0} values for ${chunk.length} crops; one score per crop expected`);
     for (let n = 0; n < chunk.length; n++) scores.push(t.data[n]!);
   }
   const refined = candidates.map((c, n): RefinedCandidate => {
