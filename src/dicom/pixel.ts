@@ -2,6 +2,7 @@
  * Stored-value semantics and the HU hot loops. Everything here works on flat typed arrays; the
  * per-voxel work is one extraction (mask or sign extension), a padding test and a rescale.
  */
+import { storedToHuI16Wasm } from './hu-wasm.js';
 
 /** How the bits of each sample become a stored value (PS3.5 8.1.1, PS3.3 C.7.6.3.1). */
 export interface Extraction {
@@ -216,9 +217,23 @@ function u16ToF32(src: Uint16Array, n: number, x: Extraction, m: HuMapping, out:
 
 /**
  * Writes HU = stored * slope + intercept for `n` samples into `out` at `outOffset`; padding maps to
- * `paddingHu`. Int16 output is rounded and saturated; returns the number of saturated voxels.
+ * `paddingHu`. Int16 output is rounded and saturated; returns the number of saturated voxels. The common
+ * case (slope 1, integer intercept, int16 out) runs in WebAssembly SIMD (hu-wasm.ts) where available.
  */
 export function storedToHu(
+  src: Int16Array | Uint16Array,
+  n: number,
+  x: Extraction,
+  m: HuMapping,
+  out: Int16Array | Float32Array,
+  outOffset: number,
+): number {
+  if (out instanceof Int16Array && storedToHuI16Wasm(src, n, x, m, clampPaddingHu(m, true), out.subarray(outOffset, outOffset + n))) return 0;
+  return storedToHuJs(src, n, x, m, out, outOffset);
+}
+
+/** storedToHu in plain JS: the reference for the WebAssembly path, and its fallback. */
+export function storedToHuJs(
   src: Int16Array | Uint16Array,
   n: number,
   x: Extraction,

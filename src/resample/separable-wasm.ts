@@ -2,12 +2,12 @@ import type { VoxelArray } from '../volume/types.js';
 import type { SeparablePlan, VoxelType } from './plan.js';
 import { buildAxisTable, linearPositions, type AxisTable } from './tables.js';
 import { instantiateKernels, type WasmKernels } from './wasm.js';
+import { ensureMemory } from '../wasm/assembler.js';
 import { INT_RANGE } from './arrays.js';
 import { evict } from './cache.js';
 
 /** One kernel instance per thread; its memory only grows. */
 let kernels: WasmKernels | null | undefined;
-const PAGE = 65536;
 const up4 = (n: number): number => (n + 3) & ~3;
 
 /** Whether a plan can take the WebAssembly path: every kernel but nearest (which is a pure copy in JS). */
@@ -42,8 +42,7 @@ export function resampleSeparableSlabWasm(src: VoxelArray, out: VoxelArray, outT
   const XI = TMP + Math.max(planeStride, up4(nx + 4));
   const XW = XI + up4(xTaps * mx);
   const total = (XW + up4(xTaps * mx)) * 4;
-  const have = K.memory.buffer.byteLength;
-  if (total > have) K.memory.grow(Math.ceil((total - have) / PAGE));
+  ensureMemory(K.memory, total);
   const f32 = new Float32Array(K.memory.buffer);
   const i32 = new Int32Array(K.memory.buffer);
   const fill = plan.fill;

@@ -4,45 +4,7 @@
  * (separable-wasm.ts); the JS kernels remain the reference and the fallback.
  */
 
-/** The slice of the WebAssembly JS API used here (the project's lib settings carry no DOM types). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-// Opcodes used below (WebAssembly core + SIMD proposal, as shipped in V8).
-const OP = {
-  block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b,
-  localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Load: 0x28, f32Load: 0x2a, f32Store: 0x38,
-  i32Const: 0x41, f32Const: 0x43, i32GeU: 0x4f, i32Add: 0x6a, i32Shl: 0x74,
-  f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94,
-  simd: 0xfd,
-} as const;
-const SIMD = { v128Load: 0x00, v128Store: 0x0b, f32x4Splat: 0x13, f32x4Add: 0xe4, f32x4Mul: 0xe6 } as const;
-const T = { i32: 0x7f, f32: 0x7d, v128: 0x7b, func: 0x60 } as const;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-const simd = (op: number): number[] => [OP.simd, ...uleb(op)];
-const memarg = (alignLog2: number, offset = 0): number[] => [...uleb(alignLog2), ...uleb(offset)];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+import { OP, SIMD, T, kernelFactory, memarg, moduleBytes, simd, vec, type WasmMemory } from '../wasm/assembler.js';
 
 /** lerpRows(dst, a, b, w0, w1, n): dst[i] = w0 * a[i] + w1 * b[i] for n floats (n a multiple of 4). */
 function lerpRowsBody(): number[] {
@@ -117,25 +79,11 @@ function gatherTapsBody(): number[] {
   ];
 }
 
-function moduleBytes(): Uint8Array {
-  const types = vec([
-    [T.func, ...vec([[T.i32], [T.i32], [T.i32], [T.f32], [T.f32], [T.i32]]), 0],
-    [T.func, ...vec([[T.i32], [T.i32], [T.i32], [T.i32], [T.i32]]), 0],
-    [T.func, ...vec([[T.i32], [T.i32], [T.i32], [T.i32], [T.i32], [T.i32]]), 0],
-  ]);
-  const funcs = vec([[0], [1], [2]]);
-  const memory = vec([[0x00, 1]]); // min 1 page, no max
-  const exports = vec([
-    [...name('memory'), 0x02, 0],
-    [...name('lerpRows'), 0x00, 0],
-    [...name('gatherLerp'), 0x00, 1],
-    [...name('gatherTaps'), 0x00, 2],
-  ]);
-  const bodies = [lerpRowsBody(), gatherLerpBody(), gatherTapsBody()].map((b) => [...uleb(b.length), ...b]);
-  const code = vec(bodies);
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, types), ...section(3, funcs), ...section(5, memory), ...section(7, exports), ...section(10, code),
+function build(): Uint8Array {
+  return moduleBytes([
+    { name: 'lerpRows', params: [T.i32, T.i32, T.i32, T.f32, T.f32, T.i32], results: [], body: lerpRowsBody() },
+    { name: 'gatherLerp', params: [T.i32, T.i32, T.i32, T.i32, T.i32], results: [], body: gatherLerpBody() },
+    { name: 'gatherTaps', params: [T.i32, T.i32, T.i32, T.i32, T.i32, T.i32], results: [], body: gatherTapsBody() },
   ]);
 }
 
@@ -146,18 +94,5 @@ export interface WasmKernels {
   gatherTaps(dst: number, row: number, idx: number, w: number, n: number, taps: number): void;
 }
 
-let compiled: object | null | undefined;
-
 /** A fresh instance (own memory) per call; undefined where WebAssembly SIMD is unavailable. */
-export function instantiateKernels(): WasmKernels | undefined {
-  if (compiled === undefined) {
-    try {
-      const bytes = moduleBytes();
-      compiled = WA && WA.validate(bytes) ? new WA.Module(bytes) : null;
-    } catch {
-      compiled = null;
-    }
-  }
-  if (!compiled) return undefined;
-  return new WA!.Instance(compiled, {}).exports as WasmKernels;
-}
+export const instantiateKernels = kernelFactory<WasmKernels>(build);
