@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { rleCodec } from '../../src/dicom/codecs/rle.js';
+import { rleCodec, unpackSegment } from '../../src/dicom/codecs/rle.js';
+import { unpackSegmentsWasm } from '../../src/dicom/codecs/rle-wasm.js';
 
 /** An RLE frame (PS3.5 G) from raw segments, each PackBits-encoded by `pack`. */
 function rleFrame(segments: number[][]): Uint8Array {
@@ -36,5 +37,38 @@ describe('RLE (PackBits) decoder', () => {
   it('rejects segments that hold too few bytes and a wrong segment count', async () => {
     await expect(rleCodec.decode(rleFrame([[0, 5]]), layout(8, 2, 2))).rejects.toThrow(/holds 1 of 4/);
     await expect(rleCodec.decode(rleFrame([[0, 5]]), layout(16, 1, 1))).rejects.toThrow(/segments/);
+  });
+});
+
+describe('RLE decoder in WebAssembly', () => {
+  /** Deterministic pseudo-random bytes. */
+  function bytes(n: number, seed: number, max = 256): Uint8Array {
+    const out = new Uint8Array(n);
+    let s = seed >>> 0;
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      out[i] = (s >>> 24) % max;
+    }
+    return out;
+  }
+
+  it('matches the JS loop byte for byte, on valid and on garbage PackBits (runs cut by the segment end or the output)', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const samples = 50 + seed * 37;
+      // 64-byte header, then two segments of arbitrary bytes: every control byte is some run or a no-op.
+      const enc = bytes(64 + 2 * samples, seed);
+      const mid = 64 + ((seed * 53) % (2 * samples));
+      const segs = [
+        { start: 64, end: mid, first: 1 },
+        { start: mid, end: enc.length, first: 0 },
+      ];
+      const fast = new Uint8Array(samples * 2);
+      const filled = unpackSegmentsWasm(enc, segs, fast, 2, samples);
+      expect(filled).toBeDefined();
+      const ref = new Uint8Array(samples * 2);
+      const refFilled = segs.map((g) => unpackSegment(enc, g.start, g.end, ref, g.first, 2, samples));
+      expect(filled).toEqual(refFilled);
+      expect(Buffer.from(fast).equals(Buffer.from(ref))).toBe(true);
+    }
   });
 });
