@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
 import { EVAL_KINDS, listCases, loadCases, type EvalKind } from '../eval/cases.js';
 import { frocTable } from '../eval/table.js';
 import { readManifest } from '../inference/manifest.js';
-import { bundledModelsDir } from '../inference/model.js';
+import { resolveModelDir } from '../inference/model.js';
 import { usageError, type Command } from './command.js';
 
 const USAGE = `eval --truth-root A --pred-root B [--json] [--kind nodule|aneurysm] [--threshold T]
@@ -15,15 +14,19 @@ const USAGE = `eval --truth-root A --pred-root B [--json] [--kind nodule|aneurys
   --json             print the results as JSON
   --kind K           evaluate only nodules or only aneurysms (default: every kind with scans)
   --threshold T      operating threshold for the per-size/type table and FP/scan
-                     (default: the bundled model's thresholds.score, else 0.5)
+                     (default: the model's thresholds.score, found like --model
+                     <kind>: $CTSCOPE_MODELS, then bundled; else 0.5)
 
 FROC the LUNA16 way: a finding hits a lesion within its radius (aneurysms: at least 2 mm); each lesion
 counts once; sensitivity at 1/8..8 false positives per scan and their mean (CPM).`;
 
-/** The bundled model's default score threshold for a kind (models/<kind>/manifest.json), if bundled. */
+/** The default score threshold of the model that `--model <kind>` loads (found as detect finds it: $CTSCOPE_MODELS, then bundled), else 0.5. */
 export function defaultThreshold(kind: EvalKind): number {
-  const file = join(bundledModelsDir(), kind, 'manifest.json');
-  return existsSync(file) ? readManifest(file).thresholds.score : 0.5;
+  try {
+    return readManifest(join(resolveModelDir(kind), 'manifest.json')).thresholds.score;
+  } catch {
+    return 0.5;
+  }
 }
 
 export interface EvalReport {

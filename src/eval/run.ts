@@ -67,7 +67,8 @@ async function main(): Promise<void> {
     process.stdout.write(`Held-out phantoms: seeds ${seed0}.., ${rows}x${rows} matrix (training used seeds 1000-1999).\n\n`);
     for (const [kind, r] of Object.entries(report.kinds)) process.stdout.write(frocTable(kind, r) + '\n\n');
     for (const e of extra) process.stdout.write(`${e.dir}: model ${e.model}: ${e.findings} findings at the default threshold (${(e.ms / 1000).toFixed(1)} s)\n`);
-    process.stdout.write(`median detection time (load + resample + model): chest ${(median(times.chest!) / 1000).toFixed(1)} s, CTA ${(median(times.cta!) / 1000).toFixed(1)} s\n`);
+    const timed = (['chest', 'cta'] as const).filter((k) => (times[k]?.length ?? 0) > 0).map((k) => `${k === 'cta' ? 'CTA' : k} ${(median(times[k]!) / 1000).toFixed(1)} s`);
+    if (timed.length > 0) process.stdout.write(`median detection time (load + resample + model): ${timed.join(', ')}\n`);
   }
   if (!v.keep && !v.work) rmSync(work, { recursive: true, force: true });
   await closeRunners();

@@ -62,3 +62,22 @@ describe('ctscope eval', () => {
     await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'bad')])).rejects.toMatchObject({ code: 'E_IO' });
   });
 });
+
+describe('default threshold', () => {
+  it('comes from the model that --model would load ($CTSCOPE_MODELS first), like detect', async () => {
+    const { defaultThreshold } = await import('../../src/cli/eval.js');
+    const { readFileSync } = await import('node:fs');
+    const bundled = JSON.parse(readFileSync(join(__dirname, '../../models/nodule/manifest.json'), 'utf8')) as { thresholds: { score: number } };
+    expect(defaultThreshold('nodule')).toBe(bundled.thresholds.score);
+    const dir = join(root, 'models');
+    write(join(dir, 'nodule', 'manifest.json'), { ...bundled, thresholds: { ...bundled.thresholds, score: 0.123 } });
+    const before = process.env.CTSCOPE_MODELS;
+    process.env.CTSCOPE_MODELS = dir;
+    try {
+      expect(defaultThreshold('nodule')).toBe(0.123);
+    } finally {
+      if (before === undefined) delete process.env.CTSCOPE_MODELS;
+      else process.env.CTSCOPE_MODELS = before;
+    }
+  });
+});
