@@ -16,6 +16,8 @@ export interface MemoryProbe {
   dims: [number, number, number];
   /** Bytes per voxel of the loaded volume (2 for int16 HU). */
   bytesPerVoxel: number;
+  /** Voxels of the model's grid (detect only; 0 for load). */
+  gridVoxels: number;
   /** RSS after the imports, before any work. */
   importRss: number;
   /** RSS after the warm-up run and a GC: the fixed overhead the measured run starts from. */
@@ -43,17 +45,18 @@ function vmHwm(): number | null {
 }
 
 /** The operation measured, with a hook called as each pipeline stage begins. */
-type Operation = (dir: string, onStage: (stage: string) => void, ep: { ep: EpRequest; deviceId: number }) => Promise<{ dims: [number, number, number]; bytesPerVoxel: number }>;
+type Operation = (dir: string, onStage: (stage: string) => void, ep: { ep: EpRequest; deviceId: number }) => Promise<{ dims: [number, number, number]; bytesPerVoxel: number; gridVoxels: number }>;
 
 const OPERATIONS: Record<Mode, Operation> = {
   load: async (dir, onStage) => {
     const v = await loadSeries(dir, { onProgress: (p) => onStage(p.stage) });
-    return { dims: [...v.geometry.dims], bytesPerVoxel: v.data.BYTES_PER_ELEMENT };
+    return { dims: [...v.geometry.dims], bytesPerVoxel: v.data.BYTES_PER_ELEMENT, gridVoxels: 0 };
   },
   detect: async (dir, onStage, ep) => {
     // No outDir: the outputs (key images, SR) are not part of the volume's memory story.
     const { document } = await detect(dir, { models: ['nodule'], ...ep, onProgress: (p) => onStage(p.stage) });
-    return { dims: [...document.series.dims], bytesPerVoxel: 2 };
+    const grid = document.models[0]!.dims;
+    return { dims: [...document.series.dims], bytesPerVoxel: 2, gridVoxels: grid[0] * grid[1] * grid[2] };
   },
 };
 
@@ -93,7 +96,7 @@ async function main(): Promise<void> {
   const ms = performance.now() - t0;
   clearInterval(timer);
   sample();
-  const probe: MemoryProbe = { mode, dims: r.dims, bytesPerVoxel: r.bytesPerVoxel, importRss, fixedRss, sampledPeakRss: peak, hwmRss: vmHwm(), stagePeakRss, ms };
+  const probe: MemoryProbe = { mode, dims: r.dims, bytesPerVoxel: r.bytesPerVoxel, gridVoxels: r.gridVoxels, importRss, fixedRss, sampledPeakRss: peak, hwmRss: vmHwm(), stagePeakRss, ms };
   process.stdout.write(JSON.stringify(probe) + '\n');
   await closeRunners();
   await closePool();

@@ -85,17 +85,19 @@ export function findPeaks(map: Map3, o: PeakOptions): Candidate[] {
 /** Regions larger than this stop growing: no lesion is that big, and a runaway fill must not stall the host. */
 const DEFAULT_MAX_REGION = 1 << 20;
 
-/** 6-connected flood fills over one map with a reusable typed stack and visit stamps. */
+/**
+ * 6-connected flood fills over one map with a reusable typed stack. Visited voxels are kept in a set, not a
+ * per-voxel stamp array: a fill covers one blob (tens to thousands of voxels), while a stamp array costs 4
+ * bytes per voxel of the map (185 MiB for a 1 mm chest grid) next to the heatmap and the grid.
+ */
 export class RegionFill {
   readonly #map: Map3;
-  readonly #stamp: Uint32Array;
+  readonly #seen = new Set<number>();
   #stack: Int32Array;
-  #id = 0;
   readonly #cap: number;
 
   constructor(map: Map3, cap = DEFAULT_MAX_REGION) {
     this.#map = map;
-    this.#stamp = new Uint32Array(map.dims[0] * map.dims[1] * map.dims[2]);
     this.#stack = new Int32Array(1024);
     this.#cap = cap;
   }
@@ -105,16 +107,16 @@ export class RegionFill {
     const { data, dims } = this.#map;
     const [nx, ny, nz] = dims;
     const sz = nx * ny;
-    const stamp = this.#stamp;
-    const id = ++this.#id;
+    const seen = this.#seen;
+    seen.clear();
     let stack = this.#stack;
     let top = 0;
     stack[top++] = seed;
-    stamp[seed] = id;
+    seen.add(seed);
     let count = 1;
     const push = (n: number): void => {
-      if (stamp[n] === id || !(data[n]! >= level)) return;
-      stamp[n] = id;
+      if (!(data[n]! >= level) || seen.has(n)) return;
+      seen.add(n);
       count++;
       if (top === stack.length) {
         const grown = new Int32Array(stack.length * 2);
@@ -133,6 +135,7 @@ export class RegionFill {
       if (k > 0) push(v - sz);
       if (k < nz - 1) push(v + sz);
     }
+    seen.clear();
     return Math.min(count, this.#cap);
   }
 }
