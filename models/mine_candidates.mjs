@@ -38,7 +38,8 @@ if (!T || !out) {
   process.exit(2);
 }
 const pkg = loadModel(task);
-const S = pkg.manifest.refine?.patchSize ?? 32;
+// train_refine.py's MINED: room for its +-2 voxel jitter around the 28^3 patch, whatever the package's refine says.
+const S = 32;
 const low = { ...pkg, manifest: { ...pkg.manifest, refine: undefined, thresholds: { ...pkg.manifest.thresholds, score: FLOOR, maxFindings: MAX_CANDIDATES } } };
 mkdirSync(out, { recursive: true });
 const fd = openSync(join(out, 'crops.i16'), 'a');
