@@ -30,7 +30,7 @@ export const GRID_BYTES_PER_VOXEL = 6;
 
 /** The growth allowed: 1.5 x the volume's int16 bytes, plus the model grid's bytes (detect), plus the allowance. */
 export function memoryBudget(r: Pick<MemoryResult, 'volumeBytes' | 'probe'>): number {
-  return MEMORY_TARGET * r.volumeBytes + GRID_BYTES_PER_VOXEL * (r.probe.gridVoxels ?? 0) + FIXED_ALLOWANCE_BYTES;
+  return MEMORY_TARGET * r.volumeBytes + GRID_BYTES_PER_VOXEL * r.probe.gridVoxels + FIXED_ALLOWANCE_BYTES;
 }
 
 const MODES = ['load', 'detect'] as const;

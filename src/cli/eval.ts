@@ -4,6 +4,7 @@ import { froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
 import { EVAL_KINDS, listCases, loadCases, type EvalKind } from '../eval/cases.js';
 import { frocTable } from '../eval/table.js';
 import { readManifest } from '../inference/manifest.js';
+import { isCtscopeError } from '../errors.js';
 import { resolveModelDir } from '../inference/model.js';
 import { usageError, type Command } from './command.js';
 
@@ -22,11 +23,14 @@ counts once; sensitivity at 1/8..8 false positives per scan and their mean (CPM)
 
 /** The default score threshold of the model that `--model <kind>` loads (found as detect finds it: $CTSCOPE_MODELS, then bundled), else 0.5. */
 export function defaultThreshold(kind: EvalKind): number {
+  let dir: string;
   try {
-    return readManifest(join(resolveModelDir(kind), 'manifest.json')).thresholds.score;
-  } catch {
-    return 0.5;
+    dir = resolveModelDir(kind);
+  } catch (e) {
+    if (isCtscopeError(e) && e.code === 'E_NOT_FOUND') return 0.5;
+    throw e;
   }
+  return readManifest(join(dir, 'manifest.json')).thresholds.score;
 }
 
 export interface EvalReport {

@@ -220,31 +220,19 @@ function u16ToF32(src: Uint16Array, n: number, x: Extraction, m: HuMapping, out:
  * `paddingHu`. Int16 output is rounded and saturated; returns the number of saturated voxels. The common
  * case (slope 1, integer intercept, int16 out) runs in WebAssembly SIMD (hu-wasm.ts) where available.
  */
-export function storedToHu(
-  src: Int16Array | Uint16Array,
-  n: number,
-  x: Extraction,
-  m: HuMapping,
-  out: Int16Array | Float32Array,
-  outOffset: number,
-): number {
+export type StoredToHu = (src: Int16Array | Uint16Array, n: number, x: Extraction, m: HuMapping, out: Int16Array | Float32Array, outOffset: number) => number;
+
+export const storedToHu: StoredToHu = (src, n, x, m, out, outOffset) => {
   if (out instanceof Int16Array && storedToHuI16Wasm(src, n, x, m, clampPaddingHu(m, true), out.subarray(outOffset, outOffset + n))) return 0;
   return storedToHuJs(src, n, x, m, out, outOffset);
-}
+};
 
 /** storedToHu in plain JS: the reference for the WebAssembly path, and its fallback. */
-export function storedToHuJs(
-  src: Int16Array | Uint16Array,
-  n: number,
-  x: Extraction,
-  m: HuMapping,
-  out: Int16Array | Float32Array,
-  outOffset: number,
-): number {
+export const storedToHuJs: StoredToHu = (src, n, x, m, out, outOffset) => {
   if (src instanceof Int16Array) {
     if (out instanceof Int16Array) return i16ToI16(src, n, m, out, outOffset);
     return i16ToF32(src, n, m, out, outOffset);
   }
   if (out instanceof Int16Array) return u16ToI16(src, n, x, m, out, outOffset);
   return u16ToF32(src, n, x, m, out, outOffset);
-}
+};

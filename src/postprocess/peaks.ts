@@ -108,7 +108,6 @@ export class RegionFill {
     const [nx, ny, nz] = dims;
     const sz = nx * ny;
     const seen = this.#seen;
-    seen.clear();
     let stack = this.#stack;
     let top = 0;
     stack[top++] = seed;

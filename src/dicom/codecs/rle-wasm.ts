@@ -74,7 +74,8 @@ export interface RleSegment {
 
 /**
  * Decodes every segment of `encoded` into `out` (samples x stride bytes) and returns the samples each
- * segment filled; undefined where WebAssembly is unavailable or CTSCOPE_NO_WASM is set.
+ * segment filled; undefined where WebAssembly is unavailable or CTSCOPE_NO_WASM is set. Bytes a short
+ * segment leaves unwritten are undefined: the caller rejects such a frame.
  */
 export function unpackSegmentsWasm(encoded: Uint8Array, segments: RleSegment[], out: Uint8Array, stride: number, samples: number): number[] | undefined {
   if (kernels === undefined) kernels = process.env.CTSCOPE_NO_WASM === undefined ? (instantiate() ?? null) : null;
@@ -84,7 +85,6 @@ export function unpackSegmentsWasm(encoded: Uint8Array, segments: RleSegment[], 
   ensureMemory(K.memory, at + out.length);
   const mem = new Uint8Array(K.memory.buffer);
   mem.set(encoded, 0);
-  mem.fill(0, at, at + out.length); // a short segment leaves zeros, as in a fresh array
   const max = samples * stride;
   const filled = segments.map((seg) => (K.unpack(seg.start, seg.end, at + seg.first, at + seg.first + max, stride) - (at + seg.first)) / stride);
   out.set(mem.subarray(at, at + out.length));
