@@ -9,6 +9,7 @@ import { evict } from './cache.js';
 /** One kernel instance per thread; its memory only grows. */
 let kernels: WasmKernels | null | undefined;
 const up4 = (n: number): number => (n + 3) & ~3;
+const up8 = (n: number): number => (n + 7) & ~7;
 
 /** Whether a plan can take the WebAssembly path: every kernel but nearest (which is a pure copy in JS). */
 export function wasmApplicable(plan: SeparablePlan, _outType: VoxelType): boolean {
@@ -33,7 +34,7 @@ export function resampleSeparableSlabWasm(src: VoxelArray, out: VoxelArray, outT
   const slots = zt.taps + 2;
   // Float offsets of each region (all multiples of 4 floats = 16 bytes).
   const S = 0;
-  const ROW = S + up4(nx * ny + 4);
+  const ROW = S + up8(nx * ny + 8);
   const SLOT0 = ROW + up4(nx + 4);
   const planeStride = up4(plane);
   const OUT = SLOT0 + slots * planeStride;
@@ -41,10 +42,15 @@ export function resampleSeparableSlabWasm(src: VoxelArray, out: VoxelArray, outT
   const TMP = OUT + planeStride; // scratch for blends of planes and of source rows
   const XI = TMP + Math.max(planeStride, up4(nx + 4));
   const XW = XI + up4(xTaps * mx);
-  const total = (XW + up4(xTaps * mx)) * 4;
+  // int16 staging (counted in floats, 2 voxels each): a source slice on its way in, an output slice on its way out.
+  const I16 = XW + up4(xTaps * mx);
+  const i16In = src instanceof Int16Array;
+  const i16Out = outType === 'int16';
+  const total = (I16 + up4(Math.max(i16In ? nx * ny : 0, i16Out ? plane : 0) / 2 + 8)) * 4;
   ensureMemory(K.memory, total);
   const f32 = new Float32Array(K.memory.buffer);
   const i32 = new Int32Array(K.memory.buffer);
+  const i16 = new Int16Array(K.memory.buffer);
   const fill = plan.fill;
 
   const shared = !plan.xShift;
@@ -93,7 +99,12 @@ export function resampleSeparableSlabWasm(src: VoxelArray, out: VoxelArray, outT
     const xt = sharedX ?? xFor(ks);
     const yt = sharedY ?? yFor(ks);
     loadX(xt);
-    f32.set(src.subarray(ks * nx * ny, (ks + 1) * nx * ny) as never, S);
+    const slice = src.subarray(ks * nx * ny, (ks + 1) * nx * ny);
+    if (i16In) {
+      // A plain copy, then the widening in SIMD (TypedArray.set converting element by element is slower).
+      i16.set(slice as Int16Array, I16 * 2);
+      K.i16ToF32(S * 4, I16 * 4, up8(nx * ny));
+    } else f32.set(slice as never, S);
     const n4 = up4(nx);
     for (let J = 0; J < my; J++) {
       const d = dst + J * mx;
@@ -117,6 +128,11 @@ export function resampleSeparableSlabWasm(src: VoxelArray, out: VoxelArray, outT
   const emit = (from: number, o: number): void => {
     if (!range) {
       out.set(f32.subarray(from, from + plane) as never, o);
+      return;
+    }
+    if (i16Out) {
+      K.f32ToI16(I16 * 4, from * 4, up8(plane));
+      out.set(i16.subarray(I16 * 2, I16 * 2 + plane) as never, o);
       return;
     }
     const [lo, hi] = range;

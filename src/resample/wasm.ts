@@ -1,6 +1,7 @@
 /**
  * Small kernels in hand-assembled WebAssembly (no toolchain needed at build time): a 4-wide SIMD
- * weighted sum of two float32 rows, a scalar gather-lerp along a row, and a T-tap gather. Used by the trilinear fast path
+ * weighted sum of two float32 rows, a scalar gather-lerp along a row, a T-tap gather, and the int16
+ * conversions in and out (so an int16 HU volume costs no per-voxel JS on either side). Used by the trilinear fast path
  * (separable-wasm.ts); the JS kernels remain the reference and the fallback.
  */
 
@@ -79,11 +80,68 @@ function gatherTapsBody(): number[] {
   ];
 }
 
+/** i16ToF32(dst, src, n): dst[i] = src[i] (int16 to float32), n a multiple of 8. */
+function i16ToF32Body(): number[] {
+  // params: 0 dst, 1 src, 2 n; locals: 3 i (src bytes), 4 end (i32), 5 v (v128)
+  const g = (i: number): number[] => [OP.localGet, i];
+  const dstAt = [...g(0), ...g(3), OP.i32Const, 1, OP.i32Shl, OP.i32Add];
+  return [
+    ...vec([[2, T.i32], [1, T.v128]]),
+    ...g(2), OP.i32Const, 1, OP.i32Shl, OP.localSet, 4,
+    OP.block, 0x40, OP.loop, 0x40,
+    ...g(3), ...g(4), OP.i32GeU, OP.brIf, 1,
+    ...dstAt,
+    ...g(1), ...g(3), OP.i32Add, ...simd(SIMD.v128Load), ...memarg(1), OP.localTee, 5,
+    ...simd(SIMD.i32x4ExtendLowI16x8S), ...simd(SIMD.f32x4ConvertI32x4S), ...simd(SIMD.v128Store), ...memarg(2),
+    ...dstAt,
+    ...g(5), ...simd(SIMD.i32x4ExtendHighI16x8S), ...simd(SIMD.f32x4ConvertI32x4S), ...simd(SIMD.v128Store), ...memarg(2, 16),
+    ...g(3), OP.i32Const, 16, OP.i32Add, OP.localSet, 3,
+    OP.br, 0,
+    OP.end, OP.end, OP.end,
+  ];
+}
+
+/**
+ * f32ToI16(dst, src, n): dst[i] = Math.round(src[i]) clamped to int16 (ties toward +infinity, NaN to 0, as
+ * the JS emit loop and a store into an Int16Array do), n a multiple of 8. Math.round(x) is
+ * floor(x) + (x - floor(x) >= 0.5), where the subtraction is exact; the saturating narrow clamps.
+ */
+function f32ToI16Body(): number[] {
+  // params: 0 dst, 1 src, 2 n; locals: 3 i (src bytes), 4 end (i32), 5 half, 6 lo, 7 hi, 8 x, 9 f (v128)
+  const g = (i: number): number[] => [OP.localGet, i];
+  const round4 = (offset: number): number[] => [
+    ...g(1), ...g(3), OP.i32Add, ...simd(SIMD.v128Load), ...memarg(2, offset), OP.localTee, 8,
+    ...simd(SIMD.f32x4Floor), OP.localTee, 9,
+    // Keep the truncation in int32 range (the narrow saturates to int16 anyway).
+    ...g(6), ...simd(SIMD.f32x4Max), ...g(7), ...simd(SIMD.f32x4Min), ...simd(SIMD.i32x4TruncSatF32x4S),
+    ...g(8), ...g(9), ...simd(SIMD.f32x4Sub), ...g(5), ...simd(SIMD.f32x4Ge), // -1 where the fraction is >= 0.5
+    ...simd(SIMD.i32x4Sub),
+  ];
+  const f32c = (x: number): number[] => [OP.f32Const, ...new Uint8Array(new Float32Array([x]).buffer)];
+  return [
+    ...vec([[2, T.i32], [5, T.v128]]),
+    ...g(2), OP.i32Const, 2, OP.i32Shl, OP.localSet, 4,
+    ...f32c(0.5), ...simd(SIMD.f32x4Splat), OP.localSet, 5,
+    ...f32c(-65536), ...simd(SIMD.f32x4Splat), OP.localSet, 6,
+    ...f32c(65536), ...simd(SIMD.f32x4Splat), OP.localSet, 7,
+    OP.block, 0x40, OP.loop, 0x40,
+    ...g(3), ...g(4), OP.i32GeU, OP.brIf, 1,
+    ...g(0), ...g(3), OP.i32Const, 1, OP.i32ShrU, OP.i32Add,
+    ...round4(0), ...round4(16), ...simd(SIMD.i16x8NarrowI32x4S),
+    ...simd(SIMD.v128Store), ...memarg(1),
+    ...g(3), OP.i32Const, 32, OP.i32Add, OP.localSet, 3,
+    OP.br, 0,
+    OP.end, OP.end, OP.end,
+  ];
+}
+
 function build(): Uint8Array {
   return moduleBytes([
     { name: 'lerpRows', params: [T.i32, T.i32, T.i32, T.f32, T.f32, T.i32], results: [], body: lerpRowsBody() },
     { name: 'gatherLerp', params: [T.i32, T.i32, T.i32, T.i32, T.i32], results: [], body: gatherLerpBody() },
     { name: 'gatherTaps', params: [T.i32, T.i32, T.i32, T.i32, T.i32, T.i32], results: [], body: gatherTapsBody() },
+    { name: 'i16ToF32', params: [T.i32, T.i32, T.i32], results: [], body: i16ToF32Body() },
+    { name: 'f32ToI16', params: [T.i32, T.i32, T.i32], results: [], body: f32ToI16Body() },
   ]);
 }
 
@@ -92,6 +150,8 @@ export interface WasmKernels {
   lerpRows(dst: number, a: number, b: number, w0: number, w1: number, n: number): void;
   gatherLerp(dst: number, row: number, idx: number, w: number, n: number): void;
   gatherTaps(dst: number, row: number, idx: number, w: number, n: number, taps: number): void;
+  i16ToF32(dst: number, src: number, n: number): void;
+  f32ToI16(dst: number, src: number, n: number): void;
 }
 
 /** A fresh instance (own memory) per call; undefined where WebAssembly SIMD is unavailable. */

@@ -24,7 +24,7 @@ export const OP = {
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
   i32Load: 0x28, f32Load: 0x2a, i32Load8U: 0x2d, f32Store: 0x38, i32Store8: 0x3a,
   i32Const: 0x41, f32Const: 0x43, i32LtU: 0x49, i32GtU: 0x4b, i32GeU: 0x4f,
-  i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74,
+  i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74, i32ShrU: 0x76,
   f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94,
   simd: 0xfd,
 } as const;
@@ -37,8 +37,10 @@ export const SIMD = {
   v128And: 0x4e, v128AndNot: 0x4f, v128Or: 0x50, v128Bitselect: 0x52, v128AnyTrue: 0x53,
   i16x8NarrowI32x4S: 0x85, i16x8Shl: 0x8b, i16x8ShrS: 0x8c, i16x8ShrU: 0x8d,
   i32x4ExtendLowI16x8S: 0xa7, i32x4ExtendHighI16x8S: 0xa8, i32x4ExtendLowI16x8U: 0xa9, i32x4ExtendHighI16x8U: 0xaa,
-  i32x4Add: 0xae,
-  f32x4Add: 0xe4, f32x4Mul: 0xe6,
+  f32x4Ge: 0x46, f32x4Floor: 0x68,
+  i32x4Add: 0xae, i32x4Sub: 0xb1,
+  f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Min: 0xe8, f32x4Max: 0xe9,
+  i32x4TruncSatF32x4S: 0xf8, f32x4ConvertI32x4S: 0xfa,
 } as const;
 
 /** Value types. */
