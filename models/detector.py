@@ -68,13 +68,17 @@ class Crops:
             self.data = q.astype(np.float32) * ((float(z['hi']) - float(z['lo'])) / 255) + float(z['lo'])
             self.size = q.shape[1]
         else:
-            with open(os.path.join(path, 'crops.jsonl')) as f:
-                self.meta = [json.loads(line) for line in f if line.strip()]
-            raw = np.fromfile(os.path.join(path, 'crops.i16'), dtype=np.int16)
+            # One or more make_crops.mjs folders, comma-separated (crop generation runs one process per core).
+            self.meta, parts = [], []
+            for d in path.split(','):
+                with open(os.path.join(d, 'crops.jsonl')) as f:
+                    meta = [json.loads(line) for line in f if line.strip()]
+                raw = np.fromfile(os.path.join(d, 'crops.i16'), dtype=np.int16)
+                n = min(len(meta), len(raw) // size ** 3)
+                self.meta += meta[:n]
+                parts.append(raw[: n * size ** 3].reshape(n, size, size, size))
             self.size = size
-            n = min(len(self.meta), len(raw) // size ** 3)
-            self.meta = self.meta[:n]
-            self.data = raw[: n * size ** 3].reshape(n, size, size, size)
+            self.data = np.concatenate(parts) if len(parts) > 1 else parts[0]
         self.pos = [i for i, m in enumerate(self.meta) if m['why'] == 'pos']
         self.neg = [i for i, m in enumerate(self.meta) if m['why'] != 'pos']
 
@@ -293,5 +297,6 @@ def main(task, cfg, manifest_fn, default_seeds):
     here = os.path.dirname(os.path.abspath(__file__))
     net = os.path.join(work, 'weights.pt') if os.environ.get('EXPORT_ONLY') else train(cfg, data, work, seed)
     if not os.environ.get('NO_EXPORT'):
-        export(net, cfg, os.path.join(here, task), manifest_fn(os.environ.get('TRAIN_SEEDS', default_seeds), '0.1.0'))
+        # EXPORT_DIR: write somewhere else than the bundled package (to evaluate a candidate first).
+        export(net, cfg, os.environ.get('EXPORT_DIR') or os.path.join(here, task), manifest_fn(os.environ.get('TRAIN_SEEDS', default_seeds), '0.1.0'))
 
