@@ -87,6 +87,9 @@ def report_mode(dump, ct_jsons, py_jsons):
         "trilinear to 1 mm, 2 workers": "ctscope trilinear, 2 workers",
         "trilinear to 1 mm, 1 worker, reused output": "ctscope trilinear, 1 worker, reused output",
         "trilinear to 1 mm, 2 workers, reused output": "ctscope trilinear, 2 workers, reused output",
+        # int16 HU in, int16 out: the grid ctscope detect builds (no contender does this in one step).
+        "int16 -> int16 trilinear to 1 mm, 1 worker, reused output": "ctscope int16 -> int16, 1 worker, reused output",
+        "int16 -> int16 trilinear to 1 mm, 2 workers, reused output": "ctscope int16 -> int16, 2 workers, reused output",
     }
     memcpy = []
     for f in ct_jsons:

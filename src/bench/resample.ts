@@ -48,14 +48,26 @@ export async function benchResample(baselines: Baselines, options: { quick: bool
           await resample(vol, { spacing: 1, workers, ...(reuse ? { into } : {}) });
         },
       });
-  if (!options.quick)
+  if (!options.quick) {
     for (const interp of ['nearest', 'cubic'] as const)
       tasks.push({ name: `${interp} to 1 mm, 2 workers, reused output`, fn: async () => { await resample(vol, { spacing: 1, workers: 2, interp, outType: 'float32', into }); } });
+    // What `detect` builds: the loader's int16 HU volume to an int16 model grid.
+    const huData = allocVoxels('int16', vol.data.length, true);
+    huData.set(vol.data);
+    const hu: Volume = { data: huData, geometry: vol.geometry };
+    const intoHu = allocVoxels('int16', outVox, true);
+    intoHu.fill(0);
+    for (const workers of [1, 2])
+      tasks.push({
+        name: `int16 -> int16 trilinear to 1 mm, ${workers} worker${workers > 1 ? 's' : ''}, reused output`,
+        fn: async () => { await resample(hu, { spacing: 1, workers, outType: 'int16', into: intoHu }); },
+      });
+  }
   const samples = await interleaved(tasks, options.rounds ?? (options.quick ? 2 : 4));
   const rows = tasks.map((t) => toRow(t.name, samples.get(t.name)!, { outVox, bytes, baselines }));
   const byName = (s: string): BenchRow | undefined => rows.find((r) => r.name === s);
-  for (const reuse of ['', ', reused output']) {
-    const one = byName(`trilinear to 1 mm, 1 worker${reuse}`), two = byName(`trilinear to 1 mm, 2 workers${reuse}`);
+  for (const [prefix, reuse] of [['', ''], ['', ', reused output'], ['int16 -> int16 ', ', reused output']]) {
+    const one = byName(`${prefix}trilinear to 1 mm, 1 worker${reuse}`), two = byName(`${prefix}trilinear to 1 mm, 2 workers${reuse}`);
     if (one && two) two.note = `1 -> 2 workers speed-up ${(one.medianMs / two.medianMs).toFixed(2)}x`;
   }
   return rows;
