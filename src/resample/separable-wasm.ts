@@ -68,20 +68,24 @@ export function resampleSeparableSlabWasm(src: VoxelArray, out: VoxelArray, outT
   };
   const sharedX = shared ? xFor(0) : undefined;
 
-  /** dst = sum over taps t of w(t) * row at rowOf(t), n floats: pairs through the SIMD kernel. */
-  const blend = (dst: number, tab: AxisTable, o: number, rowOf: (t: number) => number, n: number): void => {
+  /**
+   * dst = sum over taps t of w(t) * (row idx(t) of the slice at `base`), n floats: pairs through the SIMD
+   * kernel. No closures per row: the slab allocates next to nothing, so the task's views of the shared
+   * buffers stay young and a cheap collection frees them (task.ts).
+   */
+  const blendRows = (dst: number, tab: AxisTable, o: number, base: number, n: number): void => {
     const m = tab.m;
-    let first = true;
     for (let t = 0; t < tab.taps; t += 2) {
+      const two = t + 1 < tab.taps;
       const w0 = tab.w[t * m + o]!;
-      const w1 = t + 1 < tab.taps ? tab.w[(t + 1) * m + o]! : 0;
-      const a = rowOf(t), b = t + 1 < tab.taps ? rowOf(t + 1) : a;
-      if (first) K.lerpRows(dst * 4, a * 4, b * 4, w0, w1, n);
+      const w1 = two ? tab.w[(t + 1) * m + o]! : 0;
+      const a = base + tab.idx[t * m + o]! * nx;
+      const b = two ? base + tab.idx[(t + 1) * m + o]! * nx : a;
+      if (t === 0) K.lerpRows(dst * 4, a * 4, b * 4, w0, w1, n);
       else {
         K.lerpRows(TMP * 4, a * 4, b * 4, w0, w1, n);
         K.lerpRows(dst * 4, dst * 4, TMP * 4, 1, 1, n);
       }
-      first = false;
     }
   };
 
@@ -112,7 +116,7 @@ export function resampleSeparableSlabWasm(src: VoxelArray, out: VoxelArray, outT
         f32.fill(fill, d, d + mx);
         continue;
       }
-      blend(ROW, yt, J, (t) => S + yt.idx[t * my + J]! * nx, n4);
+      blendRows(ROW, yt, J, S, n4);
       if (xt.taps === 2) K.gatherLerp(d * 4, ROW * 4, XI * 4, XW * 4, mx);
       else K.gatherTaps(d * 4, ROW * 4, XI * 4, XW * 4, mx, xt.taps);
       const ox = xt.outsideList;
