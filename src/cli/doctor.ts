@@ -23,7 +23,7 @@ export interface DoctorReport {
 
 const PACKAGES = [
   'onnxruntime-node', '@cornerstonejs/codec-openjpeg', '@cornerstonejs/codec-charls', '@cornerstonejs/codec-libjpeg-turbo-8bit',
-  '@cornerstonejs/codec-openjph', 'jpeg-lossless-decoder-js', 'dicom-parser', 'dcmjs', 'sharp', 'piscina',
+  '@cornerstonejs/codec-openjph', 'dcmjs-codecs', 'dicom-parser', 'dcmjs', 'sharp', 'piscina',
 ];
 const GPU_LIBS = ['libcudart', 'libcublas', 'libcudnn', 'libnvinfer', 'libonnxruntime_providers_cuda', 'libonnxruntime_providers_tensorrt'];
 

@@ -36,3 +36,11 @@ export function readJpegFrameHeader(b: Uint8Array): JpegFrameHeader | undefined 
   }
   return undefined;
 }
+
+/** True when the stream ends with EOI (FFD9), allowing a few bytes of fragment padding after it. */
+export function endsWithEoi(b: Uint8Array): boolean {
+  for (let end = b.length; end >= 2 && b.length - end <= 4; end--) {
+    if (b[end - 2] === 0xff && b[end - 1] === 0xd9) return true;
+  }
+  return false;
+}

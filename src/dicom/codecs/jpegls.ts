@@ -1,15 +1,8 @@
 import type { Codec } from './types.js';
 import { lazyWasmCodec, runWasm, toDecodedFrame } from './wasm.js';
+import { endsWithEoi } from './jpeg-markers.js';
 
 const load = lazyWasmCodec('@cornerstonejs/codec-charls/decodewasmjs', 'JpegLSDecoder');
-
-/** True when the stream ends with EOI (FFD9), allowing a few bytes of fragment padding after it. */
-function endsWithEoi(b: Uint8Array): boolean {
-  for (let end = b.length; end >= 2 && b.length - end <= 4; end--) {
-    if (b[end - 2] === 0xff && b[end - 1] === 0xd9) return true;
-  }
-  return false;
-}
 
 /** JPEG-LS lossless (.80) and near-lossless (.81) via @cornerstonejs/codec-charls. */
 export const jpeglsCodec: Codec = {
