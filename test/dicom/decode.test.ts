@@ -24,7 +24,7 @@ const LOSSY: Array<[string, string, number]> = [
   ['JPEGLSLossyTransferSyntax', '1.2.840.10008.1.2.4.81', 1],
   ['JPEG2000TransferSyntax', '1.2.840.10008.1.2.4.91', 5],
   ['JPEGProcess1TransferSyntax', '1.2.840.10008.1.2.4.50', 65],
-  // 12-bit DCT JPEG, decoded by the built-in decoder (sequential .51, progressive .53 and .55).
+  // 12-bit DCT JPEG, decoded by dcmtk's 12-bit IJG decoder (sequential .51, progressive .53 and .55).
   ['JPEGProcess2_4TransferSyntax', '1.2.840.10008.1.2.4.51', 36],
   ['JPEGProcess6_8TransferSyntax', '1.2.840.10008.1.2.4.53', 36],
   ['JPEGProcess10_12TransferSyntax', '1.2.840.10008.1.2.4.55', 36],
