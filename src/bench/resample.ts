@@ -84,10 +84,12 @@ const gc = (): (() => void) | undefined => (globalThis as { gc?: () => void }).g
  * call faults in never-touched pages.
  */
 async function interleaved(tasks: Array<{ name: string; fn: () => Promise<unknown> }>, rounds: number): Promise<Map<string, number[]>> {
-  const bench = new Bench({ iterations: 2, time: 0, warmupIterations: 1, warmupTime: 0, throws: true, retainSamples: true });
-  for (const t of tasks) bench.add(t.name, t.fn, { beforeEach: settle });
   const out = new Map<string, number[]>(tasks.map((t) => [t.name, []]));
   for (let r = 0; r < rounds; r++) {
+    // A fresh Bench per round: tinybench 6 does not run a finished Bench's tasks again (a second run()
+    // returned the first round's samples unchanged, so earlier reports repeated one round `rounds` times).
+    const bench = new Bench({ iterations: 2, time: 0, warmupIterations: r === 0 ? 1 : 0, warmupTime: 0, throws: true, retainSamples: true });
+    for (const t of tasks) bench.add(t.name, t.fn, { beforeEach: settle });
     await bench.run();
     for (const t of bench.tasks) {
       const lat = (t.result as unknown as { latency: { samples?: ArrayLike<number> } }).latency;
@@ -99,11 +101,13 @@ async function interleaved(tasks: Array<{ name: string; fn: () => Promise<unknow
 
 /**
  * Untimed, before every sample: free the previous output (main-thread GC) and give the workers a moment
- * to run their own post-task GC, which unmaps it; Python's `del r` after its timer does the same.
+ * to run their own post-task GC, which unmaps it; Python's `del r` after its timer does the same. 150 ms,
+ * not 40: V8 frees array buffers on a background thread after the GC, and unmapping 200-500 MB still
+ * overlapped the next sample (2-worker samples varied 40-67 ms with 40 ms, 39-54 ms with 150 ms).
  */
 async function settle(): Promise<void> {
   gc()?.();
-  await new Promise((r) => setTimeout(r, 40));
+  await new Promise((r) => setTimeout(r, 150));
 }
 
 function toRow(name: string, samples: number[], o: { outVox: number; bytes: number; baselines: Baselines }): BenchRow & { samplesMs: number[] } {
