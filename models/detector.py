@@ -202,6 +202,8 @@ def focal_loss(logits, target, centre, alpha=2.0, beta=4.0):
 
 def train(cfg, data_dir, out_dir, seed):
     t0 = time.time()
+    # CFG_JSON: overrides of the task's configuration, e.g. '{"smallMm": 4, "smallBoost": 2}'.
+    cfg = {**cfg, **json.loads(os.environ.get('CFG_JSON', '{}'))}
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     device = 'cuda' if torch.cuda.is_available() else 'cpu'

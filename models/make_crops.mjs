@@ -22,7 +22,8 @@ export const TASKS = {
 };
 
 const [task, out, from, to] = process.argv.slice(2);
-const T = TASKS[task];
+// CROPS_OPTIONS: JSON merged over the task's defaults, e.g. '{"lesions":[1,4]}' (the session-5 fine-tuning runs).
+const T = TASKS[task] && { ...TASKS[task], ...JSON.parse(process.env.CROPS_OPTIONS || '{}') };
 if (!T || !out) {
   console.error('usage: node models/make_crops.mjs nodule|aneurysm OUT SEED_FROM SEED_TO');
   process.exit(2);
