@@ -70,8 +70,8 @@ export function resampleSeparableSlabWasm(src: VoxelArray, out: VoxelArray, outT
 
   /**
    * dst = sum over taps t of w(t) * (row idx(t) of the slice at `base`), n floats: pairs through the SIMD
-   * kernel. No closures per row: the slab allocates next to nothing, so the task's views of the shared
-   * buffers stay young and a cheap collection frees them (task.ts).
+   * kernel. Rows are found from the table, not through a callback: a closure per row was 4 MB of garbage
+   * per 300-slice resample.
    */
   const blendRows = (dst: number, tab: AxisTable, o: number, base: number, n: number): void => {
     const m = tab.m;

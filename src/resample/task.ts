@@ -1,7 +1,6 @@
 import { isMainThread } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { PerformanceObserver, constants } from 'node:perf_hooks';
 import type { VoxelArray } from '../volume/types.js';
 import type { Plan, VoxelType } from './plan.js';
 import { viewOf } from './arrays.js';
@@ -53,67 +52,39 @@ export function resampleSlabTask(t: SlabTask): void {
 
 /** Above this many bytes a task's shared buffers are released once the worker idles (see releaseShared). */
 const RELEASE_ABOVE = 64 * 2 ** 20;
-const RELEASE_AFTER_MS = 5;
-/** A worker idle this long gets a full GC anyway (views promoted by a scavenge the observer had not reported yet). */
-const FULL_GC_AFTER_MS = 250;
-type Gc = (options?: { type: 'minor' | 'major' }) => void;
-let workerGc: Gc | undefined;
-let pending: NodeJS.Timeout[] = [];
-/** Young-generation collections seen in this thread, and the count when the current run of tasks began. */
-let scavenges = 0;
-let scavengesAtStart = -1;
-/** Scavenges this module asked for, not yet seen by the observer (they do not count as promotions). */
-let ownScavenges = 0;
-if (!isMainThread)
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      if ((e as { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MINOR) continue;
-      if (ownScavenges > 0) ownScavenges--;
-      else scavenges++;
-    }
-  }).observe({ entryTypes: ['gc'] });
+/**
+ * Idle time before that GC: longer than the gap between the last slabs of two workers in one run (a slab
+ * takes 10-30 ms on a 300-slice volume), short against the time between the series of a pipeline.
+ */
+const RELEASE_AFTER_MS = 100;
+let workerGc: (() => void) | undefined;
+let pending: NodeJS.Timeout | undefined;
 
 /**
  * A worker's handle on a SharedArrayBuffer keeps the whole volume alive until that worker's isolate
  * collects it, and an idle worker rarely does: a pipeline would hold every volume it ever resampled,
  * and every new output would fault in never-touched pages (on small VMs slower than the resample).
- * So once a worker goes idle after tasks on large buffers, it collects. The slab kernels allocate next
- * to nothing, so usually no scavenge ran during the tasks, their views are still in the young
- * generation, and a scavenge (well under a millisecond) frees them. Only where one did run (the views
- * may have been promoted: first tasks of a fresh worker, JS fallback kernels) does it take a full GC,
- * which is avoided otherwise because it runs V8's parallel helper threads: on a 2-core machine they
- * took cores from the other workers' slabs (a full GC after every run made the 2-worker resample about
- * 30 % slower). A task arriving first postpones the collection, so back-to-back slabs pay none.
+ * So once a worker has been idle for RELEASE_AFTER_MS after tasks on large buffers, it runs a full GC of
+ * its own small heap. Not sooner: the GC runs V8's parallel helper threads, and on a 2-core machine,
+ * run 5 ms after every task, they took the core of the other worker still finishing its slabs (the
+ * 2-worker resample was about 30 % slower). A scavenge instead is not enough: views that V8 allocated or
+ * promoted into the old generation keep the buffers alive through it. A task arriving first postpones
+ * the GC, so back-to-back slabs never pay it.
  */
 function releaseShared(bytes: number): void {
   if (isMainThread || bytes < RELEASE_ABOVE) return;
   if (!workerGc) {
     setFlagsFromString('--expose-gc');
-    workerGc = runInNewContext('gc') as Gc;
+    workerGc = runInNewContext('gc') as () => void;
   }
-  const gc = workerGc;
-  // The task's typed-array views are still on this stack; collect once we have returned and idled (by
-  // then the observer has usually seen this task's collections; the later full GC covers the rest).
-  const minor = setTimeout(() => {
-    const promoted = scavengesAtStart < 0 || scavenges > scavengesAtStart;
-    scavengesAtStart = -1;
-    if (promoted) {
-      gc();
-      clearTimeout(full);
-    } else {
-      ownScavenges++;
-      gc({ type: 'minor' });
-    }
-  }, RELEASE_AFTER_MS);
-  const full = setTimeout(() => gc(), FULL_GC_AFTER_MS);
-  pending = [minor, full];
-  for (const t of pending) t.unref();
+  // The task's typed-array views are still on this stack; collect once we have returned and idled.
+  pending = setTimeout(workerGc, RELEASE_AFTER_MS);
+  pending.unref();
 }
 
 function cancelRelease(): void {
-  for (const t of pending) clearTimeout(t);
-  pending = [];
-  if (scavengesAtStart < 0) scavengesAtStart = scavenges;
+  if (pending) clearTimeout(pending);
+  pending = undefined;
 }
 
 export interface PreprocessTask {

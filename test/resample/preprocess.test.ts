@@ -78,7 +78,8 @@ describe('shared pool lifecycle', () => {
       for (let i = 0; i < 6; i++) {
         await resample(vol, { spacing: 0.8, workers: 2 });
         globalThis.gc();
-        await new Promise((r) => setTimeout(r, 50));
+        // The workers collect after 100 ms idle (src/resample/task.ts).
+        await new Promise((r) => setTimeout(r, 250));
         rss.push(process.memoryUsage.rss());
       }
       console.log(JSON.stringify(rss));`;
