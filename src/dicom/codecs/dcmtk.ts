@@ -1,8 +1,7 @@
 import { createRequire } from 'node:module';
 import { CtscopeError } from '../../errors.js';
-import type { FrameLayout } from './types.js';
+import type { DecodedFrame, FrameLayout } from './types.js';
 import { toDecodedFrame, type WasmFrameInfo } from './wasm.js';
-import type { DecodedFrame } from './types.js';
 import { endsWithEoi } from './jpeg-markers.js';
 
 /** The part of dcmjs-codecs used here (frame-level decoders; its Transcoder is not needed). */
