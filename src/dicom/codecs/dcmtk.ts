@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { CtscopeError } from '../../errors.js';
 import type { DecodedFrame, FrameLayout } from './types.js';
 import { toDecodedFrame, type WasmFrameInfo } from './wasm.js';
-import { endsWithEoi } from './jpeg-markers.js';
+import { endsWithEoi, readJpegFrameHeader } from './jpeg-markers.js';
 
 /** The part of dcmjs-codecs used here (frame-level decoders; its Transcoder is not needed). */
 interface DcmjsCodecs {
@@ -52,6 +52,13 @@ function load(): Promise<DcmjsCodecs> {
  * BitsStored happens downstream), checked against the data set's layout.
  */
 export async function decodeJpegWithDcmtk(encoded: Uint8Array, layout: FrameLayout): Promise<DecodedFrame> {
+  const sof = readJpegFrameHeader(encoded);
+  if (!sof) throw new Error('not a JPEG stream (no SOI/SOF marker)');
+  // IJG sizes its buffers from the SOF before reading any data: check it first, or a damaged SOF (e.g.
+  // 65535 x 32768) makes it reserve gigabytes.
+  if (sof.rows !== undefined && (sof.rows !== layout.rows || sof.columns !== layout.columns || sof.components !== layout.samplesPerPixel)) {
+    throw new Error(`frame header says ${sof.columns}x${sof.rows}x${sof.components}, data set says ${layout.columns}x${layout.rows}x${layout.samplesPerPixel}`);
+  }
   // IJG fills a cut stream's missing samples and only warns; a stream without EOI is cut.
   if (!endsWithEoi(encoded)) throw new Error('JPEG stream does not end with an EOI marker (cut or corrupt)');
   const lib = await load();
