@@ -2,14 +2,15 @@ import type { VoxelArray } from '../volume/types.js';
 import type { AffinePlan, VoxelType } from './plan.js';
 import { KERNELS } from './kernels.js';
 import { INT_RANGE } from './arrays.js';
+import type { SliceClaims } from './claims.js';
 
 const EDGE = 0.5 + 1e-6;
 
 /**
- * Output slices [k0, k1) of a general affine plan: each output voxel maps to a continuous source index
+ * The output slices `claims` hands out of a general affine plan: each output voxel maps to a continuous source index
  * and gathers T^3 taps (edge replicated). Needed for oblique targets where axes do not separate.
  */
-export function resampleAffineSlab(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: AffinePlan, k0: number, k1: number): void {
+export function resampleAffineSlab(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: AffinePlan, claims: SliceClaims): void {
   const [nx, ny, nz] = plan.srcDims;
   const [mx, my] = plan.outDims;
   const m = plan.m;
@@ -25,7 +26,7 @@ export function resampleAffineSlab(src: VoxelArray, out: VoxelArray, outType: Vo
     if (k.normalise && sum !== 0) for (let t = 0; t < T; t++) w[t] = w[t]! / sum;
     return f;
   };
-  for (let K = k0; K < k1; K++)
+  for (let K = claims.next(); K >= 0; K = claims.next())
     for (let J = 0; J < my; J++) {
       let o = (K * my + J) * mx;
       for (let I = 0; I < mx; I++, o++) {

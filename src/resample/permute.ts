@@ -1,8 +1,9 @@
 import type { VoxelArray } from '../volume/types.js';
 import type { PermutePlan } from './plan.js';
+import type { SliceClaims } from './claims.js';
 
-/** Output slices [k0, k1) of an axis permutation with flips: a pure copy, no arithmetic on values. */
-export function permuteSlab(src: VoxelArray, out: VoxelArray, plan: PermutePlan, k0: number, k1: number): void {
+/** The output slices `claims` hands out of an axis permutation with flips: a pure copy, no arithmetic on values. */
+export function permuteSlab(src: VoxelArray, out: VoxelArray, plan: PermutePlan, claims: SliceClaims): void {
   const [nx, ny] = plan.srcDims;
   const [mx, my] = plan.outDims;
   const srcStride = [1, nx, nx * ny];
@@ -18,7 +19,7 @@ export function permuteSlab(src: VoxelArray, out: VoxelArray, plan: PermutePlan,
     } else step[a] = s;
   }
   const [sx, sy, sz] = step as [number, number, number];
-  for (let K = k0; K < k1; K++)
+  for (let K = claims.next(); K >= 0; K = claims.next())
     for (let J = 0; J < my; J++) {
       let s = start + K * sz + J * sy;
       let o = (K * my + J) * mx;

@@ -4,6 +4,7 @@ import { getPool, poolSize } from '../workers/pool.js';
 import type { Plan, VoxelType } from './plan.js';
 import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
 import { refOf, runSlab, type SlabTask } from './task.js';
+import { rangeClaims, shareSlices } from './claims.js';
 
 export interface RunOptions {
   /**
@@ -32,9 +33,6 @@ export function fillRunOptions(o: RunOptions = {}): FilledRunOptions {
   return { workers, signal: o.signal, into: o.into };
 }
 
-/** Slabs per worker; each slab re-computes the few source planes at its start, so keep this small. */
-const SLABS_PER_WORKER = Number(process.env.CTSCOPE_SLABS_PER_WORKER) || 3;
-
 /** Contiguous [k0, k1) ranges of about equal size, at most `parts` of them. */
 export function splitRange(n: number, parts: number): Array<[number, number]> {
   const p = Math.max(1, Math.min(parts, n));
@@ -47,9 +45,10 @@ export function splitRange(n: number, parts: number): Array<[number, number]> {
 }
 
 /**
- * Executes a plan: allocates the output once (shared when workers write it), splits the output slices
- * into one slab per worker, and waits for all. An abort rejects with E_ABORTED and cancels every
- * slab still queued or running (piscina terminates the running ones).
+ * Executes a plan: allocates the output once (shared when workers write it), gives each worker one task
+ * that owns an equal run of output slices and steals from the others' once done (see claims.ts), and
+ * waits for all. An abort rejects with E_ABORTED and cancels every task still queued or running
+ * (piscina terminates the running ones).
  */
 export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelType, options: RunOptions = {}): Promise<VoxelArray> {
   const o = fillRunOptions(options);
@@ -65,7 +64,7 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
     const out = o.into ?? allocVoxels(outType, total, false);
     for (const [k0, k1] of splitRange(mz, Math.ceil(mz / 8))) {
       throwIfAborted(o.signal, 'resample');
-      runSlab(src, out, outType, plan, k0, k1);
+      runSlab(src, out, outType, plan, rangeClaims(k0, k1));
     }
     return out;
   }
@@ -75,25 +74,18 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
   const onAbort = (): void => ctl.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const pool = getPool();
-  // A few slabs per worker, handed out as workers free up: a worker slowed by other load on the
-  // machine then takes fewer slabs instead of holding up the result. At most `workers` run at once.
-  const slabs = splitRange(mz, o.workers === 1 ? 1 : o.workers * SLABS_PER_WORKER);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < slabs.length && !ctl.signal.aborted) {
-      const [k0, k1] = slabs[next++]!;
-      const task: SlabTask = { src: refOf(shared, voxelTypeOf(shared)), out: refOf(out, outType), plan, k0, k1 };
-      await pool.run(task, { name: 'resampleSlabTask', signal: ctl.signal });
-    }
-  };
+  // One task per worker. Slices are claimed, not assigned: a task that starts late (its worker was busy)
+  // or runs on a core slowed by other load computes fewer of them instead of holding up the result.
+  const slices = shareSlices(splitRange(mz, o.workers));
   try {
     await Promise.all(
-      Array.from({ length: Math.min(o.workers, slabs.length) }, () =>
-        lane().catch((e: unknown) => {
+      Array.from({ length: slices.segments }, (_, own) => {
+        const task: SlabTask = { src: refOf(shared, voxelTypeOf(shared)), out: refOf(out, outType), plan, slices, own };
+        return pool.run(task, { name: 'resampleSlabTask', signal: ctl.signal }).catch((e: unknown) => {
           ctl.abort();
           throw e;
-        }),
-      ),
+        });
+      }),
     );
   } catch (e) {
     if (o.signal?.aborted) throw new CtscopeError('E_ABORTED', 'resample was aborted', { cause: e, where: 'resample' });

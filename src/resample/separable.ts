@@ -4,20 +4,21 @@ import { buildAxisTable, linearPositions, type AxisTable } from './tables.js';
 import { INT_RANGE } from './arrays.js';
 import { resampleSeparableSlabWasm, wasmApplicable } from './separable-wasm.js';
 import { evict } from './cache.js';
+import type { SliceClaims } from './claims.js';
 
 /** Intermediate planes: float64 keeps sums of int16/float32 inputs exact to well below float32 rounding. */
 type Plane = Float64Array;
 const PlaneArray = Float64Array;
 
 /**
- * Computes output slices [k0, k1) of a separable plan. Each needed source slice is resampled in-plane
+ * Computes the output slices `claims` hands out of a separable plan. Each needed source slice is resampled in-plane
  * once (rows first: contiguous row blends over the source width, then a gather along the shorter
  * output rows), kept in a small cache, and output slices blend the cached planes across slices.
  * Every output voxel is computed by the same arithmetic whatever the slab split, so results do not
  * depend on the number of workers.
  */
-export function resampleSeparableSlab(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: SeparablePlan, k0: number, k1: number): void {
-  if (wasmApplicable(plan, outType) && resampleSeparableSlabWasm(src, out, outType, plan, k0, k1)) return;
+export function resampleSeparableSlab(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: SeparablePlan, claims: SliceClaims): void {
+  if (wasmApplicable(plan, outType) && resampleSeparableSlabWasm(src, out, outType, plan, claims)) return;
   const [nx, ny, nz] = plan.srcDims;
   const [mx, my, mz] = plan.outDims;
   const plane = mx * my;
@@ -46,7 +47,7 @@ export function resampleSeparableSlab(src: VoxelArray, out: VoxelArray, outType:
     return p;
   };
 
-  for (let K = k0; K < k1; K++) {
+  for (let K = claims.next(); K >= 0; K = claims.next()) {
     const o = K * plane;
     if (zt.outside[K]) {
       out.fill(fill, o, o + plane);

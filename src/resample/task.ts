@@ -7,6 +7,7 @@ import { viewOf } from './arrays.js';
 import { resampleSeparableSlab } from './separable.js';
 import { resampleAffineSlab } from './gather.js';
 import { permuteSlab } from './permute.js';
+import { sharedClaims, type SharedSlices, type SliceClaims } from './claims.js';
 import { preprocessRange, type PreprocessOp, type RangeStats } from './preprocess-kernels.js';
 
 /** Where a voxel array lives, so it crosses to a worker without copying (SharedArrayBuffer). */
@@ -21,30 +22,30 @@ export interface SlabTask {
   src: VoxelRef;
   out: VoxelRef;
   plan: Plan;
-  /** Output slice range [k0, k1). */
-  k0: number;
-  k1: number;
+  /** Output slices shared by the run's tasks; this task owns segment `own` and then steals. */
+  slices: SharedSlices;
+  own: number;
 }
 
 export const refOf = (a: VoxelArray, type: VoxelType): VoxelRef => ({ buffer: a.buffer, byteOffset: a.byteOffset, length: a.length, type });
 export const arrayOf = (r: VoxelRef): VoxelArray => viewOf(r.type, r.buffer, r.byteOffset, r.length);
 
-/** Runs one slab of any plan kind; the same function is the inline path and the pool task. */
-export function runSlab(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: Plan, k0: number, k1: number): void {
-  SLAB_RUNNERS[plan.kind](src, out, outType, plan as never, k0, k1);
+/** Computes the output slices `claims` hands out, for any plan kind; the inline path and the pool task. */
+export function runSlab(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: Plan, claims: SliceClaims): void {
+  SLAB_RUNNERS[plan.kind](src, out, outType, plan as never, claims);
 }
 
-const SLAB_RUNNERS: Readonly<Record<Plan['kind'], (src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: never, k0: number, k1: number) => void>> = {
+const SLAB_RUNNERS: Readonly<Record<Plan['kind'], (src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: never, claims: SliceClaims) => void>> = {
   separable: resampleSeparableSlab,
   affine: resampleAffineSlab,
-  permute: (src, out, _t, plan, k0, k1) => permuteSlab(src, out, plan, k0, k1),
+  permute: (src, out, _t, plan, claims) => permuteSlab(src, out, plan, claims),
 };
 
-/** Pool task: writes its slab straight into the shared output; returns nothing. */
+/** Pool task: writes the slices it claims straight into the shared output; returns nothing. */
 export function resampleSlabTask(t: SlabTask): void {
   cancelRelease();
   try {
-    runSlab(arrayOf(t.src), arrayOf(t.out), t.out.type, t.plan, t.k0, t.k1);
+    runSlab(arrayOf(t.src), arrayOf(t.out), t.out.type, t.plan, sharedClaims(t.slices, t.own));
   } finally {
     releaseShared(t.src.buffer.byteLength + t.out.buffer.byteLength);
   }
@@ -53,8 +54,8 @@ export function resampleSlabTask(t: SlabTask): void {
 /** Above this many bytes a task's shared buffers are released once the worker idles (see releaseShared). */
 const RELEASE_ABOVE = 64 * 2 ** 20;
 /**
- * Idle time before that GC: longer than the gap between the last slabs of two workers in one run (a slab
- * takes 10-30 ms on a 300-slice volume), short against the time between the series of a pipeline.
+ * Idle time before that GC: longer than the gap between the ends of two workers' tasks in one run, short
+ * against the time between the series of a pipeline.
  */
 const RELEASE_AFTER_MS = 100;
 let workerGc: (() => void) | undefined;
@@ -66,7 +67,7 @@ let pending: NodeJS.Timeout | undefined;
  * and every new output would fault in never-touched pages (on small VMs slower than the resample).
  * So once a worker has been idle for RELEASE_AFTER_MS after tasks on large buffers, it runs a full GC of
  * its own small heap. Not sooner: the GC runs V8's parallel helper threads, and on a 2-core machine,
- * run 5 ms after every task, they took the core of the other worker still finishing its slabs (the
+ * run 5 ms after every task, they took the core of the other worker still finishing its slices (the
  * 2-worker resample was about 30 % slower). A scavenge instead is not enough: views that V8 allocated or
  * promoted into the old generation keep the buffers alive through it. A task arriving first postpones
  * the GC, so back-to-back slabs never pay it.
