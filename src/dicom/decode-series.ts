@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { CtscopeError, toCtscopeError } from '../errors.js';
+import { CtscopeError, raceAbort, toCtscopeError } from '../errors.js';
 import { getPool, poolSize } from '../workers/pool.js';
 import type { DicomInstance } from './types.js';
 import { getTransferSyntax } from './transfer-syntax.js';
@@ -105,14 +105,6 @@ function isNative(inst: DicomInstance): boolean {
 
 function abortedError(): CtscopeError {
   return new CtscopeError('E_ABORTED', 'decoding was aborted');
-}
-
-/** Resolves when the signal fires; used to stop waiting on work that cannot be interrupted. */
-function whenAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(abortedError());
-    else signal.addEventListener('abort', () => reject(abortedError()), { once: true });
-  });
 }
 
 interface Run {
@@ -263,7 +255,7 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
     const work = Promise.all(lanes);
     work.catch(() => stop.abort()); // stops the other lanes; also keeps a failure after an abort handled
     // A worker stuck in a long decode must not delay the abort: stop waiting at once.
-    await (opts.signal ? Promise.race([work, whenAborted(opts.signal)]) : work);
+    await raceAbort(work, opts.signal, 'decoding');
     return { saturatedVoxels: run.saturated };
   } catch (e) {
     if (opts.signal?.aborted) throw abortedError();

@@ -39,6 +39,12 @@ export function shareSlices(ranges: ReadonlyArray<readonly [number, number]>): S
   return { buffer, segments: ranges.length };
 }
 
+/** Empties every segment: workers stop after the slice they are computing. */
+export function cancelSlices(shared: SharedSlices): void {
+  const a = new BigInt64Array(shared.buffer);
+  for (let s = 0; s < shared.segments; s++) Atomics.store(a, s, 0n);
+}
+
 /** A worker's claims on shared slices: its own segment `own` first, then stolen runs. */
 export function sharedClaims(shared: SharedSlices, own: number): SliceClaims {
   const a = new BigInt64Array(shared.buffer);

@@ -1,10 +1,10 @@
 import type { VoxelArray } from '../volume/types.js';
-import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
+import { CtscopeError, raceAbort, throwIfAborted, toCtscopeError } from '../errors.js';
 import { getPool, poolSize } from '../workers/pool.js';
 import type { Plan, VoxelType } from './plan.js';
 import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
 import { refOf, runSlab, type SlabTask } from './task.js';
-import { rangeClaims, shareSlices } from './claims.js';
+import { cancelSlices, rangeClaims, shareSlices } from './claims.js';
 
 export interface RunOptions {
   /**
@@ -44,11 +44,13 @@ export function splitRange(n: number, parts: number): Array<[number, number]> {
   return out;
 }
 
+/** After an abort, how long a task may take to finish its current slice before its thread is terminated. */
+const HARD_STOP_MS = 2000;
+
 /**
  * Executes a plan: allocates the output once (shared when workers write it), gives each worker one task
  * that owns an equal run of output slices and steals from the others' once done (see claims.ts), and
- * waits for all. An abort rejects with E_ABORTED and cancels every task still queued or running
- * (piscina terminates the running ones).
+ * waits for all. An abort rejects with E_ABORTED at once; the tasks stop after their current slice.
  */
 export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelType, options: RunOptions = {}): Promise<VoxelArray> {
   const o = fillRunOptions(options);
@@ -70,28 +72,37 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
   }
   const shared = ensureShared(src);
   const out = o.into ?? allocVoxels(outType, total, true);
-  const ctl = new AbortController();
-  const onAbort = (): void => ctl.abort(o.signal?.reason);
-  o.signal?.addEventListener('abort', onAbort, { once: true });
   const pool = getPool();
   // One task per worker. Slices are claimed, not assigned: a task that starts late (its worker was busy)
   // or runs on a core slowed by other load computes fewer of them instead of holding up the result.
   const slices = shareSlices(splitRange(mz, o.workers));
+  // An abort empties the claims, so every task ends after its current slice and the threads stay
+  // warm; only a task still running HARD_STOP_MS later is terminated (piscina restarts its thread).
+  const hard = new AbortController();
+  let hardTimer: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    cancelSlices(slices);
+    hardTimer ??= setTimeout(() => hard.abort(), HARD_STOP_MS).unref();
+  };
+  o.signal?.addEventListener('abort', stop, { once: true });
+  const work = Promise.all(
+    Array.from({ length: slices.segments }, (_, own) => {
+      const task: SlabTask = { src: refOf(shared, voxelTypeOf(shared)), out: refOf(out, outType), plan, slices, own };
+      return pool.run(task, { name: 'resampleSlabTask', signal: hard.signal }).catch((e: unknown) => {
+        stop();
+        throw e;
+      });
+    }),
+  ).finally(() => {
+    clearTimeout(hardTimer);
+    o.signal?.removeEventListener('abort', stop);
+  });
   try {
-    await Promise.all(
-      Array.from({ length: slices.segments }, (_, own) => {
-        const task: SlabTask = { src: refOf(shared, voxelTypeOf(shared)), out: refOf(out, outType), plan, slices, own };
-        return pool.run(task, { name: 'resampleSlabTask', signal: ctl.signal }).catch((e: unknown) => {
-          ctl.abort();
-          throw e;
-        });
-      }),
-    );
+    await raceAbort(work, o.signal, 'resample');
   } catch (e) {
+    work.catch(() => {}); // settles later, after an abort
     if (o.signal?.aborted) throw new CtscopeError('E_ABORTED', 'resample was aborted', { cause: e, where: 'resample' });
     throw toCtscopeError(e, 'E_WORKER', 'resample worker failed', 'resample');
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
   }
   return out;
 }
