@@ -39,17 +39,17 @@ function volume(): Volume {
 
 describe('a worker thread that dies mid-task', () => {
   // Killed while starting (tasks still queued: piscina would wait for a thread forever) and while running
-  // (after the first of the slabs has come back, so the rest are surely in flight or queued).
+  // (both threads up and 120 ms into the run of about 350 ms, so both tasks are computing slices).
   it.each(['starting', 'running'] as const)('pool, threads killed while %s: E_WORKER, then a fresh pool gives the right result', async (when) => {
     const v = volume();
     const options = { spacing: [0.35, 0.35, 0.35] as [number, number, number], interp: 'cubic' as const, workers: 2 };
     const pool = getPool();
-    const completedBefore = pool.completed;
     const started = performance.now();
     const running = resample(v, options);
     let settled = false;
     void running.catch(() => undefined).finally(() => (settled = true));
-    await until(() => (when === 'starting' ? pool.threads.length > 0 : pool.completed > completedBefore));
+    await until(() => pool.threads.length >= (when === 'starting' ? 1 : 2));
+    if (when === 'running') await new Promise((r) => setTimeout(r, 120));
     expect(settled, 'the resample must outlast the kill (make the volume larger)').toBe(false);
     await Promise.all(pool.threads.map((t) => t.terminate()));
     expect(await codeOf(running)).toBe('E_WORKER');
