@@ -7,6 +7,7 @@ import type { Command } from './command.js';
 import { usageError } from './command.js';
 import { EP_NAMES, onnxruntimeInfo, probeProvider, PROVIDERS, type EpName } from '../inference/providers.js';
 import { poolSize } from '../workers/pool.js';
+import { nativeOpenJpegStatus } from '../dicom/codecs/native/openjpeg.js';
 
 /** What `ctscope doctor` finds about the machine, as `--json` prints it. */
 export interface DoctorReport {
@@ -16,6 +17,8 @@ export interface DoctorReport {
   cores: number;
   onnxruntime: { version: string; binDir: string; backends: { name: string; bundled: boolean }[] };
   packages: Record<string, string | null>;
+  /** Optional native codecs built at install time; without them the WebAssembly builds decode. */
+  native: { openjpeg: { ok: true; version: string } | { ok: false; reason: string } };
   providers: { ep: EpName; ok: boolean; error?: string; hint?: string }[];
   gpu: { nvidiaSmi: string | null; libraries: Record<string, string[]> };
   workers: { pool: number; cores: number; sessionThreads: number };
@@ -92,6 +95,7 @@ export async function doctorReport(): Promise<DoctorReport> {
     cores,
     onnxruntime: { version: ort.version, binDir: ort.binDir, backends: listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled })) },
     packages: Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)])),
+    native: { openjpeg: nativeOpenJpegStatus() },
     providers,
     gpu: { nvidiaSmi: onPath(process.platform === 'win32' ? 'nvidia-smi.exe' : 'nvidia-smi'), libraries: findGpuLibraries(ort.binDir) },
     // A lone session takes every core; each further session halves, thirds... the share (workers x threads <= cores).
@@ -105,6 +109,7 @@ function text(r: DoctorReport): string[] {
     `onnxruntime-node ${r.onnxruntime.version} (${r.onnxruntime.binDir})`,
     'packages:',
     ...Object.entries(r.packages).map(([k, v]) => `  ${k.padEnd(40)} ${v ?? 'missing'}`),
+    `native OpenJPEG: ${r.native.openjpeg.ok ? `libopenjp2 ${r.native.openjpeg.version} (JPEG 2000 decodes natively)` : `${r.native.openjpeg.reason} (JPEG 2000 decodes in WebAssembly)`}`,
     'execution providers:',
     ...r.providers.map((p) => `  ${p.ep.padEnd(9)} ${p.ok ? 'ok' : `unavailable: ${p.error}`}`),
     `gpu: nvidia-smi ${r.gpu.nvidiaSmi ?? 'not found'}`,

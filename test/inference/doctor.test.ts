@@ -12,6 +12,8 @@ describe('ctscope doctor', () => {
     expect(r.onnxruntime.backends.map((b) => b.name)).toContain('cpu');
     expect(r.packages['@cornerstonejs/codec-openjpeg']).toMatch(/^\d+\.\d+\.\d+/);
     expect(r.packages['dicom-parser']).toMatch(/^\d+\.\d+\.\d+/);
+    // The native OpenJPEG binding: either its libopenjp2 version or why WebAssembly is used.
+    expect(r.native.openjpeg.ok ? r.native.openjpeg.version : r.native.openjpeg.reason).toMatch(/^\d+\.\d+\.\d+$|not built|cannot load|CTSCOPE_NO_NATIVE/);
     expect(r.providers.map((p) => p.ep)).toEqual(['cpu', 'cuda', 'tensorrt', 'dml', 'webgpu', 'coreml']);
     expect(r.providers[0]).toEqual({ ep: 'cpu', ok: true });
     for (const p of r.providers.filter((x) => !x.ok)) expect(p.hint).toBeTruthy();
