@@ -1,10 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readInstance } from '../../src/dicom/parse.js';
 import { frameData } from '../../src/dicom/frames.js';
 import { nativeOpenJpeg, nativeOpenJpegStatus } from '../../src/dicom/codecs/native/openjpeg.js';
 import { lazyWasmCodec, runWasm } from '../../src/dicom/codecs/wasm.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
 import { chestTs } from './helpers.js';
+import { readHeader } from '../../src/dicom/parse.js';
+import { decodeSlicesInto } from '../../src/dicom/decode-series.js';
+import { closePool } from '../../src/workers/pool.js';
+import { isCtscopeError } from '../../src/errors.js';
+
+afterAll(async () => {
+  await closePool();
+});
 
 const status = nativeOpenJpegStatus();
 if (!status.ok) console.warn(`native OpenJPEG tests skipped: ${status.reason} (JPEG 2000 decodes in WebAssembly)`);
@@ -58,6 +66,21 @@ describe.skipIf(!hasSharedData || !status.ok)('native OpenJPEG binding', () => {
         outcome = (e as Error).message;
       }
       expect(outcome, `keep ${keep}`).toMatch(/stream too short|truncat|error|failed|not enough/i);
+    }
+  });
+
+  it('decode workers stopped in the middle of native decodes (abort) never take the process down', async () => {
+    // Terminating a worker while it is inside the binding made its Node-API calls fail; the binding must
+    // then return without touching what it could not allocate (2 of 12 runs crashed before that check).
+    const path = chestTs('JPEG2000LosslessOnlyTransferSyntax', '1.2.840.10008.1.2.4.90');
+    const instance = await readHeader(path);
+    const rows = instance.rows * instance.columns;
+    const slices = Array.from({ length: 32 }, (_, k) => ({ source: path, instance, frameIndex: 0, sliceIndex: k }));
+    for (let round = 0; round < 12; round++) {
+      const ac = new AbortController();
+      const target = { buffer: new SharedArrayBuffer(slices.length * rows * 2), dtype: 'int16' as const, sliceVoxels: rows };
+      const e = await decodeSlicesInto(slices, target, { threads: 2, signal: ac.signal, onProgress: () => ac.abort() }).catch((x: unknown) => x);
+      expect(isCtscopeError(e) && e.code, `round ${round}`).toBe('E_ABORTED');
     }
   });
 });

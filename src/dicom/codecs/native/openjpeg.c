@@ -70,33 +70,33 @@ static napi_value fail(napi_env env, const char *what, Log *log) {
   return NULL;
 }
 
-static void set_u32(napi_env env, napi_value obj, const char *key, uint32_t v) {
+/* Every Node-API call is checked: they fail while the thread is being terminated (a worker stopped mid-decode). */
+static bool set_u32(napi_env env, napi_value obj, const char *key, uint32_t v) {
   napi_value x;
-  napi_create_uint32(env, v, &x);
-  napi_set_named_property(env, obj, key, x);
+  return napi_create_uint32(env, v, &x) == napi_ok && napi_set_named_property(env, obj, key, x) == napi_ok;
 }
 
 static napi_value decode(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   bool is_ta = false;
   if (argc < 1 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta) {
     napi_throw_type_error(env, "E_USAGE", "decode expects a Uint8Array codestream");
     return NULL;
   }
-  napi_typedarray_type ta_type;
-  size_t length;
-  void *bytes;
+  napi_typedarray_type ta_type = napi_int8_array;
+  size_t length = 0;
+  void *bytes = NULL;
   napi_value ab;
   size_t offset;
-  napi_get_typedarray_info(env, argv[0], &ta_type, &length, &bytes, &ab, &offset);
-  if (ta_type != napi_uint8_array) {
+  if (napi_get_typedarray_info(env, argv[0], &ta_type, &length, &bytes, &ab, &offset) != napi_ok) return NULL;
+  if (ta_type != napi_uint8_array || (bytes == NULL && length > 0)) {
     napi_throw_type_error(env, "E_USAGE", "decode expects a Uint8Array codestream");
     return NULL;
   }
   uint32_t threads = 1;
-  if (argc > 1) napi_get_value_uint32(env, argv[1], &threads);
+  if (argc > 1 && napi_get_value_uint32(env, argv[1], &threads) != napi_ok) threads = 1;
 
   Log log = {{0}, 0}, warn = {{0}, 0};
   const OPJ_BYTE *p = (const OPJ_BYTE *)bytes;
@@ -141,9 +141,10 @@ static napi_value decode(napi_env env, napi_callback_info info) {
       fail(env, "components of different size or precision, or precision above 16", NULL);
     } else {
       size_t samples = (size_t)w * h * n, bps = prec > 8 ? 2 : 1;
-      void *out;
+      void *out = NULL;
       napi_value buf;
-      napi_create_arraybuffer(env, samples * bps, &out, &buf);
+      // Fails when the thread is being terminated (a worker stopped mid-decode): nothing to write into then.
+      if (napi_create_arraybuffer(env, samples * bps, &out, &buf) != napi_ok || out == NULL) goto done;
       if (bps == 2) {
         int16_t *o = (int16_t *)out;
         for (uint32_t k = 0; k < n; k++) {
@@ -157,22 +158,19 @@ static napi_value decode(napi_env env, napi_callback_info info) {
           for (size_t i = 0, m = (size_t)w * h; i < m; i++) o[i * n + k] = (uint8_t)s[i];
         }
       }
-      napi_create_object(env, &result);
-      set_u32(env, result, "width", w);
-      set_u32(env, result, "height", h);
-      set_u32(env, result, "components", n);
-      set_u32(env, result, "precision", prec);
-      napi_value sg;
-      napi_get_boolean(env, c0->sgnd != 0, &sg);
-      napi_set_named_property(env, result, "signed", sg);
-      napi_value data;
-      napi_create_typedarray(env, napi_uint8_array, samples * bps, buf, 0, &data);
-      napi_set_named_property(env, result, "data", data);
-      napi_value w;
-      napi_create_string_utf8(env, warn.text, warn.len, &w);
-      napi_set_named_property(env, result, "warnings", w);
+      napi_value obj, v;
+      bool built = napi_create_object(env, &obj) == napi_ok;
+      built = built && set_u32(env, obj, "width", w) && set_u32(env, obj, "height", h) && set_u32(env, obj, "components", n) &&
+              set_u32(env, obj, "precision", prec);
+      built = built && napi_get_boolean(env, c0->sgnd != 0, &v) == napi_ok && napi_set_named_property(env, obj, "signed", v) == napi_ok;
+      built = built && napi_create_typedarray(env, napi_uint8_array, samples * bps, buf, 0, &v) == napi_ok &&
+              napi_set_named_property(env, obj, "data", v) == napi_ok;
+      built = built && napi_create_string_utf8(env, warn.text, warn.len, &v) == napi_ok &&
+              napi_set_named_property(env, obj, "warnings", v) == napi_ok;
+      if (built) result = obj;
     }
   }
+done:
   if (image) opj_image_destroy(image);
   opj_stream_destroy(stream);
   opj_destroy_codec(codec);
@@ -182,8 +180,7 @@ static napi_value decode(napi_env env, napi_callback_info info) {
 static napi_value version(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;
-  napi_create_string_utf8(env, opj_version(), NAPI_AUTO_LENGTH, &v);
-  return v;
+  return napi_create_string_utf8(env, opj_version(), NAPI_AUTO_LENGTH, &v) == napi_ok ? v : NULL;
 }
 
 NAPI_MODULE_INIT() {
