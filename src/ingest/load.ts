@@ -4,6 +4,7 @@ import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import { definedOnly } from '../io/fill.js';
 import { scanPaths } from '../io/scan.js';
 import { indexStudy } from '../series/index-study.js';
+import { poolSize, warmPool } from '../workers/pool.js';
 import { findSeries } from '../series/select.js';
 import type { SeriesEntry, SkippedFile, StudyIndex } from '../series/types.js';
 import { DEFAULT_MAX_VOXELS, assembleVolume } from '../volume/assemble.js';
@@ -145,11 +146,19 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions): Promise<{ in
     inputCount = scan.files.length;
     o.onProgress({ stage: 'scan', done: inputCount, total: inputCount });
     let done = 0;
+    let warmed = false;
     o.onProgress({ stage: 'index', done: 0, total: inputCount });
     await forEachLimited(scan.files, o.headerConcurrency, async (path) => {
       throwIfAborted(o.signal, 'indexing');
       try {
-        accept(await readHeader(path), instances, skipped);
+        const inst = await readHeader(path);
+        // Compressed frames are decoded in the workers: start them while the other headers are read.
+        // (Not for uncompressed data, which this thread decodes: there the start-up only competes.)
+        if (!warmed && inst.pixelData?.encapsulated && (o.threads ?? poolSize()) > 1) {
+          warmed = true;
+          warmPool(o.threads);
+        }
+        accept(inst, instances, skipped);
       } catch (e) {
         skipped.push(skip(path, e));
       }

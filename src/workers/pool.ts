@@ -84,3 +84,12 @@ export async function closePool(): Promise<void> {
   poolThreads = 0;
   if (p) await p.destroy();
 }
+
+/**
+ * Starts the pool's threads without waiting for them (piscina starts a thread only for a queued task),
+ * so that work known to come soon does not wait for their start-up. Failures surface on real tasks.
+ */
+export function warmPool(threads = poolSize()): void {
+  const p = getPool();
+  for (let i = p.threads.length; i < threads; i++) void p.run(undefined, { name: 'readyTask' }).catch(() => undefined);
+}

@@ -7,3 +7,4 @@ export { resampleSlabTask } from '../resample/task.js';
 export { preprocessTask } from '../resample/task.js';
 export { decodeSlicesTask } from '../dicom/decode-task.js';
 export { srBytesTask } from '../outputs/sr-task.js';
+export { readyTask } from './ready.js';

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { resample } from '../../src/resample/index.js';
-import { closePool, getPool } from '../../src/workers/pool.js';
+import { closePool, getPool, warmPool } from '../../src/workers/pool.js';
 import { closeRunners, getRunner } from '../../src/inference/runner.js';
 import { detect } from '../../src/pipeline/detect.js';
 import { loadModelPackage } from '../../src/pipeline/models.js';
@@ -91,4 +91,17 @@ describe('a worker thread that dies mid-task', () => {
     expect(await getRunner(pkg, { ep: 'cpu' })).not.toBe(first);
     expect(again.document.findings.map((f) => f.centerLps)).toEqual(reference.document.findings.map((f) => f.centerLps));
   }, 60_000);
+});
+
+describe('warmPool', () => {
+  it('starts the threads without waiting, and real tasks then find them running', async () => {
+    await closePool();
+    warmPool(2);
+    await until(() => getPool().threads.length === 2, 5_000);
+    const v = volume();
+    const small = { ...v, data: v.data.subarray(0, 32 * 32 * 8), geometry: { ...v.geometry, dims: [32, 32, 8] as [number, number, number] } };
+    const r = await resample(small, { spacing: 2, workers: 2 });
+    expect(r.geometry.dims).toEqual([16, 16, 4]);
+    expect(getPool().threads.length).toBe(2);
+  });
 });
