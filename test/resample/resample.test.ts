@@ -72,6 +72,29 @@ describe('resample to a spacing', () => {
     expect(new Set(out.data)).toEqual(new Set([0, 3, 7, 200]));
   });
 
+  it('nearest takes, for every output voxel, the source voxel nearest to its position', async () => {
+    const g: Geometry = { dims: [23, 19, 11], spacing: [0.7, 0.9, 1.6], origin: [4, -3, 10], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+    const data = new Float32Array(23 * 19 * 11).map((_, i) => ((i * 7919) % 1000) - 500.25);
+    // Spacings with no exact ties (a position halfway between two voxels may round either way).
+    for (const outType of ['float32', 'int16'] as const)
+      for (const workers of [0, 2]) {
+        const r = await resample({ data, geometry: g }, { spacing: [0.53, 1.13, 0.83], interp: 'nearest', outType, fill: -1024, workers });
+        const [mx, my, mz] = r.geometry.dims;
+        let wrong = 0;
+        for (let k = 0; k < mz; k++)
+          for (let j = 0; j < my; j++)
+            for (let i = 0; i < mx; i++) {
+              // Inside: within half a voxel of the source extent (then the index is clamped), as for every kernel.
+              const x = lpsToVoxel(g, voxelToLps(r.geometry, [i, j, k]));
+              const inside = x.every((c, a) => c >= -0.5 - 1e-6 && c <= g.dims[a]! - 0.5 + 1e-6);
+              const s = x.map((c, a) => Math.min(g.dims[a]! - 1, Math.max(0, Math.floor(c + 0.5))));
+              const v = inside ? data[(s[2]! * 19 + s[1]!) * 23 + s[0]!]! : -1024;
+              if (r.data[(k * my + j) * mx + i] !== (outType === 'int16' ? Math.round(v) : Math.fround(v))) wrong++;
+            }
+        expect(wrong, `${outType}, ${workers} workers`).toBe(0);
+      }
+  });
+
   it('a point keeps its LPS position: the centroid of a blob', async () => {
     const g: Geometry = { dims: [48, 40, 30], spacing: [0.6, 0.6, 1.5], origin: [10, -20, 33], direction: rotation(0, -12) };
     const centre: Vec3 = voxelToLps(g, [21.3, 17.8, 12.4]);
