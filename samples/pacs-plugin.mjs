@@ -14,9 +14,12 @@
 // Arguments: <series folder> <model id or package folder> [timeout seconds, default 300].
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { closePool, closeRunners, detect, isCtscopeError } from 'ctscope';
+import { closePool, closeRunners, detect, isCtscopeError, warmPool } from 'ctscope';
 
 const [folder = 'samples/pacs-chest', model = 'test/fixtures/models/boxes', timeoutS = '300'] = process.argv.slice(2);
+
+// 0. At plugin start-up: start ctscope's worker threads, so the first study does not wait for them.
+warmPool();
 
 // 1. What a PACS hands a plugin: in-memory instances, named only for error messages.
 const names = (await readdir(folder)).filter((f) => f.endsWith('.dcm')).sort();
