@@ -43,3 +43,14 @@ export function ensureShared(a: VoxelArray): VoxelArray {
   s.set(a as never);
   return s;
 }
+
+/**
+ * The fill value as stored in an output of `type`: rounded and clamped to an integer type's range, as every
+ * interpolated voxel is (a raw -1 written into uint8 would wrap to 255, a valid label).
+ */
+export function storedFill(fill: number, type: VoxelType): number {
+  const range = INT_RANGE[type];
+  if (!range) return fill;
+  const r = Math.round(fill);
+  return r < range[0] ? range[0] : r > range[1] ? range[1] : r;
+}

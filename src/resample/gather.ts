@@ -1,7 +1,7 @@
 import type { VoxelArray } from '../volume/types.js';
 import type { AffinePlan, VoxelType } from './plan.js';
 import { KERNELS } from './kernels.js';
-import { INT_RANGE } from './arrays.js';
+import { INT_RANGE, storedFill } from './arrays.js';
 import type { SliceClaims } from './claims.js';
 
 const EDGE = 0.5 + 1e-6;
@@ -18,6 +18,7 @@ export function resampleAffineSlab(src: VoxelArray, out: VoxelArray, outType: Vo
   const T = k.taps;
   const wx = new Float64Array(T), wy = new Float64Array(T), wz = new Float64Array(T);
   const range = INT_RANGE[outType];
+  const fill = storedFill(plan.fill, outType);
   const nxy = nx * ny;
   const weights = (x: number, w: Float64Array): number => {
     const f = k.first(x);
@@ -34,7 +35,7 @@ export function resampleAffineSlab(src: VoxelArray, out: VoxelArray, outType: Vo
         const y = m[4]! * I + m[5]! * J + m[6]! * K + m[7]!;
         const z = m[8]! * I + m[9]! * J + m[10]! * K + m[11]!;
         if (!(x >= -EDGE && x <= nx - 1 + EDGE && y >= -EDGE && y <= ny - 1 + EDGE && z >= -EDGE && z <= nz - 1 + EDGE)) {
-          out[o] = plan.fill;
+          out[o] = fill;
           continue;
         }
         const fx = weights(x, wx), fy = weights(y, wy), fz = weights(z, wz);

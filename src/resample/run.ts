@@ -1,5 +1,5 @@
 import type { VoxelArray } from '../volume/types.js';
-import { CtscopeError, raceAbort, throwIfAborted, toCtscopeError } from '../errors.js';
+import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import { getPool, poolSize } from '../workers/pool.js';
 import type { Plan, VoxelType } from './plan.js';
 import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
@@ -45,12 +45,13 @@ export function splitRange(n: number, parts: number): Array<[number, number]> {
 }
 
 /** After an abort, how long a task may take to finish its current slice before its thread is terminated. */
-const HARD_STOP_MS = 2000;
+const HARD_STOP_MS = 250;
 
 /**
  * Executes a plan: allocates the output once (shared when workers write it), gives each worker one task
  * that owns an equal run of output slices and steals from the others' once done (see claims.ts), and
- * waits for all. An abort rejects with E_ABORTED at once; the tasks stop after their current slice.
+ * waits for all. An abort rejects with E_ABORTED once every task has stopped (after its current slice,
+ * at most HARD_STOP_MS).
  */
 export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelType, options: RunOptions = {}): Promise<VoxelArray> {
   const o = fillRunOptions(options);
@@ -76,8 +77,10 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
   // One task per worker. Slices are claimed, not assigned: a task that starts late (its worker was busy)
   // or runs on a core slowed by other load computes fewer of them instead of holding up the result.
   const slices = shareSlices(splitRange(mz, o.workers));
-  // An abort empties the claims, so every task ends after its current slice and the threads stay
-  // warm; only a task still running HARD_STOP_MS later is terminated (piscina restarts its thread).
+  // An abort (or a failed task) empties the claims, so every task ends after its current slice and the
+  // threads stay warm; a task still running HARD_STOP_MS later is terminated (piscina restarts its
+  // thread). Either way this waits until every task has ended before it returns or rejects: the output
+  // may be the caller's `into`, and no slice may land in it after that.
   const hard = new AbortController();
   let hardTimer: NodeJS.Timeout | undefined;
   const stop = (): void => {
@@ -85,24 +88,17 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
     hardTimer ??= setTimeout(() => hard.abort(), HARD_STOP_MS).unref();
   };
   o.signal?.addEventListener('abort', stop, { once: true });
-  const work = Promise.all(
-    Array.from({ length: slices.segments }, (_, own) => {
-      const task: SlabTask = { src: refOf(shared, voxelTypeOf(shared)), out: refOf(out, outType), plan, slices, own };
-      return pool.run(task, { name: 'resampleSlabTask', signal: hard.signal }).catch((e: unknown) => {
-        stop();
-        throw e;
-      });
-    }),
-  ).finally(() => {
-    clearTimeout(hardTimer);
-    o.signal?.removeEventListener('abort', stop);
+  const tasks = Array.from({ length: slices.segments }, (_, own) => {
+    const task: SlabTask = { src: refOf(shared, voxelTypeOf(shared)), out: refOf(out, outType), plan, slices, own };
+    const run = pool.run(task, { name: 'resampleSlabTask', signal: hard.signal });
+    run.catch(stop);
+    return run;
   });
-  try {
-    await raceAbort(work, o.signal, 'resample');
-  } catch (e) {
-    work.catch(() => {}); // settles later, after an abort
-    if (o.signal?.aborted) throw new CtscopeError('E_ABORTED', 'resample was aborted', { cause: e, where: 'resample' });
-    throw toCtscopeError(e, 'E_WORKER', 'resample worker failed', 'resample');
-  }
+  const results = await Promise.allSettled(tasks);
+  clearTimeout(hardTimer);
+  o.signal?.removeEventListener('abort', stop);
+  if (o.signal?.aborted) throw new CtscopeError('E_ABORTED', 'resample was aborted', { where: 'resample' });
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw toCtscopeError(failed.reason, 'E_WORKER', 'resample worker failed', 'resample');
   return out;
 }

@@ -3,7 +3,7 @@ import type { SeparablePlan, VoxelType } from './plan.js';
 import { buildAxisTable, linearPositions, type AxisTable } from './tables.js';
 import { instantiateKernels, type WasmKernels } from './wasm.js';
 import { ensureMemory } from '../wasm/assembler.js';
-import { INT_RANGE } from './arrays.js';
+import { INT_RANGE, storedFill } from './arrays.js';
 import { evict } from './cache.js';
 import type { SliceClaims } from './claims.js';
 
@@ -56,6 +56,8 @@ class WasmSlab {
   private mz = 0;
   private plane = 0;
   private fill = 0;
+  /** The fill as stored in the output type (rounded and clamped for integers). */
+  private outFill = 0;
   private zt: AxisTable = NO_TABLE;
   private slots = 0;
   private planeStride = 0;
@@ -87,8 +89,8 @@ class WasmSlab {
   }
 
   run(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan: SeparablePlan, claims: SliceClaims): void {
-    this.setUp(src, out, outType, plan);
     try {
+      this.setUp(src, out, outType, plan);
       this.loop(claims);
     } finally {
       // Let go of the shared volumes and the plan; the state object itself stays.
@@ -113,6 +115,7 @@ class WasmSlab {
     this.mz = mz;
     this.plane = mx * my;
     this.fill = plan.fill;
+    this.outFill = storedFill(plan.fill, outType);
     this.zt = buildAxisTable(plan.zPos, nz, plan.interpZ, plan.sigma[2]);
     this.slots = this.zt.taps + 2;
     this.ROW = this.S + up8(nx * ny + 8);
@@ -241,7 +244,7 @@ class WasmSlab {
     for (let k = claims.next(); k >= 0; k = claims.next()) {
       const o = k * plane;
       if (zt.outside[k]) {
-        this.out.fill(this.fill, o, o + plane);
+        this.out.fill(this.outFill, o, o + plane);
         continue;
       }
       // Only non-zero taps need their plane (and only they may evict from the cache).

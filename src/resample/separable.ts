@@ -1,7 +1,7 @@
 import type { VoxelArray } from '../volume/types.js';
 import type { SeparablePlan, VoxelType } from './plan.js';
 import { buildAxisTable, linearPositions, type AxisTable } from './tables.js';
-import { INT_RANGE } from './arrays.js';
+import { INT_RANGE, storedFill } from './arrays.js';
 import { resampleSeparableSlabWasm, wasmApplicable } from './separable-wasm.js';
 import { evict } from './cache.js';
 import type { SliceClaims } from './claims.js';
@@ -54,7 +54,7 @@ export function resampleSeparableSlab(src: VoxelArray, out: VoxelArray, outType:
   for (let K = claims.next(); K >= 0; K = claims.next()) {
     const o = K * plane;
     if (zt.outside[K]) {
-      out.fill(fill, o, o + plane);
+      out.fill(storedFill(fill, outType), o, o + plane);
       continue;
     }
     // Gather this slice's non-zero taps (positions that hit a source slice exactly need just one).
@@ -183,7 +183,7 @@ function nearestSlab(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan:
   const sharedX = plan.xShift ? undefined : xFor(0);
   const sharedY = plan.yShift ? undefined : yFor(0);
   const range = INT_RANGE[outType];
-  const fill = plan.fill;
+  const fill = storedFill(plan.fill, outType);
   for (let K = claims.next(); K >= 0; K = claims.next()) {
     const o = K * plane;
     if (zt.outside[K]) {

@@ -72,6 +72,18 @@ describe('resample to a spacing', () => {
     expect(new Set(out.data)).toEqual(new Set([0, 3, 7, 200]));
   });
 
+  it('the fill is stored as the output type stores any value: rounded and clamped, never wrapped', async () => {
+    const g: Geometry = { dims: [12, 10, 8], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+    const labels = new Uint8Array(12 * 10 * 8).fill(7);
+    // A larger field of view than the source, so that outside voxels exist along every axis.
+    const target: Geometry = { dims: [16, 14, 12], spacing: [1, 1, 1], origin: [-2, -2, -2], direction: g.direction };
+    for (const interp of ['nearest', 'linear'] as const)
+      for (const [fill, stored] of [[-1, 0], [300, 255], [0.6, 1]] as const) {
+        const r = await resampleToGeometry({ data: labels, geometry: g }, target, { interp, fill, outType: 'uint8', workers: 0 });
+        expect(new Set(r.data), `${interp}, fill ${fill}`).toEqual(new Set([7, stored]));
+      }
+  });
+
   it('nearest takes, for every output voxel, the source voxel nearest to its position', async () => {
     const g: Geometry = { dims: [23, 19, 11], spacing: [0.7, 0.9, 1.6], origin: [4, -3, 10], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
     const data = new Float32Array(23 * 19 * 11).map((_, i) => ((i * 7919) % 1000) - 500.25);
@@ -283,7 +295,7 @@ describe('resample errors and cancellation', () => {
     await expect(p).rejects.toMatchObject({ code: 'E_ABORTED' });
     // Unaborted this takes seconds; the rejection comes right after the abort.
     expect(performance.now() - t0).toBeLessThan(1000);
-    // The tasks wind down after their current slice: no thread is terminated.
+    // The tasks wound down after their current slice: no thread is terminated.
     await new Promise((r) => setTimeout(r, 500));
     getPool().off('workerDestroy', onDestroy);
     expect(destroyed).toBe(0);
@@ -291,4 +303,21 @@ describe('resample errors and cancellation', () => {
     const again = await resample(small, { spacing: 1, workers: 2 });
     expect(checkField(small, again)).toBeLessThan(2e-4);
   });
+
+  it('after an aborted resample rejects, nothing more is written into the caller\'s buffer', async () => {
+    // Oblique target, Lanczos: a general affine plan whose slices take tens of ms each.
+    const g: Geometry = { dims: [96, 96, 64], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+    const src = { data: new Float32Array(new SharedArrayBuffer(96 * 96 * 64 * 4)).fill(5), geometry: g };
+    const target: Geometry = { dims: [150, 150, 100], spacing: [0.6, 0.6, 0.6], origin: [10, -10, 2], direction: rotation(2, 20) };
+    const into = new Float32Array(new SharedArrayBuffer(150 * 150 * 100 * 4));
+    await resample(fieldVolume(oblique, affineField), { spacing: 1, workers: 2 });
+    const ctl = new AbortController();
+    const p = resampleToGeometry(src, target, { interp: 'lanczos3', workers: 2, signal: ctl.signal, into });
+    setTimeout(() => ctl.abort(), 150);
+    await expect(p).rejects.toMatchObject({ code: 'E_ABORTED' });
+    into.fill(12345);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(into.every((v) => v === 12345)).toBe(true);
+  });
 });
+
