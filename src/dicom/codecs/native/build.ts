@@ -31,12 +31,19 @@ function nodeDir(): string | undefined {
   return process.env.npm_config_nodedir || undefined;
 }
 
+function upToDate(source: string): boolean {
+  if (!existsSync(target)) return false;
+  const inputs = [source, join(srcDir, 'binding.gyp')].filter((f) => existsSync(f));
+  return inputs.every((f) => statSync(target).mtimeMs > statSync(f).mtimeMs);
+}
+
 function build(): string {
-  if (process.env.CTSCOPE_NO_NATIVE_BUILD !== undefined) return 'not built (CTSCOPE_NO_NATIVE_BUILD is set)';
   const source = join(srcDir, 'openjpeg.c');
-  if (!existsSync(source)) return 'not built (no source: installed without src/)';
-  if (existsSync(target) && statSync(target).mtimeMs > Math.max(statSync(source).mtimeMs, statSync(join(srcDir, 'binding.gyp')).mtimeMs))
-    return 'up to date';
+  if (existsSync(source) && upToDate(source)) return 'up to date';
+  // From here on any old binding is stale: remove it first, so a failed build cannot leave it in use.
+  rmSync(target, { force: true });
+  if (process.env.CTSCOPE_NO_NATIVE_BUILD !== undefined) return 'not built (CTSCOPE_NO_NATIVE_BUILD is set)';
+  if (!existsSync(source) || !existsSync(join(srcDir, 'binding.gyp'))) return 'not built (no source: installed without src/)';
   try {
     execFileSync('pkg-config', ['--exists', 'libopenjp2'], { stdio: 'ignore' });
   } catch {
@@ -45,8 +52,7 @@ function build(): string {
   const gyp = nodeGyp();
   if (!gyp) return 'not built (node-gyp not found)';
   const nodedir = nodeDir();
-  if (!nodedir) return "not built (no Node headers next to this node binary)";
-  rmSync(target, { force: true });
+  if (!nodedir) return 'not built (no Node headers next to this node binary)';
   try {
     execFileSync(process.execPath, [gyp, 'rebuild', `--directory=${srcDir}`, `--nodedir=${nodedir}`], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
     mkdirSync(distDir, { recursive: true });
@@ -61,6 +67,11 @@ function build(): string {
   }
 }
 
-const status = build();
+let status: string;
+try {
+  status = build();
+} catch (e) {
+  status = `not built (${(e as Error).message.slice(0, 160)})`;
+}
 const fallback = status.startsWith('not built') ? '; JPEG 2000 decodes in WebAssembly' : '';
 process.stdout.write(`native OpenJPEG: ${status}${fallback}\n`);

@@ -117,6 +117,10 @@ static napi_value decode(napi_env env, napi_callback_info info) {
 
   MemStream mem = {p, length, 0};
   opj_stream_t *stream = opj_stream_create(1 << 16, OPJ_TRUE);
+  if (!stream) {
+    opj_destroy_codec(codec);
+    return fail(env, "cannot create a stream", NULL);
+  }
   opj_stream_set_user_data(stream, &mem, NULL);
   opj_stream_set_user_data_length(stream, length);
   opj_stream_set_read_function(stream, mem_read);
@@ -134,11 +138,13 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   } else {
     opj_image_comp_t *c0 = &image->comps[0];
     uint32_t w = c0->w, h = c0->h, n = image->numcomps, prec = c0->prec;
-    int ok = prec >= 1 && prec <= 16;
+    int ok = prec >= 1 && prec <= 16 && c0->data != NULL;
     for (uint32_t k = 1; ok && k < n; k++)
-      ok = image->comps[k].w == w && image->comps[k].h == h && image->comps[k].prec == prec && image->comps[k].sgnd == c0->sgnd;
+      ok = image->comps[k].w == w && image->comps[k].h == h && image->comps[k].prec == prec && image->comps[k].sgnd == c0->sgnd &&
+           image->comps[k].data != NULL;
     if (!ok) {
-      fail(env, "components of different size or precision, or precision above 16", NULL);
+      // Older libopenjp2 can report success for a cut stream with no decoded tile (no sample data).
+      fail(env, "no sample data, components of different size or precision, or precision above 16", NULL);
     } else {
       size_t samples = (size_t)w * h * n, bps = prec > 8 ? 2 : 1;
       void *out = NULL;
@@ -174,6 +180,9 @@ done:
   if (image) opj_image_destroy(image);
   opj_stream_destroy(stream);
   opj_destroy_codec(codec);
+  bool pending = false;
+  // Never return nothing silently: the caller would read properties of undefined.
+  if (!result && napi_is_exception_pending(env, &pending) == napi_ok && !pending) fail(env, "cannot build the result", NULL);
   return result;
 }
 
