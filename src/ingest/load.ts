@@ -150,17 +150,23 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions): Promise<{ in
     o.onProgress({ stage: 'index', done: 0, total: inputCount });
     await forEachLimited(scan.files, o.headerConcurrency, async (path) => {
       throwIfAborted(o.signal, 'indexing');
+      let compressed = false;
       try {
         const inst = await readHeader(path);
-        // Compressed frames are decoded in the workers: start them while the other headers are read.
-        // (Not for uncompressed data, which this thread decodes: there the start-up only competes.)
-        if (!warmed && inst.pixelData?.encapsulated && (o.threads ?? poolSize()) > 1) {
-          warmed = true;
-          warmPool(o.threads);
-        }
         accept(inst, instances, skipped);
+        compressed = inst.pixelData?.encapsulated === true;
       } catch (e) {
         skipped.push(skip(path, e));
+      }
+      // Compressed frames are decoded in the workers: start them while the other headers are read.
+      // (Not for uncompressed data, which this thread decodes: there the start-up only competes.)
+      if (compressed && !warmed && (o.threads ?? poolSize()) > 1) {
+        warmed = true;
+        try {
+          warmPool(o.threads);
+        } catch {
+          /* a pool that cannot start fails the decode stage with its own coded error */
+        }
       }
       o.onProgress({ stage: 'index', done: ++done, total: inputCount });
     });
