@@ -90,20 +90,3 @@ export function exitCodeFor(e: unknown): number {
 export function throwIfAborted(signal: AbortSignal | undefined, what = 'operation'): void {
   if (signal?.aborted) throw new CtscopeError('E_ABORTED', `${what} was aborted`);
 }
-
-/**
- * `work`, or an E_ABORTED rejection as soon as `signal` fires: for work that winds down on its own after
- * an abort (workers finishing their current item), so the caller need not wait for it.
- */
-export function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, what = 'operation'): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) {
-    work.catch(() => {});
-    return Promise.reject(new CtscopeError('E_ABORTED', `${what} was aborted`));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new CtscopeError('E_ABORTED', `${what} was aborted`));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { CtscopeError, raceAbort, toCtscopeError } from '../errors.js';
+import { CtscopeError, toCtscopeError } from '../errors.js';
 import { getPool, poolSize } from '../workers/pool.js';
+import { eventLoopTurns } from '../io/turns.js';
 import type { DicomInstance } from './types.js';
 import { getTransferSyntax } from './transfer-syntax.js';
 import {
@@ -91,6 +92,18 @@ function fileJobs(slices: SliceSource[]): DecodeFileJob[] {
   return [...byPath.values()];
 }
 
+/** Groups in-memory sources by their bytes, so a multi-frame buffer is one job (and one copy per batch). */
+function memoryJobs(slices: SliceSource[]): DecodeFileJob[] {
+  const byBytes = new Map<Uint8Array, DecodeFileJob>();
+  for (const s of slices) {
+    if (typeof s.source === 'string') continue;
+    let job = byBytes.get(s.source);
+    if (!job) byBytes.set(s.source, (job = { path: s.instance.source, bytes: s.source, instance: s.instance, frames: [] }));
+    job.frames.push({ frameIndex: s.frameIndex, sliceIndex: s.sliceIndex });
+  }
+  return [...byBytes.values()];
+}
+
 /** Splits `items` into at most `count` runs of near-equal length, keeping order. */
 function chunks<T>(items: T[], count: number): T[][] {
   const size = Math.ceil(items.length / Math.min(count, items.length || 1));
@@ -141,6 +154,7 @@ interface Queues {
 async function inlineLane(run: Run, q: Queues, takeCompressed: boolean): Promise<void> {
   // One read buffer per read in flight; a buffer is reused once its file has been decoded.
   const scratch = Array.from({ length: READ_AHEAD }, newScratch);
+  const turn = eventLoopTurns();
   for (;;) {
     if (run.stop.signal.aborted) return;
     const src = q.native.length > 0 ? q.native : takeCompressed ? q.compressed : undefined;
@@ -154,6 +168,9 @@ async function inlineLane(run: Run, q: Queues, takeCompressed: boolean): Promise
       const { job } = items[i]!;
       run.saturated += await decodeFileInto(bytes, job, run.out, run.target.sliceVoxels, run.opts.paddingHu);
       progress(run, job.frames.length);
+      // In-memory bytes resolve without a trip through the event loop: give the host's timers and I/O
+      // (and an abort) a turn every few milliseconds.
+      await turn();
     }
   }
 }
@@ -199,6 +216,9 @@ async function workerLane(run: Run, q: Queues, batchSize: number, takeNative: bo
   }
 }
 
+/** After an abort, how long to wait for lanes to stop before rejecting anyway (see decodeSlicesInto). */
+const SETTLE_AFTER_ABORT_MS = 250;
+
 /** Uncompressed files below this count are not worth starting workers for. */
 const NATIVE_WORKER_MIN_FILES = 64;
 
@@ -235,11 +255,20 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
   try {
     const q: Queues = { native: [], compressed: [] };
     const memory: WorkItem[] = [];
-    for (const s of slices) {
-      if (typeof s.source === 'string') continue;
-      memory.push({ bytes: s.source, job: { path: s.instance.source, instance: s.instance, frames: [{ frameIndex: s.frameIndex, sliceIndex: s.sliceIndex }] } });
-    }
     const workers = opts.threads > 1 ? opts.threads : 0;
+    for (const job of memoryJobs(slices)) {
+      // Uncompressed bytes are converted here: shipping them to a worker would cost a copy as large as the
+      // work. Compressed frames go to the workers like files (their bytes copied with the task, small
+      // against the decode), so an in-memory series decodes on every core, off this thread.
+      // One item per frame here, so the inline lane can give the event loop a turn between frames.
+      if (isNative(job.instance) || workers === 0) for (const f of job.frames) memory.push({ bytes: job.bytes!, job: { ...job, frames: [f] } });
+      else {
+        // Structured clone copies a view's whole underlying buffer: ship only the instance's bytes.
+        const b = job.bytes!;
+        const bytes = b.buffer instanceof SharedArrayBuffer || (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) ? b : b.slice();
+        for (const frames of chunks(job.frames, Math.max(1, workers * BATCHES_PER_LANE))) q.compressed.push({ job: { ...job, bytes, frames } });
+      }
+    }
     for (const job of fileJobs(slices.filter((s) => typeof s.source === 'string'))) {
       if (isNative(job.instance)) q.native.push({ job });
       // A compressed multi-frame file is split so its frames spread over the workers (each re-reads the file).
@@ -247,15 +276,27 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
     }
     const batchSize = Math.max(1, Math.min(MAX_BATCH, Math.ceil((q.native.length + q.compressed.length) / Math.max(1, workers * BATCHES_PER_LANE))));
     const lanes: Array<Promise<void>> = [
-      // In-memory bytes are decoded here: shipping them to a worker would copy them.
       inlineLane(run, { native: memory, compressed: [] }, false).then(() => inlineLane(run, q, workers === 0)),
     ];
     const nativeHelpers = workers > 0 && helpWithNative(q.native.length) ? workers - 1 : 0;
     for (let i = 0; i < workers; i++) lanes.push(workerLane(run, q, batchSize, i < nativeHelpers));
-    const work = Promise.all(lanes);
-    work.catch(() => stop.abort()); // stops the other lanes; also keeps a failure after an abort handled
-    // A worker stuck in a long decode must not delay the abort: stop waiting at once.
-    await raceAbort(work, opts.signal, 'decoding');
+    // A failing lane stops the others (piscina terminates their running tasks).
+    for (const lane of lanes) lane.catch(() => stop.abort());
+    const all = Promise.allSettled(lanes);
+    // Wait until every lane has stopped, so nothing lands in the target after this returns or rejects;
+    // but a worker inside a long native decode (which cannot be interrupted) may hold up an abort for at
+    // most SETTLE_AFTER_ABORT_MS.
+    const stopped = new Promise<void>((resolve) => {
+      const onStop = (): void => void setTimeout(resolve, SETTLE_AFTER_ABORT_MS).unref();
+      if (stop.signal.aborted) onStop();
+      else stop.signal.addEventListener('abort', onStop, { once: true });
+    });
+    const results = await Promise.race([all, stopped.then(() => undefined)]);
+    if (opts.signal?.aborted) throw abortedError();
+    // Timed out waiting: a lane failed (that is what stopped the run); rethrow its error.
+    if (!results) await Promise.all(lanes);
+    const failed = results?.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     return { saturatedVoxels: run.saturated };
   } catch (e) {
     if (opts.signal?.aborted) throw abortedError();

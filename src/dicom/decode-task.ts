@@ -5,7 +5,10 @@ import { decodeFrameToHu } from './decode.js';
 
 /** Frames of one file to decode, and where each goes. */
 export interface DecodeFileJob {
+  /** The file, or the name of in-memory bytes (for messages). */
   path: string;
+  /** In-memory bytes of the instance (copied to the worker with the task); else the worker reads `path`. */
+  bytes?: Uint8Array;
   instance: DicomInstance;
   frames: Array<{ frameIndex: number; sliceIndex: number }>;
 }
@@ -113,7 +116,7 @@ export async function decodeSlicesTask(input: DecodeSlicesTaskInput): Promise<De
   let slices = 0;
   try {
     for (const job of input.files) {
-      const bytes = await readSource(job.path, workerScratch);
+      const bytes = job.bytes ?? (await readSource(job.path, workerScratch));
       saturatedVoxels += await decodeFileInto(bytes, job, out, input.sliceVoxels, input.paddingHu);
       slices += job.frames.length;
     }

@@ -3,6 +3,7 @@ import type { DicomInstance } from '../dicom/types.js';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import { definedOnly } from '../io/fill.js';
 import { scanPaths } from '../io/scan.js';
+import { eventLoopTurns } from '../io/turns.js';
 import { indexStudy } from '../series/index-study.js';
 import { poolSize, warmPool } from '../workers/pool.js';
 import { findSeries } from '../series/select.js';
@@ -126,7 +127,9 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions): Promise<{ in
   if (isBufferList(input)) {
     inputCount = input.length;
     o.onProgress({ stage: 'index', done: 0, total: inputCount });
-    input.forEach((b, n) => {
+    const turn = eventLoopTurns();
+    for (let n = 0; n < input.length; n++) {
+      const b = input[n]!;
       throwIfAborted(o.signal, 'indexing');
       let name = b.name || `buffer-${n + 1}`;
       if (bytes.has(name)) name = `${name}#${n + 1}`;
@@ -138,7 +141,9 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions): Promise<{ in
         skipped.push(skip(name, e));
       }
       o.onProgress({ stage: 'index', done: n + 1, total: inputCount });
-    });
+      // Parsing hundreds of buffers never reaches the event loop by itself: give the host a turn.
+      await turn();
+    }
   } else {
     o.onProgress({ stage: 'scan', done: 0, total: 0 });
     const scan = await scanPaths(input, { signal: o.signal });

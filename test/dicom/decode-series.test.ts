@@ -116,9 +116,28 @@ describe.skipIf(!hasSharedData)('decodeSlicesInto', () => {
     const many = Array.from({ length: 48 }, (_, k) => ({ ...slices[6 + (k % 2)]!, sliceIndex: k }));
     const ac = new AbortController();
     const started = Date.now();
-    const r = await failure(decodeSlicesInto(many, target(many.length), { threads: 2, signal: ac.signal, onProgress: () => ac.abort() }));
+    const into = target(many.length);
+    const r = await failure(decodeSlicesInto(many, into, { threads: 2, signal: ac.signal, onProgress: () => ac.abort() }));
     expect(r.code).toBe('E_ABORTED');
     expect(Date.now() - started).toBeLessThan(10_000);
+    // Once rejected, no lane writes into the target any more.
+    const v = new Int16Array(into.buffer).fill(12345);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(v.every((x) => x === 12345)).toBe(true);
+  });
+
+  it('an abort in the middle of a frame decoded on this thread rejects only after that frame has landed', async () => {
+    const [j2k] = await sources([chestTs('JPEG2000LosslessOnlyTransferSyntax', '1.2.840.10008.1.2.4.90')]);
+    const bytes = new Uint8Array(readFileSync(j2k!.source as string));
+    const many = Array.from({ length: 24 }, (_, k) => ({ ...j2k!, source: bytes, sliceIndex: k }));
+    const into = target(many.length);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 60);
+    const r = await failure(decodeSlicesInto(many, into, { threads: 1, signal: ac.signal }));
+    expect(r.code).toBe('E_ABORTED');
+    const v = new Int16Array(into.buffer).fill(12345);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(v.every((x) => x === 12345)).toBe(true);
   });
 
   it('a slice whose file is cut fails with a coded error naming the file, in workers and inline', async () => {
