@@ -87,19 +87,24 @@ export class DenseMerger {
 
   /** Writes slices [done, upTo) to the outputs and clears their ring slots. Voxels no patch covered get 0. */
   finalize(upTo: number): void {
+    while (this.finalizeNext(upTo));
+  }
+
+  /** Finalizes the next slice below `upTo`, if any (one slice at a time, so callers can yield between). */
+  finalizeNext(upTo: number): boolean {
     const [nx, ny, nz] = this.#dims;
     const plane = nx * ny;
-    const end = Math.min(upTo, nz);
-    for (let z = this.#done; z < end; z++) {
-      const ring = (z % this.#depth) * plane;
-      const w = this.#weight;
-      for (let c = 0; c < this.#acc.length; c++) {
-        normaliseSlice(this.outputs[c]!, z * plane, this.#acc[c]!, w, ring, plane);
-        this.#acc[c]!.fill(0, ring, ring + plane);
-      }
-      w.fill(0, ring, ring + plane);
+    const z = this.#done;
+    if (z >= Math.min(upTo, nz)) return false;
+    const ring = (z % this.#depth) * plane;
+    const w = this.#weight;
+    for (let c = 0; c < this.#acc.length; c++) {
+      normaliseSlice(this.outputs[c]!, z * plane, this.#acc[c]!, w, ring, plane);
+      this.#acc[c]!.fill(0, ring, ring + plane);
     }
-    this.#done = Math.max(this.#done, end);
+    w.fill(0, ring, ring + plane);
+    this.#done = z + 1;
+    return true;
   }
 }
 

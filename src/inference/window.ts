@@ -1,6 +1,7 @@
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import type { Vec3 } from '../volume/types.js';
 import { extractPatch, type ChannelTransform } from './preprocess.js';
+import { eventLoopTurns } from '../io/turns.js';
 import { DenseMerger, importanceMap, ringDepthFor } from './merge.js';
 
 /**
@@ -171,27 +172,39 @@ export async function runPatches(
   o: FilledWindowOptions,
   selection: { grid: Patch[]; skipped: number },
   predict: Predictor,
-  consume: (patches: Patch[], out: PatchOutputs, remaining: Patch | undefined) => void,
+  consume: (patches: Patch[], out: PatchOutputs, remaining: Patch | undefined, turn: () => Promise<void>) => void | Promise<void>,
 ): Promise<BatchStats> {
   const { grid, skipped } = selection;
   const stats: BatchStats = { patches: grid.length, skipped, batches: 0, hostMs: 0 };
   const [pi, pj, pk] = o.patchSize;
   const patchLen = source.transforms.length * pi * pj * pk;
   const queue: { patches: Patch[]; next: Patch | undefined; result: Promise<PatchOutputs> }[] = [];
+  // Extraction and merging run on the calling thread between predictor calls: a turn of the event loop
+  // between patches keeps the host responsive (a batch of them took up to 170 ms at once).
+  const eventLoop = eventLoopTurns();
+  let hostSince = 0;
+  const turn = async (): Promise<void> => {
+    stats.hostMs += performance.now() - hostSince;
+    await eventLoop();
+    hostSince = performance.now();
+  };
   const drain = async (): Promise<void> => {
     const q = queue.shift()!;
     const out = await q.result;
-    const t0 = performance.now();
-    consume(q.patches, out, q.next);
-    stats.hostMs += performance.now() - t0;
+    hostSince = performance.now();
+    await consume(q.patches, out, q.next, turn);
+    stats.hostMs += performance.now() - hostSince;
   };
   for (let b = 0; b < grid.length; b += o.batchSize) {
     throwIfAborted(o.signal ?? undefined, 'inference');
-    const t0 = performance.now();
+    hostSince = performance.now();
     const patches = grid.slice(b, b + o.batchSize);
     const input = new Float32Array(patches.length * patchLen);
-    patches.forEach((p, n) => extractPatch(source.data, source.dims, p.start, o.patchSize, source.transforms, o.padHu, input, n * patchLen));
-    stats.hostMs += performance.now() - t0;
+    for (let n = 0; n < patches.length; n++) {
+      extractPatch(source.data, source.dims, patches[n]!.start, o.patchSize, source.transforms, o.padHu, input, n * patchLen);
+      await turn();
+    }
+    stats.hostMs += performance.now() - hostSince;
     const result = predict(input, patches.length);
     result.catch(() => undefined); // observed when drained
     queue.push({ patches, next: grid[b + o.batchSize], result });
@@ -199,7 +212,7 @@ export async function runPatches(
     if (queue.length >= o.inFlight) await drain();
   }
   while (queue.length) await drain();
-  if (grid.length === 0) consume([], {}, undefined);
+  if (grid.length === 0) await consume([], {}, undefined, turn);
   return stats;
 }
 
@@ -224,7 +237,7 @@ export async function slidingWindow(
   const selection = selectPatches(source.dims, o);
   const merger = new DenseMerger(source.dims, o.patchSize, channels.length, importanceMap(o.patchSize, o.blend, o.sigmaScale), ringDepthFor(selection.grid, o.batchSize, o.patchSize[2]));
   const [pi, pj, pk] = o.patchSize;
-  const stats = await runPatches(source, o, selection, predict, (patches, out, next) => {
+  const stats = await runPatches(source, o, selection, predict, async (patches, out, next, turn) => {
     if (patches.length) {
       const t = out[output];
       if (!t) throw new CtscopeError('E_INFERENCE', `model output '${output}' is missing (got ${Object.keys(out).join(', ') || 'none'})`);
@@ -232,10 +245,14 @@ export async function slidingWindow(
       if (t.dims.length !== 5 || b !== patches.length || d !== pk || h !== pj || w !== pi || channels.some((ch) => ch >= c!)) {
         throw new CtscopeError('E_INFERENCE', `model output '${output}' has shape [${t.dims.join(', ')}], expected [${patches.length}, >${Math.max(...channels)}, ${pk}, ${pj}, ${pi}]`);
       }
-      patches.forEach((p, n) => merger.aggregate(p, t.data, n, c!, channels));
+      for (let n = 0; n < patches.length; n++) {
+        merger.aggregate(patches[n]!, t.data, n, c!, channels);
+        await turn();
+      }
     }
     // Slices before the next patch's first valid slice are final; skipped patches leave gaps that finalize as 0.
-    merger.finalize(next ? next.validLo[2] : source.dims[2]);
+    const upTo = next ? next.validLo[2] : source.dims[2];
+    while (merger.finalizeNext(upTo)) await turn();
   });
   return { maps: merger.outputs, stats };
 }
