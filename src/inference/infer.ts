@@ -3,7 +3,8 @@ import type { CtVolume, Geometry, Vec3, Volume } from '../volume/types.js';
 import { boxToCandidate, decodeBoxes, nms3d, type Box3 } from '../postprocess/boxes.js';
 import type { Candidate } from '../postprocess/candidate.js';
 import { connectedComponents } from '../postprocess/components.js';
-import { findPeaks } from '../postprocess/peaks.js';
+import { peakSearch } from '../postprocess/peaks.js';
+import { runToEnd, runWithTurns } from '../io/turns.js';
 import { toFinding, type Finding } from './findings.js';
 import type { FilledManifest } from './manifest.js';
 import type { ModelPackage } from './model.js';
@@ -11,7 +12,7 @@ import { sessionPredictor } from './predictor.js';
 import { channelTransforms } from './preprocess.js';
 import { refineCandidates, type RefineStats } from './refine.js';
 import { getRunner, type ModelRunner, type RunnerOptions } from './runner.js';
-import { fillWindowOptions, runPatches, selectPatches, slidingWindow, type BatchStats, type Predictor, type WindowOptions } from './window.js';
+import { fillWindowOptions, patchSelection, runPatches, slidingWindow, type BatchStats, type Predictor, type WindowOptions } from './window.js';
 
 export interface InferOptions extends RunnerOptions {
   /** Use this runner instead of the shared one for the package. */
@@ -109,7 +110,7 @@ export async function runModel(volume: Volume, pkg: ModelPackage, options: Infer
   const spec = m.output.boxes!;
   const o = fillWindowOptions(w);
   const found: Box3[] = [];
-  const stats = await runPatches(source, o, selectPatches(source.dims, o), predictor, (patches, out) => {
+  const stats = await runPatches(source, o, await runWithTurns(patchSelection(source.dims, o)), predictor, (patches, out) => {
     const scores = out[spec.scores], deltas = out[spec.deltas];
     if (patches.length === 0) return;
     if (!scores || !deltas) throw new CtscopeError('E_INFERENCE', `box model outputs '${spec.scores}' and '${spec.deltas}' expected, got ${Object.keys(out).join(', ')}`);
@@ -130,13 +131,18 @@ export async function runModel(volume: Volume, pkg: ModelPackage, options: Infer
  * stage, these are the candidates it re-scores: its own floor and count, not the final threshold.
  */
 export function decodeOutput(out: ModelOutput, m: FilledManifest): Candidate[] {
+  return runToEnd(outputDecoding(out, m));
+}
+
+/** decodeOutput as steps for runWithTurns (the peak search over a whole heatmap takes about 0.1 s). */
+export function* outputDecoding(out: ModelOutput, m: FilledManifest): Generator<void, Candidate[]> {
   if (m.refine) m = { ...m, thresholds: { ...m.thresholds, score: m.refine.candidateScore, maxFindings: m.refine.candidates } };
   const spacing: Vec3 = out.geometry.spacing;
   const voxelMm3 = spacing[0] * spacing[1] * spacing[2];
   let candidates: Candidate[];
   if (out.kind === 'boxes') candidates = out.boxes.map(boxToCandidate);
   else if (out.kind === 'heatmap') {
-    candidates = findPeaks({ data: out.map, dims: out.geometry.dims }, { threshold: m.thresholds.score, spacing, minDistanceMm: m.output.heatmap.minDistanceMm, sizeLevel: m.output.heatmap.sizeLevel, maxPeaks: m.thresholds.maxFindings });
+    candidates = yield* peakSearch({ data: out.map, dims: out.geometry.dims }, { threshold: m.thresholds.score, spacing, minDistanceMm: m.output.heatmap.minDistanceMm, sizeLevel: m.output.heatmap.sizeLevel, maxPeaks: m.thresholds.maxFindings });
   } else candidates = connectedComponents({ data: out.map, dims: out.geometry.dims }, { threshold: m.thresholds.score });
   const minVol = (Math.PI / 6) * m.thresholds.minDiameterMm ** 3;
   return candidates.filter((c) => c.extent || c.voxels * voxelMm3 >= minVol).slice(0, m.thresholds.maxFindings);
@@ -157,7 +163,8 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
   const out = await runModel(volume, pkg, options);
   const m = pkg.manifest;
   const label = m.labels[out.kind === 'boxes' ? 0 : Math.min(m.output.channel, m.labels.length - 1)] ?? m.task;
-  let candidates = decodeOutput(out, m);
+  // The host's event loop gets turns during the peak search (see runWithTurns).
+  let candidates = await runWithTurns(outputDecoding(out, m));
   const stats: InferenceStats = { ...out.stats };
   if (m.refine && pkg.refine) {
     const runner = await getRunner(pkg.refine, options);

@@ -1,7 +1,7 @@
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import type { Vec3 } from '../volume/types.js';
 import { extractPatch, type ChannelTransform } from './preprocess.js';
-import { eventLoopTurns } from '../io/turns.js';
+import { eventLoopTurns, runToEnd, runWithTurns } from '../io/turns.js';
 import { DenseMerger, importanceMap, ringDepthFor } from './merge.js';
 
 /**
@@ -156,10 +156,20 @@ export interface BatchStats {
 
 /** The grid without the patches the mask rules out. */
 export function selectPatches(dims: Vec3, o: FilledWindowOptions): { grid: Patch[]; skipped: number } {
+  return runToEnd(patchSelection(dims, o));
+}
+
+/** selectPatches as steps (one per patch checked against the mask) for runWithTurns. */
+export function* patchSelection(dims: Vec3, o: FilledWindowOptions): Generator<void, { grid: Patch[]; skipped: number }> {
   const all = patchGrid(dims, o);
   const maskLength = o.mask ? (o.mask instanceof Uint8Array ? o.mask.length : o.mask.data.length) : 0;
   if (o.mask && maskLength !== dims[0] * dims[1] * dims[2]) throw new CtscopeError('E_USAGE', 'the patch mask must have one value per voxel of the volume');
-  const grid = o.mask ? all.filter((p) => maskHits(o.mask!, dims, p)) : all;
+  if (!o.mask) return { grid: all, skipped: 0 };
+  const grid: Patch[] = [];
+  for (const p of all) {
+    if (maskHits(o.mask, dims, p)) grid.push(p);
+    yield;
+  }
   return { grid, skipped: all.length - grid.length };
 }
 
@@ -234,7 +244,7 @@ export async function slidingWindow(
   channels: number[] = [0],
 ): Promise<DenseWindowResult> {
   const o = fillWindowOptions(options);
-  const selection = selectPatches(source.dims, o);
+  const selection = await runWithTurns(patchSelection(source.dims, o));
   const merger = new DenseMerger(source.dims, o.patchSize, channels.length, importanceMap(o.patchSize, o.blend, o.sigmaScale), ringDepthFor(selection.grid, o.batchSize, o.patchSize[2]));
   const [pi, pj, pk] = o.patchSize;
   const stats = await runPatches(source, o, selection, predict, async (patches, out, next, turn) => {

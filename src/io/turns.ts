@@ -11,3 +11,22 @@ export function eventLoopTurns(everyMs = 10): () => Promise<void> {
     last = performance.now();
   };
 }
+
+/**
+ * Work written once as a generator that yields at safe points (e.g. after each slice of a volume) can run
+ * either way: to the end at once (`runToEnd`) or with event-loop turns between steps (`runWithTurns`).
+ */
+export function runToEnd<T>(work: Generator<void, T>): T {
+  for (;;) {
+    const r = work.next();
+    if (r.done) return r.value;
+  }
+}
+
+export async function runWithTurns<T>(work: Generator<void, T>, turn: () => Promise<void> = eventLoopTurns()): Promise<T> {
+  for (;;) {
+    const r = work.next();
+    if (r.done) return r.value;
+    await turn();
+  }
+}

@@ -5,6 +5,7 @@ import type { PermutePlan } from './plan.js';
 import { executePlan, type RunOptions } from './run.js';
 import { checkVolume } from './resample.js';
 import { voxelTypeOf } from './arrays.js';
+import { runToEnd, runWithTurns } from '../io/turns.js';
 
 export type Orientation = 'LPS' | 'RAS';
 
@@ -68,6 +69,11 @@ export async function reorient(volume: Volume, target: Orientation, options: Run
  * series into LPS), for a volume the caller owns. Needs no second volume, which matters when the first is large.
  */
 export function flipInPlace(data: VoxelArray, dims: Vec3, flip: readonly [boolean, boolean, boolean]): void {
+  runToEnd(flipping(data, dims, flip));
+}
+
+/** flipInPlace as steps (about one slice each) for runWithTurns: a whole CT volume takes tens of ms. */
+export function* flipping(data: VoxelArray, dims: Vec3, flip: readonly [boolean, boolean, boolean]): Generator<void, void> {
   const [nx, ny, nz] = dims;
   const plane = nx * ny;
   if (flip[0]) {
@@ -78,9 +84,10 @@ export function flipInPlace(data: VoxelArray, dims: Vec3, flip: readonly [boolea
         data[a++] = data[b]!;
         data[b--] = t;
       }
+      if ((row + 1) % ny === 0) yield;
     }
   }
-  const swap = (len: number, count: number, stride: number, base: (n: number) => number): void => {
+  function* swap(len: number, count: number, stride: number, base: (n: number) => number): Generator<void, void> {
     const tmp = data.slice(0, len);
     for (let n = 0; n < count; n++) {
       for (let q = 0; q < stride >> 1; q++) {
@@ -88,11 +95,13 @@ export function flipInPlace(data: VoxelArray, dims: Vec3, flip: readonly [boolea
         tmp.set(data.subarray(a, a + len));
         data.copyWithin(a, b, b + len);
         data.set(tmp, b);
+        if (len >= plane) yield;
       }
+      if (len < plane) yield;
     }
-  };
-  if (flip[1]) swap(nx, nz, ny, (k) => k * plane);
-  if (flip[2]) swap(plane, 1, nz, () => 0);
+  }
+  if (flip[1]) yield* swap(nx, nz, ny, (k) => k * plane);
+  if (flip[2]) yield* swap(plane, 1, nz, () => 0);
 }
 
 /**
@@ -102,6 +111,6 @@ export function flipInPlace(data: VoxelArray, dims: Vec3, flip: readonly [boolea
 export async function reorientOwned(volume: Volume, target: Orientation, options: RunOptions = {}): Promise<Volume> {
   const { plan, geometry } = orientationPlan(volume.geometry, target);
   if (plan.perm[0] !== 0 || plan.perm[1] !== 1 || plan.perm[2] !== 2) return reorient(volume, target, options);
-  flipInPlace(volume.data, volume.geometry.dims, plan.flip);
+  await runWithTurns(flipping(volume.data, volume.geometry.dims, plan.flip));
   return { data: volume.data, geometry };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventLoopTurns } from '../../src/io/turns.js';
+import { eventLoopTurns, runToEnd, runWithTurns } from '../../src/io/turns.js';
 
 describe('eventLoopTurns', () => {
   it('a loop of synchronous steps that awaits a turn per step lets timers run every few milliseconds', async () => {
@@ -26,4 +26,24 @@ describe('eventLoopTurns', () => {
     clearInterval(timer);
     expect(beats).toBe(0);
   });
+
+  it('work written as a generator gives the same result at once or with turns, and timers run with turns', async () => {
+    function* steps(): Generator<void, number> {
+      let sum = 0;
+      for (let k = 0; k < 60; k++) {
+        const until = performance.now() + 2;
+        while (performance.now() < until); // 2 ms of synchronous work per step
+        sum += k;
+        yield;
+      }
+      return sum;
+    }
+    expect(runToEnd(steps())).toBe(1770);
+    let beats = 0;
+    const timer = setInterval(() => beats++, 5);
+    expect(await runWithTurns(steps())).toBe(1770);
+    clearInterval(timer);
+    expect(beats).toBeGreaterThanOrEqual(5);
+  });
 });
+
