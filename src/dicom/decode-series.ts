@@ -263,10 +263,17 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
       // One item per frame here, so the inline lane can give the event loop a turn between frames.
       if (isNative(job.instance) || workers === 0) for (const f of job.frames) memory.push({ bytes: job.bytes!, job: { ...job, frames: [f] } });
       else {
-        // Structured clone copies a view's whole underlying buffer: ship only the instance's bytes.
+        // Structured clone copies a plain buffer with each batch (a view: its whole underlying buffer).
+        // Frames of one instance split over several batches share one copy in shared memory instead.
         const b = job.bytes!;
-        const bytes = b.buffer instanceof SharedArrayBuffer || (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) ? b : b.slice();
-        for (const frames of chunks(job.frames, Math.max(1, workers * BATCHES_PER_LANE))) q.compressed.push({ job: { ...job, bytes, frames } });
+        const parts = chunks(job.frames, Math.max(1, workers * BATCHES_PER_LANE));
+        let bytes = b;
+        if (b.buffer instanceof SharedArrayBuffer) bytes = b;
+        else if (parts.length > 1) {
+          bytes = new Uint8Array(new SharedArrayBuffer(b.byteLength));
+          bytes.set(b);
+        } else if (b.byteOffset !== 0 || b.byteLength !== b.buffer.byteLength) bytes = Uint8Array.prototype.slice.call(b); // a copy (Buffer#slice is a view)
+        for (const frames of parts) q.compressed.push({ job: { ...job, bytes, frames } });
       }
     }
     for (const job of fileJobs(slices.filter((s) => typeof s.source === 'string'))) {
@@ -283,9 +290,9 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
     // A failing lane stops the others (piscina terminates their running tasks).
     for (const lane of lanes) lane.catch(() => stop.abort());
     const all = Promise.allSettled(lanes);
-    // Wait until every lane has stopped, so nothing lands in the target after this returns or rejects;
-    // but a worker inside a long native decode (which cannot be interrupted) may hold up an abort for at
-    // most SETTLE_AFTER_ABORT_MS.
+    // Wait until every lane has stopped, so nothing lands in the target after this returns or rejects
+    // (piscina ends aborted worker tasks at once; this thread's lane finishes the frame it is on), but
+    // never more than SETTLE_AFTER_ABORT_MS after the stop.
     const stopped = new Promise<void>((resolve) => {
       const onStop = (): void => void setTimeout(resolve, SETTLE_AFTER_ABORT_MS).unref();
       if (stop.signal.aborted) onStop();
@@ -294,7 +301,10 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
     const results = await Promise.race([all, stopped.then(() => undefined)]);
     if (opts.signal?.aborted) throw abortedError();
     // Timed out waiting: a lane failed (that is what stopped the run); rethrow its error.
-    if (!results) await Promise.all(lanes);
+    if (!results) {
+      await Promise.all(lanes);
+      throw new CtscopeError('E_INTERNAL', 'decoding stopped without an abort or a failed lane');
+    }
     const failed = results?.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return { saturatedVoxels: run.saturated };

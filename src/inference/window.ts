@@ -215,6 +215,8 @@ export async function runPatches(
       await turn();
     }
     stats.hostMs += performance.now() - hostSince;
+    // An abort that arrived during those turns must not start another model run.
+    throwIfAborted(o.signal ?? undefined, 'inference');
     const result = predict(input, patches.length);
     result.catch(() => undefined); // observed when drained
     queue.push({ patches, next: grid[b + o.batchSize], result });
@@ -222,7 +224,11 @@ export async function runPatches(
     if (queue.length >= o.inFlight) await drain();
   }
   while (queue.length) await drain();
-  if (grid.length === 0) await consume([], {}, undefined, turn);
+  if (grid.length === 0) {
+    hostSince = performance.now();
+    await consume([], {}, undefined, turn);
+    stats.hostMs += performance.now() - hostSince;
+  }
   return stats;
 }
 

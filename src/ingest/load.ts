@@ -120,6 +120,18 @@ export function pickSeries(index: StudyIndex, seriesUid: string | undefined): Se
 
 async function indexInput(input: StudyInput, o: FilledLoadOptions): Promise<{ index: StudyIndex; bytes: ByteTable }> {
   const bytes: ByteTable = new Map();
+  // Compressed frames are decoded in the workers: start them while the other headers are read.
+  // (Not for uncompressed data, which this thread decodes: there the start-up only competes.)
+  let warmed = false;
+  const warmOnce = (): void => {
+    if (warmed || (o.threads ?? poolSize()) <= 1) return;
+    warmed = true;
+    try {
+      warmPool(o.threads);
+    } catch {
+      /* a pool that cannot start fails the decode stage with its own coded error */
+    }
+  };
   const skipped: SkippedFile[] = [];
   const instances: DicomInstance[] = [];
   let inputCount: number;
@@ -134,12 +146,16 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions): Promise<{ in
       let name = b.name || `buffer-${n + 1}`;
       if (bytes.has(name)) name = `${name}#${n + 1}`;
       bytes.set(name, b.bytes);
+      let compressed = false;
       try {
         // The bytes are in memory already: a full parse costs no pixel decoding and checks the length.
-        accept(parseInstance(b.bytes, name), instances, skipped);
+        const inst = parseInstance(b.bytes, name);
+        accept(inst, instances, skipped);
+        compressed = inst.pixelData?.encapsulated === true;
       } catch (e) {
         skipped.push(skip(name, e));
       }
+      if (compressed) warmOnce();
       o.onProgress({ stage: 'index', done: n + 1, total: inputCount });
       // Parsing hundreds of buffers never reaches the event loop by itself: give the host a turn.
       await turn();
@@ -151,7 +167,6 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions): Promise<{ in
     inputCount = scan.files.length;
     o.onProgress({ stage: 'scan', done: inputCount, total: inputCount });
     let done = 0;
-    let warmed = false;
     o.onProgress({ stage: 'index', done: 0, total: inputCount });
     await forEachLimited(scan.files, o.headerConcurrency, async (path) => {
       throwIfAborted(o.signal, 'indexing');
@@ -163,16 +178,7 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions): Promise<{ in
       } catch (e) {
         skipped.push(skip(path, e));
       }
-      // Compressed frames are decoded in the workers: start them while the other headers are read.
-      // (Not for uncompressed data, which this thread decodes: there the start-up only competes.)
-      if (compressed && !warmed && (o.threads ?? poolSize()) > 1) {
-        warmed = true;
-        try {
-          warmPool(o.threads);
-        } catch {
-          /* a pool that cannot start fails the decode stage with its own coded error */
-        }
-      }
+      if (compressed) warmOnce();
       o.onProgress({ stage: 'index', done: ++done, total: inputCount });
     });
   }

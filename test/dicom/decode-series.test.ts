@@ -81,6 +81,19 @@ describe.skipIf(!hasSharedData)('decodeSlicesInto', () => {
     const v = new Int16Array(t.buffer);
     expect(compare(v.subarray(0, SV), v.subarray(SV))).toEqual({ differing: 0, maxAbs: 0 });
     expect(compare(v.subarray(0, SV), await hu(chest(), 0, -1024)).differing).toBe(0);
+    // Instances as views into one larger buffer (e.g. a multipart body): only their own bytes travel.
+    const arena = Buffer.alloc(3_000_000);
+    let at = 1000;
+    const views = slices.map((sl) => {
+      const bytes = sl.source as Buffer;
+      bytes.copy(arena, at);
+      const view = arena.subarray(at, at + bytes.length);
+      at += bytes.length + 777;
+      return { ...sl, source: view };
+    });
+    const w = target(2);
+    await decodeSlicesInto(views, w, { threads: 2 });
+    expect(Buffer.from(w.buffer).equals(Buffer.from(t.buffer))).toBe(true);
   });
 
   it('multi-frame files: compressed frames spread over workers, native frames inline; same as threads 1', async () => {
@@ -97,6 +110,12 @@ describe.skipIf(!hasSharedData)('decodeSlicesInto', () => {
     await decodeSlicesInto(slices, a, { threads: 1 });
     await decodeSlicesInto(slices, b, { threads: 2 });
     expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    // The same from memory: the compressed file's frames are split over the workers, sharing one copy.
+    const buffers = paths.map((p) => new Uint8Array(readFileSync(p)));
+    const inMemory = slices.map((s) => ({ ...s, source: buffers[paths.indexOf(s.source as string)]! }));
+    const c = target(4);
+    await decodeSlicesInto(inMemory, c, { threads: 2 });
+    expect(Buffer.from(c.buffer).equals(Buffer.from(a.buffer))).toBe(true);
     const v = new Int16Array(b.buffer);
     // Frames land where sliceIndex says (reversed within each file): frame 1 of eCT is slice 2.
     const ectFrame1 = new Float32Array(SV);

@@ -81,6 +81,18 @@ describe('sliding window stitching', () => {
     expect(maps[0]![10 + 48 * (10 + 48 * 10)]).toBeCloseTo(5, 5);
     expect(maps[0]![40 + 48 * (40 + 48 * 40)]).toBe(0);
   });
+
+  it('a mask that rules out every patch runs no model and reports only the host time spent', async () => {
+    const dims: Vec3 = [32, 32, 32];
+    const calls: number[] = [];
+    const spy: Predictor = async (input, count) => (calls.push(count), identity(input, count));
+    const t0 = performance.now();
+    const { maps, stats } = await slidingWindow({ data: new Float32Array(32 ** 3), dims, transforms: unitHu }, { patchSize: [16, 16, 16], overlap: 0, mask: new Uint8Array(32 ** 3) }, spy, 'y');
+    expect(calls).toEqual([]);
+    expect(stats.patches).toBe(0);
+    expect(maps[0]!.every((v) => v === 0)).toBe(true);
+    expect(stats.hostMs).toBeLessThanOrEqual(performance.now() - t0);
+  });
 });
 
 describe('sliding window with a real ONNX session (translation-equivariant conv model)', () => {
