@@ -80,28 +80,36 @@ function checkTarget(slices: SliceSource[], t: DecodeTarget): void {
   }
 }
 
-/** Groups path sources by file so multi-frame files are read once per batch. Order follows first appearance. */
-function fileJobs(slices: SliceSource[]): DecodeFileJob[] {
-  const byPath = new Map<string, DecodeFileJob>();
+/**
+ * Groups slices by source (a file path, or in-memory bytes by identity) so a multi-frame source is one job,
+ * read or shipped once per batch. Order follows first appearance.
+ */
+function sourceJobs(slices: SliceSource[]): DecodeFileJob[] {
+  const bySource = new Map<string | Uint8Array, DecodeFileJob>();
   for (const s of slices) {
-    const path = s.source as string;
-    let job = byPath.get(path);
-    if (!job) byPath.set(path, (job = { path, instance: s.instance, frames: [] }));
+    let job = bySource.get(s.source);
+    if (!job) {
+      job = typeof s.source === 'string' ? { path: s.source, instance: s.instance, frames: [] } : { path: s.instance.source, bytes: s.source, instance: s.instance, frames: [] };
+      bySource.set(s.source, job);
+    }
     job.frames.push({ frameIndex: s.frameIndex, sliceIndex: s.sliceIndex });
   }
-  return [...byPath.values()];
+  return [...bySource.values()];
 }
 
-/** Groups in-memory sources by their bytes, so a multi-frame buffer is one job (and one copy per batch). */
-function memoryJobs(slices: SliceSource[]): DecodeFileJob[] {
-  const byBytes = new Map<Uint8Array, DecodeFileJob>();
-  for (const s of slices) {
-    if (typeof s.source === 'string') continue;
-    let job = byBytes.get(s.source);
-    if (!job) byBytes.set(s.source, (job = { path: s.instance.source, bytes: s.source, instance: s.instance, frames: [] }));
-    job.frames.push({ frameIndex: s.frameIndex, sliceIndex: s.sliceIndex });
+/**
+ * In-memory bytes as they should travel to workers in `batches` tasks: structured clone copies a plain
+ * buffer with each task (and for a view, its whole underlying buffer), so several batches share one copy
+ * in shared memory, and a single one gets a copy of just the instance's bytes (Buffer#slice is a view).
+ */
+function shippable(b: Uint8Array, batches: number): Uint8Array {
+  if (b.buffer instanceof SharedArrayBuffer) return b;
+  if (batches > 1) {
+    const shared = new Uint8Array(new SharedArrayBuffer(b.byteLength));
+    shared.set(b);
+    return shared;
   }
-  return [...byBytes.values()];
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : Uint8Array.prototype.slice.call(b);
 }
 
 /** Splits `items` into at most `count` runs of near-equal length, keeping order. */
@@ -216,9 +224,6 @@ async function workerLane(run: Run, q: Queues, batchSize: number, takeNative: bo
   }
 }
 
-/** After an abort, how long to wait for lanes to stop before rejecting anyway (see decodeSlicesInto). */
-const SETTLE_AFTER_ABORT_MS = 250;
-
 /** Uncompressed files below this count are not worth starting workers for. */
 const NATIVE_WORKER_MIN_FILES = 64;
 
@@ -241,8 +246,8 @@ function helpWithNative(nativeFiles: number): boolean {
  * is split by frames) and read the files themselves. This thread decodes uncompressed files (a few at a
  * time, reads overlapping the conversion, which runs near memory speed) and in-memory sources; workers
  * help with uncompressed files when that pays (see helpWithNative). `threads: 1` keeps everything on
- * this thread. Aborting rejects at once with E_ABORTED; the first failing slice rejects with its coded
- * error naming the file.
+ * this thread. An abort rejects with E_ABORTED once the lanes have stopped (workers at once, this thread
+ * after its current frame); the first failing slice rejects with its coded error naming the file.
  */
 export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarget, options: DecodeOptions = {}): Promise<{ saturatedVoxels: number }> {
   const opts = fill(options);
@@ -256,30 +261,20 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
     const q: Queues = { native: [], compressed: [] };
     const memory: WorkItem[] = [];
     const workers = opts.threads > 1 ? opts.threads : 0;
-    for (const job of memoryJobs(slices)) {
-      // Uncompressed bytes are converted here: shipping them to a worker would cost a copy as large as the
-      // work. Compressed frames go to the workers like files (their bytes copied with the task, small
-      // against the decode), so an in-memory series decodes on every core, off this thread.
-      // One item per frame here, so the inline lane can give the event loop a turn between frames.
-      if (isNative(job.instance) || workers === 0) for (const f of job.frames) memory.push({ bytes: job.bytes!, job: { ...job, frames: [f] } });
+    for (const job of sourceJobs(slices)) {
+      const native = isNative(job.instance);
+      if (job.bytes && (native || workers === 0)) {
+        // In-memory bytes decoded here (uncompressed: shipping them would cost a copy as large as the
+        // work), one item per frame so the inline lane gives the event loop a turn between frames.
+        for (const f of job.frames) memory.push({ bytes: job.bytes, job: { ...job, frames: [f] } });
+      } else if (native) q.native.push({ job });
       else {
-        // Structured clone copies a plain buffer with each batch (a view: its whole underlying buffer).
-        // Frames of one instance split over several batches share one copy in shared memory instead.
-        const b = job.bytes!;
+        // Compressed: a multi-frame source is split so its frames spread over the workers; files are
+        // re-read by each, in-memory bytes copied with the task (small against the decode).
         const parts = chunks(job.frames, Math.max(1, workers * BATCHES_PER_LANE));
-        let bytes = b;
-        if (b.buffer instanceof SharedArrayBuffer) bytes = b;
-        else if (parts.length > 1) {
-          bytes = new Uint8Array(new SharedArrayBuffer(b.byteLength));
-          bytes.set(b);
-        } else if (b.byteOffset !== 0 || b.byteLength !== b.buffer.byteLength) bytes = Uint8Array.prototype.slice.call(b); // a copy (Buffer#slice is a view)
-        for (const frames of parts) q.compressed.push({ job: { ...job, bytes, frames } });
+        const bytes = job.bytes && shippable(job.bytes, parts.length);
+        for (const frames of parts) q.compressed.push({ job: { ...job, ...(bytes ? { bytes } : {}), frames } });
       }
-    }
-    for (const job of fileJobs(slices.filter((s) => typeof s.source === 'string'))) {
-      if (isNative(job.instance)) q.native.push({ job });
-      // A compressed multi-frame file is split so its frames spread over the workers (each re-reads the file).
-      else for (const frames of chunks(job.frames, Math.max(1, workers * BATCHES_PER_LANE))) q.compressed.push({ job: { ...job, frames } });
     }
     const batchSize = Math.max(1, Math.min(MAX_BATCH, Math.ceil((q.native.length + q.compressed.length) / Math.max(1, workers * BATCHES_PER_LANE))));
     const lanes: Array<Promise<void>> = [
@@ -287,25 +282,13 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
     ];
     const nativeHelpers = workers > 0 && helpWithNative(q.native.length) ? workers - 1 : 0;
     for (let i = 0; i < workers; i++) lanes.push(workerLane(run, q, batchSize, i < nativeHelpers));
-    // A failing lane stops the others (piscina terminates their running tasks).
+    // A failing lane stops the others (piscina terminates their running tasks at once). Wait until every
+    // lane has stopped, so nothing lands in the target after this returns or rejects: after a stop, this
+    // thread's lane only finishes the frame it is on.
     for (const lane of lanes) lane.catch(() => stop.abort());
-    const all = Promise.allSettled(lanes);
-    // Wait until every lane has stopped, so nothing lands in the target after this returns or rejects
-    // (piscina ends aborted worker tasks at once; this thread's lane finishes the frame it is on), but
-    // never more than SETTLE_AFTER_ABORT_MS after the stop.
-    const stopped = new Promise<void>((resolve) => {
-      const onStop = (): void => void setTimeout(resolve, SETTLE_AFTER_ABORT_MS).unref();
-      if (stop.signal.aborted) onStop();
-      else stop.signal.addEventListener('abort', onStop, { once: true });
-    });
-    const results = await Promise.race([all, stopped.then(() => undefined)]);
+    const results = await Promise.allSettled(lanes);
     if (opts.signal?.aborted) throw abortedError();
-    // Timed out waiting: a lane failed (that is what stopped the run); rethrow its error.
-    if (!results) {
-      await Promise.all(lanes);
-      throw new CtscopeError('E_INTERNAL', 'decoding stopped without an abort or a failed lane');
-    }
-    const failed = results?.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return { saturatedVoxels: run.saturated };
   } catch (e) {

@@ -65,10 +65,9 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
     throw new CtscopeError('E_USAGE', 'Expected a SharedArrayBuffer-backed array for into when workers > 0');
   if (o.workers === 0 || mz === 0) {
     const out = o.into ?? allocVoxels(outType, total, false);
-    for (const [k0, k1] of splitRange(mz, Math.ceil(mz / 8))) {
-      throwIfAborted(o.signal, 'resample');
-      runSlab(src, out, outType, plan, rangeClaims(k0, k1));
-    }
+    // One run over all slices: on this thread nothing can abort it midway, and every split would
+    // recompute the source planes at its start.
+    runSlab(src, out, outType, plan, rangeClaims(0, mz));
     return out;
   }
   const shared = ensureShared(src);

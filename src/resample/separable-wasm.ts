@@ -1,6 +1,6 @@
 import type { VoxelArray } from '../volume/types.js';
 import type { SeparablePlan, VoxelType } from './plan.js';
-import { buildAxisTable, linearPositions, type AxisTable } from './tables.js';
+import { buildAxisTable, inPlaneTable, type AxisTable } from './tables.js';
 import { instantiateKernels, type WasmKernels } from './wasm.js';
 import { ensureMemory } from '../wasm/assembler.js';
 import { INT_RANGE, storedFill } from './arrays.js';
@@ -139,18 +139,8 @@ class WasmSlab {
       this.i16 = new Int16Array(this.K.memory.buffer);
     }
     this.loadedX = NO_TABLE;
-    this.sharedX = plan.xShift ? NO_TABLE : this.xFor(0);
-    this.sharedY = plan.yShift ? NO_TABLE : this.yFor(0);
-  }
-
-  private xFor(ks: number): AxisTable {
-    const p = this.plan!;
-    return buildAxisTable(linearPositions(this.mx, p.x.start + (p.xShift?.[ks] ?? 0), p.x.step), this.nx, p.interp, p.sigma[0]);
-  }
-
-  private yFor(ks: number): AxisTable {
-    const p = this.plan!;
-    return buildAxisTable(linearPositions(this.my, p.y.start + (p.yShift?.[ks] ?? 0), p.y.step), this.ny, p.interp, p.sigma[1]);
+    this.sharedX = plan.xShift ? NO_TABLE : inPlaneTable(plan, 'x', 0);
+    this.sharedY = plan.yShift ? NO_TABLE : inPlaneTable(plan, 'y', 0);
   }
 
   private loadX(xt: AxisTable): void {
@@ -192,8 +182,8 @@ class WasmSlab {
   /** Source slice `ks` resampled in-plane into the float plane at `dst`. */
   private computePlane(ks: number, dst: number): void {
     const { K, nx, ny, mx, my, f32, S, ROW, XI, XW, fill } = this;
-    const xt = this.sharedX !== NO_TABLE ? this.sharedX : this.xFor(ks);
-    const yt = this.sharedY !== NO_TABLE ? this.sharedY : this.yFor(ks);
+    const xt = this.sharedX !== NO_TABLE ? this.sharedX : inPlaneTable(this.plan!, 'x', ks);
+    const yt = this.sharedY !== NO_TABLE ? this.sharedY : inPlaneTable(this.plan!, 'y', ks);
     this.loadX(xt);
     const slice = this.src.subarray(ks * nx * ny, (ks + 1) * nx * ny);
     if (this.i16In) {

@@ -1,6 +1,6 @@
 import type { VoxelArray } from '../volume/types.js';
 import type { SeparablePlan, VoxelType } from './plan.js';
-import { buildAxisTable, linearPositions, type AxisTable } from './tables.js';
+import { buildAxisTable, inPlaneTable, type AxisTable } from './tables.js';
 import { INT_RANGE, storedFill } from './arrays.js';
 import { resampleSeparableSlabWasm, wasmApplicable } from './separable-wasm.js';
 import { evict } from './cache.js';
@@ -27,8 +27,8 @@ export function resampleSeparableSlab(src: VoxelArray, out: VoxelArray, outType:
   const [mx, my, mz] = plan.outDims;
   const plane = mx * my;
   const zt = buildAxisTable(plan.zPos, nz, plan.interpZ, plan.sigma[2]);
-  const sharedX = plan.xShift ? undefined : buildAxisTable(linearPositions(mx, plan.x.start, plan.x.step), nx, plan.interp, plan.sigma[0]);
-  const sharedY = plan.yShift ? undefined : buildAxisTable(linearPositions(my, plan.y.start, plan.y.step), ny, plan.interp, plan.sigma[1]);
+  const sharedX = plan.xShift ? undefined : inPlaneTable(plan, 'x', 0);
+  const sharedY = plan.yShift ? undefined : inPlaneTable(plan, 'y', 0);
   const fill = plan.fill;
   const tmp = new PlaneArray(nx + 1);
   const cache = new Map<number, Plane>();
@@ -43,8 +43,8 @@ export function resampleSeparableSlab(src: VoxelArray, out: VoxelArray, outType:
   const planeOf = (ks: number): Plane => {
     let p = cache.get(ks);
     if (p) return p;
-    const xt = sharedX ?? buildAxisTable(linearPositions(mx, plan.x.start + plan.xShift![ks]!, plan.x.step), nx, plan.interp, plan.sigma[0]);
-    const yt = sharedY ?? buildAxisTable(linearPositions(my, plan.y.start + plan.yShift![ks]!, plan.y.step), ny, plan.interp, plan.sigma[1]);
+    const xt = sharedX ?? inPlaneTable(plan, 'x', ks);
+    const yt = sharedY ?? inPlaneTable(plan, 'y', ks);
     p = cache.size > zt.taps + 1 ? evict(cache, ks) : new PlaneArray(plane);
     resamplePlane(src, ks * nx * ny, nx, xt, yt, tmp, p, fill);
     cache.set(ks, p);
@@ -178,10 +178,8 @@ function nearestSlab(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan:
   const [mx, my] = plan.outDims;
   const plane = mx * my;
   const zt = buildAxisTable(plan.zPos, nz, 'nearest');
-  const xFor = (ks: number): AxisTable => buildAxisTable(linearPositions(mx, plan.x.start + (plan.xShift?.[ks] ?? 0), plan.x.step), nx, 'nearest');
-  const yFor = (ks: number): AxisTable => buildAxisTable(linearPositions(my, plan.y.start + (plan.yShift?.[ks] ?? 0), plan.y.step), ny, 'nearest');
-  const sharedX = plan.xShift ? undefined : xFor(0);
-  const sharedY = plan.yShift ? undefined : yFor(0);
+  const sharedX = plan.xShift ? undefined : inPlaneTable(plan, 'x', 0);
+  const sharedY = plan.yShift ? undefined : inPlaneTable(plan, 'y', 0);
   const range = INT_RANGE[outType];
   const fill = storedFill(plan.fill, outType);
   for (let K = claims.next(); K >= 0; K = claims.next()) {
@@ -191,8 +189,8 @@ function nearestSlab(src: VoxelArray, out: VoxelArray, outType: VoxelType, plan:
       continue;
     }
     const ks = zt.idx[K]!;
-    const xt = sharedX ?? xFor(ks);
-    const yt = sharedY ?? yFor(ks);
+    const xt = sharedX ?? inPlaneTable(plan, 'x', ks);
+    const yt = sharedY ?? inPlaneTable(plan, 'y', ks);
     const xi = xt.idx;
     for (let J = 0; J < my; J++) {
       const d = o + J * mx;

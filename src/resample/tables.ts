@@ -1,4 +1,5 @@
 import { KERNELS, type InterpName } from './kernels.js';
+import type { SeparablePlan } from './plan.js';
 
 /**
  * Precomputed 1-D resampling along one axis: for output index o and tap t, the source index
@@ -94,4 +95,14 @@ export function linearPositions(m: number, start: number, step: number): Float64
   const p = new Float64Array(m);
   for (let o = 0; o < m; o++) p[o] = start + step * o;
   return p;
+}
+
+/**
+ * The x or y table of a separable plan for source slice `ks` (its per-slice shift, if any, applied): the
+ * one definition every separable kernel uses.
+ */
+export function inPlaneTable(plan: SeparablePlan, axis: 'x' | 'y', ks: number): AxisTable {
+  const [a, n, shift] = axis === 'x' ? [0, plan.srcDims[0], plan.xShift] : [1, plan.srcDims[1], plan.yShift];
+  const line = plan[axis];
+  return buildAxisTable(linearPositions(plan.outDims[a], line.start + (shift?.[ks] ?? 0), line.step), n, plan.interp, plan.sigma[a]);
 }
