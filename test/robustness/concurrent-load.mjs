@@ -28,10 +28,21 @@ const sequentialPeakMiB = peakMiB();
 resetPeak();
 const concurrentBaseMiB = rssMiB();
 const jobs = [];
-for (let c = 0; c < copies; c++) series.forEach((s, i) => jobs.push(detect(s, options).then((r) => ({ i, findings: summary(r.document) }))));
+// A run is working from its first progress event (admitted) until it resolves.
+let working = 0, maxWorking = 0;
+const tracked = (s) => {
+  let started = false;
+  const onProgress = () => {
+    if (started) return;
+    started = true;
+    maxWorking = Math.max(maxWorking, ++working);
+  };
+  return detect(s, { ...options, onProgress }).finally(() => { if (started) working--; });
+};
+for (let c = 0; c < copies; c++) series.forEach((s, i) => jobs.push(tracked(s).then((r) => ({ i, findings: summary(r.document) }))));
 const concurrent = await Promise.all(jobs);
 const concurrentPeakMiB = peakMiB();
 
 await closeRunners();
 await closePool();
-process.stdout.write(JSON.stringify({ baseMiB, sequentialPeakMiB, concurrentBaseMiB, concurrentPeakMiB, sequential, concurrent }) + '\n');
+process.stdout.write(JSON.stringify({ baseMiB, sequentialPeakMiB, concurrentBaseMiB, concurrentPeakMiB, maxWorking, sequential, concurrent }) + '\n');

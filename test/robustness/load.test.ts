@@ -11,6 +11,7 @@ interface LoadResult {
   sequentialPeakMiB: number;
   concurrentBaseMiB: number;
   concurrentPeakMiB: number;
+  maxWorking: number;
   sequential: unknown[];
   concurrent: Array<{ i: number; findings: unknown }>;
 }
@@ -31,7 +32,13 @@ describe('20 concurrent detect calls in one process', () => {
     const oneRun = r.sequentialPeakMiB - r.baseMiB;
     const twenty = r.concurrentPeakMiB - r.concurrentBaseMiB;
     console.log(`peak RSS growth: one run at a time ${oneRun.toFixed(0)} MiB, 20 started at once ${twenty.toFixed(0)} MiB`);
-    // Two runs work at a time: about twice one run, far from twenty times.
-    expect(twenty).toBeLessThan(3 * oneRun + 64);
+    // The admission limit holds: two runs working at once (20 without it). A finished run's promise settles a few
+    // microtasks after admission has handed its slot on, so the count seen from outside may briefly read 3.
+    expect(r.maxWorking).toBeGreaterThanOrEqual(2);
+    expect(r.maxWorking).toBeLessThanOrEqual(3);
+    // Peak RSS depends on when the collector runs (one run's growth read 70-170 MiB here, two at a time 90-390 MiB),
+    // so the memory bound is what unbounded runs could not meet: less than the twenty series volumes themselves
+    // (each 320 x 320 x 120 int16, 23.4 MiB); with no limit, 20 runs at once grew 527 MiB.
+    expect(twenty).toBeLessThan(20 * 23.4);
   }, 180_000);
 });
