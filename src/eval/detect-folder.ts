@@ -27,7 +27,7 @@ export async function detectFolder(dir: string, pkgs: readonly ModelPackage[], f
   for (const pkg of pkgs) {
     const low: ModelPackage = { ...pkg, manifest: { ...pkg.manifest, thresholds: { ...pkg.manifest.thresholds, score: floor, maxFindings: floor < pkg.manifest.thresholds.score ? CURVE_MAX_FINDINGS : pkg.manifest.thresholds.maxFindings } } };
     const grid = await modelGrid(volume, pkg);
-    const r = await detectOnGrid(grid, volume, low, { mask: 'body' });
+    const r = await detectOnGrid(grid, volume, low, { mask: 'organ' });
     for (const f of r.findings) findings.push({ kind: f.kind, model: pkg.manifest.id, score: f.score, centerLps: [...f.centerLps], diameterMm: f.diameterMm });
   }
   return { findings, ms: performance.now() - t0 };

@@ -1,3 +1,4 @@
+import { insideRegion, organRegion, type Organ } from '../anatomy/region.js';
 import { CtscopeError } from '../errors.js';
 import type { CtVolume, Geometry, Vec3, Volume } from '../volume/types.js';
 import { boxToCandidate, decodeBoxes, nms3d, type Box3 } from '../postprocess/boxes.js';
@@ -12,7 +13,7 @@ import { sessionPredictor } from './predictor.js';
 import { channelTransforms } from './preprocess.js';
 import { refineCandidates, type RefineStats } from './refine.js';
 import { getRunner, type ModelRunner, type RunnerOptions } from './runner.js';
-import { fillWindowOptions, patchSelection, runPatches, slidingWindow, type BatchStats, type Predictor, type WindowOptions } from './window.js';
+import { fillWindowOptions, patchSelection, runPatches, slidingWindow, type BatchStats, type LevelMask, type PatchMask, type Predictor, type WindowOptions } from './window.js';
 
 export interface InferOptions extends RunnerOptions {
   /** Use this runner instead of the shared one for the package. */
@@ -22,8 +23,11 @@ export interface InferOptions extends RunnerOptions {
   tta?: 'none' | 'flip';
   /** Patches per window step; default the manifest's batch size. */
   batchSize?: number;
-  /** Skip patches outside a mask: 'body' (HU > -500), a byte per voxel, or none (default). */
-  mask?: 'body' | Uint8Array | null;
+  /**
+   * Skip patches outside a mask: 'body' (HU > -500); 'organ', the manifest's organ region where it has one and
+   * the organ is found (else the body), which also drops candidates outside it; a byte per voxel; or none (default).
+   */
+  mask?: 'body' | 'organ' | PatchMask | null;
   /** Refuse a volume whose spacing differs from the manifest's by more than 1% (default true). */
   checkSpacing?: boolean;
   signal?: AbortSignal;
@@ -37,6 +41,19 @@ export interface InferenceStats extends BatchStats {
   wallMs: number;
   /** The second stage, where the model has one. */
   refine?: RefineStats;
+  /** The organ region, where the manifest names one and the 'organ' mask was asked for. */
+  region?: RegionStats;
+}
+
+export interface RegionStats {
+  organ: Organ;
+  /** false: the organ was not found and the body mask was used instead. */
+  found: boolean;
+  volumeMl: number;
+  gateMl: number;
+  /** First-stage candidates dropped because their centre lay outside the region. */
+  dropped: number;
+  ms: number;
 }
 
 export type ModelOutput =
@@ -45,6 +62,11 @@ export type ModelOutput =
 
 /** HU above which a voxel counts as body for the 'body' mask. */
 const BODY_HU = -500;
+
+/** The body mask read from the grid in place: a byte-per-voxel copy would live through the whole window run. */
+function bodyLevel(volume: Volume): LevelMask {
+  return { data: volume.data, above: BODY_HU };
+}
 
 export function bodyMask(data: ArrayLike<number>, level = BODY_HU): Uint8Array {
   const m = new Uint8Array(data.length);
@@ -82,8 +104,12 @@ export async function runModel(volume: Volume, pkg: ModelPackage, options: Infer
   const runsBefore = runner.stats.runs, msBefore = runner.stats.runMs;
   const dense = m.output.name || runner.outputs[0]!.name;
   const predictor: Predictor = sessionPredictor(runner, m, dense, options.tta ?? m.window.tta);
-  // The body mask is read from the grid in place: a byte-per-voxel copy would live through the whole window run.
-  const mask = options.mask === 'body' ? { data: volume.data, above: BODY_HU } : options.mask ?? undefined;
+  let mask: PatchMask | undefined;
+  if (options.mask === 'organ') {
+    const region = m.region ? await runWithTurns(organRegion(volume, m.region)) : null;
+    mask = region?.found ? region : bodyLevel(volume);
+  } else if (options.mask === 'body') mask = bodyLevel(volume);
+  else mask = options.mask ?? undefined;
   const w: WindowOptions = {
     patchSize: m.input.patchSize,
     overlap: options.overlap ?? m.window.overlap,
@@ -160,12 +186,22 @@ export interface DetectResult {
  * the CtVolume it came from (findings carry centres in its voxels and the SOPInstanceUID of its nearest slice).
  */
 export async function detect(volume: Volume, original: CtVolume, pkg: ModelPackage, options: InferOptions = {}): Promise<DetectResult> {
-  const out = await runModel(volume, pkg, options);
   const m = pkg.manifest;
+  const tRegion = performance.now();
+  const region = options.mask === 'organ' && m.region ? await runWithTurns(organRegion(volume, m.region)) : null;
+  const regionMs = performance.now() - tRegion;
+  const mask = region ? (region.found ? region : 'body') : options.mask;
+  const out = await runModel(volume, pkg, { ...options, mask });
   const label = m.labels[out.kind === 'boxes' ? 0 : Math.min(m.output.channel, m.labels.length - 1)] ?? m.task;
   // The host's event loop gets turns during the peak search (see runWithTurns).
   let candidates = await runWithTurns(outputDecoding(out, m));
   const stats: InferenceStats = { ...out.stats };
+  if (region) {
+    const before = candidates.length;
+    candidates = candidates.filter((c) => insideRegion(region, c.center));
+    stats.region = { organ: region.organ, found: region.found, volumeMl: Math.round(region.volumeMl), gateMl: Math.round(region.gateMl), dropped: before - candidates.length, ms: Math.round(regionMs) };
+    stats.wallMs += regionMs;
+  }
   if (m.refine && pkg.refine) {
     const runner = await getRunner(pkg.refine, options);
     const r = await refineCandidates(volume, candidates, pkg.refine, m.refine, { runner, signal: options.signal });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Organ, RegionSpec } from '../anatomy/region.js';
 import { CtscopeError } from '../errors.js';
 import type { Vec3 } from '../volume/types.js';
 
@@ -63,6 +64,8 @@ export interface ModelManifest {
   };
   window?: { overlap?: number; blend?: 'gaussian' | 'constant'; sigmaScale?: number; margin?: number; padHu?: number; tta?: 'none' | 'flip' };
   refine?: RefineSpec;
+  /** Organ region: patches without it are skipped and candidates outside it dropped (see src/anatomy). */
+  region?: { organ: Organ; closeMm?: number; marginMm?: number };
   thresholds: { score: number; minDiameterMm?: number; maxFindings?: number };
   labels: string[];
 }
@@ -123,6 +126,7 @@ export interface FilledManifest {
   };
   window: { overlap: number; blend: 'gaussian' | 'constant'; sigmaScale: number; margin: number; padHu: number; tta: 'none' | 'flip' };
   refine: FilledRefineSpec | null;
+  region: RegionSpec | null;
   thresholds: { score: number; minDiameterMm: number; maxFindings: number };
   labels: string[];
 }
@@ -237,6 +241,7 @@ export function validateManifest(raw: unknown, where?: string): FilledManifest {
           batch: m.refine.batch ?? 32,
         }
       : null,
+    region: m.region ? { organ: m.region.organ, closeMm: m.region.closeMm ?? 15, marginMm: m.region.marginMm ?? 6 } : null,
     thresholds: { score: m.thresholds.score, minDiameterMm: m.thresholds.minDiameterMm ?? 0, maxFindings: m.thresholds.maxFindings ?? 100 },
     labels: [...m.labels],
   };

@@ -1,3 +1,4 @@
+import { cellsHit, type CellMask } from '../anatomy/cells.js';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import type { Vec3 } from '../volume/types.js';
 import { extractPatch, type ChannelTransform } from './preprocess.js';
@@ -30,9 +31,10 @@ export interface WindowOptions {
   batchSize?: number;
   /**
    * Patches whose valid region holds no non-zero voxel of this mask (same grid) are skipped. A level mask
-   * (voxels of `data` above `above`) is read in place: no byte-per-voxel copy of the grid.
+   * (voxels of `data` above `above`) is read in place: no byte-per-voxel copy of the grid; a cell mask (an
+   * organ region) is looked up through its coarse cells.
    */
-  mask?: Uint8Array | LevelMask;
+  mask?: PatchMask;
   /** HU for voxels outside the volume. */
   padHu?: number;
   /** Predictor calls in flight at once (more than 1 overlaps patch preparation with inference). */
@@ -47,7 +49,7 @@ export interface FilledWindowOptions {
   sigmaScale: number;
   margin: number;
   batchSize: number;
-  mask: Uint8Array | LevelMask | null;
+  mask: PatchMask | null;
   padHu: number;
   inFlight: number;
   signal: AbortSignal | null;
@@ -129,7 +131,10 @@ function levelHits(mask: LevelMask, dims: Vec3, p: Patch): boolean {
   return false;
 }
 
-function maskHits(mask: Uint8Array | LevelMask, dims: Vec3, p: Patch): boolean {
+export type PatchMask = Uint8Array | LevelMask | CellMask;
+
+function maskHits(mask: PatchMask, dims: Vec3, p: Patch): boolean {
+  if ('cells' in mask) return cellsHit(mask, p.validLo, p.validHi);
   if (!(mask instanceof Uint8Array)) return levelHits(mask, dims, p);
   const [nx, ny] = dims;
   for (let z = p.validLo[2]; z < p.validHi[2]; z++)
@@ -162,8 +167,8 @@ export function selectPatches(dims: Vec3, o: FilledWindowOptions): { grid: Patch
 /** selectPatches as steps (one per patch checked against the mask) for runWithTurns. */
 export function* patchSelection(dims: Vec3, o: FilledWindowOptions): Generator<void, { grid: Patch[]; skipped: number }> {
   const all = patchGrid(dims, o);
-  const maskLength = o.mask ? (o.mask instanceof Uint8Array ? o.mask.length : o.mask.data.length) : 0;
-  if (o.mask && maskLength !== dims[0] * dims[1] * dims[2]) throw new CtscopeError('E_USAGE', 'the patch mask must have one value per voxel of the volume');
+  const fits = !o.mask || ('cells' in o.mask ? o.mask.dims.every((d, a) => d === dims[a]) : (o.mask instanceof Uint8Array ? o.mask.length : o.mask.data.length) === dims[0] * dims[1] * dims[2]);
+  if (!fits) throw new CtscopeError('E_USAGE', 'the patch mask must cover the volume voxel for voxel');
   if (!o.mask) return { grid: all, skipped: 0 };
   const grid: Patch[] = [];
   for (const p of all) {

@@ -90,6 +90,7 @@ export function buildFindingsDocument(
       ...(run.pkg.manifest.refine && run.stats.refine
         ? { refine: { sha256: run.pkg.manifest.refine.sha256, candidates: run.stats.refine.candidates, combine: run.pkg.manifest.refine.combine } }
         : {}),
+      ...(run.stats.region ? { region: { organ: run.stats.region.organ, found: run.stats.region.found, volumeMl: run.stats.region.volumeMl, dropped: run.stats.region.dropped } } : {}),
     })),
     findings: findingRecords(runs),
     timings: { stages: extra.timings, totalMs: extra.totalMs },

@@ -59,7 +59,7 @@ async function detectAdmitted(input: StudyInput, o: FilledDetectOptions, package
   const document = buildFindingsDocument(volume, context, runs, {
     timings: clock.timings,
     totalMs: 0,
-    warnings: [...volume.problems.map((p) => `series: ${p}`), ...context.warnings, ...skippedWarning(volume), ...planeWarning(volume)],
+    warnings: [...volume.problems.map((p) => `series: ${p}`), ...context.warnings, ...skippedWarning(volume), ...planeWarning(volume), ...regionWarnings(runs)],
   });
   const outcome: DetectOutcome = { document, files: [] };
   const wantSr = o.sr || (o.outDir !== undefined && o.outputs.includes('sr'));
@@ -100,6 +100,11 @@ function planeWarning(volume: LoadedSeries): string[] {
   return Math.abs(normal[2]) < 0.8 ? ['series is not axial: key images show the acquired plane through each finding'] : [];
 }
 
+/** A model that looks only inside an organ says so when the organ was not found and it looked at the whole body. */
+function regionWarnings(runs: readonly ModelRun[]): string[] {
+  return runs.flatMap((r) => (r.stats.region && !r.stats.region.found ? [`model ${r.pkg.manifest.id}: no ${r.stats.region.organ} found (${r.stats.region.volumeMl} mL); it looked at the whole body`] : []));
+}
+
 function skippedWarning(volume: LoadedSeries): string[] {
   // Non-DICOM files (a truth.json, a README) beside the images are expected; say only what looked like DICOM.
   const n = volume.index.skipped.filter((s) => s.code !== 'E_NOT_DICOM').length;
@@ -120,7 +125,7 @@ async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOp
     ep: o.ep,
     deviceId: o.deviceId,
     onLog: o.onLog,
-    mask: o.bodyMask ? 'body' : null,
+    mask: o.organMask ? 'organ' : o.bodyMask ? 'body' : null,
     ...(o.sessionThreads !== undefined ? { threads: o.sessionThreads } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });

@@ -17,6 +17,7 @@ export const DEFAULT_DETECT: Omit<FilledDetectOptions, 'models'> = {
   sessionThreads: undefined,
   modelDirs: undefined,
   bodyMask: true,
+  organMask: true,
 };
 
 /** Checks and fills detect options; bad values are E_USAGE. */

@@ -1,6 +1,7 @@
 import type { Finding } from '../inference/findings.js';
 import type { EpRequest } from '../inference/providers.js';
 import type { ModelTask } from '../inference/manifest.js';
+import type { Organ } from '../anatomy/region.js';
 import type { Mat3, Vec3 } from '../volume/types.js';
 
 /** Stages a detect run reports progress for, in the order they run. */
@@ -46,6 +47,11 @@ export interface DetectOptions {
   modelDirs?: readonly string[] | undefined;
   /** Skip patches outside the body (HU > -500); default true. */
   bodyMask?: boolean | undefined;
+  /**
+   * Where a model names an organ region (the nodule model: lungs), skip patches outside it and drop candidates
+   * whose centre lies outside it; default true. Where the organ is not found, the body mask is used instead.
+   */
+  organMask?: boolean | undefined;
 }
 
 export interface FilledDetectOptions {
@@ -63,6 +69,7 @@ export interface FilledDetectOptions {
   sessionThreads: number | undefined;
   modelDirs: string[] | undefined;
   bodyMask: boolean;
+  organMask: boolean;
 }
 
 /** The series a findings document describes: only UIDs and geometry, never patient attributes. */
@@ -95,6 +102,8 @@ export interface ModelInfo {
   patches: number;
   /** The second stage, where the model has one: its file's sha256, candidates re-scored, final-score rule. */
   refine?: { sha256: string; candidates: number; combine: 'refine' | 'geometric' };
+  /** The organ region that gated the model, where it has one: found or not (then the body mask was used), its volume, candidates dropped. */
+  region?: { organ: Organ; found: boolean; volumeMl: number; dropped: number };
 }
 
 /** One finding as published in findings.json (schemas/findings.schema.json): a `Finding` plus its number and model. */

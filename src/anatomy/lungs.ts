@@ -1,0 +1,54 @@
+/**
+ * Lung region from HU alone, on 4 mm cells: air-like cells that the air around the body cannot reach within
+ * their axial slice, in components of lung size, closed and grown so that juxta-pleural and juxta-vascular
+ * nodules (which bulge into the lung from its wall) stay inside.
+ */
+import type { Volume } from '../volume/types.js';
+import { cellCount, cellGrid, components3d, dilate, erode, fractionBelow, reachableFromBorder2d } from './cells.js';
+import type { OrganRegion, RegionSpec } from './region.js';
+
+/** Cell edge: lungs are tens of centimetres across, and 4 mm keeps a 1 mm chest grid under 1 M cells. */
+const CELL_MM = 4;
+/** Aerated lung is -950 to -700 HU; ground glass and vessels raise a cell's mean, so count voxels below -400. */
+const AIR_HU = -400;
+const AIR_FRACTION = 0.5;
+/** Components below this, or below a twentieth of the largest, are bowel gas, sinuses or noise. */
+const MIN_COMPONENT_ML = 20;
+/** Less than this in all is not a pair of lungs (a head CT; a few slices of lung base). */
+const MIN_LUNGS_ML = 150;
+
+export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, OrganRegion> {
+  const g = cellGrid(volume.geometry.dims, volume.geometry.spacing, CELL_MM);
+  const cellMl = (g.cellMm[0] * g.cellMm[1] * g.cellMm[2]) / 1000;
+  const fraction = yield* fractionBelow(volume.data, g, AIR_HU);
+  const n = cellCount(g);
+  const air = new Uint8Array(n);
+  for (let c = 0; c < n; c++) air[c] = fraction[c]! > AIR_FRACTION ? 1 : 0;
+  const outside = reachableFromBorder2d(air, g);
+  for (let c = 0; c < n; c++) if (outside[c]) air[c] = 0;
+  yield;
+  const { labels, sizes } = components3d(air, g.cellDims);
+  const largest = sizes.reduce((a, b) => Math.max(a, b), 0);
+  const keep = sizes.map((s) => s * cellMl >= MIN_COMPONENT_ML && s >= largest / 20);
+  const lungs = new Uint8Array(n);
+  let count = 0;
+  for (let c = 0; c < n; c++) {
+    const l = labels[c]!;
+    if (l && keep[l - 1]) {
+      lungs[c] = 1;
+      count++;
+    }
+  }
+  const volumeMl = count * cellMl;
+  yield;
+  if (volumeMl < MIN_LUNGS_ML) return { ...g, cells: new Uint8Array(0), organ: 'lungs', found: false, volumeMl, gateMl: 0 };
+  // Closing (grow, then shrink back): fills the dents that lesions on the lung's wall make.
+  const grown = dilate(lungs, g, spec.closeMm);
+  yield;
+  const closed = erode(grown, g, spec.closeMm);
+  yield;
+  const cells = dilate(closed, g, spec.marginMm);
+  let gate = 0;
+  for (let c = 0; c < n; c++) gate += cells[c]!;
+  return { ...g, cells, organ: 'lungs', found: true, volumeMl, gateMl: gate * cellMl };
+}

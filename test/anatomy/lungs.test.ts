@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { organRegion, insideRegion, type OrganRegion } from '../../src/anatomy/region.js';
+import { runToEnd } from '../../src/io/turns.js';
+import { closeRunners } from '../../src/inference/runner.js';
+import { detect } from '../../src/pipeline/detect.js';
+import { transformForOutput } from '../../src/resample/index.js';
+import { synthesize } from '../../src/synth/synthesize.js';
+import type { SynthKind } from '../../src/synth/options.js';
+import type { SynthTruth } from '../../src/synth/truth.js';
+import { lpsToVoxel } from '../../src/volume/affine.js';
+import type { Volume } from '../../src/volume/types.js';
+import { fixturePackage, smallPhantom } from '../pipeline/helpers.js';
+
+const SPEC = { organ: 'lungs', closeMm: 15, marginMm: 6 } as const;
+
+/** A phantom on a 2 mm LPS int16 grid, as a model would see it. */
+async function onGrid(kind: SynthKind, seed: number): Promise<{ grid: Volume; truth: SynthTruth }> {
+  const r = synthesize(kind, { seed, rows: 160, cols: 160, lesions: 4 });
+  const grid = await transformForOutput(r.volume, { spacing: [2, 2, 2], orient: 'LPS', interp: 'linear', outType: 'int16', workers: 0 });
+  return { grid, truth: r.truth };
+}
+
+function bodyFraction(grid: Volume): number {
+  let n = 0;
+  for (let v = 0; v < grid.data.length; v++) if (grid.data[v]! > -500) n++;
+  return n / grid.data.length;
+}
+
+function gateFraction(r: OrganRegion): number {
+  return r.cells.reduce((a, b) => a + b, 0) / r.cells.length;
+}
+
+describe('lung region', () => {
+  for (const seed of [11, 12, 13]) {
+    it(`chest phantom ${seed}: finds lungs of a plausible volume that hold every planted nodule, in far less than the body`, async () => {
+      const { grid, truth } = await onGrid('chest', seed);
+      const r = runToEnd(organRegion(grid, SPEC));
+      expect(r.found).toBe(true);
+      expect(r.volumeMl).toBeGreaterThan(1500);
+      expect(r.volumeMl).toBeLessThan(12000);
+      expect(truth.findings.length).toBeGreaterThan(0);
+      for (const f of truth.findings) expect(insideRegion(r, lpsToVoxel(grid.geometry, f.centerLps))).toBe(true);
+      // Spine, the air outside and a point well below the lungs are outside.
+      expect(insideRegion(r, [0, 0, 0])).toBe(false);
+      expect(gateFraction(r)).toBeLessThan(0.75 * bodyFraction(grid));
+    });
+  }
+
+  it('a head CTA has no lungs: not found, and then it gates nothing', async () => {
+    const { grid } = await onGrid('cta', 21);
+    const r = runToEnd(organRegion(grid, SPEC));
+    expect(r.found).toBe(false);
+    expect(r.volumeMl).toBeLessThan(150);
+    expect(insideRegion(r, [0, 0, 0])).toBe(true);
+  });
+});
+
+describe('organ region in the detect pipeline', () => {
+  let chest: string, cta: string, pkg: string;
+  beforeAll(async () => {
+    chest = (await smallPhantom('chest', { seed: 4 })).dir;
+    cta = (await smallPhantom('cta', { seed: 5, slices: 32 })).dir;
+    pkg = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 50, score: 0.001, region: SPEC });
+  }, 60_000);
+  afterAll(() => closeRunners());
+
+  it('skips patches and drops candidates outside the lungs; organMask false looks at the whole body', async () => {
+    const gated = (await detect(chest, { models: [pkg], ep: 'cpu' })).document;
+    const whole = (await detect(chest, { models: [pkg], ep: 'cpu', organMask: false })).document;
+    const region = gated.models[0]!.region!;
+    expect(region.found).toBe(true);
+    expect(region.organ).toBe('lungs');
+    expect(region.dropped).toBeGreaterThan(0);
+    expect(whole.models[0]!.region).toBeUndefined();
+    expect(gated.models[0]!.patches).toBeLessThanOrEqual(whole.models[0]!.patches);
+    expect(gated.findings.length).toBeLessThan(whole.findings.length);
+    expect(gated.warnings.some((w) => w.includes('lungs'))).toBe(false);
+  });
+
+  it('says so when the organ is not found and looks at the whole body', async () => {
+    const doc = (await detect(cta, { models: [pkg], ep: 'cpu' })).document;
+    expect(doc.models[0]!.region).toMatchObject({ organ: 'lungs', found: false, dropped: 0 });
+    expect(doc.warnings.some((w) => /no lungs found/.test(w))).toBe(true);
+    expect(doc.findings.length).toBeGreaterThan(0);
+  });
+});
