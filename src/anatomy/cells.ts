@@ -76,6 +76,7 @@ export function cellAt(m: CellMask, p: Vec3): boolean {
 
 /** Whether any set cell touches the fine voxel box [lo, hi) (exclusive upper bounds). */
 export function cellsHit(m: CellMask, lo: Vec3, hi: Vec3): boolean {
+  if (hi[0] <= lo[0] || hi[1] <= lo[1] || hi[2] <= lo[2]) return false;
   const [cx, cy] = m.cellDims;
   const a0 = lo.map((v, a) => Math.floor(v / m.block[a]!));
   const a1 = hi.map((v, a) => Math.min(m.cellDims[a]! - 1, Math.floor((v - 1) / m.block[a]!)));
@@ -153,8 +154,11 @@ export function components3d(mask: Uint8Array, cellDims: Vec3): { labels: Int32A
 
 const FAR = 1e20;
 
-/** Squared Euclidean distance (mm^2) from each cell to the nearest set cell, exact (separable, Felzenszwalb and Huttenlocher). */
-export function distanceSq(mask: Uint8Array, g: CellGrid): Float64Array {
+/**
+ * Squared Euclidean distance (mm^2) from each cell to the nearest set cell, exact (separable, Felzenszwalb and
+ * Huttenlocher), as steps: one per plane of lines, so a million cells never hold the host's thread for long.
+ */
+export function* distanceSq(mask: Uint8Array, g: CellGrid): Generator<void, Float64Array> {
   const d = new Float64Array(mask.length);
   for (let c = 0; c < mask.length; c++) d[c] = mask[c] ? 0 : FAR;
   const [cx, cy, cz] = g.cellDims;
@@ -166,13 +170,15 @@ export function distanceSq(mask: Uint8Array, g: CellGrid): Float64Array {
     const len = g.cellDims[a]!, stride = strides[a]!, s2 = g.cellMm[a]! ** 2;
     const others = [0, 1, 2].filter((b) => b !== a);
     const [p, q] = others as [number, number];
-    for (let j = 0; j < g.cellDims[q]!; j++)
+    for (let j = 0; j < g.cellDims[q]!; j++) {
       for (let i = 0; i < g.cellDims[p]!; i++) {
         const base = i * strides[p]! + j * strides[q]!;
         for (let k = 0; k < len; k++) f[k] = d[base + k * stride]!;
         lowerEnvelope(f, len, s2, out, v, z);
         for (let k = 0; k < len; k++) d[base + k * stride] = out[k]!;
       }
+      yield;
+    }
   }
   return d;
 }
@@ -207,19 +213,29 @@ function lowerEnvelope(f: Float64Array, n: number, s2: number, out: Float64Array
 }
 
 /** Cells within `mm` of a set cell (Euclidean ball). */
-export function dilate(mask: Uint8Array, g: CellGrid, mm: number): Uint8Array {
+export function* dilate(mask: Uint8Array, g: CellGrid, mm: number): Generator<void, Uint8Array> {
   if (mm <= 0) return mask.slice();
-  const d = distanceSq(mask, g), r2 = mm * mm + 1e-9;
+  const d = yield* distanceSq(mask, g), r2 = mm * mm + 1e-9;
   const out = new Uint8Array(mask.length);
   for (let c = 0; c < mask.length; c++) out[c] = d[c]! <= r2 ? 1 : 0;
   return out;
 }
 
 /** Cells farther than `mm` from every unset cell (erosion by a ball; nothing beyond the grid's faces counts as unset). */
-export function erode(mask: Uint8Array, g: CellGrid, mm: number): Uint8Array {
+export function* erode(mask: Uint8Array, g: CellGrid, mm: number): Generator<void, Uint8Array> {
   const inverse = new Uint8Array(mask.length);
   for (let c = 0; c < mask.length; c++) inverse[c] = mask[c] ? 0 : 1;
-  const grown = dilate(inverse, g, mm);
+  const grown = yield* dilate(inverse, g, mm);
   for (let c = 0; c < mask.length; c++) grown[c] = grown[c] ? 0 : 1;
   return grown;
+}
+
+/** The mask with, in each axial (z) slice, the unset cells it encloses (those the slice's border cannot reach) set. */
+export function fillHoles2d(mask: Uint8Array, g: CellGrid): Uint8Array {
+  const open = new Uint8Array(mask.length);
+  for (let c = 0; c < mask.length; c++) open[c] = mask[c] ? 0 : 1;
+  const reached = reachableFromBorder2d(open, g);
+  const out = new Uint8Array(mask.length);
+  for (let c = 0; c < mask.length; c++) out[c] = mask[c] || !reached[c] ? 1 : 0;
+  return out;
 }

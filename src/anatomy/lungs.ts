@@ -4,7 +4,7 @@
  * nodules (which bulge into the lung from its wall) stay inside.
  */
 import type { Volume } from '../volume/types.js';
-import { cellCount, cellGrid, components3d, dilate, erode, fractionBelow, reachableFromBorder2d } from './cells.js';
+import { cellCount, cellGrid, components3d, dilate, erode, fillHoles2d, fractionBelow, reachableFromBorder2d } from './cells.js';
 import type { OrganRegion, RegionSpec } from './region.js';
 
 /** Cell edge: lungs are tens of centimetres across, and 4 mm keeps a 1 mm chest grid under 1 M cells. */
@@ -19,6 +19,8 @@ const MIN_LUNGS_ML = 150;
 
 export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, OrganRegion> {
   const g = cellGrid(volume.geometry.dims, volume.geometry.spacing, CELL_MM);
+  // The air around the body is found slice by slice, which needs axial k-slices (a model grid in LPS, RAS...).
+  if (Math.abs(volume.geometry.direction[8]) < 0.9) return { ...g, cells: new Uint8Array(0), organ: 'lungs', found: false, volumeMl: 0, gateMl: 0 };
   const cellMl = (g.cellMm[0] * g.cellMm[1] * g.cellMm[2]) / 1000;
   const fraction = yield* fractionBelow(volume.data, g, AIR_HU);
   const n = cellCount(g);
@@ -42,12 +44,13 @@ export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, O
   const volumeMl = count * cellMl;
   yield;
   if (volumeMl < MIN_LUNGS_ML) return { ...g, cells: new Uint8Array(0), organ: 'lungs', found: false, volumeMl, gateMl: 0 };
-  // Closing (grow, then shrink back): fills the dents that lesions on the lung's wall make.
-  const grown = dilate(lungs, g, spec.closeMm);
+  // A mass inside the lung is a hole in its air, however large: fill what the lung encloses in each slice. Then a
+  // closing (grow, then shrink back) fills the dents that lesions on the lung's wall make.
+  const filled = fillHoles2d(lungs, g);
   yield;
-  const closed = erode(grown, g, spec.closeMm);
-  yield;
-  const cells = dilate(closed, g, spec.marginMm);
+  const grown = yield* dilate(filled, g, spec.closeMm);
+  const closed = yield* erode(grown, g, spec.closeMm);
+  const cells = yield* dilate(closed, g, spec.marginMm);
   let gate = 0;
   for (let c = 0; c < n; c++) gate += cells[c]!;
   return { ...g, cells, organ: 'lungs', found: true, volumeMl, gateMl: gate * cellMl };

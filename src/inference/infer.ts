@@ -1,11 +1,11 @@
-import { insideRegion, organRegion, type Organ } from '../anatomy/region.js';
-import { CtscopeError } from '../errors.js';
+import { insideRegion, organRegion, type Organ, type OrganRegion } from '../anatomy/region.js';
+import { CtscopeError, throwIfAborted } from '../errors.js';
 import type { CtVolume, Geometry, Vec3, Volume } from '../volume/types.js';
 import { boxToCandidate, decodeBoxes, nms3d, type Box3 } from '../postprocess/boxes.js';
 import type { Candidate } from '../postprocess/candidate.js';
 import { connectedComponents } from '../postprocess/components.js';
 import { peakSearch } from '../postprocess/peaks.js';
-import { runToEnd, runWithTurns } from '../io/turns.js';
+import { eventLoopTurns, runToEnd, runWithTurns } from '../io/turns.js';
 import { toFinding, type Finding } from './findings.js';
 import type { FilledManifest } from './manifest.js';
 import type { ModelPackage } from './model.js';
@@ -25,7 +25,8 @@ export interface InferOptions extends RunnerOptions {
   batchSize?: number;
   /**
    * Skip patches outside a mask: 'body' (HU > -500); 'organ', the manifest's organ region where it has one and
-   * the organ is found (else the body), which also drops candidates outside it; a byte per voxel; or none (default).
+   * the organ is found (else the body); a byte per voxel; or none (default). With 'organ', `detect` also drops
+   * candidates outside the region (and `runModel` drops boxes outside it before their NMS).
    */
   mask?: 'body' | 'organ' | PatchMask | null;
   /** Refuse a volume whose spacing differs from the manifest's by more than 1% (default true). */
@@ -41,6 +42,8 @@ export interface InferenceStats extends BatchStats {
   wallMs: number;
   /** The second stage, where the model has one. */
   refine?: RefineStats;
+  /** Boxes dropped outside an organ region given as the mask, before NMS (box models). */
+  boxesOutsideRegion?: number;
   /** The organ region, where the manifest names one and the 'organ' mask was asked for. */
   region?: RegionStats;
 }
@@ -51,7 +54,7 @@ export interface RegionStats {
   found: boolean;
   volumeMl: number;
   gateMl: number;
-  /** First-stage candidates dropped because their centre lay outside the region. */
+  /** First-stage candidates (heatmap maxima after suppression, components, boxes) dropped outside the region, before the candidate count. */
   dropped: number;
   ms: number;
 }
@@ -62,6 +65,15 @@ export type ModelOutput =
 
 /** HU above which a voxel counts as body for the 'body' mask. */
 const BODY_HU = -500;
+
+/** Event-loop turns that also end the steps with E_ABORTED once `signal` fires. */
+function abortableTurns(signal: AbortSignal | undefined): () => Promise<void> {
+  const turn = eventLoopTurns();
+  return async () => {
+    await turn();
+    throwIfAborted(signal, 'inference');
+  };
+}
 
 /** The body mask read from the grid in place: a byte-per-voxel copy would live through the whole window run. */
 function bodyLevel(volume: Volume): LevelMask {
@@ -106,10 +118,11 @@ export async function runModel(volume: Volume, pkg: ModelPackage, options: Infer
   const predictor: Predictor = sessionPredictor(runner, m, dense, options.tta ?? m.window.tta);
   let mask: PatchMask | undefined;
   if (options.mask === 'organ') {
-    const region = m.region ? await runWithTurns(organRegion(volume, m.region)) : null;
+    const region = m.region ? await runWithTurns(organRegion(volume, m.region), abortableTurns(options.signal)) : null;
     mask = region?.found ? region : bodyLevel(volume);
   } else if (options.mask === 'body') mask = bodyLevel(volume);
   else mask = options.mask ?? undefined;
+  const region = mask && 'organ' in mask ? (mask as OrganRegion) : null;
   const w: WindowOptions = {
     patchSize: m.input.patchSize,
     overlap: options.overlap ?? m.window.overlap,
@@ -149,29 +162,37 @@ export async function runModel(volume: Volume, pkg: ModelPackage, options: Infer
       for (const b of boxes) if (b.center.every((c, ax) => c >= p.validLo[ax]! - 0.5 && c < p.validHi[ax]! - 0.5)) found.push(b);
     });
   });
-  return { kind: 'boxes', boxes: nms3d(found, spec.nmsIou, m.thresholds.maxFindings), geometry: volume.geometry, stats: finish(stats) };
+  // Boxes outside the organ region go before NMS, so they neither suppress boxes inside it nor take their places.
+  const inside = region ? found.filter((b) => insideRegion(region, b.center)) : found;
+  const done = finish(stats);
+  if (region) done.boxesOutsideRegion = found.length - inside.length;
+  return { kind: 'boxes', boxes: nms3d(inside, spec.nmsIou, m.thresholds.maxFindings), geometry: volume.geometry, stats: done };
 }
 
 /**
  * Model output to candidates in the model grid, with the manifest's decoding parameters. With a second
  * stage, these are the candidates it re-scores: its own floor and count, not the final threshold.
  */
-export function decodeOutput(out: ModelOutput, m: FilledManifest): Candidate[] {
-  return runToEnd(outputDecoding(out, m));
+export function decodeOutput(out: ModelOutput, m: FilledManifest, accept?: (c: Vec3) => boolean): Candidate[] {
+  return runToEnd(outputDecoding(out, m, accept));
 }
 
-/** decodeOutput as steps for runWithTurns (the peak search over a whole heatmap takes about 0.1 s). */
-export function* outputDecoding(out: ModelOutput, m: FilledManifest): Generator<void, Candidate[]> {
+/**
+ * decodeOutput as steps for runWithTurns (the peak search over a whole heatmap takes about 0.1 s). With
+ * `accept`, only candidates at grid positions it accepts are kept, before the count limit.
+ */
+export function* outputDecoding(out: ModelOutput, m: FilledManifest, accept?: (c: Vec3) => boolean): Generator<void, Candidate[]> {
   if (m.refine) m = { ...m, thresholds: { ...m.thresholds, score: m.refine.candidateScore, maxFindings: m.refine.candidates } };
   const spacing: Vec3 = out.geometry.spacing;
   const voxelMm3 = spacing[0] * spacing[1] * spacing[2];
   let candidates: Candidate[];
   if (out.kind === 'boxes') candidates = out.boxes.map(boxToCandidate);
   else if (out.kind === 'heatmap') {
-    candidates = yield* peakSearch({ data: out.map, dims: out.geometry.dims }, { threshold: m.thresholds.score, spacing, minDistanceMm: m.output.heatmap.minDistanceMm, sizeLevel: m.output.heatmap.sizeLevel, maxPeaks: m.thresholds.maxFindings });
+    const peaks = { threshold: m.thresholds.score, spacing, minDistanceMm: m.output.heatmap.minDistanceMm, sizeLevel: m.output.heatmap.sizeLevel, maxPeaks: m.thresholds.maxFindings };
+    candidates = yield* peakSearch({ data: out.map, dims: out.geometry.dims }, accept ? { ...peaks, accept: (i, j, k) => accept([i, j, k]) } : peaks);
   } else candidates = connectedComponents({ data: out.map, dims: out.geometry.dims }, { threshold: m.thresholds.score });
   const minVol = (Math.PI / 6) * m.thresholds.minDiameterMm ** 3;
-  return candidates.filter((c) => c.extent || c.voxels * voxelMm3 >= minVol).slice(0, m.thresholds.maxFindings);
+  return candidates.filter((c) => (c.extent || c.voxels * voxelMm3 >= minVol) && (out.kind === 'heatmap' || !accept || accept(c.center))).slice(0, m.thresholds.maxFindings);
 }
 
 export interface DetectResult {
@@ -188,18 +209,19 @@ export interface DetectResult {
 export async function detect(volume: Volume, original: CtVolume, pkg: ModelPackage, options: InferOptions = {}): Promise<DetectResult> {
   const m = pkg.manifest;
   const tRegion = performance.now();
-  const region = options.mask === 'organ' && m.region ? await runWithTurns(organRegion(volume, m.region)) : null;
+  const region = options.mask === 'organ' && m.region ? await runWithTurns(organRegion(volume, m.region), abortableTurns(options.signal)) : null;
   const regionMs = performance.now() - tRegion;
   const mask = region ? (region.found ? region : 'body') : options.mask;
   const out = await runModel(volume, pkg, { ...options, mask });
   const label = m.labels[out.kind === 'boxes' ? 0 : Math.min(m.output.channel, m.labels.length - 1)] ?? m.task;
   // The host's event loop gets turns during the peak search (see runWithTurns).
-  let candidates = await runWithTurns(outputDecoding(out, m));
+  // Candidates outside the organ region are dropped before the candidate count, so they take no second-stage slot.
+  let dropped = 0;
+  const accept = region?.found ? (c: Vec3): boolean => insideRegion(region, c) || (dropped++, false) : undefined;
+  let candidates = await runWithTurns(outputDecoding(out, m, accept));
   const stats: InferenceStats = { ...out.stats };
   if (region) {
-    const before = candidates.length;
-    candidates = candidates.filter((c) => insideRegion(region, c.center));
-    stats.region = { organ: region.organ, found: region.found, volumeMl: Math.round(region.volumeMl), gateMl: Math.round(region.gateMl), dropped: before - candidates.length, ms: Math.round(regionMs) };
+    stats.region = { organ: region.organ, found: region.found, volumeMl: Math.round(region.volumeMl), gateMl: Math.round(region.gateMl), dropped: dropped + (out.stats.boxesOutsideRegion ?? 0), ms: Math.round(regionMs) };
     stats.wallMs += regionMs;
   }
   if (m.refine && pkg.refine) {

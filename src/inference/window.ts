@@ -266,6 +266,8 @@ export async function slidingWindow(
       if (t.dims.length !== 5 || b !== patches.length || d !== pk || h !== pj || w !== pi || channels.some((ch) => ch >= c!)) {
         throw new CtscopeError('E_INFERENCE', `model output '${output}' has shape [${t.dims.join(', ')}], expected [${patches.length}, >${Math.max(...channels)}, ${pk}, ${pj}, ${pi}]`);
       }
+      // Slices before the batch's first patch are final too (the mask may have skipped the grid's first layers).
+      while (merger.finalizeNext(patches[0]!.validLo[2])) await turn();
       for (let n = 0; n < patches.length; n++) {
         merger.aggregate(patches[n]!, t.data, n, c!, channels);
         await turn();

@@ -125,7 +125,7 @@ async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOp
     ep: o.ep,
     deviceId: o.deviceId,
     onLog: o.onLog,
-    mask: o.organMask ? 'organ' : o.bodyMask ? 'body' : null,
+    mask: o.bodyMask ? (o.organMask ? 'organ' : 'body') : null,
     ...(o.sessionThreads !== undefined ? { threads: o.sessionThreads } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });

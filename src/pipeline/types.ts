@@ -50,6 +50,7 @@ export interface DetectOptions {
   /**
    * Where a model names an organ region (the nodule model: lungs), skip patches outside it and drop candidates
    * whose centre lies outside it; default true. Where the organ is not found, the body mask is used instead.
+   * `bodyMask: false` turns both off.
    */
   organMask?: boolean | undefined;
 }

@@ -12,6 +12,11 @@ export interface PeakOptions {
   /** Region for size: voxels connected to the peak at or above this fraction of its value (0 = no size). */
   sizeLevel?: number;
   maxPeaks?: number;
+  /**
+   * Only maxima at voxels (i, j, k) it accepts are returned. The others still suppress lower maxima near them
+   * (as without it), but take none of `maxPeaks`.
+   */
+  accept?: (i: number, j: number, k: number) => boolean;
   /** A peak's region stops growing at this many voxels (default 2^20). */
   maxRegionVoxels?: number;
 }
@@ -70,11 +75,16 @@ export function* peakSearch(map: Map3, o: PeakOptions): Generator<void, Candidat
   maxima.sort((a, b) => data[b]! - data[a]!);
   const r2 = o.minDistanceMm * o.minDistanceMm;
   const kept: { v: number; i: number; j: number; k: number }[] = [];
+  const rejected: { i: number; j: number; k: number }[] = [];
   const max = o.maxPeaks ?? Infinity;
   for (const v of maxima) {
     const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / sz);
-    const close = kept.some((p) => ((p.i - i) * o.spacing[0]) ** 2 + ((p.j - j) * o.spacing[1]) ** 2 + ((p.k - k) * o.spacing[2]) ** 2 < r2);
-    if (close) continue;
+    const near = (p: { i: number; j: number; k: number }): boolean => ((p.i - i) * o.spacing[0]) ** 2 + ((p.j - j) * o.spacing[1]) ** 2 + ((p.k - k) * o.spacing[2]) ** 2 < r2;
+    if (kept.some(near) || rejected.some(near)) continue;
+    if (o.accept && !o.accept(i, j, k)) {
+      rejected.push({ i, j, k });
+      continue;
+    }
     kept.push({ v, i, j, k });
     if (kept.length >= max) break;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cellGrid, cellsHit, components3d, dilate, distanceSq, erode, fractionBelow, reachableFromBorder2d, type CellGrid } from '../../src/anatomy/cells.js';
+import { cellGrid, cellsHit, components3d, dilate, distanceSq, erode, fillHoles2d, fractionBelow, reachableFromBorder2d, type CellGrid } from '../../src/anatomy/cells.js';
 import { runToEnd } from '../../src/io/turns.js';
 import type { Vec3 } from '../../src/volume/types.js';
 
@@ -34,7 +34,7 @@ describe('cell grids', () => {
     const mask = new Uint8Array(n);
     for (let c = 0; c < n; c++) mask[c] = r() < 0.04 ? 1 : 0;
     mask[17] = 1;
-    const d = distanceSq(mask, g);
+    const d = runToEnd(distanceSq(mask, g));
     const pos = (c: number): Vec3 => [c % 9, Math.floor(c / 9) % 7, Math.floor(c / 63)];
     for (let c = 0; c < n; c++) {
       let best = Infinity;
@@ -51,13 +51,13 @@ describe('cell grids', () => {
     const g = grid([21, 21, 1]);
     const one = new Uint8Array(21 * 21);
     one[10 + 21 * 10] = 1;
-    const ball = dilate(one, g, 3);
+    const ball = runToEnd(dilate(one, g, 3));
     expect(ball.reduce((a, b) => a + b, 0)).toBe(29); // lattice points with x^2 + y^2 <= 9
     // A square with a 3-cell-wide notch cut into its top edge.
     const sq = new Uint8Array(21 * 21);
     for (let y = 4; y <= 16; y++) for (let x = 4; x <= 16; x++) sq[x + 21 * y] = 1;
     for (let y = 4; y <= 7; y++) for (let x = 9; x <= 11; x++) sq[x + 21 * y] = 0;
-    const closed = erode(dilate(sq, g, 3), g, 3);
+    const closed = runToEnd(erode(runToEnd(dilate(sq, g, 3)), g, 3));
     for (let y = 5; y <= 7; y++) for (let x = 9; x <= 11; x++) expect(closed[x + 21 * y]).toBe(1);
     expect(closed[3 + 21 * 10]).toBe(0);
     expect(closed[4 + 21 * 10]).toBe(1);
@@ -91,5 +91,19 @@ describe('cell grids', () => {
     expect(cellsHit(m, [0, 0, 0], [21, 40, 40])).toBe(true);
     expect(cellsHit(m, [23, 23, 23], [40, 40, 40])).toBe(true);
     expect(cellsHit(m, [24, 0, 0], [40, 40, 40])).toBe(false);
+    expect(cellsHit(m, [21, 21, 21], [21, 40, 40])).toBe(false); // an empty box
+  });
+
+  it('fills what a mask encloses within each axial slice, not what touches the slice border', () => {
+    const g = grid([7, 7, 2]);
+    const m = new Uint8Array(98);
+    for (let i = 1; i <= 5; i++) for (const [x, y] of [[i, 1], [i, 5], [1, i], [5, i]] as const) m[x + 7 * y] = 1;
+    // Slice 1: the same ring, open on one side.
+    for (let c = 0; c < 49; c++) m[49 + c] = m[c]!;
+    m[49 + 5 + 7 * 3] = 0;
+    const f = fillHoles2d(m, g);
+    expect(f[3 + 7 * 3]).toBe(1);
+    expect(f[0]).toBe(0);
+    expect(f[49 + 3 + 7 * 3]).toBe(0);
   });
 });

@@ -55,25 +55,66 @@ describe('lung region', () => {
   });
 });
 
+/** A torso of soft tissue on a 2 mm LPS grid with two lungs of air, one holding a solid sphere of `massMm`. */
+function torso(massMm: number): { volume: Volume; mass: [number, number, number] } {
+  const dims: [number, number, number] = [140, 110, 90];
+  const data = new Int16Array(dims[0] * dims[1] * dims[2]).fill(-1000);
+  const mass: [number, number, number] = [35, 55, 45];
+  for (let k = 0; k < dims[2]; k++)
+    for (let j = 0; j < dims[1]; j++)
+      for (let i = 0; i < dims[0]; i++) {
+        const v = i + dims[0] * (j + dims[1] * k);
+        if (((i - 70) / 65) ** 2 + ((j - 55) / 50) ** 2 > 1) continue;
+        data[v] = 40;
+        const inLung = k > 10 && k < 80 && [35, 105].some((c) => ((i - c) / 22) ** 2 + ((j - 55) / 38) ** 2 < 1);
+        if (inLung) data[v] = -850;
+        if (Math.hypot(i - mass[0], j - mass[1], k - mass[2]) * 2 < massMm / 2) data[v] = 30;
+      }
+  return { volume: { data, geometry: { dims, spacing: [2, 2, 2], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] } }, mass };
+}
+
+describe('lung region on a drawn torso', () => {
+  for (const massMm of [20, 40, 50]) {
+    it(`keeps a ${massMm} mm solid mass in the middle of a lung inside the region`, () => {
+      const { volume, mass } = torso(massMm);
+      const r = runToEnd(organRegion(volume, SPEC));
+      expect(r.found).toBe(true);
+      expect(insideRegion(r, mass)).toBe(true);
+      expect(insideRegion(r, [70, 55, 45])).toBe(false); // the mediastinum between the lungs, 26 mm from each
+      expect(insideRegion(r, [70, 55, 2])).toBe(false); // below the lungs
+    });
+  }
+
+  it('needs axial k-slices: on a grid whose k axis is not head-foot it reports the lungs not found', () => {
+    const { volume } = torso(20);
+    const r = runToEnd(organRegion({ ...volume, geometry: { ...volume.geometry, direction: [1, 0, 0, 0, 0, 1, 0, 1, 0] } }, SPEC));
+    expect(r.found).toBe(false);
+  });
+});
+
 describe('organ region in the detect pipeline', () => {
   let chest: string, cta: string, pkg: string;
   beforeAll(async () => {
     chest = (await smallPhantom('chest', { seed: 4 })).dir;
     cta = (await smallPhantom('cta', { seed: 5, slices: 32 })).dir;
-    pkg = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 50, score: 0.001, region: SPEC });
+    // 16^3 patches on the 4 mm grid: enough patches that some hold no lung, at little cost.
+    pkg = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], patchSize: [16, 16, 16], maxFindings: 50, score: 0.001, region: SPEC });
   }, 60_000);
   afterAll(() => closeRunners());
 
   it('skips patches and drops candidates outside the lungs; organMask false looks at the whole body', async () => {
     const gated = (await detect(chest, { models: [pkg], ep: 'cpu' })).document;
     const whole = (await detect(chest, { models: [pkg], ep: 'cpu', organMask: false })).document;
+    const all = (await detect(chest, { models: [pkg], ep: 'cpu', bodyMask: false })).document;
     const region = gated.models[0]!.region!;
     expect(region.found).toBe(true);
     expect(region.organ).toBe('lungs');
     expect(region.dropped).toBeGreaterThan(0);
     expect(whole.models[0]!.region).toBeUndefined();
-    expect(gated.models[0]!.patches).toBeLessThanOrEqual(whole.models[0]!.patches);
-    expect(gated.findings.length).toBeLessThan(whole.findings.length);
+    expect(gated.models[0]!.patches).toBeLessThan(whole.models[0]!.patches);
+    // bodyMask false turns every mask off, the organ's too.
+    expect(all.models[0]!.region).toBeUndefined();
+    expect(all.models[0]!.patches).toBeGreaterThan(whole.models[0]!.patches);
     expect(gated.warnings.some((w) => w.includes('lungs'))).toBe(false);
   });
 

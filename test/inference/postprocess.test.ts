@@ -72,6 +72,18 @@ describe('heatmap peaks and connected components', () => {
     expect(findPeaks({ data: map, dims }, { threshold: 0.95, spacing: [1, 1, 1], minDistanceMm: 4 })).toHaveLength(0);
   });
 
+  it('skips maxima outside an accepted region before suppression and the count limit', () => {
+    const o = { threshold: 0.5, spacing: [1, 1, 1] as Vec3, minDistanceMm: 4, maxPeaks: 1 };
+    // The 0.9 peak is outside: the one slot goes to the 0.7 peak.
+    const inside = findPeaks({ data: map, dims }, { ...o, accept: (i) => i > 18 });
+    expect(inside).toHaveLength(1);
+    expect(inside[0]!.score).toBeCloseTo(0.7, 1);
+    // The 0.7 peak is outside: it is not returned, but still suppresses its 0.6 shoulder as it did without a region.
+    const noSecond = findPeaks({ data: map, dims }, { ...o, maxPeaks: 5, accept: (i, j) => !(i === 21 && j === 13) });
+    expect(noSecond.map((p) => p.score.toFixed(1))).toEqual(['0.9']);
+    expect(findPeaks({ data: map, dims }, { ...o, maxPeaks: 5, minDistanceMm: 2, accept: (i, j) => !(i === 21 && j === 13) }).map((p) => p.score.toFixed(1))).toEqual(['0.9', '0.6']);
+  });
+
   it('labels components with size, max score and weighted centroid', () => {
     const comps = connectedComponents({ data: map, dims }, { threshold: 0.3 });
     expect(comps).toHaveLength(2);

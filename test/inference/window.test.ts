@@ -82,6 +82,17 @@ describe('sliding window stitching', () => {
     expect(maps[0]![40 + 48 * (40 + 48 * 40)]).toBe(0);
   });
 
+  it('a mask that skips the first layers of patches (an organ starting high up) stitches the rest exactly', async () => {
+    const dims: Vec3 = [32, 32, 80];
+    const data = new Float32Array(32 * 32 * 80).map((_, v) => v % 7);
+    const mask = new Uint8Array(32 * 32 * 80);
+    mask[5 + 32 * (5 + 32 * 70)] = 1; // only the top layer of patches (k 64..80)
+    const { maps, stats } = await slidingWindow({ data, dims, transforms: unitHu }, { patchSize: [16, 16, 16], overlap: 0.25, mask }, identity, 'y');
+    expect(stats.patches).toBeGreaterThan(0);
+    expect(maps[0]![5 + 32 * (5 + 32 * 70)]).toBeCloseTo(data[5 + 32 * (5 + 32 * 70)]!, 5);
+    expect(maps[0]![5 + 32 * (5 + 32 * 10)]).toBe(0);
+  });
+
   it('a mask that rules out every patch runs no model and reports only the host time spent', async () => {
     const dims: Vec3 = [32, 32, 32];
     const calls: number[] = [];
