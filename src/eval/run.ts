@@ -75,7 +75,10 @@ async function main(): Promise<void> {
   await closePool();
 }
 
-main().catch((e: unknown) => {
+main().catch(async (e: unknown) => {
   process.stderr.write(`eval failed: ${(e as Error).message}\n`);
-  process.exit(1);
+  process.exitCode = 1;
+  // Let model runs still in flight end before the process does (exiting under a running session aborts it).
+  await closeRunners().catch(() => undefined);
+  await closePool().catch(() => undefined);
 });
