@@ -1,4 +1,4 @@
-import type { DetectProgress, FindingsDocument } from '../pipeline/types.js';
+import type { DetectProgress, FindingsDocument, ModelInfo } from '../pipeline/types.js';
 
 const VERBS: Record<DetectProgress['stage'], string> = {
   scan: 'scanning files',
@@ -67,11 +67,17 @@ export function progressView(sink: ProgressSink): { onProgress: (p: DetectProgre
 }
 
 /** The end-of-run summary: one row per finding plus series, models and timings. */
+/** Where a model looked, for the summary and the report: inside the organ it found, or the whole body. */
+export function regionNote(m: ModelInfo): string {
+  if (!m.region) return '';
+  return m.region.found ? `, looked inside the ${m.region.organ} (${m.region.volumeMl} mL found)` : `, no ${m.region.organ} found: looked at the whole body`;
+}
+
 export function summaryTable(doc: FindingsDocument, outDir: string | undefined): string[] {
   const lines: string[] = [];
   const s = doc.series;
   lines.push(`series ${s.seriesInstanceUid}: ${s.dims.join(' x ')} at ${s.spacing.map((x) => x.toFixed(3)).join(' x ')} mm`);
-  for (const m of doc.models) lines.push(`model ${m.id} ${m.version} (${m.task}) on ${m.provider}: ${doc.findings.filter((f) => f.model === m.id).length} finding(s)`);
+  for (const m of doc.models) lines.push(`model ${m.id} ${m.version} (${m.task}) on ${m.provider}: ${doc.findings.filter((f) => f.model === m.id).length} finding(s)${regionNote(m)}`);
   if (doc.findings.length) {
     const head = ['#', 'model', 'finding', 'score', 'centre LPS (mm)', 'slice', 'diam mm', 'vol mm3'];
     const rows = doc.findings.map((f) => [

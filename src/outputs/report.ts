@@ -1,5 +1,6 @@
 import type { FindingsDocument } from '../pipeline/types.js';
 import { WINDOWS } from './key-image.js';
+import { regionNote } from './console.js';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ESC[c]!);
@@ -52,7 +53,7 @@ export function reportHtml(doc: FindingsDocument, images: readonly KeyImageRef[]
     .map(
       (m) => `<dl class="model"><dt>Model</dt><dd>${esc(m.id)} ${esc(m.version)} (${esc(m.task)})</dd><dt>Description</dt><dd>${esc(m.description || '-')}</dd>` +
         `<dt>Training data</dt><dd>${esc(m.trainingData)}</dd><dt>Licence</dt><dd>${esc(m.licence)}</dd><dt>sha256</dt><dd class="uid">${esc(m.sha256)}</dd>` +
-        `<dt>Ran on</dt><dd>${esc(m.provider)}, grid ${m.dims.join(' x ')} at ${m.spacing.join(' x ')} mm, ${m.patches} patches</dd>` +
+        `<dt>Ran on</dt><dd>${esc(m.provider)}, grid ${m.dims.join(' x ')} at ${m.spacing.join(' x ')} mm, ${m.patches} patches${esc(regionNote(m))}</dd>` +
         (m.refine ? `<dt>Second stage</dt><dd>re-scored ${m.refine.candidates} candidates (${m.refine.combine === 'geometric' ? 'geometric mean of both stages' : 'its score alone'}); sha256 <span class="uid">${esc(m.refine.sha256)}</span></dd>` : '') +
         `<dt>Intended use</dt><dd>Synthetic phantoms only, not for clinical use.</dd></dl>`,
     )

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { organRegion, insideRegion, type OrganRegion } from '../../src/anatomy/region.js';
 import { runToEnd } from '../../src/io/turns.js';
 import { closeRunners } from '../../src/inference/runner.js';
+import { summaryTable } from '../../src/outputs/console.js';
+import { reportHtml } from '../../src/outputs/report.js';
 import { detect } from '../../src/pipeline/detect.js';
 import { transformForOutput } from '../../src/resample/index.js';
 import { synthesize } from '../../src/synth/synthesize.js';
@@ -116,12 +118,16 @@ describe('organ region in the detect pipeline', () => {
     expect(all.models[0]!.region).toBeUndefined();
     expect(all.models[0]!.patches).toBeGreaterThan(whole.models[0]!.patches);
     expect(gated.warnings.some((w) => w.includes('lungs'))).toBe(false);
+    expect(summaryTable(gated, undefined)[1]).toMatch(/looked inside the lungs \(\d+ mL found\)$/);
+    expect(reportHtml(gated, [])).toContain('looked inside the lungs');
+    expect(summaryTable(whole, undefined)[1]).not.toContain('lungs');
   });
 
   it('says so when the organ is not found and looks at the whole body', async () => {
     const doc = (await detect(cta, { models: [pkg], ep: 'cpu' })).document;
     expect(doc.models[0]!.region).toMatchObject({ organ: 'lungs', found: false, dropped: 0 });
     expect(doc.warnings.some((w) => /no lungs found/.test(w))).toBe(true);
+    expect(summaryTable(doc, undefined)[1]).toContain('no lungs found: looked at the whole body');
     expect(doc.findings.length).toBeGreaterThan(0);
   });
 });
