@@ -9,7 +9,8 @@ refine.onnx next to the first-stage model; models/set_refine.py then records it 
       `refine` section (combine: refine|geometric; threshold: the final score's default operating threshold)
 
 Environment: TRAIN_SECONDS (wall-clock budget, default 900), TRAIN_THREADS (default 2), TRAIN_BATCH (64),
-VAL_SEEDS=a-b (crops of these seeds are held out and scored at the end; default none).
+VAL_SEEDS=a-b (crops of these seeds are held out and scored at the end; default none), SMALL_MM and SMALL_BOOST
+(positives of a lesion under SMALL_MM are drawn SMALL_BOOST times as often; default no boost).
 """
 import json
 import os
@@ -129,13 +130,16 @@ def main():
     label = np.array([m['label'] for m in meta])
     pos = np.flatnonzero((label == 1) & ~is_val)
     neg = np.flatnonzero((label == 0) & ~is_val)
+    small_mm, boost = float(os.environ.get('SMALL_MM', 0)), float(os.environ.get('SMALL_BOOST', 1))
+    pos_w = np.array([boost if meta[i].get('d', 99) < small_mm else 1.0 for i in pos])
+    pos_w /= pos_w.sum()
     print(f'{len(meta)} crops: {len(pos)} positive, {len(neg)} negative for training, {is_val.sum()} held out', flush=True)
     net = RefineNet()
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     t0, step, losses = time.time(), 0, []
     while time.time() - t0 < budget:
         # A quarter positives per batch: lesions are rare among candidates.
-        idx = np.concatenate([rng.choice(pos, B // 4), rng.choice(neg, B - B // 4)])
+        idx = np.concatenate([rng.choice(pos, B // 4, p=pos_w), rng.choice(neg, B - B // 4)])
         x = augment(data[idx], rng, window, task)
         y = torch.from_numpy(label[idx].astype(np.float32))[:, None]
         frac = (time.time() - t0) / budget
