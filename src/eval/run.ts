@@ -35,6 +35,9 @@ async function main(): Promise<void> {
   const work = v.work ?? join(tmpdir(), `ctscope-eval-${process.pid}`);
   const truthRoot = join(work, 'truth'), predRoot = join(work, 'pred');
   mkdirSync(truthRoot, { recursive: true });
+  mkdirSync(predRoot, { recursive: true });
+  // A temporary work folder goes however the run ends.
+  if (!v.keep && !v.work) process.once('exit', () => rmSync(work, { recursive: true, force: true }));
   const models: Record<SynthKind, ModelPackage> = { chest: loadModel('nodule'), cta: loadModel('aneurysm') };
   const seed0 = Number(v.seed), rows = Number(v.rows);
   const plan: [SynthKind, number][] = [['chest', Number(v.chest)], ['cta', Number(v.cta)]];
@@ -52,7 +55,8 @@ async function main(): Promise<void> {
       process.stderr.write(`${id}: ${det.findings.length} findings above ${CURVE_THRESHOLD}, ${(det.ms / 1000).toFixed(1)} s\n`);
     }
   }
-  const report = runEval(truthRoot, predRoot, ['nodule', 'aneurysm']);
+  // With --chest 0 --cta 0 only the --extra folders run: there is nothing to score.
+  const report = plan.some(([, count]) => count > 0) ? runEval(truthRoot, predRoot, ['nodule', 'aneurysm']) : null;
   const extra: { dir: string; model: string; findings: number; ms: number }[] = [];
   for (const dir of v.extra ?? []) {
     for (const pkg of [models.chest, models.cta]) {
@@ -64,13 +68,12 @@ async function main(): Promise<void> {
   if (v.json) {
     process.stdout.write(JSON.stringify({ work, seeds: `${seed0}..`, rows, report, extra, medianMs: { chest: median(times.chest!), cta: median(times.cta!) } }, (_k, x) => (x === Infinity ? null : x), 2) + '\n');
   } else {
-    process.stdout.write(`Held-out phantoms: seeds ${seed0}.., ${rows}x${rows} matrix (training used seeds 1000-1999).\n\n`);
-    for (const [kind, r] of Object.entries(report.kinds)) process.stdout.write(frocTable(kind, r) + '\n\n');
+    if (report) process.stdout.write(`Held-out phantoms: seeds ${seed0}.., ${rows}x${rows} matrix (training used seeds 1000-1999).\n\n`);
+    for (const [kind, r] of Object.entries(report?.kinds ?? {})) process.stdout.write(frocTable(kind, r) + '\n\n');
     for (const e of extra) process.stdout.write(`${e.dir}: model ${e.model}: ${e.findings} findings at the default threshold (${(e.ms / 1000).toFixed(1)} s)\n`);
     const timed = (['chest', 'cta'] as const).filter((k) => (times[k]?.length ?? 0) > 0).map((k) => `${k === 'cta' ? 'CTA' : k} ${(median(times[k]!) / 1000).toFixed(1)} s`);
     if (timed.length > 0) process.stdout.write(`median detection time (load + resample + model): ${timed.join(', ')}\n`);
   }
-  if (!v.keep && !v.work) rmSync(work, { recursive: true, force: true });
   await closeRunners();
   await closePool();
 }
