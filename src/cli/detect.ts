@@ -23,6 +23,7 @@ const OPTIONS = {
   outputs: { type: 'string' },
   stow: { type: 'boolean' },
   'token-file': { type: 'string' },
+  'whole-body': { type: 'boolean' },
 } as const;
 
 const USAGE = `detect <folder|files...|dicomweb-url> --model <id|path>[,<id|path>...] --out DIR [options]
@@ -38,6 +39,7 @@ const USAGE = `detect <folder|files...|dicomweb-url> --model <id|path>[,<id|path
   --outputs LIST        which files to write: ${OUTPUT_NAMES.join(',')} (default all)
   --stow                store the SR back to the DICOMweb server the series came from (STOW-RS)
   --token-file FILE     bearer token for DICOMweb (else $CTSCOPE_DICOMWEB_TOKEN); never printed
+  --whole-body          ignore the models' organ regions (the nodule model's lungs): look at the whole body
 
 DICOMweb input: dicomweb+http://host:port/dicom-web?study=<StudyUID>&series=<SeriesUID>
 (or .../dicom-web/studies/<StudyUID>/series/<SeriesUID>; without a series the whole study is
@@ -56,6 +58,7 @@ export interface DetectArgs {
   outputs: OutputName[];
   stow: boolean;
   tokenFile: string | undefined;
+  wholeBody: boolean;
 }
 
 export function parseDetectArgs(argv: string[]): DetectArgs {
@@ -96,6 +99,7 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
     outputs: outputs as OutputName[],
     stow: v.stow ?? false,
     tokenFile: v['token-file'],
+    wholeBody: v['whole-body'] ?? false,
   };
 }
 
@@ -137,6 +141,7 @@ export const detectCommand: Command = {
         outputs: a.outputs,
         sr: a.stow,
         threads: a.threads,
+        organMask: !a.wholeBody,
         onProgress: view?.onProgress,
         onLog: say,
       });
