@@ -118,40 +118,6 @@ export function reachableFromBorder2d(open: Uint8Array, g: CellGrid): Uint8Array
   return seen;
 }
 
-/** 6-connected components of the set cells: a label per cell (0 outside) and each label's cell count (index label - 1). */
-export function components3d(mask: Uint8Array, cellDims: Vec3): { labels: Int32Array; sizes: number[] } {
-  const [cx, cy, cz] = cellDims;
-  const plane = cx * cy;
-  const labels = new Int32Array(mask.length);
-  const queue = new Int32Array(mask.length);
-  const sizes: number[] = [];
-  for (let s = 0; s < mask.length; s++) {
-    if (!mask[s] || labels[s]) continue;
-    const label = sizes.length + 1;
-    let head = 0, tail = 0;
-    labels[s] = label;
-    queue[tail++] = s;
-    while (head < tail) {
-      const c = queue[head++]!;
-      const x = c % cx, y = ((c - x) / cx) % cy, z = Math.floor(c / plane);
-      const visit = (n: number): void => {
-        if (mask[n] && !labels[n]) {
-          labels[n] = label;
-          queue[tail++] = n;
-        }
-      };
-      if (x > 0) visit(c - 1);
-      if (x < cx - 1) visit(c + 1);
-      if (y > 0) visit(c - cx);
-      if (y < cy - 1) visit(c + cx);
-      if (z > 0) visit(c - plane);
-      if (z < cz - 1) visit(c + plane);
-    }
-    sizes.push(tail);
-  }
-  return { labels, sizes };
-}
-
 const FAR = 1e20;
 
 /**

@@ -4,7 +4,8 @@
  * nodules (which bulge into the lung from its wall) stay inside.
  */
 import type { Volume } from '../volume/types.js';
-import { cellCount, cellGrid, components3d, dilate, erode, fillHoles2d, fractionBelow, reachableFromBorder2d } from './cells.js';
+import { labelComponents } from '../postprocess/components.js';
+import { cellCount, cellGrid, dilate, erode, fillHoles2d, fractionBelow, reachableFromBorder2d } from './cells.js';
 import type { OrganRegion, RegionSpec } from './region.js';
 
 /** Cell edge: lungs are tens of centimetres across, and 4 mm keeps a 1 mm chest grid under 1 M cells. */
@@ -29,7 +30,7 @@ export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, O
   const outside = reachableFromBorder2d(air, g);
   for (let c = 0; c < n; c++) if (outside[c]) air[c] = 0;
   yield;
-  const { labels, sizes } = components3d(air, g.cellDims);
+  const { labels, sizes } = labelComponents({ data: air, dims: g.cellDims }, { threshold: 1, connectivity: 6 });
   const largest = sizes.reduce((a, b) => Math.max(a, b), 0);
   const keep = sizes.map((s) => s * cellMl >= MIN_COMPONENT_ML && s >= largest / 20);
   const lungs = new Uint8Array(n);

@@ -75,6 +75,18 @@ function abortableTurns(signal: AbortSignal | undefined): () => Promise<void> {
   };
 }
 
+/**
+ * The patch mask `InferOptions.mask` asks for, and for 'organ' the region that was looked for (null where the
+ * manifest names none); where the organ is not found, the mask is the body's.
+ */
+async function resolveMask(volume: Volume, m: FilledManifest, mask: InferOptions['mask'], signal: AbortSignal | undefined): Promise<{ mask: PatchMask | undefined; region: OrganRegion | null }> {
+  if (mask === 'organ') {
+    const region = m.region ? await runWithTurns(organRegion(volume, m.region), abortableTurns(signal)) : null;
+    return { mask: region?.found ? region : bodyLevel(volume), region };
+  }
+  return { mask: mask === 'body' ? bodyLevel(volume) : mask ?? undefined, region: null };
+}
+
 /** The body mask read from the grid in place: a byte-per-voxel copy would live through the whole window run. */
 function bodyLevel(volume: Volume): LevelMask {
   return { data: volume.data, above: BODY_HU };
@@ -116,12 +128,7 @@ export async function runModel(volume: Volume, pkg: ModelPackage, options: Infer
   const runsBefore = runner.stats.runs, msBefore = runner.stats.runMs;
   const dense = m.output.name || runner.outputs[0]!.name;
   const predictor: Predictor = sessionPredictor(runner, m, dense, options.tta ?? m.window.tta);
-  let mask: PatchMask | undefined;
-  if (options.mask === 'organ') {
-    const region = m.region ? await runWithTurns(organRegion(volume, m.region), abortableTurns(options.signal)) : null;
-    mask = region?.found ? region : bodyLevel(volume);
-  } else if (options.mask === 'body') mask = bodyLevel(volume);
-  else mask = options.mask ?? undefined;
+  const { mask } = await resolveMask(volume, m, options.mask, options.signal);
   const region = mask && 'organ' in mask ? (mask as OrganRegion) : null;
   const w: WindowOptions = {
     patchSize: m.input.patchSize,
@@ -192,7 +199,7 @@ export function* outputDecoding(out: ModelOutput, m: FilledManifest, accept?: (c
     candidates = yield* peakSearch({ data: out.map, dims: out.geometry.dims }, accept ? { ...peaks, accept: (i, j, k) => accept([i, j, k]) } : peaks);
   } else candidates = connectedComponents({ data: out.map, dims: out.geometry.dims }, { threshold: m.thresholds.score });
   const minVol = (Math.PI / 6) * m.thresholds.minDiameterMm ** 3;
-  return candidates.filter((c) => (c.extent || c.voxels * voxelMm3 >= minVol) && (out.kind === 'heatmap' || !accept || accept(c.center))).slice(0, m.thresholds.maxFindings);
+  return candidates.filter((c) => (c.extent || c.voxels * voxelMm3 >= minVol) && (out.kind !== 'segmentation' || !accept || accept(c.center))).slice(0, m.thresholds.maxFindings);
 }
 
 export interface DetectResult {
@@ -209,10 +216,9 @@ export interface DetectResult {
 export async function detect(volume: Volume, original: CtVolume, pkg: ModelPackage, options: InferOptions = {}): Promise<DetectResult> {
   const m = pkg.manifest;
   const tRegion = performance.now();
-  const region = options.mask === 'organ' && m.region ? await runWithTurns(organRegion(volume, m.region), abortableTurns(options.signal)) : null;
+  const { mask, region } = await resolveMask(volume, m, options.mask, options.signal);
   const regionMs = performance.now() - tRegion;
-  const mask = region ? (region.found ? region : 'body') : options.mask;
-  const out = await runModel(volume, pkg, { ...options, mask });
+  const out = await runModel(volume, pkg, { ...options, mask: mask ?? null });
   const label = m.labels[out.kind === 'boxes' ? 0 : Math.min(m.output.channel, m.labels.length - 1)] ?? m.task;
   // The host's event loop gets turns during the peak search (see runWithTurns).
   // Candidates outside the organ region are dropped before the candidate count, so they take no second-stage slot.

@@ -23,44 +23,73 @@ function offsets(connectivity: 6 | 26): Vec3[] {
 }
 
 /**
+ * Labels the connected components of `value >= threshold`: a label per voxel (0 outside, components numbered
+ * from 1 in scan order) and each component's voxel count (`sizes[label - 1]`). The fill's stack grows with the
+ * component, so memory is the label array plus the largest component's frontier.
+ */
+export function labelComponents(map: Map3, o: Pick<ComponentOptions, 'threshold' | 'connectivity'>): { labels: Int32Array; sizes: number[] } {
+  const { data, dims } = map;
+  const [nx, ny, nz] = dims;
+  const total = nx * ny * nz;
+  const labels = new Int32Array(total);
+  const nbrs = offsets(o.connectivity ?? 26);
+  let stack = new Int32Array(1024);
+  const sizes: number[] = [];
+  for (let seed = 0; seed < total; seed++) {
+    if (labels[seed] || !(data[seed]! >= o.threshold)) continue;
+    const label = sizes.length + 1;
+    labels[seed] = label;
+    let top = 0, count = 0;
+    stack[top++] = seed;
+    while (top > 0) {
+      const v = stack[--top]!;
+      count++;
+      const i = v % nx, j = ((v / nx) | 0) % ny, k = (v / (nx * ny)) | 0;
+      for (const [di, dj, dk] of nbrs) {
+        const x = i + di, y = j + dj, z = k + dk;
+        if (x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz) continue;
+        const n = x + nx * (y + ny * z);
+        if (labels[n] || !(data[n]! >= o.threshold)) continue;
+        labels[n] = label;
+        if (top === stack.length) {
+          const grown = new Int32Array(stack.length * 2);
+          grown.set(stack);
+          stack = grown;
+        }
+        stack[top++] = n;
+      }
+    }
+    sizes.push(count);
+  }
+  return { labels, sizes };
+}
+
+/**
  * Segmentation to candidates: connected components of `value >= threshold`. Each candidate's centre is the
  * probability-weighted centroid, its score the component's highest value, its size the voxel count.
  */
 export function connectedComponents(map: Map3, o: ComponentOptions): Candidate[] {
   const { data, dims } = map;
-  const [nx, ny, nz] = dims;
-  const total = nx * ny * nz;
-  const seen = new Uint8Array(total);
-  const nbrs = offsets(o.connectivity ?? 26);
-  const stack = new Int32Array(total);
+  const [nx, ny] = dims;
+  const { labels, sizes } = labelComponents(map, o);
+  const n = sizes.length;
+  const wsum = new Float64Array(n), ci = new Float64Array(n), cj = new Float64Array(n), ck = new Float64Array(n);
+  const best = new Float64Array(n).fill(-Infinity);
+  for (let v = 0; v < labels.length; v++) {
+    const l = labels[v]! - 1;
+    if (l < 0) continue;
+    const p = data[v]!;
+    const i = v % nx, j = ((v / nx) | 0) % ny, k = (v / (nx * ny)) | 0;
+    wsum[l] += p;
+    ci[l] += p * i;
+    cj[l] += p * j;
+    ck[l] += p * k;
+    if (p > best[l]!) best[l] = p;
+  }
   const out: Candidate[] = [];
-  for (let seed = 0; seed < total; seed++) {
-    if (seen[seed] || !(data[seed]! >= o.threshold)) continue;
-    seen[seed] = 1;
-    let top = 0;
-    stack[top++] = seed;
-    let count = 0, wsum = 0, ci = 0, cj = 0, ck = 0, best = -Infinity;
-    while (top > 0) {
-      const v = stack[--top]!;
-      const i = v % nx, j = ((v / nx) | 0) % ny, k = (v / (nx * ny)) | 0;
-      const p = data[v]!;
-      count++;
-      wsum += p;
-      ci += p * i;
-      cj += p * j;
-      ck += p * k;
-      if (p > best) best = p;
-      for (const [di, dj, dk] of nbrs) {
-        const x = i + di, y = j + dj, z = k + dk;
-        if (x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz) continue;
-        const n = x + nx * (y + ny * z);
-        if (seen[n] || !(data[n]! >= o.threshold)) continue;
-        seen[n] = 1;
-        stack[top++] = n;
-      }
-    }
-    if (count < (o.minVoxels ?? 1)) continue;
-    out.push({ center: [ci / wsum, cj / wsum, ck / wsum], score: best, voxels: count });
+  for (let l = 0; l < n; l++) {
+    if (sizes[l]! < (o.minVoxels ?? 1)) continue;
+    out.push({ center: [ci[l]! / wsum[l]!, cj[l]! / wsum[l]!, ck[l]! / wsum[l]!], score: best[l]!, voxels: sizes[l]! });
   }
   return out.sort((a, b) => b.score - a.score);
 }

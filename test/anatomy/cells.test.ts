@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cellGrid, cellsHit, components3d, dilate, distanceSq, erode, fillHoles2d, fractionBelow, reachableFromBorder2d, type CellGrid } from '../../src/anatomy/cells.js';
+import { labelComponents } from '../../src/postprocess/components.js';
+import { cellGrid, cellsHit, dilate, distanceSq, erode, fillHoles2d, fractionBelow, reachableFromBorder2d, type CellGrid } from '../../src/anatomy/cells.js';
 import { runToEnd } from '../../src/io/turns.js';
 import type { Vec3 } from '../../src/volume/types.js';
 
@@ -70,7 +71,7 @@ describe('cell grids', () => {
     m[1 + 6 * 1] = 1;
     m[2 + 6 * 2] = 1;
     m[2 + 6 * 2 + 36] = 1;
-    const { labels, sizes } = components3d(m, g.cellDims);
+    const { labels, sizes } = labelComponents({ data: m, dims: g.cellDims }, { threshold: 1, connectivity: 6 });
     expect(sizes.sort()).toEqual([1, 2]);
     expect(labels[2 + 6 * 2]).toBe(labels[2 + 6 * 2 + 36]);
     // A ring of tissue in slice 0 encloses air the border cannot reach.
