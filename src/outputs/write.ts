@@ -76,8 +76,9 @@ async function writeAll(
     // sharp encodes on libuv's thread pool: a few images at once, in finding order in the page.
     const images: KeyImageRef[] = new Array(doc.findings.length);
     let next = 0;
+    let failed = false;
     const lane = async (): Promise<void> => {
-      while (next < doc.findings.length) {
+      while (!failed && next < doc.findings.length) {
         const at = next++;
         const f = doc.findings[at]!;
         const { png, width, height } = await keyImage(volume, f);
@@ -86,7 +87,18 @@ async function writeAll(
         images[at] = { n: f.n, file, width, height };
       }
     };
-    await Promise.all(Array.from({ length: Math.min(IMAGE_LANES, doc.findings.length) }, lane));
+    // Every lane settles before a failure is thrown: a sibling's image that lands after the first error
+    // must already be in `written` when the caller cleans up, or it would stay behind.
+    const settled = await Promise.allSettled(
+      Array.from({ length: Math.min(IMAGE_LANES, doc.findings.length) }, () =>
+        lane().catch((e: unknown) => {
+          failed = true;
+          throw e;
+        }),
+      ),
+    );
+    const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstFailure) throw firstFailure.reason;
     await put(FILE_NAMES.report, reportHtml(doc, images));
     listed.push(...images.map((im) => im.file), FILE_NAMES.report);
   }
