@@ -77,7 +77,7 @@ type ByteTable = Map<string, Uint8Array>;
  * skipped file with its error code. Unreadable or non-DICOM files are skipped, never fatal.
  */
 export async function scanStudy(input: StudyInput, options: LoadOptions = {}): Promise<StudyIndex> {
-  return (await indexInput(input, fillLoadOptions(options))).index;
+  return (await indexInput(input, fillLoadOptions(options), false)).index;
 }
 
 /**
@@ -87,7 +87,7 @@ export async function scanStudy(input: StudyInput, options: LoadOptions = {}): P
  */
 export async function loadSeries(input: StudyInput, options: LoadOptions = {}): Promise<LoadedSeries> {
   const o = fillLoadOptions(options);
-  const { index, bytes } = await indexInput(input, o);
+  const { index, bytes } = await indexInput(input, o, true);
   const series = pickSeries(index, o.seriesUid);
   throwIfAborted(o.signal, 'loading');
   const total = series.layout?.slices.length ?? 0;
@@ -118,11 +118,13 @@ export function pickSeries(index: StudyIndex, seriesUid: string | undefined): Se
   throw new CtscopeError('E_NO_CT_SERIES', `no CT volume among ${index.series.length} series (${why})`);
 }
 
-async function indexInput(input: StudyInput, o: FilledLoadOptions): Promise<{ index: StudyIndex; bytes: ByteTable }> {
+/** `decodeNext`: pixel data will be decoded after this index (loadSeries, not scanStudy). */
+async function indexInput(input: StudyInput, o: FilledLoadOptions, decodeNext: boolean): Promise<{ index: StudyIndex; bytes: ByteTable }> {
   const bytes: ByteTable = new Map();
   // Compressed frames are decoded in the workers: start them while the other headers are read.
-  // (Not for uncompressed data, which this thread decodes: there the start-up only competes.)
-  let warmed = false;
+  // (Not for uncompressed data, which this thread decodes, nor for an index alone: there the start-up
+  // only competes.)
+  let warmed = !decodeNext;
   const warmOnce = (): void => {
     if (warmed || (o.threads ?? poolSize()) <= 1) return;
     warmed = true;

@@ -6,6 +6,8 @@ import { detect } from '../../src/pipeline/detect.js';
 import { loadModelPackage } from '../../src/pipeline/models.js';
 import { isCtscopeError } from '../../src/errors.js';
 import type { Volume } from '../../src/volume/types.js';
+import { loadSeries, scanStudy } from '../../src/ingest/load.js';
+import { SKIP_REASON, hasSharedData, sharedPath } from '../helpers/shared-data.js';
 import { fixturePackage, smallPhantom } from '../pipeline/helpers.js';
 
 afterAll(async () => {
@@ -104,4 +106,18 @@ describe('warmPool', () => {
     expect(r.geometry.dims).toEqual([16, 16, 4]);
     expect(getPool().threads.length).toBe(2);
   });
+});
+
+describe('the pool starts only for work that decodes', () => {
+  it.skipIf(!hasSharedData)('an index of compressed files (info) starts no worker; a load of them does', async () => {
+    const rle = sharedPath('ct_wg04_compression', 'CT1_RLE');
+    await closePool();
+    await scanStudy(rle, { threads: 2 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(getPool().threads.length).toBe(0);
+    await closePool();
+    const v = await loadSeries(rle, { threads: 2 });
+    expect(v.geometry.dims[2]).toBeGreaterThan(0);
+    expect(getPool().threads.length).toBeGreaterThan(0);
+  }, 30_000);
 });
