@@ -88,9 +88,9 @@ export function cellsHit(m: CellMask, lo: Vec3, hi: Vec3): boolean {
 
 /**
  * Per axial (z) slice, the cells of `open` reachable from the slice's border through `open` cells
- * (4-connected). Used for the air around the body: lungs are air the border cannot reach.
+ * (4-connected). Used for the air around the body: lungs are air the border cannot reach. One step per slice.
  */
-export function reachableFromBorder2d(open: Uint8Array, g: CellGrid): Uint8Array {
+export function* reachableFromBorder2d(open: Uint8Array, g: CellGrid): Generator<void, Uint8Array> {
   const [cx, cy, cz] = g.cellDims;
   const seen = new Uint8Array(open.length);
   const queue = new Int32Array(cx * cy);
@@ -114,6 +114,7 @@ export function reachableFromBorder2d(open: Uint8Array, g: CellGrid): Uint8Array
       if (y > 0) push(x, y - 1);
       if (y < cy - 1) push(x, y + 1);
     }
+    yield;
   }
   return seen;
 }
@@ -197,10 +198,10 @@ export function* erode(mask: Uint8Array, g: CellGrid, mm: number): Generator<voi
 }
 
 /** The mask with, in each axial (z) slice, the unset cells it encloses (those the slice's border cannot reach) set. */
-export function fillHoles2d(mask: Uint8Array, g: CellGrid): Uint8Array {
+export function* fillHoles2d(mask: Uint8Array, g: CellGrid): Generator<void, Uint8Array> {
   const open = new Uint8Array(mask.length);
   for (let c = 0; c < mask.length; c++) open[c] = mask[c] ? 0 : 1;
-  const reached = reachableFromBorder2d(open, g);
+  const reached = yield* reachableFromBorder2d(open, g);
   const out = new Uint8Array(mask.length);
   for (let c = 0; c < mask.length; c++) out[c] = mask[c] || !reached[c] ? 1 : 0;
   return out;

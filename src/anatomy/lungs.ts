@@ -4,7 +4,7 @@
  * nodules (which bulge into the lung from its wall) stay inside.
  */
 import type { Volume } from '../volume/types.js';
-import { labelComponents } from '../postprocess/components.js';
+import { labelComponentsSteps } from '../postprocess/components.js';
 import { cellCount, cellGrid, dilate, erode, fillHoles2d, fractionBelow, reachableFromBorder2d } from './cells.js';
 import type { OrganRegion, RegionSpec } from './region.js';
 
@@ -27,10 +27,10 @@ export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, O
   const n = cellCount(g);
   const air = new Uint8Array(n);
   for (let c = 0; c < n; c++) air[c] = fraction[c]! > AIR_FRACTION ? 1 : 0;
-  const outside = reachableFromBorder2d(air, g);
+  const outside = yield* reachableFromBorder2d(air, g);
   for (let c = 0; c < n; c++) if (outside[c]) air[c] = 0;
   yield;
-  const { labels, sizes } = labelComponents({ data: air, dims: g.cellDims }, { threshold: 1, connectivity: 6 });
+  const { labels, sizes } = yield* labelComponentsSteps({ data: air, dims: g.cellDims }, { threshold: 1, connectivity: 6 });
   const largest = sizes.reduce((a, b) => Math.max(a, b), 0);
   const keep = sizes.map((s) => s * cellMl >= MIN_COMPONENT_ML && s >= largest / 20);
   const lungs = new Uint8Array(n);
@@ -47,7 +47,7 @@ export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, O
   if (volumeMl < MIN_LUNGS_ML) return { ...g, cells: new Uint8Array(0), organ: 'lungs', found: false, volumeMl, gateMl: 0 };
   // A mass inside the lung is a hole in its air, however large: fill what the lung encloses in each slice. Then a
   // closing (grow, then shrink back) fills the dents that lesions on the lung's wall make.
-  const filled = fillHoles2d(lungs, g);
+  const filled = yield* fillHoles2d(lungs, g);
   yield;
   const grown = yield* dilate(filled, g, spec.closeMm);
   const closed = yield* erode(grown, g, spec.closeMm);

@@ -77,7 +77,7 @@ describe('cell grids', () => {
     // A ring of tissue in slice 0 encloses air the border cannot reach.
     const open = new Uint8Array(72).fill(1);
     for (let i = 1; i <= 4; i++) for (const [x, y] of [[i, 1], [i, 4], [1, i], [4, i]] as const) open[x + 6 * y] = 0;
-    const out = reachableFromBorder2d(open, g);
+    const out = runToEnd(reachableFromBorder2d(open, g));
     expect(out[2 + 6 * 2]).toBe(0);
     expect(out[0]).toBe(1);
     expect(out[2 + 6 * 2 + 36]).toBe(1); // slice 1 has no ring
@@ -102,7 +102,7 @@ describe('cell grids', () => {
     // Slice 1: the same ring, open on one side.
     for (let c = 0; c < 49; c++) m[49 + c] = m[c]!;
     m[49 + 5 + 7 * 3] = 0;
-    const f = fillHoles2d(m, g);
+    const f = runToEnd(fillHoles2d(m, g));
     expect(f[3 + 7 * 3]).toBe(1);
     expect(f[0]).toBe(0);
     expect(f[49 + 3 + 7 * 3]).toBe(0);

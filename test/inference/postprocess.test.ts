@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../src/volume/types.js';
 import { decodeBoxes, iou3d, nms3d, type Box3 } from '../../src/postprocess/boxes.js';
 import { connectedComponents } from '../../src/postprocess/components.js';
-import { findPeaks, RegionFill, regionSize } from '../../src/postprocess/peaks.js';
+import { findPeaks, peakSearch, RegionFill, regionSize } from '../../src/postprocess/peaks.js';
 
 describe('box decoding and 3-D NMS', () => {
   // Feature map 3 x 2 x 2 (i, j, k) at stride (4, 4, 2), two anchors.
@@ -114,5 +114,27 @@ describe('region sizes of many peaks', () => {
     const flat = new Float32Array(dims[0] * dims[1] * dims[2]).fill(1);
     expect(new RegionFill({ data: flat, dims }, 1000).size(0, 0.5)).toBe(1000);
     expect(regionSize({ data: flat, dims }, 0, 0.5)).toBe(flat.length);
+  });
+
+  it('fills in steps: a yield after every peak and every 65 k voxels of a region, so the host keeps its turns', () => {
+    const steps = <T>(g: Generator<void, T>): { value: T; yields: number } => {
+      for (let yields = 0; ; yields++) {
+        const r = g.next();
+        if (r.done) return { value: r.value, yields };
+      }
+    };
+    // One region of 1.2 M voxels, cut at the default cap of 2^20.
+    const dims: [number, number, number] = [128, 128, 72];
+    const flat = new Float32Array(dims[0] * dims[1] * dims[2]).fill(0.3);
+    const big = steps(new RegionFill({ data: flat, dims }).sizeSteps(0, 0.25));
+    expect(big.value).toBe(2 ** 20);
+    expect(big.yields).toBeGreaterThanOrEqual(15);
+    // 40 separate peaks: the scan yields once per slice, the fills once per peak at least.
+    const map = new Float32Array(dims[0] * dims[1] * dims[2]);
+    for (let n = 0; n < 40; n++) map[8 + 3 * n + dims[0] * (10 + dims[1] * (4 + n))] = 0.5 + n / 100;
+    const peaks = steps(peakSearch({ data: map, dims }, { threshold: 0.1, spacing: [1, 1, 1], minDistanceMm: 1, sizeLevel: 0.5 }));
+    expect(peaks.value).toHaveLength(40);
+    expect(peaks.value.every((p) => p.voxels === 1)).toBe(true);
+    expect(peaks.yields).toBeGreaterThanOrEqual(dims[2] + 40);
   });
 });
