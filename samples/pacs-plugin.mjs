@@ -4,25 +4,27 @@
 // back (here: writes it to a file). A timer shows that the host's event loop stays free while the
 // pipeline runs: decoding and resampling run in worker threads, inference in onnxruntime's own thread.
 //
-//   npm run build
-//   npx ctscope synth chest --out samples/pacs-chest --seed 1 --slices 40 --rows 96 --cols 96 --spacing 2,2,2
-//   node samples/pacs-plugin.mjs samples/pacs-chest test/fixtures/models/boxes
+//   npx ctscope synth chest --out samples/chest --seed 1 --nodules 3     (the README's quick start made it)
+//   node samples/pacs-plugin.mjs samples/chest nodule
 //
-// (No trained model is bundled yet: test/fixtures/models/boxes is a tiny real ONNX package whose
-// "findings" are bright regions, enough to show the plumbing.)
-//
-// Arguments: <series folder> <model id or package folder> [timeout seconds, default 300].
+// Arguments: <series folder> <model: nodule, aneurysm or a package folder> [timeout seconds, default 300].
+// Every file of the folder is handed over, whatever its name: a PACS names instances by UID, not by
+// extension, and ctscope skips (and reports) what is not DICOM.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { closePool, closeRunners, detect, isCtscopeError, warmPool } from 'ctscope';
 
-const [folder = 'samples/pacs-chest', model = 'test/fixtures/models/boxes', timeoutS = '300'] = process.argv.slice(2);
+const [folder, model = 'nodule', timeoutS = '300'] = process.argv.slice(2);
+if (!folder) {
+  console.error('usage: node samples/pacs-plugin.mjs <series folder> [nodule|aneurysm|package folder] [timeout seconds]');
+  process.exit(2);
+}
 
 // 0. At plugin start-up: start ctscope's worker threads, so the first study does not wait for them.
 warmPool();
 
 // 1. What a PACS hands a plugin: in-memory instances, named only for error messages.
-const names = (await readdir(folder)).filter((f) => f.endsWith('.dcm')).sort();
+const names = (await readdir(folder, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name).sort();
 const instances = await Promise.all(names.map(async (name) => ({ name, bytes: await readFile(join(folder, name)) })));
 console.log(`host: received ${instances.length} instances (${(instances.reduce((n, i) => n + i.bytes.length, 0) / 1e6).toFixed(1)} MB)`);
 
@@ -56,6 +58,8 @@ try {
     console.log(`  #${f.n} ${f.label} score ${f.score.toFixed(3)} at LPS ${f.centerLps.map((x) => x.toFixed(1)).join(', ')} mm, slice ${f.sliceIndex + 1}, SOP ${f.sopInstanceUid}`);
   }
   if (document.findings.length > 5) console.log(`  ... and ${document.findings.length - 5} more`);
+  // Warnings name what was skipped (non-DICOM files, a corrupt instance) or doubtful (uneven spacing...).
+  for (const w of document.warnings) console.log(`host: warning: ${w}`);
   await writeFile('pacs-plugin-sr.dcm', sr);
   console.log(`host: stored the SR (${sr.length} bytes) as pacs-plugin-sr.dcm`);
 } catch (e) {

@@ -24,6 +24,8 @@ import type { DetectOptions, DetectOutcome, FilledDetectOptions } from './types.
  * may be started at once in one process; at most `maxConcurrentRuns()` work at a time (see admission.ts),
  * the others wait their turn, which bounds memory (model sessions are shared and serialise their own runs).
  */
+export function detect(input: StudyInput, options: DetectOptions & { sr: true }): Promise<DetectOutcome & { sr: Uint8Array }>;
+export function detect(input: StudyInput, options: DetectOptions): Promise<DetectOutcome>;
 export async function detect(input: StudyInput, options: DetectOptions): Promise<DetectOutcome> {
   const o = fillDetectOptions(options);
   // Models first: a missing or corrupt package fails before any decoding or waiting.
