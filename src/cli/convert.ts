@@ -105,7 +105,7 @@ export const convertCommand: Command = {
     });
     if (out !== volume) log(`output grid ${out.geometry.dims.join(' x ')} at ${out.geometry.spacing.map((x) => x.toFixed(4)).join(' x ')} mm`);
     log(`writing ${args.out}...`);
-    await writeNifti(args.out, out as Volume<Int16Array | Float32Array>, { description: `ctscope HU series ${volume.series.seriesNumber ?? ''}`.trim() });
+    await writeNifti(args.out, out as Volume<Int16Array | Float32Array>, { description: `ctscope HU series ${volume.series.seriesNumber ?? ''}`.trim(), signal: io.signal });
     log(`wrote ${args.out}`);
     return 0;
   },

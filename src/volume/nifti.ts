@@ -24,6 +24,8 @@ export interface NiftiWriteOptions {
   description?: string;
   /** gzip level for .nii.gz (default 6). */
   gzipLevel?: number;
+  /** Aborts the compression and the write (E_ABORTED); no file is left. */
+  signal?: AbortSignal | undefined;
 }
 
 export async function writeNifti(path: string, volume: Volume<Int16Array | Float32Array>, options: NiftiWriteOptions = {}): Promise<void> {
@@ -31,10 +33,10 @@ export async function writeNifti(path: string, volume: Volume<Int16Array | Float
   const d = volume.data;
   const body = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   if (path.toLowerCase().endsWith('.gz')) {
-    const chunks = await gzipChunks([header, body], options.gzipLevel ?? 6);
-    await writeFileAtomic(path, chunks);
+    const chunks = await gzipChunks([header, body], options.gzipLevel ?? 6, options.signal);
+    await writeFileAtomic(path, chunks, options.signal);
   } else {
-    await writeFileAtomic(path, [header, body]);
+    await writeFileAtomic(path, [header, body], options.signal);
   }
 }
 
@@ -146,13 +148,27 @@ function writeText(v: DataView, at: number, size: number, text: string): void {
   for (let i = 0; i < ascii.length; i++) v.setUint8(at + i, ascii.charCodeAt(i));
 }
 
-function gzipChunks(parts: Uint8Array[], level: number): Promise<Uint8Array[]> {
+/** gzip on libuv's thread pool; an abort destroys the stream at once (seconds of work for a large volume). */
+function gzipChunks(parts: Uint8Array[], level: number, signal?: AbortSignal): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new CtscopeError('E_ABORTED', 'compressing was aborted'));
     const gz = createGzip({ level });
     const out: Uint8Array[] = [];
+    const onAbort = (): void => {
+      gz.destroy();
+      reject(new CtscopeError('E_ABORTED', 'compressing was aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = (): void => signal?.removeEventListener('abort', onAbort);
     gz.on('data', (c: Uint8Array) => out.push(c));
-    gz.on('end', () => resolve(out));
-    gz.on('error', (e) => reject(new CtscopeError('E_OUTPUT', `gzip failed: ${e.message}`, { cause: e })));
+    gz.on('end', () => {
+      settle();
+      resolve(out);
+    });
+    gz.on('error', (e) => {
+      settle();
+      reject(new CtscopeError('E_OUTPUT', `gzip failed: ${e.message}`, { cause: e }));
+    });
     for (const p of parts) gz.write(p);
     gz.end();
   });

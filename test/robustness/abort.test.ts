@@ -49,6 +49,30 @@ describe('Ctrl-C (SIGINT) stops a CLI run promptly and leaves nothing behind', (
   }, 120_000);
 });
 
+describe('Ctrl-C while convert writes its NIfTI', () => {
+  it('stops the compression: exit 130, error[E_ABORTED], no file and no temporary file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctscope-abort-nii-'));
+    const file = join(dir, 'big.nii.gz');
+    let sentAt = 0;
+    // 0.5 mm of a 5 mm phantom: a 640 x 640 x 240 int16 volume, several seconds of gzip on this machine.
+    const r = await cli(['convert', small, '--out', file, '--spacing', '0.5'], {
+      onStderrLine: (line, kill) => {
+        if (!sentAt && /^writing /.test(line)) {
+          sentAt = performance.now();
+          kill('SIGINT');
+        }
+      },
+    });
+    const stopMs = performance.now() - sentAt;
+    console.log(`SIGINT while writing the NIfTI: exited ${stopMs.toFixed(0)} ms later`);
+    expect(sentAt, r.stderr).toBeGreaterThan(0);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/^error\[E_ABORTED\]: /m);
+    expect(stopMs).toBeLessThan(5_000);
+    expect(listAll(dir)).toEqual([]);
+  }, 120_000);
+});
+
 describe('AbortSignal in the library', () => {
   it('an abort while the outputs are being written removes what was written: no results, no temporary files', async () => {
     const out = outDir();
