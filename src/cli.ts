@@ -24,7 +24,10 @@ async function main(argv: string[]): Promise<number> {
   let interrupts = 0;
   const onSignal = (): void => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
+    if (interrupts > 1) {
+      process.stderr.write('error[E_ABORTED]: interrupted again: exiting at once\n');
+      process.exit(130);
+    }
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -35,7 +38,9 @@ async function main(argv: string[]): Promise<number> {
     isTTY: Boolean(process.stderr.isTTY),
     signal: controller.signal,
   };
-  const [name, ...rest] = argv;
+  const [first, ...more] = argv;
+  // `ctscope help detect` is `ctscope detect --help`.
+  const [name, ...rest] = first === 'help' && more.length > 0 ? [more[0]!, '--help'] : [first, ...more];
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(help(await loadAllCommands()));
     return name ? 0 : 2;
@@ -62,10 +67,12 @@ main(process.argv.slice(2))
   })
   .catch(async (e: unknown) => {
     await closePool().catch(() => undefined);
+    // One line, always (node:util's parseArgs explains an ambiguous `--device -1` over three).
+    const oneLine = (m: string): string => m.replace(/\s*\n\s*/g, ' ');
     if (isCtscopeError(e)) {
-      process.stderr.write(`error[${(e as CtscopeError).code}]: ${(e as Error).message}\n`);
+      process.stderr.write(`error[${(e as CtscopeError).code}]: ${oneLine((e as Error).message)}\n`);
     } else {
-      process.stderr.write(`error[E_INTERNAL]: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(`error[E_INTERNAL]: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
       if (process.env.CTSCOPE_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     }
     process.exitCode = exitCodeFor(e);

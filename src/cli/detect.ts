@@ -36,14 +36,15 @@ const USAGE = `detect <folder|files...|dicomweb-url> --model <id|path>[,<id|path
   --json                print findings.json to stdout (--out may then be left out)
   --quiet, -q           no progress and no summary
   --threads N           decode/resample worker threads
-  --outputs LIST        which files to write: ${OUTPUT_NAMES.join(',')} (default all)
+  --outputs LIST        which files to write: ${OUTPUT_NAMES.join(',')} (default all; report = report.html and key images)
   --stow                store the SR back to the DICOMweb server the series came from (STOW-RS)
   --token-file FILE     bearer token for DICOMweb (else $CTSCOPE_DICOMWEB_TOKEN); never printed
   --whole-body          ignore the models' organ regions (the nodule model's lungs): look at the whole body
 
 DICOMweb input: dicomweb+http://host:port/dicom-web?study=<StudyUID>&series=<SeriesUID>
 (or .../dicom-web/studies/<StudyUID>/series/<SeriesUID>; without a series the whole study is
-retrieved and its primary CT series chosen). Exit status: 0 ok, 2 usage, 3 bad input, 4 runtime.`;
+retrieved and its primary CT series chosen). Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input,
+4 runtime (providers, outputs, workers), 130 interrupted (Ctrl-C, SIGTERM).`;
 
 export interface DetectArgs {
   input: string[];
@@ -143,7 +144,7 @@ export const detectCommand: Command = {
         threads: a.threads,
         organMask: !a.wholeBody,
         onProgress: view?.onProgress,
-        onLog: say,
+        onLog: view ? view.log : say,
       });
       view?.end();
       if (client && a.stow && outcome.sr) {
@@ -153,7 +154,7 @@ export const detectCommand: Command = {
       }
       if (a.json) io.out(JSON.stringify(outcome.document, null, 2));
       if (!a.quiet) {
-        const lines = summaryTable(outcome.document, a.out);
+        const lines = summaryTable(outcome.document, a.out, outcome.files);
         for (const l of lines) (a.json ? io.err : io.out)(l);
       }
       return 0;

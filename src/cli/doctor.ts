@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Command } from './command.js';
 import { usageError } from './command.js';
-import { EP_NAMES, onnxruntimeInfo, probeProvider, PROVIDERS, type EpName } from '../inference/providers.js';
+import { EP_NAMES, importOrt, onnxruntimeInfo, probeProvider, PROVIDERS, type EpName } from '../inference/providers.js';
 import { poolSize } from '../workers/pool.js';
 import { nativeOpenJpegStatus } from '../dicom/codecs/native/openjpeg.js';
 
@@ -81,7 +81,7 @@ export function findGpuLibraries(binDir: string): Record<string, string[]> {
 
 export async function doctorReport(): Promise<DoctorReport> {
   const ort = onnxruntimeInfo();
-  const { listSupportedBackends } = await import('onnxruntime-node');
+  const { listSupportedBackends } = await importOrt();
   const providers: DoctorReport['providers'] = [];
   for (const ep of EP_NAMES) {
     const a = await probeProvider(ep);

@@ -138,6 +138,18 @@ export function probeProvider(ep: EpName, deviceId = 0): Promise<EpAttempt> {
   return p;
 }
 
+/**
+ * onnxruntime 1.30 on Linux and macOS starts a telemetry client with every process that creates a session: it
+ * tries to send usage and host details to Microsoft and leaves `mat-debug-<pid>.log` and `.ses` in the
+ * temporary folder. A medical imaging host should not phone home, so ctscope opts out unless the user has set
+ * ORT_DISABLE_TELEMETRY. onnxruntime reads the variable from the process environment when it first
+ * initialises, so this runs when this module is first loaded on the main thread, before any session worker.
+ */
+export function optOutOfOrtTelemetry(): void {
+  if (process.env.ORT_DISABLE_TELEMETRY === undefined) process.env.ORT_DISABLE_TELEMETRY = '1';
+}
+optOutOfOrtTelemetry();
+
 /** Loads onnxruntime-node with its native logging turned down (failures still throw with their messages). */
 export async function importOrt(): Promise<typeof import('onnxruntime-node')> {
   const ort = await import('onnxruntime-node');

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { DetectProgress, FindingsDocument, ModelInfo } from '../pipeline/types.js';
 
 const VERBS: Record<DetectProgress['stage'], string> = {
@@ -17,17 +18,26 @@ export interface ProgressSink {
   columns?: number;
 }
 
+export interface ProgressView {
+  onProgress: (p: DetectProgress) => void;
+  /** A message line; on a terminal it goes above the bar, which is drawn again below it. */
+  log: (line: string) => void;
+  end: () => void;
+}
+
 /**
  * Progress per stage: on a terminal one bar line redrawn with \r (a new line per stage), otherwise one
  * plain line when a stage starts and one when it ends (logs stay readable).
  */
-export function progressView(sink: ProgressSink): { onProgress: (p: DetectProgress) => void; end: () => void } {
+export function progressView(sink: ProgressSink): ProgressView {
   let current = '';
   let lastDraw = 0;
+  let last: DetectProgress | undefined;
   const said = new Set<string>();
   const name = (p: DetectProgress): string => `${VERBS[p.stage]}${p.model ? ` (${p.model})` : ''}`;
   if (!sink.isTTY) {
     return {
+      log: (line) => sink.write(`${line}\n`),
       onProgress: (p) => {
         const key = `${p.stage}:${p.model ?? ''}:${p.done === 0 ? 'start' : p.done >= p.total ? 'end' : ''}`;
         if (key.endsWith(':') || said.has(key)) return;
@@ -49,7 +59,12 @@ export function progressView(sink: ProgressSink): { onProgress: (p: DetectProgre
     sink.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(frac * 100)).padStart(3)}%${count}\x1b[K`);
   };
   return {
+    log: (line) => {
+      sink.write(current ? `\r\x1b[K${line}\n` : `${line}\n`);
+      if (current && last) draw(last, true);
+    },
     onProgress: (p) => {
+      last = p;
       const key = `${p.stage}:${p.model ?? ''}`;
       if (key !== current) {
         if (current) sink.write('\n');
@@ -73,7 +88,7 @@ export function regionNote(m: ModelInfo): string {
   return m.region.found ? `, looked inside the ${m.region.organ} (${m.region.volumeMl} mL found)` : `, no ${m.region.organ} found: looked at the whole body`;
 }
 
-export function summaryTable(doc: FindingsDocument, outDir: string | undefined): string[] {
+export function summaryTable(doc: FindingsDocument, outDir: string | undefined, written: readonly string[] = []): string[] {
   const lines: string[] = [];
   const s = doc.series;
   lines.push(`series ${s.seriesInstanceUid}: ${s.dims.join(' x ')} at ${s.spacing.map((x) => x.toFixed(3)).join(' x ')} mm`);
@@ -97,8 +112,10 @@ export function summaryTable(doc: FindingsDocument, outDir: string | undefined):
   lines.push('', `timings: ${doc.timings.stages.map((t) => `${t.stage}${t.model ? `(${t.model})` : ''} ${t.ms.toFixed(0)} ms`).join(', ')}; total ${doc.timings.totalMs.toFixed(0)} ms`);
   for (const w of doc.warnings) lines.push(`warning: ${w}`);
   if (outDir) {
-    const keys = doc.files.filter((f) => /^key-\d+\.png$/.test(f)).length;
-    const named = ['findings.json', ...doc.files.filter((f) => !/^key-\d+\.png$/.test(f))];
+    // `written`: the paths detect returned (findings.json is among them only when it was asked for).
+    const names = written.map((p) => basename(p));
+    const keys = names.filter((f) => /^key-\d+\.png$/.test(f)).length;
+    const named = names.filter((f) => !/^key-\d+\.png$/.test(f)).sort((a, b) => Number(b === 'findings.json') - Number(a === 'findings.json'));
     lines.push(`wrote ${named.length + keys} file(s) to ${outDir}: ${named.join(', ')}${keys ? `, ${keys} key image(s) key-<n>.png` : ''}`);
   }
   return lines;

@@ -30,8 +30,21 @@ export interface Dcmjs {
   };
 }
 
+interface Loglevel {
+  setLevel(level: 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace'): void;
+  getLogger(name: string): Loglevel;
+}
+
 const require = createRequire(import.meta.url);
 export const dcmjs = require('dcmjs') as Dcmjs;
+
+// dcmjs reports what it repairs in the source headers it copies (e.g. "Invalid vr type xs - using US" for a
+// private element) on the console: not the user's concern, and it must not mix into ctscope's output.
+if (!process.env.CTSCOPE_DEBUG) {
+  const log = (dcmjs as unknown as { log: Loglevel }).log;
+  log.setLevel('silent');
+  log.getLogger('validation.dcmjs').setLevel('silent');
+}
 
 /** A Uint8Array's bytes as a standalone ArrayBuffer (dcmjs reads ArrayBuffers from offset 0). */
 export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {

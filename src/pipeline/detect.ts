@@ -34,7 +34,9 @@ export async function detect(input: StudyInput, options: DetectOptions): Promise
   return admit(o.signal, () => detectAdmitted(input, o, packages));
 }
 
-async function detectAdmitted(input: StudyInput, o: FilledDetectOptions, packages: ModelPackage[]): Promise<DetectOutcome> {
+async function detectAdmitted(input: StudyInput, options: FilledDetectOptions, packages: ModelPackage[]): Promise<DetectOutcome> {
+  // A model with a second stage opens two sessions, and models share a provider: say each line once a run.
+  const o: FilledDetectOptions = { ...options, onLog: onceEach(options.onLog) };
   const started = performance.now();
   const clock = new StageClock();
   throwIfAborted(o.signal, 'detect');
@@ -91,6 +93,15 @@ async function detectAdmitted(input: StudyInput, o: FilledDetectOptions, package
 }
 
 /** Replaces the volume's voxels with an empty array (geometry, UIDs and the index stay). */
+function onceEach(log: (line: string) => void): (line: string) => void {
+  const said = new Set<string>();
+  return (line) => {
+    if (said.has(line)) return;
+    said.add(line);
+    log(line);
+  };
+}
+
 function releaseVoxels(volume: LoadedSeries): void {
   volume.data = volume.data instanceof Float32Array ? new Float32Array(0) : new Int16Array(0);
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { niftiValue, readNifti } from '../../src/volume/nifti.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
 import { dicomParser } from '../../src/dicom/dicom-parser.js';
+import { fixturePackage } from '../pipeline/helpers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -79,13 +80,16 @@ describe('ctscope CLI: usage errors', () => {
     const help = await ctscope('convert', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--out/);
+    const helpFor = await ctscope('help', 'detect');
+    expect(helpFor.code).toBe(0);
+    expect(helpFor.stdout).toMatch(/^Usage: ctscope detect /);
   });
 
-  for (const args of [['info'], ['info', '--bogus', 'x'], ['convert', 'x'], ['convert', 'x', '--out', 'a.txt'], ['convert', 'x', '--out', 'a.nii', '--threads', 'zero'], ['nosuchcommand']]) {
-    it(`exits 2 with error[E_USAGE] for: ${args.join(' ')}`, async () => {
+  for (const args of [['info'], ['info', '--bogus', 'x'], ['convert', 'x'], ['convert', 'x', '--out', 'a.txt'], ['convert', 'x', '--out', 'a.nii', '--threads', 'zero'], ['convert', 'x', '--out', 'a.nii', '--threads', '-3'], ['nosuchcommand']]) {
+    it(`exits 2 with one line error[E_USAGE] for: ${args.join(' ')}`, async () => {
       const r = await ctscope(...args);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/^error\[E_USAGE\]: /m);
+      expect(r.stderr).toMatch(/^error\[E_USAGE\]: [^\n]*\n$/);
     });
   }
 
@@ -192,4 +196,14 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     expect(big.code).toBe(3);
     expect(big.stderr).toMatch(/^error\[E_TOO_LARGE\]: /m);
   });
+
+  it('detect prints only its own lines: dcmjs repairs of odd source headers stay quiet', async () => {
+    const model = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 1 });
+    // This series has a private element of VR "xs", which dcmjs reports ("Invalid vr type xs - using US") while
+    // copying the source's header into the SR.
+    const r = await ctscope('detect', sharedPath('ct_chest_slice_transfer_syntaxes'), '--model', model, '--ep', 'cpu', '--out', join(dir, 'quiet'), '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('');
+  }, 60_000);
 });

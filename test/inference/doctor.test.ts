@@ -1,5 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { doctorCommand, type DoctorReport } from '../../src/cli/doctor.js';
+import { CLI } from '../helpers/cli.js';
 
 describe('ctscope doctor', () => {
   it('--json reports versions, provider probes, GPU libraries and workers', async () => {
@@ -26,4 +31,26 @@ describe('ctscope doctor', () => {
     const io = { out: () => undefined, err: () => undefined, isTTY: false, signal: new AbortController().signal };
     await expect(doctorCommand.run(['--jsn'], io)).rejects.toMatchObject({ code: 'E_USAGE' });
   });
+});
+
+describe('onnxruntime telemetry', () => {
+  /** What a CLI run that creates sessions (doctor probes every provider) leaves in a fresh TMPDIR. */
+  const leftovers = (telemetry: string | undefined): string[] => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctscope-telemetry-'));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir };
+      delete env.ORT_DISABLE_TELEMETRY;
+      if (telemetry !== undefined) env.ORT_DISABLE_TELEMETRY = telemetry;
+      execFileSync(process.execPath, [CLI, 'doctor', '--json'], { env, stdio: ['ignore', 'ignore', 'ignore'] });
+      return readdirSync(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('is off unless the user turns it on: no mat-debug-<pid>.log or .ses is left in TMPDIR', () => {
+    expect(leftovers(undefined)).toEqual([]);
+    // The user's own choice stands (and shows what the opt-out prevents, with onnxruntime-node 1.30).
+    expect(leftovers('0').join(' ')).toMatch(/mat-debug-\d+\.log/);
+  }, 60_000);
 });

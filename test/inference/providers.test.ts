@@ -3,6 +3,8 @@ import { loadModel } from '../../src/inference/model.js';
 import { closeRunners, getRunner, ModelRunner } from '../../src/inference/runner.js';
 import { candidatesFor, describeAttempts, parseEpRequest, probeProvider, shortReason } from '../../src/inference/providers.js';
 import { fixture } from './helpers.js';
+import { detect } from '../../src/pipeline/detect.js';
+import { smallPhantom } from '../pipeline/helpers.js';
 
 afterAll(() => closeRunners());
 
@@ -45,6 +47,14 @@ describe('execution providers', () => {
       await runner.close();
     }
   });
+
+  it.skipIf(cudaWorks || process.platform !== 'linux')('detect says it once a run, however many models and sessions', async () => {
+    const lines: string[] = [];
+    // The bundled nodule model opens two sessions (first stage and second stage), each of which logs its provider.
+    const series = await smallPhantom('chest', { slices: 16 });
+    await detect(series.dir, { models: ['nodule'], ep: 'auto', onLog: (l) => lines.push(l) });
+    expect(lines.filter((l) => l.startsWith('execution provider auto'))).toHaveLength(1);
+  }, 60_000);
 
   it('reuses one session per model and provider', async () => {
     const pkg = loadModel(fixture('heatmap-fp32'));

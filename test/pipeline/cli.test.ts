@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +27,15 @@ describe('ctscope detect', () => {
     expect(r.stderr).not.toContain('\r');
     expect(r.stdout).toMatch(/^#\s+model\s+finding\s+score/m);
     expect(r.stdout).toMatch(/^1\s+heatmap-fp32\s+nodule\s+0\.\d{3}/m);
-    expect(r.stdout).toMatch(/wrote \d+ file\(s\)/);
+    expect(r.stdout).toMatch(/wrote \d+ file\(s\) to .*: findings\.json, /);
+  });
+
+  it('--outputs sr writes the SR alone, and the summary names only what was written', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ctscope-cli-')), 'sr-only');
+    const r = await cli(['detect', series, '--model', model, '--ep', 'cpu', '--out', out, '--outputs', 'sr']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(out)).toEqual(['sr.dcm']);
+    expect(r.stdout).toMatch(/wrote 1 file\(s\) to .*: sr\.dcm$/m);
   });
 
   it('--json prints findings.json to stdout; --quiet prints nothing else', async () => {
@@ -109,5 +117,17 @@ describe('progress view', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^\rdecoding slices .*\[\.+\]\s+0% 0\/4.*\rdecoding slices .*\[#+\] 100% 4\/4/);
     expect(lines[1]).toMatch(/running model \(m\).*100% done/);
+  });
+
+  it('puts a message on its own line above the bar and draws the bar again below it', () => {
+    let text = '';
+    const v = progressView({ write: (t) => (text += t), isTTY: true, columns: 100 });
+    v.onProgress({ stage: 'infer', done: 0, total: 1, model: 'm' });
+    v.log('execution provider auto: using cpu');
+    v.end();
+    const lines = text.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/\r\x1b\[Kexecution provider auto: using cpu$/);
+    expect(lines[1]).toMatch(/^\rrunning model \(m\) .*0%/);
   });
 });
