@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
-import { EVAL_KINDS, listCases, loadCases, type EvalKind } from '../eval/cases.js';
+import { EVAL_KINDS, SCAN_KIND, listCases, loadCases, type EvalKind } from '../eval/cases.js';
 import { frocTable } from '../eval/table.js';
 import { readManifest } from '../inference/manifest.js';
-import { isCtscopeError } from '../errors.js';
+import { CtscopeError, isCtscopeError } from '../errors.js';
 import { resolveModelDir } from '../inference/model.js';
 import { usageError, type Command } from './command.js';
 
@@ -35,11 +35,21 @@ export function defaultThreshold(kind: EvalKind): number {
 
 export interface EvalReport {
   kinds: Partial<Record<EvalKind, FrocResult>>;
+  /** Cases with a truth.json but no findings.json under the prediction root (scored as no findings). */
+  missingPredictions: string[];
 }
 
+/**
+ * FROC per lesion kind. A case without findings.json is scored as a scan with no findings and listed in
+ * `missingPredictions`; when no case has one, the prediction root is the wrong folder (E_NOT_FOUND).
+ */
 export function runEval(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], threshold?: number): EvalReport {
   const files = listCases(truthRoot, predRoot);
-  const report: EvalReport = { kinds: {} };
+  const missingPredictions = files.filter((f) => !f.predFile).map((f) => f.id);
+  if (missingPredictions.length === files.length) {
+    throw new CtscopeError('E_NOT_FOUND', `none of the ${files.length} case(s) has a findings.json under the prediction root (expected <pred-root>/<case>/findings.json)`, { where: predRoot });
+  }
+  const report: EvalReport = { kinds: {}, missingPredictions };
   for (const kind of kinds) {
     const cases = loadCases(files, kind);
     if (cases.length === 0) continue;
@@ -72,13 +82,18 @@ export const evalCommand: Command = {
     }
     const kinds = v.kind ? [v.kind as EvalKind] : EVAL_KINDS;
     const report = runEval(v['truth-root'], v['pred-root'], kinds, threshold);
+    if (Object.keys(report.kinds).length === 0) {
+      throw new CtscopeError('E_NOT_FOUND', `no ${v.kind ? `${SCAN_KIND[v.kind as EvalKind]} ` : ''}scans to evaluate under the truth root`, { where: v['truth-root'] });
+    }
+    if (report.missingPredictions.length > 0) {
+      const some = report.missingPredictions.slice(0, 5).join(', ');
+      io.err(`warning: ${report.missingPredictions.length} case(s) without findings.json, scored as no findings: ${some}${report.missingPredictions.length > 5 ? ', ...' : ''}`);
+    }
     if (v.json) {
       io.out(JSON.stringify(report, (_k, x) => (x === Infinity ? null : x), 2));
       return 0;
     }
-    const found = Object.entries(report.kinds);
-    if (found.length === 0) io.out('no scans to evaluate');
-    for (const [kind, r] of found) io.out(frocTable(kind, r) + '\n');
+    for (const [kind, r] of Object.entries(report.kinds)) io.out(frocTable(kind, r) + '\n');
     return 0;
   },
 };

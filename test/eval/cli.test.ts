@@ -10,10 +10,11 @@ const write = (file: string, doc: unknown): void => {
   writeFileSync(file, JSON.stringify(doc));
 };
 
-async function run(argv: string[]): Promise<{ code: number; out: string }> {
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const lines: string[] = [];
-  const code = await evalCommand.run(argv, { out: (l) => lines.push(l), err: () => undefined, isTTY: false, signal: new AbortController().signal });
-  return { code, out: lines.join('\n') };
+  const errs: string[] = [];
+  const code = await evalCommand.run(argv, { out: (l) => lines.push(l), err: (l) => errs.push(l), isTTY: false, signal: new AbortController().signal });
+  return { code, out: lines.join('\n'), err: errs.join('\n') };
 }
 
 beforeAll(() => {
@@ -35,9 +36,12 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('ctscope eval', () => {
   it('prints FROC per kind as JSON', async () => {
-    const { code, out } = await run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'pred'), '--json', '--threshold', '0.5']);
+    const { code, out, err } = await run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'pred'), '--json', '--threshold', '0.5']);
     expect(code).toBe(0);
     const r = JSON.parse(out);
+    // c2 has no findings.json: scored as a scan without findings, and said so.
+    expect(r.missingPredictions).toEqual(['c2']);
+    expect(err).toMatch(/^warning: 1 case\(s\) without findings\.json, scored as no findings: c2$/);
     expect(r.kinds.nodule.scans).toBe(2);
     expect(r.kinds.nodule.truths).toBe(1);
     // Sensitivity 1 from 0 FP/scan on; the FP enters at 0.5 FP/scan.
@@ -60,6 +64,13 @@ describe('ctscope eval', () => {
     await expect(run(['--truth-root', join(root, 'nope'), '--pred-root', join(root, 'pred')])).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     write(join(root, 'bad', 'c1', 'findings.json'), { findings: [{ kind: 'nodule', centerLps: [1, 2] , score: 1 }] });
     await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'bad')])).rejects.toMatchObject({ code: 'E_IO' });
+  });
+
+  it('a prediction root with no findings.json at all, or no scans of the asked kind, is E_NOT_FOUND, not a CPM of 0', async () => {
+    mkdirSync(join(root, 'empty'), { recursive: true });
+    await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'empty')])).rejects.toMatchObject({ code: 'E_NOT_FOUND', message: expect.stringMatching(/none of the 3 case\(s\) has a findings\.json/) });
+    write(join(root, 'chest-only', 'c1', 'truth.json'), { kind: 'chest', findings: [] });
+    await expect(run(['--truth-root', join(root, 'chest-only'), '--pred-root', join(root, 'pred'), '--kind', 'aneurysm'])).rejects.toMatchObject({ code: 'E_NOT_FOUND', message: expect.stringMatching(/no cta scans/) });
   });
 });
 
