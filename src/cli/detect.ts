@@ -77,6 +77,7 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
   const dicomWeb = positionals.filter(isDicomWebUrl);
   if (dicomWeb.length && positionals.length > 1) throw usageError('detect: give one DICOMweb URL, or files and folders, not both');
   if (v.stow && !dicomWeb.length) throw usageError('detect: --stow needs a DICOMweb input');
+  if (v['token-file'] !== undefined && !dicomWeb.length) throw usageError('detect: --token-file is for a DICOMweb input (a dicomweb+http:// URL)');
   let threads: number | undefined;
   if (v.threads !== undefined) {
     threads = Number(v.threads);

@@ -53,7 +53,9 @@ function formatStudy(series: SeriesSummary[], skipped: Array<{ path: string; cod
     out.push('');
     out.push(`${s.primary ? '* ' : '  '}${s.id}${s.seriesNumber !== null ? ` (#${s.seriesNumber})` : ''} ${s.modality} "${s.description ?? ''}"`);
     const spacing = s.spacing ? s.spacing.map((x) => x.toFixed(4)).join(' x ') + ' mm' : 'unknown spacing';
-    out.push(`    ${s.columns} x ${s.rows} x ${s.slices} (${s.instances} file(s), ${s.frames} frame(s)), ${spacing}${s.tiltDeg ? `, tilt ${s.tiltDeg} deg` : ''}`);
+    // A series that cannot be stacked (no positions) has no slice count: say so rather than "x 0".
+    const size = s.slices > 0 ? `${s.columns} x ${s.rows} x ${s.slices}` : `${s.columns} x ${s.rows}, no slice stack`;
+    out.push(`    ${size} (${s.instances} file(s), ${s.frames} frame(s)), ${spacing}${s.tiltDeg ? `, tilt ${s.tiltDeg} deg` : ''}`);
     out.push(`    ImageType ${s.imageType.join('\\') || '-'}; transfer syntax ${s.transferSyntaxes.join(', ')}`);
     out.push(`    ${s.reason}`);
     for (const p of s.problems) out.push(`    problem ${p.kind}: ${p.message}`);

@@ -91,7 +91,7 @@ export function regionNote(m: ModelInfo): string {
 export function summaryTable(doc: FindingsDocument, outDir: string | undefined, written: readonly string[] = []): string[] {
   const lines: string[] = [];
   const s = doc.series;
-  lines.push(`series ${s.seriesInstanceUid}: ${s.dims.join(' x ')} at ${s.spacing.map((x) => x.toFixed(3)).join(' x ')} mm`);
+  lines.push(`series ${s.id}: ${s.dims.join(' x ')} at ${s.spacing.map((x) => x.toFixed(3)).join(' x ')} mm`);
   for (const m of doc.models) lines.push(`model ${m.id} ${m.version} (${m.task}) on ${m.provider}: ${doc.findings.filter((f) => f.model === m.id).length} finding(s)${regionNote(m)}`);
   if (doc.findings.length) {
     const head = ['#', 'model', 'finding', 'score', 'centre LPS (mm)', 'slice', 'diam mm', 'vol mm3'];

@@ -64,6 +64,7 @@ export function buildFindingsDocument(
     series: {
       studyInstanceUid: volume.studyInstanceUid,
       seriesInstanceUid: volume.seriesInstanceUid,
+      id: volume.series.id,
       frameOfReferenceUid: context.frameOfReferenceUid ?? null,
       modality: volume.series.modality,
       dims: [...g.dims] as Vec3,

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { throwIfAborted } from '../errors.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
 import type { ModelPackage } from '../inference/model.js';
@@ -120,8 +121,11 @@ function regionWarnings(runs: readonly ModelRun[]): string[] {
 
 function skippedWarning(volume: LoadedSeries): string[] {
   // Non-DICOM files (a truth.json, a README) beside the images are expected; say only what looked like DICOM.
-  const n = volume.index.skipped.filter((s) => s.code !== 'E_NOT_DICOM').length;
-  return n ? [`${n} input file(s) skipped while indexing (unreadable or not images)`] : [];
+  const bad = volume.index.skipped.filter((s) => s.code !== 'E_NOT_DICOM');
+  if (bad.length === 0) return [];
+  // File names only (as `info` lists them), never header content.
+  const named = bad.slice(0, 3).map((s) => `${basename(s.path)} (${s.code})`).join(', ');
+  return [`${bad.length} input file(s) skipped while indexing (unreadable or not images): ${named}${bad.length > 3 ? ', ...' : ''}`];
 }
 
 async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOptions, clock: StageClock, afterGrid?: () => void): Promise<ModelRun> {

@@ -77,6 +77,11 @@ export interface FilledDetectOptions {
 export interface SeriesInfo {
   studyInstanceUid: string;
   seriesInstanceUid: string;
+  /**
+   * The id `--series` / `seriesUid` selects it by: the SeriesInstanceUID, or `<uid>.2`, `<uid>.3`... where one
+   * UID holds several stacks (another orientation, size or image type) and a later one was analysed.
+   */
+  id: string;
   frameOfReferenceUid: string | null;
   modality: string;
   dims: Vec3;

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { CtscopeError } from '../errors.js';
 import type { DicomInstance } from '../dicom/types.js';
 import { cross, dot, norm, normalize, scale, sub } from '../volume/affine.js';
@@ -52,7 +53,7 @@ const RAD = 180 / Math.PI;
  * Throws E_GEOMETRY when a multi-slice series lacks orientation or positions.
  */
 export function layoutSlices(instances: readonly DicomInstance[], options: LayoutOptions = DEFAULT_LAYOUT): SliceLayout {
-  const problems: SeriesProblem[] = [];
+  const problems: SeriesProblem[] = headerRepairs(instances);
   const refs: SliceRef[] = [];
   for (const instance of instances)
     for (let f = 0; f < Math.max(1, instance.frames.length); f++) refs.push({ instance, frameIndex: f });
@@ -207,6 +208,19 @@ function safeUnit(v: Vec3, what: string): Vec3 {
 }
 
 /** PixelSpacing [row, column] of the first slice; reports when it is missing or varies. */
+/**
+ * What the reader repaired in the series' headers (stray leading bytes, a missing delimiter, an inconsistent
+ * HighBit...), one problem per kind of repair with the number of files and the first file's name.
+ */
+function headerRepairs(instances: readonly DicomInstance[]): SeriesProblem[] {
+  const byMessage = new Map<string, string[]>();
+  for (const inst of instances) for (const w of new Set(inst.warnings)) byMessage.set(w, [...(byMessage.get(w) ?? []), inst.source]);
+  return [...byMessage].map(([message, files]) => ({
+    kind: 'header-repaired' as const,
+    message: `${message} (${files.length} of ${instances.length} file(s), e.g. ${basename(files[0]!)})`,
+  }));
+}
+
 function pixelSpacingOf(slices: readonly SliceRef[], problems: SeriesProblem[]): [number, number] {
   const ps = frameOf(slices[0]!)?.pixelSpacing;
   if (!ps || !(ps[0] > 0) || !(ps[1] > 0)) {

@@ -12,6 +12,7 @@ export type ProblemKind =
   | 'pixel-spacing-varies'
   | 'no-pixel-spacing'
   | 'no-geometry'
+  | 'header-repaired'
   | 'saturated';
 
 export interface SeriesProblem {

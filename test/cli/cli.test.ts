@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,6 +196,18 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     expect(big.code).toBe(3);
     expect(big.stderr).toMatch(/^error\[E_TOO_LARGE\]: /m);
   });
+
+  it('convert checks its output path before loading: a parent that is a file is E_OUTPUT at once; a missing folder is made', async () => {
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'x');
+    const r = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', join(file, 'x.nii'));
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^error\[E_OUTPUT\]: /m);
+    expect(r.stderr).not.toMatch(/decoding/);
+    const made = join(dir, 'new', 'sub', 'x.nii');
+    expect((await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', made, '--quiet')).code).toBe(0);
+    expect(existsSync(made)).toBe(true);
+  }, 60_000);
 
   it('detect prints only its own lines: dcmjs repairs of odd source headers stay quiet', async () => {
     const model = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 1 });

@@ -38,6 +38,7 @@ describe('findings.json', () => {
       const doc = JSON.parse(readFileSync(join(r.out, 'findings.json'), 'utf8')) as FindingsDocument;
       expect(schemaErrors(doc), r.name).toBeUndefined();
       expect(doc.series.seriesInstanceUid).toBe(r.seriesUid);
+      expect(doc.series.id).toBe(r.seriesUid); // one stack under its UID: the id is the UID itself
       expect(doc.models[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(doc.findings.length).toBeGreaterThan(0);
       expect(doc.files).toEqual(expect.arrayContaining(['sr.dcm', 'report.html', ...doc.findings.map((f) => `key-${f.n}.png`)]));

@@ -52,6 +52,7 @@ describe('ctscope detect', () => {
     expect((await cli(['detect', series, '--model', model])).code).toBe(2);
     expect((await cli(['detect', series, '--model', model, '--json', '--bogus'])).code).toBe(2);
     expect((await cli(['detect', series, '--model', model, '--json', '--stow'])).code).toBe(2);
+    expect((await cli(['detect', series, '--model', model, '--json', '--token-file', '/nonexistent'])).code).toBe(2);
     const missing = await cli(['detect', join(series, 'nope'), '--model', model, '--json']);
     expect(missing.code).toBe(3);
     const notDicom = await cli(['detect', join(series, 'truth.json'), '--model', model, '--json']);

@@ -41,7 +41,9 @@ describe('unreadable input', () => {
 
     const det = await cli(['detect', dir, '--model', model, '--ep', 'cpu', '--json', '--quiet'], asUser);
     expect(det.code, det.stderr).toBe(0);
-    expect(JSON.parse(det.stdout).warnings.join('\n')).toMatch(/skipped/);
+    const warned = JSON.parse(det.stdout).warnings.join('\n');
+    expect(warned).toMatch(/2 input file\(s\) skipped [^\n]*CT000005\.dcm \(E_IO\)/);
+    expect(warned).toMatch(/skipped [^\n]*locked \(E_IO\)/);
   }, 60_000);
 });
 
