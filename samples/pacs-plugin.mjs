@@ -9,7 +9,8 @@
 //
 // Arguments: <series folder> <model: nodule, aneurysm or a package folder> [timeout seconds, default 300].
 // Every file of the folder is handed over, whatever its name: a PACS names instances by UID, not by
-// extension, and ctscope skips (and reports) what is not DICOM.
+// extension, and ctscope skips (and reports) what is not DICOM. The SR is stored as pacs-plugin-sr.dcm in the
+// current folder; like any derived SR it repeats the source's patient and study attributes.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { closePool, closeRunners, detect, isCtscopeError, warmPool } from 'ctscope';
