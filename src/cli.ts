@@ -19,6 +19,9 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+/** How long an interrupted run may take to clean up before the process exits regardless. */
+const ABORT_GRACE_MS = 10_000;
+
 async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   let interrupts = 0;
@@ -29,6 +32,12 @@ async function main(argv: string[]): Promise<number> {
       process.exit(130);
     }
     controller.abort();
+    // A run always ends after an interrupt: should some step not notice the abort (a blocked system call, a
+    // library that ignores signals), the process exits anyway, saying so.
+    setTimeout(() => {
+      process.stderr.write(`error[E_ABORTED]: did not stop within ${ABORT_GRACE_MS / 1000} s of the interrupt: exiting\n`);
+      process.exit(130);
+    }, ABORT_GRACE_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -1,4 +1,5 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { ensureDir } from '../io/dirs.js';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CtscopeError } from '../errors.js';
@@ -85,7 +86,7 @@ async function prepareOutFile(out: string): Promise<void> {
   const st = await stat(out).catch(() => undefined);
   if (st?.isDirectory()) throw new CtscopeError('E_OUTPUT', 'the output path is a folder; give a file name ending in .nii or .nii.gz', { where: out });
   try {
-    await mkdir(dirname(resolve(out)), { recursive: true });
+    await ensureDir(dirname(resolve(out)));
   } catch (e) {
     throw new CtscopeError('E_OUTPUT', `cannot create the output's folder: ${(e as Error).message}`, { cause: e, where: out });
   }

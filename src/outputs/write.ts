@@ -1,4 +1,5 @@
-import { mkdir, rm, stat, unlink } from 'node:fs/promises';
+import { rm, stat, unlink } from 'node:fs/promises';
+import { ensureDir } from '../io/dirs.js';
 import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -39,7 +40,7 @@ export async function writeOutputs(
 ): Promise<string[]> {
   const dir = resolve(outDir);
   try {
-    await mkdir(dir, { recursive: true });
+    await ensureDir(dir);
   } catch (e) {
     throw new CtscopeError('E_OUTPUT', `cannot create the output folder: ${(e as Error).message}`, { cause: e, where: outDir });
   }
