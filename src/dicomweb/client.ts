@@ -9,7 +9,7 @@ export interface DicomWebOptions {
   /** Bearer token sent as `Authorization: Bearer ...`; never printed (error messages redact it). */
   token?: string | undefined;
   signal?: AbortSignal | undefined;
-  /** Per-request timeout in ms (default 120000). */
+  /** Idle timeout in ms (default 120000): for the answer's headers, then between chunks of its body. */
   timeoutMs?: number | undefined;
 }
 
@@ -64,6 +64,13 @@ function checkUid(uid: string, what: string): string {
   return uid;
 }
 
+/** An answer whose headers have arrived; its body is read through `body()` or `text()` (once). */
+interface Exchange {
+  res: Response;
+  body: () => AsyncGenerator<Uint8Array>;
+  text: () => Promise<string>;
+}
+
 /**
  * A small DICOMweb client: QIDO-RS searches, WADO-RS retrieval streamed part by part, STOW-RS storage.
  * Stateless apart from its options, so one client may serve concurrent requests.
@@ -94,28 +101,87 @@ export class DicomWebClient {
     return { baseUrl: redactUrl(this.baseUrl), token: this.#token ? '[redacted]' : undefined };
   }
 
-  async #request(path: string, init: { method?: string; accept: string; body?: Buffer[]; contentType?: string; signal?: AbortSignal | undefined }): Promise<Response> {
+  /**
+   * One HTTP exchange. The timeout is an idle timeout: it runs until the headers arrive, then again between
+   * chunks of the body, so a large series on a slow link is not cut off, while a server that stalls
+   * mid-answer is (E_IO). The exchange's own AbortController holds the timer and the caller's signals:
+   * (a signal made by AbortSignal.any is only weakly held once fetch has the headers, and a collected one
+   * never fires, so a stalled body hung for ever.) Read the answer with `body()` or `text()`.
+   */
+  async #request(path: string, init: { method?: string; accept: string; body?: Buffer[]; contentType?: string; signal?: AbortSignal | undefined }): Promise<Exchange> {
     const url = `${this.baseUrl}${path}`;
-    const signals = [AbortSignal.timeout(this.#timeoutMs), ...(this.#signal ? [this.#signal] : []), ...(init.signal ? [init.signal] : [])];
+    const where = redactUrl(url);
+    const ac = new AbortController();
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(timer);
+      // Unref'd: a pending read keeps the process alive by itself; the timer alone must not.
+      timer = setTimeout(() => {
+        timedOut = true;
+        ac.abort();
+      }, this.#timeoutMs).unref();
+    };
+    const outer = [this.#signal, init.signal].filter((x): x is AbortSignal => x !== undefined);
+    const onOuter = (): void => ac.abort();
+    for (const sig of outer) sig.addEventListener('abort', onOuter, { once: true });
+    const finish = (): void => {
+      clearTimeout(timer);
+      for (const sig of outer) sig.removeEventListener('abort', onOuter);
+    };
+    // Whatever ends the exchange early becomes a coded error: the caller's abort, the idle timeout, the network.
+    const coded = (e: unknown, stage: string): CtscopeError => {
+      if (outer.some((sig) => sig.aborted)) return new CtscopeError('E_ABORTED', 'DICOMweb request was aborted', { where });
+      if (timedOut) return new CtscopeError('E_IO', `DICOMweb server ${stage}: no data for ${this.#timeoutMs} ms`, { where });
+      if (e instanceof CtscopeError) return e;
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (e as Error).message;
+      // Node's fetch refuses the WHATWG "bad ports" (6000, 6665-6669, 10080...) before connecting.
+      const hint = why === 'bad port' ? ' (Node refuses this port for HTTP; serve DICOMweb on another one)' : '';
+      return new CtscopeError('E_IO', `DICOMweb server ${stage}: ${this.#redact(why)}${hint}`, { where });
+    };
     const headers: Record<string, string> = { Accept: init.accept };
     if (this.#token) headers.Authorization = `Bearer ${this.#token}`;
     if (init.contentType) headers['Content-Type'] = init.contentType;
     let res: Response;
     try {
-      res = await fetch(url, { method: init.method ?? 'GET', headers, ...(init.body ? { body: Buffer.concat(init.body) } : {}), signal: AbortSignal.any(signals) });
+      if (outer.some((sig) => sig.aborted)) throw new Error('aborted');
+      arm();
+      res = await fetch(url, { method: init.method ?? 'GET', headers, ...(init.body ? { body: Buffer.concat(init.body) } : {}), signal: ac.signal });
     } catch (e) {
-      if (this.#signal?.aborted || init.signal?.aborted) throw new CtscopeError('E_ABORTED', 'DICOMweb request was aborted', { where: redactUrl(url) });
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const why = (e as Error).name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : cause?.code ?? cause?.message ?? (e as Error).message;
-      throw new CtscopeError('E_IO', `DICOMweb server unreachable: ${this.#redact(why)}`, { where: redactUrl(url) });
+      finish();
+      throw coded(e, 'unreachable');
     }
+    const body = async function* (this: void): AsyncGenerator<Uint8Array> {
+      try {
+        if (!res.body) return;
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          arm();
+          yield chunk;
+        }
+      } catch (e) {
+        throw coded(e, 'stopped answering');
+      } finally {
+        finish();
+      }
+    };
+    const text = async (): Promise<string> => {
+      const chunks: Uint8Array[] = [];
+      for await (const c of body()) chunks.push(c);
+      return Buffer.concat(chunks).toString('utf8');
+    };
     if (!res.ok) {
-      const text = this.#redact((await res.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' '));
-      if (res.status === 404) throw new CtscopeError('E_SERIES_NOT_FOUND', `DICOMweb: not found (HTTP 404)${text ? `: ${text}` : ''}`, { where: redactUrl(url) });
-      if (res.status === 401 || res.status === 403) throw new CtscopeError('E_IO', `DICOMweb: access denied (HTTP ${res.status}); check the bearer token`, { where: redactUrl(url) });
-      throw new CtscopeError('E_IO', `DICOMweb: HTTP ${res.status} ${res.statusText}${text ? `: ${text}` : ''}`, { where: redactUrl(url) });
+      const raw = (await text().catch(() => '')).replace(/\s+/g, ' ').trim();
+      // A short excerpt, cut at a word: enough to tell a proxy's page from the archive's own message.
+      const excerpt = this.#redact(raw.length > 200 ? `${raw.slice(0, 200).replace(/\s+\S*$/, '')} ...` : raw);
+      if (res.status === 404) throw new CtscopeError('E_SERIES_NOT_FOUND', `DICOMweb: not found (HTTP 404)${excerpt ? `: ${excerpt}` : ''}`, { where });
+      if (res.status === 401 || res.status === 403) {
+        const hint = this.#token ? 'check the bearer token' : 'the server wants a bearer token (--token-file or CTSCOPE_DICOMWEB_TOKEN)';
+        throw new CtscopeError('E_IO', `DICOMweb: access denied (HTTP ${res.status}); ${hint}`, { where });
+      }
+      throw new CtscopeError('E_IO', `DICOMweb: HTTP ${res.status} ${res.statusText}${excerpt ? `: ${excerpt}` : ''}`, { where });
     }
-    return res;
+    return { res, body, text };
   }
 
   #redact(text: string): string {
@@ -123,8 +189,7 @@ export class DicomWebClient {
   }
 
   async #json(path: string): Promise<DicomJson[]> {
-    const res = await this.#request(path, { accept: 'application/dicom+json' });
-    const text = await res.text();
+    const text = await (await this.#request(path, { accept: 'application/dicom+json' })).text();
     if (!text.trim()) return []; // some servers answer 204/empty for no match
     try {
       const v = JSON.parse(text) as unknown;
@@ -165,11 +230,11 @@ export class DicomWebClient {
    */
   async retrieve(study: string, series?: string, onInstance?: (count: number) => void): Promise<BufferInput[]> {
     const path = `/studies/${checkUid(study, 'study')}${series ? `/series/${checkUid(series, 'series')}` : ''}`;
-    const res = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' });
+    const { res, body } = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' });
     if (!res.body) throw new CtscopeError('E_IO', 'DICOMweb: empty WADO-RS answer');
     const boundary = boundaryOf(res.headers.get('content-type'));
     const out: BufferInput[] = [];
-    for await (const part of parseMultipart(res.body as unknown as AsyncIterable<Uint8Array>, boundary)) {
+    for await (const part of parseMultipart(body(), boundary)) {
       throwIfAborted(this.#signal, 'DICOMweb retrieval');
       const type = part.headers['content-type'] ?? 'application/dicom';
       if (!/application\/dicom/i.test(type)) continue;
@@ -187,10 +252,10 @@ export class DicomWebClient {
   }
 
   private async retrieveByPath(path: string): Promise<Uint8Array[]> {
-    const res = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' });
+    const { res, body } = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' });
     const boundary = boundaryOf(res.headers.get('content-type'));
     const out: Uint8Array[] = [];
-    for await (const part of parseMultipart(res.body as unknown as AsyncIterable<Uint8Array>, boundary)) out.push(part.body);
+    for await (const part of parseMultipart(body(), boundary)) out.push(part.body);
     if (out.length === 0) throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: no instance in the answer');
     return out;
   }
@@ -198,13 +263,13 @@ export class DicomWebClient {
   /** STOW-RS: stores Part 10 instances; E_IO when the server refuses any of them. */
   async store(instances: readonly Uint8Array[], study?: string): Promise<StowResult> {
     const boundary = `ctscope-${randomBytes(12).toString('hex')}`;
-    const res = await this.#request(study ? `/studies/${checkUid(study, 'study')}` : '/studies', {
+    const exchange = await this.#request(study ? `/studies/${checkUid(study, 'study')}` : '/studies', {
       method: 'POST',
       accept: 'application/dicom+json',
       contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`,
       body: buildMultipart(instances, boundary),
     });
-    const text = await res.text();
+    const text = await exchange.text();
     let o: DicomJson = {};
     try {
       if (text.trim()) o = JSON.parse(text) as DicomJson;

@@ -50,64 +50,69 @@ export async function* parseMultipart(body: AsyncIterable<Uint8Array>, boundary:
     pending = pending.length ? Buffer.concat([pending, r.value]) : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
     return true;
   };
-  while (!finished) {
-    if (state === 'preamble') {
-      // The first delimiter may open the body without a leading CRLF.
-      const at = pending.indexOf(first);
-      if (at < 0) {
-        if (!(await more())) break;
-        continue;
-      }
-      pending = pending.subarray(at + first.length);
-      state = 'after-delimiter';
-    } else if (state === 'after-delimiter') {
-      if (pending.length < 2 && (await more())) continue;
-      if (pending.length < 2) break;
-      if (pending[0] === 0x2d && pending[1] === 0x2d) {
-        finished = true;
-        break;
-      }
-      const eol = pending.indexOf(CRLF);
-      if (eol < 0) {
-        if (!(await more())) break;
-        continue;
-      }
-      pending = pending.subarray(eol + 2);
-      state = 'headers';
-    } else if (state === 'headers') {
-      if (pending.subarray(0, 2).equals(CRLF)) {
-        headers = {};
-        pending = pending.subarray(2);
-        state = 'body';
-        continue;
-      }
-      const end = pending.indexOf(HEADER_END);
-      if (end < 0) {
-        if (!(await more())) break;
-        continue;
-      }
-      headers = parseHeaders(pending.subarray(0, end).toString('latin1'));
-      pending = pending.subarray(end + 4);
-      state = 'body';
-    } else {
-      const at = pending.indexOf(delim);
-      if (at >= 0) {
-        acc.push(pending.subarray(0, at));
-        const part = acc.length === 1 ? acc[0]! : Buffer.concat(acc);
-        acc = [];
-        pending = pending.subarray(at + delim.length);
+  try {
+    while (!finished) {
+      if (state === 'preamble') {
+        // The first delimiter may open the body without a leading CRLF.
+        const at = pending.indexOf(first);
+        if (at < 0) {
+          if (!(await more())) break;
+          continue;
+        }
+        pending = pending.subarray(at + first.length);
         state = 'after-delimiter';
-        yield { headers, body: new Uint8Array(part.buffer, part.byteOffset, part.byteLength) };
-        continue;
+      } else if (state === 'after-delimiter') {
+        if (pending.length < 2 && (await more())) continue;
+        if (pending.length < 2) break;
+        if (pending[0] === 0x2d && pending[1] === 0x2d) {
+          finished = true;
+          break;
+        }
+        const eol = pending.indexOf(CRLF);
+        if (eol < 0) {
+          if (!(await more())) break;
+          continue;
+        }
+        pending = pending.subarray(eol + 2);
+        state = 'headers';
+      } else if (state === 'headers') {
+        if (pending.subarray(0, 2).equals(CRLF)) {
+          headers = {};
+          pending = pending.subarray(2);
+          state = 'body';
+          continue;
+        }
+        const end = pending.indexOf(HEADER_END);
+        if (end < 0) {
+          if (!(await more())) break;
+          continue;
+        }
+        headers = parseHeaders(pending.subarray(0, end).toString('latin1'));
+        pending = pending.subarray(end + 4);
+        state = 'body';
+      } else {
+        const at = pending.indexOf(delim);
+        if (at >= 0) {
+          acc.push(pending.subarray(0, at));
+          const part = acc.length === 1 ? acc[0]! : Buffer.concat(acc);
+          acc = [];
+          pending = pending.subarray(at + delim.length);
+          state = 'after-delimiter';
+          yield { headers, body: new Uint8Array(part.buffer, part.byteOffset, part.byteLength) };
+          continue;
+        }
+        // Keep a delimiter's worth of bytes: the delimiter may straddle two chunks.
+        const keep = Math.min(pending.length, delim.length - 1);
+        if (pending.length > keep) acc.push(pending.subarray(0, pending.length - keep));
+        pending = Buffer.from(pending.subarray(pending.length - keep));
+        if (!(await more())) break;
       }
-      // Keep a delimiter's worth of bytes: the delimiter may straddle two chunks.
-      const keep = Math.min(pending.length, delim.length - 1);
-      if (pending.length > keep) acc.push(pending.subarray(0, pending.length - keep));
-      pending = Buffer.from(pending.subarray(pending.length - keep));
-      if (!(await more())) break;
     }
+    if (!finished) throw new CtscopeError('E_IO', `DICOMweb multipart response ended early (${state === 'preamble' ? 'no part delimiter found' : 'inside a part'})`);
+  } finally {
+    // Stopping early (an error, the closing delimiter, a consumer that breaks off) releases the source too.
+    if (!ended) await iterator.return?.();
   }
-  if (!finished) throw new CtscopeError('E_IO', `DICOMweb multipart response ended early (${state === 'preamble' ? 'no part delimiter found' : 'inside a part'})`);
 }
 
 /** A multipart/related body from parts (STOW-RS). */
