@@ -58,3 +58,28 @@ export function findRegressions(rows: BenchRow[], baselines: BaselineFile, toler
   }
   return out;
 }
+
+/** Rows of this run that have a baseline of the same basis in the file (what a check really compares). */
+export function comparedRows(rows: BenchRow[], baselines: BaselineFile): BenchRow[] {
+  return rows.filter((r) => {
+    const x = rowRatio(r);
+    return x !== undefined && baselines.entries.some((e) => e.stage === r.stage && e.name === r.name && e.basis === x.basis);
+  });
+}
+
+/** This run's baselines merged into an existing file: entries of rows this run did not measure are kept. */
+export function mergeBaselines(previous: BaselineFile | undefined, next: BaselineFile): BaselineFile {
+  if (!previous) return next;
+  const key = (e: BaselineEntry): string => `${e.stage}\u0000${e.name}`;
+  const fresh = new Set(next.entries.map(key));
+  return { ...next, entries: [...previous.entries.filter((e) => !fresh.has(key(e))), ...next.entries] };
+}
+
+/** Whether parsed JSON has the shape of a baselines file. */
+export function isBaselineFile(v: unknown): v is BaselineFile {
+  const f = v as BaselineFile;
+  return (
+    typeof f === 'object' && f !== null && typeof f.tolerance === 'number' && Array.isArray(f.entries) &&
+    f.entries.every((e) => typeof e?.stage === 'string' && typeof e.name === 'string' && typeof e.ratio === 'number' && (e.basis === 'memcpy' || e.basis === 'scalar'))
+  );
+}

@@ -2,16 +2,16 @@
  * The benchmark run shared by `npm run bench` (dist/bench/run.js) and `ctscope bench`: argument parsing, the
  * in-run baselines, the selected stages, bench/results.json, and the --check / --update regression guard.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { ensureDirSync } from '../io/dirs.js';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CtscopeError } from '../errors.js';
 import { parseEpRequest, probeProvider, unavailableError, type EpRequest } from '../inference/providers.js';
 import { closeRunners } from '../inference/runner.js';
 import { closePool } from '../workers/pool.js';
-import { findRegressions, toBaselines, type BaselineFile, type Regression } from './baseline.js';
+import { comparedRows, findRegressions, isBaselineFile, mergeBaselines, rowRatio, toBaselines, type BaselineFile, type Regression } from './baseline.js';
 import type { StageContext } from './context.js';
-import { BENCH_ROOT } from './data.js';
 import { ensureGc } from './gc.js';
 import { formatRows, machineInfo, measureBaselines, type Baselines, type BenchRow, type MachineInfo } from './harness.js';
 import { STAGES } from './stages.js';
@@ -124,8 +124,9 @@ export function fillBenchOptions(o: BenchOptions = {}): FilledBenchOptions {
     json: o.json ?? false,
     ep,
     deviceId: o.deviceId ?? 0,
-    dataDir: o.dataDir ?? join(BENCH_ROOT, 'bench', quick ? 'data-quick' : 'data'),
-    out: o.out ?? join(BENCH_ROOT, 'bench', 'results.json'),
+    // Relative to where it runs (the repository root for `npm run bench`), never inside an installed package.
+    dataDir: o.dataDir ?? resolve('bench', quick ? 'data-quick' : 'data'),
+    out: o.out ?? resolve('bench', 'results.json'),
     check: o.check,
     update: o.update,
     tolerance: o.tolerance,
@@ -140,10 +141,37 @@ export async function checkProvider(ep: EpRequest, deviceId: number): Promise<vo
 }
 
 function readBaselineFile(path: string): BaselineFile {
+  let v: unknown;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as BaselineFile;
+    v = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new CtscopeError((e as { code?: string }).code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot read the baselines file: ${(e as Error).message}`, { cause: e, where: path });
+  }
+  if (!isBaselineFile(v)) throw new CtscopeError('E_IO', 'not a baselines file (expected { tolerance, entries: [{ stage, name, ratio, basis }] })', { where: path });
+  return v;
+}
+
+/** Where results go must be a writable file path: checked before minutes of measuring. */
+function checkOutFile(path: string, what: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    /* a new file */
+  }
+  if (isDir) throw new CtscopeError('E_OUTPUT', `${what} is a folder; give a file name`, { where: path });
+  try {
+    ensureDirSync(dirname(resolve(path)));
+  } catch (e) {
+    throw new CtscopeError('E_OUTPUT', `cannot create the folder of ${what}: ${(e as Error).message}`, { cause: e, where: path });
+  }
+}
+
+function writeOut(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (e) {
+    throw new CtscopeError('E_OUTPUT', `cannot write ${path}: ${(e as Error).message}`, { cause: e, where: path });
   }
 }
 
@@ -151,6 +179,9 @@ function readBaselineFile(path: string): BaselineFile {
 export async function runBench(options: BenchOptions, io: BenchIO): Promise<number> {
   const o = fillBenchOptions(options);
   const baselineFile = o.check ? readBaselineFile(o.check) : undefined;
+  const previous = o.update && existsSync(o.update) ? readBaselineFile(o.update) : undefined;
+  checkOutFile(o.out, 'the result file (--out)');
+  if (o.update) checkOutFile(o.update, 'the baselines file (--update)');
   await checkProvider(o.ep, o.deviceId);
   const gc = ensureGc();
   const rows: BenchRow[] = [];
@@ -167,8 +198,7 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
     await closePool();
   }
   const result: BenchResult = { machine: machineInfo(), baselines, gc, ep: o.ep, rows };
-  mkdirSync(join(o.out, '..'), { recursive: true });
-  writeFileSync(o.out, JSON.stringify(result, null, 2) + '\n');
+  writeOut(o.out, JSON.stringify(result, null, 2) + '\n');
   // With --json, stdout holds only the result; everything else goes to stderr.
   const say = o.json ? io.err : io.out;
   if (o.json) io.out(JSON.stringify(result, null, 2));
@@ -181,9 +211,10 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
   }
   const m = result.machine;
   if (o.update) {
-    const file = toBaselines(rows, `${m.cpu}, ${m.cores} cores, ${m.node}`, o.tolerance);
-    writeFileSync(o.update, JSON.stringify(file, null, 2) + '\n');
-    say(`baselines written to ${o.update}`);
+    // Merged: a run of some stages updates their rows and keeps the others' baselines.
+    const file = mergeBaselines(previous, toBaselines(rows, `${m.cpu}, ${m.cores} cores, ${m.node}`, o.tolerance ?? previous?.tolerance));
+    writeOut(o.update, JSON.stringify(file, null, 2) + '\n');
+    say(`baselines written to ${o.update} (${rows.length} row(s) of this run, ${file.entries.length} in all)`);
   }
   if (baselineFile && o.check) return reportCheck(rows, baselineFile, o.check, o.tolerance ?? baselineFile.tolerance, say);
   return 0;
@@ -196,6 +227,14 @@ function reportCheck(rows: BenchRow[], file: BaselineFile, path: string, toleran
     if (e && r.vsScalar !== undefined && e.basis === 'scalar') say(`  ${r.stage} / ${r.name}: ${(r.vsScalar / e.ratio).toFixed(2)}x its baseline`);
   }
   for (const r of bad) say(`REGRESSION ${r.stage} / ${r.name}: ratio ${r.now.toFixed(2)} vs baseline ${r.baseline.toFixed(2)} (${r.factor.toFixed(2)}x, tolerance ${tolerance}x)`);
-  say(bad.length ? `${bad.length} regression(s) against ${path}` : `no regression against ${path} (tolerance ${tolerance}x)`);
+  const compared = comparedRows(rows, file);
+  const unchecked = rows.filter((r) => rowRatio(r) && !compared.includes(r)).map((r) => `${r.stage} / ${r.name}`);
+  if (unchecked.length) say(`  without a baseline in ${path} (not checked): ${unchecked.join(', ')}`);
+  // A check that compared nothing proves nothing: it fails rather than pass silently.
+  if (compared.length === 0) {
+    say(`nothing checked: no row of this run has a baseline in ${path}`);
+    return 1;
+  }
+  say(bad.length ? `${bad.length} regression(s) in ${compared.length} row(s) checked against ${path}` : `no regression in ${compared.length} row(s) checked against ${path} (tolerance ${tolerance}x)`);
   return bad.length ? 1 : 0;
 }

@@ -12,10 +12,12 @@ export const BENCH_USAGE = `bench [--stage NAME]... [--quick] [--json] [--ep PRO
   --quick            the CI subset: 100-slice series, small phantoms, fewer rows
   --json             print the result as JSON on stdout (rows with median, spread, throughput, peak RSS, ratios)
   --ep PROVIDER      execution provider of infer, postprocess, report and detect: cpu (default), auto, cuda,
-                     tensorrt, dml, webgpu, coreml; one that cannot load here fails with E_EP_UNAVAILABLE
+                     tensorrt, dml, webgpu, coreml; one that cannot load here fails at once with E_EP_UNAVAILABLE
+                     (whichever stages were asked for)
   --device N         GPU index for cuda/tensorrt/dml (default 0)
-  --data DIR         generated inputs (default bench/data, or bench/data-quick with --quick), made on first use
-  --out FILE         where the result is written (default bench/results.json)
-  --check FILE       compare each row's ratio to the in-run scalar loop with FILE's; exit 1 past its tolerance
-  --update FILE      write this run's ratios as the baselines FILE
+  --data DIR         generated inputs (default ./bench/data, or ./bench/data-quick with --quick), made on first use
+  --out FILE         where the result is written (default ./bench/results.json)
+  --check FILE       compare each row's ratio to the in-run scalar loop with FILE's; exit 1 past its tolerance,
+                     and exit 1 when no row of the run has a baseline there (nothing was checked)
+  --update FILE      write this run's ratios into the baselines FILE (rows of other stages in it are kept)
   --tolerance X      tolerance factor for --check / --update (default: FILE's, or 2)`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findRegressions, toBaselines } from '../../src/bench/baseline.js';
+import { comparedRows, findRegressions, isBaselineFile, mergeBaselines, toBaselines } from '../../src/bench/baseline.js';
 import type { BenchRow } from '../../src/bench/harness.js';
 
 const row = (name: string, vsScalar: number, vsMemcpy?: number): BenchRow => ({
@@ -27,5 +27,15 @@ describe('benchmark regression guard', () => {
 
   it('lets new rows pass until they have a baseline', () => {
     expect(findRegressions([row('load j2k', 99)], base)).toEqual([]);
+  });
+
+  it('knows which rows a check really compares, merges an update into the file, and rejects a file of another shape', () => {
+    expect(comparedRows([row('load ele', 1.6), row('load jpeg', 3)], base).map((r) => r.name)).toEqual(['load ele']);
+    expect(comparedRows([row('load jpeg', 3)], base)).toEqual([]);
+    const merged = mergeBaselines(base, toBaselines([row('load rle', 2.0), row('load jpeg', 3)], 'other', 2));
+    expect(merged.entries.map((e) => [e.name, e.ratio])).toEqual([['load ele', 1.5], ['load rle', 2], ['load jpeg', 3]]);
+    expect(isBaselineFile(base)).toBe(true);
+    expect(isBaselineFile({ garbage: 1 })).toBe(false);
+    expect(isBaselineFile({ tolerance: 2, entries: [{ stage: 'x', name: 'y', ratio: '1', basis: 'scalar' }] })).toBe(false);
   });
 });

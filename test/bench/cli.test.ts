@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,22 @@ describe('ctscope bench', () => {
     expect(row.note).toMatch(/chest phantom, map \d+x\d+x\d+, \d+ finding/);
     expect(existsSync(join(dir, 'data', 'phantom-chest', '.done'))).toBe(true);
     expect(JSON.parse(readFileSync(out, 'utf8')).rows).toEqual(result.rows);
+  }, 60_000);
+
+  it('--check with no baseline for any row of the run fails (nothing was checked); a bad --out fails before measuring', async () => {
+    const baselines = join(dir, 'only-ingest.json');
+    writeFileSync(baselines, JSON.stringify({ machine: 'x', tolerance: 2, entries: [{ stage: 'ingest', name: 'nothing like it', ratio: 1, basis: 'scalar' }] }));
+    const r = await node([CLI, 'bench', '--quick', '--stage', 'postprocess', '--data', join(dir, 'data'), '--out', join(dir, 'r2.json'), '--check', baselines]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/nothing checked: no row of this run has a baseline/);
+    const t0 = performance.now();
+    const bad = await node([CLI, 'bench', '--quick', '--stage', 'postprocess', '--data', join(dir, 'data'), '--out', dir]);
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toMatch(/^error\[E_OUTPUT\]: the result file \(--out\) is a folder/m);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    writeFileSync(baselines, '{"garbage":1}');
+    const shape = await node([CLI, 'bench', '--quick', '--stage', 'postprocess', '--data', join(dir, 'data'), '--out', join(dir, 'r3.json'), '--check', baselines]);
+    expect(shape.stderr).toMatch(/^error\[E_IO\]: not a baselines file/m);
   }, 60_000);
 
   it.skipIf(process.platform === 'darwin')('an explicit provider that cannot load fails with one coded line before any work', async () => {
