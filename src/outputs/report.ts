@@ -22,10 +22,10 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;width:100%;background:#fff}th,td{border:1px solid #d0d4da;padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#eceff3}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:#fff;padding:12px;border:1px solid #d0d4da;border-radius:6px}
-dt{font-weight:600}dd{margin:0;word-break:break-all}
+dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 .figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:16px}
 figure{margin:0;background:#111;border-radius:6px;overflow:hidden}figure img{width:100%;height:auto;display:block}
-figcaption{color:#eee;padding:8px 10px;font-size:13px}.uid{font-family:ui-monospace,monospace;font-size:12px}
+figcaption{color:#eee;padding:8px 10px;font-size:13px}.uid{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}
 .none{background:#fff;padding:12px;border:1px solid #d0d4da;border-radius:6px}`;
 
 /** The report page: findings table, key images, model card, series and timings. No patient attributes. */
@@ -77,8 +77,15 @@ ${images.length ? `<h2>Key images</h2><div class="figs">\n${figs}\n</div>` : ''}
 <h2>Model card</h2>
 ${models}
 <h2>Timings (ms)</h2>
-<table id="timings"><tbody>${timings}${doc.timings.totalMs ? `<tr><th>total</th><th class="num">${doc.timings.totalMs.toFixed(0)}</th></tr>` : ''}</tbody></table>
+<table id="timings"><tbody>${timings}${timingsTotal(doc)}</tbody></table>
 ${warnings}
 </main></body></html>
 `;
+}
+
+/** The report is written during the outputs stage, so its own time and the run's total are not known yet. */
+function timingsTotal(doc: FindingsDocument): string {
+  if (doc.timings.totalMs) return `<tr><th>total</th><th class="num">${doc.timings.totalMs.toFixed(0)}</th></tr>`;
+  const sum = doc.timings.stages.reduce((a, t) => a + t.ms, 0);
+  return `<tr><th>total before writing the outputs (findings.json has the whole run)</th><th class="num">${sum.toFixed(0)}</th></tr>`;
 }

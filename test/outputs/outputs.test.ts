@@ -115,6 +115,10 @@ describe.skipIf(!hasChromium)('report.html in headless Chromium', () => {
           expect(rows[n]![4]).toBe(`${f.sliceIndex + 1} / ${r.doc.series.dims[2]}`);
         });
         expect(await page.textContent('body')).toContain('not for clinical use');
+        // Prose wraps between words; only UIDs and hashes may break anywhere.
+        const breaks = await page.$$eval('dl.model dd', (dds) => dds.map((d) => [d.className, getComputedStyle(d).wordBreak]));
+        for (const [cls, wb] of breaks) expect(wb, cls).toBe(cls === 'uid' ? 'break-all' : 'normal');
+        expect(await page.textContent('#timings tbody tr:last-child')).toMatch(/^total before writing the outputs.*\d+$/);
         expect(failed).toEqual([]);
         await page.screenshot({ path: join(tmpdir(), `ctscope-report-${r.name}.png`), fullPage: true });
         await page.close();
