@@ -3,7 +3,7 @@ export { CtscopeError, isCtscopeError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { Vec3, Mat3, Mat4, Geometry, Volume, VoxelArray, CtVolume, SliceGeometry } from './volume/types.js';
 export { ijkToLps, voxelToLps, lpsToVoxel, invertAffine } from './volume/affine.js';
-export { closePool, warmPool } from './workers/pool.js';
+export { closePool, warmPool } from './workers/lifecycle.js';
 export { scanStudy, loadSeries, fillLoadOptions, DEFAULT_LOAD } from './ingest/load.js';
 export type { StudyInput, BufferInput, LoadOptions, FilledLoadOptions, LoadProgress, LoadedSeries } from './ingest/load.js';
 export type { StudyIndex, SeriesEntry, SeriesProblem, ProblemKind, SkippedFile, SliceLayout, SliceRef, Verdict } from './series/types.js';
