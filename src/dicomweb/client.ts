@@ -69,6 +69,8 @@ interface Exchange {
   res: Response;
   body: () => AsyncGenerator<Uint8Array>;
   text: () => Promise<string>;
+  /** For an answer not read after all (wrong content type...): closes it and stops its timer. */
+  cancel: () => Promise<void>;
 }
 
 /**
@@ -148,6 +150,7 @@ export class DicomWebClient {
       if (outer.some((sig) => sig.aborted)) throw new Error('aborted');
       arm();
       res = await fetch(url, { method: init.method ?? 'GET', headers, ...(init.body ? { body: Buffer.concat(init.body) } : {}), signal: ac.signal });
+      arm(); // the headers are in: the body gets the whole idle time again
     } catch (e) {
       finish();
       throw coded(e, 'unreachable');
@@ -155,6 +158,7 @@ export class DicomWebClient {
     const body = async function* (this: void): AsyncGenerator<Uint8Array> {
       try {
         if (!res.body) return;
+        arm();
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           arm();
           yield chunk;
@@ -165,13 +169,33 @@ export class DicomWebClient {
         finish();
       }
     };
-    const text = async (): Promise<string> => {
+    const text = async (limit = Infinity, withinMs = Infinity): Promise<string> => {
       const chunks: Uint8Array[] = [];
-      for await (const c of body()) chunks.push(c);
+      const t0 = performance.now();
+      let n = 0;
+      for await (const c of body()) {
+        chunks.push(c);
+        n += c.byteLength;
+        if (n >= limit || performance.now() - t0 > withinMs) break; // leaving the loop cancels the rest
+      }
       return Buffer.concat(chunks).toString('utf8');
     };
+    // An answer given up before its body is read: the stream is cancelled, the timer and listeners go.
+    const cancel = async (): Promise<void> => {
+      finish();
+      await res.body?.cancel().catch(() => undefined);
+    };
     if (!res.ok) {
-      const raw = (await text().catch(() => '')).replace(/\s+/g, ' ').trim();
+      // A short excerpt is all an error message needs: at most 1 KiB, read for at most 2 s (a server may trickle).
+      // Only the caller's abort is passed on; a body that fails otherwise just gives no excerpt.
+      const raw = (
+        await text(1024, 2_000).catch((e: unknown) => {
+          if (e instanceof CtscopeError && e.code === 'E_ABORTED') throw e;
+          return '';
+        })
+      )
+        .replace(/\s+/g, ' ')
+        .trim();
       // A short excerpt, cut at a word: enough to tell a proxy's page from the archive's own message.
       const excerpt = this.#redact(raw.length > 200 ? `${raw.slice(0, 200).replace(/\s+\S*$/, '')} ...` : raw);
       if (res.status === 404) throw new CtscopeError('E_SERIES_NOT_FOUND', `DICOMweb: not found (HTTP 404)${excerpt ? `: ${excerpt}` : ''}`, { where });
@@ -181,7 +205,19 @@ export class DicomWebClient {
       }
       throw new CtscopeError('E_IO', `DICOMweb: HTTP ${res.status} ${res.statusText}${excerpt ? `: ${excerpt}` : ''}`, { where });
     }
-    return { res, body, text };
+    return { res, body, text: () => text(), cancel };
+  }
+
+  /** A WADO-RS request whose answer must be multipart; any other answer is closed at once (E_IO). */
+  async #multipart(path: string): Promise<Exchange & { boundary: string }> {
+    const ex = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' });
+    try {
+      if (!ex.res.body) throw new CtscopeError('E_IO', 'DICOMweb: empty WADO-RS answer');
+      return { ...ex, boundary: boundaryOf(ex.res.headers.get('content-type')) };
+    } catch (e) {
+      await ex.cancel();
+      throw e;
+    }
   }
 
   #redact(text: string): string {
@@ -230,9 +266,7 @@ export class DicomWebClient {
    */
   async retrieve(study: string, series?: string, onInstance?: (count: number) => void): Promise<BufferInput[]> {
     const path = `/studies/${checkUid(study, 'study')}${series ? `/series/${checkUid(series, 'series')}` : ''}`;
-    const { res, body } = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' });
-    if (!res.body) throw new CtscopeError('E_IO', 'DICOMweb: empty WADO-RS answer');
-    const boundary = boundaryOf(res.headers.get('content-type'));
+    const { body, boundary } = await this.#multipart(path);
     const out: BufferInput[] = [];
     for await (const part of parseMultipart(body(), boundary)) {
       throwIfAborted(this.#signal, 'DICOMweb retrieval');
@@ -252,8 +286,7 @@ export class DicomWebClient {
   }
 
   private async retrieveByPath(path: string): Promise<Uint8Array[]> {
-    const { res, body } = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' });
-    const boundary = boundaryOf(res.headers.get('content-type'));
+    const { body, boundary } = await this.#multipart(path);
     const out: Uint8Array[] = [];
     for await (const part of parseMultipart(body(), boundary)) out.push(part.body);
     if (out.length === 0) throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: no instance in the answer');

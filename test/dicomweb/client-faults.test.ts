@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
@@ -12,6 +13,28 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url?.includes('/denied')) {
       res.writeHead(401, { 'Content-Type': 'text/plain' }).end('no');
+      return;
+    }
+    if (req.url?.includes('/plain')) {
+      // Not multipart, and never finished.
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('0123456789');
+      return;
+    }
+    if (req.url?.includes('/trickle')) {
+      // An error page sent a byte at a time, for ever.
+      res.writeHead(502, { 'Content-Type': 'text/plain' });
+      const t = setInterval(() => res.write('.'), 100);
+      res.on('close', () => clearInterval(t));
+      return;
+    }
+    if (req.url?.includes('/late')) {
+      // Headers at 400 ms, the whole answer 300 ms after them.
+      setTimeout(() => {
+        res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=B' });
+        res.flushHeaders();
+        setTimeout(() => res.end('--B\r\nContent-Type: application/dicom\r\n\r\nDICM\r\n--B--\r\n'), 300);
+      }, 400);
       return;
     }
     res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=B', 'Content-Length': '100000' });
@@ -47,6 +70,36 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     const client = new DicomWebClient({ baseUrl: base, signal: controller.signal, timeoutMs: 10_000 });
     const pending = client.retrieve(UID, UID);
     setTimeout(() => controller.abort(), 200);
+    await expect(pending).rejects.toMatchObject({ code: 'E_ABORTED' });
+  }, 10_000);
+
+  it('a non-multipart answer is refused at once and closed: the process is not kept alive by it', async () => {
+    const script = `import { DicomWebClient } from ${JSON.stringify(new URL('../../dist/dicomweb/client.js', import.meta.url).href)};
+      const c = new DicomWebClient({ baseUrl: ${JSON.stringify(`${base}/plain`)}, timeoutMs: 20000 });
+      await c.retrieve('1.2.3', '1.2.3').catch((e) => console.log(e.code));`;
+    const t0 = performance.now();
+    const out = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      child.on('exit', () => resolve(text.trim()));
+    });
+    expect(out).toBe('E_IO');
+    expect(performance.now() - t0).toBeLessThan(8_000);
+  }, 30_000);
+
+  it('an error page that trickles gives its excerpt within seconds; the idle time restarts when the headers arrive', async () => {
+    const t0 = performance.now();
+    await expect(new DicomWebClient({ baseUrl: `${base}/trickle`, timeoutMs: 1_000 }).searchSeries('1.2.3')).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/HTTP 502/) });
+    expect(performance.now() - t0).toBeLessThan(6_000);
+    const parts = await new DicomWebClient({ baseUrl: `${base}/late`, timeoutMs: 500 }).retrieve(UID, UID);
+    expect(parts).toHaveLength(1);
+  }, 20_000);
+
+  it("the caller's abort while an error page is read is still E_ABORTED", async () => {
+    const controller = new AbortController();
+    const pending = new DicomWebClient({ baseUrl: `${base}/trickle`, signal: controller.signal, timeoutMs: 10_000 }).searchSeries('1.2.3');
+    setTimeout(() => controller.abort(), 300);
     await expect(pending).rejects.toMatchObject({ code: 'E_ABORTED' });
   }, 10_000);
 
