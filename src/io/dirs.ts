@@ -9,42 +9,55 @@ import { dirname, resolve } from 'node:path';
  */
 export async function ensureDir(path: string): Promise<void> {
   const dir = resolve(path);
+  const isDir = (): Promise<boolean> => stat(dir).then((st) => st.isDirectory(), () => false);
   try {
     await mkdir(dir);
+    return;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && (await stat(dir)).isDirectory()) return;
+    if (code === 'EEXIST' && (await isDir())) return;
     if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
-    // The parent is missing: make it first, unless it exists (then this folder cannot be made there).
-    if (await stat(dirname(dir)).then(() => true, () => false)) throw e;
-    await ensureDir(dirname(dir));
-    await mkdir(dir).catch((again: NodeJS.ErrnoException) => {
-      if (again.code !== 'EEXIST') throw again;
-    });
+  }
+  // The parent is missing, or was made meanwhile by someone else: make it when missing, then try once more.
+  // A second ENOENT with the parent in place means this parent refuses new entries (/proc): fail.
+  if (!(await stat(dirname(dir)).then(() => true, () => false))) await ensureDir(dirname(dir));
+  try {
+    await mkdir(dir);
+  } catch (again) {
+    if ((again as NodeJS.ErrnoException).code === 'EEXIST' && (await isDir())) return;
+    throw again;
   }
 }
 
 /** ensureDir for synchronous callers (scripts, the benchmark's set-up). */
 export function ensureDirSync(path: string): void {
   const dir = resolve(path);
+  const isDir = (): boolean => {
+    try {
+      return statSync(dir).isDirectory();
+    } catch {
+      return false;
+    }
+  };
   try {
     mkdirSync(dir);
+    return;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && statSync(dir).isDirectory()) return;
+    if (code === 'EEXIST' && isDir()) return;
     if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
-    let parentExists = true;
-    try {
-      statSync(dirname(dir));
-    } catch {
-      parentExists = false;
-    }
-    if (parentExists) throw e;
-    ensureDirSync(dirname(dir));
-    try {
-      mkdirSync(dir);
-    } catch (again) {
-      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
-    }
+  }
+  let parentExists = true;
+  try {
+    statSync(dirname(dir));
+  } catch {
+    parentExists = false;
+  }
+  if (!parentExists) ensureDirSync(dirname(dir));
+  try {
+    mkdirSync(dir);
+  } catch (again) {
+    if ((again as NodeJS.ErrnoException).code === 'EEXIST' && isDir()) return;
+    throw again;
   }
 }

@@ -19,6 +19,14 @@ describe('ensureDir (mkdir -p that fails instead of spinning)', () => {
     await expect(ensureDir(join(root, 'file'))).rejects.toMatchObject({ code: 'EEXIST' });
   });
 
+  it('siblings made at the same time both succeed (a parent made by the other meanwhile is no refusal)', async () => {
+    for (let round = 0; round < 30; round++) {
+      const base = join(root, `race-${round}`, 'p', 'q');
+      const r = await Promise.allSettled([ensureDir(join(base, 'a')), ensureDir(join(base, 'b')), ensureDir(join(base, 'c'))]);
+      expect(r.filter((x) => x.status === 'rejected'), `round ${round}`).toEqual([]);
+    }
+  });
+
   // Node 20's mkdir(..., { recursive: true }) loops for ever here; these must fail at once.
   it.skipIf(process.platform !== 'linux')('fails below /proc, which refuses new entries with ENOENT', async () => {
     await expect(ensureDir('/proc/ctscope-nope/sub')).rejects.toMatchObject({ code: 'ENOENT' });
