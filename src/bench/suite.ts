@@ -2,9 +2,9 @@
  * The benchmark run shared by `npm run bench` (dist/bench/run.js) and `ctscope bench`: argument parsing, the
  * in-run baselines, the selected stages, bench/results.json, and the --check / --update regression guard.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { ensureDirSync } from '../io/dirs.js';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { prepareOutFile } from '../io/dirs.js';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CtscopeError } from '../errors.js';
 import { parseEpRequest, probeProvider, unavailableError, type EpRequest } from '../inference/providers.js';
@@ -151,22 +151,6 @@ function readBaselineFile(path: string): BaselineFile {
   return v;
 }
 
-/** Where results go must be a writable file path: checked before minutes of measuring. */
-function checkOutFile(path: string, what: string): void {
-  let isDir = false;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch {
-    /* a new file */
-  }
-  if (isDir) throw new CtscopeError('E_OUTPUT', `${what} is a folder; give a file name`, { where: path });
-  try {
-    ensureDirSync(dirname(resolve(path)));
-  } catch (e) {
-    throw new CtscopeError('E_OUTPUT', `cannot create the folder of ${what}: ${(e as Error).message}`, { cause: e, where: path });
-  }
-}
-
 function writeOut(path: string, text: string): void {
   try {
     writeFileSync(path, text);
@@ -180,8 +164,9 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
   const o = fillBenchOptions(options);
   const baselineFile = o.check ? readBaselineFile(o.check) : undefined;
   const previous = o.update && existsSync(o.update) ? readBaselineFile(o.update) : undefined;
-  checkOutFile(o.out, 'the result file (--out)');
-  if (o.update) checkOutFile(o.update, 'the baselines file (--update)');
+  // Where results go must be a writable file path: checked before minutes of measuring.
+  await prepareOutFile(o.out, 'the result file (--out)');
+  if (o.update) await prepareOutFile(o.update, 'the baselines file (--update)');
   await checkProvider(o.ep, o.deviceId);
   const gc = ensureGc();
   const rows: BenchRow[] = [];

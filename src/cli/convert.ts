@@ -1,6 +1,4 @@
-import { stat } from 'node:fs/promises';
-import { ensureDir } from '../io/dirs.js';
-import { dirname, resolve } from 'node:path';
+import { prepareOutFile } from '../io/dirs.js';
 import { parseArgs } from 'node:util';
 import { CtscopeError } from '../errors.js';
 import { loadSeries } from '../ingest/load.js';
@@ -78,20 +76,6 @@ function positiveInt(text: string | undefined, name: string): number | undefined
   return n;
 }
 
-/**
- * Before any work: the output's folder is created (as detect creates its --out), and a path that is a folder,
- * or a parent that cannot be made, fails at once (E_OUTPUT) instead of after the whole load.
- */
-async function prepareOutFile(out: string): Promise<void> {
-  const st = await stat(out).catch(() => undefined);
-  if (st?.isDirectory()) throw new CtscopeError('E_OUTPUT', 'the output path is a folder; give a file name ending in .nii or .nii.gz', { where: out });
-  try {
-    await ensureDir(dirname(resolve(out)));
-  } catch (e) {
-    throw new CtscopeError('E_OUTPUT', `cannot create the output's folder: ${(e as Error).message}`, { cause: e, where: out });
-  }
-}
-
 /** `ctscope convert`: the primary (or chosen) CT series as a NIfTI-1 volume in HU. */
 export const convertCommand: Command = {
   name: 'convert',
@@ -100,7 +84,7 @@ export const convertCommand: Command = {
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseConvertArgs(argv);
     const log = args.quiet ? () => undefined : io.err;
-    await prepareOutFile(args.out);
+    await prepareOutFile(args.out, 'the output path (--out)');
     const volume = await loadSeries(args.inputs, {
       seriesUid: args.series,
       signal: io.signal,

@@ -7,7 +7,7 @@
  *                         [--extra DIR ...]
  */
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { ensureDirSync } from '../io/dirs.js';
+import { ensureDir } from '../io/dirs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,8 +35,8 @@ async function main(): Promise<void> {
   });
   const work = v.work ?? join(tmpdir(), `ctscope-eval-${process.pid}`);
   const truthRoot = join(work, 'truth'), predRoot = join(work, 'pred');
-  ensureDirSync(truthRoot);
-  ensureDirSync(predRoot);
+  await ensureDir(truthRoot);
+  await ensureDir(predRoot);
   // A temporary work folder goes however the run ends.
   if (!v.keep && !v.work) process.once('exit', () => rmSync(work, { recursive: true, force: true }));
   const models: Record<SynthKind, ModelPackage> = { chest: loadModel('nodule'), cta: loadModel('aneurysm') };
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       if (!existsSync(join(dir, 'truth.json'))) await synthToDirectory(kind, { seed, rows, cols: rows }, dir, { force: true });
       const det = await detectFolder(dir, [models[kind]]);
       times[kind]!.push(det.ms);
-      ensureDirSync(join(predRoot, id));
+      await ensureDir(join(predRoot, id));
       writeFileSync(join(predRoot, id, 'findings.json'), JSON.stringify({ findings: det.findings }, null, 1) + '\n');
       process.stderr.write(`${id}: ${det.findings.length} findings above ${CURVE_THRESHOLD}, ${(det.ms / 1000).toFixed(1)} s\n`);
     }

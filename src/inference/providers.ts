@@ -145,7 +145,7 @@ export function probeProvider(ep: EpName, deviceId = 0): Promise<EpAttempt> {
  * ORT_DISABLE_TELEMETRY. onnxruntime reads the variable from the process environment when it first
  * initialises, so this runs when this module is first loaded on the main thread, before any session worker.
  */
-export function optOutOfOrtTelemetry(): void {
+function optOutOfOrtTelemetry(): void {
   if (process.env.ORT_DISABLE_TELEMETRY === undefined) process.env.ORT_DISABLE_TELEMETRY = '1';
 }
 optOutOfOrtTelemetry();

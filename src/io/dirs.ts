@@ -1,6 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { CtscopeError } from '../errors.js';
 
 /**
  * `mkdir -p` that fails instead of spinning. Node 20's `mkdir(path, { recursive: true })` never returns for a
@@ -29,35 +29,15 @@ export async function ensureDir(path: string): Promise<void> {
   }
 }
 
-/** ensureDir for synchronous callers (scripts, the benchmark's set-up). */
-export function ensureDirSync(path: string): void {
-  const dir = resolve(path);
-  const isDir = (): boolean => {
-    try {
-      return statSync(dir).isDirectory();
-    } catch {
-      return false;
-    }
-  };
+/**
+ * Before minutes of work that end in one output file: the path must not be a folder, and its folder is made
+ * now (E_OUTPUT for either), so a bad `--out` fails at once rather than after the run.
+ */
+export async function prepareOutFile(path: string, what: string): Promise<void> {
+  if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new CtscopeError('E_OUTPUT', `${what} is a folder; give a file name`, { where: path });
   try {
-    mkdirSync(dir);
-    return;
+    await ensureDir(dirname(resolve(path)));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && isDir()) return;
-    if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
-  }
-  let parentExists = true;
-  try {
-    statSync(dirname(dir));
-  } catch {
-    parentExists = false;
-  }
-  if (!parentExists) ensureDirSync(dirname(dir));
-  try {
-    mkdirSync(dir);
-  } catch (again) {
-    if ((again as NodeJS.ErrnoException).code === 'EEXIST' && isDir()) return;
-    throw again;
+    throw new CtscopeError('E_OUTPUT', `cannot create the folder of ${what}: ${(e as Error).message}`, { cause: e, where: path });
   }
 }

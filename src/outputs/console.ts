@@ -81,13 +81,13 @@ export function progressView(sink: ProgressSink): ProgressView {
   };
 }
 
-/** The end-of-run summary: one row per finding plus series, models and timings. */
 /** Where a model looked, for the summary and the report: inside the organ it found, or the whole body. */
 export function regionNote(m: ModelInfo): string {
   if (!m.region) return '';
   return m.region.found ? `, looked inside the ${m.region.organ} (${m.region.volumeMl} mL found)` : `, no ${m.region.organ} found: looked at the whole body`;
 }
 
+/** The end-of-run summary: one row per finding plus series, models and timings, and the files `written`. */
 export function summaryTable(doc: FindingsDocument, outDir: string | undefined, written: readonly string[] = []): string[] {
   const lines: string[] = [];
   const s = doc.series;

@@ -3,13 +3,12 @@ import type { FindingRecord, FindingsDocument } from '../pipeline/types.js';
 import type { ModelTask } from '../inference/manifest.js';
 import { version } from '../version.js';
 import { dcmjs, type DcmjsDict } from './dcmjs.js';
-import { dicomDateTime, nameUid, newUid } from './uid.js';
+import { IMPLEMENTATION, dicomDateTime, nameUid, newUid } from './uid.js';
 
 /** Comprehensive 3D SR Storage. */
 export const COMPREHENSIVE_3D_SR = '1.2.840.10008.5.1.4.1.1.88.34';
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
-export const IMPLEMENTATION_CLASS_UID = nameUid('ctscope implementation class');
 const DEVICE_OBSERVER_UID = nameUid('ctscope device observer');
 const LOCAL_SCHEME = '99CTSCOPE';
 
@@ -193,8 +192,8 @@ export function serializeReport(dataset: Item, copied: DcmjsDict): Uint8Array {
     MediaStorageSOPClassUID: dataset.SOPClassUID,
     MediaStorageSOPInstanceUID: dataset.SOPInstanceUID,
     TransferSyntaxUID: EXPLICIT_LE,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: `CTSCOPE_${version}`.slice(0, 16),
+    ImplementationClassUID: IMPLEMENTATION.classUid,
+    ImplementationVersionName: IMPLEMENTATION.version,
   });
   const dict = new DicomDict(meta);
   dict.dict = { ...EMPTY_TYPE2, ...copied, ...DicomMetaDictionary.denaturalizeDataset(dataset) };

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { version } from '../version.js';
 
 /** A fresh UID under the UUID-derived root 2.25 (PS3.5 B.2). */
 export function newUid(): string {
@@ -17,3 +18,6 @@ export function dicomDateTime(d: Date): { date: string; time: string } {
   const iso = d.toISOString();
   return { date: iso.slice(0, 10).replaceAll('-', ''), time: iso.slice(11, 19).replaceAll(':', '') };
 }
+
+/** ctscope as a File Meta names it (0002,0012 and 0002,0013). */
+export const IMPLEMENTATION = { classUid: nameUid('ctscope implementation class'), version: `CTSCOPE_${version}`.slice(0, 16) };

@@ -93,7 +93,7 @@ async function detectAdmitted(input: StudyInput, options: FilledDetectOptions, p
   return outcome;
 }
 
-/** Replaces the volume's voxels with an empty array (geometry, UIDs and the index stay). */
+/** The log function, passing each distinct line once. */
 function onceEach(log: (line: string) => void): (line: string) => void {
   const said = new Set<string>();
   return (line) => {
@@ -103,6 +103,7 @@ function onceEach(log: (line: string) => void): (line: string) => void {
   };
 }
 
+/** Replaces the volume's voxels with an empty array (geometry, UIDs and the index stay). */
 function releaseVoxels(volume: LoadedSeries): void {
   volume.data = volume.data instanceof Float32Array ? new Float32Array(0) : new Int16Array(0);
 }

@@ -1,5 +1,7 @@
 import { readSource } from '../dicom/decode-task.js';
 import type { DicomInstance } from '../dicom/types.js';
+import { fileMeta } from '../dicom/write.js';
+import { IMPLEMENTATION } from '../outputs/uid.js';
 import type { BufferInput, LoadedSeries, StudyInput } from '../ingest/load.js';
 import { dcmjs, toArrayBuffer, type DcmjsDict } from '../outputs/dcmjs.js';
 
@@ -55,30 +57,9 @@ export async function bytesOf(input: StudyInput, source: string): Promise<Uint8A
  * dcmjs reads Part 10 files only. An instance ctscope read without preamble or File Meta (ACR-NEMA style, or after
  * stray leading bytes) gets both put in front of its data set, with the transfer syntax ctscope found.
  */
-export function asPart10(bytes: Uint8Array, inst: Pick<DicomInstance, 'hasPreamble' | 'hasFileMeta' | 'dataSetOffset' | 'transferSyntaxUid'>): Uint8Array {
+export function asPart10(bytes: Uint8Array, inst: Pick<DicomInstance, 'hasPreamble' | 'hasFileMeta' | 'dataSetOffset' | 'transferSyntaxUid' | 'sopClassUid' | 'sopInstanceUid'>): Uint8Array {
   if (inst.hasPreamble && inst.hasFileMeta) return bytes;
-  const uid = inst.transferSyntaxUid.length % 2 ? `${inst.transferSyntaxUid}\0` : inst.transferSyntaxUid;
-  const syntax = new Uint8Array(8 + uid.length);
-  const v = new DataView(syntax.buffer);
-  v.setUint16(0, 0x0002, true);
-  v.setUint16(2, 0x0010, true);
-  syntax.set([0x55, 0x49], 4); // "UI"
-  v.setUint16(6, uid.length, true);
-  for (let i = 0; i < uid.length; i++) syntax[8 + i] = uid.charCodeAt(i);
-  const groupLength = new Uint8Array(12);
-  const g = new DataView(groupLength.buffer);
-  g.setUint16(0, 0x0002, true);
-  g.setUint16(2, 0x0000, true);
-  groupLength.set([0x55, 0x4c], 4); // "UL"
-  g.setUint16(6, 4, true);
-  g.setUint32(8, syntax.length, true);
-  const data = bytes.subarray(inst.dataSetOffset ?? 0);
-  const out = new Uint8Array(132 + groupLength.length + syntax.length + data.length);
-  out.set([0x44, 0x49, 0x43, 0x4d], 128); // "DICM"
-  out.set(groupLength, 132);
-  out.set(syntax, 132 + groupLength.length);
-  out.set(data, 132 + groupLength.length + syntax.length);
-  return out;
+  return Buffer.concat([fileMeta(inst.sopClassUid, inst.sopInstanceUid, inst.transferSyntaxUid, IMPLEMENTATION), bytes.subarray(inst.dataSetOffset ?? 0)]);
 }
 
 /** Reads the header of the series' first slice for the attributes the SR must repeat. Failures become warnings. */

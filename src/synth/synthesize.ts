@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { ensureDirSync } from '../io/dirs.js';
+import { ensureDir } from '../io/dirs.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import type { Geometry, Volume } from '../volume/types.js';
@@ -156,7 +156,7 @@ export async function synthToDirectory(
   const parent = dirname(target);
   const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
   try {
-    ensureDirSync(parent);
+    await ensureDir(parent);
     mkdirSync(tmp);
     const t0 = performance.now();
     const files: string[] = [];

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { synthesize, writeSynthResult } from '../../src/synth/synthesize.js';
 import type { SynthKind, SynthOptions } from '../../src/synth/options.js';
 import type { SynthTruth } from '../../src/synth/truth.js';
-import { encodeElements, formatDS } from '../../src/synth/dicom-writer.js';
+import { encodeElements } from '../../src/dicom/write.js';
+import { formatDS } from '../../src/synth/dicom-writer.js';
 import { readSeries } from './read-series.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctscope-synth-dicom-'));
