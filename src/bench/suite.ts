@@ -2,8 +2,9 @@
  * The benchmark run shared by `npm run bench` (dist/bench/run.js) and `ctscope bench`: argument parsing, the
  * in-run baselines, the selected stages, bench/results.json, and the --check / --update regression guard.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { prepareOutFile } from '../io/dirs.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { checkOutFile } from '../io/dirs.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CtscopeError } from '../errors.js';
@@ -151,22 +152,14 @@ function readBaselineFile(path: string): BaselineFile {
   return v;
 }
 
-function writeOut(path: string, text: string): void {
-  try {
-    writeFileSync(path, text);
-  } catch (e) {
-    throw new CtscopeError('E_OUTPUT', `cannot write ${path}: ${(e as Error).message}`, { cause: e, where: path });
-  }
-}
-
 /** Runs the selected stages and reports; returns the exit status (1 when --check found a regression). */
 export async function runBench(options: BenchOptions, io: BenchIO): Promise<number> {
   const o = fillBenchOptions(options);
   const baselineFile = o.check ? readBaselineFile(o.check) : undefined;
   const previous = o.update && existsSync(o.update) ? readBaselineFile(o.update) : undefined;
   // Where results go must be a writable file path: checked before minutes of measuring.
-  await prepareOutFile(o.out, 'the result file (--out)');
-  if (o.update) await prepareOutFile(o.update, 'the baselines file (--update)');
+  await checkOutFile(o.out, 'the result file (--out)');
+  if (o.update) await checkOutFile(o.update, 'the baselines file (--update)');
   await checkProvider(o.ep, o.deviceId);
   const gc = ensureGc();
   const rows: BenchRow[] = [];
@@ -183,7 +176,7 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
     await closePool();
   }
   const result: BenchResult = { machine: machineInfo(), baselines, gc, ep: o.ep, rows };
-  writeOut(o.out, JSON.stringify(result, null, 2) + '\n');
+  await writeFileAtomic(o.out, JSON.stringify(result, null, 2) + '\n');
   // With --json, stdout holds only the result; everything else goes to stderr.
   const say = o.json ? io.err : io.out;
   if (o.json) io.out(JSON.stringify(result, null, 2));
@@ -198,7 +191,7 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
   if (o.update) {
     // Merged: a run of some stages updates their rows and keeps the others' baselines.
     const file = mergeBaselines(previous, toBaselines(rows, `${m.cpu}, ${m.cores} cores, ${m.node}`, o.tolerance ?? previous?.tolerance));
-    writeOut(o.update, JSON.stringify(file, null, 2) + '\n');
+    await writeFileAtomic(o.update, JSON.stringify(file, null, 2) + '\n');
     say(`baselines written to ${o.update} (${rows.length} row(s) of this run, ${file.entries.length} in all)`);
   }
   if (baselineFile && o.check) return reportCheck(rows, baselineFile, o.check, o.tolerance ?? baselineFile.tolerance, say);

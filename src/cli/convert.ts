@@ -1,4 +1,4 @@
-import { prepareOutFile } from '../io/dirs.js';
+import { checkOutFile } from '../io/dirs.js';
 import { parseArgs } from 'node:util';
 import { CtscopeError } from '../errors.js';
 import { loadSeries } from '../ingest/load.js';
@@ -84,7 +84,7 @@ export const convertCommand: Command = {
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseConvertArgs(argv);
     const log = args.quiet ? () => undefined : io.err;
-    await prepareOutFile(args.out, 'the output path (--out)');
+    await checkOutFile(args.out, 'the output path (--out)');
     const volume = await loadSeries(args.inputs, {
       seriesUid: args.series,
       signal: io.signal,

@@ -2,6 +2,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CtscopeError, isCtscopeError, throwIfAborted } from '../errors.js';
+import { ensureDir } from './dirs.js';
 
 export type AtomicData = Uint8Array | string | readonly Uint8Array[];
 
@@ -10,7 +11,7 @@ const WRITE_STEP = 16 << 20;
 
 /**
  * Writes `data` to `path` so that readers see either the old file or the complete new one:
- * a temporary file in the same folder (same file system, so rename is atomic), fsync, then rename.
+ * a temporary file in the same folder (made if missing; same file system, so rename is atomic), fsync, then rename.
  * The temporary file is removed when anything fails. Errors are E_OUTPUT with the path as `where`;
  * an abort of `signal` (checked every 16 MiB) is E_ABORTED, and leaves no file either.
  */
@@ -20,6 +21,7 @@ export async function writeFileAtomic(path: string, data: AtomicData, signal?: A
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     throwIfAborted(signal, `writing ${path}`);
+    await ensureDir(dirname(path));
     handle = await open(tmp, 'wx', 0o644);
     for (const chunk of chunks) {
       if (typeof chunk === 'string') {

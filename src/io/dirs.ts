@@ -30,14 +30,19 @@ export async function ensureDir(path: string): Promise<void> {
 }
 
 /**
- * Before minutes of work that end in one output file: the path must not be a folder, and its folder is made
- * now (E_OUTPUT for either), so a bad `--out` fails at once rather than after the run.
+ * Before minutes of work that end in one output file: the path must not be a folder, and the closest folder
+ * above it that exists must be a folder (not a file), else E_OUTPUT at once rather than after the run. Nothing
+ * is created here, so a run that fails later leaves nothing behind; writeFileAtomic makes the folder.
  */
-export async function prepareOutFile(path: string, what: string): Promise<void> {
-  if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new CtscopeError('E_OUTPUT', `${what} is a folder; give a file name`, { where: path });
-  try {
-    await ensureDir(dirname(resolve(path)));
-  } catch (e) {
-    throw new CtscopeError('E_OUTPUT', `cannot create the folder of ${what}: ${(e as Error).message}`, { cause: e, where: path });
+export async function checkOutFile(path: string, what: string): Promise<void> {
+  const full = resolve(path);
+  if ((await stat(full).catch(() => undefined))?.isDirectory()) throw new CtscopeError('E_OUTPUT', `${what} is a folder; give a file name`, { where: path });
+  for (let dir = dirname(full); ; dir = dirname(dir)) {
+    const st = await stat(dir).catch(() => undefined);
+    if (st) {
+      if (!st.isDirectory()) throw new CtscopeError('E_OUTPUT', `${what} is below a file (${dir}), not a folder`, { where: path });
+      return;
+    }
+    if (dirname(dir) === dir) return;
   }
 }

@@ -197,13 +197,17 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     expect(big.stderr).toMatch(/^error\[E_TOO_LARGE\]: /m);
   });
 
-  it('convert checks its output path before loading: a parent that is a file is E_OUTPUT at once; a missing folder is made', async () => {
+  it('convert checks its output path before loading: a parent that is a file is E_OUTPUT at once; a missing folder is made on writing', async () => {
     const file = join(dir, 'a-file');
     await writeFile(file, 'x');
     const r = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', join(file, 'x.nii'));
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/^error\[E_OUTPUT\]: /m);
     expect(r.stderr).not.toMatch(/decoding/);
+    // A run that fails (no CT series here) creates nothing, not even the folder; one that succeeds makes it.
+    const never = join(dir, 'never', 'x.nii');
+    expect((await ctscope('convert', sharedPath('corrupt_truncated'), '--out', never, '--quiet')).code).toBe(3);
+    expect(existsSync(join(dir, 'never'))).toBe(false);
     const made = join(dir, 'new', 'sub', 'x.nii');
     expect((await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', made, '--quiet')).code).toBe(0);
     expect(existsSync(made)).toBe(true);

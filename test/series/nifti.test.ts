@@ -82,7 +82,10 @@ describe('NIfTI-1 writer', () => {
     await writeFileAtomic(target, 'one');
     await writeFileAtomic(target, [new TextEncoder().encode('tw'), new TextEncoder().encode('o')]);
     expect(await readFile(target, 'utf8')).toBe('two');
-    await expect(writeFileAtomic(join(dir, 'missing-folder', 'x.nii'), 'x')).rejects.toMatchObject({ code: 'E_OUTPUT' });
+    // Below a file: E_OUTPUT. A missing folder is made.
+    await expect(writeFileAtomic(join(target, 'x.nii'), 'x')).rejects.toMatchObject({ code: 'E_OUTPUT' });
+    await writeFileAtomic(join(dir, 'missing-folder', 'x.nii'), 'x');
+    expect(await readFile(join(dir, 'missing-folder', 'x.nii'), 'utf8')).toBe('x');
     const sub = join(dir, 'ro');
     await mkdir(sub);
     await writeFile(join(sub, 'keep'), 'k');
