@@ -1,5 +1,6 @@
-import { mkdir, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { CtscopeError } from '../errors.js';
 
 /**
@@ -30,19 +31,44 @@ export async function ensureDir(path: string): Promise<void> {
 }
 
 /**
- * Before minutes of work that end in one output file: the path must not be a folder, and the closest folder
- * above it that exists must be a folder (not a file), else E_OUTPUT at once rather than after the run. Nothing
- * is created here, so a run that fails later leaves nothing behind; writeFileAtomic makes the folder.
+ * Before minutes of work that write into `dir` (made when missing): the closest path above it that exists must
+ * be a folder, and that folder must take new entries; else E_OUTPUT at once rather than after the run. The
+ * probe is real (make the first missing folder and remove it again, or create and delete an empty file),
+ * because permission bits say nothing for root, a read-only mount or /proc. Nothing is left behind, so a run
+ * that fails later leaves no empty folder; writeFileAtomic makes the folder when it writes.
  */
+export async function checkOutDir(dir: string, what: string): Promise<void> {
+  const full = resolve(dir);
+  let firstMissing: string | undefined;
+  for (let d = full; ; d = dirname(d)) {
+    const st = await stat(d).catch(() => undefined);
+    if (st) {
+      if (!st.isDirectory()) throw new CtscopeError('E_OUTPUT', d === full ? `${what} exists and is not a folder` : `${what} is below a file (${d}), not a folder`, { where: dir });
+      break;
+    }
+    firstMissing = d;
+    if (dirname(d) === d) break;
+  }
+  try {
+    if (firstMissing !== undefined) {
+      await mkdir(firstMissing);
+      // Someone else may be filling it already (two runs into one new folder): theirs to keep, then.
+      await rmdir(firstMissing).catch(() => undefined);
+    } else {
+      const probe = join(full, `.ctscope-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+      await writeFile(probe, '', { flag: 'wx' });
+      await unlink(probe);
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    throw new CtscopeError('E_OUTPUT', `${what} cannot be written: ${dir} (${code ?? String(e)})`, { where: dir, cause: e });
+  }
+}
+
+/** checkOutDir for one output file: the path must not be a folder, and its folder must take new entries. */
 export async function checkOutFile(path: string, what: string): Promise<void> {
   const full = resolve(path);
   if ((await stat(full).catch(() => undefined))?.isDirectory()) throw new CtscopeError('E_OUTPUT', `${what} is a folder; give a file name`, { where: path });
-  for (let dir = dirname(full); ; dir = dirname(dir)) {
-    const st = await stat(dir).catch(() => undefined);
-    if (st) {
-      if (!st.isDirectory()) throw new CtscopeError('E_OUTPUT', `${what} is below a file (${dir}), not a folder`, { where: path });
-      return;
-    }
-    if (dirname(dir) === dir) return;
-  }
+  await checkOutDir(dirname(full), what);
 }

@@ -1,4 +1,4 @@
-import { rm, stat, unlink } from 'node:fs/promises';
+import { rm, unlink } from 'node:fs/promises';
 import { ensureDir } from '../io/dirs.js';
 import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
@@ -10,12 +10,6 @@ import { reportHtml, type KeyImageRef } from './report.js';
 const IMAGE_LANES = 4;
 
 export const FILE_NAMES = { json: 'findings.json', sr: 'sr.dcm', report: 'report.html' } as const;
-
-/** Fails early (E_OUTPUT) when `outDir` exists and is not a folder, before any work is spent. */
-export async function checkOutDir(outDir: string): Promise<void> {
-  const st = await stat(outDir).catch(() => undefined);
-  if (st && !st.isDirectory()) throw new CtscopeError('E_OUTPUT', 'the output path exists and is not a folder', { where: outDir });
-}
 
 export interface WriteHooks {
   /** Runs just before findings.json is written (to stamp the total time). */

@@ -1,11 +1,12 @@
 import { basename } from 'node:path';
 import { throwIfAborted } from '../errors.js';
+import { checkOutDir } from '../io/dirs.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
 import type { ModelPackage } from '../inference/model.js';
 import { loadSeries, type LoadedSeries, type StudyInput } from '../ingest/load.js';
 import { buildFindingsDocument, type ModelRun } from '../outputs/findings-json.js';
 import { srBytesOffThread } from '../outputs/sr-task.js';
-import { checkOutDir, writeOutputs } from '../outputs/write.js';
+import { writeOutputs } from '../outputs/write.js';
 import { newUid } from '../outputs/uid.js';
 import type { Volume } from '../volume/types.js';
 import { cross, normalize } from '../volume/affine.js';
@@ -31,7 +32,7 @@ export async function detect(input: StudyInput, options: DetectOptions): Promise
   const o = fillDetectOptions(options);
   // Models first: a missing or corrupt package fails before any decoding or waiting.
   const packages = o.models.map((m) => loadModelPackage(m, o.modelDirs));
-  if (o.outDir !== undefined) await checkOutDir(o.outDir);
+  if (o.outDir !== undefined) await checkOutDir(o.outDir, 'the output folder');
   return admit(o.signal, () => detectAdmitted(input, o, packages));
 }
 

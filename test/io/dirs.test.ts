@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureDir } from '../../src/io/dirs.js';
+import { checkOutDir, checkOutFile, ensureDir } from '../../src/io/dirs.js';
+import { detect } from '../../src/pipeline/detect.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctscope-dirs-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -30,4 +31,32 @@ describe('ensureDir (mkdir -p that fails instead of spinning)', () => {
     await expect(ensureDir('/proc/ctscope-nope/sub')).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(ensureDir('/proc/ctscope-nope')).rejects.toMatchObject({ code: 'ENOENT' });
   }, 5_000);
+});
+
+describe('checkOutDir / checkOutFile (before the work: can outputs be written there?)', () => {
+  it('accept a folder to be made, or one that takes files, and leave nothing behind', async () => {
+    const before = readdirSync(root).sort();
+    await checkOutDir(join(root, 'new', 'deeper'), 'out');
+    await checkOutDir(root, 'out');
+    await checkOutFile(join(root, 'new2', 'x.nii'), 'out');
+    expect(readdirSync(root).sort()).toEqual(before);
+  });
+
+  it('refuse a file in the way, and a folder that exists but is not one', async () => {
+    writeFileSync(join(root, 'plain'), 'x');
+    await expect(checkOutDir(join(root, 'plain'), 'out')).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/not a folder/) });
+    await expect(checkOutDir(join(root, 'plain', 'sub'), 'out')).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/below a file/) });
+    await expect(checkOutFile(root, 'out')).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/is a folder/) });
+  });
+
+  // Permission bits do not tell (root passes them): only a real attempt shows that /proc takes nothing.
+  it.skipIf(process.platform !== 'linux')('refuse /proc and below it, even as root', async () => {
+    await expect(checkOutDir('/proc/ctscope-nope', 'out')).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/cannot be written/) });
+    await expect(checkOutDir('/proc', 'out')).rejects.toMatchObject({ code: 'E_OUTPUT' });
+    await expect(checkOutFile('/proc/ctscope-nope.nii', 'out')).rejects.toMatchObject({ code: 'E_OUTPUT' });
+  });
+
+  it.skipIf(process.platform !== 'linux')('detect checks its output folder before it reads any input', async () => {
+    await expect(detect(join(root, 'no-such-input'), { models: 'nodule', outDir: '/proc/ctscope-nope' })).rejects.toMatchObject({ code: 'E_OUTPUT' });
+  });
 });
