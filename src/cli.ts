@@ -11,13 +11,16 @@ function help(list: Command[]): string {
   return lines.join('\n');
 }
 
-// A closed pipe (`ctscope info … | head`) is the reader's choice, not an error: stop quietly.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
-  });
-}
+// A closed pipe (`ctscope info … | head`) is the reader's choice, not an error: stop quietly. Any other
+// failure to print (a full disk behind `> file`) is an E_IO line on stderr and exit 4, not a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  process.stderr.write(`error[E_IO]: cannot write to standard output: ${e.code ?? e.message}\n`);
+  process.exit(exitCodeFor(new CtscopeError('E_IO', '')));
+});
+process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+  process.exit(e.code === 'EPIPE' ? (process.exitCode ?? 0) : exitCodeFor(new CtscopeError('E_IO', '')));
+});
 
 /** How long an interrupted run may take to clean up before the process exits regardless. */
 const ABORT_GRACE_MS = 10_000;
@@ -29,7 +32,12 @@ async function main(argv: string[]): Promise<number> {
     interrupts++;
     if (interrupts > 1) {
       process.stderr.write('error[E_ABORTED]: interrupted again: exiting at once\n');
-      process.exit(130);
+      // Die of the signal itself, as Unix tools do (the shell shows 130): process.exit() would run native
+      // teardown while an onnxruntime session is mid-run on its thread, which aborts with a C++ exception.
+      process.removeAllListeners('SIGINT');
+      process.removeAllListeners('SIGTERM');
+      process.kill(process.pid, 'SIGINT');
+      return;
     }
     controller.abort();
     // A run always ends after an interrupt: should some step not notice the abort (a blocked system call, a

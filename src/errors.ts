@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'E_USAGE'
   | 'E_NOT_FOUND'
   | 'E_IO'
+  | 'E_BAD_INPUT'
   | 'E_NOT_DICOM'
   | 'E_TRUNCATED'
   | 'E_BAD_DICOM'
@@ -30,6 +31,7 @@ const EXIT_CODES: Record<ErrorCode, number> = {
   E_USAGE: 2,
   E_NOT_FOUND: 3,
   E_IO: 4,
+  E_BAD_INPUT: 3,
   E_NOT_DICOM: 3,
   E_TRUNCATED: 3,
   E_BAD_DICOM: 3,

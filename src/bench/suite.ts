@@ -3,7 +3,7 @@
  * in-run baselines, the selected stages, bench/results.json, and the --check / --update regression guard.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { checkOutFile } from '../io/dirs.js';
+import { checkOutDir, checkOutFile } from '../io/dirs.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -146,9 +146,10 @@ function readBaselineFile(path: string): BaselineFile {
   try {
     v = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new CtscopeError((e as { code?: string }).code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot read the baselines file: ${(e as Error).message}`, { cause: e, where: path });
+    const code = (e as { code?: string }).code;
+    throw new CtscopeError(code === 'ENOENT' ? 'E_NOT_FOUND' : code ? 'E_IO' : 'E_BAD_INPUT', `cannot read the baselines file ${path}: ${(e as Error).message}`, { cause: e, where: path });
   }
-  if (!isBaselineFile(v)) throw new CtscopeError('E_IO', 'not a baselines file (expected { tolerance, entries: [{ stage, name, ratio, basis }] })', { where: path });
+  if (!isBaselineFile(v)) throw new CtscopeError('E_BAD_INPUT', `${path}: not a baselines file (expected { tolerance, entries: [{ stage, name, ratio, basis }] })`, { where: path });
   return v;
 }
 
@@ -160,6 +161,8 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
   // Where results go must be a writable file path: checked before minutes of measuring.
   await checkOutFile(o.out, 'the result file (--out)');
   if (o.update) await checkOutFile(o.update, 'the baselines file (--update)');
+  // The generated series go there (made by a shell script, whose own failure would read as an internal error).
+  await checkOutDir(o.dataDir, 'the data folder (--data)');
   await checkProvider(o.ep, o.deviceId);
   const gc = ensureGc();
   const rows: BenchRow[] = [];

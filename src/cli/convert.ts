@@ -5,7 +5,7 @@ import { loadSeries } from '../ingest/load.js';
 import { writeNifti } from '../volume/nifti.js';
 import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';
 import type { Vec3, Volume } from '../volume/types.js';
-import { usageError, type CliIO, type Command } from './command.js';
+import { parseThreads, usageError, type CliIO, type Command } from './command.js';
 import { stageLogger } from './info.js';
 
 /**
@@ -53,7 +53,7 @@ export function parseConvertArgs(argv: string[]): ConvertArgs {
     inputs: positionals,
     out: values.out,
     series: values.series,
-    threads: positiveInt(values.threads, '--threads'),
+    threads: parseThreads(values.threads, 'convert'),
     maxVoxels: positiveInt(values['max-voxels'], '--max-voxels'),
     quiet: values.quiet ?? false,
     spacing: values.spacing === undefined ? undefined : toSpacing(values.spacing),

@@ -9,7 +9,7 @@ import type { StudyInput } from '../ingest/load.js';
 import { progressView, summaryTable } from '../outputs/console.js';
 import { detect } from '../pipeline/detect.js';
 import { OUTPUT_NAMES, type OutputName } from '../pipeline/types.js';
-import { usageError, type CliIO, type Command } from './command.js';
+import { parseThreads, usageError, type CliIO, type Command } from './command.js';
 
 const OPTIONS = {
   model: { type: 'string', short: 'm', multiple: true },
@@ -78,14 +78,11 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
   if (dicomWeb.length && positionals.length > 1) throw usageError('detect: give one DICOMweb URL, or files and folders, not both');
   if (v.stow && !dicomWeb.length) throw usageError('detect: --stow needs a DICOMweb input');
   if (v['token-file'] !== undefined && !dicomWeb.length) throw usageError('detect: --token-file is for a DICOMweb input (a dicomweb+http:// URL)');
-  let threads: number | undefined;
-  if (v.threads !== undefined) {
-    threads = Number(v.threads);
-    if (!Number.isInteger(threads) || threads <= 0) throw usageError(`detect: --threads needs a positive integer (got ${v.threads})`);
-  }
+  const threads = parseThreads(v.threads, 'detect');
   const deviceId = v.device === undefined ? 0 : Number(v.device);
   if (!Number.isInteger(deviceId) || deviceId < 0) throw usageError(`detect: --device needs a non-negative integer (got ${v.device})`);
   const outputs = (v.outputs ?? OUTPUT_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  if (outputs.length === 0) throw usageError(`detect: --outputs needs at least one of ${OUTPUT_NAMES.join(', ')}`);
   for (const o of outputs) if (!(OUTPUT_NAMES as readonly string[]).includes(o)) throw usageError(`detect: --outputs takes ${OUTPUT_NAMES.join(', ')} (got '${o}')`);
   if (v.stow && !outputs.includes('sr')) throw usageError('detect: --stow needs the sr output');
   return {

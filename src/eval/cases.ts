@@ -16,13 +16,22 @@ export interface CaseFiles {
 
 const isVec3 = (v: unknown): v is Vec3 => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 
+/** A truth or findings file: unreadable is E_IO, not JSON is E_BAD_INPUT; both name the file. */
 function readJson(file: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new CtscopeError('E_IO', `cannot read JSON: ${(e as Error).message}`, { cause: e, where: file });
+    throw new CtscopeError('E_IO', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e, where: file });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw bad(file, `not JSON (${(e as Error).message})`);
   }
 }
+
+const bad = (file: string, what: string): CtscopeError => new CtscopeError('E_BAD_INPUT', `${file}: ${what}`, { where: file });
 
 /** Case folders of `truthRoot` holding truth.json, paired with `predRoot/<same name>/findings.json`. */
 export function listCases(truthRoot: string, predRoot: string): CaseFiles[] {
@@ -42,11 +51,12 @@ export function listCases(truthRoot: string, predRoot: string): CaseFiles[] {
 /** Truth lesions of one kind from a ctscope synth truth.json (or any file with `findings[]` of that shape). */
 export function readTruth(file: string, kind: EvalKind): TruthLesion[] {
   const doc = readJson(file) as { findings?: unknown };
-  if (!doc || !Array.isArray(doc.findings)) throw new CtscopeError('E_IO', 'truth file has no findings array', { where: file });
+  if (!doc || !Array.isArray(doc.findings)) throw bad(file, 'truth file has no findings array');
   const out: TruthLesion[] = [];
-  for (const f of doc.findings as Record<string, unknown>[]) {
+  for (const [n, f] of (doc.findings as Record<string, unknown>[]).entries()) {
+    if (typeof f !== 'object' || f === null) throw bad(file, `truth finding ${n + 1} is not an object`);
     if (f.kind !== kind) continue;
-    if (!isVec3(f.centerLps) || typeof f.diameterMm !== 'number' || !(f.diameterMm > 0)) throw new CtscopeError('E_IO', 'truth finding needs centerLps [x,y,z] and diameterMm > 0', { where: file });
+    if (!isVec3(f.centerLps) || typeof f.diameterMm !== 'number' || !(f.diameterMm > 0)) throw bad(file, `truth finding ${n + 1} needs centerLps [x,y,z] and diameterMm > 0`);
     out.push({ centerLps: f.centerLps, diameterMm: f.diameterMm, ...(typeof f.type === 'string' ? { type: f.type } : {}) });
   }
   return out;
@@ -55,12 +65,16 @@ export function readTruth(file: string, kind: EvalKind): TruthLesion[] {
 /** Findings of one kind from a findings.json ({ findings: [{ kind, score, centerLps }] }). */
 export function readPredictions(file: string, kind: EvalKind): PredictedFinding[] {
   const doc = readJson(file) as { findings?: unknown };
-  if (!doc || !Array.isArray(doc.findings)) throw new CtscopeError('E_IO', 'findings file has no findings array', { where: file });
+  if (!doc || !Array.isArray(doc.findings)) throw bad(file, 'findings file has no findings array');
   const out: PredictedFinding[] = [];
-  for (const f of doc.findings as Record<string, unknown>[]) {
-    if (f.kind !== kind) continue;
-    if (!isVec3(f.centerLps) || typeof f.score !== 'number' || !Number.isFinite(f.score)) throw new CtscopeError('E_IO', 'finding needs centerLps [x,y,z] and a numeric score', { where: file });
-    out.push({ centerLps: f.centerLps, score: f.score });
+  for (const [n, f] of (doc.findings as unknown[]).entries()) {
+    if (typeof f !== 'object' || f === null) throw bad(file, `finding ${n + 1} is not an object`);
+    const g = f as Record<string, unknown>;
+    // A finding without a known kind cannot be scored: dropping it silently turned a broken file into a CPM of 0.
+    if (typeof g.kind !== 'string') throw bad(file, `finding ${n + 1} has no kind (nodule or aneurysm)`);
+    if (g.kind !== kind) continue;
+    if (!isVec3(g.centerLps) || typeof g.score !== 'number' || !Number.isFinite(g.score)) throw bad(file, `finding ${n + 1} needs centerLps [x,y,z] and a numeric score`);
+    out.push({ centerLps: g.centerLps, score: g.score });
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CtscopeError } from '../errors.js';
@@ -59,23 +60,25 @@ function readChecked(modelPath: string, sha256: string): Uint8Array {
   try {
     bytes = readFileSync(modelPath);
   } catch (e) {
-    throw new CtscopeError('E_MODEL', `cannot read the model file: ${(e as Error).message}`, { cause: e, where: modelPath });
+    throw unreadable(modelPath, e);
   }
-  const actual = sha256Hex(bytes);
-  if (actual !== sha256) {
-    throw new CtscopeError('E_MODEL', `model file sha256 ${actual} does not match the manifest's ${sha256} (corrupt or replaced file)`, { where: modelPath });
-  }
+  checkDigest(modelPath, sha256Hex(bytes), sha256);
   return bytes;
+}
+
+const unreadable = (modelPath: string, e: unknown): CtscopeError =>
+  new CtscopeError('E_MODEL', `cannot read the model file: ${(e as Error).message}`, { cause: e, where: modelPath });
+
+function checkDigest(modelPath: string, actual: string, sha256: string): void {
+  if (actual !== sha256) throw new CtscopeError('E_MODEL', `model file sha256 ${actual} does not match the manifest's ${sha256} (corrupt or replaced file)`, { where: modelPath });
 }
 
 /**
  * The second stage as a package of its own, so that it runs through the same runners and predictors: a
- * classifier on S^3 crops with the first stage's channels, one score per crop.
+ * classifier on S^3 crops with the first stage's channels, one score per crop. `read` gives its checked bytes.
  */
-function refinePackage(dir: string, m: FilledManifest): ModelPackage | null {
-  const r = m.refine;
-  if (!r) return null;
-  const modelPath = join(dir, r.file);
+function refinePackage(dir: string, m: FilledManifest, bytes: Uint8Array): ModelPackage {
+  const r = m.refine!;
   const manifest: FilledManifest = {
     ...m,
     id: `${m.id}-refine`,
@@ -86,7 +89,7 @@ function refinePackage(dir: string, m: FilledManifest): ModelPackage | null {
     window: { ...m.window, tta: 'none' },
     refine: null,
   };
-  return { dir, manifest, modelPath, bytes: readChecked(modelPath, r.sha256), refine: null };
+  return { dir, manifest, modelPath: join(dir, r.file), bytes, refine: null };
 }
 
 /** Loads a package: validates the manifest (E_MANIFEST), reads the ONNX file(s) and checks their sha256 (E_MODEL). */
@@ -94,5 +97,66 @@ export function loadModel(idOrPath: string, options: LoadModelOptions = {}): Mod
   const dir = resolveModelDir(idOrPath, options);
   const manifest = readManifest(join(dir, 'manifest.json'));
   const modelPath = join(dir, manifest.file);
-  return { dir, manifest, modelPath, bytes: readChecked(modelPath, manifest.sha256), refine: refinePackage(dir, manifest) };
+  const refine = manifest.refine ? refinePackage(dir, manifest, readChecked(join(dir, manifest.refine.file), manifest.refine.sha256)) : null;
+  return { dir, manifest, modelPath, bytes: readChecked(modelPath, manifest.sha256), refine };
+}
+
+/** Packages loaded by loadModelShared, by folder, with what their files looked like when read. */
+const shared = new Map<string, { stamp: string; pkg: Promise<ModelPackage> }>();
+
+/**
+ * loadModel for a host's thread: the ONNX files are read asynchronously and hashed chunk by chunk between
+ * event-loop turns (a 400 MB model read with readFileSync blocked a host for 1.4 s on every call), and only
+ * once per process while the manifest and files are unchanged (size, mtime, inode); concurrent callers share
+ * the one read, and so one copy of the bytes.
+ */
+export async function loadModelShared(idOrPath: string, options: LoadModelOptions = {}): Promise<ModelPackage> {
+  const dir = resolveModelDir(idOrPath, options);
+  const manifest = readManifest(join(dir, 'manifest.json'));
+  const files = [manifest.file, ...(manifest.refine ? [manifest.refine.file] : [])];
+  const stats = await Promise.all(files.map((f) => stat(join(dir, f)).catch(() => null)));
+  const stamp = JSON.stringify([manifest, stats.map((st) => st && [st.size, st.mtimeMs, st.ino])]);
+  const hit = shared.get(dir);
+  if (hit && hit.stamp === stamp) return hit.pkg;
+  const pkg = (async (): Promise<ModelPackage> => {
+    const modelPath = join(dir, manifest.file);
+    const [bytes, refineBytes] = await Promise.all([
+      readCheckedAsync(modelPath, manifest.sha256),
+      manifest.refine ? readCheckedAsync(join(dir, manifest.refine.file), manifest.refine.sha256) : null,
+    ]);
+    return { dir, manifest, modelPath, bytes, refine: refineBytes ? refinePackage(dir, manifest, refineBytes) : null };
+  })();
+  shared.set(dir, { stamp, pkg });
+  pkg.catch(() => {
+    if (shared.get(dir)?.pkg === pkg) shared.delete(dir);
+  });
+  return pkg;
+}
+
+/** Bytes read (and hashed) per step of readCheckedAsync. */
+const READ_STEP = 4 << 20;
+
+/** readChecked without blocking: reads into one buffer in 4 MiB steps, hashing each as it arrives. */
+async function readCheckedAsync(modelPath: string, sha256: string): Promise<Uint8Array> {
+  const hash = createHash('sha256');
+  let bytes: Uint8Array;
+  try {
+    const fh = await open(modelPath, 'r');
+    try {
+      const { size } = await fh.stat();
+      bytes = new Uint8Array(size);
+      for (let at = 0; at < size; ) {
+        const { bytesRead } = await fh.read(bytes, at, Math.min(READ_STEP, size - at), at);
+        if (bytesRead === 0) throw new Error(`file ended at byte ${at} of ${size}`);
+        hash.update(bytes.subarray(at, at + bytesRead));
+        at += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw unreadable(modelPath, e);
+  }
+  checkDigest(modelPath, hash.digest('hex'), sha256);
+  return bytes;
 }

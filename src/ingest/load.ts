@@ -11,10 +11,13 @@ import type { SeriesEntry, SkippedFile, StudyIndex } from '../series/types.js';
 import { DEFAULT_MAX_VOXELS, assembleVolume } from '../volume/assemble.js';
 import type { CtVolume } from '../volume/types.js';
 
-/** An in-memory instance (e.g. received by a PACS plugin); `name` identifies it in reports. */
+/**
+ * An in-memory instance (e.g. received by a PACS plugin); `name` identifies it in reports. `bytes` may also be
+ * an ArrayBuffer (what `fetch().arrayBuffer()` gives). Names need not be unique.
+ */
 export interface BufferInput {
   name: string;
-  bytes: Uint8Array;
+  bytes: Uint8Array | ArrayBuffer;
 }
 
 /** A folder or file path, a list of paths, or in-memory instances. */
@@ -138,24 +141,24 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions, decodeNext: b
   const instances: DicomInstance[] = [];
   let inputCount: number;
 
-  if (isBufferList(input)) {
-    inputCount = input.length;
+  const given = checkInput(input);
+  if (given.kind === 'buffers') {
+    const list = given.buffers;
+    inputCount = list.length;
     o.onProgress({ stage: 'index', done: 0, total: inputCount });
     const turn = eventLoopTurns();
-    for (let n = 0; n < input.length; n++) {
-      const b = input[n]!;
+    for (let n = 0; n < list.length; n++) {
+      const { name, bytes: b } = list[n]!;
       throwIfAborted(o.signal, 'indexing');
-      let name = b.name || `buffer-${n + 1}`;
-      if (bytes.has(name)) name = `${name}#${n + 1}`;
-      bytes.set(name, b.bytes);
+      bytes.set(name, b);
       let compressed = false;
       try {
         // The bytes are in memory already: a full parse costs no pixel decoding and checks the length.
-        const inst = parseInstance(b.bytes, name);
+        const inst = parseInstance(b, name);
         accept(inst, instances, skipped);
         compressed = inst.pixelData?.encapsulated === true;
       } catch (e) {
-        skipped.push(skip(name, e));
+        skipped.push({ ...skip(name, e), named: true });
       }
       if (compressed) warmOnce();
       o.onProgress({ stage: 'index', done: n + 1, total: inputCount });
@@ -164,7 +167,7 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions, decodeNext: b
     }
   } else {
     o.onProgress({ stage: 'scan', done: 0, total: 0 });
-    const scan = await scanPaths(input, { signal: o.signal });
+    const scan = await scanPaths(given.paths, { signal: o.signal });
     for (const u of scan.unreadable) skipped.push({ path: u.path, code: 'E_IO', message: `cannot read: ${u.message}` });
     inputCount = scan.files.length;
     o.onProgress({ stage: 'scan', done: inputCount, total: inputCount });
@@ -178,7 +181,8 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions, decodeNext: b
         accept(inst, instances, skipped);
         compressed = inst.pixelData?.encapsulated === true;
       } catch (e) {
-        skipped.push(skip(path, e));
+        const s = skip(path, e);
+        skipped.push(scan.named.has(path) ? { ...s, named: true } : s);
       }
       if (compressed) warmOnce();
       o.onProgress({ stage: 'index', done: ++done, total: inputCount });
@@ -203,8 +207,60 @@ function skip(path: string, e: unknown): SkippedFile {
   return { path, code: err.code, message: err.message };
 }
 
-function isBufferList(input: StudyInput): input is readonly BufferInput[] {
-  return Array.isArray(input) && input.length > 0 && typeof input[0] === 'object' && input[0] !== null && 'bytes' in input[0];
+/** In-memory instances by the unique name each is known by in the index (see checkInput). */
+export interface NamedBuffer {
+  name: string;
+  bytes: Uint8Array;
+}
+
+type CheckedInput = { kind: 'paths'; paths: string | readonly string[] } | { kind: 'buffers'; buffers: NamedBuffer[] };
+
+/** The in-memory instances of an input, by their index names; undefined for paths. */
+export function inputBuffers(input: StudyInput): NamedBuffer[] | undefined {
+  const given = checkInput(input);
+  return given.kind === 'buffers' ? given.buffers : undefined;
+}
+
+/**
+ * The input's shape, checked before anything is read (plain-JS hosts get no type check): E_USAGE naming the
+ * position and the kind of value, never the value, since a misplaced buffer holds a patient's header.
+ * Buffers get unique names (`buffer-<n>` when unnamed, `name#<k>` for repeats): the decode stage finds each
+ * one's bytes by its name, so two may never share one.
+ */
+function checkInput(input: StudyInput): CheckedInput {
+  const wrong = (what: string): never => {
+    throw new CtscopeError('E_USAGE', `input ${what}; give a folder or file path, a list of paths, or a list of { name, bytes } instances`);
+  };
+  if (typeof input === 'string') return { kind: 'paths', paths: input };
+  if (!Array.isArray(input)) return wrong(`is ${kindOf(input)}`);
+  const list = input as readonly unknown[];
+  if (list.every((x) => typeof x === 'string')) return { kind: 'paths', paths: list as string[] };
+  const checked = list.map((x, n) => {
+    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || x instanceof ArrayBuffer || !('bytes' in x))
+      return wrong(`${n + 1} of ${list.length} is ${kindOf(x)}${ArrayBuffer.isView(x) ? ' (wrap bytes as { name, bytes })' : ''}; paths and instances cannot be mixed`);
+    const { name, bytes } = x as { name?: unknown; bytes: unknown };
+    if (name !== undefined && typeof name !== 'string') return wrong(`${n + 1}: name is ${kindOf(name)}, not a string`);
+    if (bytes instanceof ArrayBuffer) return { name: name ?? '', bytes: new Uint8Array(bytes) };
+    if (bytes instanceof Uint8Array) return { name: name ?? '', bytes };
+    return wrong(`${n + 1}: bytes is ${kindOf(bytes)}, not a Uint8Array or ArrayBuffer`);
+  });
+  const taken = new Set<string>();
+  const buffers = checked.map((b, n): NamedBuffer => {
+    const base = b.name || `buffer-${n + 1}`;
+    let name = base;
+    for (let k = n + 1; taken.has(name); k++) name = `${base}#${k}`;
+    taken.add(name);
+    return { name, bytes: b.bytes };
+  });
+  return { kind: 'buffers', buffers };
+}
+
+/** What a value is, for an error message: its type and no content. */
+function kindOf(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  if (typeof x !== 'object') return `a ${typeof x}`;
+  return `a ${(x as object).constructor?.name ?? 'object'}`;
 }
 
 async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -2,7 +2,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CtscopeError, isCtscopeError, throwIfAborted } from '../errors.js';
-import { ensureDir } from './dirs.js';
+import { checkReplaceable, ensureDirUndoable } from './dirs.js';
 
 export type AtomicData = Uint8Array | string | readonly Uint8Array[];
 
@@ -12,16 +12,19 @@ const WRITE_STEP = 16 << 20;
 /**
  * Writes `data` to `path` so that readers see either the old file or the complete new one:
  * a temporary file in the same folder (made if missing; same file system, so rename is atomic), fsync, then rename.
- * The temporary file is removed when anything fails. Errors are E_OUTPUT with the path as `where`;
+ * The temporary file, and any folder made for it, is removed when anything fails; an existing `path` that is
+ * not a regular file (a device, a pipe) is refused rather than replaced. Errors are E_OUTPUT with the path as `where`;
  * an abort of `signal` (checked every 16 MiB) is E_ABORTED, and leaves no file either.
  */
 export async function writeFileAtomic(path: string, data: AtomicData, signal?: AbortSignal): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const chunks: readonly (Uint8Array | string)[] = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
   let handle: Awaited<ReturnType<typeof open>> | undefined;
+  let undoDirs: (() => Promise<void>) | undefined;
   try {
     throwIfAborted(signal, `writing ${path}`);
-    await ensureDir(dirname(path));
+    await checkReplaceable(path, path);
+    undoDirs = await ensureDirUndoable(dirname(path));
     handle = await open(tmp, 'wx', 0o644);
     for (const chunk of chunks) {
       if (typeof chunk === 'string') {
@@ -41,7 +44,8 @@ export async function writeFileAtomic(path: string, data: AtomicData, signal?: A
   } catch (e) {
     if (handle) await handle.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
-    if (isCtscopeError(e) && e.code === 'E_ABORTED') throw e;
+    await undoDirs?.();
+    if (isCtscopeError(e) && (e.code === 'E_ABORTED' || e.code === 'E_OUTPUT')) throw e;
     const text = e instanceof Error ? e.message : String(e);
     throw new CtscopeError('E_OUTPUT', `cannot write ${path}: ${text}`, { cause: e, where: path });
   }

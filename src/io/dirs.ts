@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CtscopeError } from '../errors.js';
 
@@ -28,6 +28,32 @@ export async function ensureDir(path: string): Promise<void> {
     if ((again as NodeJS.ErrnoException).code === 'EEXIST' && (await isDir())) return;
     throw again;
   }
+}
+
+/**
+ * ensureDir for a write that may fail: returns an undo that removes the folders this call made (deepest
+ * first, each only while empty), so a failed or aborted write leaves no new empty folder behind.
+ */
+export async function ensureDirUndoable(path: string): Promise<() => Promise<void>> {
+  const missing: string[] = [];
+  for (let d = resolve(path); !(await lstat(d).then(() => true, () => false)); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  await ensureDir(path);
+  return async () => {
+    for (const d of missing) await rmdir(d).catch(() => undefined);
+  };
+}
+
+/**
+ * An existing output path must be a regular file (or a link to one) to be replaced: renaming over a device,
+ * a pipe or a socket would replace the node itself (as root, `--out /dev/full` became a JSON file).
+ */
+export async function checkReplaceable(path: string, what: string): Promise<void> {
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isDirectory()) throw new CtscopeError('E_OUTPUT', `${what} is a folder; give a file name`, { where: path });
+  if (st && !st.isFile()) throw new CtscopeError('E_OUTPUT', `${what} exists and is not a regular file (a device, pipe or socket); give a file path`, { where: path });
 }
 
 /**
@@ -66,9 +92,9 @@ export async function checkOutDir(dir: string, what: string): Promise<void> {
   }
 }
 
-/** checkOutDir for one output file: the path must not be a folder, and its folder must take new entries. */
+/** checkOutDir for one output file: the path must be a regular file if it exists, and its folder must take new entries. */
 export async function checkOutFile(path: string, what: string): Promise<void> {
   const full = resolve(path);
-  if ((await stat(full).catch(() => undefined))?.isDirectory()) throw new CtscopeError('E_OUTPUT', `${what} is a folder; give a file name`, { where: path });
+  await checkReplaceable(full, what);
   await checkOutDir(dirname(full), what);
 }

@@ -21,6 +21,8 @@ export interface ScanResult {
   files: string[];
   /** Entries that could not be read (permission, broken link), with the reason. */
   unreadable: Array<{ path: string; message: string }>;
+  /** The files among `files` that were given themselves, not found in a given folder. */
+  named: Set<string>;
 }
 
 /**
@@ -32,6 +34,7 @@ export async function scanPaths(inputs: string | readonly string[], options: Sca
   const o: FilledScanOptions = { ...DEFAULT_SCAN, ...definedOnly(options) };
   const list = typeof inputs === 'string' ? [inputs] : inputs;
   const files = new Set<string>();
+  const named = new Set<string>();
   const unreadable: ScanResult['unreadable'] = [];
   const visited = new Set<string>();
 
@@ -77,10 +80,12 @@ export async function scanPaths(inputs: string | readonly string[], options: Sca
       throw new CtscopeError('E_NOT_FOUND', `no such file or folder: ${input}`, { cause: e, where: input });
     }
     if (s.isDirectory()) await walk(input, 0);
-    else if (s.isFile()) files.add(input);
-    else throw new CtscopeError('E_NOT_FOUND', `not a file or folder: ${input}`, { where: input });
+    else if (s.isFile()) {
+      files.add(input);
+      named.add(input);
+    } else throw new CtscopeError('E_NOT_FOUND', `not a file or folder: ${input}`, { where: input });
   }
-  return { files: [...files].sort(), unreadable };
+  return { files: [...files].sort(), unreadable, named };
 }
 
 function errText(e: unknown): string {

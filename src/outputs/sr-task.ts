@@ -1,6 +1,6 @@
 import type { FindingsDocument } from '../pipeline/types.js';
 import { getPool } from '../workers/pool.js';
-import { toCtscopeError } from '../errors.js';
+import { CtscopeError, toCtscopeError } from '../errors.js';
 import type { DcmjsDict } from './dcmjs.js';
 import type { SrOptions } from './sr.js';
 
@@ -29,6 +29,8 @@ export async function srBytesOffThread(t: SrTask, signal?: AbortSignal): Promise
     const out = (await getPool().run(t, { name: 'srBytesTask', ...(signal ? { signal } : {}) })) as Uint8Array;
     return out instanceof Uint8Array ? out : new Uint8Array(out as ArrayBufferLike);
   } catch (e) {
-    throw toCtscopeError(e, signal?.aborted ? 'E_ABORTED' : 'E_OUTPUT', 'building the DICOM SR failed', 'sr');
+    // An abort says so in ctscope's words, not the worker library's ("The task has been aborted").
+    if (signal?.aborted) throw new CtscopeError('E_ABORTED', 'building the DICOM SR was aborted', { cause: e, where: 'sr' });
+    throw toCtscopeError(e, 'E_OUTPUT', 'building the DICOM SR failed', 'sr');
   }
 }

@@ -1,5 +1,5 @@
-import { rm, unlink } from 'node:fs/promises';
-import { ensureDir } from '../io/dirs.js';
+import { readdir, unlink } from 'node:fs/promises';
+import { ensureDirUndoable } from '../io/dirs.js';
 import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -21,8 +21,11 @@ export interface WriteHooks {
 /**
  * Writes the requested outputs into `outDir`, each file atomically (temporary file, then rename), and
  * findings.json last: when it exists, everything it lists is complete. When anything fails (disk full,
- * no permission, abort), the files this call already wrote are removed again and no temporary file
- * stays, so a failed run leaves no partial result set behind; the error is E_OUTPUT (or E_ABORTED).
+ * no permission, abort), the files this call already wrote are removed again, and the folder too when
+ * this call made it; no temporary file stays, so a failed run leaves no partial result set behind; the
+ * error is E_OUTPUT (or E_ABORTED). A folder holds one run: an earlier run's outputs there (findings.json
+ * first) are removed before anything is written, so old key images or another patient's SR never sit beside
+ * new findings.
  */
 export async function writeOutputs(
   outDir: string,
@@ -33,22 +36,38 @@ export async function writeOutputs(
   hooks: WriteHooks = {},
 ): Promise<string[]> {
   const dir = resolve(outDir);
+  let undoDir: () => Promise<void>;
   try {
-    await ensureDir(dir);
+    undoDir = await ensureDirUndoable(dir);
   } catch (e) {
     throw new CtscopeError('E_OUTPUT', `cannot create the output folder: ${(e as Error).message}`, { cause: e, where: outDir });
   }
-  // A re-run into the same folder first withdraws the old findings.json, so an interrupted run never
-  // leaves an old index describing a mix of old and new files.
-  await rm(join(dir, FILE_NAMES.json), { force: true }).catch(() => undefined);
   // Names in completion order, for the clean-up of a failed run.
   const written: string[] = [];
   try {
+    await withdrawEarlierRun(dir);
     const listed = await writeAll(dir, doc, volume, sr, outputs, hooks, written);
     return listed.map((n) => join(dir, n));
   } catch (e) {
     await Promise.all(written.map((n) => unlink(join(dir, n)).catch(() => undefined)));
+    await undoDir();
     throw e;
+  }
+}
+
+/** The names ctscope writes into an output folder; nothing else there is touched. */
+const OUTPUT_FILE = new RegExp(`^(${Object.values(FILE_NAMES).map((n) => n.replace('.', '\\.')).join('|')}|key-\\d+\\.png)$`);
+
+/** Removes an earlier run's outputs, findings.json (the index of the set) first. */
+async function withdrawEarlierRun(dir: string): Promise<void> {
+  const names = (await readdir(dir)).filter((n) => OUTPUT_FILE.test(n));
+  names.sort((a, b) => Number(b === FILE_NAMES.json) - Number(a === FILE_NAMES.json));
+  for (const n of names) {
+    try {
+      await unlink(join(dir, n));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CtscopeError('E_OUTPUT', `cannot remove the earlier run's ${n}: ${(e as Error).message}`, { cause: e, where: dir });
+    }
   }
 }
 

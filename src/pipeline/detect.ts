@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { throwIfAborted } from '../errors.js';
+import { CtscopeError, throwIfAborted } from '../errors.js';
 import { checkOutDir } from '../io/dirs.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
 import type { ModelPackage } from '../inference/model.js';
@@ -29,11 +29,47 @@ import type { DetectOptions, DetectOutcome, FilledDetectOptions } from './types.
 export function detect(input: StudyInput, options: DetectOptions & { sr: true }): Promise<DetectOutcome & { sr: Uint8Array }>;
 export function detect(input: StudyInput, options: DetectOptions): Promise<DetectOutcome>;
 export async function detect(input: StudyInput, options: DetectOptions): Promise<DetectOutcome> {
-  const o = fillDetectOptions(options);
-  // Models first: a missing or corrupt package fails before any decoding or waiting.
-  const packages = o.models.map((m) => loadModelPackage(m, o.modelDirs));
-  if (o.outDir !== undefined) await checkOutDir(o.outDir, 'the output folder');
-  return admit(o.signal, () => detectAdmitted(input, o, packages));
+  const host = guardHostCallbacks(fillDetectOptions(options));
+  const o = host.options;
+  try {
+    // Models first: a missing or corrupt package fails before any decoding or waiting.
+    const packages = await Promise.all(o.models.map((m) => loadModelPackage(m, o.modelDirs)));
+    const twice = packages.find((p, n) => packages.findIndex((q) => q.dir === p.dir) !== n);
+    if (twice) throw new CtscopeError('E_USAGE', `model ${twice.manifest.id} is given twice; each model runs once`);
+    if (o.outDir !== undefined) await checkOutDir(o.outDir, 'the output folder');
+    const outcome = await admit(o.signal, () => detectAdmitted(input, o, packages));
+    if (host.failure !== undefined) throw host.failure;
+    return outcome;
+  } catch (e) {
+    throw host.failure ?? e;
+  }
+}
+
+/**
+ * A host callback (onProgress, onLog) that throws ends the run with its own error, whatever the stage: the
+ * throw is caught here, the run is aborted through its signal (so it stops as an abort would, leaving no
+ * output), and detect rejects with the host's error as thrown, never wrapped as a worker or inference failure.
+ */
+function guardHostCallbacks(o: FilledDetectOptions): { options: FilledDetectOptions; readonly failure: unknown } {
+  const stop = new AbortController();
+  let failure: unknown;
+  const guard = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A): void => {
+    if (failure !== undefined) return;
+    try {
+      fn(...a);
+    } catch (e) {
+      // Not rethrown: some callers are timers and worker-lane handlers, where a throw would escape the run.
+      failure = e ?? new Error('a detect callback threw');
+      stop.abort(failure);
+    }
+  };
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  return {
+    options: { ...o, signal, onProgress: guard(o.onProgress), onLog: guard(o.onLog) },
+    get failure() {
+      return failure;
+    },
+  };
 }
 
 async function detectAdmitted(input: StudyInput, options: FilledDetectOptions, packages: ModelPackage[]): Promise<DetectOutcome> {
@@ -46,6 +82,7 @@ async function detectAdmitted(input: StudyInput, options: FilledDetectOptions, p
     seriesUid: o.seriesUid,
     signal: o.signal,
     threads: o.threads,
+    maxVoxels: o.maxVoxels,
     onProgress: (p) => {
       clock.enter(p.stage);
       o.onProgress(p);
@@ -122,12 +159,13 @@ function regionWarnings(runs: readonly ModelRun[]): string[] {
 }
 
 function skippedWarning(volume: LoadedSeries): string[] {
-  // Non-DICOM files (a truth.json, a README) beside the images are expected; say only what looked like DICOM.
-  const bad = volume.index.skipped.filter((s) => s.code !== 'E_NOT_DICOM');
+  // Non-DICOM files (a truth.json, a README) beside the images are expected; say only what looked like DICOM,
+  // or what the input named itself (a buffer, a file given on its own).
+  const bad = volume.index.skipped.filter((s) => s.code !== 'E_NOT_DICOM' || s.named);
   if (bad.length === 0) return [];
   // File names only (as `info` lists them), never header content.
-  const named = bad.slice(0, 3).map((s) => `${basename(s.path)} (${s.code})`).join(', ');
-  return [`${bad.length} input file(s) skipped while indexing (unreadable or not images): ${named}${bad.length > 3 ? ', ...' : ''}`];
+  const names = bad.slice(0, 3).map((s) => `${basename(s.path)} (${s.code})`).join(', ');
+  return [`${bad.length} input(s) skipped while indexing (unreadable, not DICOM or not images): ${names}${bad.length > 3 ? ', ...' : ''}`];
 }
 
 async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOptions, clock: StageClock, afterGrid?: () => void): Promise<ModelRun> {

@@ -1,5 +1,5 @@
 import { CtscopeError, isCtscopeError } from '../errors.js';
-import { loadModel, type ModelPackage } from '../inference/model.js';
+import { loadModelShared, type ModelPackage } from '../inference/model.js';
 
 /** Model ids the project plans to bundle; asking for one before it ships gets a clear E_MODEL. */
 export const PLANNED_MODELS: Readonly<Record<string, string>> = {
@@ -7,10 +7,10 @@ export const PLANNED_MODELS: Readonly<Record<string, string>> = {
   aneurysm: 'intracranial aneurysm detector for CTA',
 };
 
-/** Loads a model by bundled id or package folder; an unknown or unbundled id is E_MODEL. */
-export function loadModelPackage(idOrPath: string, searchDirs: string[] | undefined): ModelPackage {
+/** Loads a model by bundled id or package folder (once per process, see loadModelShared); an unknown or unbundled id is E_MODEL. */
+export async function loadModelPackage(idOrPath: string, searchDirs: string[] | undefined): Promise<ModelPackage> {
   try {
-    return loadModel(idOrPath, searchDirs ? { searchDirs } : {});
+    return await loadModelShared(idOrPath, searchDirs ? { searchDirs } : {});
   } catch (e) {
     if (!isCtscopeError(e) || e.code !== 'E_NOT_FOUND') throw e;
     const planned = PLANNED_MODELS[idOrPath];

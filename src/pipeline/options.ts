@@ -14,6 +14,7 @@ export const DEFAULT_DETECT: Omit<FilledDetectOptions, 'models'> = {
   outputs: [...OUTPUT_NAMES],
   sr: false,
   threads: undefined,
+  maxVoxels: undefined,
   sessionThreads: undefined,
   modelDirs: undefined,
   bodyMask: true,
@@ -33,6 +34,11 @@ export function fillDetectOptions(options: DetectOptions): FilledDetectOptions {
     outputs: options.outputs ? [...options.outputs] : [...DEFAULT_DETECT.outputs],
     modelDirs: options.modelDirs ? [...options.modelDirs] : undefined,
   };
+  // Plain-JS hosts get no type check: a wrong signal or callback would fail later as an uncoded TypeError.
+  const sig = o.signal as { aborted?: unknown; addEventListener?: unknown } | undefined;
+  if (sig !== undefined && (typeof sig.aborted !== 'boolean' || typeof sig.addEventListener !== 'function')) throw new CtscopeError('E_USAGE', 'signal must be an AbortSignal');
+  for (const k of ['onProgress', 'onLog'] as const) if (typeof o[k] !== 'function') throw new CtscopeError('E_USAGE', `${k} must be a function`);
+  if (o.maxVoxels !== undefined && !(Number.isInteger(o.maxVoxels) && o.maxVoxels > 0)) throw new CtscopeError('E_USAGE', `maxVoxels must be a positive integer (got ${String(o.maxVoxels)})`);
   if (!isEpRequest(o.ep)) throw new CtscopeError('E_USAGE', `unknown execution provider '${String(o.ep)}'`);
   if (!Number.isInteger(o.deviceId) || o.deviceId < 0) throw new CtscopeError('E_USAGE', `device id must be a non-negative integer (got ${String(o.deviceId)})`);
   for (const name of o.outputs) if (!OUTPUT_NAMES.includes(name)) throw new CtscopeError('E_USAGE', `unknown output '${String(name)}' (expected ${OUTPUT_NAMES.join(', ')})`);

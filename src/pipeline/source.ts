@@ -2,7 +2,7 @@ import { readSource } from '../dicom/decode-task.js';
 import type { DicomInstance } from '../dicom/types.js';
 import { fileMeta } from '../dicom/write.js';
 import { IMPLEMENTATION } from '../outputs/uid.js';
-import type { BufferInput, LoadedSeries, StudyInput } from '../ingest/load.js';
+import { inputBuffers, type LoadedSeries, type StudyInput } from '../ingest/load.js';
 import { dcmjs, toArrayBuffer, type DcmjsDict } from '../outputs/dcmjs.js';
 
 /**
@@ -35,22 +35,13 @@ export interface SourceContext {
   warnings: string[];
 }
 
-function isBufferList(input: StudyInput): input is readonly BufferInput[] {
-  return Array.isArray(input) && input.length > 0 && typeof input[0] === 'object' && input[0] !== null && 'bytes' in input[0];
-}
-
-/** Bytes of an instance by its source name, named as the loader names buffers (`buffer-<n>`, `name#<n>` for repeats). */
+/** Bytes of an instance by its source name: a path, or the name the loader gave a buffer. */
 export async function bytesOf(input: StudyInput, source: string): Promise<Uint8Array> {
-  if (!isBufferList(input)) return readSource(source);
-  const seen = new Set<string>();
-  for (let n = 0; n < input.length; n++) {
-    const b = input[n]!;
-    let name = b.name || `buffer-${n + 1}`;
-    if (seen.has(name)) name = `${name}#${n + 1}`;
-    seen.add(name);
-    if (name === source) return b.bytes;
-  }
-  throw new Error('source buffer not found');
+  const buffers = inputBuffers(input);
+  if (!buffers) return readSource(source);
+  const found = buffers.find((b) => b.name === source);
+  if (!found) throw new Error('source buffer not found');
+  return found.bytes;
 }
 
 /**

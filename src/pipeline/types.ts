@@ -41,6 +41,8 @@ export interface DetectOptions {
   sr?: boolean | undefined;
   /** Decode/resample worker threads (default: the shared pool's size). */
   threads?: number | undefined;
+  /** Largest series accepted, in voxels (default 2^30, as loadSeries); larger is E_TOO_LARGE before decoding. */
+  maxVoxels?: number | undefined;
   /** intraOpNumThreads for the model sessions (default: the runner's choice). */
   sessionThreads?: number | undefined;
   /** Folders searched for bundled model ids (default $CTSCOPE_MODELS, then the package's models/). */
@@ -67,6 +69,7 @@ export interface FilledDetectOptions {
   outputs: OutputName[];
   sr: boolean;
   threads: number | undefined;
+  maxVoxels: number | undefined;
   sessionThreads: number | undefined;
   modelDirs: string[] | undefined;
   bodyMask: boolean;

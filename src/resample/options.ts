@@ -47,11 +47,15 @@ export function fillResampleOptions(o: ResampleOptions): FilledResampleOptions {
   };
 }
 
+/** Output voxel sizes accepted, mm: beyond them a grid is meaningless (and 1e308 overflowed the geometry). */
+export const SPACING_RANGE_MM = [0.01, 1000] as const;
+
 /** Accepts 1 (iso), [1, 1, 2], or the CLI forms "1" and "0.8,0.8,2". */
 export function toSpacing(s: number | Vec3 | string): Vec3 {
   const v: number[] = typeof s === 'string' ? s.split(',').map((x) => Number(x.trim())) : typeof s === 'number' ? [s] : [...s];
   const t = v.length === 1 ? [v[0]!, v[0]!, v[0]!] : v;
-  if (t.length !== 3 || !t.every((x) => Number.isFinite(x) && x > 0))
-    throw new CtscopeError('E_USAGE', `Expected a positive spacing S or sx,sy,sz (mm) but received ${String(s)}`);
+  const [lo, hi] = SPACING_RANGE_MM;
+  if (t.length !== 3 || !t.every((x) => Number.isFinite(x) && x >= lo && x <= hi))
+    throw new CtscopeError('E_USAGE', `Expected a spacing S or sx,sy,sz from ${lo} to ${hi} mm but received ${String(s)}`);
   return t as Vec3;
 }

@@ -88,6 +88,11 @@ export interface SkippedFile {
   path: string;
   code: ErrorCode;
   message: string;
+  /**
+   * The input named this file itself (an in-memory buffer, or a file path given on its own) rather than it
+   * being found in a folder: a non-DICOM file there is worth a warning, one beside the images is not.
+   */
+  named?: boolean;
 }
 
 /** Everything found in the input: series (primary first, then by series number), the choice, skipped files. */

@@ -1,3 +1,4 @@
+import { CtscopeError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -30,12 +31,17 @@ export function workerFilename(): string {
 
 export function defaultThreads(): number {
   const env = Number(process.env.CTSCOPE_THREADS);
-  if (Number.isInteger(env) && env > 0) return env;
+  if (Number.isInteger(env) && env > 0) return Math.min(env, MAX_THREADS);
   return Math.max(1, availableParallelism());
 }
 
+/** Most worker threads a pool may have: far above any machine's cores, far below what exhausts memory. */
+export const MAX_THREADS = 256;
+
 export function getPool(options: PoolOptions = {}): Piscina {
   const threads = options.threads ?? defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
+    throw new CtscopeError('E_USAGE', `threads must be an integer from 1 to ${MAX_THREADS} (got ${String(threads)})`);
   if (pool && poolThreads === threads) return pool;
   if (pool) void pool.destroy();
   pool = new Piscina({
@@ -89,7 +95,9 @@ export async function closePool(): Promise<void> {
  * Starts the pool's threads without waiting for them (piscina starts a thread only for a queued task),
  * so that work known to come soon does not wait for their start-up. Failures surface on real tasks.
  */
-export function warmPool(threads = poolSize()): void {
+export function warmPool(threads?: number): void {
   const p = getPool();
-  for (let i = p.threads.length; i < threads; i++) void p.run(undefined, { name: 'readyTask' }).catch(() => undefined);
+  // More than the pool's size would only queue (a huge count used to queue until the heap ran out).
+  const want = Math.min(threads ?? poolThreads, poolThreads);
+  for (let i = p.threads.length; i < want; i++) void p.run(undefined, { name: 'readyTask' }).catch(() => undefined);
 }

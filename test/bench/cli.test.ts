@@ -71,9 +71,16 @@ describe('ctscope bench', () => {
     expect(bad.code).toBe(4);
     expect(bad.stderr).toMatch(/^error\[E_OUTPUT\]: the result file \(--out\) is a folder/m);
     expect(performance.now() - t0).toBeLessThan(10_000);
+    // A data folder that is a file: E_OUTPUT before the series are generated, not an internal error from the script.
+    const dataFile = join(dir, 'data-file');
+    writeFileSync(dataFile, 'x');
+    const badData = await node([CLI, 'bench', '--quick', '--stage', 'ingest', '--data', dataFile, '--out', join(dir, 'r4.json')]);
+    expect(badData.code, badData.stderr).toBe(4);
+    expect(badData.stderr).toMatch(/^error\[E_OUTPUT\]: the data folder \(--data\) exists and is not a folder/m);
     writeFileSync(baselines, '{"garbage":1}');
     const shape = await node([CLI, 'bench', '--quick', '--stage', 'postprocess', '--data', join(dir, 'data'), '--out', join(dir, 'r3.json'), '--check', baselines]);
-    expect(shape.stderr).toMatch(/^error\[E_IO\]: not a baselines file/m);
+    expect(shape.stderr).toMatch(/^error\[E_BAD_INPUT\]: \S+: not a baselines file/m);
+    expect(shape.code).toBe(3);
   }, 60_000);
 
   it.skipIf(process.platform === 'darwin')('an explicit provider that cannot load fails with one coded line before any work', async () => {

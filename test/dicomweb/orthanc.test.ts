@@ -107,7 +107,7 @@ describe.skipIf(missing !== undefined)('DICOMweb round trip against a real Ortha
     expect(whole.code, whole.stderr).toBe(0);
     const d2 = JSON.parse(whole.stdout) as { series: { seriesInstanceUid: string }; warnings: string[] };
     expect(d2.series.seriesInstanceUid).toBe(series);
-    expect(d2.warnings.join('\n')).toMatch(/2 input file\(s\) skipped/);
+    expect(d2.warnings.join('\n')).toMatch(/2 input\(s\) skipped/);
   }, 60_000);
 
   it('an unknown series is a coded bad-input error (exit 3)', async () => {

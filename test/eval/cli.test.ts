@@ -63,7 +63,13 @@ describe('ctscope eval', () => {
     await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'pred'), '--kind', 'polyp'])).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(run(['--truth-root', join(root, 'nope'), '--pred-root', join(root, 'pred')])).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     write(join(root, 'bad', 'c1', 'findings.json'), { findings: [{ kind: 'nodule', centerLps: [1, 2] , score: 1 }] });
-    await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'bad')])).rejects.toMatchObject({ code: 'E_IO' });
+    const badFile = join(root, 'bad', 'c1', 'findings.json');
+    await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'bad')])).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringContaining(`${badFile}: finding 1 needs centerLps`) });
+    // Not JSON, or findings that cannot be scored: the file is named, the code is bad input (exit 3), never a silent CPM of 0.
+    writeFileSync(badFile, '{ findings: [');
+    await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'bad')])).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringContaining(`${badFile}: not JSON`) });
+    write(join(root, 'bad', 'c1', 'findings.json'), { findings: [{ score: 'x' }] });
+    await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'bad')])).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringMatching(/finding 1 has no kind/) });
   });
 
   it('a prediction root with no findings.json at all, or no scans of the asked kind, is E_NOT_FOUND, not a CPM of 0', async () => {

@@ -63,3 +63,13 @@ describe('buildMeasurementReport', () => {
     expect(Number(ds(6.123456789012))).toBeCloseTo(6.123456789, 6);
   });
 });
+
+describe('building the SR off the host thread', () => {
+  it('an abort is E_ABORTED in ctscope words, not the worker library message', async () => {
+    const { srBytesOffThread } = await import('../../src/outputs/sr-task.js');
+    const ac = new AbortController();
+    ac.abort();
+    const e = await srBytesOffThread({} as never, ac.signal).catch((x: unknown) => x as Error & { code: string });
+    expect(e).toMatchObject({ code: 'E_ABORTED', message: 'building the DICOM SR was aborted' });
+  });
+});

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +58,55 @@ describe('detect pipeline', () => {
     expect(b.document.findings).toEqual(a.document.findings);
     expect(b.sr).toBeInstanceOf(Uint8Array);
     expect(Buffer.from(b.sr!.subarray(128, 132)).toString()).toBe('DICM');
+  });
+
+  it('in-memory input: ArrayBuffers work, names may repeat, a named non-DICOM buffer is warned about', async () => {
+    const a = await detect(chest.dir, { models: heat, ep: 'cpu' });
+    const given = buffersOf(chest.dir);
+    // Names a host does not control: repeats, and one that looks like a repeat's key ('x#3').
+    const renamed = given.map((b, n) => ({ name: n === 2 ? 'x#3' : 'x', bytes: n % 2 ? b.bytes.buffer.slice(b.bytes.byteOffset, b.bytes.byteOffset + b.bytes.byteLength) : b.bytes }));
+    renamed.push({ name: 'junk', bytes: new Uint8Array(2000).fill(3) });
+    const b = await detect(renamed, { models: heat, ep: 'cpu' });
+    expect(b.document.findings).toEqual(a.document.findings);
+    expect(b.document.warnings.join('\n')).toMatch(/1 input\(s\) skipped [^\n]*junk \(E_NOT_DICOM\)/);
+    // Beside the images in a folder, the same non-DICOM file (truth.json) is expected and not warned about.
+    expect(a.document.warnings.join('\n')).not.toMatch(/skipped/);
+  });
+
+  it('a wrongly shaped input is E_USAGE naming its place and type, never echoing its bytes', async () => {
+    const header = readFileSync(join(chest.dir, readdirSync(chest.dir).find((f) => f.endsWith('.dcm'))!));
+    const bad: unknown[] = [[header], [{ name: 'a', bytes: null }], [{ name: 7, bytes: header }], ['a.dcm', { name: 'b', bytes: header }], { bytes: header }, 42];
+    for (const input of bad) {
+      const e = await detect(input as never, { models: heat, ep: 'cpu' }).catch((x: unknown) => x as Error & { code: string });
+      expect(e).toMatchObject({ code: 'E_USAGE' });
+      expect(e.message.length).toBeLessThan(300);
+      expect(e.message).not.toMatch(/PHANTOM|DICM/);
+    }
+    await expect(detect([header] as never, { models: heat })).rejects.toThrow(/input 1 of 1 is a Buffer \(wrap bytes as \{ name, bytes \}\)/);
+  });
+
+  it('a folder holds one run: a re-run removes the earlier outputs it does not write again, nothing else', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ctscope-rerun-'));
+    const first = await detect(chest.dir, { models: heat, ep: 'cpu', outDir: out });
+    expect(readdirSync(out)).toEqual(expect.arrayContaining(['findings.json', 'sr.dcm', 'report.html', 'key-1.png']));
+    expect(first.files.length).toBeGreaterThan(3);
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    writeFileSync(join(out, 'key-99.png'), 'an older run with more findings');
+    await detect(cta.dir, { models: heat, ep: 'cpu', outDir: out, outputs: ['json'] });
+    expect(readdirSync(out).sort()).toEqual(['findings.json', 'notes.txt']);
+  });
+
+  it('a throwing onProgress ends the run with its own error at every stage; bad options are E_USAGE', async () => {
+    for (const stage of ['index', 'decode', 'resample', 'infer']) {
+      const mine = new Error(`host bug at ${stage}`);
+      const out = join(mkdtempSync(join(tmpdir(), 'ctscope-cb-')), 'out');
+      const e = await detect(chest.dir, { models: heat, ep: 'cpu', outDir: out, onProgress: (p) => { if (p.stage === stage) throw mine; } }).catch((x: unknown) => x);
+      expect(e, stage).toBe(mine);
+      expect(existsSync(out), stage).toBe(false);
+    }
+    await expect(detect(chest.dir, { models: heat, signal: {} as never })).rejects.toMatchObject({ code: 'E_USAGE', message: 'signal must be an AbortSignal' });
+    await expect(detect(chest.dir, { models: heat, onProgress: 'x' as never })).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(detect(chest.dir, { models: heat, maxVoxels: 1000 })).rejects.toMatchObject({ code: 'E_TOO_LARGE' });
   });
 
   it('several detects at once in one process do not interfere', async () => {

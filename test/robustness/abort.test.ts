@@ -49,6 +49,28 @@ describe('Ctrl-C (SIGINT) stops a CLI run promptly and leaves nothing behind', (
   }, 120_000);
 });
 
+describe('a second Ctrl-C', () => {
+  it('during inference exits at once by the signal (130 in a shell), without a native abort', async () => {
+    const out = outDir();
+    let sent = false;
+    const r = await cli(['detect', series, '--model', 'nodule', '--ep', 'cpu', '--out', out], {
+      onStderrLine: (line, kill) => {
+        if (sent || !/^running model/.test(line)) return;
+        sent = true;
+        // Into the session's run, then twice: process.exit() at this point used to end in
+        // "terminate called after throwing an instance of 'Napi::Error'" and exit 134.
+        setTimeout(() => {
+          kill('SIGINT');
+          setTimeout(() => kill('SIGINT'), 20);
+        }, 500);
+      },
+    });
+    expect(sent, r.stderr).toBe(true);
+    expect(r.signal === 'SIGINT' || r.code === 130, `code ${r.code} signal ${r.signal}: ${r.stderr}`).toBe(true);
+    expect(r.stderr).not.toMatch(/terminate called|Napi::Error|Aborted/);
+  }, 120_000);
+});
+
 describe('Ctrl-C while convert writes its NIfTI', () => {
   it('stops the compression: exit 130, error[E_ABORTED], no file and no temporary file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctscope-abort-nii-'));

@@ -42,7 +42,7 @@ describe('unreadable input', () => {
     const det = await cli(['detect', dir, '--model', model, '--ep', 'cpu', '--json', '--quiet'], asUser);
     expect(det.code, det.stderr).toBe(0);
     const warned = JSON.parse(det.stdout).warnings.join('\n');
-    expect(warned).toMatch(/2 input file\(s\) skipped [^\n]*CT000005\.dcm \(E_IO\)/);
+    expect(warned).toMatch(/2 input\(s\) skipped [^\n]*CT000005\.dcm \(E_IO\)/);
     expect(warned).toMatch(/skipped [^\n]*locked \(E_IO\)/);
   }, 60_000);
 });
@@ -72,7 +72,24 @@ describe('output folder faults: E_OUTPUT (exit 4), no partial results, no tempor
     const r = await cli(detectArgs(out), { shellPrefix: "trap '' XFSZ; ulimit -f 8" });
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toMatch(/^error\[E_OUTPUT\]: cannot write .*(EFBIG|too large)/m);
-    expect(listAll(out)).toEqual([]);
+    // The folder did not exist before the run, so it goes too.
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
+  it('convert into new folders that cannot take the file: no file and no new folder stays', async () => {
+    const top = join(work, 'efbig-convert');
+    const r = await cli(['convert', series, '--out', join(top, 'sub', 'v.nii')], { shellPrefix: "trap '' XFSZ; ulimit -f 8" });
+    expect(r.code, r.stderr).toBe(4);
+    expect(existsSync(top)).toBe(false);
+  }, 60_000);
+
+  it('a device, pipe or socket at the output path is refused, not replaced', async () => {
+    const fifo = join(work, 'a-fifo.nii');
+    execFileSync('mkfifo', [fifo]);
+    const r = await cli(['convert', series, '--out', fifo]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^error\[E_OUTPUT\]: .*not a regular file/m);
+    expect(execFileSync('stat', ['-c', '%F', fifo]).toString().trim()).toBe('fifo');
   }, 60_000);
 
   const canMount = AS_ROOT && (() => {
