@@ -28,15 +28,16 @@ const ABORT_GRACE_MS = 10_000;
 async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   let interrupts = 0;
-  const onSignal = (): void => {
+  const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
     if (interrupts > 1) {
       process.stderr.write('error[E_ABORTED]: interrupted again: exiting at once\n');
-      // Die of the signal itself, as Unix tools do (the shell shows 130): process.exit() would run native
-      // teardown while an onnxruntime session is mid-run on its thread, which aborts with a C++ exception.
+      // Die of the signal itself, as Unix tools do (a shell shows 130 for SIGINT, 143 for SIGTERM): process.exit()
+      // would run native teardown while an onnxruntime session is mid-run on its thread, which aborts with a C++
+      // exception.
       process.removeAllListeners('SIGINT');
       process.removeAllListeners('SIGTERM');
-      process.kill(process.pid, 'SIGINT');
+      process.kill(process.pid, signal);
       return;
     }
     controller.abort();

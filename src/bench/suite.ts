@@ -2,6 +2,7 @@
  * The benchmark run shared by `npm run bench` (dist/bench/run.js) and `ctscope bench`: argument parsing, the
  * in-run baselines, the selected stages, bench/results.json, and the --check / --update regression guard.
  */
+import { stat } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { checkOutDir, checkOutFile } from '../io/dirs.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -162,7 +163,8 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
   await checkOutFile(o.out, 'the result file (--out)');
   if (o.update) await checkOutFile(o.update, 'the baselines file (--update)');
   // The generated series go there (made by a shell script, whose own failure would read as an internal error).
-  await checkOutDir(o.dataDir, 'the data folder (--data)');
+  // An existing folder may hold them already, read-only: only a missing one must be creatable.
+  if (!(await stat(o.dataDir).then((st) => st.isDirectory(), () => false))) await checkOutDir(o.dataDir, 'the data folder (--data)');
   await checkProvider(o.ep, o.deviceId);
   const gc = ensureGc();
   const rows: BenchRow[] = [];

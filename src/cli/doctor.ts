@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Command } from './command.js';
 import { usageError } from './command.js';
-import { EP_NAMES, importOrt, onnxruntimeInfo, probeProvider, PROVIDERS, type EpName } from '../inference/providers.js';
+import { EP_NAMES, importOrt, onnxruntimeInfo, PROVIDERS, type EpAttempt, type EpName } from '../inference/providers.js';
 import { poolSize } from '../workers/pool.js';
 import { nativeOpenJpegStatus } from '../dicom/codecs/native/openjpeg.js';
 
@@ -79,14 +79,41 @@ export function findGpuLibraries(binDir: string): Record<string, string[]> {
   return Object.fromEntries(Object.entries(found).map(([k, v]) => [k, [...v].sort()]));
 }
 
+/**
+ * Every provider probed in a child process: GPU runtimes print their own native warnings on the process's
+ * stderr (Dawn: "Couldn't load Vulkan ... at operator() (.../BackendVk.cpp:368)"), which only a separate process
+ * can keep out of doctor's output (CTSCOPE_DEBUG shows them), and a provider that crashes natively while loading
+ * takes down the child, not doctor.
+ */
+async function probeInChild(): Promise<EpAttempt[]> {
+  // The compiled module, from src/ (tests) as from dist/.
+  const providers = new URL('../../dist/inference/providers.js', import.meta.url).href;
+  const code = `const { probeProvider } = await import(${JSON.stringify(providers)});
+const out = [];
+for (const ep of ${JSON.stringify(EP_NAMES)}) out.push(await probeProvider(ep));
+process.stdout.write(JSON.stringify(out));`;
+  const r = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }>((resolve) => {
+    execFile(process.execPath, ['--input-type=module', '-e', code], { maxBuffer: 1 << 20, timeout: 120_000 }, (error: (Error & { code?: unknown; signal?: string | null }) | null, stdout: string, stderr: string) =>
+      resolve({ stdout, stderr, code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, signal: error?.signal ?? null }),
+    );
+  });
+  if (process.env.CTSCOPE_DEBUG && r.stderr) process.stderr.write(r.stderr);
+  try {
+    return JSON.parse(r.stdout) as EpAttempt[];
+  } catch {
+    const why = `the probe process ended with ${r.signal ?? `exit ${r.code}`}`;
+    return EP_NAMES.map((ep) => ({ ep, ok: false, error: why }));
+  }
+}
+
 export async function doctorReport(): Promise<DoctorReport> {
   const ort = onnxruntimeInfo();
   const { listSupportedBackends } = await importOrt();
-  const providers: DoctorReport['providers'] = [];
-  for (const ep of EP_NAMES) {
-    const a = await probeProvider(ep);
-    providers.push(a.ok ? { ep, ok: true } : { ep, ok: false, error: a.error ?? 'failed', hint: PROVIDERS[ep].hint() });
-  }
+  const attempts = await probeInChild();
+  const providers: DoctorReport['providers'] = EP_NAMES.map((ep) => {
+    const a = attempts.find((x) => x.ep === ep) ?? { ep, ok: false, error: 'not probed' };
+    return a.ok ? { ep, ok: true } : { ep, ok: false, error: a.error ?? 'failed', hint: PROVIDERS[ep].hint() };
+  });
   const cores = availableParallelism();
   return {
     node: process.version,

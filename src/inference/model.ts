@@ -101,14 +101,19 @@ export function loadModel(idOrPath: string, options: LoadModelOptions = {}): Mod
   return { dir, manifest, modelPath, bytes: readChecked(modelPath, manifest.sha256), refine };
 }
 
-/** Packages loaded by loadModelShared, by folder, with what their files looked like when read. */
-const shared = new Map<string, { stamp: string; pkg: Promise<ModelPackage> }>();
+/**
+ * Packages loaded by loadModelShared, by folder, with what their files looked like when read. A read in flight
+ * is held; a finished package only weakly, so its bytes (which a session worker has copied by then) go once no
+ * run holds them, rather than staying for the life of a host process.
+ */
+const shared = new Map<string, { stamp: string; pending?: Promise<ModelPackage>; done?: WeakRef<ModelPackage> }>();
 
 /**
  * loadModel for a host's thread: the ONNX files are read asynchronously and hashed chunk by chunk between
  * event-loop turns (a 400 MB model read with readFileSync blocked a host for 1.4 s on every call), and only
- * once per process while the manifest and files are unchanged (size, mtime, inode); concurrent callers share
- * the one read, and so one copy of the bytes.
+ * once while the manifest and files are unchanged (size, mtime, inode) and some run still holds the package;
+ * concurrent callers share the one read, and so one copy of the bytes. (A rewrite that keeps size and inode
+ * within one file-system timestamp tick would go unnoticed until the package is read again.)
  */
 export async function loadModelShared(idOrPath: string, options: LoadModelOptions = {}): Promise<ModelPackage> {
   const dir = resolveModelDir(idOrPath, options);
@@ -117,7 +122,10 @@ export async function loadModelShared(idOrPath: string, options: LoadModelOption
   const stats = await Promise.all(files.map((f) => stat(join(dir, f)).catch(() => null)));
   const stamp = JSON.stringify([manifest, stats.map((st) => st && [st.size, st.mtimeMs, st.ino])]);
   const hit = shared.get(dir);
-  if (hit && hit.stamp === stamp) return hit.pkg;
+  if (hit && hit.stamp === stamp) {
+    const kept = hit.pending ?? hit.done?.deref();
+    if (kept) return kept;
+  }
   const pkg = (async (): Promise<ModelPackage> => {
     const modelPath = join(dir, manifest.file);
     const [bytes, refineBytes] = await Promise.all([
@@ -126,10 +134,17 @@ export async function loadModelShared(idOrPath: string, options: LoadModelOption
     ]);
     return { dir, manifest, modelPath, bytes, refine: refineBytes ? refinePackage(dir, manifest, refineBytes) : null };
   })();
-  shared.set(dir, { stamp, pkg });
-  pkg.catch(() => {
-    if (shared.get(dir)?.pkg === pkg) shared.delete(dir);
-  });
+  const entry: { stamp: string; pending?: Promise<ModelPackage>; done?: WeakRef<ModelPackage> } = { stamp, pending: pkg };
+  shared.set(dir, entry);
+  pkg.then(
+    (p) => {
+      delete entry.pending;
+      entry.done = new WeakRef(p);
+    },
+    () => {
+      if (shared.get(dir) === entry) shared.delete(dir);
+    },
+  );
   return pkg;
 }
 

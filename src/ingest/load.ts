@@ -231,17 +231,25 @@ function checkInput(input: StudyInput): CheckedInput {
   const wrong = (what: string): never => {
     throw new CtscopeError('E_USAGE', `input ${what}; give a folder or file path, a list of paths, or a list of { name, bytes } instances`);
   };
-  if (typeof input === 'string') return { kind: 'paths', paths: input };
+  const paths = (p: string | readonly string[]): CheckedInput => {
+    // A URL is no path: say how to load one rather than "no such file or folder".
+    if ((typeof p === 'string' ? [p] : p).some((x) => /^[a-z][a-z0-9+.-]*:\/\//i.test(x)))
+      throw new CtscopeError('E_USAGE', 'input is a URL, not a file or folder: `ctscope detect` takes a dicomweb+http:// URL itself; a library host retrieves the series with DicomWebClient.retrieve() and passes the instances it returns');
+    return { kind: 'paths', paths: p };
+  };
+  if (typeof input === 'string') return paths(input);
   if (!Array.isArray(input)) return wrong(`is ${kindOf(input)}`);
   const list = input as readonly unknown[];
-  if (list.every((x) => typeof x === 'string')) return { kind: 'paths', paths: list as string[] };
+  if (list.every((x) => typeof x === 'string')) return paths(list as string[]);
   const checked = list.map((x, n) => {
-    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || x instanceof ArrayBuffer || !('bytes' in x))
+    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || Object.prototype.toString.call(x) === '[object ArrayBuffer]' || !('bytes' in x))
       return wrong(`${n + 1} of ${list.length} is ${kindOf(x)}${ArrayBuffer.isView(x) ? ' (wrap bytes as { name, bytes })' : ''}; paths and instances cannot be mixed`);
     const { name, bytes } = x as { name?: unknown; bytes: unknown };
     if (name !== undefined && typeof name !== 'string') return wrong(`${n + 1}: name is ${kindOf(name)}, not a string`);
-    if (bytes instanceof ArrayBuffer) return { name: name ?? '', bytes: new Uint8Array(bytes) };
-    if (bytes instanceof Uint8Array) return { name: name ?? '', bytes };
+    // Tag checks, not instanceof: a Buffer from another context (a vm, a test runner's sandbox) is one too.
+    if (Object.prototype.toString.call(bytes) === '[object ArrayBuffer]') return { name: name ?? '', bytes: new Uint8Array(bytes as ArrayBuffer) };
+    if (ArrayBuffer.isView(bytes) && !(bytes instanceof DataView) && (bytes as Uint8Array).BYTES_PER_ELEMENT === 1)
+      return { name: name ?? '', bytes: bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
     return wrong(`${n + 1}: bytes is ${kindOf(bytes)}, not a Uint8Array or ArrayBuffer`);
   });
   const taken = new Set<string>();

@@ -25,7 +25,12 @@ export async function writeFileAtomic(path: string, data: AtomicData, signal?: A
     throwIfAborted(signal, `writing ${path}`);
     await checkReplaceable(path, path);
     undoDirs = await ensureDirUndoable(dirname(path));
-    handle = await open(tmp, 'wx', 0o644);
+    handle = await open(tmp, 'wx', 0o644).catch(async (e: NodeJS.ErrnoException) => {
+      // Another writer into the same new folder failed and took it back between our mkdir and open: once more.
+      if (e.code !== 'ENOENT') throw e;
+      await ensureDirUndoable(dirname(path));
+      return open(tmp, 'wx', 0o644);
+    });
     for (const chunk of chunks) {
       if (typeof chunk === 'string') {
         await handle.writeFile(chunk);

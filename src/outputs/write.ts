@@ -1,4 +1,4 @@
-import { readdir, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { ensureDirUndoable } from '../io/dirs.js';
 import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
@@ -23,9 +23,9 @@ export interface WriteHooks {
  * findings.json last: when it exists, everything it lists is complete. When anything fails (disk full,
  * no permission, abort), the files this call already wrote are removed again, and the folder too when
  * this call made it; no temporary file stays, so a failed run leaves no partial result set behind; the
- * error is E_OUTPUT (or E_ABORTED). A folder holds one run: an earlier run's outputs there (findings.json
- * first) are removed before anything is written, so old key images or another patient's SR never sit beside
- * new findings.
+ * error is E_OUTPUT (or E_ABORTED). A folder holds one run: an earlier run's outputs there (its findings.json
+ * and the files it lists) are removed before anything is written, so old key images or another patient's SR
+ * never sit beside new findings.
  */
 export async function writeOutputs(
   outDir: string,
@@ -36,6 +36,8 @@ export async function writeOutputs(
   hooks: WriteHooks = {},
 ): Promise<string[]> {
   const dir = resolve(outDir);
+  // Before anything is touched (an earlier run's outputs included).
+  throwIfAborted(hooks.signal, 'writing outputs');
   let undoDir: () => Promise<void>;
   try {
     undoDir = await ensureDirUndoable(dir);
@@ -55,18 +57,30 @@ export async function writeOutputs(
   }
 }
 
-/** The names ctscope writes into an output folder; nothing else there is touched. */
+/** The names ctscope writes into an output folder. */
 const OUTPUT_FILE = new RegExp(`^(${Object.values(FILE_NAMES).map((n) => n.replace('.', '\\.')).join('|')}|key-\\d+\\.png)$`);
 
-/** Removes an earlier run's outputs, findings.json (the index of the set) first. */
+/**
+ * Removes an earlier run's outputs: its findings.json first (the index of the set), then the files it lists,
+ * and only names ctscope writes, so nothing else in the folder is touched (not a report.html of the user's own
+ * in a general folder, nor anything a tampered list names). A folder that cannot be listed or read (a
+ * write-only drop folder) has nothing to withdraw.
+ */
 async function withdrawEarlierRun(dir: string): Promise<void> {
-  const names = (await readdir(dir)).filter((n) => OUTPUT_FILE.test(n));
-  names.sort((a, b) => Number(b === FILE_NAMES.json) - Number(a === FILE_NAMES.json));
-  for (const n of names) {
+  const index = join(dir, FILE_NAMES.json);
+  let listed: unknown;
+  try {
+    listed = (JSON.parse(await readFile(index, 'utf8')) as { files?: unknown }).files;
+  } catch {
+    listed = undefined;
+  }
+  const names = Array.isArray(listed) ? listed.filter((n): n is string => typeof n === 'string' && OUTPUT_FILE.test(n) && n !== FILE_NAMES.json) : [];
+  for (const n of [FILE_NAMES.json, ...names]) {
     try {
       await unlink(join(dir, n));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CtscopeError('E_OUTPUT', `cannot remove the earlier run's ${n}: ${(e as Error).message}`, { cause: e, where: dir });
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && !(n === FILE_NAMES.json && code === 'EACCES')) throw new CtscopeError('E_OUTPUT', `cannot remove the earlier run's ${n}: ${(e as Error).message}`, { cause: e, where: dir });
     }
   }
 }

@@ -1,3 +1,4 @@
+import { rmdir, stat, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { checkOutDir } from '../io/dirs.js';
@@ -36,12 +37,20 @@ export async function detect(input: StudyInput, options: DetectOptions): Promise
     const packages = await Promise.all(o.models.map((m) => loadModelPackage(m, o.modelDirs)));
     const twice = packages.find((p, n) => packages.findIndex((q) => q.dir === p.dir) !== n);
     if (twice) throw new CtscopeError('E_USAGE', `model ${twice.manifest.id} is given twice; each model runs once`);
+    const newFolder = o.outDir !== undefined && !(await stat(o.outDir).then(() => true, () => false));
     if (o.outDir !== undefined) await checkOutDir(o.outDir, 'the output folder');
     const outcome = await admit(o.signal, () => detectAdmitted(input, o, packages));
-    if (host.failure !== undefined) throw host.failure;
+    if (host.failure !== undefined) {
+      // The callback threw after the outputs were written (stage 'outputs', done): the run failed, so they go.
+      await Promise.all(outcome.files.map((f) => unlink(f).catch(() => undefined)));
+      if (newFolder) await rmdir(o.outDir!).catch(() => undefined);
+      throw host.failure;
+    }
     return outcome;
   } catch (e) {
     throw host.failure ?? e;
+  } finally {
+    host.dispose();
   }
 }
 
@@ -50,7 +59,7 @@ export async function detect(input: StudyInput, options: DetectOptions): Promise
  * throw is caught here, the run is aborted through its signal (so it stops as an abort would, leaving no
  * output), and detect rejects with the host's error as thrown, never wrapped as a worker or inference failure.
  */
-function guardHostCallbacks(o: FilledDetectOptions): { options: FilledDetectOptions; readonly failure: unknown } {
+function guardHostCallbacks(o: FilledDetectOptions): { options: FilledDetectOptions; readonly failure: unknown; dispose(): void } {
   const stop = new AbortController();
   let failure: unknown;
   const guard = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A): void => {
@@ -63,9 +72,14 @@ function guardHostCallbacks(o: FilledDetectOptions): { options: FilledDetectOpti
       stop.abort(failure);
     }
   };
-  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  // Wired by hand, not with AbortSignal.any, which ignores the aborts of an imitation signal (a polyfill's).
+  const user = o.signal;
+  const forward = (): void => stop.abort(user?.reason);
+  if (user?.aborted) forward();
+  else user?.addEventListener('abort', forward, { once: true });
   return {
-    options: { ...o, signal, onProgress: guard(o.onProgress), onLog: guard(o.onLog) },
+    options: { ...o, signal: stop.signal, onProgress: guard(o.onProgress), onLog: guard(o.onLog) },
+    dispose: () => user?.removeEventListener('abort', forward),
     get failure() {
       return failure;
     },

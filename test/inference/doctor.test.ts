@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,13 @@ describe('ctscope doctor', () => {
     expect(Object.keys(r.gpu.libraries)).toContain('libcudnn');
     expect(r.workers.pool).toBeGreaterThan(0);
     expect(r.workers.cores).toBeGreaterThan(0);
+  });
+
+  it('keeps the native warnings of GPU runtimes (Dawn, Vulkan) out of its output: providers are probed in a child', async () => {
+    const r = execFileSync(process.execPath, [CLI, 'doctor'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CTSCOPE_DEBUG: '' } });
+    expect(r).toMatch(/^ {2}webgpu +(ok|unavailable)/m);
+    const both = spawnSync(process.execPath, [CLI, 'doctor'], { encoding: 'utf8', env: { ...process.env, CTSCOPE_DEBUG: '' } });
+    expect(both.stderr).not.toMatch(/Vulkan|BackendVk|\.cpp:\d+/);
   });
 
   it('rejects unknown options', async () => {

@@ -83,6 +83,26 @@ describe('detect pipeline', () => {
       expect(e.message).not.toMatch(/PHANTOM|DICM/);
     }
     await expect(detect([header] as never, { models: heat })).rejects.toThrow(/input 1 of 1 is a Buffer \(wrap bytes as \{ name, bytes \}\)/);
+    await expect(detect('dicomweb+http://localhost:8042/dicom-web?study=1.2.3', { models: heat })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/DicomWebClient\.retrieve/) });
+  });
+
+  it('bytes from another JS context are accepted; an imitation AbortSignal (a polyfill) still aborts', async () => {
+    const { runInNewContext } = await import('node:vm');
+    const a = await detect(chest.dir, { models: heat, ep: 'cpu' });
+    const foreign = buffersOf(chest.dir).map((b) => ({ name: b.name, bytes: runInNewContext('new Uint8Array(src)', { src: [...b.bytes] }) as Uint8Array }));
+    expect(foreign[0]!.bytes instanceof Uint8Array).toBe(false);
+    expect((await detect(foreign, { models: heat, ep: 'cpu' })).document.findings).toEqual(a.document.findings);
+    class ImitationSignal extends EventTarget {
+      aborted = false;
+      reason: unknown = undefined;
+      abort(): void {
+        this.aborted = true;
+        this.dispatchEvent(new Event('abort'));
+      }
+    }
+    const imitation = new ImitationSignal();
+    const run = detect(chest.dir, { models: heat, ep: 'cpu', signal: imitation as unknown as AbortSignal, onProgress: (p) => p.stage === 'decode' && imitation.abort() });
+    await expect(run).rejects.toMatchObject({ code: 'E_ABORTED' });
   });
 
   it('a folder holds one run: a re-run removes the earlier outputs it does not write again, nothing else', async () => {
@@ -91,16 +111,20 @@ describe('detect pipeline', () => {
     expect(readdirSync(out)).toEqual(expect.arrayContaining(['findings.json', 'sr.dcm', 'report.html', 'key-1.png']));
     expect(first.files.length).toBeGreaterThan(3);
     writeFileSync(join(out, 'notes.txt'), 'mine');
-    writeFileSync(join(out, 'key-99.png'), 'an older run with more findings');
     await detect(cta.dir, { models: heat, ep: 'cpu', outDir: out, outputs: ['json'] });
     expect(readdirSync(out).sort()).toEqual(['findings.json', 'notes.txt']);
+    // Only what an earlier run's findings.json lists goes: a report.html of the user's own stays.
+    const general = mkdtempSync(join(tmpdir(), 'ctscope-general-'));
+    writeFileSync(join(general, 'report.html'), 'the user\'s own');
+    await detect(cta.dir, { models: heat, ep: 'cpu', outDir: general, outputs: ['json'] });
+    expect(readdirSync(general).sort()).toEqual(['findings.json', 'report.html']);
   });
 
   it('a throwing onProgress ends the run with its own error at every stage; bad options are E_USAGE', async () => {
-    for (const stage of ['index', 'decode', 'resample', 'infer']) {
+    for (const [stage, done] of [['index', 0], ['decode', 0], ['resample', 0], ['infer', 0], ['outputs', 0], ['outputs', 1]] as const) {
       const mine = new Error(`host bug at ${stage}`);
       const out = join(mkdtempSync(join(tmpdir(), 'ctscope-cb-')), 'out');
-      const e = await detect(chest.dir, { models: heat, ep: 'cpu', outDir: out, onProgress: (p) => { if (p.stage === stage) throw mine; } }).catch((x: unknown) => x);
+      const e = await detect(chest.dir, { models: heat, ep: 'cpu', outDir: out, onProgress: (p) => { if (p.stage === stage && p.done === done) throw mine; } }).catch((x: unknown) => x);
       expect(e, stage).toBe(mine);
       expect(existsSync(out), stage).toBe(false);
     }
