@@ -64,7 +64,7 @@ export { reportHtml } from './outputs/report.js';
 export { keyImage, WINDOWS } from './outputs/key-image.js';
 export { writeOutputs } from './outputs/write.js';
 export { DicomWebClient, redactUrl } from './dicomweb/client.js';
-export type { DicomWebOptions, QidoSeries, QidoInstance, StowResult } from './dicomweb/client.js';
+export type { DicomWebOptions, DicomWebCallOptions, QidoSeries, QidoInstance, StowResult } from './dicomweb/client.js';
 export { parseDicomWebUrl, isDicomWebUrl } from './dicomweb/url.js';
 export type { DicomWebTarget } from './dicomweb/url.js';
 export { froc, matchCase, sensitivityAt, fillFrocOptions, LUNA_FP_RATES, TASK_EVAL } from './eval/froc.js';

@@ -13,6 +13,11 @@ export interface DicomWebOptions {
   timeoutMs?: number | undefined;
 }
 
+/** Per call: a signal that cancels this request only (the client's own signal cancels them all). */
+export interface DicomWebCallOptions {
+  signal?: AbortSignal | undefined;
+}
+
 /** A QIDO-RS result reduced to what a caller needs: UIDs and counts, no patient attributes. */
 export interface QidoSeries {
   studyInstanceUid: string;
@@ -209,8 +214,8 @@ export class DicomWebClient {
   }
 
   /** A WADO-RS request whose answer must be multipart; any other answer is closed at once (E_IO). */
-  async #multipart(path: string): Promise<Exchange & { boundary: string }> {
-    const ex = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' });
+  async #multipart(path: string, signal: AbortSignal | undefined): Promise<Exchange & { boundary: string }> {
+    const ex = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*', signal });
     try {
       if (!ex.res.body) throw new CtscopeError('E_IO', 'DICOMweb: empty WADO-RS answer');
       return { ...ex, boundary: boundaryOf(ex.res.headers.get('content-type')) };
@@ -224,8 +229,8 @@ export class DicomWebClient {
     return this.#token ? text.split(this.#token).join('[redacted]') : text;
   }
 
-  async #json(path: string): Promise<DicomJson[]> {
-    const text = await (await this.#request(path, { accept: 'application/dicom+json' })).text();
+  async #json(path: string, signal: AbortSignal | undefined): Promise<DicomJson[]> {
+    const text = await (await this.#request(path, { accept: 'application/dicom+json', signal })).text();
     if (!text.trim()) return []; // some servers answer 204/empty for no match
     try {
       const v = JSON.parse(text) as unknown;
@@ -236,10 +241,10 @@ export class DicomWebClient {
   }
 
   /** QIDO-RS: series of a study (or all series when `study` is undefined). */
-  async searchSeries(study?: string, query: Record<string, string> = {}): Promise<QidoSeries[]> {
+  async searchSeries(study?: string, query: Record<string, string> = {}, options: DicomWebCallOptions = {}): Promise<QidoSeries[]> {
     const q = new URLSearchParams(query).toString();
     const path = study ? `/studies/${checkUid(study, 'study')}/series` : '/series';
-    const rows = await this.#json(`${path}${q ? `?${q}` : ''}`);
+    const rows = await this.#json(`${path}${q ? `?${q}` : ''}`, options.signal);
     return rows.map((o) => ({
       studyInstanceUid: str(o, '0020000D') || (study ?? ''),
       seriesInstanceUid: str(o, '0020000E'),
@@ -250,8 +255,8 @@ export class DicomWebClient {
   }
 
   /** QIDO-RS: instances of a series. */
-  async searchInstances(study: string, series: string): Promise<QidoInstance[]> {
-    const rows = await this.#json(`/studies/${checkUid(study, 'study')}/series/${checkUid(series, 'series')}/instances`);
+  async searchInstances(study: string, series: string, options: DicomWebCallOptions = {}): Promise<QidoInstance[]> {
+    const rows = await this.#json(`/studies/${checkUid(study, 'study')}/series/${checkUid(series, 'series')}/instances`, options.signal);
     return rows.map((o) => ({
       studyInstanceUid: str(o, '0020000D') || study,
       seriesInstanceUid: str(o, '0020000E') || series,
@@ -262,14 +267,18 @@ export class DicomWebClient {
 
   /**
    * WADO-RS: every instance of a series (or of a study when `series` is undefined) as Part 10 bytes,
-   * parsed from the multipart answer as it streams in. `onInstance` sees the count so far.
+   * parsed from the multipart answer as it streams in. `onInstance` sees the count so far (given as the third
+   * argument, or as `options.onInstance` next to a per-call `signal`).
    */
-  async retrieve(study: string, series?: string, onInstance?: (count: number) => void): Promise<BufferInput[]> {
+  async retrieve(study: string, series?: string, options?: ((count: number) => void) | (DicomWebCallOptions & { onInstance?: (count: number) => void })): Promise<BufferInput[]> {
+    const o = typeof options === 'function' ? { onInstance: options } : (options ?? {});
+    const onInstance = o.onInstance;
     const path = `/studies/${checkUid(study, 'study')}${series ? `/series/${checkUid(series, 'series')}` : ''}`;
-    const { body, boundary } = await this.#multipart(path);
+    const { body, boundary } = await this.#multipart(path, o.signal);
     const out: BufferInput[] = [];
     for await (const part of parseMultipart(body(), boundary)) {
       throwIfAborted(this.#signal, 'DICOMweb retrieval');
+      throwIfAborted(o.signal, 'DICOMweb retrieval');
       const type = part.headers['content-type'] ?? 'application/dicom';
       if (!/application\/dicom/i.test(type)) continue;
       out.push({ name: `wado-${out.length + 1}.dcm`, bytes: part.body });
@@ -280,13 +289,13 @@ export class DicomWebClient {
   }
 
   /** WADO-RS: one instance as Part 10 bytes. */
-  async retrieveInstance(study: string, series: string, sop: string): Promise<Uint8Array> {
-    const parts = await this.retrieveByPath(`/studies/${checkUid(study, 'study')}/series/${checkUid(series, 'series')}/instances/${checkUid(sop, 'instance')}`);
+  async retrieveInstance(study: string, series: string, sop: string, options: DicomWebCallOptions = {}): Promise<Uint8Array> {
+    const parts = await this.retrieveByPath(`/studies/${checkUid(study, 'study')}/series/${checkUid(series, 'series')}/instances/${checkUid(sop, 'instance')}`, options.signal);
     return parts[0]!;
   }
 
-  private async retrieveByPath(path: string): Promise<Uint8Array[]> {
-    const { body, boundary } = await this.#multipart(path);
+  private async retrieveByPath(path: string, signal: AbortSignal | undefined): Promise<Uint8Array[]> {
+    const { body, boundary } = await this.#multipart(path, signal);
     const out: Uint8Array[] = [];
     for await (const part of parseMultipart(body(), boundary)) out.push(part.body);
     if (out.length === 0) throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: no instance in the answer');
@@ -294,13 +303,14 @@ export class DicomWebClient {
   }
 
   /** STOW-RS: stores Part 10 instances; E_IO when the server refuses any of them. */
-  async store(instances: readonly Uint8Array[], study?: string): Promise<StowResult> {
+  async store(instances: readonly Uint8Array[], study?: string, options: DicomWebCallOptions = {}): Promise<StowResult> {
     const boundary = `ctscope-${randomBytes(12).toString('hex')}`;
     const exchange = await this.#request(study ? `/studies/${checkUid(study, 'study')}` : '/studies', {
       method: 'POST',
       accept: 'application/dicom+json',
       contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`,
       body: buildMultipart(instances, boundary),
+      signal: options.signal,
     });
     const text = await exchange.text();
     let o: DicomJson = {};

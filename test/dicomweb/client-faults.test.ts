@@ -73,6 +73,17 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     await expect(pending).rejects.toMatchObject({ code: 'E_ABORTED' });
   }, 10_000);
 
+  it('a per-call signal cancels that call only; the client goes on serving others', async () => {
+    const client = new DicomWebClient({ baseUrl: base, timeoutMs: 10_000 });
+    const one = new AbortController();
+    const pending = client.retrieve(UID, UID, { signal: one.signal });
+    setTimeout(() => one.abort(), 200);
+    await expect(pending).rejects.toMatchObject({ code: 'E_ABORTED' });
+    const other = client.retrieve(UID, UID, { signal: AbortSignal.timeout(300) });
+    await expect(other).rejects.toMatchObject({ code: 'E_ABORTED' });
+    await expect(client.searchSeries(UID, {}, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'E_ABORTED' });
+  }, 10_000);
+
   it('a non-multipart answer is refused at once and closed: the process is not kept alive by it', async () => {
     const script = `import { DicomWebClient } from ${JSON.stringify(new URL('../../dist/dicomweb/client.js', import.meta.url).href)};
       const c = new DicomWebClient({ baseUrl: ${JSON.stringify(`${base}/plain`)}, timeoutMs: 20000 });
