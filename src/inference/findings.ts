@@ -10,7 +10,10 @@ export interface Finding {
   score: number;
   /** Centre in patient LPS millimetres. */
   centerLps: Vec3;
-  /** Centre as a continuous voxel position (i, j, k) of the ORIGINAL series grid. */
+  /**
+   * Centre as a continuous voxel position of the ORIGINAL series: i, j in the slice plane, k the fractional
+   * index in acquired slice order (between the real slice positions, also on uneven stacks).
+   */
   centerVoxel: Vec3;
   /** Equivalent-sphere diameter (segmentation/heatmap region) or mean box edge (box outputs), mm. */
   diameterMm: number;
@@ -53,10 +56,34 @@ export function nearestSlice(original: CtVolume, lps: Vec3, voxel: Vec3): number
   return Math.min(Math.max(Math.round(voxel[2]), 0), Math.max(0, n - 1));
 }
 
+/**
+ * The fractional index in acquired slice order of the plane through `lps`: interpolated between the slice
+ * positions along the slice normal, so that on an uneven stack k = 11.5 lies halfway between slices 11 and 12
+ * (the volume's grid, made equidistant, has k on the mean step instead). Undefined without slice positions.
+ */
+export function fractionalSlice(original: CtVolume, lps: Vec3): number | undefined {
+  const positions = original.slices?.positions ?? [];
+  const n = positions.length;
+  if (n !== original.sliceUids.length || n === 0) return undefined;
+  if (n === 1) return 0;
+  const d = original.geometry.direction;
+  const normal = normalize(cross([d[0], d[3], d[6]], [d[1], d[4], d[7]]));
+  const at = (s: number): number => dot(positions[s]!, normal);
+  const p = dot(lps, normal);
+  // Positions run monotonically along the normal; the pair that brackets p (or the end pair, extrapolating).
+  const up = at(n - 1) > at(0);
+  let s = 0;
+  while (s < n - 2 && (up ? at(s + 1) < p : at(s + 1) > p)) s++;
+  const a = at(s), b = at(s + 1);
+  return b === a ? s : s + (p - a) / (b - a);
+}
+
 /** Maps a candidate from the model grid to patient LPS and the original series. */
 export function toFinding(c: Candidate, model: Geometry, original: CtVolume, kind: ModelTask, label: string): Finding {
   const centerLps = voxelToLps(model, c.center);
-  const centerVoxel = lpsToVoxel(original.geometry, centerLps);
+  const grid = lpsToVoxel(original.geometry, centerLps);
+  const k = fractionalSlice(original, centerLps);
+  const centerVoxel: Vec3 = k === undefined ? grid : [grid[0], grid[1], k];
   const sliceIndex = nearestSlice(original, centerLps, centerVoxel);
   let diameterMm: number, volumeMm3: number, extentMm: Vec3 | undefined;
   if (c.extent) {

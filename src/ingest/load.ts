@@ -196,7 +196,7 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions, decodeNext: b
 /** Images go to the index; header-only objects (DICOMDIR, reports) are skipped with a reason. */
 function accept(inst: DicomInstance, instances: DicomInstance[], skipped: SkippedFile[]): void {
   if (!inst.pixelData || inst.rows <= 0 || inst.columns <= 0)
-    skipped.push({ path: inst.source, code: 'E_UNSUPPORTED_PIXELS', message: 'DICOM object without pixel data (not an image)' });
+    skipped.push({ path: inst.source, code: 'E_UNSUPPORTED_PIXELS', message: 'DICOM object without pixel data (not an image)', notImage: true });
   else instances.push(inst);
 }
 

@@ -8,6 +8,8 @@ import { IMPLEMENTATION, dicomDateTime, nameUid, newUid } from './uid.js';
 /** Comprehensive 3D SR Storage. */
 export const COMPREHENSIVE_3D_SR = '1.2.840.10008.5.1.4.1.1.88.34';
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+/** Enhanced CT and Legacy Converted Enhanced CT: multi-frame by definition, so a reference names its frame. */
+const MULTI_FRAME_CLASSES = new Set(['1.2.840.10008.5.1.4.1.1.2.1', '1.2.840.10008.5.1.4.1.1.2.2']);
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const DEVICE_OBSERVER_UID = nameUid('ctscope device observer');
 const LOCAL_SCHEME = '99CTSCOPE';
@@ -33,6 +35,8 @@ export const CODES = {
   imageLibrary: code('111028', 'DCM', 'Image Library'),
   imageLibraryGroup: code('126200', 'DCM', 'Image Library Group'),
   measurements: code('126010', 'DCM', 'Imaging Measurements'),
+  qualitative: code('126011', 'DCM', 'Qualitative Evaluations'),
+  noFinding: code('no-finding', LOCAL_SCHEME, 'No finding detected by the model'),
   group: code('125007', 'DCM', 'Measurement Group'),
   trackingId: code('112039', 'DCM', 'Tracking Identifier'),
   trackingUid: code('112040', 'DCM', 'Tracking Unique Identifier'),
@@ -80,21 +84,26 @@ function imageRef(sopClass: string, sopInstance: string, frame: number | undefin
   return { ReferencedSOPSequence: [ref] };
 }
 
+/** Algorithm Name and Version (TID 4019) of the model behind a finding, or behind a run that found nothing. */
+const algorithm = (id: string, version: string | undefined): Item[] => [
+  item('HAS CONCEPT MOD', 'TEXT', CODES.algorithmName, { TextValue: id }),
+  item('HAS CONCEPT MOD', 'TEXT', CODES.algorithmVersion, { TextValue: version ?? 'unknown' }),
+];
+
 /** One TID 1500 measurement group for a finding (tracking ids, type, centre point, measurements). */
-function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfReferenceUid: string, sopClassOf: (uid: string) => string, multiFrame: boolean): Item {
+function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfReferenceUid: string, sopClassOf: (uid: string) => string, frameOf: (f: FindingRecord) => number | undefined): Item {
   const model = doc.models.find((m) => m.id === f.model);
   const children: Item[] = [
     item('HAS OBS CONTEXT', 'TEXT', CODES.trackingId, { TextValue: `finding-${f.n}` }),
     item('HAS OBS CONTEXT', 'UIDREF', CODES.trackingUid, { UID: newUid() }),
     item('CONTAINS', 'CODE', CODES.finding, { ConceptCodeSequence: [FINDING_CODES[f.kind]] }),
-    item('HAS CONCEPT MOD', 'TEXT', CODES.algorithmName, { TextValue: f.model }),
-    item('HAS CONCEPT MOD', 'TEXT', CODES.algorithmVersion, { TextValue: model?.version ?? 'unknown' }),
+    ...algorithm(f.model, model?.version),
     item('CONTAINS', 'SCOORD3D', CODES.center, { GraphicType: 'POINT', GraphicData: [...f.centerLps], ReferencedFrameOfReferenceUID: frameOfReferenceUid }),
     num(CODES.diameter, f.diameterMm, CODES.mm),
     num(CODES.volume, f.volumeMm3, CODES.mm3),
     num(CODES.score, f.score, CODES.unitless),
   ];
-  if (f.sopInstanceUid) children.push(item('CONTAINS', 'IMAGE', CODES.source, imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, multiFrame ? f.frameNumber : undefined)));
+  if (f.sopInstanceUid) children.push(item('CONTAINS', 'IMAGE', CODES.source, imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, frameOf(f))));
   return item('CONTAINS', 'CONTAINER', CODES.group, { ContinuityOfContent: 'SEPARATE', ContentSequence: children });
 }
 
@@ -113,21 +122,25 @@ export function buildMeasurementReport(doc: FindingsDocument, context: Pick<Sour
   const now = dicomDateTime(new Date(doc.createdAt));
   const frameOfReferenceUid = context.frameOfReferenceUid ?? doc.series.frameOfReferenceUid ?? newUid();
   const sopClassOf = (uid: string): string => context.sopClasses.get(uid) ?? CT_IMAGE_STORAGE;
-  const multiFrame = doc.findings.some((f) => f.frameNumber > 1);
+  // A reference names its frame where the instance has several: an Enhanced CT class, or a finding past frame 1.
+  const severalFrames = new Set(doc.findings.filter((f) => f.frameNumber > 1).map((f) => f.sopInstanceUid));
+  const frameOf = (f: FindingRecord): number | undefined => (MULTI_FRAME_CLASSES.has(sopClassOf(f.sopInstanceUid)) || severalFrames.has(f.sopInstanceUid) ? f.frameNumber : undefined);
   const referenced = [...new Map(doc.findings.filter((f) => f.sopInstanceUid).map((f) => [`${f.sopInstanceUid}:${f.frameNumber}`, f])).values()];
-  const library = item('CONTAINS', 'CONTAINER', CODES.imageLibrary, {
-    ContinuityOfContent: 'SEPARATE',
-    ContentSequence: [
-      item('CONTAINS', 'CONTAINER', CODES.imageLibraryGroup, {
-        ContinuityOfContent: 'SEPARATE',
-        ContentSequence: referenced.map((f) => ({ RelationshipType: 'CONTAINS', ValueType: 'IMAGE', ...imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, multiFrame ? f.frameNumber : undefined) })),
-      }),
-    ],
-  });
-  const measurements = item('CONTAINS', 'CONTAINER', CODES.measurements, {
-    ContinuityOfContent: 'SEPARATE',
-    ContentSequence: doc.findings.map((f) => measurementGroup(f, doc, frameOfReferenceUid, sopClassOf, multiFrame)),
-  });
+  // Content Sequence is Type 1C (only when there are children), so the containers TID 1500 requires stay even
+  // when empty: a valid report that says the models ran and found nothing.
+  const container = (concept: Code, children: Item[]): Item =>
+    item('CONTAINS', 'CONTAINER', concept, { ContinuityOfContent: 'SEPARATE', ...(children.length ? { ContentSequence: children } : {}) });
+  const library = container(
+    CODES.imageLibrary,
+    referenced.length ? [container(CODES.imageLibraryGroup, referenced.map((f) => ({ RelationshipType: 'CONTAINS', ValueType: 'IMAGE', ...imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, frameOf(f)) })))] : [],
+  );
+  const measurements = container(CODES.measurements, doc.findings.map((f) => measurementGroup(f, doc, frameOfReferenceUid, sopClassOf, frameOf)));
+  // Each model that found nothing says so, so that "ran and found nothing" differs from "did not run".
+  const silent = doc.models.filter((m) => !doc.findings.some((f) => f.model === m.id));
+  const qualitative = container(
+    CODES.qualitative,
+    silent.map((m) => item('CONTAINS', 'CODE', CODES.finding, { ConceptCodeSequence: [CODES.noFinding], ContentSequence: algorithm(m.id, m.version) })),
+  );
   const content: Item[] = [
     item('HAS CONCEPT MOD', 'CODE', CODES.language, { ConceptCodeSequence: [CODES.english] }),
     item('HAS OBS CONTEXT', 'CODE', CODES.observerType, { ConceptCodeSequence: [CODES.device] }),
@@ -135,9 +148,8 @@ export function buildMeasurementReport(doc: FindingsDocument, context: Pick<Sour
     item('HAS OBS CONTEXT', 'TEXT', CODES.deviceName, { TextValue: 'ctscope' }),
     item('HAS CONCEPT MOD', 'CODE', CODES.procedure, { ConceptCodeSequence: [CODES.ct] }),
   ];
-  // An empty container would need an empty ContentSequence, which Type 1C forbids: no findings, no containers.
-  if (referenced.length) content.push(library);
-  if (doc.findings.length) content.push(measurements);
+  content.push(library, measurements);
+  if (silent.length) content.push(qualitative);
   const evidence = [...context.sopClasses.entries()].map(([uid, cls]) => ({ ReferencedSOPClassUID: cls, ReferencedSOPInstanceUID: uid }));
   return {
     SOPClassUID: COMPREHENSIVE_3D_SR,
@@ -153,6 +165,8 @@ export function buildMeasurementReport(doc: FindingsDocument, context: Pick<Sour
     InstanceCreationTime: now.time,
     ContentDate: now.date,
     ContentTime: now.time,
+    // The dates and times above are UTC (from createdAt); said so, or a viewer reads them as local time.
+    TimezoneOffsetFromUTC: '+0000',
     StudyInstanceUID: doc.series.studyInstanceUid,
     CompletionFlag: 'COMPLETE',
     VerificationFlag: 'UNVERIFIED',

@@ -174,8 +174,9 @@ function regionWarnings(runs: readonly ModelRun[]): string[] {
 
 function skippedWarning(volume: LoadedSeries): string[] {
   // Non-DICOM files (a truth.json, a README) beside the images are expected; say only what looked like DICOM,
-  // or what the input named itself (a buffer, a file given on its own).
-  const bad = volume.index.skipped.filter((s) => s.code !== 'E_NOT_DICOM' || s.named);
+  // or what the input named itself (a buffer, a file given on its own). DICOM objects that are no images (an SR
+  // stored back into the study, a DICOMDIR) are expected too.
+  const bad = volume.index.skipped.filter((s) => !s.notImage && (s.code !== 'E_NOT_DICOM' || s.named));
   if (bad.length === 0) return [];
   // File names only (as `info` lists them), never header content.
   const names = bad.slice(0, 3).map((s) => `${basename(s.path)} (${s.code})`).join(', ');

@@ -53,6 +53,39 @@ export function asPart10(bytes: Uint8Array, inst: Pick<DicomInstance, 'hasPreamb
   return Buffer.concat([fileMeta(inst.sopClassUid, inst.sopInstanceUid, inst.transferSyntaxUid, IMPLEMENTATION), bytes.subarray(inst.dataSetOffset ?? 0)]);
 }
 
+/**
+ * dcmjs turns single-byte character sets into Unicode but leaves ISO 2022 escape sequences (Japanese, Korean)
+ * in its strings, which the SR (written as UTF-8) would then carry as garbage. This decodes them: the strings
+ * hold one character per byte there, so their bytes are re-read with the matching decoder. Undefined when the
+ * source needs none.
+ */
+export function iso2022Decoder(charsets: readonly string[]): ((s: string) => string) | undefined {
+  const terms = charsets.map((c) => c.trim().toUpperCase());
+  const bytesOf = (s: string): Buffer | undefined => ([...s].every((ch) => ch.charCodeAt(0) < 256) ? Buffer.from(s, 'latin1') : undefined);
+  if (terms.some((t) => t === 'ISO 2022 IR 87' || t === 'ISO 2022 IR 159' || t === 'ISO 2022 IR 13')) {
+    const jp = new TextDecoder('iso-2022-jp');
+    return (s) => {
+      const b = /\x1b/.test(s) ? bytesOf(s) : undefined;
+      return b ? jp.decode(b) : s;
+    };
+  }
+  if (terms.includes('ISO 2022 IR 149')) {
+    const kr = new TextDecoder('euc-kr');
+    return (s) => {
+      const b = /[\x1b\x80-\xff]/.test(s) ? bytesOf(s.replaceAll('\x1b$)C', '')) : undefined;
+      return b ? kr.decode(b) : s;
+    };
+  }
+  return undefined;
+}
+
+/** A value with every string in it (a PN's components too) passed through `f`. */
+function mapStrings(v: unknown, f: (s: string) => string): unknown {
+  if (typeof v === 'string') return f(v);
+  if (v && typeof v === 'object' && !Array.isArray(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapStrings(x, f)]));
+  return v;
+}
+
 /** Reads the header of the series' first slice for the attributes the SR must repeat. Failures become warnings. */
 export async function readSourceContext(volume: LoadedSeries, input: StudyInput): Promise<SourceContext> {
   const sopClasses = new Map<string, string>();
@@ -64,9 +97,14 @@ export async function readSourceContext(volume: LoadedSeries, input: StudyInput)
     const bytes = asPart10(await bytesOf(input, first.source), first);
     const dict = dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes), { ignoreErrors: true, untilTag: '7FE00010', includeUntilTagValue: false, noCopy: false }).dict;
     // Plain {vr, Value} copies: dcmjs elements carry accessors that cannot cross to a worker thread.
+    const charsets = (dict['00080005'] as { _rawValue?: unknown } | undefined)?._rawValue ?? dict['00080005']?.Value;
+    const redecode = iso2022Decoder(Array.isArray(charsets) ? charsets.map(String) : []);
     for (const tag of Object.keys(COPIED_TAGS)) {
       const el = dict[tag];
-      if (el) ctx.elements[tag] = JSON.parse(JSON.stringify({ vr: el.vr, Value: el.Value ?? [] })) as DcmjsDict[string];
+      if (!el) continue;
+      const copy = JSON.parse(JSON.stringify({ vr: el.vr, Value: el.Value ?? [] })) as DcmjsDict[string] & { Value: unknown[] };
+      if (redecode && tag !== '00080005') copy.Value = copy.Value.map((v) => mapStrings(v, redecode));
+      ctx.elements[tag] = copy;
     }
     const fr = dict[FRAME_OF_REFERENCE]?.Value?.[0];
     if (typeof fr === 'string' && fr) ctx.frameOfReferenceUid = fr;

@@ -93,6 +93,8 @@ export interface SkippedFile {
    * being found in a folder: a non-DICOM file there is worth a warning, one beside the images is not.
    */
   named?: boolean;
+  /** A DICOM object that is no image (an SR, a DICOMDIR, a key object selection): expected in a study, not warned about. */
+  notImage?: boolean;
 }
 
 /** Everything found in the input: series (primary first, then by series number), the choice, skipped files. */

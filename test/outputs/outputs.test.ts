@@ -129,3 +129,15 @@ describe.skipIf(!hasChromium)('report.html in headless Chromium', () => {
   }, 60_000);
 });
 if (!hasChromium) console.warn(`SKIP report.html browser check: ${CHROMIUM} not installed (Debian package chromium)`);
+
+describe('report.html series facts', () => {
+  it('gives the slice interval along the slice normal, not the sheared k step of a tilted series', async () => {
+    const { reportHtml } = await import('../../src/outputs/report.js');
+    const doc = structuredClone(runs[0]!.doc);
+    const t = (18.5 * Math.PI) / 180;
+    doc.series = { ...doc.series, spacing: [0.488, 0.488, 5.627], direction: [1, 0, 0, 0, 1, Math.sin(t), 0, 0, Math.cos(t)], tiltDeg: 18.5 };
+    const html = reportHtml(doc, []);
+    expect(html).toContain('<dt>Pixel spacing</dt><dd>0.488 x 0.488 mm</dd>');
+    expect(html).toContain(`<dt>Slice interval</dt><dd>${(5.627 * Math.cos(t)).toFixed(3)} mm</dd>`);
+  });
+});

@@ -49,13 +49,33 @@ describe('buildMeasurementReport', () => {
     if (has('dsrdump')) expect(dsrdump(write(bytes)).status).toBe(0);
   });
 
-  it('an empty result is still a valid SR (no empty containers)', () => {
+  it('an empty result is still a valid TID 1500 report: its containers, and which model found nothing', () => {
     const bytes = serializeReport(buildMeasurementReport(doc([]), context), {});
     if (has('dciodvfy')) {
       const v = dciodvfy(write(bytes));
       expect(v.errors, v.output).toEqual([]);
     }
-    if (has('dsrdump')) expect(dsrdump(write(bytes)).output).not.toMatch(/Measurement Group/);
+    const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    const byCode = (v: string): any => back.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === v);
+    expect(byCode('111028')).toBeTruthy(); // Image Library (TID 1600)
+    expect(byCode('126010')).toBeTruthy(); // Imaging Measurements
+    const said = byCode('126011').ContentSequence[0];
+    expect(said.ConceptCodeSequence[0].CodeValue).toBe('no-finding');
+    expect(said.ContentSequence.map((c: any) => c.TextValue)).toEqual(['m', '2.0']);
+    if (has('dsrdump')) {
+      const out = dsrdump(write(bytes)).output;
+      expect(out).not.toMatch(/Measurement Group/);
+      expect(out).toMatch(/Image Library/);
+    }
+  });
+
+  it('dates and times say they are UTC; a reference into an Enhanced CT names its frame, frame 1 too', () => {
+    const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(serializeReport(buildMeasurementReport(doc([finding(1, 1)]), context), {}))).dict) as Record<string, any>;
+    expect(back.TimezoneOffsetFromUTC).toBe('+0000');
+    expect(back.ContentTime).toBe('070809');
+    const group = back.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === '126010').ContentSequence[0];
+    const img = group.ContentSequence.find((c: any) => c.ValueType === 'IMAGE');
+    expect(String(img.ReferencedSOPSequence[0].ReferencedFrameNumber)).toBe('1');
   });
 
   it('DS values fit in 16 characters', () => {
@@ -71,5 +91,18 @@ describe('building the SR off the host thread', () => {
     ac.abort();
     const e = await srBytesOffThread({} as never, ac.signal).catch((x: unknown) => x as Error & { code: string });
     expect(e).toMatchObject({ code: 'E_ABORTED', message: 'building the DICOM SR was aborted' });
+  });
+});
+
+describe('patient names in ISO 2022 character sets', () => {
+  it('are decoded (the PS3.5 H.3.1 example) before the SR writes them as UTF-8; single-byte sets need nothing', async () => {
+    const { iso2022Decoder } = await import('../../src/pipeline/source.js');
+    // As dcmjs leaves the Ideographic and Phonetic groups: one character per byte, escapes kept.
+    const ideographic = '\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B';
+    const phonetic = '\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B';
+    const jp = iso2022Decoder(['', 'ISO 2022 IR 87'])!;
+    expect(`${jp('Yamada^Tarou')}=${jp(ideographic)}=${jp(phonetic)}`).toBe('Yamada^Tarou=山田^太郎=やまだ^たろう');
+    expect(iso2022Decoder(['ISO_IR 100'])).toBeUndefined();
+    expect(iso2022Decoder([])).toBeUndefined();
   });
 });
