@@ -24,6 +24,8 @@ export interface Finding {
   sliceIndex: number;
   sopInstanceUid: string;
   frameNumber: number;
+  /** InstanceNumber of that image, as a PACS viewer numbers it (absent when the header has none). */
+  instanceNumber?: number;
 }
 
 /** mm^3 of one voxel: |det| of the direction x spacing matrix (exact for sheared grids too). */
@@ -107,5 +109,7 @@ export function toFinding(c: Candidate, model: Geometry, original: CtVolume, kin
     frameNumber: original.frameNumbers[sliceIndex] ?? 1,
   };
   if (extentMm) f.extentMm = extentMm;
+  const instanceNumber = original.instanceNumbers?.[sliceIndex];
+  if (typeof instanceNumber === 'number') f.instanceNumber = instanceNumber;
   return f;
 }

@@ -94,14 +94,14 @@ export function summaryTable(doc: FindingsDocument, outDir: string | undefined, 
   lines.push(`series ${s.id}: ${s.dims.join(' x ')} at ${s.spacing.map((x) => x.toFixed(3)).join(' x ')} mm`);
   for (const m of doc.models) lines.push(`model ${m.id} ${m.version} (${m.task}) on ${m.provider}: ${doc.findings.filter((f) => f.model === m.id).length} finding(s)${regionNote(m)}`);
   if (doc.findings.length) {
-    const head = ['#', 'model', 'finding', 'score', 'centre LPS (mm)', 'slice', 'diam mm', 'vol mm3'];
+    const head = ['#', 'model', 'finding', 'score', 'centre LPS (mm)', 'image (slice)', 'diam mm', 'vol mm3'];
     const rows = doc.findings.map((f) => [
       String(f.n),
       f.model,
       f.label,
       f.score.toFixed(3),
       f.centerLps.map((x) => x.toFixed(1)).join(', '),
-      `${f.sliceIndex + 1}/${s.dims[2]}`,
+      imageLabel(f, s.dims[2]),
       f.diameterMm.toFixed(1),
       f.volumeMm3.toFixed(0),
     ]);
@@ -119,4 +119,13 @@ export function summaryTable(doc: FindingsDocument, outDir: string | undefined, 
     lines.push(`wrote ${named.length + keys} file(s) to ${outDir}: ${named.join(', ')}${keys ? `, ${keys} key image(s) key-<n>.png` : ''}`);
   }
   return lines;
+}
+
+/**
+ * Where a finding is, as a reader finds it: the image's InstanceNumber (what a PACS viewer shows) and its place
+ * in the stack, e.g. "image 83 (176/258)". Stack order and instance numbers often run opposite ways.
+ */
+export function imageLabel(f: { sliceIndex: number; instanceNumber?: number | undefined }, slices: number): string {
+  const place = `${f.sliceIndex + 1}/${slices}`;
+  return f.instanceNumber !== undefined ? `image ${f.instanceNumber} (${place})` : `slice ${place}`;
 }

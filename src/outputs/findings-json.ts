@@ -42,6 +42,7 @@ export function findingRecords(runs: readonly ModelRun[]): FindingRecord[] {
         sopInstanceUid: f.sopInstanceUid,
         frameNumber: f.frameNumber,
       };
+      if (f.instanceNumber !== undefined) rec.instanceNumber = f.instanceNumber;
       if (f.extentMm) rec.extentMm = vec(f.extentMm, 2);
       out.push(rec);
     }

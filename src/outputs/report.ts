@@ -1,6 +1,6 @@
 import type { FindingsDocument } from '../pipeline/types.js';
 import { WINDOWS } from './key-image.js';
-import { regionNote } from './console.js';
+import { imageLabel, regionNote } from './console.js';
 import { cross, dot, normalize } from '../volume/affine.js';
 
 /**
@@ -56,8 +56,8 @@ export function reportHtml(doc: FindingsDocument, images: readonly KeyImageRef[]
     .map((im) => {
       const f = doc.findings.find((x) => x.n === im.n)!;
       const w = WINDOWS[f.kind];
-      return `<figure><img src="${esc(im.file)}" width="${im.width}" height="${im.height}" alt="Finding ${f.n}: ${esc(f.label)} on slice ${f.sliceIndex + 1}">` +
-        `<figcaption>#${f.n} ${esc(f.label)}, score ${f.score.toFixed(3)}, &#8960; ${mm(f.diameterMm)} mm, slice ${f.sliceIndex + 1}; ${esc(w.name)} window ${w.center}/${w.width}</figcaption></figure>`;
+      return `<figure><img src="${esc(im.file)}" width="${im.width}" height="${im.height}" alt="Finding ${f.n}: ${esc(f.label)} on ${imageLabel(f, doc.series.dims[2])}">` +
+        `<figcaption>#${f.n} ${esc(f.label)}, score ${f.score.toFixed(3)}, &#8960; ${mm(f.diameterMm)} mm, ${imageLabel(f, doc.series.dims[2])}; ${esc(w.name)} window ${w.center}/${w.width}</figcaption></figure>`;
     })
     .join('\n');
   const models = doc.models

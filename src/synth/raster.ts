@@ -32,6 +32,22 @@ export interface PaintOptions {
 
 const TILE = 8;
 
+/** Share of the voxels whose centres lie within `radius` mm of `center` that are above `level` HU (0 when none). */
+export function fractionAbove(cv: Canvas, center: readonly [number, number, number], radius: number, level: number): number {
+  const [i0, i1] = indexRange(cv.X, center[0] - radius, center[0] + radius);
+  const [j0, j1] = indexRange(cv.Y, center[1] - radius, center[1] + radius);
+  const [k0, k1] = indexRange(cv.Z, center[2] - radius, center[2] + radius);
+  let inside = 0, above = 0;
+  for (let k = k0; k <= k1; k++)
+    for (let j = j0; j <= j1; j++)
+      for (let i = i0; i <= i1; i++) {
+        if (Math.hypot(cv.X[i]! - center[0], cv.Y[j]! - center[1], cv.Z[k]! - center[2]) > radius) continue;
+        inside++;
+        if (cv.data[i + cv.nx * (j + cv.ny * k)]! > level) above++;
+      }
+  return inside ? above / inside : 0;
+}
+
 function indexRange(coords: Float64Array, lo: number, hi: number): [number, number] {
   const n = coords.length;
   if (n === 1) return coords[0]! >= lo && coords[0]! <= hi ? [0, 0] : [1, 0];

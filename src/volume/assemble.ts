@@ -105,6 +105,7 @@ export async function assembleVolume(series: SeriesEntry, options: AssembleOptio
     studyInstanceUid: first.studyInstanceUid,
     sliceUids: layout.slices.map((s) => s.instance.sopInstanceUid),
     frameNumbers: layout.slices.map((s) => s.frameIndex + 1),
+    instanceNumbers: layout.slices.map((s) => s.instance.instanceNumber ?? null),
     slices: {
       positions: layout.positions.map((p) => [...p]),
       offsets: [...layout.offsets],

@@ -57,6 +57,8 @@ export interface CtVolume extends Volume<Int16Array | Float32Array> {
   sliceUids: string[];
   /** 1-based frame number within its instance for each slice (1 for single-frame images). */
   frameNumbers: number[];
+  /** InstanceNumber (0020,0013) of each slice's image, the number a PACS viewer shows; null where absent. */
+  instanceNumbers: Array<number | null>;
   /** Slice positions as acquired (uneven spacing is kept here; the grid above uses their mean step). */
   slices: SliceGeometry;
   /** Gantry/detector tilt in degrees derived from the geometry (0 for orthogonal stacks). */

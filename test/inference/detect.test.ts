@@ -121,3 +121,15 @@ describe('float16 and box models end to end', () => {
     await expect(runModel(wrong, loadModel(fixture('heatmap-fp32')), { ep: 'cpu' })).rejects.toMatchObject({ code: 'E_GEOMETRY' });
   });
 });
+
+describe('toFinding names the image as a PACS numbers it', () => {
+  it('takes the InstanceNumber of the nearest slice from the header, not the stack position', async () => {
+    const { toFinding } = await import('../../src/inference/findings.js');
+    const g = grid([16, 16, 10], [1, 1, 2]);
+    const ct = ctVolume(g);
+    // Images numbered from the other end, as a head-first chest often is; one header without a number.
+    ct.instanceNumbers = Array.from({ length: 10 }, (_, k) => (k === 3 ? null : 100 - k));
+    expect(toFinding({ center: [8, 8, 6], score: 1, voxels: 1 }, g, ct, 'other', 'x')).toMatchObject({ sliceIndex: 6, instanceNumber: 94 });
+    expect(toFinding({ center: [8, 8, 3], score: 1, voxels: 1 }, g, ct, 'other', 'x').instanceNumber).toBeUndefined();
+  });
+});

@@ -35,6 +35,7 @@ export function ctVolume(g: Geometry, data?: Float32Array): CtVolume {
     studyInstanceUid: '1.2.826.0.1.8',
     sliceUids: Array.from({ length: n }, (_, k) => `1.2.826.0.1.${k}`),
     frameNumbers: new Array<number>(n).fill(1),
+    instanceNumbers: new Array<number | null>(n).fill(null),
     slices: { positions, offsets: positions.map((_, k) => k * g.spacing[2]), uneven: false },
     tiltDeg: 0,
     problems: [],

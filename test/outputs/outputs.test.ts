@@ -141,3 +141,18 @@ describe('report.html series facts', () => {
     expect(html).toContain(`<dt>Slice interval</dt><dd>${(5.627 * Math.cos(t)).toFixed(3)} mm</dd>`);
   });
 });
+
+describe('where a finding is, as a PACS numbers it', () => {
+  it('findings carry the InstanceNumber of their image; report and summary show it with the stack position', async () => {
+    const { summaryTable } = await import('../../src/outputs/console.js');
+    for (const r of runs) {
+      const seriesDir = JSON.parse(readFileSync(join(r.out, 'findings.json'), 'utf8')) as FindingsDocument;
+      const html = readFileSync(join(r.out, 'report.html'), 'utf8');
+      for (const f of seriesDir.findings) {
+        expect(f.instanceNumber, r.name).toEqual(expect.any(Number));
+        expect(html).toContain(`image ${f.instanceNumber} (${f.sliceIndex + 1}/${seriesDir.series.dims[2]})`);
+      }
+      expect(summaryTable(seriesDir, r.out, []).join('\n')).toContain(`image ${seriesDir.findings[0]!.instanceNumber} (`);
+    }
+  });
+});

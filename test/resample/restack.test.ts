@@ -43,6 +43,7 @@ function tiltedSeries(nx = 64, ny = 64, f: (p: Vec3) => number = affineField): C
     studyInstanceUid: '1.2',
     sliceUids: positions.map((_, k) => `1.2.3.${k}`),
     frameNumbers: positions.map(() => 1),
+    instanceNumbers: positions.map(() => null),
     slices: { positions, offsets: positions.map((p) => dot([p[0] - positions[0]![0], p[1] - positions[0]![1], p[2] - positions[0]![2]], n)), uneven: true },
     tiltDeg: 18.5,
     problems: [],
