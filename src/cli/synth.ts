@@ -126,6 +126,9 @@ export const synthCommand: Command = {
     const what = kind === 'chest' ? 'nodule' : 'aneurysm';
     io.out(`${r.truth.findings.length} ${what}${r.truth.findings.length === 1 ? '' : 's'}, ${r.truth.hardNegatives.length} hard negatives${o.truth ? ' (truth.json)' : ''}`);
     for (const f of r.truth.findings) io.out(`  ${f.diameterMm.toFixed(1)} mm ${f.type} ${f.location} ${f.shape} at LPS (${fmt(f.centerLps)}) ${f.site}`);
+    // Asked for, but no room found (a few slices; more aneurysms than the named sites): said, not silent.
+    if (r.truth.findings.length < o.lesions)
+      io.err(`warning: ${o.lesions} ${what}s asked for, ${r.truth.findings.length} planted: no room for the others in this field of view${kind === 'cta' ? ' or no free aneurysm site left' : ''}`);
     return 0;
   },
 };

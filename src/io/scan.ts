@@ -17,7 +17,7 @@ export interface FilledScanOptions {
 const DEFAULT_SCAN: FilledScanOptions = { maxDepth: 64, signal: undefined };
 
 export interface ScanResult {
-  /** Regular files found, sorted by path (so every later stage is deterministic). */
+  /** Regular files found, sorted by path (so every later stage is deterministic), each real file once (links followed). */
   files: string[];
   /** Entries that could not be read (permission, broken link), with the reason. */
   unreadable: Array<{ path: string; message: string }>;
@@ -35,6 +35,8 @@ export async function scanPaths(inputs: string | readonly string[], options: Sca
   const list = typeof inputs === 'string' ? [inputs] : inputs;
   const files = new Set<string>();
   const named = new Set<string>();
+  // The real path of each file found, so that one file reached twice (two links, a link and the file) counts once.
+  const realOf = new Map<string, string>();
   const unreadable: ScanResult['unreadable'] = [];
   const visited = new Set<string>();
 
@@ -59,12 +61,17 @@ export async function scanPaths(inputs: string | readonly string[], options: Sca
     for (const entry of entries) {
       const p = join(dir, entry.name);
       if (entry.isDirectory()) await walk(p, depth + 1);
-      else if (entry.isFile()) files.add(p);
-      else if (entry.isSymbolicLink()) {
+      else if (entry.isFile()) {
+        files.add(p);
+        realOf.set(p, join(real, entry.name));
+      } else if (entry.isSymbolicLink()) {
         try {
           const s = await stat(p);
           if (s.isDirectory()) await walk(p, depth + 1);
-          else if (s.isFile()) files.add(p);
+          else if (s.isFile()) {
+            files.add(p);
+            realOf.set(p, await realpath(p));
+          }
         } catch (e) {
           unreadable.push({ path: p, message: errText(e) });
         }
@@ -83,9 +90,17 @@ export async function scanPaths(inputs: string | readonly string[], options: Sca
     else if (s.isFile()) {
       files.add(input);
       named.add(input);
+      realOf.set(input, await realpath(input).catch(() => input));
     } else throw new CtscopeError('E_NOT_FOUND', `not a file or folder: ${input}`, { where: input });
   }
-  return { files: [...files].sort(), unreadable, named };
+  const seen = new Set<string>();
+  const unique = [...files].sort().filter((f) => {
+    const r = realOf.get(f) ?? f;
+    if (seen.has(r)) return false;
+    seen.add(r);
+    return true;
+  });
+  return { files: unique, unreadable, named };
 }
 
 function errText(e: unknown): string {

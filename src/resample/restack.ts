@@ -45,7 +45,8 @@ export function correctTilt(volume: Volume | CtVolume, options: RestackOptions =
 /**
  * Uneven slice spacing to equidistant slices along the volume's own slice direction (no tilt
  * correction). Rule, as dcm2niix's `_Eq`: step = the smallest gap; at most 2n slices, else the step
- * becomes depth / (2n - 1). Unlike dcm2niix the last real slice is always covered.
+ * becomes depth / (2n - 1). As with dcm2niix, when the depth is not a whole number of steps the grid ends
+ * short of the last real slice (by less than a step; the last output slice still blends it in).
  * An even stack keeps its n slices.
  */
 export function makeUniform(volume: Volume | CtVolume, options: RestackOptions = {}): Promise<Volume> {

@@ -97,15 +97,18 @@ describe('NIfTI-1 writer', () => {
 });
 
 describe('folder scan', () => {
-  it('finds files at any depth with any name, follows links once and survives link loops', async () => {
+  it('finds files at any depth with any name, follows links, lists each real file once and survives link loops', async () => {
     const root = join(dir, 'scan');
     await mkdir(join(root, 'a', 'b'), { recursive: true });
     await writeFile(join(root, 'I10'), 'x');
     await writeFile(join(root, 'a', 'b', 'noext'), 'x');
     await symlink(root, join(root, 'a', 'loop'));
     await symlink(join(root, 'I10'), join(root, 'a', 'link-to-file'));
+    await symlink(join(root, 'I10'), join(root, 'a', 'b', 'second-link'));
     const { files } = await scanPaths(root);
-    expect(files).toEqual([join(root, 'I10'), join(root, 'a', 'b', 'noext'), join(root, 'a', 'link-to-file')].sort());
+    // I10 reached three times (itself, two links): once, so a series is not "duplicated" by its own links.
+    expect(files).toEqual([join(root, 'I10'), join(root, 'a', 'b', 'noext')]);
+    expect((await scanPaths([join(root, 'a', 'link-to-file'), join(root, 'a', 'b', 'second-link')])).files).toEqual([join(root, 'a', 'b', 'second-link')]);
     await expect(scanPaths(join(root, 'nope'))).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
   });
 });

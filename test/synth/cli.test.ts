@@ -16,6 +16,14 @@ function io(signal = new AbortController().signal): CliIO & { lines: string[] } 
 }
 
 describe('ctscope synth', () => {
+  it('says so when it plants fewer lesions than asked for (no room in a one-slice field of view)', async () => {
+    const c = io();
+    expect(await synthCommand.run(['chest', '--out', join(root, 'thin'), '--seed', '1', '--slices', '1', '--rows', '64', '--cols', '64', '--nodules', '3'], c)).toBe(0);
+    const truth = JSON.parse(readFileSync(join(root, 'thin', 'truth.json'), 'utf8')) as SynthTruth;
+    expect(truth.findings.length).toBeLessThan(3);
+    expect(c.lines.join('\n')).toMatch(new RegExp(`warning: 3 nodules asked for, ${truth.findings.length} planted`));
+  });
+
   it('writes a series and truth.json into the folder, atomically, without printing the patient name', async () => {
     const out = join(root, 'chest');
     const c = io();
