@@ -37,7 +37,8 @@ dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 .figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:16px}
 figure{margin:0;background:#111;border-radius:6px;overflow:hidden}figure img{width:100%;height:auto;display:block}
 figcaption{color:#eee;padding:8px 10px;font-size:13px}.uid{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}
-.none{background:#fff;padding:12px;border:1px solid #d0d4da;border-radius:6px}`;
+.none{background:#fff;padding:12px;border:1px solid #d0d4da;border-radius:6px}
+.note{font-size:0.9em;color:#444}`;
 
 /** The report page: findings table, key images, model card, series and timings. No patient attributes. */
 export function reportHtml(doc: FindingsDocument, images: readonly KeyImageRef[]): string {
@@ -45,12 +46,13 @@ export function reportHtml(doc: FindingsDocument, images: readonly KeyImageRef[]
   const rows = doc.findings
     .map(
       (f) => `<tr><td class="num">${f.n}</td><td>${esc(f.label)} <span class="uid">(${esc(f.model)})</span></td><td class="num">${f.score.toFixed(3)}</td>` +
-        `<td class="num">${f.centerLps.map((x) => mm(x)).join(', ')}</td><td class="num">${f.sliceIndex + 1} / ${s.dims[2]}</td>` +
+        `<td class="num">${f.centerLps.map((x) => mm(x)).join(', ')}</td><td class="num">${imageLabel(f, s.dims[2])}</td>` +
         `<td class="num">${mm(f.diameterMm)}</td><td class="num">${mm(f.volumeMm3, 0)}</td><td class="uid">${esc(f.sopInstanceUid)}</td></tr>`,
     )
     .join('\n');
   const table = doc.findings.length
-    ? `<table id="findings"><thead><tr><th>#</th><th>Finding</th><th>Score</th><th>Centre LPS (mm)</th><th>Slice</th><th>Diameter (mm)</th><th>Volume (mm&sup3;)</th><th>SOP Instance UID</th></tr></thead><tbody>\n${rows}\n</tbody></table>`
+    ? `<table id="findings"><thead><tr><th>#</th><th>Finding</th><th>Score</th><th>Centre LPS (mm)</th><th>Image (slice)</th><th>Size &#8960; (mm)*</th><th>Volume (mm&sup3;)*</th><th>SOP Instance UID</th></tr></thead><tbody>\n${rows}\n</tbody></table>` +
+      `<p class="note">* The size of the detector's own output (its heatmap region or box), not a measurement of the lesion: it understates large lesions. Measure on the images.</p>`
     : `<p class="none" id="findings">No findings above the models' thresholds.</p>`;
   const figs = images
     .map((im) => {

@@ -47,6 +47,9 @@ export const CODES = {
   diameter: code('81827009', 'SCT', 'Diameter'),
   volume: code('118565006', 'SCT', 'Volume'),
   score: code('score', LOCAL_SCHEME, 'Detection score'),
+  method: code('370129005', 'SCT', 'Measurement Method'),
+  blobSize: code('heatmap-blob', LOCAL_SCHEME, 'Size of the detector heatmap region, not a lesion measurement'),
+  boxSize: code('detector-box', LOCAL_SCHEME, 'Size of the detector box, not a lesion measurement'),
   source: code('121112', 'DCM', 'Source of Measurement'),
   mm: code('mm', 'UCUM', 'millimeter'),
   mm3: code('mm3', 'UCUM', 'cubic millimeter'),
@@ -75,8 +78,11 @@ export function ds(x: number): string {
   return x.toExponential(6);
 }
 
-const num = (concept: Code, value: number, unit: Code): Item =>
-  item('CONTAINS', 'NUM', concept, { MeasuredValueSequence: [{ NumericValue: ds(value), MeasurementUnitsCodeSequence: [unit] }] });
+const num = (concept: Code, value: number, unit: Code, method?: Code): Item =>
+  item('CONTAINS', 'NUM', concept, {
+    MeasuredValueSequence: [{ NumericValue: ds(value), MeasurementUnitsCodeSequence: [unit] }],
+    ...(method ? { ContentSequence: [item('HAS CONCEPT MOD', 'CODE', CODES.method, { ConceptCodeSequence: [method] })] } : {}),
+  });
 
 function imageRef(sopClass: string, sopInstance: string, frame: number | undefined): Item {
   const ref: Item = { ReferencedSOPClassUID: sopClass, ReferencedSOPInstanceUID: sopInstance };
@@ -99,8 +105,9 @@ function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfRefere
     item('CONTAINS', 'CODE', CODES.finding, { ConceptCodeSequence: [FINDING_CODES[f.kind]] }),
     ...algorithm(f.model, model?.version),
     item('CONTAINS', 'SCOORD3D', CODES.center, { GraphicType: 'POINT', GraphicData: [...f.centerLps], ReferencedFrameOfReferenceUID: frameOfReferenceUid }),
-    num(CODES.diameter, f.diameterMm, CODES.mm),
-    num(CODES.volume, f.volumeMm3, CODES.mm3),
+    // Sizes come from the detector's output, not from a segmentation of the lesion: the method says so.
+    num(CODES.diameter, f.diameterMm, CODES.mm, f.extentMm ? CODES.boxSize : CODES.blobSize),
+    num(CODES.volume, f.volumeMm3, CODES.mm3, f.extentMm ? CODES.boxSize : CODES.blobSize),
     num(CODES.score, f.score, CODES.unitless),
   ];
   if (f.sopInstanceUid) children.push(item('CONTAINS', 'IMAGE', CODES.source, imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, frameOf(f))));

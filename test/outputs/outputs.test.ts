@@ -87,6 +87,9 @@ describe.skipIf(!has('dsrdump'))('sr.dcm loads in dsrdump (dcmtk)', () => {
       expect(d.output).toContain(`SCOORD3D:(,,"Center")=(POINT,`);
       expect(d.output).toMatch(/"Diameter"\)="[\d.]+" \(mm,UCUM/);
       expect(d.output).toMatch(/"Volume"\)="[\d.e+]+" \(mm3,UCUM/);
+      // Sizes are the detector's output, and the SR says so on each of them.
+      expect(d.output.match(/"Measurement Method"\)=\(heatmap-blob,99CTSCOPE,/g)?.length).toBe(2 * r.doc.findings.length);
+      expect(readFileSync(join(r.out, 'report.html'), 'utf8')).toContain('not a measurement of the lesion');
       expect(d.output).toContain(r.name === 'chest' ? '(786838002,SCT,"Pulmonary nodule")' : '(432119003,SCT,"Aneurysm")');
       expect(f.sopInstanceUid).not.toBe('');
     }
@@ -112,7 +115,7 @@ describe.skipIf(!hasChromium)('report.html in headless Chromium', () => {
         r.doc.findings.forEach((f, n) => {
           expect(rows[n]![0]).toBe(String(f.n));
           expect(rows[n]![2]).toBe(f.score.toFixed(3));
-          expect(rows[n]![4]).toBe(`${f.sliceIndex + 1} / ${r.doc.series.dims[2]}`);
+          expect(rows[n]![4]).toBe(`image ${f.instanceNumber} (${f.sliceIndex + 1}/${r.doc.series.dims[2]})`);
         });
         expect(await page.textContent('body')).toContain('not for clinical use');
         // Prose wraps between words; only UIDs and hashes may break anywhere.
