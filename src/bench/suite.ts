@@ -3,6 +3,7 @@
  * in-run baselines, the selected stages, bench/results.json, and the --check / --update regression guard.
  */
 import { stat } from 'node:fs/promises';
+import { decimal } from '../io/decimal.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { checkOutDir, checkOutFile } from '../io/dirs.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -70,8 +71,8 @@ const usage = (message: string): CtscopeError => new CtscopeError('E_USAGE', mes
 
 function number(name: string, text: string | undefined, integer: boolean): number | undefined {
   if (text === undefined) return undefined;
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || (integer && !(Number.isInteger(v) && v >= 0)) || (!integer && !(v > 0)))
+  const v = decimal(text);
+  if (!Number.isFinite(v) || (integer && !(Number.isInteger(v) && v >= 0)) || (!integer && !(v > 0)))
     throw usage(`Expected ${integer ? 'a non-negative integer' : 'a positive number'} for --${name} but received '${text}'`);
   return v;
 }

@@ -1,4 +1,5 @@
 import { CtscopeError } from '../errors.js';
+import { decimal } from '../io/decimal.js';
 import { MAX_THREADS } from '../workers/pool.js';
 
 /** One CLI subcommand: a thin mapping from argv onto a library call. */
@@ -25,7 +26,7 @@ export function usageError(message: string): CtscopeError {
 /** `--threads N`: an integer from 1 to MAX_THREADS (a pool of millions of threads would exhaust the heap). */
 export function parseThreads(text: string | undefined, command: string): number | undefined {
   if (text === undefined) return undefined;
-  const n = Number(text);
+  const n = decimal(text);
   if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw usageError(`${command}: --threads needs an integer from 1 to ${MAX_THREADS} (got ${text})`);
   return n;
 }

@@ -1,4 +1,5 @@
 import { checkOutFile } from '../io/dirs.js';
+import { decimal } from '../io/decimal.js';
 import { parseArgs } from 'node:util';
 import { CtscopeError } from '../errors.js';
 import { loadSeries } from '../ingest/load.js';
@@ -71,7 +72,7 @@ function choice<T extends string>(text: string | undefined, name: string, allowe
 
 function positiveInt(text: string | undefined, name: string): number | undefined {
   if (text === undefined) return undefined;
-  const n = Number(text);
+  const n = decimal(text);
   if (!Number.isInteger(n) || n <= 0) throw usageError(`convert: ${name} needs a positive integer (got ${text})`);
   return n;
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { decimal } from '../io/decimal.js';
 import { parseArgs } from 'node:util';
 import { CtscopeError } from '../errors.js';
 import { DicomWebClient } from '../dicomweb/client.js';
@@ -79,7 +80,7 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
   if (v.stow && !dicomWeb.length) throw usageError('detect: --stow needs a DICOMweb input');
   if (v['token-file'] !== undefined && !dicomWeb.length) throw usageError('detect: --token-file is for a DICOMweb input (a dicomweb+http:// URL)');
   const threads = parseThreads(v.threads, 'detect');
-  const deviceId = v.device === undefined ? 0 : Number(v.device);
+  const deviceId = v.device === undefined ? 0 : decimal(v.device);
   if (!Number.isInteger(deviceId) || deviceId < 0) throw usageError(`detect: --device needs a non-negative integer (got ${v.device})`);
   const outputs = (v.outputs ?? OUTPUT_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   if (outputs.length === 0) throw usageError(`detect: --outputs needs at least one of ${OUTPUT_NAMES.join(', ')}`);

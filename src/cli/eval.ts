@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { decimal } from '../io/decimal.js';
 import { parseArgs } from 'node:util';
 import { froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
 import { EVAL_KINDS, SCAN_KIND, listCases, loadCases, type EvalKind } from '../eval/cases.js';
@@ -77,7 +78,7 @@ export const evalCommand: Command = {
     if (v.kind !== undefined && !(EVAL_KINDS as readonly string[]).includes(v.kind)) throw usageError(`eval: --kind takes ${EVAL_KINDS.join(' or ')} (got '${v.kind}')`);
     let threshold: number | undefined;
     if (v.threshold !== undefined) {
-      threshold = Number(v.threshold);
+      threshold = decimal(v.threshold);
       if (v.threshold.trim() === '' || !(threshold >= 0 && threshold <= 1)) throw usageError(`eval: --threshold takes a number in [0, 1] (got '${v.threshold}')`);
     }
     const kinds = v.kind ? [v.kind as EvalKind] : EVAL_KINDS;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { decimal } from '../io/decimal.js';
 import { usageError, type Command } from './command.js';
 import { PATIENT_POSITIONS, SYNTH_KINDS, type PatientPosition, type SynthKind, type SynthOptions } from '../synth/options.js';
 import { synthToDirectory } from '../synth/synthesize.js';
@@ -25,8 +26,8 @@ const USAGE = `synth chest|cta --out DIR [--seed N] [options]
 
 function num(name: string, text: string | undefined, integer: boolean): number | undefined {
   if (text === undefined) return undefined;
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
+  const v = decimal(text);
+  if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) {
     throw usageError(`Expected ${integer ? 'an integer' : 'a number'} for --${name} but received '${text}'`);
   }
   return v;

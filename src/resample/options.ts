@@ -1,4 +1,5 @@
 import type { Vec3 } from '../volume/types.js';
+import { decimal } from '../io/decimal.js';
 import { CtscopeError } from '../errors.js';
 import { isInterpName, type InterpName } from './kernels.js';
 import type { VoxelType } from './plan.js';
@@ -52,7 +53,7 @@ export const SPACING_RANGE_MM = [0.01, 1000] as const;
 
 /** Accepts 1 (iso), [1, 1, 2], or the CLI forms "1" and "0.8,0.8,2". */
 export function toSpacing(s: number | Vec3 | string): Vec3 {
-  const v: number[] = typeof s === 'string' ? s.split(',').map((x) => Number(x.trim())) : typeof s === 'number' ? [s] : [...s];
+  const v: number[] = typeof s === 'string' ? s.split(',').map((x) => decimal(x)) : typeof s === 'number' ? [s] : [...s];
   const t = v.length === 1 ? [v[0]!, v[0]!, v[0]!] : v;
   const [lo, hi] = SPACING_RANGE_MM;
   if (t.length !== 3 || !t.every((x) => Number.isFinite(x) && x >= lo && x <= hi))

@@ -85,7 +85,7 @@ describe('ctscope CLI: usage errors', () => {
     expect(helpFor.stdout).toMatch(/^Usage: ctscope detect /);
   });
 
-  for (const args of [['info'], ['info', '--bogus', 'x'], ['convert', 'x'], ['convert', 'x', '--out', 'a.txt'], ['convert', 'x', '--out', 'a.nii', '--threads', 'zero'], ['convert', 'x', '--out', 'a.nii', '--threads', '-3'], ['convert', 'x', '--out', 'a.nii', '--threads', '99999999999'], ['convert', 'x', '--out', 'a.nii', '--spacing', '1e308'], ['convert', 'x', '--out', 'a.nii', '--spacing', '0.5,0.5,0'], ['detect', 'x', '--model', 'nodule', '--json', '--threads', '1000'], ['detect', 'x', '--model', 'nodule', '--out', 'o', '--outputs', ''], ['nosuchcommand']]) {
+  for (const args of [['info'], ['info', '--bogus', 'x'], ['convert', 'x'], ['convert', 'x', '--out', 'a.txt'], ['convert', 'x', '--out', 'a.nii', '--threads', 'zero'], ['convert', 'x', '--out', 'a.nii', '--threads', '-3'], ['convert', 'x', '--out', 'a.nii', '--threads', '99999999999'], ['convert', 'x', '--out', 'a.nii', '--spacing', '1e308'], ['convert', 'x', '--out', 'a.nii', '--spacing', '0.5,0.5,0'], ['convert', 'x', '--out', 'a.nii', '--spacing', '0x1'], ['convert', 'x', '--out', 'a.nii', '--threads', '0x2'], ['synth', 'chest', '--out', 'o', '--seed', '0x10'], ['synth', 'chest', '--out', 'o', '--seed', 'Infinity'], ['detect', 'x', '--model', 'nodule', '--json', '--threads', '1000'], ['detect', 'x', '--model', 'nodule', '--out', 'o', '--outputs', ''], ['nosuchcommand']]) {
     it(`exits 2 with one line error[E_USAGE] for: ${args.join(' ')}`, async () => {
       const r = await ctscope(...args);
       expect(r.code).toBe(2);
