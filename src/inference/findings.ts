@@ -12,7 +12,7 @@ export interface Finding {
   centerLps: Vec3;
   /**
    * Centre as a continuous voxel position of the ORIGINAL series: i, j in the slice plane, k the fractional
-   * index in acquired slice order (between the real slice positions, also on uneven stacks).
+   * index in stack order, the slices sorted along their normal (between the real slice positions, uneven stacks too).
    */
   centerVoxel: Vec3;
   /** Equivalent-sphere diameter (segmentation/heatmap region) or mean box edge (box outputs), mm. */
@@ -59,7 +59,7 @@ export function nearestSlice(original: CtVolume, lps: Vec3, voxel: Vec3): number
 }
 
 /**
- * The fractional index in acquired slice order of the plane through `lps`: interpolated between the slice
+ * The fractional index in stack order (the slices sorted along their normal) of the plane through `lps`: interpolated between the slice
  * positions along the slice normal, so that on an uneven stack k = 11.5 lies halfway between slices 11 and 12
  * (the volume's grid, made equidistant, has k on the mean step instead). Undefined without slice positions.
  */

@@ -125,7 +125,9 @@ export function summaryTable(doc: FindingsDocument, outDir: string | undefined, 
  * Where a finding is, as a reader finds it: the image's InstanceNumber (what a PACS viewer shows) and its place
  * in the stack, e.g. "image 83 (176/258)". Stack order and instance numbers often run opposite ways.
  */
-export function imageLabel(f: { sliceIndex: number; instanceNumber?: number | undefined }, slices: number): string {
+export function imageLabel(f: { sliceIndex: number; instanceNumber?: number | undefined; frameNumber?: number | undefined }, slices: number): string {
   const place = `${f.sliceIndex + 1}/${slices}`;
-  return f.instanceNumber !== undefined ? `image ${f.instanceNumber} (${place})` : `slice ${place}`;
+  // The frames of a multi-frame image share its InstanceNumber: a viewer goes to the frame.
+  const frame = f.frameNumber !== undefined && f.frameNumber > 1 ? `, frame ${f.frameNumber}` : '';
+  return f.instanceNumber !== undefined ? `image ${f.instanceNumber}${frame} (${place})` : `slice ${place}`;
 }

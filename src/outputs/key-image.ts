@@ -101,7 +101,7 @@ ${svgText(pad, height / 2 + font / 3, font, 'start', edges.left)}
 ${svgText(width - pad, height / 2 + font / 3, font, 'end', edges.right)}
 ${svgText(width / 2, pad + font * 0.8, font, 'middle', edges.top)}
 ${svgText(width / 2, height - pad, font, 'middle', edges.bottom)}
-${svgText(pad, height - pad, Math.round(font * 0.7), 'start', `${imageLabel({ sliceIndex: k, instanceNumber: f.instanceNumber }, nz)} ${w.name} ${w.center}/${w.width}`)}
+${svgText(pad, height - pad, Math.round(font * 0.7), 'start', `${imageLabel({ sliceIndex: k, instanceNumber: f.instanceNumber, frameNumber: f.frameNumber }, nz)} ${w.name} ${w.center}/${w.width}`)}
 <circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="${r.toFixed(1)}" fill="none" stroke="#ffd200" stroke-width="${stroke}"/>
 <path d="M${(cx - r - tick).toFixed(1)} ${cy.toFixed(1)}h${tick.toFixed(1)}M${(cx + r).toFixed(1)} ${cy.toFixed(1)}h${tick.toFixed(1)}M${cx.toFixed(1)} ${(cy - r - tick).toFixed(1)}v${tick.toFixed(1)}M${cx.toFixed(1)} ${(cy + r).toFixed(1)}v${tick.toFixed(1)}" stroke="#ffd200" stroke-width="${stroke}"/>
 </svg>`;

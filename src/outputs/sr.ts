@@ -125,8 +125,10 @@ export interface SrOptions {
  * A Comprehensive 3D SR measurement report (TID 1500) as a naturalised dcmjs data set: one measurement group
  * per finding, the source series as evidence. Patient/study attributes are added by `srBytes` from the source.
  */
-export function buildMeasurementReport(doc: FindingsDocument, context: Pick<SourceContext, 'sopClasses' | 'frameOfReferenceUid'>, options: SrOptions = {}): Item {
-  const now = dicomDateTime(new Date(doc.createdAt));
+export function buildMeasurementReport(doc: FindingsDocument, context: Pick<SourceContext, 'sopClasses' | 'frameOfReferenceUid'> & { timezoneOffset?: string | undefined }, options: SrOptions = {}): Item {
+  // In the study's zone: its own offset when the source gives one (copied into the SR with the study
+  // attributes), else this machine's local time, as the source's dates are.
+  const now = dicomDateTime(new Date(doc.createdAt), context.timezoneOffset);
   const frameOfReferenceUid = context.frameOfReferenceUid ?? doc.series.frameOfReferenceUid ?? newUid();
   const sopClassOf = (uid: string): string => context.sopClasses.get(uid) ?? CT_IMAGE_STORAGE;
   // A reference names its frame where the instance has several: an Enhanced CT class, or a finding past frame 1.
@@ -137,10 +139,12 @@ export function buildMeasurementReport(doc: FindingsDocument, context: Pick<Sour
   // when empty: a valid report that says the models ran and found nothing.
   const container = (concept: Code, children: Item[]): Item =>
     item('CONTAINS', 'CONTAINER', concept, { ContinuityOfContent: 'SEPARATE', ...(children.length ? { ContentSequence: children } : {}) });
-  const library = container(
-    CODES.imageLibrary,
-    referenced.length ? [container(CODES.imageLibraryGroup, referenced.map((f) => ({ RelationshipType: 'CONTAINS', ValueType: 'IMAGE', ...imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, frameOf(f)) })))] : [],
-  );
+  // TID 1600 needs at least one Image Library Group with an image: the images findings point at, or, with no
+  // finding, the images that were analysed.
+  const libraryImages = referenced.length
+    ? referenced.map((f) => imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, frameOf(f)))
+    : [...context.sopClasses.entries()].map(([uid, cls]) => imageRef(cls, uid, undefined));
+  const library = container(CODES.imageLibrary, libraryImages.length ? [container(CODES.imageLibraryGroup, libraryImages.map((ref) => ({ RelationshipType: 'CONTAINS', ValueType: 'IMAGE', ...ref })))] : []);
   const measurements = container(CODES.measurements, doc.findings.map((f) => measurementGroup(f, doc, frameOfReferenceUid, sopClassOf, frameOf)));
   // Each model that found nothing says so, so that "ran and found nothing" differs from "did not run".
   const silent = doc.models.filter((m) => !doc.findings.some((f) => f.model === m.id));
@@ -172,8 +176,6 @@ export function buildMeasurementReport(doc: FindingsDocument, context: Pick<Sour
     InstanceCreationTime: now.time,
     ContentDate: now.date,
     ContentTime: now.time,
-    // The dates and times above are UTC (from createdAt); said so, or a viewer reads them as local time.
-    TimezoneOffsetFromUTC: '+0000',
     StudyInstanceUID: doc.series.studyInstanceUid,
     CompletionFlag: 'COMPLETE',
     VerificationFlag: 'UNVERIFIED',
@@ -223,5 +225,6 @@ export function serializeReport(dataset: Item, copied: DcmjsDict): Uint8Array {
 
 /** The SR of a findings document as Part 10 bytes. */
 export function srBytes(doc: FindingsDocument, context: SourceContext, options: SrOptions = {}): Uint8Array {
-  return serializeReport(buildMeasurementReport(doc, context, options), context.elements);
+  const offset = context.elements['00080201']?.Value?.[0];
+  return serializeReport(buildMeasurementReport(doc, { ...context, timezoneOffset: typeof offset === 'string' && offset ? offset : undefined }, options), context.elements);
 }

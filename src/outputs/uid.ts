@@ -14,8 +14,15 @@ export function nameUid(name: string): string {
 }
 
 /** DICOM DA and TM (UTC) of a date. */
-export function dicomDateTime(d: Date): { date: string; time: string } {
-  const iso = d.toISOString();
+/**
+ * DA and TM of an instant, at a UTC offset given as DICOM writes it ("+0900", "-0530"), else in this machine's
+ * local time: the SR's own dates must be read in the same zone as the study's, which DICOM gives as local time
+ * with at most one offset for the whole data set (0008,0201).
+ */
+export function dicomDateTime(d: Date, offset?: string): { date: string; time: string } {
+  const m = offset ? /^([+-])(\d{2})(\d{2})$/.exec(offset.trim()) : null;
+  const minutes = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : -d.getTimezoneOffset();
+  const iso = new Date(d.getTime() + minutes * 60_000).toISOString();
   return { date: iso.slice(0, 10).replaceAll('-', ''), time: iso.slice(11, 19).replaceAll(':', '') };
 }
 

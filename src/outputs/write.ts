@@ -49,6 +49,9 @@ export async function writeOutputs(
   try {
     await withdrawEarlierRun(dir);
     const listed = await writeAll(dir, doc, volume, sr, outputs, hooks, written);
+    // What this run wrote, for the next run into this folder, also when findings.json was not among the outputs.
+    await writeFileAtomic(join(dir, RUN_INDEX), JSON.stringify({ files: listed }) + '\n');
+    written.push(RUN_INDEX);
     return listed.map((n) => join(dir, n));
   } catch (e) {
     await Promise.all(written.map((n) => unlink(join(dir, n)).catch(() => undefined)));
@@ -57,30 +60,34 @@ export async function writeOutputs(
   }
 }
 
+/** Hidden list of the files a run wrote into its folder (findings.json lists them too, when written). */
+export const RUN_INDEX = '.ctscope-outputs.json';
+
 /** The names ctscope writes into an output folder. */
 const OUTPUT_FILE = new RegExp(`^(${Object.values(FILE_NAMES).map((n) => n.replace('.', '\\.')).join('|')}|key-\\d+\\.png)$`);
 
 /**
- * Removes an earlier run's outputs: its findings.json first (the index of the set), then the files it lists,
- * and only names ctscope writes, so nothing else in the folder is touched (not a report.html of the user's own
- * in a general folder, nor anything a tampered list names). A folder that cannot be listed or read (a
+ * Removes an earlier run's outputs: its findings.json first (the index of the set), then the files it or the
+ * run index lists, and only names ctscope writes, so nothing else in the folder is touched (not a report.html
+ * of the user's own in a general folder, nor anything a tampered list names). A folder that cannot be read (a
  * write-only drop folder) has nothing to withdraw.
  */
 async function withdrawEarlierRun(dir: string): Promise<void> {
-  const index = join(dir, FILE_NAMES.json);
-  let listed: unknown;
-  try {
-    listed = (JSON.parse(await readFile(index, 'utf8')) as { files?: unknown }).files;
-  } catch {
-    listed = undefined;
-  }
-  const names = Array.isArray(listed) ? listed.filter((n): n is string => typeof n === 'string' && OUTPUT_FILE.test(n) && n !== FILE_NAMES.json) : [];
-  for (const n of [FILE_NAMES.json, ...names]) {
+  const listedIn = async (file: string): Promise<string[]> => {
+    try {
+      const files = (JSON.parse(await readFile(join(dir, file), 'utf8')) as { files?: unknown }).files;
+      return Array.isArray(files) ? files.filter((n): n is string => typeof n === 'string' && OUTPUT_FILE.test(n) && n !== FILE_NAMES.json) : [];
+    } catch {
+      return [];
+    }
+  };
+  const names = [...new Set([...(await listedIn(FILE_NAMES.json)), ...(await listedIn(RUN_INDEX))])];
+  for (const n of [FILE_NAMES.json, ...names, RUN_INDEX]) {
     try {
       await unlink(join(dir, n));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && !(n === FILE_NAMES.json && code === 'EACCES')) throw new CtscopeError('E_OUTPUT', `cannot remove the earlier run's ${n}: ${(e as Error).message}`, { cause: e, where: dir });
+      if (code !== 'ENOENT' && !((n === FILE_NAMES.json || n === RUN_INDEX) && code === 'EACCES')) throw new CtscopeError('E_OUTPUT', `cannot remove the earlier run's ${n}: ${(e as Error).message}`, { cause: e, where: dir });
     }
   }
 }

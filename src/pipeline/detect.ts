@@ -1,5 +1,5 @@
 import { rmdir, stat, unlink } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { checkOutDir } from '../io/dirs.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
@@ -7,7 +7,7 @@ import type { ModelPackage } from '../inference/model.js';
 import { loadSeries, type LoadedSeries, type StudyInput } from '../ingest/load.js';
 import { buildFindingsDocument, type ModelRun } from '../outputs/findings-json.js';
 import { srBytesOffThread } from '../outputs/sr-task.js';
-import { writeOutputs } from '../outputs/write.js';
+import { RUN_INDEX, writeOutputs } from '../outputs/write.js';
 import { newUid } from '../outputs/uid.js';
 import type { Volume } from '../volume/types.js';
 import { cross, normalize } from '../volume/affine.js';
@@ -42,7 +42,7 @@ export async function detect(input: StudyInput, options: DetectOptions): Promise
     const outcome = await admit(o.signal, () => detectAdmitted(input, o, packages));
     if (host.failure !== undefined) {
       // The callback threw after the outputs were written (stage 'outputs', done): the run failed, so they go.
-      await Promise.all(outcome.files.map((f) => unlink(f).catch(() => undefined)));
+      await Promise.all([...outcome.files, ...(o.outDir !== undefined ? [join(o.outDir, RUN_INDEX)] : [])].map((f) => unlink(f).catch(() => undefined)));
       if (newFolder) await rmdir(o.outDir!).catch(() => undefined);
       throw host.failure;
     }

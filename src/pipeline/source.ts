@@ -21,6 +21,7 @@ export const COPIED_TAGS: Readonly<Record<string, string>> = {
   '00080090': 'ReferringPhysicianName',
   '00200010': 'StudyID',
   '00080050': 'AccessionNumber',
+  '00080201': 'TimezoneOffsetFromUTC',
 };
 
 const FRAME_OF_REFERENCE = '00200052';
@@ -53,27 +54,37 @@ export function asPart10(bytes: Uint8Array, inst: Pick<DicomInstance, 'hasPreamb
   return Buffer.concat([fileMeta(inst.sopClassUid, inst.sopInstanceUid, inst.transferSyntaxUid, IMPLEMENTATION), bytes.subarray(inst.dataSetOffset ?? 0)]);
 }
 
+/** An ISO 2022 escape sequence: ESC, intermediate bytes 0x20-0x2F, a final byte 0x30-0x7E. */
+const ESCAPE = /\x1b[\x20-\x2f]+[\x30-\x7e]/g;
+
 /**
- * dcmjs turns single-byte character sets into Unicode but leaves ISO 2022 escape sequences (Japanese, Korean)
- * in its strings, which the SR (written as UTF-8) would then carry as garbage. This decodes them: the strings
- * hold one character per byte there, so their bytes are re-read with the matching decoder. Undefined when the
- * source needs none.
+ * dcmjs turns single-byte character sets into Unicode but leaves ISO 2022 escape sequences in its strings
+ * (Japanese, Korean, Chinese), which the SR (written as UTF-8) would then carry as garbage. This decodes them:
+ * where a string still holds one character per byte, its bytes are read again with the matching decoder
+ * (iso-2022-jp for IR 87 and IR 13; the escapes stripped, then euc-kr for IR 149, gb18030 for IR 58); where
+ * dcmjs already decoded the characters, only the escapes go. Undefined when the source needs none. (JIS X 0212,
+ * IR 159, has no decoder here and stays as it is.)
  */
 export function iso2022Decoder(charsets: readonly string[]): ((s: string) => string) | undefined {
   const terms = charsets.map((c) => c.trim().toUpperCase());
   const bytesOf = (s: string): Buffer | undefined => ([...s].every((ch) => ch.charCodeAt(0) < 256) ? Buffer.from(s, 'latin1') : undefined);
-  if (terms.some((t) => t === 'ISO 2022 IR 87' || t === 'ISO 2022 IR 159' || t === 'ISO 2022 IR 13')) {
+  const has = (...t: string[]): boolean => terms.some((x) => t.includes(x));
+  if (has('ISO 2022 IR 87', 'ISO 2022 IR 13')) {
     const jp = new TextDecoder('iso-2022-jp');
     return (s) => {
-      const b = /\x1b/.test(s) ? bytesOf(s) : undefined;
-      return b ? jp.decode(b) : s;
+      if (!s.includes('\x1b')) return s;
+      const b = bytesOf(s);
+      return b ? jp.decode(b) : s.replace(ESCAPE, '');
     };
   }
-  if (terms.includes('ISO 2022 IR 149')) {
-    const kr = new TextDecoder('euc-kr');
+  const multiByte = has('ISO 2022 IR 149') ? 'euc-kr' : has('ISO 2022 IR 58') ? 'gb18030' : undefined;
+  if (multiByte) {
+    const decoder = new TextDecoder(multiByte);
     return (s) => {
-      const b = /[\x1b\x80-\xff]/.test(s) ? bytesOf(s.replaceAll('\x1b$)C', '')) : undefined;
-      return b ? kr.decode(b) : s;
+      if (!/[\x1b\x80-\xff]/.test(s)) return s;
+      const stripped = s.replace(ESCAPE, '');
+      const b = bytesOf(stripped);
+      return b ? decoder.decode(b) : stripped;
     };
   }
   return undefined;

@@ -159,3 +159,12 @@ describe('where a finding is, as a PACS numbers it', () => {
     }
   });
 });
+
+describe('imageLabel', () => {
+  it('names the frame of a multi-frame image, whose frames share one InstanceNumber', async () => {
+    const { imageLabel } = await import('../../src/outputs/console.js');
+    expect(imageLabel({ sliceIndex: 11, instanceNumber: 1, frameNumber: 12 }, 40)).toBe('image 1, frame 12 (12/40)');
+    expect(imageLabel({ sliceIndex: 0, instanceNumber: 7, frameNumber: 1 }, 40)).toBe('image 7 (1/40)');
+    expect(imageLabel({ sliceIndex: 4 }, 40)).toBe('slice 5/40');
+  });
+});

@@ -57,7 +57,9 @@ describe('buildMeasurementReport', () => {
     }
     const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
     const byCode = (v: string): any => back.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === v);
-    expect(byCode('111028')).toBeTruthy(); // Image Library (TID 1600)
+    // Image Library (TID 1600): with no finding, one group of the analysed images (a group needs an image).
+    const group = byCode('111028').ContentSequence[0];
+    expect(group.ContentSequence.map((c: any) => c.ReferencedSOPSequence[0].ReferencedSOPInstanceUID)).toEqual(['1.2.3.4.5']);
     expect(byCode('126010')).toBeTruthy(); // Imaging Measurements
     const said = byCode('126011').ContentSequence[0];
     expect(said.ConceptCodeSequence[0].CodeValue).toBe('no-finding');
@@ -69,10 +71,19 @@ describe('buildMeasurementReport', () => {
     }
   });
 
-  it('dates and times say they are UTC; a reference into an Enhanced CT names its frame, frame 1 too', () => {
-    const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(serializeReport(buildMeasurementReport(doc([finding(1, 1)]), context), {}))).dict) as Record<string, any>;
-    expect(back.TimezoneOffsetFromUTC).toBe('+0000');
-    expect(back.ContentTime).toBe('070809');
+  it('dates and times are in the zone of the study (its offset, else local time); a reference into an Enhanced CT names its frame, frame 1 too', () => {
+    const read = (bytes: Uint8Array): Record<string, any> => dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    // createdAt 2024-05-06T07:08:09Z in a study at +0900: 16:08:09 that day, with the source's offset kept.
+    const tokyo = read(serializeReport(buildMeasurementReport(doc([finding(1, 1)]), { ...context, timezoneOffset: '+0900' }), { '00080201': { vr: 'SH', Value: ['+0900'] } }));
+    expect([tokyo.ContentDate, tokyo.ContentTime, tokyo.TimezoneOffsetFromUTC]).toEqual(['20240506', '160809', '+0900']);
+    const west = read(serializeReport(buildMeasurementReport(doc([finding(1, 1)]), { ...context, timezoneOffset: '-0530' }), {}));
+    expect([west.ContentDate, west.ContentTime]).toEqual(['20240506', '013809']);
+    // No offset in the source: this machine's local time, and no offset claimed.
+    const back = read(serializeReport(buildMeasurementReport(doc([finding(1, 1)]), context), {}));
+    const local = new Date('2024-05-06T07:08:09.000Z');
+    const pad = (n: number): string => String(n).padStart(2, '0');
+    expect(back.ContentTime).toBe(`${pad(local.getHours())}${pad(local.getMinutes())}${pad(local.getSeconds())}`);
+    expect(back.TimezoneOffsetFromUTC).toBeUndefined();
     const group = back.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === '126010').ContentSequence[0];
     const img = group.ContentSequence.find((c: any) => c.ValueType === 'IMAGE');
     expect(String(img.ReferencedSOPSequence[0].ReferencedFrameNumber)).toBe('1');
@@ -102,6 +113,14 @@ describe('patient names in ISO 2022 character sets', () => {
     const phonetic = '\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B';
     const jp = iso2022Decoder(['', 'ISO 2022 IR 87'])!;
     expect(`${jp('Yamada^Tarou')}=${jp(ideographic)}=${jp(phonetic)}`).toBe('Yamada^Tarou=山田^太郎=やまだ^たろう');
+    // Korean (PS3.5 I.2): bytes still raw, or already decoded by dcmjs with the escape left in.
+    const kr = iso2022Decoder(['', 'ISO 2022 IR 149'])!;
+    const hong = Buffer.from([0xc8, 0xab, 0xb1, 0xe6, 0xb5, 0xbf]).toString('latin1');
+    expect(kr(`Hong^Gildong=\x1b$)C${hong}`)).toBe('Hong^Gildong=홍길동');
+    expect(kr('\x1b$)C홍길동')).toBe('홍길동');
+    // Chinese GB2312 (IR 58): 'Wang^XiaoDong=王^小东'.
+    const cn = iso2022Decoder(['', 'ISO 2022 IR 58'])!;
+    expect(cn(`Wang^XiaoDong=\x1b$)A${Buffer.from([0xcd, 0xf5, 0x5e, 0x1b, 0x24, 0x29, 0x41, 0xd0, 0xa1, 0xb6, 0xab]).toString('latin1')}`)).toBe('Wang^XiaoDong=王^小东');
     expect(iso2022Decoder(['ISO_IR 100'])).toBeUndefined();
     expect(iso2022Decoder([])).toBeUndefined();
   });

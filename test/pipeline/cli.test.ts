@@ -34,7 +34,7 @@ describe('ctscope detect', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'ctscope-cli-')), 'sr-only');
     const r = await cli(['detect', series, '--model', model, '--ep', 'cpu', '--out', out, '--outputs', 'sr']);
     expect(r.code, r.stderr).toBe(0);
-    expect(readdirSync(out)).toEqual(['sr.dcm']);
+    expect(readdirSync(out).sort()).toEqual(['.ctscope-outputs.json', 'sr.dcm']);
     expect(r.stdout).toMatch(/wrote 1 file\(s\) to .*: sr\.dcm$/m);
   });
 

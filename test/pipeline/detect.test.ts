@@ -112,12 +112,18 @@ describe('detect pipeline', () => {
     expect(first.files.length).toBeGreaterThan(3);
     writeFileSync(join(out, 'notes.txt'), 'mine');
     await detect(cta.dir, { models: heat, ep: 'cpu', outDir: out, outputs: ['json'] });
-    expect(readdirSync(out).sort()).toEqual(['findings.json', 'notes.txt']);
+    expect(readdirSync(out).sort()).toEqual(['.ctscope-outputs.json', 'findings.json', 'notes.txt']);
     // Only what an earlier run's findings.json lists goes: a report.html of the user's own stays.
     const general = mkdtempSync(join(tmpdir(), 'ctscope-general-'));
     writeFileSync(join(general, 'report.html'), 'the user\'s own');
     await detect(cta.dir, { models: heat, ep: 'cpu', outDir: general, outputs: ['json'] });
-    expect(readdirSync(general).sort()).toEqual(['findings.json', 'report.html']);
+    expect(readdirSync(general).sort()).toEqual(['.ctscope-outputs.json', 'findings.json', 'report.html']);
+    // Without findings.json among the outputs, the hidden run index still lets the next run withdraw them.
+    const noJson = mkdtempSync(join(tmpdir(), 'ctscope-nojson-'));
+    await detect(chest.dir, { models: heat, ep: 'cpu', outDir: noJson, outputs: ['report', 'sr'] });
+    expect(readdirSync(noJson)).toEqual(expect.arrayContaining(['key-1.png', 'report.html', 'sr.dcm']));
+    await detect(cta.dir, { models: heat, ep: 'cpu', outDir: noJson, outputs: ['json'] });
+    expect(readdirSync(noJson).sort()).toEqual(['.ctscope-outputs.json', 'findings.json']);
   });
 
   it('a throwing onProgress ends the run with its own error at every stage; bad options are E_USAGE', async () => {

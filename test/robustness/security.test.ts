@@ -108,7 +108,7 @@ describe('output file names never come from tag values', () => {
     expect(existsSync('/tmp/ctscope-escape')).toBe(false);
     const names = listAll(out);
     expect(names.length).toBeGreaterThan(0);
-    for (const n of names) expect(n).toMatch(/^(findings\.json|sr\.dcm|report\.html|key-\d+\.png)$/);
+    for (const n of names) expect(n).toMatch(/^(findings\.json|sr\.dcm|report\.html|key-\d+\.png|\.ctscope-outputs\.json)$/);
     // The SR does carry the description as data, which is where it belongs.
     expect(readFileSync(join(out, 'sr.dcm')).toString('latin1')).toContain(PHI.name);
   }, 60_000);

@@ -106,8 +106,8 @@ describe('CTA aneurysms are contrast, not bone', () => {
           for (let j = Math.floor(c[1] - rad / g.spacing[1]); j <= Math.ceil(c[1] + rad / g.spacing[1]); j++)
             for (let i = Math.floor(c[0] - rad / g.spacing[0]); i <= Math.ceil(c[0] + rad / g.spacing[0]); i++) {
               if (Math.hypot((i - c[0]) * g.spacing[0], (j - c[1]) * g.spacing[1], (k - c[2]) * g.spacing[2]) > rad) continue;
-              const v = r.volume.data[i + nx * (j + ny * k)];
-              if (v === undefined) continue;
+              if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= g.dims[2]) continue;
+              const v = r.volume.data[i + nx * (j + ny * k)]!;
               inside++;
               if (v > 700) bone++;
             }
