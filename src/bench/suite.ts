@@ -100,6 +100,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   } catch (e) {
     throw new CtscopeError('E_USAGE', `bench: ${(e as Error).message}`, { cause: e });
   }
+  // Either compare with the committed ratios or write new ones: both at once would check against a file it then moves.
+  if (values.check !== undefined && values.update !== undefined) throw usage('bench: --check and --update go one at a time (check against the baselines, or write new ones)');
   const o: BenchOptions = {};
   if (values.stage) o.stages = values.stage.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
   if (values.quick) o.quick = true;

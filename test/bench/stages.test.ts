@@ -41,6 +41,7 @@ describe('bench stage table and options', () => {
     expect(codeOf(() => parseBenchArgs(['--device', '-1']))).toBe('E_USAGE');
     expect(codeOf(() => parseBenchArgs(['--tolerance', '0']))).toBe('E_USAGE');
     expect(codeOf(() => parseBenchArgs(['--frobnicate']))).toBe('E_USAGE');
+    expect(codeOf(() => parseBenchArgs(['--check', 'a.json', '--update', 'b.json']))).toBe('E_USAGE');
   });
 
   it('keeps committed quick baselines unique and on known stages', () => {
