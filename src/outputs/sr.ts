@@ -104,7 +104,21 @@ function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfRefere
     item('HAS OBS CONTEXT', 'UIDREF', CODES.trackingUid, { UID: newUid() }),
     item('CONTAINS', 'CODE', CODES.finding, { ConceptCodeSequence: [FINDING_CODES[f.kind]] }),
     ...algorithm(f.model, model?.version),
-    item('CONTAINS', 'SCOORD3D', CODES.center, { GraphicType: 'POINT', GraphicData: [...f.centerLps], ReferencedFrameOfReferenceUID: frameOfReferenceUid }),
+    // The centre as dcmjs writes (and OHIF reads) a point measurement: a NUM "Center" inferred from a 3-D point
+    // (TID 300 with TID 320), not a bare SCOORD3D in the group, which TID 1501 has no row for. The same point on
+    // its image (column, row; 0.5 is a pixel's centre) serves viewers that place 2-D annotations only.
+    item('CONTAINS', 'NUM', CODES.center, {
+      MeasuredValueSequence: [{ NumericValue: '0', MeasurementUnitsCodeSequence: [CODES.unitless] }],
+      ContentSequence: [
+        { RelationshipType: 'INFERRED FROM', ValueType: 'SCOORD3D', GraphicType: 'POINT', GraphicData: [...f.centerLps], ReferencedFrameOfReferenceUID: frameOfReferenceUid },
+        ...(f.sopInstanceUid
+          ? [{
+              RelationshipType: 'INFERRED FROM', ValueType: 'SCOORD', GraphicType: 'POINT', GraphicData: [f.centerVoxel[0] + 0.5, f.centerVoxel[1] + 0.5],
+              ContentSequence: [{ RelationshipType: 'SELECTED FROM', ValueType: 'IMAGE', ...imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, frameOf(f)) }],
+            }]
+          : []),
+      ],
+    }),
     // Sizes come from the detector's output, not from a segmentation of the lesion: the method says so.
     num(CODES.diameter, f.diameterMm, CODES.mm, f.extentMm ? CODES.boxSize : CODES.blobSize),
     num(CODES.volume, f.volumeMm3, CODES.mm3, f.extentMm ? CODES.boxSize : CODES.blobSize),

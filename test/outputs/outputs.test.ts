@@ -84,7 +84,9 @@ describe.skipIf(!has('dsrdump'))('sr.dcm loads in dsrdump (dcmtk)', () => {
       expect(d.output.match(/"Measurement Group"/g)?.length).toBe(r.doc.findings.length);
       const f = r.doc.findings[0]!;
       expect(d.output).toContain(`"Tracking Identifier")="finding-1"`);
-      expect(d.output).toContain(`SCOORD3D:(,,"Center")=(POINT,`);
+      // The centre as dcmjs writes a point: NUM "Center" inferred from a SCOORD3D POINT.
+      expect(d.output).toContain(`<contains NUM:(,,"Center")="0" (1,UCUM,"no units")>`);
+      expect(d.output).toContain('<inferred from SCOORD3D:=(POINT,');
       expect(d.output).toMatch(/"Diameter"\)="[\d.]+" \(mm,UCUM/);
       expect(d.output).toMatch(/"Volume"\)="[\d.e+]+" \(mm3,UCUM/);
       // Sizes are the detector's output, and the SR says so on each of them.
@@ -166,5 +168,26 @@ describe('imageLabel', () => {
     expect(imageLabel({ sliceIndex: 11, instanceNumber: 1, frameNumber: 12 }, 40)).toBe('image 1, frame 12 (12/40)');
     expect(imageLabel({ sliceIndex: 0, instanceNumber: 7, frameNumber: 1 }, 40)).toBe('image 7 (1/40)');
     expect(imageLabel({ sliceIndex: 4 }, 40)).toBe('slice 5/40');
+  });
+});
+
+describe('sr.dcm in a viewer library', () => {
+  it('dcmjs measurement-report parsing finds each finding on its image, at its pixel', async () => {
+    const { dcmjs, toArrayBuffer } = await import('../../src/outputs/dcmjs.js');
+    const adapters = (dcmjs as unknown as { adapters: { Cornerstone: { MeasurementReport: { getSetupMeasurementData(g: unknown): { ReferencedSOPInstanceUID: string; SCOORDGroup: { GraphicData: number[] }; defaultState: { description?: string } } } } } }).adapters;
+    for (const r of runs) {
+      const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(readFileSync(join(r.out, 'sr.dcm')))).dict) as { ContentSequence: any[] };
+      const meas = ds.ContentSequence.find((c) => [c.ConceptNameCodeSequence].flat()[0].CodeValue === '126010');
+      const groups = [meas.ContentSequence].flat();
+      expect(groups).toHaveLength(r.doc.findings.length);
+      groups.forEach((g, n) => {
+        const f = r.doc.findings[n]!;
+        const parsed = adapters.Cornerstone.MeasurementReport.getSetupMeasurementData(g);
+        expect(parsed.ReferencedSOPInstanceUID).toBe(f.sopInstanceUid);
+        expect(parsed.SCOORDGroup.GraphicData[0]).toBeCloseTo(f.centerVoxel[0] + 0.5, 1);
+        expect(parsed.SCOORDGroup.GraphicData[1]).toBeCloseTo(f.centerVoxel[1] + 0.5, 1);
+        expect(parsed.defaultState.description).toBe(r.name === 'chest' ? 'Pulmonary nodule' : 'Aneurysm');
+      });
+    }
   });
 });

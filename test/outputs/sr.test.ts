@@ -40,7 +40,10 @@ describe('buildMeasurementReport', () => {
     expect(back.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0].ReferencedSOPClassUID).toBe('1.2.840.10008.5.1.4.1.1.2.1');
     const groups = back.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === '126010').ContentSequence;
     expect(groups).toHaveLength(2);
-    const point = groups[0].ContentSequence.find((c: any) => c.ValueType === 'SCOORD3D');
+    const center = groups[0].ContentSequence.find((c: any) => c.ConceptNameCodeSequence?.[0]?.CodeValue === '111010');
+    expect(center.ValueType).toBe('NUM');
+    const point = center.ContentSequence[0];
+    expect(point).toMatchObject({ RelationshipType: 'INFERRED FROM', ValueType: 'SCOORD3D', GraphicType: 'POINT' });
     expect(point.GraphicData).toEqual([1.5, -2.25, 30]);
     expect(point.ReferencedFrameOfReferenceUID).toBe('1.2.3.9');
     const img = groups[1].ContentSequence.find((c: any) => c.ValueType === 'IMAGE');
