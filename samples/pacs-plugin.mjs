@@ -56,7 +56,7 @@ try {
   });
   console.log(`host: ${document.findings.length} finding(s) in ${(performance.now() - t0).toFixed(0)} ms`);
   for (const f of document.findings.slice(0, 5)) {
-    console.log(`  #${f.n} ${f.label} score ${f.score.toFixed(3)} at LPS ${f.centerLps.map((x) => x.toFixed(1)).join(', ')} mm, slice ${f.sliceIndex + 1}, SOP ${f.sopInstanceUid}`);
+    console.log(`  #${f.n} ${f.label} score ${f.score.toFixed(3)} at LPS ${f.centerLps.map((x) => x.toFixed(1)).join(', ')} mm, image ${f.instanceNumber ?? '?'} (slice ${f.sliceIndex + 1}), SOP ${f.sopInstanceUid}`);
   }
   if (document.findings.length > 5) console.log(`  ... and ${document.findings.length - 5} more`);
   // Warnings name what was skipped (non-DICOM files, a corrupt instance) or doubtful (uneven spacing...).
