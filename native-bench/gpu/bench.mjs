@@ -7,7 +7,7 @@
  *    with 1 and 2 batches in flight (2 in flight overlaps one batch's copies with the other's compute);
  *  - window: runModel (sliding window, Gaussian blending) over a volume^3 grid at 1 mm, the detect path.
  */
-import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,8 +30,13 @@ const { values: a } = parseArgs({
 const P = Number(a.patch);
 const iters = Number(a.iters);
 
+// The packages made for timing go however the run ends.
+const made = [];
+process.on('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function makePackage(onnxPath, dtype) {
   const dir = mkdtempSync(join(tmpdir(), 'ctscope-gpu-'));
+  made.push(dir);
   copyFileSync(onnxPath, join(dir, 'model.onnx'));
   const sha256 = createHash('sha256').update(readFileSync(onnxPath)).digest('hex');
   const manifest = {
