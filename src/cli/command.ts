@@ -1,6 +1,6 @@
 import { CtscopeError } from '../errors.js';
 import { decimal } from '../io/decimal.js';
-import { MAX_THREADS } from '../workers/pool.js';
+import { isThreadCount, MAX_THREADS } from '../workers/pool.js';
 
 /** One CLI subcommand: a thin mapping from argv onto a library call. */
 export interface Command {
@@ -27,6 +27,6 @@ export function usageError(message: string): CtscopeError {
 export function parseThreads(text: string | undefined, command: string): number | undefined {
   if (text === undefined) return undefined;
   const n = decimal(text);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw usageError(`${command}: --threads needs an integer from 1 to ${MAX_THREADS} (got ${text})`);
+  if (!isThreadCount(n)) throw usageError(`${command}: --threads needs an integer from 1 to ${MAX_THREADS} (got ${text})`);
   return n;
 }

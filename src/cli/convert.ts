@@ -1,7 +1,6 @@
 import { checkOutFile } from '../io/dirs.js';
 import { decimal } from '../io/decimal.js';
 import { parseArgs } from 'node:util';
-import { CtscopeError } from '../errors.js';
 import { loadSeries } from '../ingest/load.js';
 import { writeNifti } from '../volume/nifti.js';
 import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';

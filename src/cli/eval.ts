@@ -79,7 +79,7 @@ export const evalCommand: Command = {
     let threshold: number | undefined;
     if (v.threshold !== undefined) {
       threshold = decimal(v.threshold);
-      if (v.threshold.trim() === '' || !(threshold >= 0 && threshold <= 1)) throw usageError(`eval: --threshold takes a number in [0, 1] (got '${v.threshold}')`);
+      if (!(threshold >= 0 && threshold <= 1)) throw usageError(`eval: --threshold takes a number in [0, 1] (got '${v.threshold}')`);
     }
     const kinds = v.kind ? [v.kind as EvalKind] : EVAL_KINDS;
     const report = runEval(v['truth-root'], v['pred-root'], kinds, threshold);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { CtscopeError, toCtscopeError } from '../errors.js';
-import { getPool, MAX_THREADS, poolSize } from '../workers/pool.js';
+import { getPool, isThreadCount, MAX_THREADS, poolSize } from '../workers/pool.js';
 import { eventLoopTurns } from '../io/turns.js';
 import type { DicomInstance } from './types.js';
 import { getTransferSyntax } from './transfer-syntax.js';
@@ -56,7 +56,7 @@ const READ_AHEAD = 4;
 
 function fill(o: DecodeOptions): FilledDecodeOptions {
   const threads = o.threads ?? poolSize();
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new CtscopeError('E_USAGE', `threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+  if (!isThreadCount(threads)) throw new CtscopeError('E_USAGE', `threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   return {
     signal: o.signal,
     threads,

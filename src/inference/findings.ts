@@ -1,5 +1,5 @@
 import type { CtVolume, Geometry, Vec3 } from '../volume/types.js';
-import { cross, dot, ijkToLps, lpsToVoxel, normalize, sub, voxelToLps } from '../volume/affine.js';
+import { dot, ijkToLps, lpsToVoxel, sliceNormal, voxelToLps } from '../volume/affine.js';
 import type { Candidate } from '../postprocess/candidate.js';
 import type { ModelTask } from './manifest.js';
 
@@ -36,27 +36,15 @@ export function voxelVolumeMm3(g: Geometry): number {
 }
 
 /**
- * Index of the original slice whose plane is nearest to `lps`: distance along the slice normal to each
- * acquired slice position (so uneven and tilted stacks are handled), or the rounded k index without them.
+ * Index of the original slice whose plane is nearest to `lps`: the rounded fractional slice index (between two
+ * slices, the nearer one along the normal, so uneven and tilted stacks are handled), or the rounded k index
+ * without slice positions.
  */
 export function nearestSlice(original: CtVolume, lps: Vec3, voxel: Vec3): number {
-  const n = original.sliceUids.length;
-  const positions = original.slices?.positions ?? [];
-  if (positions.length === n && n > 0) {
-    const d = original.geometry.direction;
-    const normal = normalize(cross([d[0], d[3], d[6]], [d[1], d[4], d[7]]));
-    let best = 0, bestDist = Infinity;
-    for (let s = 0; s < n; s++) {
-      const dist = Math.abs(dot(sub(lps, positions[s]!), normal));
-      if (dist < bestDist) {
-        bestDist = dist;
-        best = s;
-      }
-    }
-    return best;
-  }
-  return Math.min(Math.max(Math.round(voxel[2]), 0), Math.max(0, n - 1));
+  return clampSlice(fractionalSlice(original, lps) ?? voxel[2], original.sliceUids.length);
 }
+
+const clampSlice = (k: number, n: number): number => Math.min(Math.max(Math.round(k), 0), Math.max(0, n - 1));
 
 /**
  * The fractional index in stack order (the slices sorted along their normal) of the plane through `lps`: interpolated between the slice
@@ -68,8 +56,7 @@ export function fractionalSlice(original: CtVolume, lps: Vec3): number | undefin
   const n = positions.length;
   if (n !== original.sliceUids.length || n === 0) return undefined;
   if (n === 1) return 0;
-  const d = original.geometry.direction;
-  const normal = normalize(cross([d[0], d[3], d[6]], [d[1], d[4], d[7]]));
+  const normal = sliceNormal(original.geometry.direction);
   const at = (s: number): number => dot(positions[s]!, normal);
   const p = dot(lps, normal);
   // Positions run monotonically along the normal; the pair that brackets p (or the end pair, extrapolating).
@@ -86,7 +73,7 @@ export function toFinding(c: Candidate, model: Geometry, original: CtVolume, kin
   const grid = lpsToVoxel(original.geometry, centerLps);
   const k = fractionalSlice(original, centerLps);
   const centerVoxel: Vec3 = k === undefined ? grid : [grid[0], grid[1], k];
-  const sliceIndex = nearestSlice(original, centerLps, centerVoxel);
+  const sliceIndex = clampSlice(centerVoxel[2], original.sliceUids.length);
   let diameterMm: number, volumeMm3: number, extentMm: Vec3 | undefined;
   if (c.extent) {
     extentMm = [c.extent[0] * model.spacing[0], c.extent[1] * model.spacing[1], c.extent[2] * model.spacing[2]];

@@ -1,7 +1,7 @@
 import type { FindingsDocument } from '../pipeline/types.js';
 import { WINDOWS } from './key-image.js';
 import { imageLabel, regionNote } from './console.js';
-import { cross, dot, normalize } from '../volume/affine.js';
+import { dot, sliceNormal } from '../volume/affine.js';
 
 /**
  * Distance between slices along their normal. The grid's third spacing is the step along its k axis, which a
@@ -9,8 +9,7 @@ import { cross, dot, normalize } from '../volume/affine.js';
  */
 function sliceInterval(s: FindingsDocument['series']): number {
   const d = s.direction;
-  const normal = normalize(cross([d[0], d[3], d[6]], [d[1], d[4], d[7]]));
-  return s.spacing[2] * Math.abs(dot([d[2], d[5], d[8]], normal));
+  return s.spacing[2] * Math.abs(dot([d[2], d[5], d[8]], sliceNormal(d)));
 }
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

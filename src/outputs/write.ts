@@ -14,6 +14,11 @@ export const FILE_NAMES = { json: 'findings.json', sr: 'sr.dcm', report: 'report
 export interface WriteHooks {
   /** Runs just before findings.json is written (to stamp the total time). */
   beforeJson?: () => void;
+  /**
+   * Runs once every file is in place, still inside the write: an abort it causes (a host's progress callback
+   * that throws aborts its run) takes the outputs back like any failure.
+   */
+  afterWrite?: () => void;
   /** Checked between files; an abort ends the write like a failure. */
   signal?: AbortSignal | undefined;
 }
@@ -52,6 +57,8 @@ export async function writeOutputs(
     // What this run wrote, for the next run into this folder, also when findings.json was not among the outputs.
     await writeFileAtomic(join(dir, RUN_INDEX), JSON.stringify({ files: listed }) + '\n');
     written.push(RUN_INDEX);
+    hooks.afterWrite?.();
+    throwIfAborted(hooks.signal, 'writing outputs');
     return listed.map((n) => join(dir, n));
   } catch (e) {
     await Promise.all(written.map((n) => unlink(join(dir, n)).catch(() => undefined)));

@@ -1,5 +1,4 @@
-import { rmdir, stat, unlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { checkOutDir } from '../io/dirs.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
@@ -7,10 +6,10 @@ import type { ModelPackage } from '../inference/model.js';
 import { loadSeries, type LoadedSeries, type StudyInput } from '../ingest/load.js';
 import { buildFindingsDocument, type ModelRun } from '../outputs/findings-json.js';
 import { srBytesOffThread } from '../outputs/sr-task.js';
-import { RUN_INDEX, writeOutputs } from '../outputs/write.js';
+import { writeOutputs } from '../outputs/write.js';
 import { newUid } from '../outputs/uid.js';
 import type { Volume } from '../volume/types.js';
-import { cross, normalize } from '../volume/affine.js';
+import { sliceNormal } from '../volume/affine.js';
 import { round, StageClock } from './clock.js';
 import { admit } from './admission.js';
 import { modelGrid } from './grid.js';
@@ -37,15 +36,9 @@ export async function detect(input: StudyInput, options: DetectOptions): Promise
     const packages = await Promise.all(o.models.map((m) => loadModelPackage(m, o.modelDirs)));
     const twice = packages.find((p, n) => packages.findIndex((q) => q.dir === p.dir) !== n);
     if (twice) throw new CtscopeError('E_USAGE', `model ${twice.manifest.id} is given twice; each model runs once`);
-    const newFolder = o.outDir !== undefined && !(await stat(o.outDir).then(() => true, () => false));
     if (o.outDir !== undefined) await checkOutDir(o.outDir, 'the output folder');
     const outcome = await admit(o.signal, () => detectAdmitted(input, o, packages));
-    if (host.failure !== undefined) {
-      // The callback threw after the outputs were written (stage 'outputs', done): the run failed, so they go.
-      await Promise.all([...outcome.files, ...(o.outDir !== undefined ? [join(o.outDir, RUN_INDEX)] : [])].map((f) => unlink(f).catch(() => undefined)));
-      if (newFolder) await rmdir(o.outDir!).catch(() => undefined);
-      throw host.failure;
-    }
+    if (host.failure !== undefined) throw host.failure;
     return outcome;
   } catch (e) {
     throw host.failure ?? e;
@@ -137,8 +130,9 @@ async function detectAdmitted(input: StudyInput, options: FilledDetectOptions, p
         clock.stop();
         document.timings.totalMs = round(performance.now() - started);
       },
+      // Inside the write, so that a callback throwing here takes the outputs back like any failed write.
+      afterWrite: () => o.onProgress({ stage: 'outputs', done: 1, total: 1 }),
     });
-    o.onProgress({ stage: 'outputs', done: 1, total: 1 });
   } else {
     document.timings.totalMs = round(performance.now() - started);
   }
@@ -162,9 +156,7 @@ function releaseVoxels(volume: LoadedSeries): void {
 
 /** Key images show the acquired slices; say so when those are not axial. */
 function planeWarning(volume: LoadedSeries): string[] {
-  const d = volume.geometry.direction;
-  const normal = normalize(cross([d[0], d[3], d[6]], [d[1], d[4], d[7]]));
-  return Math.abs(normal[2]) < 0.8 ? ['series is not axial: key images show the acquired plane through each finding'] : [];
+  return Math.abs(sliceNormal(volume.geometry.direction)[2]) < 0.8 ? ['series is not axial: key images show the acquired plane through each finding'] : [];
 }
 
 /** A model that looks only inside an organ says so when the organ was not found and it looked at the whole body. */

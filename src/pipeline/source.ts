@@ -67,13 +67,13 @@ const ESCAPE = /\x1b[\x20-\x2f]+[\x30-\x7e]/g;
  */
 export function iso2022Decoder(charsets: readonly string[]): ((s: string) => string) | undefined {
   const terms = charsets.map((c) => c.trim().toUpperCase());
-  const bytesOf = (s: string): Buffer | undefined => ([...s].every((ch) => ch.charCodeAt(0) < 256) ? Buffer.from(s, 'latin1') : undefined);
+  const latin1Bytes = (s: string): Buffer | undefined => ([...s].every((ch) => ch.charCodeAt(0) < 256) ? Buffer.from(s, 'latin1') : undefined);
   const has = (...t: string[]): boolean => terms.some((x) => t.includes(x));
   if (has('ISO 2022 IR 87', 'ISO 2022 IR 13')) {
     const jp = new TextDecoder('iso-2022-jp');
     return (s) => {
       if (!s.includes('\x1b')) return s;
-      const b = bytesOf(s);
+      const b = latin1Bytes(s);
       return b ? jp.decode(b) : s.replace(ESCAPE, '');
     };
   }
@@ -83,7 +83,7 @@ export function iso2022Decoder(charsets: readonly string[]): ((s: string) => str
     return (s) => {
       if (!/[\x1b\x80-\xff]/.test(s)) return s;
       const stripped = s.replace(ESCAPE, '');
-      const b = bytesOf(stripped);
+      const b = latin1Bytes(stripped);
       return b ? decoder.decode(b) : stripped;
     };
   }

@@ -1,6 +1,6 @@
 import type { VoxelArray } from '../volume/types.js';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
-import { getPool, MAX_THREADS, poolSize } from '../workers/pool.js';
+import { getPool, isThreadCount, MAX_THREADS, poolSize } from '../workers/pool.js';
 import type { Plan, VoxelType } from './plan.js';
 import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
 import { refOf, runSlab, type SlabTask } from './task.js';
@@ -29,7 +29,7 @@ export interface FilledRunOptions {
 
 export function fillRunOptions(o: RunOptions = {}): FilledRunOptions {
   const workers = o.workers ?? poolSize();
-  if (!Number.isInteger(workers) || workers < 0 || workers > MAX_THREADS) throw new CtscopeError('E_USAGE', `Expected a whole number from 0 to ${MAX_THREADS} for workers but received ${String(o.workers)}`);
+  if (!isThreadCount(workers, 0)) throw new CtscopeError('E_USAGE', `Expected a whole number from 0 to ${MAX_THREADS} for workers but received ${String(o.workers)}`);
   return { workers, signal: o.signal, into: o.into };
 }
 

@@ -72,6 +72,11 @@ export function normalize(a: Vec3): Vec3 {
   return [a[0] / n, a[1] / n, a[2] / n];
 }
 
+/** The unit normal of the slice plane of a direction matrix (row x column), along which slices are stacked. */
+export function sliceNormal(d: Mat3): Vec3 {
+  return normalize(cross([d[0], d[3], d[6]], [d[1], d[4], d[7]]));
+}
+
 export function voxelCount(g: Geometry): number {
   return g.dims[0] * g.dims[1] * g.dims[2];
 }

@@ -38,9 +38,12 @@ export function defaultThreads(): number {
 /** Most worker threads a pool may have: far above any machine's cores, far below what exhausts memory. */
 export const MAX_THREADS = 256;
 
+/** A thread count ctscope accepts: an integer from `min` (0 where "no workers" means work inline) to MAX_THREADS. */
+export const isThreadCount = (n: unknown, min = 1): n is number => Number.isInteger(n) && (n as number) >= min && (n as number) <= MAX_THREADS;
+
 export function getPool(options: PoolOptions = {}): Piscina {
   const threads = options.threads ?? defaultThreads();
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
+  if (!isThreadCount(threads))
     throw new CtscopeError('E_USAGE', `threads must be an integer from 1 to ${MAX_THREADS} (got ${String(threads)})`);
   if (pool && poolThreads === threads) return pool;
   if (pool) void pool.destroy();
