@@ -58,7 +58,7 @@ export function parseConvertArgs(argv: string[]): ConvertArgs {
     quiet: values.quiet ?? false,
     spacing: values.spacing === undefined ? undefined : toSpacing(values.spacing),
     interp: choice(values.interp, '--interp', ['nearest', 'linear', 'cubic'], isInterpName),
-    orient: choice(values.orient, '--orient', ['LPS', 'RAS'], isOrientation),
+    orient: orientation(values.orient),
     tiltCorrect: choice(values['tilt-correct'] ?? 'y', '--tilt-correct', ['y', 'n'], (x): x is 'y' | 'n' => x === 'y' || x === 'n') === 'y',
   };
 }
@@ -67,6 +67,11 @@ function choice<T extends string>(text: string | undefined, name: string, allowe
   if (text === undefined) return undefined;
   if (!allowed.includes(text) || !is(text)) throw usageError(`convert: ${name} must be one of ${allowed.join(', ')} (got ${text})`);
   return text;
+}
+
+function orientation(text: string | undefined): Orientation | undefined {
+  if (text === undefined || isOrientation(text)) return text;
+  throw usageError(`convert: --orient needs an orientation code such as LPS or RAS, one letter of L/R, P/A and S/I per axis (got ${text})`);
 }
 
 function positiveInt(text: string | undefined, name: string): number | undefined {
@@ -80,7 +85,7 @@ function positiveInt(text: string | undefined, name: string): number | undefined
 export const convertCommand: Command = {
   name: 'convert',
   summary: 'write the primary (or --series) CT volume as NIfTI-1 in HU',
-  usage: 'convert <path...> --out <file.nii|file.nii.gz> [--series UID] [--threads N] [--max-voxels N] [--spacing S|sx,sy,sz] [--interp nearest|linear|cubic] [--orient LPS|RAS] [--tilt-correct y|n] [--quiet]',
+  usage: 'convert <path...> --out <file.nii|file.nii.gz> [--series UID] [--threads N] [--max-voxels N] [--spacing S|sx,sy,sz] [--interp nearest|linear|cubic] [--orient LPS|RAS|...] [--tilt-correct y|n] [--quiet]',
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseConvertArgs(argv);
     const log = args.quiet ? () => undefined : io.err;

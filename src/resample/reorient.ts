@@ -7,16 +7,24 @@ import { checkVolume } from './resample.js';
 import { voxelTypeOf } from './arrays.js';
 import { runToEnd, runWithTurns } from '../io/turns.js';
 
-export type Orientation = 'LPS' | 'RAS';
+type AxisLetter = 'L' | 'R' | 'P' | 'A' | 'S' | 'I';
+/**
+ * An ITK-style orientation code: the direction toward which i, j and k increase, one letter per axis from
+ * L/R, P/A and S/I, e.g. 'LPS' (DICOM, ITK), 'RAS' (NIfTI, MONAI), 'RAI', 'PIL'.
+ */
+export type Orientation = `${AxisLetter}${AxisLetter}${AxisLetter}`;
 
-/** Per output axis i, j, k: the LPS world axis it should follow and the sign (+1 toward L/P/S). */
-const TARGETS: Readonly<Record<Orientation, ReadonlyArray<[number, 1 | -1]>>> = Object.freeze({
-  LPS: [[0, 1], [1, 1], [2, 1]],
-  RAS: [[0, -1], [1, -1], [2, 1]],
-});
+/** Per letter: the LPS world axis and the sign (+1 toward L/P/S). */
+const LETTER: Readonly<Record<AxisLetter, [number, 1 | -1]>> = Object.freeze({ L: [0, 1], R: [0, -1], P: [1, 1], A: [1, -1], S: [2, 1], I: [2, -1] });
+const CODE = /^(?=.*[LR])(?=.*[PA])(?=.*[SI])[LRPASI]{3}$/;
 
-export function isOrientation(s: string): s is Orientation {
-  return Object.prototype.hasOwnProperty.call(TARGETS, s);
+export function isOrientation(s: unknown): s is Orientation {
+  return typeof s === 'string' && CODE.test(s);
+}
+
+/** Per output axis i, j, k: the LPS world axis it should follow and the sign. */
+function targets(code: Orientation): ReadonlyArray<[number, 1 | -1]> {
+  return [...code].map((c) => LETTER[c as AxisLetter]);
 }
 
 /**
@@ -29,7 +37,7 @@ export function orientationPlan(g: Geometry, target: Orientation): { plan: Permu
   const used = [false, false, false], taken = [false, false, false];
   const perm: number[] = [0, 0, 0];
   const flip = [false, false, false] as [boolean, boolean, boolean];
-  const tgt = TARGETS[target];
+  const tgt = targets(target);
   for (let step = 0; step < 3; step++) {
     let best = -1, ba = 0, bc = 0;
     for (let a = 0; a < 3; a++) {
@@ -57,7 +65,7 @@ export function orientationPlan(g: Geometry, target: Orientation): { plan: Permu
 
 /** Reorients by axis permutation and flips only: values are copied, geometry updated exactly. */
 export async function reorient(volume: Volume, target: Orientation, options: RunOptions = {}): Promise<Volume> {
-  if (!isOrientation(target)) throw new CtscopeError('E_USAGE', `Expected LPS or RAS for orientation but received ${String(target)}`);
+  if (!isOrientation(target)) throw new CtscopeError('E_USAGE', `Expected an orientation code such as LPS or RAS (one of L/R, P/A, S/I per axis) but received ${String(target)}`);
   checkVolume(volume);
   const { plan, geometry } = orientationPlan(volume.geometry, target);
   const data = await executePlan(volume.data, plan, voxelTypeOf(volume.data), options);

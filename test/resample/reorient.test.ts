@@ -19,7 +19,7 @@ function indexVolume(g: Geometry): Volume<Float32Array> {
 const sagittal: Geometry = { dims: [7, 5, 4], spacing: [0.5, 0.7, 3], origin: [20, -5, 40], direction: [0, 0, -1, -1, 0, 0, 0, -1, 0] };
 
 describe('reorient', () => {
-  for (const target of ['LPS', 'RAS'] as const)
+  for (const target of ['LPS', 'RAS', 'RAI', 'PIL'] as const)
     for (const [name, g] of [['sagittal', sagittal], ['oblique axial', { ...sagittal, direction: rotation(2, 25) }], ['coronal tilted', { ...sagittal, direction: [1, 0, 0, 0, 0, 1, 0, -1, 0].map((x, i) => x + (i === 4 ? 0.2 : 0)) as Geometry['direction'] }]] as const) {
       it(`${name} -> ${target}: every voxel keeps its LPS position, values are copied`, async () => {
         const g0 = name === 'coronal tilted' ? { ...g, direction: normCols(g.direction) } : g;
@@ -34,12 +34,15 @@ describe('reorient', () => {
               const a = voxelToLps(out.geometry, [i, j, k]), b = voxelToLps(g0, s);
               for (let r = 0; r < 3; r++) expect(a[r]).toBeCloseTo(b[r]!, 9);
             }
-        // The axes now point the target's way.
+        // Each axis now points the target's way: its largest component is on the letter's world axis, with its sign.
         const d = out.geometry.direction;
-        const sign = target === 'LPS' ? 1 : -1;
-        expect(Math.sign(d[0])).toBe(sign);
-        expect(Math.sign(d[4])).toBe(sign);
-        expect(Math.sign(d[8])).toBe(1);
+        const letters: Record<string, [number, number]> = { L: [0, 1], R: [0, -1], P: [1, 1], A: [1, -1], S: [2, 1], I: [2, -1] };
+        for (let a = 0; a < 3; a++) {
+          const [row, sign] = letters[target[a]!]!;
+          const col = [d[a]!, d[3 + a]!, d[6 + a]!];
+          expect(col.map(Math.abs).indexOf(Math.max(...col.map(Math.abs)))).toBe(row);
+          expect(Math.sign(col[row]!)).toBe(sign);
+        }
       });
     }
 
@@ -56,7 +59,8 @@ describe('reorient', () => {
   });
 
   it('rejects an unknown orientation', async () => {
-    await expect(reorient(indexVolume(sagittal), 'XYZ' as never)).rejects.toMatchObject({ code: 'E_USAGE' });
+    for (const bad of ['XYZ', 'LLS', 'LP', 'lps', 'LPSR'])
+      await expect(reorient(indexVolume(sagittal), bad as never)).rejects.toMatchObject({ code: 'E_USAGE' });
   });
 });
 
