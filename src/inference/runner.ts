@@ -40,8 +40,6 @@ function sessionWorkerFile(): string {
   return built;
 }
 
-let liveRunners = 0;
-
 /**
  * One ONNX session in its own worker thread. Created once per model (see `getRunner`) and reused; inputs
  * are transferred to the worker, outputs transferred back. The worker is unref'd while idle.
@@ -79,7 +77,9 @@ export class ModelRunner {
     const o: FilledRunnerOptions = {
       ep: options.ep ?? 'auto',
       deviceId: options.deviceId ?? 0,
-      threads: options.threads ?? Math.max(1, Math.floor(availableParallelism() / (liveRunners + 1))),
+      // Models run one after another (detect's stages are sequential), so each session may use every core; a host
+      // that runs several detects at once caps this with `threads` (detect's `sessionThreads`).
+      threads: options.threads ?? availableParallelism(),
       onLog: options.onLog ?? (() => undefined),
     };
     const candidates = candidatesFor(o.ep);
@@ -119,7 +119,6 @@ export class ModelRunner {
       throw new CtscopeError('E_EP_UNAVAILABLE', `no execution provider could run model '${pkg.manifest.id}': ${describeAttempts(o.ep, attempts as EpAttempt[])}`);
     }
     const runner = new ModelRunner(worker, reply, o.threads);
-    liveRunners++;
     if (o.ep === 'auto' || reply.attempts.length > 1) o.onLog(describeAttempts(o.ep, runner.attempts));
     return runner;
   }
@@ -166,7 +165,6 @@ export class ModelRunner {
   #die(e: CtscopeError): void {
     if (this.#closed || this.#dead) return;
     this.#dead = e;
-    liveRunners = Math.max(0, liveRunners - 1);
     this.#failAll(e);
     this.#onDeath?.();
   }
@@ -185,7 +183,6 @@ export class ModelRunner {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#dead) return;
-    liveRunners = Math.max(0, liveRunners - 1);
     this.#failAll(new CtscopeError('E_ABORTED', 'the model runner was closed'));
     const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
     this.#worker.postMessage({ type: 'close' } satisfies WorkerRequest);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/inference/model.js';
 import { closeRunners, getRunner, ModelRunner } from '../../src/inference/runner.js';
@@ -61,6 +62,17 @@ describe('execution providers', () => {
     const a = await getRunner(pkg, { ep: 'cpu', threads: 1 });
     const b = await getRunner(loadModel(fixture('heatmap-fp32')), { ep: 'cpu', threads: 1 });
     expect(a).toBe(b);
+  });
+
+  it('every session gets every core by default: models run one after another, so a later one is not starved', async () => {
+    // The second stage and another model used to get cores / (sessions + 1): 1 of 2 here, half speed.
+    const runners: ModelRunner[] = [];
+    for (const f of ['heatmap-fp32', 'heatmap-refine', 'boxes']) runners.push(await ModelRunner.create(loadModel(fixture(f)), { ep: 'cpu' }));
+    try {
+      for (const r of runners) expect(r.threads).toBe(availableParallelism());
+    } finally {
+      await Promise.all(runners.map((r) => r.close()));
+    }
   });
 
   it('a graph the provider cannot load is E_MODEL, not a provider problem', async () => {
