@@ -1,6 +1,6 @@
 import type { FindingsDocument } from '../pipeline/types.js';
-import { getPool } from '../workers/pool.js';
-import { CtscopeError, toCtscopeError } from '../errors.js';
+import { closedByHost, getPool, poolTaskError } from '../workers/pool.js';
+import { CtscopeError, isCtscopeError, toCtscopeError } from '../errors.js';
 import type { DcmjsDict } from './dcmjs.js';
 import type { SrOptions } from './sr.js';
 
@@ -25,12 +25,23 @@ export async function srBytesTask(t: SrTask): Promise<Uint8Array> {
 
 /** Builds the SR on the shared worker pool so a host's event loop stays free. */
 export async function srBytesOffThread(t: SrTask, signal?: AbortSignal): Promise<Uint8Array> {
+  const pool = getPool();
   try {
-    const out = (await getPool().run(t, { name: 'srBytesTask', ...(signal ? { signal } : {}) })) as Uint8Array;
+    const out = (await pool.run(t, { name: 'srBytesTask', ...(signal ? { signal } : {}) })) as Uint8Array;
     return out instanceof Uint8Array ? out : new Uint8Array(out as ArrayBufferLike);
   } catch (e) {
     // An abort says so in ctscope's words, not the worker library's ("The task has been aborted").
     if (signal?.aborted) throw new CtscopeError('E_ABORTED', 'building the DICOM SR was aborted', { cause: e, where: 'sr' });
-    throw toCtscopeError(e, 'E_OUTPUT', 'building the DICOM SR failed', 'sr');
+    if (isCtscopeError(e)) throw toCtscopeError(e, 'E_OUTPUT');
+    if (closedByHost(pool)) throw poolTaskError(pool, e, 'building the DICOM SR failed', 'sr');
+    // dcmjs quotes the offending value in its messages, and the SR holds the patient's header: neither the value nor
+    // the raw error (which a host might log) goes out.
+    const text = e instanceof Error ? e.message : String(e);
+    throw new CtscopeError('E_OUTPUT', `building the DICOM SR failed: ${withoutValues(text)}`, { where: 'sr' });
   }
+}
+
+/** An error text with any quoted value ("value: ...") withheld. */
+export function withoutValues(text: string): string {
+  return text.replace(/\bvalue:.*?(?=, length:|$)/gis, 'value: (withheld)');
 }

@@ -234,7 +234,9 @@ export function serializeReport(dataset: Item, copied: DcmjsDict): Uint8Array {
   });
   const dict = new DicomDict(meta);
   dict.dict = { ...EMPTY_TYPE2, ...copied, ...DicomMetaDictionary.denaturalizeDataset(dataset) };
-  return new Uint8Array(dict.write());
+  // Values copied from the source may break the VR's length (a name over 64 characters is seen in the wild): they
+  // are written as they are rather than failing a finished analysis, and dcmjs's length error would quote them.
+  return new Uint8Array(dict.write({ allowInvalidVRLength: true }));
 }
 
 /** The SR of a findings document as Part 10 bytes. */

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { checkOutDir } from '../io/dirs.js';
+import { onAbort } from '../io/abort.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
 import type { ModelPackage } from '../inference/model.js';
 import { loadSeries, type LoadedSeries, type StudyInput } from '../ingest/load.js';
@@ -68,11 +69,12 @@ function guardHostCallbacks(o: FilledDetectOptions): { options: FilledDetectOpti
   // Wired by hand, not with AbortSignal.any, which ignores the aborts of an imitation signal (a polyfill's).
   const user = o.signal;
   const forward = (): void => stop.abort(user?.reason);
+  let unwatch = (): void => undefined;
   if (user?.aborted) forward();
-  else user?.addEventListener('abort', forward, { once: true });
+  else if (user) unwatch = onAbort(user, forward);
   return {
     options: { ...o, signal: stop.signal, onProgress: guard(o.onProgress), onLog: guard(o.onLog) },
-    dispose: () => user?.removeEventListener('abort', forward),
+    dispose: () => unwatch(),
     get failure() {
       return failure;
     },
@@ -172,7 +174,7 @@ function skippedWarning(volume: LoadedSeries): string[] {
   if (bad.length === 0) return [];
   // File names only (as `info` lists them), never header content.
   const names = bad.slice(0, 3).map((s) => `${basename(s.path)} (${s.code})`).join(', ');
-  return [`${bad.length} input(s) skipped while indexing (unreadable, not DICOM or not images): ${names}${bad.length > 3 ? ', ...' : ''}`];
+  return [`${bad.length} input(s) skipped (unreadable, not DICOM, not images or not decodable): ${names}${bad.length > 3 ? ', ...' : ''}`];
 }
 
 async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOptions, clock: StageClock, afterGrid?: () => void): Promise<ModelRun> {

@@ -23,6 +23,7 @@ export const DEFAULT_DETECT: Omit<FilledDetectOptions, 'models'> = {
 
 /** Checks and fills detect options; bad values are E_USAGE. */
 export function fillDetectOptions(options: DetectOptions): FilledDetectOptions {
+  if (typeof options !== 'object' || options === null) throw new CtscopeError('E_USAGE', 'detect needs an options object naming its models, e.g. { models: [\'nodule\'] }');
   const raw = typeof options.models === 'string' ? options.models.split(',') : [...(options.models ?? [])];
   const models = raw.map((m) => m.trim()).filter(Boolean);
   if (models.length === 0) throw new CtscopeError('E_USAGE', 'detect needs at least one model (id or package folder)');

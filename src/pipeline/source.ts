@@ -97,6 +97,17 @@ function mapStrings(v: unknown, f: (s: string) => string): unknown {
   return v;
 }
 
+/** Longest value (characters; a person name: per component group) each VR of the copied attributes allows. */
+const MAX_CHARS: Readonly<Record<string, number>> = { PN: 64, LO: 64, SH: 16, CS: 16, DA: 8, TM: 16 };
+
+/** Whether any value (or a person name's component group) of a copied element is longer than its VR allows. */
+function overLength(vr: string, values: unknown[]): boolean {
+  const max = MAX_CHARS[vr];
+  if (max === undefined) return false;
+  const strings = values.flatMap((v) => (typeof v === 'string' ? (vr === 'PN' ? v.split('=') : [v]) : v && typeof v === 'object' ? Object.values(v).filter((x): x is string => typeof x === 'string') : []));
+  return strings.some((x) => x.length > max);
+}
+
 /** Reads the header of the series' first slice for the attributes the SR must repeat. Failures become warnings. */
 export async function readSourceContext(volume: LoadedSeries, input: StudyInput): Promise<SourceContext> {
   const sopClasses = new Map<string, string>();
@@ -115,6 +126,9 @@ export async function readSourceContext(volume: LoadedSeries, input: StudyInput)
       if (!el) continue;
       const copy = JSON.parse(JSON.stringify({ vr: el.vr, Value: el.Value ?? [] })) as DcmjsDict[string] & { Value: unknown[] };
       if (redecode && tag !== '00080005') copy.Value = copy.Value.map((v) => mapStrings(v, redecode));
+      // Copied as it is, so the PACS still matches the SR to its patient and study; the warning names the
+      // attribute only, never its value.
+      if (overLength(el.vr, copy.Value)) ctx.warnings.push(`source ${COPIED_TAGS[tag]} is longer than its VR (${el.vr}) allows; copied into the SR as it is`);
       ctx.elements[tag] = copy;
     }
     const fr = dict[FRAME_OF_REFERENCE]?.Value?.[0];

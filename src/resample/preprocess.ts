@@ -1,7 +1,7 @@
 import type { Vec3, Volume, VoxelArray } from '../volume/types.js';
 import { voxelToLps } from '../volume/affine.js';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
-import { getPool } from '../workers/pool.js';
+import { getPool, poolTaskError } from '../workers/pool.js';
 import type { SeparablePlan } from './plan.js';
 import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
 import { DEFAULT_FILL } from './options.js';
@@ -103,6 +103,6 @@ async function runElementwise(src: VoxelArray, out: VoxelArray | undefined, op: 
     );
   } catch (e) {
     if (o.signal?.aborted) throw new CtscopeError('E_ABORTED', 'preprocess was aborted', { cause: e, where: 'preprocess' });
-    throw toCtscopeError(e, 'E_WORKER', 'preprocess worker failed', 'preprocess');
+    throw poolTaskError(pool, e, 'preprocess worker failed', 'preprocess');
   }
 }

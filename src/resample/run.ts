@@ -1,6 +1,6 @@
 import type { VoxelArray } from '../volume/types.js';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
-import { getPool, isThreadCount, MAX_THREADS, poolSize } from '../workers/pool.js';
+import { getPool, isThreadCount, MAX_THREADS, poolSize, poolTaskError } from '../workers/pool.js';
 import type { Plan, VoxelType } from './plan.js';
 import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
 import { refOf, runSlab, type SlabTask } from './task.js';
@@ -98,6 +98,6 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
   o.signal?.removeEventListener('abort', stop);
   if (o.signal?.aborted) throw new CtscopeError('E_ABORTED', 'resample was aborted', { where: 'resample' });
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw toCtscopeError(failed.reason, 'E_WORKER', 'resample worker failed', 'resample');
+  if (failed) throw poolTaskError(pool, failed.reason, 'resample worker failed', 'resample');
   return out;
 }

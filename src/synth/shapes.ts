@@ -11,7 +11,7 @@ export interface Shape {
   /** Called once per slice before any voxel of it; false when the slice misses the shape. */
   slice?(z: number): boolean;
   /** After `slice` returned true: the shape's [xmin, xmax, ymin, ymax] in that slice, when tighter than the box. */
-  readonly rect?: readonly number[] | null;
+  readonly rect?: readonly number[] | null | undefined;
   sd(x: number, y: number, z: number): number;
   bound(x: number, y: number, z: number): number;
 }

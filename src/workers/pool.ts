@@ -1,4 +1,4 @@
-import { CtscopeError } from '../errors.js';
+import { CtscopeError, toCtscopeError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -86,12 +86,31 @@ export function poolSize(): number {
   return pool ? poolThreads : defaultThreads();
 }
 
-/** Ends all worker threads. Safe to call when no pool exists. */
+/** Ends all worker threads. Safe to call when no pool exists. Tasks still running fail with E_ABORTED. */
 export async function closePool(): Promise<void> {
   const p = pool;
   pool = undefined;
   poolThreads = 0;
-  if (p) await p.destroy();
+  if (p) {
+    closedPools.add(p);
+    await p.destroy();
+  }
+}
+
+/** Pools ended by closePool: their tasks failed because the host shut them down, not because a worker broke. */
+const closedPools = new WeakSet<Piscina>();
+
+export function closedByHost(p: Piscina): boolean {
+  return closedPools.has(p);
+}
+
+/**
+ * The error for a task of `p` that failed: E_ABORTED when closePool ended the pool under it (a host shutting
+ * down mid-run), else E_WORKER with `message`.
+ */
+export function poolTaskError(p: Piscina, e: unknown, message: string, where?: string): CtscopeError {
+  if (closedByHost(p)) return new CtscopeError('E_ABORTED', `${where ?? 'the run'} was stopped: closePool() ended the worker pool while it ran`, where !== undefined ? { where } : {});
+  return toCtscopeError(e, 'E_WORKER', message, where);
 }
 
 /**

@@ -136,6 +136,7 @@ describe('detect pipeline', () => {
     }
     await expect(detect(chest.dir, { models: heat, signal: {} as never })).rejects.toMatchObject({ code: 'E_USAGE', message: 'signal must be an AbortSignal' });
     await expect(detect(chest.dir, { models: heat, onProgress: 'x' as never })).rejects.toMatchObject({ code: 'E_USAGE' });
+    for (const none of [undefined, null]) await expect(detect(chest.dir, none as never)).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/options object/) });
     await expect(detect(chest.dir, { models: heat, maxVoxels: 1000 })).rejects.toMatchObject({ code: 'E_TOO_LARGE' });
   });
 

@@ -100,6 +100,32 @@ describe('no patient name, ID or birth date in anything printed', () => {
   }, 60_000);
 });
 
+describe('a source header that breaks its VR lengths', () => {
+  it('an over-long patient name is copied into the SR as it is, with a warning that never quotes it', async () => {
+    // Non-conformant but seen in the wild: a name group over PN's 64 characters. dcmjs refused to write it and
+    // quoted the whole name in its error, after inference had finished.
+    const longName = `Quixotica${'X'.repeat(64)}^Jane`;
+    const result = synthesize('chest', { rows: 64, cols: 64, slices: 24, spacing: [5, 5, 5], seed: 3, lesions: 2 });
+    result.series.patientName = longName;
+    result.series.patientId = PHI.id;
+    const dir = join(work, 'long-name');
+    mkdirSync(dir);
+    writeSynthResult(result, dir);
+    const lines: string[] = [];
+    const outcome = await detect(dir, { models: model, ep: 'cpu', sr: true, onLog: (l) => lines.push(l) });
+    expect(Buffer.from(outcome.sr!).toString('latin1')).toContain(longName);
+    expect(outcome.document.warnings).toContain('source PatientName is longer than its VR (PN) allows; copied into the SR as it is');
+    lines.push(JSON.stringify(outcome.document));
+    expectNoPhi(lines, 'a run on an over-long name');
+  }, 60_000);
+
+  it('an SR error never quotes a value', async () => {
+    const { withoutValues } = await import('../../src/outputs/sr-task.js');
+    expect(withoutValues('Value exceeds max length, vr: PN, value: Quixotica^Jane, length: 76')).toBe('Value exceeds max length, vr: PN, value: (withheld), length: 76');
+    expect(withoutValues('bad value: Quixotica^Jane')).toBe('bad value: (withheld)');
+  });
+});
+
 describe('output file names never come from tag values', () => {
   it('a hostile SeriesDescription and StudyDescription do not steer where files go', async () => {
     const out = join(work, 'named');

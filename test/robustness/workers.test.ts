@@ -63,6 +63,18 @@ describe('a worker thread that dies mid-task', () => {
     expect(Buffer.from(inPool.data.buffer, inPool.data.byteOffset, inPool.data.byteLength).equals(Buffer.from(inline.data.buffer, inline.data.byteOffset, inline.data.byteLength))).toBe(true);
   }, 60_000);
 
+  it('closePool() while a resample runs (a host shutting down) fails it with E_ABORTED, not a worker failure', async () => {
+    const pool = getPool();
+    const running = resample(volume(), { spacing: [0.35, 0.35, 0.35], interp: 'cubic', workers: 2 });
+    let settled = false;
+    void running.catch(() => undefined).finally(() => (settled = true));
+    await until(() => pool.threads.length >= 2);
+    expect(settled, 'the resample must outlast the close').toBe(false);
+    await closePool();
+    const e = await running.catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'E_ABORTED', where: 'resample', message: expect.stringMatching(/closePool/) });
+  }, 60_000);
+
   it('inference: a session worker killed during detect fails that run with E_WORKER; the next run gets a new session', async () => {
     const { dir } = await smallPhantom('chest', { slices: 24 });
     const model = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 2 });

@@ -1,0 +1,33 @@
+/**
+ * One 'abort' listener per host signal, shared by every run that watches it. A host that passes one long-lived
+ * shutdown signal to many concurrent runs would otherwise get Node's MaxListenersExceededWarning (a leak warning
+ * for what is not a leak) once more than ten are in flight.
+ */
+interface Watch {
+  fns: Set<() => void>;
+  fire: () => void;
+}
+const watches = new WeakMap<AbortSignal, Watch>();
+
+/** Calls `fn` once when `signal` aborts; returns the call that stops watching. */
+export function onAbort(signal: AbortSignal, fn: () => void): () => void {
+  let w = watches.get(signal);
+  if (!w) {
+    const fns = new Set<() => void>();
+    const fire = (): void => {
+      watches.delete(signal);
+      for (const f of fns) f();
+    };
+    w = { fns, fire };
+    watches.set(signal, w);
+    signal.addEventListener('abort', fire, { once: true });
+  }
+  const watch = w;
+  watch.fns.add(fn);
+  return () => {
+    if (!watch.fns.delete(fn) || watch.fns.size > 0) return;
+    // The last watcher leaves: the one listener goes too.
+    if (watches.get(signal) === watch) watches.delete(signal);
+    signal.removeEventListener('abort', watch.fire);
+  };
+}
