@@ -10,8 +10,8 @@ export type { StudyIndex, SeriesEntry, SeriesProblem, ProblemKind, SkippedFile, 
 export { summarizeStudy, summarizeSeries } from './series/summary.js';
 export type { SeriesSummary, StudySummary } from './series/summary.js';
 export { PRIMARY_RULE } from './series/select.js';
-export { assembleVolume, DEFAULT_MAX_VOXELS } from './volume/assemble.js';
-export type { AssembleOptions, FilledAssembleOptions } from './volume/assemble.js';
+export { assembleVolume, assembleSeries, DEFAULT_MAX_VOXELS } from './volume/assemble.js';
+export type { AssembleOptions, AssembledSeries, FilledAssembleOptions } from './volume/assemble.js';
 export { writeNifti, readNifti } from './volume/nifti.js';
 export { writeFileAtomic } from './io/atomic.js';
 export { parseInstance, readHeader, readInstance } from './dicom/parse.js';
@@ -20,6 +20,7 @@ export { decodeFrame, decodeFrameToHu } from './dicom/decode.js';
 export type { HuOptions } from './dicom/decode.js';
 export { decodeSlicesInto } from './dicom/decode-series.js';
 export type { SliceSource, DecodeTarget, DecodeOptions } from './dicom/decode-series.js';
+export type { BrokenSlice } from './dicom/decode-task.js';
 export { TRANSFER_SYNTAXES, findTransferSyntax } from './dicom/transfer-syntax.js';
 export type { TransferSyntax, CodecId } from './dicom/transfer-syntax.js';
 export type { DicomInstance, FrameMeta, FrameBytes, StoredPixels } from './dicom/types.js';

@@ -1,14 +1,16 @@
 import { availableParallelism } from 'node:os';
 import { CtscopeError, toCtscopeError } from '../errors.js';
-import { getPool, isThreadCount, MAX_THREADS, poolSize } from '../workers/pool.js';
+import { getPool, isThreadCount, MAX_THREADS, poolSize, poolTaskError } from '../workers/pool.js';
 import { eventLoopTurns } from '../io/turns.js';
 import type { DicomInstance } from './types.js';
 import { getTransferSyntax } from './transfer-syntax.js';
 import {
+  brokenOrThrow,
   decodeFileInto,
   newScratch,
   readSource,
   volumeView,
+  type BrokenSlice,
   type DecodeFileJob,
   type DecodeSlicesTaskInput,
   type DecodeSlicesTaskResult,
@@ -38,6 +40,11 @@ export interface DecodeOptions {
   /** HU for PixelPaddingValue voxels (default -1024). */
   paddingHu?: number;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Leave out slices whose file cannot be read or whose pixel data does not decode, and return them as `broken`,
+   * instead of rejecting with the first one's error (default false).
+   */
+  skipBroken?: boolean;
 }
 
 interface FilledDecodeOptions {
@@ -45,6 +52,7 @@ interface FilledDecodeOptions {
   threads: number;
   paddingHu: number;
   onProgress: (done: number, total: number) => void;
+  skipBroken: boolean;
 }
 
 /** Worker batches per lane: enough to balance uneven files, few enough to keep per-task overhead small. */
@@ -62,6 +70,7 @@ function fill(o: DecodeOptions): FilledDecodeOptions {
     threads,
     paddingHu: o.paddingHu ?? DEFAULT_HU_OPTIONS.paddingHu,
     onProgress: o.onProgress ?? (() => {}),
+    skipBroken: o.skipBroken ?? false,
   };
 }
 
@@ -136,6 +145,8 @@ interface Run {
   total: number;
   done: number;
   saturated: number;
+  /** Slices left out (skipBroken), from every lane. */
+  broken: BrokenSlice[] | undefined;
 }
 
 function progress(run: Run, slices: number): void {
@@ -171,10 +182,15 @@ async function inlineLane(run: Run, q: Queues, takeCompressed: boolean): Promise
     const reads = items.map((it, i) => (it.bytes ? Promise.resolve(it.bytes) : readSource(it.job.path, scratch[i])));
     for (const r of reads) r.catch(() => {}); // reported when awaited
     for (let i = 0; i < items.length; i++) {
-      const bytes = await reads[i]!;
-      if (run.stop.signal.aborted) return;
       const { job } = items[i]!;
-      run.saturated += await decodeFileInto(bytes, job, run.out, run.target.sliceVoxels, run.opts.paddingHu);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await reads[i]!;
+      } catch (e) {
+        brokenOrThrow(e, job.path, job.frames, run.broken);
+      }
+      if (run.stop.signal.aborted) return;
+      if (bytes) run.saturated += await decodeFileInto(bytes, job, run.out, run.target.sliceVoxels, run.opts.paddingHu, run.broken);
       progress(run, job.frames.length);
       // In-memory bytes resolve without a trip through the event loop: give the host's timers and I/O
       // (and an abort) a turn every few milliseconds.
@@ -196,6 +212,7 @@ async function workerLane(run: Run, q: Queues, batchSize: number, takeNative: bo
     sliceVoxels: run.target.sliceVoxels,
     paddingHu: run.opts.paddingHu,
     files,
+    skipBroken: run.opts.skipBroken,
   });
   if (q.compressed.length === 0) {
     if (!takeNative) return;
@@ -203,7 +220,7 @@ async function workerLane(run: Run, q: Queues, batchSize: number, takeNative: bo
       await pool.run(task([]), { name: 'decodeSlicesTask', signal: run.stop.signal });
     } catch (e) {
       if (run.stop.signal.aborted) return;
-      throw toCtscopeError(e, 'E_WORKER', 'decode worker failed to start');
+      throw poolTaskError(pool, e, 'decode worker failed to start', 'decode');
     }
   }
   for (;;) {
@@ -216,9 +233,10 @@ async function workerLane(run: Run, q: Queues, batchSize: number, takeNative: bo
       result = (await pool.run(task(batch), { name: 'decodeSlicesTask', signal: run.stop.signal })) as DecodeSlicesTaskResult;
     } catch (e) {
       if (run.stop.signal.aborted) return;
-      throw toCtscopeError(e, 'E_WORKER', 'decode worker failed');
+      throw poolTaskError(pool, e, 'decode worker failed', 'decode');
     }
     if (result.error) throw toCtscopeError(result.error, 'E_WORKER');
+    run.broken?.push(...result.broken);
     run.saturated += result.saturatedVoxels;
     progress(run, result.slices);
   }
@@ -247,16 +265,17 @@ function helpWithNative(nativeFiles: number): boolean {
  * time, reads overlapping the conversion, which runs near memory speed) and in-memory sources; workers
  * help with uncompressed files when that pays (see helpWithNative). `threads: 1` keeps everything on
  * this thread. An abort rejects with E_ABORTED once the lanes have stopped (workers at once, this thread
- * after its current frame); the first failing slice rejects with its coded error naming the file.
+ * after its current frame); the first failing slice rejects with its coded error naming the file, unless
+ * `skipBroken`, where damaged or unreadable slices come back in `broken` (by slice index) and the rest is decoded.
  */
-export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarget, options: DecodeOptions = {}): Promise<{ saturatedVoxels: number }> {
+export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarget, options: DecodeOptions = {}): Promise<{ saturatedVoxels: number; broken: BrokenSlice[] }> {
   const opts = fill(options);
   checkTarget(slices, target);
   if (opts.signal?.aborted) throw abortedError();
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const run: Run = { out: volumeView(target.buffer, target.dtype), target, opts, stop, total: slices.length, done: 0, saturated: 0 };
+  const run: Run = { out: volumeView(target.buffer, target.dtype), target, opts, stop, total: slices.length, done: 0, saturated: 0, broken: opts.skipBroken ? [] : undefined };
   try {
     const q: Queues = { native: [], compressed: [] };
     const memory: WorkItem[] = [];
@@ -290,7 +309,7 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
     if (opts.signal?.aborted) throw abortedError();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return { saturatedVoxels: run.saturated };
+    return { saturatedVoxels: run.saturated, broken: (run.broken ?? []).sort((a, b) => a.sliceIndex - b.sliceIndex) };
   } catch (e) {
     if (opts.signal?.aborted) throw abortedError();
     throw toCtscopeError(e, 'E_WORKER');

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { CtscopeError, isCtscopeError, toCtscopeError } from '../errors.js';
+import { CtscopeError, isCtscopeError, toCtscopeError, type ErrorCode } from '../errors.js';
 import type { DicomInstance } from './types.js';
 import { decodeFrameToHu } from './decode.js';
 
@@ -19,6 +19,30 @@ export interface DecodeSlicesTaskInput {
   sliceVoxels: number;
   paddingHu: number;
   files: DecodeFileJob[];
+  /** Record a damaged or unreadable slice in `broken` and go on, instead of failing the task. */
+  skipBroken?: boolean;
+}
+
+/** A slice that could not be read or decoded (with `skipBroken`): left out instead of failing the series. */
+export interface BrokenSlice {
+  sliceIndex: number;
+  code: ErrorCode;
+  message: string;
+  /** The file, or the name of in-memory bytes. */
+  where: string;
+}
+
+/**
+ * Codes that mean one slice's file or pixel data is bad: that slice can be left out. Anything else (a worker that
+ * died, an abort, an internal error) concerns the whole run.
+ */
+const SLICE_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_NOT_FOUND', 'E_IO', 'E_NOT_DICOM', 'E_TRUNCATED', 'E_BAD_DICOM', 'E_UNSUPPORTED_SYNTAX', 'E_UNSUPPORTED_PIXELS', 'E_CODEC']);
+
+/** Records the slices of `frames` as broken by `e` when `broken` is given and `e` is a slice fault; else throws. */
+export function brokenOrThrow(e: unknown, path: string, frames: ReadonlyArray<{ sliceIndex: number }>, broken: BrokenSlice[] | undefined): void {
+  const c = naming(e, path);
+  if (!broken || !SLICE_FAULTS.has(c.code)) throw c;
+  for (const f of frames) broken.push({ sliceIndex: f.sliceIndex, code: c.code, message: c.message, where: c.where ?? path });
 }
 
 /** Coded errors travel as plain data: structured clone keeps only message and stack of an Error. */
@@ -33,6 +57,7 @@ export interface DecodeSlicesTaskResult {
   saturatedVoxels: number;
   slices: number;
   error?: TaskError;
+  broken: BrokenSlice[];
 }
 
 export function volumeView(buffer: SharedArrayBuffer, dtype: 'int16' | 'float32'): Int16Array | Float32Array {
@@ -89,16 +114,18 @@ function naming(e: unknown, path: string): CtscopeError {
   return new CtscopeError(c.code, message, { cause: c, where: path });
 }
 
-/** Decodes every frame of one file into the volume; returns saturated voxels. */
-export async function decodeFileInto(bytes: Uint8Array, job: DecodeFileJob, out: Int16Array | Float32Array, sliceVoxels: number, paddingHu: number): Promise<number> {
+/**
+ * Decodes every frame of one file into the volume; returns saturated voxels. With `broken`, a frame that does not
+ * decode is recorded there and the others still are (one damaged frame of a multi-frame object costs that frame).
+ */
+export async function decodeFileInto(bytes: Uint8Array, job: DecodeFileJob, out: Int16Array | Float32Array, sliceVoxels: number, paddingHu: number, broken?: BrokenSlice[]): Promise<number> {
   let saturated = 0;
-  try {
-    for (const { frameIndex, sliceIndex } of job.frames) {
-      const r = await decodeFrameToHu(bytes, job.instance, frameIndex, out, sliceIndex * sliceVoxels, { paddingHu });
-      saturated += r.saturated;
+  for (const frame of job.frames) {
+    try {
+      saturated += (await decodeFrameToHu(bytes, job.instance, frame.frameIndex, out, frame.sliceIndex * sliceVoxels, { paddingHu })).saturated;
+    } catch (e) {
+      brokenOrThrow(e, job.path, [frame], broken);
     }
-  } catch (e) {
-    throw naming(e, job.path);
   }
   return saturated;
 }
@@ -112,18 +139,24 @@ const workerScratch = newScratch();
  */
 export async function decodeSlicesTask(input: DecodeSlicesTaskInput): Promise<DecodeSlicesTaskResult> {
   const out = volumeView(input.buffer, input.dtype);
+  const broken: BrokenSlice[] | undefined = input.skipBroken ? [] : undefined;
   let saturatedVoxels = 0;
   let slices = 0;
   try {
     for (const job of input.files) {
-      const bytes = job.bytes ?? (await readSource(job.path, workerScratch));
-      saturatedVoxels += await decodeFileInto(bytes, job, out, input.sliceVoxels, input.paddingHu);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = job.bytes ?? (await readSource(job.path, workerScratch));
+      } catch (e) {
+        brokenOrThrow(e, job.path, job.frames, broken);
+      }
+      if (bytes) saturatedVoxels += await decodeFileInto(bytes, job, out, input.sliceVoxels, input.paddingHu, broken);
       slices += job.frames.length;
     }
-    return { saturatedVoxels, slices };
+    return { saturatedVoxels, slices, broken: broken ?? [] };
   } catch (e) {
     const c = isCtscopeError(e) ? toCtscopeError(e, 'E_WORKER') : toCtscopeError(e, 'E_WORKER', 'decode worker failed');
     const error: TaskError = { name: 'CtscopeError', code: c.code, message: c.message, ...(c.where !== undefined ? { where: c.where } : {}) };
-    return { saturatedVoxels, slices, error };
+    return { saturatedVoxels, slices, error, broken: broken ?? [] };
   }
 }

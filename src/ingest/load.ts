@@ -8,7 +8,7 @@ import { indexStudy } from '../series/index-study.js';
 import { poolSize, warmPool } from '../workers/pool.js';
 import { findSeries } from '../series/select.js';
 import type { SeriesEntry, SkippedFile, StudyIndex } from '../series/types.js';
-import { DEFAULT_MAX_VOXELS, assembleVolume } from '../volume/assemble.js';
+import { DEFAULT_MAX_VOXELS, assembleSeries } from '../volume/assemble.js';
 import type { CtVolume } from '../volume/types.js';
 
 /**
@@ -95,7 +95,7 @@ export async function loadSeries(input: StudyInput, options: LoadOptions = {}): 
   throwIfAborted(o.signal, 'loading');
   const total = series.layout?.slices.length ?? 0;
   o.onProgress({ stage: 'decode', done: 0, total });
-  const volume = await assembleVolume(series, {
+  const { volume, layout, broken } = await assembleSeries(series, {
     signal: o.signal,
     threads: o.threads,
     paddingHu: o.paddingHu,
@@ -103,7 +103,13 @@ export async function loadSeries(input: StudyInput, options: LoadOptions = {}): 
     onProgress: (done, all) => o.onProgress({ stage: 'decode', done, total: all }),
     bytesFor: (source) => bytes.get(source),
   });
-  return Object.assign(volume, { index, series });
+  if (broken.length === 0) return Object.assign(volume, { index, series });
+  // A file none of whose slices decoded is reported like any other skipped file; one that lost only some frames
+  // is named in the volume's `undecodable-slices` problem.
+  const lost = new Map<string, (typeof broken)[number]>();
+  for (const b of broken) if (!layout.slices.some((r) => r.instance === b.ref.instance)) lost.set(b.ref.instance.source, b);
+  const skipped = [...index.skipped, ...[...lost].map(([path, b]) => ({ path, code: b.code, message: b.message }))];
+  return Object.assign(volume, { index: { ...index, skipped }, series: { ...series, layout } });
 }
 
 /** The series to load: the user's choice, else the index's primary, else a coded error. */

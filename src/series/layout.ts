@@ -50,20 +50,21 @@ const RAD = 180 / Math.PI;
  *   the normal (gantry tilt) the direction is non-orthogonal, so every slice lands exactly where it was
  *   acquired; uneven steps are kept in `positions`/`offsets` and the grid uses their mean.
  * Duplicates (same position) keep one image: lossless encodings first, then InstanceNumber, then source.
- * Throws E_GEOMETRY when a multi-slice series lacks orientation or positions.
+ * Throws E_GEOMETRY when a multi-slice series lacks orientation or positions. With `keep`, only the frames it
+ * accepts are laid out (the volume leaves out slices that did not decode).
  */
-export function layoutSlices(instances: readonly DicomInstance[], options: LayoutOptions = DEFAULT_LAYOUT): SliceLayout {
+export function layoutSlices(instances: readonly DicomInstance[], options: LayoutOptions = DEFAULT_LAYOUT, keep?: (ref: SliceRef) => boolean): SliceLayout {
   const problems: SeriesProblem[] = headerRepairs(instances);
   const refs: SliceRef[] = [];
   for (const instance of instances)
-    for (let f = 0; f < Math.max(1, instance.frames.length); f++) refs.push({ instance, frameIndex: f });
+    for (let f = 0; f < Math.max(1, instance.frames.length); f++) if (!keep || keep({ instance, frameIndex: f })) refs.push({ instance, frameIndex: f });
   if (refs.length === 0) throw new CtscopeError('E_GEOMETRY', 'series has no images');
 
   const first = refs[0]!.instance;
   const iop = frameOf(refs[0]!)?.imageOrientationPatient ?? first.frames[0]?.imageOrientationPatient;
   if (!iop || !refs.every((r) => frameOf(r)?.imagePositionPatient)) {
     if (refs.length > 1) throw new CtscopeError('E_GEOMETRY', 'series has several images but no ImageOrientationPatient/ImagePositionPatient');
-    return singleWithoutGeometry(refs[0]!, problems);
+    return singleWithoutGeometry(refs[0]!, problems, options);
   }
   for (const r of refs) {
     const o = frameOf(r)?.imageOrientationPatient ?? iop;
@@ -194,6 +195,7 @@ export function layoutSlices(instances: readonly DicomInstance[], options: Layou
     uneven,
     tiltDeg,
     problems,
+    options,
   };
 }
 
@@ -236,7 +238,7 @@ function pixelSpacingOf(slices: readonly SliceRef[], problems: SeriesProblem[]):
 }
 
 /** One image without orientation or position: identity axes at the origin, reported. */
-function singleWithoutGeometry(ref: SliceRef, problems: SeriesProblem[]): SliceLayout {
+function singleWithoutGeometry(ref: SliceRef, problems: SeriesProblem[], options: LayoutOptions): SliceLayout {
   problems.push({ kind: 'no-geometry', message: 'no ImageOrientationPatient/ImagePositionPatient: identity axes at the origin assumed' });
   const ps = pixelSpacingOf([ref], problems);
   const f = frameOf(ref);
@@ -256,6 +258,7 @@ function singleWithoutGeometry(ref: SliceRef, problems: SeriesProblem[]): SliceL
     uneven: false,
     tiltDeg: 0,
     problems,
+    options,
   };
 }
 

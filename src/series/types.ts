@@ -1,6 +1,7 @@
 import type { DicomInstance } from '../dicom/types.js';
 import type { ErrorCode } from '../errors.js';
 import type { Geometry, Vec3 } from '../volume/types.js';
+import type { LayoutOptions } from './layout.js';
 
 /** Stable names for the non-fatal problems a series can have; the message says the details. */
 export type ProblemKind =
@@ -44,6 +45,8 @@ export interface SliceLayout {
   /** Angle between the normal and the slice-to-slice vector, degrees (0 when orthogonal). */
   tiltDeg: number;
   problems: SeriesProblem[];
+  /** The options it was laid out with (a volume that leaves out broken slices lays the rest out the same way). */
+  options: LayoutOptions;
 }
 
 /** Why a series may not be the primary volume. `reject` never is; `demote` only when nothing better exists. */

@@ -1,7 +1,10 @@
+import { basename } from 'node:path';
 import { decodeSlicesInto, type SliceSource } from '../dicom/decode-series.js';
+import type { BrokenSlice } from '../dicom/decode-task.js';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { definedOnly } from '../io/fill.js';
-import type { SeriesEntry } from '../series/types.js';
+import { layoutSlices } from '../series/layout.js';
+import type { SeriesEntry, SeriesProblem, SliceLayout, SliceRef } from '../series/types.js';
 import type { CtVolume } from './types.js';
 
 export interface AssembleOptions {
@@ -43,46 +46,64 @@ export const DEFAULT_ASSEMBLE: FilledAssembleOptions = {
  * Decodes a series into one CT volume in HU. The voxel buffer is a single SharedArrayBuffer of the final
  * size, allocated once and filled in place by the decode workers (each reads its own files), so peak
  * memory stays near the volume's size. int16 when every slope and intercept is an integer, float32
- * otherwise. The geometry is the series layout (see series/layout.ts).
+ * otherwise. The geometry is the series layout (see series/layout.ts). A slice whose file cannot be read or
+ * whose pixel data does not decode is left out and reported in `problems` (`undecodable-slices`; the gap it
+ * leaves is then a `missing-slices` problem), as long as at least half the slices decode; otherwise the first
+ * one's error is thrown.
  */
 export async function assembleVolume(series: SeriesEntry, options: AssembleOptions = {}): Promise<CtVolume> {
+  return (await assembleSeries(series, options)).volume;
+}
+
+/** The volume, the layout it ended with (without broken slices) and the slices left out. */
+export interface AssembledSeries {
+  volume: CtVolume;
+  layout: SliceLayout;
+  broken: Array<BrokenSlice & { ref: SliceRef }>;
+}
+
+/** assembleVolume, also saying which slices were left out and the layout of those kept. */
+export async function assembleSeries(series: SeriesEntry, options: AssembleOptions = {}): Promise<AssembledSeries> {
   const o: FilledAssembleOptions = { ...DEFAULT_ASSEMBLE, ...definedOnly(options) };
-  const layout = series.layout;
-  if (!layout) throw new CtscopeError('E_GEOMETRY', `series ${series.id}: ${series.layoutError ?? 'no slice geometry'}`);
+  const first = series.layout;
+  if (!first) throw new CtscopeError('E_GEOMETRY', `series ${series.id}: ${series.layoutError ?? 'no slice geometry'}`);
   if (series.samplesPerPixel !== 1 || !series.photometricInterpretation.startsWith('MONOCHROME'))
     throw new CtscopeError('E_UNSUPPORTED_PIXELS', `series ${series.id} is a colour image (${series.photometricInterpretation}), not a CT volume`);
   throwIfAborted(o.signal, 'volume assembly');
 
-  const [nx, ny, nz] = layout.geometry.dims;
+  const [nx, ny, nz] = first.geometry.dims;
   const sliceVoxels = nx * ny;
   const voxels = sliceVoxels * nz;
   if (!(voxels > 0)) throw new CtscopeError('E_GEOMETRY', `series ${series.id} has an empty image matrix (${nx} x ${ny} x ${nz})`);
   if (voxels > o.maxVoxels)
     throw new CtscopeError('E_TOO_LARGE', `series ${series.id} is ${nx} x ${ny} x ${nz} = ${voxels} voxels, over the limit of ${o.maxVoxels}`);
 
-  const integral = layout.slices.every(({ instance, frameIndex }) => {
+  const integral = first.slices.every(({ instance, frameIndex }) => {
     const f = instance.frames[frameIndex] ?? instance.frames[0];
     return !f || (Number.isInteger(f.rescaleSlope) && Number.isInteger(f.rescaleIntercept));
   });
   const dtype = integral ? 'int16' : 'float32';
   const bytesPerVoxel = integral ? 2 : 4;
-  let buffer: SharedArrayBuffer;
-  try {
-    buffer = new SharedArrayBuffer(voxels * bytesPerVoxel);
-  } catch (e) {
-    throw new CtscopeError('E_TOO_LARGE', `cannot allocate ${voxels * bytesPerVoxel} bytes for series ${series.id}`, { cause: e });
-  }
+  const allocate = (count: number): SharedArrayBuffer => {
+    try {
+      return new SharedArrayBuffer(count * bytesPerVoxel);
+    } catch (e) {
+      throw new CtscopeError('E_TOO_LARGE', `cannot allocate ${count * bytesPerVoxel} bytes for series ${series.id}`, { cause: e });
+    }
+  };
+  let buffer = allocate(voxels);
 
-  const sources: SliceSource[] = layout.slices.map(({ instance, frameIndex }, sliceIndex) => ({
+  const sources: SliceSource[] = first.slices.map(({ instance, frameIndex }, sliceIndex) => ({
     source: o.bytesFor(instance.source) ?? instance.source,
     instance,
     frameIndex,
     sliceIndex,
   }));
-  const { saturatedVoxels } = await decodeSlicesInto(
+  const { saturatedVoxels, broken } = await decodeSlicesInto(
     sources,
     { buffer, dtype, sliceVoxels },
     {
+      skipBroken: true,
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.threads !== undefined ? { threads: o.threads } : {}),
       ...(o.paddingHu !== undefined ? { paddingHu: o.paddingHu } : {}),
@@ -90,10 +111,20 @@ export async function assembleVolume(series: SeriesEntry, options: AssembleOptio
     },
   );
 
-  const problems = layout.problems.map((p) => `${p.kind}: ${p.message}`);
-  if (saturatedVoxels > 0) problems.push(`saturated: ${saturatedVoxels} voxel(s) outside the int16 range were clipped`);
-  const first = layout.slices[0]!.instance;
-  return {
+  let layout = first;
+  let problems: SeriesProblem[] = first.problems;
+  if (broken.length > 0) {
+    const head = broken[0]!;
+    if (broken.length * 2 > nz)
+      throw new CtscopeError(head.code, `${broken.length} of ${nz} slices of series ${series.id} cannot be decoded; the first: ${head.message}`, { where: head.where });
+    ({ layout, problems, buffer } = withoutBroken(series, first, broken, buffer, sliceVoxels, allocate));
+  }
+
+  const out = problems.map((p) => `${p.kind}: ${p.message}`);
+  if (broken.length > 0) out.push(`undecodable-slices: ${brokenSummary(broken, nz)}`);
+  if (saturatedVoxels > 0) out.push(`saturated: ${saturatedVoxels} voxel(s) outside the int16 range were clipped`);
+  const firstInstance = layout.slices[0]!.instance;
+  const volume: CtVolume = {
     data: integral ? new Int16Array(buffer) : new Float32Array(buffer),
     geometry: {
       dims: [...layout.geometry.dims],
@@ -101,8 +132,8 @@ export async function assembleVolume(series: SeriesEntry, options: AssembleOptio
       origin: [...layout.geometry.origin],
       direction: [...layout.geometry.direction],
     },
-    seriesInstanceUid: first.seriesInstanceUid,
-    studyInstanceUid: first.studyInstanceUid,
+    seriesInstanceUid: firstInstance.seriesInstanceUid,
+    studyInstanceUid: firstInstance.studyInstanceUid,
     sliceUids: layout.slices.map((s) => s.instance.sopInstanceUid),
     frameNumbers: layout.slices.map((s) => s.frameIndex + 1),
     instanceNumbers: layout.slices.map((s) => s.instance.instanceNumber ?? null),
@@ -112,6 +143,49 @@ export async function assembleVolume(series: SeriesEntry, options: AssembleOptio
       uneven: layout.uneven,
     },
     tiltDeg: layout.tiltDeg,
-    problems,
+    problems: out,
   };
+  return { volume, layout, broken: broken.map((b) => ({ ...b, ref: first.slices[b.sliceIndex]! })) };
+}
+
+/** Problems the layout measures from the slice positions: for the slices kept, they are measured again. */
+const MEASURED: ReadonlySet<string> = new Set(['missing-slices', 'uneven-spacing', 'gantry-tilt', 'non-collinear', 'duplicate-slices']);
+
+/**
+ * The series laid out again without its broken slices (the same options; only slices that were decoded, so a
+ * duplicate that was dropped does not come back undecoded), and the decoded slices moved into a buffer of that
+ * size.
+ */
+function withoutBroken(series: SeriesEntry, first: SliceLayout, broken: readonly BrokenSlice[], buffer: SharedArrayBuffer, sliceVoxels: number, allocate: (voxels: number) => SharedArrayBuffer): { layout: SliceLayout; problems: SeriesProblem[]; buffer: SharedArrayBuffer } {
+  const bad = new Set(broken.map((b) => b.sliceIndex));
+  const decoded = new Map<SliceRef['instance'], Map<number, number>>();
+  first.slices.forEach((r, k) => {
+    if (bad.has(k)) return;
+    let frames = decoded.get(r.instance);
+    if (!frames) decoded.set(r.instance, (frames = new Map()));
+    frames.set(r.frameIndex, k);
+  });
+  const at = (r: SliceRef): number | undefined => decoded.get(r.instance)?.get(r.frameIndex);
+  const layout = layoutSlices(series.instances, first.options, (r) => at(r) !== undefined);
+  const next = allocate(layout.slices.length * sliceVoxels);
+  const sliceBytes = buffer.byteLength / first.slices.length;
+  const src = new Uint8Array(buffer), dst = new Uint8Array(next);
+  layout.slices.forEach((r, k) => {
+    const from = at(r)!;
+    dst.set(src.subarray(from * sliceBytes, (from + 1) * sliceBytes), k * sliceBytes);
+  });
+  const kinds = new Set(layout.problems.map((p) => p.kind));
+  const problems = [...first.problems.filter((p) => !kinds.has(p.kind) && !MEASURED.has(p.kind)), ...layout.problems];
+  return { layout, problems, buffer: next };
+}
+
+/** "2 of 40 slices could not be decoded and are left out (a.dcm: E_CODEC, ...; ...)", at most three named. */
+function brokenSummary(broken: readonly BrokenSlice[], total: number): string {
+  // File names only, as the skipped-file lists give them; the message without the full path it starts with.
+  const named = broken.slice(0, 3).map((b) => {
+    const name = basename(b.where);
+    const message = b.message.split(b.where).join(name);
+    return `${name}: ${b.code}, ${message.startsWith(`${name}: `) ? message.slice(name.length + 2) : message}`;
+  });
+  return `${broken.length} of ${total} slices could not be decoded and are left out (${named.join('; ')}${broken.length > 3 ? '; ...' : ''})`;
 }
