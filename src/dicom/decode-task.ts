@@ -41,7 +41,8 @@ const SLICE_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_NOT_FOUND', 
 /** Records the slices of `frames` as broken by `e` when `broken` is given and `e` is a slice fault; else throws. */
 export function brokenOrThrow(e: unknown, path: string, frames: ReadonlyArray<{ sliceIndex: number }>, broken: BrokenSlice[] | undefined): void {
   const c = naming(e, path);
-  if (!broken || !SLICE_FAULTS.has(c.code)) throw c;
+  // Only what the readers and decoders coded as the file's fault: an uncoded exception (a bug, memory) fails the run.
+  if (!broken || !isCtscopeError(e) || !SLICE_FAULTS.has(c.code)) throw c;
   for (const f of frames) broken.push({ sliceIndex: f.sliceIndex, code: c.code, message: c.message, where: c.where ?? path });
 }
 
@@ -100,6 +101,9 @@ export async function readSource(path: string, scratch?: ReadScratch): Promise<U
     return at === size ? buf : buf.subarray(0, at);
   } catch (e) {
     const code = (e as { code?: string }).code;
+    // Only the file system's own errors (ENOENT, EACCES, EIO...) are about the file; anything else (an allocation
+    // failure) is passed on as it is.
+    if (typeof code !== 'string') throw e;
     throw new CtscopeError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot read ${path}: ${(e as Error).message}`, { cause: e, where: path });
   } finally {
     await fh?.close();

@@ -123,6 +123,8 @@ async function frameSource(bytes: Uint8Array, inst: DicomInstance, frameIndex: n
     decoded = await codec.decode(data, layoutOf(inst));
   } catch (e) {
     if (isCtscopeError(e) && e.code !== 'E_CODEC') throw e;
+    // Out of memory is this machine's state, not the frame's damage: it must not read as a broken slice.
+    if (e instanceof RangeError && /alloc/i.test(e.message)) throw e;
     const text = e instanceof Error ? e.message : String(e);
     throw new CtscopeError('E_CODEC', `${ts.name} frame ${frameIndex} of ${inst.source} does not decode (${codec.package}): ${text}`, { cause: e, where: inst.source });
   }

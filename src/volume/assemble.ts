@@ -1,10 +1,10 @@
 import { basename } from 'node:path';
-import { decodeSlicesInto, type SliceSource } from '../dicom/decode-series.js';
+import { decodeSlicesInto } from '../dicom/decode-series.js';
 import type { BrokenSlice } from '../dicom/decode-task.js';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { definedOnly } from '../io/fill.js';
 import { layoutSlices } from '../series/layout.js';
-import type { SeriesEntry, SeriesProblem, SliceLayout, SliceRef } from '../series/types.js';
+import type { SeriesEntry, SliceLayout, SliceRef } from '../series/types.js';
 import type { CtVolume } from './types.js';
 
 export interface AssembleOptions {
@@ -93,32 +93,59 @@ export async function assembleSeries(series: SeriesEntry, options: AssembleOptio
   };
   let buffer = allocate(voxels);
 
-  const sources: SliceSource[] = first.slices.map(({ instance, frameIndex }, sliceIndex) => ({
-    source: o.bytesFor(instance.source) ?? instance.source,
-    instance,
-    frameIndex,
-    sliceIndex,
-  }));
-  const { saturatedVoxels, broken } = await decodeSlicesInto(
-    sources,
-    { buffer, dtype, sliceVoxels },
-    {
-      skipBroken: true,
-      ...(o.signal ? { signal: o.signal } : {}),
-      ...(o.threads !== undefined ? { threads: o.threads } : {}),
-      ...(o.paddingHu !== undefined ? { paddingHu: o.paddingHu } : {}),
-      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-    },
-  );
+  // Progress is the first pass's: replacements for broken slices are a few more images at its end.
+  const decode = async (refs: readonly SliceRef[], into: SharedArrayBuffer, at: (k: number) => number, progress: boolean): Promise<{ saturatedVoxels: number; broken: BrokenSlice[] }> =>
+    await decodeSlicesInto(
+      refs.map(({ instance, frameIndex }, k) => ({ source: o.bytesFor(instance.source) ?? instance.source, instance, frameIndex, sliceIndex: at(k) })),
+      { buffer: into, dtype, sliceVoxels },
+      {
+        skipBroken: true,
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(o.threads !== undefined ? { threads: o.threads } : {}),
+        ...(o.paddingHu !== undefined ? { paddingHu: o.paddingHu } : {}),
+        ...(o.onProgress && progress ? { onProgress: o.onProgress } : {}),
+      },
+    );
+  const firstPass = await decode(first.slices, buffer, (k) => k, true);
+  let saturatedVoxels = firstPass.saturatedVoxels;
+  const broken = firstPass.broken.map((b) => ({ ...b, ref: first.slices[b.sliceIndex]! }));
 
   let layout = first;
-  let problems: SeriesProblem[] = first.problems;
   if (broken.length > 0) {
-    const head = broken[0]!;
-    if (broken.length * 2 > nz)
-      throw new CtscopeError(head.code, `${broken.length} of ${nz} slices of series ${series.id} cannot be decoded; the first: ${head.message}`, { where: head.where });
-    ({ layout, problems, buffer } = withoutBroken(series, first, broken, buffer, sliceVoxels, allocate));
+    // Laid out again without the broken slices, with the same options: where a broken slice had a duplicate at its
+    // position, that image now takes its place and is decoded here; one that fails too is left out in turn.
+    const bad = new Set(broken.map((b) => refKey(b.ref)));
+    let have = new Map(first.slices.map((r, k) => [refKey(r), k] as const).filter(([key]) => !bad.has(key)));
+    for (;;) {
+      if (bad.size * 2 > nz) {
+        const head = broken[0]!;
+        throw new CtscopeError(head.code, `${bad.size} of ${nz} slices of series ${series.id} cannot be decoded; the first: ${head.message}`, { where: head.where });
+      }
+      layout = layoutSlices(series.instances, first.options, (r) => !bad.has(refKey(r)));
+      const next = allocate(layout.slices.length * sliceVoxels);
+      const sliceBytes = sliceVoxels * bytesPerVoxel;
+      const src = new Uint8Array(buffer), dst = new Uint8Array(next);
+      const missing: number[] = [];
+      layout.slices.forEach((r, k) => {
+        const from = have.get(refKey(r));
+        if (from === undefined) missing.push(k);
+        else dst.set(src.subarray(from * sliceBytes, (from + 1) * sliceBytes), k * sliceBytes);
+      });
+      const refs = missing.map((k) => layout.slices[k]!);
+      const more = missing.length > 0 ? await decode(refs, next, (k) => missing[k]!, false) : { saturatedVoxels: 0, broken: [] };
+      saturatedVoxels += more.saturatedVoxels;
+      buffer = next;
+      have = new Map(layout.slices.map((r, k) => [refKey(r), k] as const));
+      if (more.broken.length === 0) break;
+      for (const b of more.broken) {
+        const ref = layout.slices[b.sliceIndex]!;
+        bad.add(refKey(ref));
+        have.delete(refKey(ref));
+        broken.push({ ...b, ref });
+      }
+    }
   }
+  const problems = layout.problems;
 
   const out = problems.map((p) => `${p.kind}: ${p.message}`);
   if (broken.length > 0) out.push(`undecodable-slices: ${brokenSummary(broken, nz)}`);
@@ -145,38 +172,12 @@ export async function assembleSeries(series: SeriesEntry, options: AssembleOptio
     tiltDeg: layout.tiltDeg,
     problems: out,
   };
-  return { volume, layout, broken: broken.map((b) => ({ ...b, ref: first.slices[b.sliceIndex]! })) };
+  return { volume, layout, broken };
 }
 
-/** Problems the layout measures from the slice positions: for the slices kept, they are measured again. */
-const MEASURED: ReadonlySet<string> = new Set(['missing-slices', 'uneven-spacing', 'gantry-tilt', 'non-collinear', 'duplicate-slices']);
-
-/**
- * The series laid out again without its broken slices (the same options; only slices that were decoded, so a
- * duplicate that was dropped does not come back undecoded), and the decoded slices moved into a buffer of that
- * size.
- */
-function withoutBroken(series: SeriesEntry, first: SliceLayout, broken: readonly BrokenSlice[], buffer: SharedArrayBuffer, sliceVoxels: number, allocate: (voxels: number) => SharedArrayBuffer): { layout: SliceLayout; problems: SeriesProblem[]; buffer: SharedArrayBuffer } {
-  const bad = new Set(broken.map((b) => b.sliceIndex));
-  const decoded = new Map<SliceRef['instance'], Map<number, number>>();
-  first.slices.forEach((r, k) => {
-    if (bad.has(k)) return;
-    let frames = decoded.get(r.instance);
-    if (!frames) decoded.set(r.instance, (frames = new Map()));
-    frames.set(r.frameIndex, k);
-  });
-  const at = (r: SliceRef): number | undefined => decoded.get(r.instance)?.get(r.frameIndex);
-  const layout = layoutSlices(series.instances, first.options, (r) => at(r) !== undefined);
-  const next = allocate(layout.slices.length * sliceVoxels);
-  const sliceBytes = buffer.byteLength / first.slices.length;
-  const src = new Uint8Array(buffer), dst = new Uint8Array(next);
-  layout.slices.forEach((r, k) => {
-    const from = at(r)!;
-    dst.set(src.subarray(from * sliceBytes, (from + 1) * sliceBytes), k * sliceBytes);
-  });
-  const kinds = new Set(layout.problems.map((p) => p.kind));
-  const problems = [...first.problems.filter((p) => !kinds.has(p.kind) && !MEASURED.has(p.kind)), ...layout.problems];
-  return { layout, problems, buffer: next };
+/** A slice's identity: its source and frame (buffers have unique names). */
+function refKey(r: SliceRef): string {
+  return `${r.instance.source}#${r.frameIndex}`;
 }
 
 /** "2 of 40 slices could not be decoded and are left out (a.dcm: E_CODEC, ...; ...)", at most three named. */

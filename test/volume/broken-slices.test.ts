@@ -17,7 +17,7 @@ const J2K = (): string => chestTs('JPEG2000LosslessOnlyTransferSyntax', '1.2.840
  * A series of `n` slices 1.25 mm apart made from the one JPEG 2000 chest slice: ImagePositionPatient z, the SOP
  * Instance UIDs and InstanceNumber are rewritten in place (same lengths), so every file keeps the real codestream.
  */
-function j2kSeries(n: number): Array<{ name: string; bytes: Buffer }> {
+function j2kSeries(n: number, zOf = (k: number): number => 1.25 * k): Array<{ name: string; bytes: Buffer }> {
   const src = readFileSync(J2K());
   const ds = dicomParser.parseDicom(new Uint8Array(src), { untilTag: 'x7fe00010' });
   const field = (tag: string): { at: number; length: number; text: string } => {
@@ -32,7 +32,7 @@ function j2kSeries(n: number): Array<{ name: string; bytes: Buffer }> {
       if (text.length > f.length) throw new Error(`${text} does not fit ${f.length} bytes`);
       b.write(text.padEnd(f.length, pad), f.at, 'latin1');
     };
-    put(ipp, `${x}\\${y}\\${(z0 + 1.25 * k).toFixed(2)}`, ' ');
+    put(ipp, `${x}\\${y}\\${(z0 + zOf(k)).toFixed(2)}`, ' ');
     const uid = `${sop.text.slice(0, sop.text.length - 4)}${String(k).padStart(4, '0')}`;
     put(sop, uid, '\0');
     put(meta, uid, '\0');
@@ -93,6 +93,25 @@ describe.skipIf(!hasSharedData)('slices that do not decode', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }, 60_000);
+
+  it('a broken slice with an intact duplicate at its position is replaced by it; other problems are measured on what is kept', async () => {
+    // s07 repeats s03's position; the layout prefers s03 (lower InstanceNumber), which is broken.
+    const series = j2kSeries(8, (k) => 1.25 * (k === 7 ? 3 : k));
+    const whole = await loadSeries(series, { threads: 2 });
+    expect(whole.geometry.dims[2]).toBe(7);
+    expect(whole.problems.some((p) => p.startsWith('duplicate-slices:'))).toBe(true);
+    const v = await loadSeries(series.map((f, k) => (k === 3 ? { name: f.name, bytes: damage(f.bytes) } : f)), { threads: 2 });
+    expect(v.geometry.dims[2]).toBe(7);
+    expect(v.sliceUids[3]).toBe(whole.sliceUids[3]!.slice(0, -4) + '0007');
+    expect(v.slices.uneven).toBe(false);
+    expect(v.problems.filter((p) => /^(uneven-spacing|missing-slices)/.test(p))).toEqual([]);
+    const plane = 512 * 512 * 2;
+    expect(Buffer.compare(Buffer.from(v.data.buffer, 3 * plane, plane), Buffer.from(whole.data.buffer, 3 * plane, plane))).toBe(0);
+    // An unrelated broken slice leaves the duplicate reported as before.
+    const other = await loadSeries(series.map((f, k) => (k === 1 ? { name: f.name, bytes: damage(f.bytes) } : f)), { threads: 2 });
+    expect(other.geometry.dims[2]).toBe(6);
+    expect(other.problems.some((p) => p.startsWith('duplicate-slices:'))).toBe(true);
   }, 60_000);
 
   it('when more than half the slices do not decode, the series fails with the first one\'s code', async () => {
