@@ -10,6 +10,8 @@
  * Usage: node models/mine_candidates.mjs nodule|aneurysm OUT SEED_FROM SEED_TO   (build dist/ first)
  * The phantoms have the generator's full z coverage (as `ctscope synth` and the evaluation make them);
  * MINE_COVERAGE=cropped crops it to the `coverage` range below (faster, but misses anatomy above and below).
+ * MINE_LESIONS=a,b draws a..b lesions per phantom instead of the task's range (more distinct positives per
+ * phantom); MINE_CANDIDATES=n keeps the first stage's n highest maxima instead of 200 (less disk per phantom).
  */
 import { mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,10 +31,10 @@ const TASKS = {
   nodule: { kind: 'chest', rows: [256, 320, 384], coverage: [120, 220], lesions: [2, 4], jitter: 4 },
   aneurysm: { kind: 'cta', rows: [256, 320, 384], coverage: [70, 140], lesions: [1, 3], jitter: 4 },
 };
-const FLOOR = 0.02, MAX_CANDIDATES = 200;
+const FLOOR = 0.02, MAX_CANDIDATES = Number(process.env.MINE_CANDIDATES ?? 200);
 
 const [task, out, from, to] = process.argv.slice(2);
-const T = TASKS[task];
+const T = TASKS[task] && { ...TASKS[task], ...(process.env.MINE_LESIONS ? { lesions: process.env.MINE_LESIONS.split(',').map(Number) } : {}) };
 if (!T || !out) {
   console.error('usage: node models/mine_candidates.mjs nodule|aneurysm OUT SEED_FROM SEED_TO');
   process.exit(2);

@@ -10,7 +10,8 @@ refine.onnx next to the first-stage model; models/set_refine.py then records it 
 
 Environment: TRAIN_SECONDS (wall-clock budget, default 900), TRAIN_THREADS (default 2), TRAIN_BATCH (64),
 VAL_SEEDS=a-b (crops of these seeds are held out and scored at the end; default none), SMALL_MM and SMALL_BOOST
-(positives of a lesion under SMALL_MM are drawn SMALL_BOOST times as often; default no boost).
+(positives of a lesion under SMALL_MM are drawn SMALL_BOOST times as often; default no boost), INIT_WEIGHTS (a
+refine.pt to start from instead of random weights), TRAIN_LR (peak learning rate, default 0.002).
 """
 import json
 import os
@@ -49,15 +50,21 @@ class RefineNet(nn.Module):
 
 
 def load(dirs):
-    meta, parts = [], []
+    """Crops of every folder in one array, filled folder by folder from a memory map (no second copy in memory)."""
+    metas, maps = [], []
     for d in dirs.split(','):
         with open(os.path.join(d, 'crops.jsonl')) as f:
             m = [json.loads(l) for l in f if l.strip()]
-        raw = np.fromfile(os.path.join(d, 'crops.i16'), dtype=np.int16)
+        raw = np.memmap(os.path.join(d, 'crops.i16'), dtype=np.int16, mode='r')
         k = min(len(m), len(raw) // MINED ** 3)
-        meta += m[:k]
-        parts.append(raw[: k * MINED ** 3].reshape(k, MINED, MINED, MINED))
-    return meta, np.concatenate(parts)
+        metas.append(m[:k])
+        maps.append(raw[: k * MINED ** 3].reshape(k, MINED, MINED, MINED))
+    data = np.empty((sum(len(m) for m in maps), MINED, MINED, MINED), np.int16)
+    at = 0
+    for m in maps:
+        data[at:at + len(m)] = m
+        at += len(m)
+    return [x for m in metas for x in m], data
 
 
 def normalise(x, window):
@@ -135,7 +142,10 @@ def main():
     pos_w /= pos_w.sum()
     print(f'{len(meta)} crops: {len(pos)} positive, {len(neg)} negative for training, {is_val.sum()} held out', flush=True)
     net = RefineNet()
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    if os.environ.get('INIT_WEIGHTS'):
+        net.load_state_dict(torch.load(os.environ['INIT_WEIGHTS']))
+    lr = float(os.environ.get('TRAIN_LR', 2e-3))
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     t0, step, losses = time.time(), 0, []
     while time.time() - t0 < budget:
         # A quarter positives per batch: lesions are rare among candidates.
@@ -144,7 +154,7 @@ def main():
         y = torch.from_numpy(label[idx].astype(np.float32))[:, None]
         frac = (time.time() - t0) / budget
         for g in opt.param_groups:
-            g['lr'] = 2e-3 * 0.5 * (1 + np.cos(np.pi * min(frac, 1)))  # cosine decay over the time budget
+            g['lr'] = lr * 0.5 * (1 + np.cos(np.pi * min(frac, 1)))  # cosine decay over the time budget
         net.train()
         loss = F.binary_cross_entropy_with_logits(net(x), y)
         opt.zero_grad()
