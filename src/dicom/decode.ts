@@ -126,11 +126,11 @@ async function frameSource(bytes: Uint8Array, inst: DicomInstance, frameIndex: n
     // Out of memory is this machine's state, not the frame's damage: it must not read as a broken slice.
     if (e instanceof RangeError && /alloc/i.test(e.message)) throw e;
     const text = e instanceof Error ? e.message : String(e);
-    throw new CtscopeError('E_CODEC', `${ts.name} frame ${frameIndex} of ${inst.source} does not decode (${codec.package}): ${text}`, { cause: e, where: inst.source });
+    throw new CtscopeError('E_CODEC', `${ts.name} frame ${frameIndex + 1} of ${inst.source} does not decode (${codec.package}): ${text}`, { cause: e, where: inst.source });
   }
   const n = inst.rows * inst.columns;
   if (decoded.pixels.length < n) {
-    throw new CtscopeError('E_CODEC', `${ts.name} frame ${frameIndex} of ${inst.source} decoded to ${decoded.pixels.length} of ${n} samples`, { where: inst.source });
+    throw new CtscopeError('E_CODEC', `${ts.name} frame ${frameIndex + 1} of ${inst.source} decoded to ${decoded.pixels.length} of ${n} samples`, { where: inst.source });
   }
   return { kind: 'codec', decoded };
 }

@@ -78,20 +78,16 @@ export async function assembleSeries(series: SeriesEntry, options: AssembleOptio
   if (voxels > o.maxVoxels)
     throw new CtscopeError('E_TOO_LARGE', `series ${series.id} is ${nx} x ${ny} x ${nz} = ${voxels} voxels, over the limit of ${o.maxVoxels}`);
 
-  const integral = first.slices.every(({ instance, frameIndex }) => {
-    const f = instance.frames[frameIndex] ?? instance.frames[0];
-    return !f || (Number.isInteger(f.rescaleSlope) && Number.isInteger(f.rescaleIntercept));
-  });
+  // Every image of the series, not only those laid out: a duplicate may take a broken image's place.
+  const integral = series.instances.every((instance) => instance.frames.every((f) => Number.isInteger(f.rescaleSlope) && Number.isInteger(f.rescaleIntercept)));
   const dtype = integral ? 'int16' : 'float32';
   const bytesPerVoxel = integral ? 2 : 4;
-  const allocate = (count: number): SharedArrayBuffer => {
-    try {
-      return new SharedArrayBuffer(count * bytesPerVoxel);
-    } catch (e) {
-      throw new CtscopeError('E_TOO_LARGE', `cannot allocate ${count * bytesPerVoxel} bytes for series ${series.id}`, { cause: e });
-    }
-  };
-  let buffer = allocate(voxels);
+  let buffer: SharedArrayBuffer;
+  try {
+    buffer = new SharedArrayBuffer(voxels * bytesPerVoxel);
+  } catch (e) {
+    throw new CtscopeError('E_TOO_LARGE', `cannot allocate ${voxels * bytesPerVoxel} bytes for series ${series.id}`, { cause: e });
+  }
 
   // Progress is the first pass's: replacements for broken slices are a few more images at its end.
   const decode = async (refs: readonly SliceRef[], into: SharedArrayBuffer, at: (k: number) => number, progress: boolean): Promise<{ saturatedVoxels: number; broken: BrokenSlice[] }> =>
@@ -111,30 +107,24 @@ export async function assembleSeries(series: SeriesEntry, options: AssembleOptio
   const broken = firstPass.broken.map((b) => ({ ...b, ref: first.slices[b.sliceIndex]! }));
 
   let layout = first;
+  let kept = nz;
   if (broken.length > 0) {
-    // Laid out again without the broken slices, with the same options: where a broken slice had a duplicate at its
+    // Laid out again without the broken images, with the same options: where a broken image had a duplicate at its
     // position, that image now takes its place and is decoded here; one that fails too is left out in turn.
     const bad = new Set(broken.map((b) => refKey(b.ref)));
     let have = new Map(first.slices.map((r, k) => [refKey(r), k] as const).filter(([key]) => !bad.has(key)));
     for (;;) {
-      if (bad.size * 2 > nz) {
-        const head = broken[0]!;
-        throw new CtscopeError(head.code, `${bad.size} of ${nz} slices of series ${series.id} cannot be decoded; the first: ${head.message}`, { where: head.where });
-      }
       layout = layoutSlices(series.instances, first.options, (r) => !bad.has(refKey(r)));
-      const next = allocate(layout.slices.length * sliceVoxels);
-      const sliceBytes = sliceVoxels * bytesPerVoxel;
-      const src = new Uint8Array(buffer), dst = new Uint8Array(next);
-      const missing: number[] = [];
-      layout.slices.forEach((r, k) => {
-        const from = have.get(refKey(r));
-        if (from === undefined) missing.push(k);
-        else dst.set(src.subarray(from * sliceBytes, (from + 1) * sliceBytes), k * sliceBytes);
-      });
+      kept = layout.slices.length;
+      if ((nz - kept) * 2 > nz) {
+        const head = broken[0]!;
+        throw new CtscopeError(head.code, `${nz - kept} of ${nz} slices of series ${series.id} cannot be decoded; the first: ${head.message}`, { where: head.where });
+      }
+      const missing = compactInPlace(layout.slices, have, new Uint8Array(buffer), sliceVoxels * bytesPerVoxel);
+      if (!missing) throw new CtscopeError('E_INTERNAL', `series ${series.id}: the slices left after leaving out broken ones do not fit the volume`);
       const refs = missing.map((k) => layout.slices[k]!);
-      const more = missing.length > 0 ? await decode(refs, next, (k) => missing[k]!, false) : { saturatedVoxels: 0, broken: [] };
+      const more = missing.length > 0 ? await decode(refs, buffer, (k) => missing[k]!, false) : { saturatedVoxels: 0, broken: [] };
       saturatedVoxels += more.saturatedVoxels;
-      buffer = next;
       have = new Map(layout.slices.map((r, k) => [refKey(r), k] as const));
       if (more.broken.length === 0) break;
       for (const b of more.broken) {
@@ -148,11 +138,12 @@ export async function assembleSeries(series: SeriesEntry, options: AssembleOptio
   const problems = layout.problems;
 
   const out = problems.map((p) => `${p.kind}: ${p.message}`);
-  if (broken.length > 0) out.push(`undecodable-slices: ${brokenSummary(broken, nz)}`);
+  if (broken.length > 0) out.push(`undecodable-slices: ${brokenSummary(broken, nz, kept)}`);
   if (saturatedVoxels > 0) out.push(`saturated: ${saturatedVoxels} voxel(s) outside the int16 range were clipped`);
   const firstInstance = layout.slices[0]!.instance;
   const volume: CtVolume = {
-    data: integral ? new Int16Array(buffer) : new Float32Array(buffer),
+    // With slices left out, the first `kept` slices of the buffer (see compactInPlace).
+    data: integral ? new Int16Array(buffer, 0, kept * sliceVoxels) : new Float32Array(buffer, 0, kept * sliceVoxels),
     geometry: {
       dims: [...layout.geometry.dims],
       spacing: [...layout.geometry.spacing],
@@ -175,18 +166,42 @@ export async function assembleSeries(series: SeriesEntry, options: AssembleOptio
   return { volume, layout, broken };
 }
 
+/**
+ * Moves each decoded slice of `slices` (found in `have`, slice index by key) down to its new index in the same
+ * buffer, in increasing order: a slice never moves up, since the new layout only loses positions before it, so no
+ * slice is overwritten before it moves. Returns the new indices still to decode (images that take a broken one's
+ * place), or undefined where a slice would have to move up (never seen; the caller fails rather than guess).
+ * In place, so leaving out a slice costs no second volume in memory.
+ */
+function compactInPlace(slices: readonly SliceRef[], have: ReadonlyMap<string, number>, bytes: Uint8Array, sliceBytes: number): number[] | undefined {
+  const missing: number[] = [];
+  for (let k = 0; k < slices.length; k++) {
+    const from = have.get(refKey(slices[k]!));
+    if (from === undefined) missing.push(k);
+    else if (from < k) return undefined;
+    else if (from > k) bytes.copyWithin(k * sliceBytes, from * sliceBytes, (from + 1) * sliceBytes);
+  }
+  return missing;
+}
+
 /** A slice's identity: its source and frame (buffers have unique names). */
 function refKey(r: SliceRef): string {
   return `${r.instance.source}#${r.frameIndex}`;
 }
 
-/** "2 of 40 slices could not be decoded and are left out (a.dcm: E_CODEC, ...; ...)", at most three named. */
-function brokenSummary(broken: readonly BrokenSlice[], total: number): string {
-  // File names only, as the skipped-file lists give them; the message without the full path it starts with.
+/**
+ * "1 of 40 slices could not be decoded and is left out (a.dcm: E_CODEC, ...)": slice positions lost, and the images
+ * that failed where that differs (a broken duplicate costs no position), at most three named.
+ */
+function brokenSummary(broken: readonly BrokenSlice[], positions: number, kept: number): string {
+  // File names only, as the skipped-file lists give them; the message without the full path in it.
   const named = broken.slice(0, 3).map((b) => {
     const name = basename(b.where);
-    const message = b.message.split(b.where).join(name);
+    const message = b.message.split(b.where).join(name).replace(/;+$/, '');
     return `${name}: ${b.code}, ${message.startsWith(`${name}: `) ? message.slice(name.length + 2) : message}`;
   });
-  return `${broken.length} of ${total} slices could not be decoded and are left out (${named.join('; ')}${broken.length > 3 ? '; ...' : ''})`;
+  const lost = positions - kept;
+  const files = `${named.join('; ')}${broken.length > 3 ? '; ...' : ''}`;
+  if (broken.length === lost) return `${lost} of ${positions} slices could not be decoded and ${lost === 1 ? 'is' : 'are'} left out: ${files}`;
+  return `${broken.length} image(s) could not be decoded; ${lost} of ${positions} slice positions lost (an intact duplicate at the same position took the place of the others): ${files}`;
 }

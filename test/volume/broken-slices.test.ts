@@ -62,7 +62,7 @@ describe.skipIf(!hasSharedData)('slices that do not decode', () => {
         expect(v.geometry.dims, what).toEqual([512, 512, 11]);
         expect(v.sliceUids, what).toEqual(whole.sliceUids.filter((_, k) => k !== 6));
         expect(v.slices.offsets[6]! - v.slices.offsets[5]!, what).toBeCloseTo(2.5, 6);
-        expect(v.problems.find((p) => p.startsWith('undecodable-slices:')), what).toMatch(/^undecodable-slices: 1 of 12 slices could not be decoded and are left out \(s06\.dcm: E_CODEC, /);
+        expect(v.problems.find((p) => p.startsWith('undecodable-slices:')), what).toMatch(/^undecodable-slices: 1 of 12 slices could not be decoded and is left out: s06\.dcm: E_CODEC, JPEG 2000 Lossless frame 1 of s06\.dcm does not decode/);
         // The chest slice is thicker than the gap, so it is uneven spacing rather than missing slices.
         expect(v.problems.some((p) => p.startsWith('uneven-spacing:')), what).toBe(true);
         expect(v.index.skipped.map((s) => [s.path.endsWith('s06.dcm'), s.code]), what).toEqual([[true, 'E_CODEC']]);
@@ -72,6 +72,9 @@ describe.skipIf(!hasSharedData)('slices that do not decode', () => {
           const from = k < 6 ? k : k + 1;
           expect(Buffer.compare(Buffer.from(v.data.buffer, k * plane * 2, plane * 2), Buffer.from(whole.data.buffer, from * plane * 2, plane * 2)), `${what} slice ${k}`).toBe(0);
         }
+        // Left out in place: the slices kept are the front of the one buffer allocated for all 12.
+        expect(v.data.length, what).toBe(11 * plane);
+        expect(v.data.buffer.byteLength, what).toBe(12 * plane * 2);
         // Key images read slices again through the series layout: it is the one without the broken slice.
         expect(v.series.layout!.slices.map((s) => s.instance.sopInstanceUid)).toEqual(v.sliceUids);
       }
@@ -108,6 +111,11 @@ describe.skipIf(!hasSharedData)('slices that do not decode', () => {
     expect(v.problems.filter((p) => /^(uneven-spacing|missing-slices)/.test(p))).toEqual([]);
     const plane = 512 * 512 * 2;
     expect(Buffer.compare(Buffer.from(v.data.buffer, 3 * plane, plane), Buffer.from(whole.data.buffer, 3 * plane, plane))).toBe(0);
+    expect(v.problems.find((p) => p.startsWith('undecodable-slices:'))).toMatch(/^undecodable-slices: 1 image\(s\) could not be decoded; 0 of 7 slice positions lost \(an intact duplicate/);
+    // Both images at that position broken: one position is lost, not two, and the series still loads.
+    const both = await loadSeries(series.map((f, k) => (k === 3 || k === 7 ? { name: f.name, bytes: damage(f.bytes) } : f)), { threads: 2 });
+    expect(both.geometry.dims[2]).toBe(6);
+    expect(both.problems.find((p) => p.startsWith('undecodable-slices:'))).toMatch(/^undecodable-slices: 2 image\(s\) could not be decoded; 1 of 7 slice positions lost/);
     // An unrelated broken slice leaves the duplicate reported as before.
     const other = await loadSeries(series.map((f, k) => (k === 1 ? { name: f.name, bytes: damage(f.bytes) } : f)), { threads: 2 });
     expect(other.geometry.dims[2]).toBe(6);
