@@ -114,12 +114,16 @@ export async function assembleSeries(series: SeriesEntry, options: AssembleOptio
     const bad = new Set(broken.map((b) => refKey(b.ref)));
     let have = new Map(first.slices.map((r, k) => [refKey(r), k] as const).filter(([key]) => !bad.has(key)));
     for (;;) {
+      const tooMany = (lost: number): CtscopeError => {
+        const head = broken[0]!;
+        return new CtscopeError(head.code, `${lost} of ${nz} slices of series ${series.id} cannot be decoded; the first: ${head.message.replace(/;+$/, '')}`, { where: head.where });
+      };
+      // Nothing left to lay out (a single broken file, say) is the same failure, with the decoder's reason.
+      const left = series.instances.some((instance) => Array.from({ length: Math.max(1, instance.frames.length) }, (_, frameIndex) => refKey({ instance, frameIndex })).some((key) => !bad.has(key)));
+      if (!left) throw tooMany(nz);
       layout = layoutSlices(series.instances, first.options, (r) => !bad.has(refKey(r)));
       kept = layout.slices.length;
-      if ((nz - kept) * 2 > nz) {
-        const head = broken[0]!;
-        throw new CtscopeError(head.code, `${nz - kept} of ${nz} slices of series ${series.id} cannot be decoded; the first: ${head.message}`, { where: head.where });
-      }
+      if ((nz - kept) * 2 > nz) throw tooMany(nz - kept);
       const missing = compactInPlace(layout.slices, have, new Uint8Array(buffer), sliceVoxels * bytesPerVoxel);
       if (!missing) throw new CtscopeError('E_INTERNAL', `series ${series.id}: the slices left after leaving out broken ones do not fit the volume`);
       const refs = missing.map((k) => layout.slices[k]!);
@@ -203,5 +207,5 @@ function brokenSummary(broken: readonly BrokenSlice[], positions: number, kept: 
   const lost = positions - kept;
   const files = `${named.join('; ')}${broken.length > 3 ? '; ...' : ''}`;
   if (broken.length === lost) return `${lost} of ${positions} slices could not be decoded and ${lost === 1 ? 'is' : 'are'} left out: ${files}`;
-  return `${broken.length} image(s) could not be decoded; ${lost} of ${positions} slice positions lost (an intact duplicate at the same position took the place of the others): ${files}`;
+  return `${broken.length} image(s) could not be decoded, duplicates of one position included; ${lost} of ${positions} slice positions lost: ${files}`;
 }

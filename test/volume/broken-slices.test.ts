@@ -111,15 +111,22 @@ describe.skipIf(!hasSharedData)('slices that do not decode', () => {
     expect(v.problems.filter((p) => /^(uneven-spacing|missing-slices)/.test(p))).toEqual([]);
     const plane = 512 * 512 * 2;
     expect(Buffer.compare(Buffer.from(v.data.buffer, 3 * plane, plane), Buffer.from(whole.data.buffer, 3 * plane, plane))).toBe(0);
-    expect(v.problems.find((p) => p.startsWith('undecodable-slices:'))).toMatch(/^undecodable-slices: 1 image\(s\) could not be decoded; 0 of 7 slice positions lost \(an intact duplicate/);
+    expect(v.problems.find((p) => p.startsWith('undecodable-slices:'))).toMatch(/^undecodable-slices: 1 image\(s\) could not be decoded, duplicates of one position included; 0 of 7 slice positions lost: s03\.dcm: E_CODEC/);
     // Both images at that position broken: one position is lost, not two, and the series still loads.
     const both = await loadSeries(series.map((f, k) => (k === 3 || k === 7 ? { name: f.name, bytes: damage(f.bytes) } : f)), { threads: 2 });
     expect(both.geometry.dims[2]).toBe(6);
-    expect(both.problems.find((p) => p.startsWith('undecodable-slices:'))).toMatch(/^undecodable-slices: 2 image\(s\) could not be decoded; 1 of 7 slice positions lost/);
+    expect(both.problems.find((p) => p.startsWith('undecodable-slices:'))).toMatch(/^undecodable-slices: 2 image\(s\) could not be decoded, duplicates of one position included; 1 of 7 slice positions lost: /);
     // An unrelated broken slice leaves the duplicate reported as before.
     const other = await loadSeries(series.map((f, k) => (k === 1 ? { name: f.name, bytes: damage(f.bytes) } : f)), { threads: 2 });
     expect(other.geometry.dims[2]).toBe(6);
     expect(other.problems.some((p) => p.startsWith('duplicate-slices:'))).toBe(true);
+  }, 60_000);
+
+  it('a single broken file, or a series where nothing decodes, fails with the decoder\'s code and reason', async () => {
+    const [one] = j2kSeries(1);
+    await expect(loadSeries([{ name: one!.name, bytes: damage(one!.bytes) }], { threads: 1 })).rejects.toMatchObject({ code: 'E_CODEC', message: expect.stringMatching(/^1 of 1 slices of series .* cannot be decoded; the first: .*s00\.dcm does not decode/) });
+    const all = j2kSeries(4).map((f) => ({ name: f.name, bytes: damage(f.bytes) }));
+    await expect(loadSeries(all, { threads: 2 })).rejects.toMatchObject({ code: 'E_CODEC', message: expect.stringMatching(/^4 of 4 slices/) });
   }, 60_000);
 
   it('when more than half the slices do not decode, the series fails with the first one\'s code', async () => {
