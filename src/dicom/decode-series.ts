@@ -16,6 +16,7 @@ import {
   type DecodeSlicesTaskResult,
 } from './decode-task.js';
 import { DEFAULT_HU_OPTIONS } from './decode.js';
+import { onAbort } from '../io/abort.js';
 
 export interface SliceSource {
   /** A file path (read by the worker that decodes it) or the instance's bytes already in memory. */
@@ -273,8 +274,7 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
   checkTarget(slices, target);
   if (opts.signal?.aborted) throw abortedError();
   const stop = new AbortController();
-  const onAbort = () => stop.abort();
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const unwatch = opts.signal ? onAbort(opts.signal, () => stop.abort()) : () => undefined;
   const run: Run = { out: volumeView(target.buffer, target.dtype), target, opts, stop, total: slices.length, done: 0, saturated: 0, broken: opts.skipBroken ? [] : undefined };
   try {
     const q: Queues = { native: [], compressed: [] };
@@ -315,6 +315,6 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
     throw toCtscopeError(e, 'E_WORKER');
   } finally {
     stop.abort();
-    opts.signal?.removeEventListener('abort', onAbort);
+    unwatch();
   }
 }

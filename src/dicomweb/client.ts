@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import type { BufferInput } from '../ingest/load.js';
 import { boundaryOf, buildMultipart, parseMultipart } from './multipart.js';
+import { onAbort } from '../io/abort.js';
 
 export interface DicomWebOptions {
   /** Service root, e.g. http://127.0.0.1:8042/dicom-web (no trailing slash needed). */
@@ -130,11 +131,10 @@ export class DicomWebClient {
       }, this.#timeoutMs).unref();
     };
     const outer = [this.#signal, init.signal].filter((x): x is AbortSignal => x !== undefined);
-    const onOuter = (): void => ac.abort();
-    for (const sig of outer) sig.addEventListener('abort', onOuter, { once: true });
+    const unwatch = outer.map((sig) => onAbort(sig, () => ac.abort()));
     const finish = (): void => {
       clearTimeout(timer);
-      for (const sig of outer) sig.removeEventListener('abort', onOuter);
+      for (const off of unwatch) off();
     };
     // Whatever ends the exchange early becomes a coded error: the caller's abort, the idle timeout, the network.
     const coded = (e: unknown, stage: string): CtscopeError => {

@@ -5,6 +5,7 @@ import type { Plan, VoxelType } from './plan.js';
 import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
 import { refOf, runSlab, type SlabTask } from './task.js';
 import { cancelSlices, rangeClaims, shareSlices } from './claims.js';
+import { onAbort } from '../io/abort.js';
 
 export interface RunOptions {
   /**
@@ -86,7 +87,7 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
     cancelSlices(slices);
     hardTimer ??= setTimeout(() => hard.abort(), HARD_STOP_MS).unref();
   };
-  o.signal?.addEventListener('abort', stop, { once: true });
+  const unwatch = o.signal ? onAbort(o.signal, stop) : () => undefined;
   const tasks = Array.from({ length: slices.segments }, (_, own) => {
     const task: SlabTask = { src: refOf(shared, voxelTypeOf(shared)), out: refOf(out, outType), plan, slices, own };
     const run = pool.run(task, { name: 'resampleSlabTask', signal: hard.signal });
@@ -95,7 +96,7 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
   });
   const results = await Promise.allSettled(tasks);
   clearTimeout(hardTimer);
-  o.signal?.removeEventListener('abort', stop);
+  unwatch();
   if (o.signal?.aborted) throw new CtscopeError('E_ABORTED', 'resample was aborted', { where: 'resample' });
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw poolTaskError(pool, failed.reason, 'resample worker failed', 'resample');

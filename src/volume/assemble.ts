@@ -45,11 +45,11 @@ export const DEFAULT_ASSEMBLE: FilledAssembleOptions = {
 /**
  * Decodes a series into one CT volume in HU. The voxel buffer is a single SharedArrayBuffer of the final
  * size, allocated once and filled in place by the decode workers (each reads its own files), so peak
- * memory stays near the volume's size. int16 when every slope and intercept is an integer, float32
- * otherwise. The geometry is the series layout (see series/layout.ts). A slice whose file cannot be read or
- * whose pixel data does not decode is left out and reported in `problems` (`undecodable-slices`; the gap it
- * leaves is then a `missing-slices` problem), as long as at least half the slices decode; otherwise the first
- * one's error is thrown.
+ * memory stays near the volume's size. int16 when every slope and intercept of the series is an integer,
+ * float32 otherwise. The geometry is the series layout (see series/layout.ts). A slice whose file cannot be read or
+ * whose pixel data does not decode is left out (compacted in the same buffer) and reported in `problems`
+ * (`undecodable-slices`), as long as at most half the slice positions are lost; otherwise the first one's error is
+ * thrown.
  */
 export async function assembleVolume(series: SeriesEntry, options: AssembleOptions = {}): Promise<CtVolume> {
   return (await assembleSeries(series, options)).volume;
@@ -113,14 +113,14 @@ export async function assembleSeries(series: SeriesEntry, options: AssembleOptio
     // position, that image now takes its place and is decoded here; one that fails too is left out in turn.
     const bad = new Set(broken.map((b) => refKey(b.ref)));
     let have = new Map(first.slices.map((r, k) => [refKey(r), k] as const).filter(([key]) => !bad.has(key)));
+    const images = series.instances.reduce((n, instance) => n + Math.max(1, instance.frames.length), 0);
+    const tooMany = (lost: number): CtscopeError => {
+      const head = broken[0]!;
+      return new CtscopeError(head.code, `${lost} of ${nz} slices of series ${series.id} cannot be decoded; the first: ${head.message.replace(/;+$/, '')}`, { where: head.where });
+    };
     for (;;) {
-      const tooMany = (lost: number): CtscopeError => {
-        const head = broken[0]!;
-        return new CtscopeError(head.code, `${lost} of ${nz} slices of series ${series.id} cannot be decoded; the first: ${head.message.replace(/;+$/, '')}`, { where: head.where });
-      };
       // Nothing left to lay out (a single broken file, say) is the same failure, with the decoder's reason.
-      const left = series.instances.some((instance) => Array.from({ length: Math.max(1, instance.frames.length) }, (_, frameIndex) => refKey({ instance, frameIndex })).some((key) => !bad.has(key)));
-      if (!left) throw tooMany(nz);
+      if (bad.size >= images) throw tooMany(nz);
       layout = layoutSlices(series.instances, first.options, (r) => !bad.has(refKey(r)));
       kept = layout.slices.length;
       if ((nz - kept) * 2 > nz) throw tooMany(nz - kept);
@@ -139,9 +139,8 @@ export async function assembleSeries(series: SeriesEntry, options: AssembleOptio
       }
     }
   }
-  const problems = layout.problems;
 
-  const out = problems.map((p) => `${p.kind}: ${p.message}`);
+  const out = layout.problems.map((p) => `${p.kind}: ${p.message}`);
   if (broken.length > 0) out.push(`undecodable-slices: ${brokenSummary(broken, nz, kept)}`);
   if (saturatedVoxels > 0) out.push(`saturated: ${saturatedVoxels} voxel(s) outside the int16 range were clipped`);
   const firstInstance = layout.slices[0]!.instance;

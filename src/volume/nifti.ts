@@ -4,6 +4,7 @@ import { CtscopeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { cross, dot, ijkToLps, normalize, scale, sub } from './affine.js';
 import type { Geometry, Mat4, Vec3, Volume } from './types.js';
+import { onAbort } from '../io/abort.js';
 
 /**
  * NIfTI-1 single file (.nii, or .nii.gz when the path ends in .gz), values in HU (scl_slope 1, inter 0).
@@ -154,12 +155,11 @@ function gzipChunks(parts: Uint8Array[], level: number, signal?: AbortSignal): P
     if (signal?.aborted) return reject(new CtscopeError('E_ABORTED', 'compressing was aborted'));
     const gz = createGzip({ level });
     const out: Uint8Array[] = [];
-    const onAbort = (): void => {
+    const stop = (): void => {
       gz.destroy();
       reject(new CtscopeError('E_ABORTED', 'compressing was aborted'));
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const settle = (): void => signal?.removeEventListener('abort', onAbort);
+    const settle = signal ? onAbort(signal, stop) : (): void => undefined;
     gz.on('data', (c: Uint8Array) => out.push(c));
     gz.on('end', () => {
       settle();

@@ -1,6 +1,10 @@
 import { getEventListeners } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { onAbort } from '../../src/io/abort.js';
+import { resample } from '../../src/resample/index.js';
+import { closePool } from '../../src/workers/pool.js';
+
+afterAll(() => closePool());
 
 describe('onAbort', () => {
   it('puts one listener on a host signal however many runs watch it, calls each once, and leaves none behind', () => {
@@ -28,5 +32,15 @@ describe('onAbort', () => {
     onAbort(ac.signal, () => (fired = true));
     ac.abort();
     expect(fired).toBe(true);
+  });
+
+  it('library calls sharing a host signal put one listener on it between them (resample here)', async () => {
+    const ac = new AbortController();
+    const dims: [number, number, number] = [96, 96, 64];
+    const volume = { data: new Float32Array(96 * 96 * 64), geometry: { dims, spacing: [1, 1, 1] as [number, number, number], origin: [0, 0, 0] as [number, number, number], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] as [number, number, number, number, number, number, number, number, number] } };
+    const runs = Array.from({ length: 12 }, () => resample(volume, { spacing: [0.5, 0.5, 0.5], workers: 2, signal: ac.signal }));
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    await Promise.all(runs);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
