@@ -65,7 +65,10 @@ describe('a worker thread that dies mid-task', () => {
 
   it('closePool() while a resample runs (a host shutting down) fails it with E_ABORTED, not a worker failure', async () => {
     const pool = getPool();
-    const running = resample(volume(), { spacing: [0.35, 0.35, 0.35], interp: 'cubic', workers: 2 });
+    // Threads that have loaded their module first: this checks the error a host sees, not worker start-up.
+    const v = volume();
+    await resample({ ...v, data: v.data.subarray(0, 64 * 64 * 16), geometry: { ...v.geometry, dims: [64, 64, 16] } }, { spacing: [0.8, 0.8, 0.8], workers: 2 });
+    const running = resample(v, { spacing: [0.35, 0.35, 0.35], interp: 'cubic', workers: 2 });
     let settled = false;
     void running.catch(() => undefined).finally(() => (settled = true));
     await until(() => pool.threads.length >= 2);
