@@ -9,8 +9,7 @@ import { Piscina } from 'piscina';
  * sized to the machine, and closed by `closePool()`; its threads are unref'd while idle so a host
  * process can exit without closing it.
  *
- * Task functions are named exports of `./worker.js`, which only re-exports pure functions from the stage
- * modules, so tests can call the same code inline.
+ * Task functions are named exports of `./entry.cjs` (see there why it is CommonJS).
  */
 let pool: Piscina | undefined;
 let poolThreads = 0;
@@ -23,9 +22,9 @@ export interface PoolOptions {
 /** Path of the compiled worker entry. Under vitest the sources are .ts, so use the build in dist/. */
 export function workerFilename(): string {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return fileURLToPath(new URL('./worker.js', import.meta.url));
-  const built = fileURLToPath(new URL('../../dist/workers/worker.js', import.meta.url));
-  if (!existsSync(built)) throw new Error('dist/workers/worker.js is missing: run `npm run build` before the tests');
+  if (here.endsWith('.js')) return fileURLToPath(new URL('./entry.cjs', import.meta.url));
+  const built = fileURLToPath(new URL('../../dist/workers/entry.cjs', import.meta.url));
+  if (!existsSync(built)) throw new Error('dist/workers/entry.cjs is missing: run `npm run build` before the tests');
   return built;
 }
 
