@@ -104,11 +104,11 @@ export function rigidQform(g: Geometry): Qform {
   const jRaw = flip([m[1], m[4], m[7]]);
   const j = normalize(sub(jRaw, scale(i, dot(jRaw, i))));
   const k = flip([m[2], m[5], m[8]]);
-  let n = cross(i, j);
+  const n = cross(i, j);
   const along = dot(k, n);
   const qfac: 1 | -1 = along < 0 ? -1 : 1;
-  if (qfac < 0) n = scale(n, -1);
-  // Rotation with columns i, j, n (proper: det +1); NIfTI applies qfac to the k column itself.
+  // Rotation with columns i, j, i x j (proper: det +1). A left-handed grid keeps this n: readers multiply the
+  // third column by qfac themselves, so flipping n here as well would mirror the image.
   const r11 = i[0], r12 = j[0], r13 = n[0];
   const r21 = i[1], r22 = j[1], r23 = n[1];
   const r31 = i[2], r32 = j[2], r33 = n[2];

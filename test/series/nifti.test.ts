@@ -57,6 +57,26 @@ describe('NIfTI-1 writer', () => {
     });
   }
 
+  it('qform = sform for left-handed grids too (qfac -1: LAS, LPI, PIL, oblique), as a reader that prefers the qform needs', async () => {
+    const c = Math.cos(0.4), s = Math.sin(0.4);
+    // Direction columns in LPS: LAS = +x, -y, +z; LPI = +x, +y, -z; PIL = +y, -z, +x; and LAS rotated about z.
+    const directions: Record<string, number[]> = {
+      LAS: [1, 0, 0, 0, -1, 0, 0, 0, 1],
+      LPI: [1, 0, 0, 0, 1, 0, 0, 0, -1],
+      PIL: [0, 0, 1, 1, 0, 0, 0, -1, 0],
+      'oblique LAS': [c, s, 0, s, -c, 0, 0, 0, 1],
+    };
+    for (const [name, direction] of Object.entries(directions)) {
+      const g: Geometry = { ...oblique, direction };
+      const path = join(dir, 'left.nii');
+      await writeNifti(path, ramp(g, false));
+      const img = await readNifti(path);
+      expect(img.pixdim[0], name).toBe(-1);
+      const ras = lpsToRas(ijkToLps(g));
+      qformMatrix(img).forEach((x, i) => expect(x, `${name} [${i}]`).toBeCloseTo(ras[i]!, 4));
+    }
+  });
+
   it('keeps the sheared affine in the sform and the rigid part in the qform for a tilted grid', async () => {
     const t = (20 * Math.PI) / 180;
     const g: Geometry = { dims: [2, 2, 4], spacing: [0.5, 0.5, 3 / Math.cos(t)], origin: [1, 2, 3], direction: [1, 0, 0, 0, 1, Math.sin(t), 0, 0, Math.cos(t)] };
