@@ -80,6 +80,7 @@ type ByteTable = Map<string, Uint8Array>;
  * skipped file with its error code. Unreadable or non-DICOM files are skipped, never fatal.
  */
 export async function scanStudy(input: StudyInput, options: LoadOptions = {}): Promise<StudyIndex> {
+  input = ownInput(input);
   return (await indexInput(input, fillLoadOptions(options), false)).index;
 }
 
@@ -89,6 +90,7 @@ export async function scanStudy(input: StudyInput, options: LoadOptions = {}): P
  * E_SERIES_NOT_FOUND for an unknown `seriesUid`, E_TOO_LARGE over `maxVoxels`.
  */
 export async function loadSeries(input: StudyInput, options: LoadOptions = {}): Promise<LoadedSeries> {
+  input = ownInput(input);
   const o = fillLoadOptions(options);
   const { index, bytes } = await indexInput(input, o, true);
   const series = pickSeries(index, o.seriesUid);
@@ -219,6 +221,19 @@ export interface NamedBuffer {
   bytes: Uint8Array;
 }
 
+/**
+ * The input as it is when the call starts: a copy of the caller's list and of each { name, bytes } pair (not of the
+ * bytes). A host may empty or refill its array, or rename an instance, once the call has returned its promise;
+ * the run still reads, and copies patient attributes from, the instances it was given. Holes become undefined,
+ * which checkInput reports by position.
+ */
+export function ownInput(input: StudyInput): StudyInput {
+  if (!Array.isArray(input)) return input;
+  return Array.from(input as readonly unknown[], (x) =>
+    typeof x === 'object' && x !== null && !ArrayBuffer.isView(x) && 'bytes' in x ? { name: (x as BufferInput).name, bytes: (x as BufferInput).bytes } : x,
+  ) as StudyInput;
+}
+
 type CheckedInput = { kind: 'paths'; paths: string | readonly string[] } | { kind: 'buffers'; buffers: NamedBuffer[] };
 
 /** The in-memory instances of an input, by their index names; undefined for paths. */
@@ -271,7 +286,7 @@ function checkInput(input: StudyInput): CheckedInput {
 
 /** What a value is, for an error message: its type and no content. */
 function kindOf(x: unknown): string {
-  if (x === null) return 'null';
+  if (x === null || x === undefined) return String(x);
   if (Array.isArray(x)) return 'an array';
   if (typeof x !== 'object') return `a ${typeof x}`;
   return `a ${(x as object).constructor?.name ?? 'object'}`;

@@ -4,7 +4,7 @@ import { checkOutDir } from '../io/dirs.js';
 import { onAbort } from '../io/abort.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
 import type { ModelPackage } from '../inference/model.js';
-import { loadSeries, type LoadedSeries, type StudyInput } from '../ingest/load.js';
+import { loadSeries, ownInput, type LoadedSeries, type StudyInput } from '../ingest/load.js';
 import { buildFindingsDocument, type ModelRun } from '../outputs/findings-json.js';
 import { srBytesOffThread } from '../outputs/sr-task.js';
 import { writeOutputs } from '../outputs/write.js';
@@ -30,6 +30,8 @@ import type { DetectOptions, DetectOutcome, FilledDetectOptions } from './types.
 export function detect(input: StudyInput, options: DetectOptions & { sr: true }): Promise<DetectOutcome & { sr: Uint8Array }>;
 export function detect(input: StudyInput, options: DetectOptions): Promise<DetectOutcome>;
 export async function detect(input: StudyInput, options: DetectOptions): Promise<DetectOutcome> {
+  // Before the first await: every later stage (decode, SR attributes, key images) reads this copy.
+  input = ownInput(input);
   const host = guardHostCallbacks(fillDetectOptions(options));
   const o = host.options;
   try {

@@ -60,6 +60,25 @@ describe('detect pipeline', () => {
     expect(Buffer.from(b.sr!.subarray(128, 132)).toString()).toBe('DICM');
   });
 
+  it('in-memory input: the run keeps the list it was given, whatever the host does with its array afterwards', async () => {
+    const a = await detect(chest.dir, { models: heat, ep: 'cpu' });
+    const given = buffersOf(chest.dir);
+    const emptied = detect(given, { models: heat, ep: 'cpu', sr: true });
+    // A host reusing its array (emptied, or refilled with another study's instances under the same names).
+    given.length = 0;
+    const other = buffersOf(chest.dir).map((b) => ({ ...b }));
+    const renamed = detect(other, { models: heat, ep: 'cpu', sr: true });
+    for (const b of other) b.name = 'elsewhere';
+    other.shift();
+    for (const r of await Promise.all([emptied, renamed])) {
+      expect(r.document.findings).toEqual(a.document.findings);
+      expect(r.document.warnings.join('\n')).not.toMatch(/patient|could not/i);
+      expect(Buffer.from(r.sr).includes('PHANTOM^CHEST')).toBe(true);
+    }
+    // An array with holes (filled by index as instances arrive) is a usage error naming the position.
+    await expect(detect([, ...buffersOf(chest.dir)] as BufferInput[], { models: heat, ep: 'cpu' })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/1 of \d+ is undefined/) });
+  });
+
   it('in-memory input: ArrayBuffers work, names may repeat, a named non-DICOM buffer is warned about', async () => {
     const a = await detect(chest.dir, { models: heat, ep: 'cpu' });
     const given = buffersOf(chest.dir);
