@@ -12,7 +12,7 @@ export interface RunnerOptions {
   ep?: EpRequest;
   /** GPU index for cuda/tensorrt/dml; default 0. */
   deviceId?: number;
-  /** intraOpNumThreads of the session; default: cores / (live sessions + 1), at least 1. */
+  /** intraOpNumThreads of the session; default: every core (the models of a run go one after another). */
   threads?: number;
   /** Receives the one line saying which provider was chosen and why others failed. */
   onLog?: (line: string) => void;
@@ -194,9 +194,9 @@ export class ModelRunner {
 
 const cache = new Map<string, Promise<ModelRunner>>();
 
-/** The shared runner of a model on a provider: created on first use, reused after. */
+/** The shared runner of a model on a provider and thread count: created on first use, reused after. */
 export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}): Promise<ModelRunner> {
-  const key = `${pkg.manifest.sha256}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}`;
+  const key = `${pkg.manifest.sha256}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}:${options.threads ?? availableParallelism()}`;
   let r = cache.get(key);
   if (!r) {
     const created = ModelRunner.create(pkg, options);

@@ -2,10 +2,11 @@ import { parseInstance, readHeader } from '../dicom/parse.js';
 import type { DicomInstance } from '../dicom/types.js';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import { definedOnly } from '../io/fill.js';
+import { checkOptions, is, type OptionRule } from '../io/options-check.js';
 import { scanPaths } from '../io/scan.js';
 import { eventLoopTurns } from '../io/turns.js';
 import { indexStudy } from '../series/index-study.js';
-import { poolSize, warmPool } from '../workers/pool.js';
+import { MAX_THREADS, poolSize, warmPool } from '../workers/pool.js';
 import { findSeries } from '../series/select.js';
 import type { SeriesEntry, SkippedFile, StudyIndex } from '../series/types.js';
 import { DEFAULT_MAX_VOXELS, assembleSeries } from '../volume/assemble.js';
@@ -64,7 +65,20 @@ export const DEFAULT_LOAD: FilledLoadOptions = {
   headerConcurrency: 8,
 };
 
+const LOAD_RULES: Readonly<Record<keyof LoadOptions, OptionRule>> = {
+  seriesUid: is.string,
+  signal: is.signal,
+  onProgress: is.function,
+  threads: is.integer(1, MAX_THREADS),
+  // Written into int16 volumes as well as float32 ones.
+  paddingHu: is.where('a number from -32768 to 32767', (v) => typeof v === 'number' && v >= -32768 && v <= 32767),
+  maxVoxels: is.integer(1),
+  headerConcurrency: is.integer(1, 1024),
+};
+
+/** Checks and fills load options; bad values and unknown keys are E_USAGE. */
 export function fillLoadOptions(options: LoadOptions = {}): FilledLoadOptions {
+  checkOptions('load', options, LOAD_RULES);
   return { ...DEFAULT_LOAD, ...definedOnly(options) };
 }
 

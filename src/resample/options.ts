@@ -1,6 +1,7 @@
 import type { Vec3 } from '../volume/types.js';
 import { decimal } from '../io/decimal.js';
 import { CtscopeError } from '../errors.js';
+import { is } from '../io/options-check.js';
 import { isInterpName, type InterpName } from './kernels.js';
 import type { VoxelType } from './plan.js';
 import type { RunOptions } from './run.js';
@@ -36,6 +37,9 @@ export interface FilledResampleOptions {
 }
 
 export function fillResampleOptions(o: ResampleOptions): FilledResampleOptions {
+  if (typeof o !== 'object' || o === null) throw new CtscopeError('E_USAGE', 'resample needs an options object with a spacing, e.g. { spacing: 1 }');
+  for (const [key, r] of [['antialias', is.boolean], ['fill', is.finite]] as const)
+    if (o[key] !== undefined && !r.test(o[key])) throw new CtscopeError('E_USAGE', `resample option ${key} must be ${r.expected}`);
   const interp = o.interp ?? 'linear';
   if (!isInterpName(interp)) throw new CtscopeError('E_USAGE', `Expected nearest, linear, cubic or lanczos3 for interp but received ${String(interp)}`);
   return {

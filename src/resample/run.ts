@@ -6,6 +6,7 @@ import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
 import { refOf, runSlab, type SlabTask } from './task.js';
 import { cancelSlices, rangeClaims, shareSlices } from './claims.js';
 import { onAbort } from '../io/abort.js';
+import { is } from '../io/options-check.js';
 
 export interface RunOptions {
   /**
@@ -31,6 +32,7 @@ export interface FilledRunOptions {
 export function fillRunOptions(o: RunOptions = {}): FilledRunOptions {
   const workers = o.workers ?? poolSize();
   if (!isThreadCount(workers, 0)) throw new CtscopeError('E_USAGE', `Expected a whole number from 0 to ${MAX_THREADS} for workers but received ${String(o.workers)}`);
+  if (o.signal !== undefined && !is.signal.test(o.signal)) throw new CtscopeError('E_USAGE', `signal must be ${is.signal.expected}`);
   return { workers, signal: o.signal, into: o.into };
 }
 

@@ -153,7 +153,7 @@ describe('detect pipeline', () => {
       expect(e, stage).toBe(mine);
       expect(existsSync(out), stage).toBe(false);
     }
-    await expect(detect(chest.dir, { models: heat, signal: {} as never })).rejects.toMatchObject({ code: 'E_USAGE', message: 'signal must be an AbortSignal' });
+    await expect(detect(chest.dir, { models: heat, signal: {} as never })).rejects.toMatchObject({ code: 'E_USAGE', message: 'detect option signal must be an AbortSignal (got a Object)' });
     await expect(detect(chest.dir, { models: heat, onProgress: 'x' as never })).rejects.toMatchObject({ code: 'E_USAGE' });
     for (const none of [undefined, null]) await expect(detect(chest.dir, none as never)).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/options object/) });
     await expect(detect(chest.dir, { models: heat, maxVoxels: 1000 })).rejects.toMatchObject({ code: 'E_TOO_LARGE' });
