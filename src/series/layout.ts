@@ -50,7 +50,8 @@ const RAD = 180 / Math.PI;
  *   the normal (gantry tilt) the direction is non-orthogonal, so every slice lands exactly where it was
  *   acquired; uneven steps are kept in `positions`/`offsets` and the grid uses their mean.
  * Duplicates (same position) keep one image: lossless encodings first, then InstanceNumber, then source.
- * Throws E_GEOMETRY when a multi-slice series lacks orientation or positions. With `keep`, only the frames it
+ * Images without a position are left out (problem `no-position`) when at most half are; more, or no
+ * orientation, in a multi-slice series is E_GEOMETRY. With `keep`, only the frames it
  * accepts are laid out (the volume leaves out slices that did not decode).
  */
 export function layoutSlices(instances: readonly DicomInstance[], options: LayoutOptions = DEFAULT_LAYOUT, keep?: (ref: SliceRef) => boolean): SliceLayout {
@@ -60,10 +61,22 @@ export function layoutSlices(instances: readonly DicomInstance[], options: Layou
     for (let f = 0; f < Math.max(1, instance.frames.length); f++) if (!keep || keep({ instance, frameIndex: f })) refs.push({ instance, frameIndex: f });
   if (refs.length === 0) throw new CtscopeError('E_GEOMETRY', 'series has no images');
 
+  // Images without a usable position (missing, or not three numbers) cannot be placed: left out and reported,
+  // as long as at most half the images are; more than that is no slice stack.
+  const placed = refs.filter((r) => frameOf(r)?.imagePositionPatient);
+  if (placed.length > 0 && placed.length < refs.length && placed.length * 2 >= refs.length) {
+    const lost = refs.filter((r) => !frameOf(r)?.imagePositionPatient);
+    const names = [...new Set(lost.map((r) => r.instance.source))];
+    problems.push({
+      kind: 'no-position',
+      message: `${lost.length} of ${refs.length} images have no usable ImagePositionPatient and were left out: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}`,
+    });
+    refs.splice(0, refs.length, ...placed);
+  }
   const first = refs[0]!.instance;
   const iop = frameOf(refs[0]!)?.imageOrientationPatient ?? first.frames[0]?.imageOrientationPatient;
-  if (!iop || !refs.every((r) => frameOf(r)?.imagePositionPatient)) {
-    if (refs.length > 1) throw new CtscopeError('E_GEOMETRY', 'series has several images but no ImageOrientationPatient/ImagePositionPatient');
+  if (!iop || placed.length < refs.length) {
+    if (refs.length > 1) throw new CtscopeError('E_GEOMETRY', `series has several images but ${iop ? `only ${placed.length} of ${refs.length} have an ImagePositionPatient` : 'no ImageOrientationPatient'}`);
     return singleWithoutGeometry(refs[0]!, problems, options);
   }
   for (const r of refs) {

@@ -13,6 +13,7 @@ export type ProblemKind =
   | 'pixel-spacing-varies'
   | 'no-pixel-spacing'
   | 'no-geometry'
+  | 'no-position'
   | 'header-repaired'
   | 'saturated';
 

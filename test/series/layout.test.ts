@@ -1,4 +1,9 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadSeries } from '../../src/ingest/load.js';
+import { SKIP_REASON, hasSharedData, sharedPath } from '../helpers/shared-data.js';
 import type { DicomInstance, FrameMeta } from '../../src/dicom/types.js';
 import { groupInstances } from '../../src/series/group.js';
 import { indexStudy } from '../../src/series/index-study.js';
@@ -121,6 +126,16 @@ describe('slice layout', () => {
     expect(() => layoutSlices([inst({ source: 'a' }), inst({ source: 'b' })])).toThrow(expect.objectContaining({ code: 'E_GEOMETRY' }));
   });
 
+  it('leaves out, and reports, images without a position when at most half are; more is E_GEOMETRY', () => {
+    const s = stack([0, 1, 2, 3, 4]);
+    s.push(inst({ source: 'lost' }));
+    const l = layoutSlices(s);
+    expect(l.slices.map((r) => r.instance.source)).toEqual(['f000', 'f001', 'f002', 'f003', 'f004']);
+    expect(l.problems).toContainEqual({ kind: 'no-position', message: '1 of 6 images have no usable ImagePositionPatient and were left out: lost' });
+    const mostly = [...stack([0, 1]), inst({ source: 'a' }), inst({ source: 'b' }), inst({ source: 'c' })];
+    expect(() => layoutSlices(mostly)).toThrow(expect.objectContaining({ code: 'E_GEOMETRY', message: expect.stringMatching(/only 2 of 5 have an ImagePositionPatient/) }));
+  });
+
   it('treats every frame of a multi-frame instance as a slice', () => {
     const frames: FrameMeta[] = [2, 0, 1].map((z) => ({ rescaleSlope: 1, rescaleIntercept: 0, pixelSpacing: [1, 1], imageOrientationPatient: [1, 0, 0, 0, 1, 0], imagePositionPatient: [0, 0, z * 1.5] }));
     const l = layoutSlices([inst({ source: 'mf', numberOfFrames: 3, frames })]);
@@ -174,4 +189,32 @@ describe('grouping and the primary choice', () => {
     expect(indexStudy([...single, ...derived], [], 3).primaryId).toBe('5.2');
     expect(indexStudy(single, [], 1).primaryId).toBe('5.1');
   });
+});
+
+describe.skipIf(!hasSharedData)('a real series with one damaged position (Philips series 201)', () => {
+  if (!hasSharedData) console.warn(SKIP_REASON);
+  it('loads the 27 other slices and names the file left out; a position that is not numbers counts as none', async () => {
+    const src = sharedPath('ct_phantom_head_philips_mixed_folder');
+    for (const damage of ['removed', 'not numbers'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'ctscope-noipp-'));
+      try {
+        for (const f of readdirSync(src).filter((f) => f.startsWith('S2010_'))) {
+          let b = readFileSync(join(src, f));
+          if (f === 'S2010_I140') {
+            b = Buffer.from(b);
+            const at = b.indexOf(Buffer.from([0x20, 0, 0x32, 0, 0x44, 0x53]));
+            // (0020,0032) becomes the retired (0020,0030), or keeps its tag with letters in place of its numbers.
+            if (damage === 'removed') b[at + 2] = 0x30;
+            else b.fill('a', at + 8, at + 8 + b.readUInt16LE(at + 6));
+          }
+          writeFileSync(join(dir, f), b);
+        }
+        const v = await loadSeries(dir);
+        expect(v.geometry.dims, damage).toEqual([512, 512, 27]);
+        expect(v.problems.find((p) => p.startsWith('no-position:')), damage).toMatch(/^no-position: 1 of 28 images .* left out: .*S2010_I140$/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }, 60_000);
 });
