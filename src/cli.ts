@@ -2,6 +2,7 @@
 import { CtscopeError, exitCodeFor, isCtscopeError } from './errors.js';
 import type { Command, CliIO } from './cli/command.js';
 import { closePool } from './workers/pool.js';
+import { oneLineSafe, printable } from './io/printable.js';
 import { COMMANDS, loadAllCommands } from './cli/commands.js';
 
 function help(list: Command[]): string {
@@ -51,8 +52,8 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const io: CliIO = {
-    out: (l) => process.stdout.write(l + '\n'),
-    err: (l) => process.stderr.write(l + '\n'),
+    out: (l) => process.stdout.write(printable(l) + '\n'),
+    err: (l) => process.stderr.write(printable(l) + '\n'),
     isTTY: Boolean(process.stderr.isTTY),
     signal: controller.signal,
   };
@@ -86,7 +87,7 @@ main(process.argv.slice(2))
   .catch(async (e: unknown) => {
     await closePool().catch(() => undefined);
     // One line, always (node:util's parseArgs explains an ambiguous `--device -1` over three).
-    const oneLine = (m: string): string => m.replace(/\s*\n\s*/g, ' ');
+    const oneLine = (m: string): string => oneLineSafe(m.replace(/\s*\n\s*/g, ' '));
     if (isCtscopeError(e)) {
       process.stderr.write(`error[${(e as CtscopeError).code}]: ${oneLine((e as Error).message)}\n`);
     } else {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { pickSeries, scanStudy, type LoadProgress } from '../ingest/load.js';
 import { summarizeStudy, type SeriesSummary } from '../series/summary.js';
 import { usageError, type CliIO, type Command } from './command.js';
+import { oneLineSafe } from '../io/printable.js';
 
 const OPTIONS = {
   json: { type: 'boolean' },
@@ -64,5 +65,6 @@ function formatStudy(series: SeriesSummary[], skipped: Array<{ path: string; cod
     out.push('', `${skipped.length} file(s) skipped:`);
     for (const k of skipped) out.push(`  ${k.path}: ${k.code} ${k.message}`);
   }
-  return out;
+  // Every line quotes files (names, descriptions): a line break or escape sequence in them is shown, not obeyed.
+  return out.map(oneLineSafe);
 }

@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { printable } from '../io/printable.js';
 import type { DetectProgress, FindingsDocument, ModelInfo } from '../pipeline/types.js';
 
 const VERBS: Record<DetectProgress['stage'], string> = {
@@ -37,7 +38,7 @@ export function progressView(sink: ProgressSink): ProgressView {
   const name = (p: DetectProgress): string => `${VERBS[p.stage]}${p.model ? ` (${p.model})` : ''}`;
   if (!sink.isTTY) {
     return {
-      log: (line) => sink.write(`${line}\n`),
+      log: (line) => sink.write(`${printable(line)}\n`),
       onProgress: (p) => {
         const key = `${p.stage}:${p.model ?? ''}:${p.done === 0 ? 'start' : p.done >= p.total ? 'end' : ''}`;
         if (key.endsWith(':') || said.has(key)) return;
@@ -60,7 +61,7 @@ export function progressView(sink: ProgressSink): ProgressView {
   };
   return {
     log: (line) => {
-      sink.write(current ? `\r\x1b[K${line}\n` : `${line}\n`);
+      sink.write(current ? `\r\x1b[K${printable(line)}\n` : `${printable(line)}\n`);
       if (current && last) draw(last, true);
     },
     onProgress: (p) => {

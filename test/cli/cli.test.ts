@@ -100,6 +100,32 @@ describe('ctscope CLI: usage errors', () => {
   });
 });
 
+describe('ctscope CLI: text from files is shown, not obeyed', () => {
+  it('info escapes escape sequences and line breaks in a SeriesDescription and a file name', async () => {
+    const d = join(dir, 'crafted');
+    expect((await ctscope('synth', 'chest', '--out', d, '--seed', '3', '--rows', '32', '--cols', '32', '--slices', '8', '--nodules', '0')).code).toBe(0);
+    // The same length as the description it replaces, so the DICOM stays valid.
+    const was = Buffer.from('Synthetic chest phantom');
+    const crafted = Buffer.from('AB\x1b[31mRED\x1b]0;TITLE\x07zzz');
+    expect(crafted.length).toBe(was.length);
+    for (const f of (await readdir(d)).filter((f) => f.endsWith('.dcm'))) {
+      const b = readFileSync(join(d, f));
+      const at = b.indexOf(was);
+      expect(at).toBeGreaterThan(0);
+      crafted.copy(b, at);
+      await writeFile(join(d, f), b);
+    }
+    await writeFile(join(d, 'evil\n* 9.9.9 (#1) CT "FAKE"\x1b[2J'), 'not dicom at all, but long enough to be looked at');
+    const r = await ctscope('info', d);
+    expect(r.code).toBe(0);
+    const all = r.stdout + r.stderr;
+    expect(all).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    expect(r.stdout).toContain('AB\\x1b[31mRED\\x1b]0;TITLE\\x07zzz');
+    expect(r.stdout).toContain('evil\\x0a* 9.9.9');
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('* '))).toHaveLength(1);
+  });
+});
+
 describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
   it('info --json: schema, primary 201 with reasons for the rest, no patient attributes', async () => {
     const folder = sharedPath('ct_phantom_head_philips_mixed_folder');
