@@ -2,6 +2,7 @@ import { checkOutFile } from '../io/dirs.js';
 import { decimal } from '../io/decimal.js';
 import { parseArgs } from 'node:util';
 import { loadSeries } from '../ingest/load.js';
+import { DEFAULT_MAX_VOXELS } from '../volume/assemble.js';
 import { writeNifti } from '../volume/nifti.js';
 import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';
 import type { Vec3, Volume } from '../volume/types.js';
@@ -109,6 +110,8 @@ export const convertCommand: Command = {
       ...(args.orient ? { orient: args.orient } : {}),
       correctTilt: args.tiltCorrect,
       ...(args.threads !== undefined ? { workers: args.threads } : {}),
+      // The cap on the series also caps every grid made from it (a fine --spacing, a tilt restack).
+      maxVoxels: args.maxVoxels ?? DEFAULT_MAX_VOXELS,
       signal: io.signal,
     });
     if (out !== volume) log(`output grid ${out.geometry.dims.join(' x ')} at ${out.geometry.spacing.map((x) => x.toFixed(4)).join(' x ')} mm`);

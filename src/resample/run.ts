@@ -21,19 +21,27 @@ export interface RunOptions {
    * memory costs a page fault per 4 KiB on first write, which on small VMs rivals the compute.
    */
   into?: VoxelArray;
+  /** Largest output grid accepted, in voxels (E_TOO_LARGE before allocating); default and ceiling 2^31 - 1. */
+  maxVoxels?: number;
 }
 
 export interface FilledRunOptions {
   workers: number;
   signal: AbortSignal | undefined;
   into: VoxelArray | undefined;
+  maxVoxels: number;
 }
+
+/** Typed arrays index with 32-bit signed integers. */
+const MAX_OUTPUT_VOXELS = 2 ** 31 - 1;
 
 export function fillRunOptions(o: RunOptions = {}): FilledRunOptions {
   const workers = o.workers ?? poolSize();
   if (!isThreadCount(workers, 0)) throw new CtscopeError('E_USAGE', `Expected a whole number from 0 to ${MAX_THREADS} for workers but received ${String(o.workers)}`);
   if (o.signal !== undefined && !is.signal.test(o.signal)) throw new CtscopeError('E_USAGE', `signal must be ${is.signal.expected}`);
-  return { workers, signal: o.signal, into: o.into };
+  const maxVoxels = o.maxVoxels ?? MAX_OUTPUT_VOXELS;
+  if (!(Number.isInteger(maxVoxels) && maxVoxels > 0)) throw new CtscopeError('E_USAGE', `maxVoxels must be a positive integer (got ${String(maxVoxels)})`);
+  return { workers, signal: o.signal, into: o.into, maxVoxels: Math.min(maxVoxels, MAX_OUTPUT_VOXELS) };
 }
 
 /** Contiguous [k0, k1) ranges of about equal size, at most `parts` of them. */
@@ -61,7 +69,7 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
   throwIfAborted(o.signal, 'resample');
   const [mx, my, mz] = plan.outDims;
   const total = mx * my * mz;
-  if (!Number.isSafeInteger(total) || total > 2 ** 31 - 1) throw new CtscopeError('E_TOO_LARGE', `output grid ${mx}x${my}x${mz} is too large`);
+  if (!Number.isSafeInteger(total) || total > o.maxVoxels) throw new CtscopeError('E_TOO_LARGE', `output grid ${mx}x${my}x${mz} is over the limit of ${o.maxVoxels} voxels`);
   if (o.into && (o.into.length !== total || voxelTypeOf(o.into) !== outType))
     throw new CtscopeError('E_USAGE', `Expected ${total} ${outType} voxels for into but received ${o.into.length} ${voxelTypeOf(o.into)}`);
   if (o.into && o.workers > 0 && !(o.into.buffer instanceof SharedArrayBuffer))

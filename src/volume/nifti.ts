@@ -54,7 +54,7 @@ export function niftiHeader(volume: Volume<Int16Array | Float32Array>, descripti
   v.setUint8(38, 'r'.charCodeAt(0));
   const dims = [3, g.dims[0], g.dims[1], g.dims[2], 1, 1, 1, 1];
   dims.forEach((x, i) => {
-    if (x > 32767) throw new CtscopeError('E_OUTPUT', `dimension ${x} does not fit NIfTI-1 (max 32767)`);
+    if (x > 32767) throw new CtscopeError('E_TOO_LARGE', `dimension ${x} does not fit NIfTI-1 (max 32767)`);
     v.setInt16(40 + 2 * i, x, le);
   });
   v.setInt16(70, float ? DT_FLOAT32 : DT_INT16, le);

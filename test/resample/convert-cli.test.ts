@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,4 +47,21 @@ describe.skipIf(!hasSharedData)('ctscope convert --spacing / --interp / --orient
       expect(r.stderr).toMatch(/error\[E_USAGE\]/);
     }
   });
+
+  it('--max-voxels caps every grid convert makes, and a dimension NIfTI-1 cannot hold is E_TOO_LARGE; nothing is written', () => {
+    const out = join(dir, 'big.nii');
+    // The series (512 x 512 x 28 = 7.3 M voxels) passes the cap; its 0.1 mm resampling (149 M) and restack do not.
+    for (const extra of [['--spacing', '0.1,0.1,5', '--tilt-correct', 'n'], []]) {
+      const r = convert(series, '--out', out, '--max-voxels', '8000000', ...extra);
+      expect(r.code, extra.join(' ')).toBe(3);
+      expect(r.stderr).toMatch(/^error\[E_TOO_LARGE\]: output grid \d+x\d+x\d+ is over the limit of 8000000 voxels$/m);
+    }
+    // A chest phantom's field of view (over 330 mm) at 0.01 mm across is over NIfTI-1's 32767 columns.
+    const chest = join(dir, 'chest');
+    expect(spawnSync(process.execPath, [CLI, 'synth', 'chest', '--out', chest, '--seed', '2', '--rows', '32', '--cols', '32', '--slices', '4', '--nodules', '0']).status).toBe(0);
+    const wide = convert(chest, '--out', out, '--spacing', '0.01,40,40', '--quiet');
+    expect(wide.code).toBe(3);
+    expect(wide.stderr).toMatch(/error\[E_TOO_LARGE\]: dimension \d+ does not fit NIfTI-1/);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
 });
