@@ -92,7 +92,23 @@ export function loadCases(files: readonly CaseFiles[], kind: EvalKind): EvalCase
   for (const c of files) {
     const doc = readJson(c.truthFile) as { kind?: unknown };
     if (typeof doc.kind === 'string' && Object.values(SCAN_KIND).includes(doc.kind) && doc.kind !== SCAN_KIND[kind]) continue;
+    if (c.predFile) checkSameSeries(c.id, doc, readJson(c.predFile));
     out.push({ id: c.id, truths: readTruth(c.truthFile, kind), findings: c.predFile ? readPredictions(c.predFile, kind) : [] });
   }
   return out;
+}
+
+/**
+ * Findings scored against the truth of another scan (prediction folders from another run, a case renamed) give a
+ * FROC that looks plausible and is meaningless. Where both files name their SeriesInstanceUID (ctscope synth and
+ * ctscope detect write it), they must agree. The UIDs are not printed: they identify a patient's study.
+ */
+function checkSameSeries(id: string, truth: unknown, pred: unknown): void {
+  const uid = (doc: unknown): string | undefined => {
+    const u = (doc as { series?: { seriesInstanceUid?: unknown } } | null)?.series?.seriesInstanceUid;
+    return typeof u === 'string' && u !== '' ? u : undefined;
+  };
+  const t = uid(truth), p = uid(pred);
+  if (t !== undefined && p !== undefined && t !== p)
+    throw new CtscopeError('E_BAD_INPUT', `case ${id}: findings.json is for another series than truth.json (their SeriesInstanceUIDs differ); is the prediction root the one for this truth root?`, { where: id });
 }

@@ -72,6 +72,18 @@ describe('ctscope eval', () => {
     await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'bad')])).rejects.toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringMatching(/finding 1 has no kind/) });
   });
 
+  it('findings of another series than the truth (a mixed-up prediction root) are E_BAD_INPUT naming the case, not its UIDs', async () => {
+    const series = (uid: string) => ({ seriesInstanceUid: uid });
+    write(join(root, 'uid-truth', 'c1', 'truth.json'), { kind: 'chest', series: series('1.2.3.4.5'), findings: [] });
+    write(join(root, 'uid-pred', 'c1', 'findings.json'), { series: series('1.2.3.4.6'), findings: [{ kind: 'nodule', score: 0.9, centerLps: [1, 2, 3] }] });
+    const e = await run(['--truth-root', join(root, 'uid-truth'), '--pred-root', join(root, 'uid-pred')]).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringMatching(/^case c1: findings\.json is for another series than truth\.json/) });
+    expect((e as Error).message).not.toContain('1.2.3.4');
+    // The same series: scored.
+    write(join(root, 'uid-pred', 'c1', 'findings.json'), { series: series('1.2.3.4.5'), findings: [{ kind: 'nodule', score: 0.9, centerLps: [1, 2, 3] }] });
+    expect((await run(['--truth-root', join(root, 'uid-truth'), '--pred-root', join(root, 'uid-pred'), '--json'])).code).toBe(0);
+  });
+
   it('a prediction root with no findings.json at all, or no scans of the asked kind, is E_NOT_FOUND, not a CPM of 0', async () => {
     mkdirSync(join(root, 'empty'), { recursive: true });
     await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'empty')])).rejects.toMatchObject({ code: 'E_NOT_FOUND', message: expect.stringMatching(/none of the 3 case\(s\) has a findings\.json/) });
