@@ -12,7 +12,7 @@ const USAGE = `synth chest|cta --out DIR [--seed N] [options]
   --slices N               number of slices (default: drawn to cover the chest or head)
   --rows N, --cols N       image size (default 512 x 512)
   --spacing X,Y,Z          voxel spacing in mm (one value sets all three; default drawn)
-  --thickness MM           slice thickness (default drawn, >= slice spacing)
+  --thickness MM           slice thickness (default drawn, at least the slice spacing)
   --noise HU               image noise sd (default drawn)
   --blur MM                in-plane kernel blur sigma (default drawn)
   --nodules N              chest: number of nodules (default drawn 0..4)
@@ -127,9 +127,9 @@ export const synthCommand: Command = {
     const what = kind === 'chest' ? 'nodule' : 'aneurysm';
     io.out(`${r.truth.findings.length} ${what}${r.truth.findings.length === 1 ? '' : 's'}, ${r.truth.hardNegatives.length} hard negatives${o.truth ? ' (truth.json)' : ''}`);
     for (const f of r.truth.findings) io.out(`  ${f.diameterMm.toFixed(1)} mm ${f.type} ${f.location} ${f.shape} at LPS (${fmt(f.centerLps)}) ${f.site}`);
-    // Asked for, but no room found (a few slices; more aneurysms than the named sites): said, not silent.
+    // Asked for or drawn, but no room found (a few slices; more aneurysms than the named sites): said, not silent.
     if (r.truth.findings.length < o.lesions)
-      io.err(`warning: ${o.lesions} ${what}s asked for, ${r.truth.findings.length} planted: no room for the others in this field of view${kind === 'cta' ? ' or no free aneurysm site left' : ''}`);
+      io.err(`warning: ${o.lesions} ${what}s ${options.lesions !== undefined ? 'asked for' : 'drawn from the seed'}, ${r.truth.findings.length} planted: no room for the others in this field of view${kind === 'cta' ? ' or no free aneurysm site left' : ''}`);
     return 0;
   },
 };

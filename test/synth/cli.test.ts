@@ -22,6 +22,11 @@ describe('ctscope synth', () => {
     const truth = JSON.parse(readFileSync(join(root, 'thin', 'truth.json'), 'utf8')) as SynthTruth;
     expect(truth.findings.length).toBeLessThan(3);
     expect(c.lines.join('\n')).toMatch(new RegExp(`warning: 3 nodules asked for, ${truth.findings.length} planted`));
+    // Without --nodules the count is the seed's, and the warning does not claim the user asked for it.
+    const d = io();
+    expect(await synthCommand.run(['chest', '--out', join(root, 'thin-drawn'), '--seed', '1', '--slices', '1', '--rows', '64', '--cols', '64'], d)).toBe(0);
+    expect(d.lines.join('\n')).toMatch(/warning: \d+ nodules drawn from the seed, \d+ planted/);
+    expect(d.lines.join('\n')).not.toMatch(/asked for/);
   });
 
   it('writes a series and truth.json into the folder, atomically, without printing the patient name', async () => {
