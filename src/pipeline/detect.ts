@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { checkOutDir } from '../io/dirs.js';
 import { onAbort } from '../io/abort.js';
+import { poolShutdownSignal } from '../workers/pool.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
 import type { ModelPackage } from '../inference/model.js';
 import { loadSeries, ownInput, type LoadedSeries, type StudyInput } from '../ingest/load.js';
@@ -74,9 +75,15 @@ function guardHostCallbacks(o: FilledDetectOptions): { options: FilledDetectOpti
   let unwatch = (): void => undefined;
   if (user?.aborted) forward();
   else if (user) unwatch = onAbort(user, forward);
+  // closePool() (a host shutting down) stops the run at any stage, as the host's own signal would.
+  const shutdown = poolShutdownSignal();
+  const unwatchShutdown = onAbort(shutdown, () => stop.abort(shutdown.reason));
   return {
     options: { ...o, signal: stop.signal, onProgress: guard(o.onProgress), onLog: guard(o.onLog) },
-    dispose: () => unwatch(),
+    dispose: () => {
+      unwatch();
+      unwatchShutdown();
+    },
     get failure() {
       return failure;
     },

@@ -85,11 +85,25 @@ export function poolSize(): number {
   return pool ? poolThreads : defaultThreads();
 }
 
-/** Ends all worker threads. Safe to call when no pool exists. Tasks still running fail with E_ABORTED. */
+/**
+ * Aborted by closePool(). Runs in flight (detect) watch it, so a host shutting down stops them at whatever stage
+ * they are, not only in their pool tasks: a run on the main thread would otherwise go on and start a new pool.
+ */
+let shutdown = new AbortController();
+
+/** The signal the next closePool() aborts. */
+export function poolShutdownSignal(): AbortSignal {
+  return shutdown.signal;
+}
+
+/** Ends all worker threads. Safe to call when no pool exists. Runs still going fail with E_ABORTED. */
 export async function closePool(): Promise<void> {
   const p = pool;
   pool = undefined;
   poolThreads = 0;
+  const ending = shutdown;
+  shutdown = new AbortController();
+  ending.abort(new CtscopeError('E_ABORTED', 'the run was stopped: closePool() ended the worker pool while it ran'));
   if (p) {
     closedPools.add(p);
     await p.destroy();

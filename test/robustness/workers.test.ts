@@ -1,6 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resample } from '../../src/resample/index.js';
 import { closePool, getPool, warmPool, workerFilename } from '../../src/workers/pool.js';
 import { closeRunners, getRunner } from '../../src/inference/runner.js';
@@ -108,6 +111,36 @@ describe('a worker thread that dies mid-task', () => {
 
     const again = await detect(dir, options);
     expect(await getRunner(pkg, { ep: 'cpu' })).not.toBe(first);
+    expect(again.document.findings.map((f) => f.centerLps)).toEqual(reference.document.findings.map((f) => f.centerLps));
+  }, 60_000);
+});
+
+describe('closePool() during a detect run', () => {
+  // Uncompressed files decode on the main thread: before, the run went on past the close, started a new pool
+  // for its resampling and succeeded.
+  it('stops the run with E_ABORTED at any stage, the main-thread ones too, and leaves no output; the next run works', async () => {
+    const { dir } = await smallPhantom('chest', { slices: 24 });
+    const model = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 2 });
+    const options = { models: model, ep: 'cpu' as const };
+    const reference = await detect(dir, options);
+    for (const stage of ['index', 'decode', 'resample', 'infer'] as const) {
+      const out = join(mkdtempSync(join(tmpdir(), 'ctscope-close-')), 'out');
+      let closed = false;
+      const e = await detect(dir, {
+        ...options,
+        outDir: out,
+        onProgress: (p) => {
+          if (p.stage === stage && !closed) {
+            closed = true;
+            void closePool();
+          }
+        },
+      }).catch((x: unknown) => x);
+      expect(closed, stage).toBe(true);
+      expect(e, stage).toMatchObject({ code: 'E_ABORTED' });
+      expect(existsSync(out), stage).toBe(false);
+    }
+    const again = await detect(dir, options);
     expect(again.document.findings.map((f) => f.centerLps)).toEqual(reference.document.findings.map((f) => f.centerLps));
   }, 60_000);
 });
