@@ -1,13 +1,14 @@
 /**
  * Text that quotes files (names, header values, messages naming them) made safe for a terminal: control
- * characters are shown as \xNN or \uNNNN, so a crafted file name or SeriesDescription cannot send escape
- * sequences (recolour the terminal, set its title) or, in `oneLineSafe`, fake a line of output.
+ * characters are shown as \uNNNN, so a crafted file name or SeriesDescription cannot send escape sequences
+ * (recolour the terminal, set its title) or, in `oneLineSafe`, fake a line of output. The escape is JSON's own,
+ * so `--json` output stays valid JSON with the same values.
+ *
+ * C0 controls and DEL, and of C1 only the introducers terminals act on (DCS, SOS, CSI, OSC, PM, APC): the other
+ * C1 code points are what UTF-8 text read as Latin-1 turns into, and escaping them would only mangle it more.
  */
-const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
-const escape = (c: string): string => {
-  const n = c.charCodeAt(0);
-  return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
-};
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f\u0090\u0098\u009b\u009d-\u009f]/g;
+const escape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /** Line breaks and tabs kept, every other control character escaped. */
 export function printable(text: string): string {
@@ -16,5 +17,5 @@ export function printable(text: string): string {
 
 /** One line: line breaks escaped as well. */
 export function oneLineSafe(text: string): string {
-  return printable(text).replace(/[\n]/g, escape);
+  return printable(text).replace(/\n/g, escape);
 }

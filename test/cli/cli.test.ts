@@ -120,8 +120,14 @@ describe('ctscope CLI: text from files is shown, not obeyed', () => {
     expect(r.code).toBe(0);
     const all = r.stdout + r.stderr;
     expect(all).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
-    expect(r.stdout).toContain('AB\\x1b[31mRED\\x1b]0;TITLE\\x07zzz');
-    expect(r.stdout).toContain('evil\\x0a* 9.9.9');
+    expect(r.stdout).toContain('AB\\u001b[31mRED\\u001b]0;TITLE\\u0007zzz');
+    expect(r.stdout).toContain('evil\\u000a* 9.9.9');
+    // --json stays JSON with the same values (the escapes are JSON's own), DEL and CSI included.
+    await writeFile(join(d, 'del\x7f\u009bx.dcm'), 'not dicom either, but long enough to be looked at');
+    const j = await ctscope('info', d, '--json');
+    expect(j.stdout).not.toMatch(/[\x7f\u009b]/);
+    const paths = (JSON.parse(j.stdout) as { skipped: Array<{ path: string }> }).skipped.map((k) => k.path);
+    expect(paths).toContain(join(d, 'del\x7f\u009bx.dcm'));
     expect(r.stdout.split('\n').filter((l) => l.startsWith('* '))).toHaveLength(1);
   });
 });
