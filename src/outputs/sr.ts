@@ -233,7 +233,9 @@ export function serializeReport(dataset: Item, copied: DcmjsDict): Uint8Array {
     ImplementationVersionName: IMPLEMENTATION.version,
   });
   const dict = new DicomDict(meta);
-  dict.dict = { ...EMPTY_TYPE2, ...copied, ...DicomMetaDictionary.denaturalizeDataset(dataset) };
+  // dcmjs writes every string as UTF-8, so the SR says so itself: a source without SpecificCharacterSet may still
+  // hold 8-bit names (common in the wild), which would otherwise land as undeclared UTF-8 (PS3.3 C.12.1.1.2).
+  dict.dict = { ...EMPTY_TYPE2, ...copied, '00080005': { vr: 'CS', Value: ['ISO_IR 192'] }, ...DicomMetaDictionary.denaturalizeDataset(dataset) };
   // Values copied from the source may break the VR's length (a name over 64 characters is seen in the wild): they
   // are written as they are rather than failing a finished analysis, and dcmjs's length error would quote them.
   return new Uint8Array(dict.write({ allowInvalidVRLength: true }));

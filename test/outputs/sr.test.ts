@@ -52,6 +52,16 @@ describe('buildMeasurementReport', () => {
     if (has('dsrdump')) expect(dsrdump(write(bytes)).status).toBe(0);
   });
 
+  it('declares UTF-8 (ISO_IR 192) even when the source named no character set but had 8-bit names', () => {
+    // dcmjs reads undeclared 8-bit bytes as Latin-1 and writes UTF-8: without the declaration the SR is non-conformant.
+    const copied = { '00100010': { vr: 'PN', Value: [{ Alphabetic: 'M\u00fcller^J\u00fcrgen' }] } } as never;
+    const bytes = serializeReport(buildMeasurementReport(doc([finding(1, 3)]), context), copied);
+    const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    expect(back.SpecificCharacterSet).toBe('ISO_IR 192');
+    expect(Buffer.from(bytes).includes(Buffer.from('M\u00fcller', 'utf8'))).toBe(true);
+    if (has('dciodvfy')) expect(dciodvfy(write(bytes)).errors).toEqual([]);
+  });
+
   it('an empty result is still a valid TID 1500 report: its containers, and which model found nothing', () => {
     const bytes = serializeReport(buildMeasurementReport(doc([]), context), {});
     if (has('dciodvfy')) {
