@@ -201,14 +201,17 @@ export class DicomWebClient {
       )
         .replace(/\s+/g, ' ')
         .trim();
-      // A short excerpt, cut at a word: enough to tell a proxy's page from the archive's own message.
+      // A short excerpt, cut at a word: enough to tell a proxy's page from the archive's own message. It is kept
+      // out of the message (an archive's error text may quote the patient's name or ID, and messages get printed)
+      // and given as the error's `cause`, for a host that chooses to log it.
       const excerpt = this.#redact(raw.length > 200 ? `${raw.slice(0, 200).replace(/\s+\S*$/, '')} ...` : raw);
-      if (res.status === 404) throw new CtscopeError('E_SERIES_NOT_FOUND', `DICOMweb: not found (HTTP 404)${excerpt ? `: ${excerpt}` : ''}`, { where });
+      const said = excerpt ? { cause: new Error(`server said: ${excerpt}`) } : {};
+      if (res.status === 404) throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: not found (HTTP 404)', { where, ...said });
       if (res.status === 401 || res.status === 403) {
         const hint = this.#token ? 'check the bearer token' : 'the server wants a bearer token (--token-file or CTSCOPE_DICOMWEB_TOKEN)';
         throw new CtscopeError('E_IO', `DICOMweb: access denied (HTTP ${res.status}); ${hint}`, { where });
       }
-      throw new CtscopeError('E_IO', `DICOMweb: HTTP ${res.status} ${res.statusText}${excerpt ? `: ${excerpt}` : ''}`, { where });
+      throw new CtscopeError('E_IO', `DICOMweb: HTTP ${res.status} ${res.statusText}`, { where, ...said });
     }
     return { res, body, text: () => text(), cancel };
   }
@@ -325,6 +328,9 @@ export class DicomWebClient {
       failed: seq('00081198').map((r) => ({ sopInstanceUid: str(r, '00081155'), reason: int(r, '00081197') })),
     };
     if (result.failed.length) throw new CtscopeError('E_IO', `DICOMweb: STOW-RS refused ${result.failed.length} instance(s) (reason ${result.failed.map((f) => f.reason ?? '?').join(', ')})`);
+    // 202 is "accepted with warnings or failures" (PS3.18 10.5.3): only the instances it lists as stored were.
+    if (exchange.res.status === 202 && result.stored.length < instances.length)
+      throw new CtscopeError('E_IO', `DICOMweb: STOW-RS answered HTTP 202 and confirmed ${result.stored.length} of ${instances.length} instance(s) as stored`);
     return result;
   }
 }

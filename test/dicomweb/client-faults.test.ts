@@ -11,6 +11,12 @@ let server: Server;
 let base: string;
 beforeAll(async () => {
   server = createServer((req, res) => {
+    if (req.url?.includes('/stow202')) {
+      // Accepted "with warnings", and nothing confirmed as stored.
+      req.resume();
+      req.on('end', () => res.writeHead(202, { 'Content-Type': 'application/dicom+json' }).end(JSON.stringify({ '00081199': { vr: 'SQ', Value: [] } })));
+      return;
+    }
     if (req.url?.includes('/denied')) {
       res.writeHead(401, { 'Content-Type': 'text/plain' }).end('no');
       return;
@@ -101,7 +107,9 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
 
   it('an error page that trickles gives its excerpt within seconds; the idle time restarts when the headers arrive', async () => {
     const t0 = performance.now();
-    await expect(new DicomWebClient({ baseUrl: `${base}/trickle`, timeoutMs: 1_000 }).searchSeries('1.2.3')).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/HTTP 502/) });
+    const e = await new DicomWebClient({ baseUrl: `${base}/trickle`, timeoutMs: 1_000 }).searchSeries('1.2.3').catch((x: unknown) => x);
+    // The server's text is the error's cause, never its message: an archive's error page may quote a patient.
+    expect(e).toMatchObject({ code: 'E_IO', message: 'DICOMweb: HTTP 502 Bad Gateway', cause: { message: expect.stringMatching(/^server said: \.+/) } });
     expect(performance.now() - t0).toBeLessThan(6_000);
     const parts = await new DicomWebClient({ baseUrl: `${base}/late`, timeoutMs: 500 }).retrieve(UID, UID);
     expect(parts).toHaveLength(1);
@@ -113,6 +121,10 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     setTimeout(() => controller.abort(), 300);
     await expect(pending).rejects.toMatchObject({ code: 'E_ABORTED' });
   }, 10_000);
+
+  it('STOW-RS: an HTTP 202 that confirms none of the instances is E_IO, not a success', async () => {
+    await expect(new DicomWebClient({ baseUrl: `${base}/stow202` }).store([new Uint8Array(200)])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/HTTP 202 and confirmed 0 of 1/) });
+  });
 
   it('a 401 without a token says the server wants one', async () => {
     const client = new DicomWebClient({ baseUrl: `${base}/denied` });
