@@ -56,27 +56,31 @@ const RAD = 180 / Math.PI;
  */
 export function layoutSlices(instances: readonly DicomInstance[], options: LayoutOptions = DEFAULT_LAYOUT, keep?: (ref: SliceRef) => boolean): SliceLayout {
   const problems: SeriesProblem[] = headerRepairs(instances);
-  const refs: SliceRef[] = [];
-  for (const instance of instances)
-    for (let f = 0; f < Math.max(1, instance.frames.length); f++) if (!keep || keep({ instance, frameIndex: f })) refs.push({ instance, frameIndex: f });
-  if (refs.length === 0) throw new CtscopeError('E_GEOMETRY', 'series has no images');
+  const all: SliceRef[] = [];
+  for (const instance of instances) for (let f = 0; f < Math.max(1, instance.frames.length); f++) all.push({ instance, frameIndex: f });
 
-  // Images without a usable position (missing, or not three numbers) cannot be placed: left out and reported,
-  // as long as at most half the images are; more than that is no slice stack.
-  const placed = refs.filter((r) => frameOf(r)?.imagePositionPatient);
-  if (placed.length > 0 && placed.length < refs.length && placed.length * 2 >= refs.length) {
-    const lost = refs.filter((r) => !frameOf(r)?.imagePositionPatient);
-    const names = [...new Set(lost.map((r) => r.instance.source))];
+  // Images without a usable position (missing, or not three numbers) cannot be placed: left out and reported, as
+  // long as they are no more than the distinct positions there are; more than that is no slice stack. Counted over every image, not
+  // only those `keep` accepts, so a second layout without broken slices decides the same way.
+  const placedAll = all.filter((r) => frameOf(r)?.imagePositionPatient);
+  const unplaced = all.length - placedAll.length;
+  // Duplicates of one position count once: two copies of one slice do not make a stack of two.
+  const distinct = new Set(placedAll.map((r) => frameOf(r)!.imagePositionPatient!.map((x) => Math.round(x / options.duplicateMm)).join()));
+  const dropUnplaced = placedAll.length > 0 && unplaced > 0 && distinct.size >= unplaced;
+  if (dropUnplaced) {
+    const names = [...new Set(all.filter((r) => !frameOf(r)?.imagePositionPatient).map((r) => r.instance.source))];
     problems.push({
       kind: 'no-position',
-      message: `${lost.length} of ${refs.length} images have no usable ImagePositionPatient and were left out: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}`,
+      message: `${unplaced} of ${all.length} images have no usable ImagePositionPatient and were left out: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}`,
     });
-    refs.splice(0, refs.length, ...placed);
   }
+  const refs = (dropUnplaced ? placedAll : all).filter((r) => !keep || keep(r));
+  if (refs.length === 0) throw new CtscopeError('E_GEOMETRY', 'series has no images');
+  const placed = refs.filter((r) => frameOf(r)?.imagePositionPatient);
   const first = refs[0]!.instance;
   const iop = frameOf(refs[0]!)?.imageOrientationPatient ?? first.frames[0]?.imageOrientationPatient;
   if (!iop || placed.length < refs.length) {
-    if (refs.length > 1) throw new CtscopeError('E_GEOMETRY', `series has several images but ${iop ? `only ${placed.length} of ${refs.length} have an ImagePositionPatient` : 'no ImageOrientationPatient'}`);
+    if (refs.length > 1) throw new CtscopeError('E_GEOMETRY', `series has several images but ${iop ? `only ${distinct.size} distinct ImagePositionPatient value(s) for ${refs.length} images` : 'no ImageOrientationPatient'}`);
     return singleWithoutGeometry(refs[0]!, problems, options);
   }
   for (const r of refs) {

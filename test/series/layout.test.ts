@@ -133,7 +133,20 @@ describe('slice layout', () => {
     expect(l.slices.map((r) => r.instance.source)).toEqual(['f000', 'f001', 'f002', 'f003', 'f004']);
     expect(l.problems).toContainEqual({ kind: 'no-position', message: '1 of 6 images have no usable ImagePositionPatient and were left out: lost' });
     const mostly = [...stack([0, 1]), inst({ source: 'a' }), inst({ source: 'b' }), inst({ source: 'c' })];
-    expect(() => layoutSlices(mostly)).toThrow(expect.objectContaining({ code: 'E_GEOMETRY', message: expect.stringMatching(/only 2 of 5 have an ImagePositionPatient/) }));
+    expect(() => layoutSlices(mostly)).toThrow(expect.objectContaining({ code: 'E_GEOMETRY', message: expect.stringMatching(/only 2 distinct ImagePositionPatient value\(s\) for 5 images/) }));
+  });
+
+  it('counts images without a position against the whole series: a second layout without a broken slice decides the same', () => {
+    const s = [...stack([0, 1, 2, 3, 4]), ...['a', 'b', 'c', 'd', 'e'].map((source) => inst({ source }))];
+    // The volume lays the series out again without a slice that did not decode (assembleSeries' keep).
+    const l = layoutSlices(s, undefined, (r) => r.instance.source !== 'f002');
+    expect(l.slices.map((r) => r.instance.source)).toEqual(['f000', 'f001', 'f003', 'f004']);
+    expect(l.problems.find((p) => p.kind === 'no-position')?.message).toMatch(/^5 of 10 images/);
+  });
+
+  it('images without a position may not outnumber the distinct positions left (duplicates count once)', () => {
+    const s = [...stack([5, 5]), inst({ source: 'a' }), inst({ source: 'b' })];
+    expect(() => layoutSlices(s)).toThrow(expect.objectContaining({ code: 'E_GEOMETRY', message: expect.stringMatching(/only 1 distinct ImagePositionPatient value\(s\) for 4 images/) }));
   });
 
   it('treats every frame of a multi-frame instance as a slice', () => {
