@@ -3,7 +3,7 @@ import { decimal } from '../io/decimal.js';
 import { parseArgs } from 'node:util';
 import { loadSeries } from '../ingest/load.js';
 import { DEFAULT_MAX_VOXELS } from '../volume/assemble.js';
-import { writeNifti } from '../volume/nifti.js';
+import { NIFTI1_MAX_DIM, writeNifti } from '../volume/nifti.js';
 import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';
 import type { Vec3, Volume } from '../volume/types.js';
 import { parseThreads, usageError, type CliIO, type Command } from './command.js';
@@ -112,6 +112,7 @@ export const convertCommand: Command = {
       ...(args.threads !== undefined ? { workers: args.threads } : {}),
       // The cap on the series also caps every grid made from it (a fine --spacing, a tilt restack).
       maxVoxels: args.maxVoxels ?? DEFAULT_MAX_VOXELS,
+      maxDim: NIFTI1_MAX_DIM,
       signal: io.signal,
     });
     if (out !== volume) log(`output grid ${out.geometry.dims.join(' x ')} at ${out.geometry.spacing.map((x) => x.toFixed(4)).join(' x ')} mm`);

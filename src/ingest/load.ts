@@ -1,7 +1,6 @@
 import { parseInstance, readHeader } from '../dicom/parse.js';
 import type { DicomInstance } from '../dicom/types.js';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
-import { definedOnly } from '../io/fill.js';
 import { checkOptions, is, type OptionRule } from '../io/options-check.js';
 import { scanPaths } from '../io/scan.js';
 import { eventLoopTurns } from '../io/turns.js';
@@ -78,8 +77,7 @@ const LOAD_RULES: Readonly<Record<keyof LoadOptions, OptionRule>> = {
 
 /** Checks and fills load options; bad values and unknown keys are E_USAGE. */
 export function fillLoadOptions(options: LoadOptions = {}): FilledLoadOptions {
-  checkOptions('load', options, LOAD_RULES);
-  return { ...DEFAULT_LOAD, ...definedOnly(options) };
+  return { ...DEFAULT_LOAD, ...checkOptions<LoadOptions>('load', options, LOAD_RULES) };
 }
 
 /** The volume of the chosen series with the index it was chosen from. */

@@ -32,15 +32,22 @@ export const is = {
 /**
  * E_USAGE for options that are not an object, for a key `spec` does not name (a typo such as `singal` would
  * otherwise leave a run that cannot be aborted), and for a value that breaks its rule. Undefined values pass:
- * they take the default. The error names the option and the kind of value, never a string's content.
+ * they take the default. Returns the defined values of the known keys, read as a host's code would read them
+ * (getters and inherited values included), so what is checked is what is used. The error names the option and
+ * the kind of value, never a string's content.
  */
-export function checkOptions(what: string, options: unknown, spec: Readonly<Record<string, OptionRule>>): void {
+export function checkOptions<T extends object>(what: string, options: unknown, spec: Readonly<Record<keyof T & string, OptionRule>>): Partial<T> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new CtscopeError('E_USAGE', `${what} options must be an object (got ${describe(options)})`);
-  for (const [key, value] of Object.entries(options)) {
-    const r = spec[key];
-    if (!r) throw new CtscopeError('E_USAGE', `unknown ${what} option '${key}' (known: ${Object.keys(spec).join(', ')})`);
-    if (value !== undefined && !r.test(value)) throw new CtscopeError('E_USAGE', `${what} option ${key} must be ${r.expected} (got ${describe(value)})`);
+  for (const key in options)
+    if (!Object.hasOwn(spec, key)) throw new CtscopeError('E_USAGE', `unknown ${what} option '${key}' (known: ${Object.keys(spec).join(', ')})`);
+  const out: Record<string, unknown> = {};
+  for (const [key, r] of Object.entries(spec) as Array<[string, OptionRule]>) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    if (!r.test(value)) throw new CtscopeError('E_USAGE', `${what} option ${key} must be ${r.expected} (got ${describe(value)})`);
+    out[key] = value;
   }
+  return out as Partial<T>;
 }
 
 function describe(v: unknown): string {

@@ -1,5 +1,4 @@
 import { CtscopeError } from '../errors.js';
-import { definedOnly } from '../io/fill.js';
 import { checkOptions, is, type OptionRule } from '../io/options-check.js';
 import { MAX_THREADS } from '../workers/pool.js';
 import { isEpRequest } from '../inference/providers.js';
@@ -45,16 +44,15 @@ const DETECT_RULES: Readonly<Record<keyof DetectOptions, OptionRule>> = {
 /** Checks and fills detect options; bad values and unknown keys are E_USAGE. */
 export function fillDetectOptions(options: DetectOptions): FilledDetectOptions {
   if (options === undefined || options === null) throw new CtscopeError('E_USAGE', 'detect needs an options object naming its models, e.g. { models: [\'nodule\'] }');
-  checkOptions('detect', options, DETECT_RULES);
-  const raw = typeof options.models === 'string' ? options.models.split(',') : [...(options.models ?? [])];
+  const d = checkOptions<DetectOptions>('detect', options, DETECT_RULES);
+  const raw = typeof d.models === 'string' ? d.models.split(',') : [...(d.models ?? [])];
   const models = raw.map((m) => m.trim()).filter(Boolean);
   if (models.length === 0) throw new CtscopeError('E_USAGE', 'detect needs at least one model (id or package folder)');
-  const d = definedOnly(options);
   return {
     ...DEFAULT_DETECT,
     ...(d as Partial<FilledDetectOptions>),
     models,
-    outputs: options.outputs ? [...options.outputs] : [...DEFAULT_DETECT.outputs],
-    modelDirs: options.modelDirs ? [...options.modelDirs] : undefined,
+    outputs: d.outputs ? [...d.outputs] : [...DEFAULT_DETECT.outputs],
+    modelDirs: d.modelDirs ? [...d.modelDirs] : undefined,
   };
 }

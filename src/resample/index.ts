@@ -44,7 +44,7 @@ export async function transformForOutput(volume: Volume | CtVolume, o: OutputTra
   let v: Volume = volume;
   const ct = volume as Partial<CtVolume>;
   const tilted = Math.abs(ct.tiltDeg ?? 0) > TILT_EPS_DEG;
-  const run: RunOptions = { ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.maxVoxels !== undefined ? { maxVoxels: o.maxVoxels } : {}) };
+  const run: RunOptions = { ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.maxVoxels !== undefined ? { maxVoxels: o.maxVoxels } : {}), ...(o.maxDim !== undefined ? { maxDim: o.maxDim } : {}) };
   const restackInterp = o.interp === 'nearest' ? 'nearest' : 'linear';
   const inType = voxelTypeOf(volume.data);
   const outType: VoxelType = o.outType ?? (inType === 'uint8' && o.interp !== 'nearest' ? 'float32' : inType);

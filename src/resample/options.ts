@@ -1,7 +1,9 @@
 import type { Vec3 } from '../volume/types.js';
 import { decimal } from '../io/decimal.js';
 import { CtscopeError } from '../errors.js';
-import { is } from '../io/options-check.js';
+import { checkOptions, is, type OptionRule } from '../io/options-check.js';
+import { VOXEL_CTORS } from './arrays.js';
+import { MAX_THREADS } from '../workers/pool.js';
 import { isInterpName, type InterpName } from './kernels.js';
 import type { VoxelType } from './plan.js';
 import type { RunOptions } from './run.js';
@@ -36,10 +38,26 @@ export interface FilledResampleOptions {
   outType: VoxelType | undefined;
 }
 
+const isVec3Of = (ok: (x: number) => boolean) => (v: unknown): boolean => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && ok(x));
+
+/** What each resample option must be; spacing and interp are checked below with their own messages. */
+const RESAMPLE_RULES: Readonly<Record<keyof ResampleOptions, OptionRule>> = {
+  spacing: is.where('a spacing', () => true),
+  dims: is.where('three positive integers', isVec3Of((x) => Number.isInteger(x) && x > 0)),
+  interp: is.where('an interpolation name', () => true),
+  antialias: is.boolean,
+  fill: is.finite,
+  outType: is.where(`one of ${Object.keys(VOXEL_CTORS).join(', ')}`, (v) => typeof v === 'string' && Object.hasOwn(VOXEL_CTORS, v)),
+  workers: is.integer(0, MAX_THREADS),
+  signal: is.signal,
+  into: is.where('an Int16Array, Float32Array or Uint8Array', (v) => v instanceof Int16Array || v instanceof Float32Array || v instanceof Uint8Array),
+  maxVoxels: is.integer(1),
+  maxDim: is.integer(1),
+};
+
 export function fillResampleOptions(o: ResampleOptions): FilledResampleOptions {
   if (typeof o !== 'object' || o === null) throw new CtscopeError('E_USAGE', 'resample needs an options object with a spacing, e.g. { spacing: 1 }');
-  for (const [key, r] of [['antialias', is.boolean], ['fill', is.finite]] as const)
-    if (o[key] !== undefined && !r.test(o[key])) throw new CtscopeError('E_USAGE', `resample option ${key} must be ${r.expected}`);
+  checkOptions<ResampleOptions>('resample', o, RESAMPLE_RULES);
   const interp = o.interp ?? 'linear';
   if (!isInterpName(interp)) throw new CtscopeError('E_USAGE', `Expected nearest, linear, cubic or lanczos3 for interp but received ${String(interp)}`);
   return {

@@ -23,6 +23,8 @@ export interface RunOptions {
   into?: VoxelArray;
   /** Largest output grid accepted, in voxels (E_TOO_LARGE before allocating); default and ceiling 2^31 - 1. */
   maxVoxels?: number;
+  /** Longest side of the output grid accepted, in voxels (a file format's limit: NIfTI-1 holds 32767). */
+  maxDim?: number;
 }
 
 export interface FilledRunOptions {
@@ -30,6 +32,7 @@ export interface FilledRunOptions {
   signal: AbortSignal | undefined;
   into: VoxelArray | undefined;
   maxVoxels: number;
+  maxDim: number;
 }
 
 /** Typed arrays index with 32-bit signed integers. */
@@ -41,7 +44,9 @@ export function fillRunOptions(o: RunOptions = {}): FilledRunOptions {
   if (o.signal !== undefined && !is.signal.test(o.signal)) throw new CtscopeError('E_USAGE', `signal must be ${is.signal.expected}`);
   const maxVoxels = o.maxVoxels ?? MAX_OUTPUT_VOXELS;
   if (!(Number.isInteger(maxVoxels) && maxVoxels > 0)) throw new CtscopeError('E_USAGE', `maxVoxels must be a positive integer (got ${String(maxVoxels)})`);
-  return { workers, signal: o.signal, into: o.into, maxVoxels: Math.min(maxVoxels, MAX_OUTPUT_VOXELS) };
+  const maxDim = o.maxDim ?? MAX_OUTPUT_VOXELS;
+  if (!(Number.isInteger(maxDim) && maxDim > 0)) throw new CtscopeError('E_USAGE', `maxDim must be a positive integer (got ${String(maxDim)})`);
+  return { workers, signal: o.signal, into: o.into, maxVoxels: Math.min(maxVoxels, MAX_OUTPUT_VOXELS), maxDim };
 }
 
 /** Contiguous [k0, k1) ranges of about equal size, at most `parts` of them. */
@@ -70,6 +75,7 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
   const [mx, my, mz] = plan.outDims;
   const total = mx * my * mz;
   if (!Number.isSafeInteger(total) || total > o.maxVoxels) throw new CtscopeError('E_TOO_LARGE', `output grid ${mx}x${my}x${mz} is over the limit of ${o.maxVoxels} voxels`);
+  if (Math.max(mx, my, mz) > o.maxDim) throw new CtscopeError('E_TOO_LARGE', `output grid ${mx}x${my}x${mz} has a side over ${o.maxDim} voxels`);
   if (o.into && (o.into.length !== total || voxelTypeOf(o.into) !== outType))
     throw new CtscopeError('E_USAGE', `Expected ${total} ${outType} voxels for into but received ${o.into.length} ${voxelTypeOf(o.into)}`);
   if (o.into && o.workers > 0 && !(o.into.buffer instanceof SharedArrayBuffer))

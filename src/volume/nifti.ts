@@ -6,6 +6,9 @@ import { cross, dot, ijkToLps, normalize, scale, sub } from './affine.js';
 import type { Geometry, Mat4, Vec3, Volume } from './types.js';
 import { onAbort } from '../io/abort.js';
 
+/** dim[] is int16 in the NIfTI-1 header. */
+export const NIFTI1_MAX_DIM = 32767;
+
 /**
  * NIfTI-1 single file (.nii, or .nii.gz when the path ends in .gz), values in HU (scl_slope 1, inter 0).
  * NIfTI world space is RAS, ours is LPS: both affines are ours with the x and y rows negated.
@@ -54,7 +57,7 @@ export function niftiHeader(volume: Volume<Int16Array | Float32Array>, descripti
   v.setUint8(38, 'r'.charCodeAt(0));
   const dims = [3, g.dims[0], g.dims[1], g.dims[2], 1, 1, 1, 1];
   dims.forEach((x, i) => {
-    if (x > 32767) throw new CtscopeError('E_TOO_LARGE', `dimension ${x} does not fit NIfTI-1 (max 32767)`);
+    if (x > NIFTI1_MAX_DIM) throw new CtscopeError('E_TOO_LARGE', `dimension ${x} does not fit NIfTI-1 (max ${NIFTI1_MAX_DIM})`);
     v.setInt16(40 + 2 * i, x, le);
   });
   v.setInt16(70, float ? DT_FLOAT32 : DT_INT16, le);

@@ -48,6 +48,24 @@ describe('options checks', () => {
     }
   });
 
+  it('options given by getters or inherited from a prototype are checked and used like plain ones', async () => {
+    const stopped = new AbortController();
+    stopped.abort();
+    class Options {
+      get models(): string[] {
+        return ['nodule'];
+      }
+      get outputs(): string[] {
+        return ['jsn'];
+      }
+    }
+    expect(await codeOf(() => detect(folder, new Options() as never))).toMatch(/^E_USAGE: detect option outputs/);
+    // An inherited signal that is aborted stops the run: it is read, not skipped.
+    const inherited = Object.create({ signal: stopped.signal, models: ['nodule'] }) as never;
+    expect(await codeOf(() => detect(folder, inherited))).toMatch(/^E_ABORTED/);
+    expect(await codeOf(() => loadSeries(folder, Object.create({ maxVoxels: Number.NaN }) as never))).toMatch(/^E_USAGE: load option maxVoxels/);
+  });
+
   it('loadSeries and scanStudy: NaN, negative and wrongly typed options are E_USAGE, not a silent change', async () => {
     const bad: Array<[string, unknown]> = [
       ['maxVoxels', { maxVoxels: Number.NaN }],
@@ -70,10 +88,13 @@ describe('options checks', () => {
 
   it('resample: a wrong signal, antialias or fill, or no options at all, is E_USAGE', async () => {
     const v: Volume = { data: new Float32Array(8), geometry: { dims: [2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] } };
-    expect(await codeOf(() => resample(v, { spacing: 1, signal: {} as never }))).toMatch(/^E_USAGE: signal must be an AbortSignal/);
+    expect(await codeOf(() => resample(v, { spacing: 1, signal: {} as never }))).toMatch(/^E_USAGE: resample option signal must be an AbortSignal/);
     expect(await codeOf(() => resample(v, { spacing: 1, antialias: 'yes' as never }))).toMatch(/^E_USAGE: .*antialias/);
     expect(await codeOf(() => resample(v, { spacing: 1, fill: Number.NaN }))).toMatch(/^E_USAGE: .*fill/);
     expect(await codeOf(() => resample(v, undefined as never))).toMatch(/^E_USAGE: resample needs an options object/);
+    expect(await codeOf(() => resample(v, { spacing: 1, outType: 'int8' as never, workers: 0 }))).toMatch(/^E_USAGE: .*outType/);
+    expect(await codeOf(() => resample(v, { spacing: 1, into: 'x' as never }))).toMatch(/^E_USAGE: .*into/);
+    expect(await codeOf(() => resample(v, { spacing: 1, singal: new AbortController().signal } as never))).toMatch(/^E_USAGE: unknown resample option 'singal'/);
     expect(await codeOf(() => resample(v, { spacing: 1, workers: 0 }))).toBe('ok');
   });
 
