@@ -96,12 +96,13 @@ export async function keyImage(volume: KeyImageSource, f: FindingRecord): Promis
   const edges = edgeLabels(g.direction);
   const font = Math.max(14, Math.round(Math.min(width, height) / 28));
   const pad = font * 0.5;
+  // The image line sits one line above the bottom edge: on the bottom baseline it ran over the bottom label.
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
 ${svgText(pad, height / 2 + font / 3, font, 'start', edges.left)}
 ${svgText(width - pad, height / 2 + font / 3, font, 'end', edges.right)}
 ${svgText(width / 2, pad + font * 0.8, font, 'middle', edges.top)}
 ${svgText(width / 2, height - pad, font, 'middle', edges.bottom)}
-${svgText(pad, height - pad, Math.round(font * 0.7), 'start', `${imageLabel({ sliceIndex: k, instanceNumber: f.instanceNumber, frameNumber: f.frameNumber }, nz)} ${w.name} ${w.center}/${w.width}`)}
+${svgText(pad, height - pad - font * 1.2, Math.round(font * 0.7), 'start', `${imageLabel({ sliceIndex: k, instanceNumber: f.instanceNumber, frameNumber: f.frameNumber }, nz)} ${w.name} ${w.center}/${w.width}`)}
 <circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="${r.toFixed(1)}" fill="none" stroke="#ffd200" stroke-width="${stroke}"/>
 <path d="M${(cx - r - tick).toFixed(1)} ${cy.toFixed(1)}h${tick.toFixed(1)}M${(cx + r).toFixed(1)} ${cy.toFixed(1)}h${tick.toFixed(1)}M${cx.toFixed(1)} ${(cy - r - tick).toFixed(1)}v${tick.toFixed(1)}M${cx.toFixed(1)} ${(cy + r).toFixed(1)}v${tick.toFixed(1)}" stroke="#ffd200" stroke-width="${stroke}"/>
 </svg>`;
