@@ -30,6 +30,8 @@ export interface BenchRow {
   /** Memory stage rows: peak RSS against the volume's size (see memory.ts). */
   memory?: MemoryFigures;
   note?: string;
+  /** Filled freshly allocated memory each iteration (see TaskSpec.freshMemory). */
+  freshMemory?: boolean;
 }
 
 export interface MemoryFigures {
@@ -76,6 +78,8 @@ export interface Baselines {
   memcpyGBs: number;
   /** ms for the fixed scalar loop. */
   scalarMs: number;
+  /** Microseconds per 4 KiB page to fill fresh memory (first touch); varies 25x between VMs of one kind. */
+  faultUsPerPage: number;
 }
 
 let peakRss = 0;
@@ -95,6 +99,8 @@ export interface TaskSpec {
   bytes?: number;
   note?: string;
   setup?: () => unknown | Promise<unknown>;
+  /** Each iteration fills freshly allocated memory (a new volume or output), so its time follows page-fault cost. */
+  freshMemory?: boolean;
 }
 
 export async function measure(
@@ -134,6 +140,7 @@ export async function measure(
     }
     if (t.bytes) row.vsMemcpy = lat.p50 / ((t.bytes / (baselines.memcpyGBs * 1e9)) * 1000);
     if (t.note) row.note = t.note;
+    if (t.freshMemory) row.freshMemory = true;
     rows.push(row);
   }
   return rows;
@@ -157,7 +164,20 @@ export async function measureBaselines(): Promise<Baselines> {
   await scalar.run();
   const copyMs = (copy.tasks[0]!.result as unknown as { latency: { p50: number } }).latency.p50;
   const scalarMs = (scalar.tasks[0]!.result as unknown as { latency: { p50: number } }).latency.p50;
-  return { memcpyGBs: (n * 4) / 1e9 / (copyMs / 1000), scalarMs };
+  return { memcpyGBs: (n * 4) / 1e9 / (copyMs / 1000), scalarMs, faultUsPerPage: faultCost() };
+}
+
+/** Median of three first-touch fills of a fresh 64 MiB SharedArrayBuffer, in microseconds per 4 KiB page. */
+function faultCost(): number {
+  const bytes = 64 * 2 ** 20;
+  const times: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    const a = new Uint8Array(new SharedArrayBuffer(bytes));
+    for (let i = 0; i < bytes; i += 4096) a[i] = 1;
+    times.push(((performance.now() - t0) * 1000) / (bytes / 4096));
+  }
+  return times.sort((x, y) => x - y)[1]!;
 }
 
 export function formatRows(rows: BenchRow[]): string {

@@ -18,6 +18,7 @@ export async function benchIngest(baselines: Baselines, options: { dataDir: stri
       let vox = 0;
       tasks.push({
         name: `load ${syntax}${threads === 1 ? ' (1 worker)' : ''}`,
+        freshMemory: true,
         setup: async () => {
           const v = await loadSeries(dir, threads === undefined ? {} : { threads });
           vox = v.data.length;

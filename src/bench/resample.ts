@@ -129,6 +129,7 @@ function toRow(name: string, samples: number[], o: { outVox: number; bytes: numb
     vsScalar: median / o.baselines.scalarMs,
     peakRssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20),
     samplesMs: samples,
+    ...(name.includes('reused output') ? {} : { freshMemory: true }),
     ...(gc() ? {} : { note: 'run with --expose-gc for prompt frees between samples' }),
   };
 }

@@ -13,7 +13,7 @@ import { CtscopeError } from '../errors.js';
 import { parseEpRequest, probeProvider, unavailableError, type EpRequest } from '../inference/providers.js';
 import { closeRunners } from '../inference/runner.js';
 import { closePool } from '../workers/pool.js';
-import { comparedRows, findRegressions, isBaselineFile, mergeBaselines, rowRatio, toBaselines, type BaselineFile, type Regression } from './baseline.js';
+import { FAULT_CHECK_MAX_US, checkableRows, comparedRows, findRegressions, isBaselineFile, mergeBaselines, rowRatio, toBaselines, type BaselineFile, type Regression } from './baseline.js';
 import type { StageContext } from './context.js';
 import { ensureGc } from './gc.js';
 import { formatRows, machineInfo, measureBaselines, type Baselines, type BenchRow, type MachineInfo } from './harness.js';
@@ -190,7 +190,7 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
   if (o.json) io.out(JSON.stringify(result, null, 2));
   else {
     const m = result.machine;
-    io.out(`${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, ${m.node}; memcpy ${baselines.memcpyGBs.toFixed(1)} GB/s, scalar loop ${baselines.scalarMs.toFixed(1)} ms${gc ? '' : '; no gc between tasks'}`);
+    io.out(`${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, ${m.node}; memcpy ${baselines.memcpyGBs.toFixed(1)} GB/s, scalar loop ${baselines.scalarMs.toFixed(1)} ms, page fault ${baselines.faultUsPerPage.toFixed(2)} us${gc ? '' : '; no gc between tasks'}`);
     io.out(formatRows(rows));
     for (const r of rows) if (r.note) io.out(`  ${r.stage} / ${r.name}: ${r.note}`);
     io.out(`written ${o.out}`);
@@ -202,16 +202,20 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
     await writeFileAtomic(o.update, JSON.stringify(file, null, 2) + '\n');
     say(`baselines written to ${o.update} (${rows.length} row(s) of this run, ${file.entries.length} in all)`);
   }
-  if (baselineFile && o.check) return reportCheck(rows, baselineFile, o.check, o.tolerance ?? baselineFile.tolerance, say);
+  if (baselineFile && o.check) return reportCheck(rows, baselineFile, o.check, o.tolerance ?? baselineFile.tolerance, say, baselines.faultUsPerPage);
   return 0;
 }
 
-function reportCheck(rows: BenchRow[], file: BaselineFile, path: string, tolerance: number, say: (line: string) => void): number {
-  const bad: Regression[] = findRegressions(rows, file, tolerance);
+function reportCheck(rows: BenchRow[], file: BaselineFile, path: string, tolerance: number, say: (line: string) => void, faultUsPerPage: number): number {
   for (const r of rows) {
     const e = file.entries.find((x) => x.stage === r.stage && x.name === r.name);
     if (e && r.vsScalar !== undefined && e.basis === 'scalar') say(`  ${r.stage} / ${r.name}: ${(r.vsScalar / e.ratio).toFixed(2)}x its baseline`);
   }
+  const { checkable, skipped } = checkableRows(rows, faultUsPerPage);
+  if (skipped.length)
+    say(`  page faults cost ${faultUsPerPage.toFixed(1)} us per 4 KiB page here (over ${FAULT_CHECK_MAX_US} us): not checked, since they fill fresh memory: ${skipped.map((r) => `${r.stage} / ${r.name}`).join(', ')}`);
+  rows = checkable;
+  const bad: Regression[] = findRegressions(rows, file, tolerance);
   for (const r of bad) say(`REGRESSION ${r.stage} / ${r.name}: ratio ${r.now.toFixed(2)} vs baseline ${r.baseline.toFixed(2)} (${r.factor.toFixed(2)}x, tolerance ${tolerance}x)`);
   const compared = comparedRows(rows, file);
   const unchecked = rows.filter((r) => rowRatio(r) && !compared.includes(r)).map((r) => `${r.stage} / ${r.name}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { comparedRows, findRegressions, isBaselineFile, mergeBaselines, toBaselines } from '../../src/bench/baseline.js';
+import { checkableRows, comparedRows, findRegressions, isBaselineFile, mergeBaselines, toBaselines } from '../../src/bench/baseline.js';
 import type { BenchRow } from '../../src/bench/harness.js';
 
 const row = (name: string, vsScalar: number, vsMemcpy?: number): BenchRow => ({
@@ -37,5 +37,12 @@ describe('benchmark regression guard', () => {
     expect(isBaselineFile(base)).toBe(true);
     expect(isBaselineFile({ garbage: 1 })).toBe(false);
     expect(isBaselineFile({ tolerance: 2, entries: [{ stage: 'x', name: 'y', ratio: '1', basis: 'scalar' }] })).toBe(false);
+  });
+
+  it('where first-touch page faults are slow (over 2 us a page), rows that fill fresh memory are not judged; elsewhere all are', () => {
+    const fresh = { ...row('load ele', 3.2), freshMemory: true };
+    const steady = row('parse ele', 1);
+    expect(checkableRows([fresh, steady], 12.2)).toEqual({ checkable: [steady], skipped: [fresh] });
+    expect(checkableRows([fresh, steady], 0.5)).toEqual({ checkable: [fresh, steady], skipped: [] });
   });
 });

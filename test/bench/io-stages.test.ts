@@ -33,7 +33,7 @@ beforeAll(async () => {
     writeFileSync(join(root, 'rle', '.done'), '');
   }
   // Ratios are not under test here; fixed baselines keep the test short.
-  ctx = { baselines: { memcpyGBs: 10, scalarMs: 80 }, quick: true, dataDir: root, ep: 'cpu', deviceId: 0 };
+  ctx = { baselines: { memcpyGBs: 10, scalarMs: 80, faultUsPerPage: 0.5 }, quick: true, dataDir: root, ep: 'cpu', deviceId: 0 };
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
