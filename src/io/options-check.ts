@@ -38,11 +38,16 @@ export const is = {
  */
 export function checkOptions<T extends object>(what: string, options: unknown, spec: Readonly<Record<keyof T & string, OptionRule>>): Partial<T> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new CtscopeError('E_USAGE', `${what} options must be an object (got ${describe(options)})`);
-  for (const key in options)
-    if (!Object.hasOwn(spec, key)) throw new CtscopeError('E_USAGE', `unknown ${what} option '${key}' (known: ${Object.keys(spec).join(', ')})`);
+  // The host's own keys and those of its own prototypes, never Object.prototype's: a polyfill or a polluted
+  // prototype must neither fail every call nor set an option.
+  const levels: object[] = [];
+  for (let o: object | null = options; o && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) levels.push(o);
+  for (const level of levels)
+    for (const key of Object.keys(level))
+      if (!Object.hasOwn(spec, key)) throw new CtscopeError('E_USAGE', `unknown ${what} option '${key}' (known: ${Object.keys(spec).join(', ')})`);
   const out: Record<string, unknown> = {};
   for (const [key, r] of Object.entries(spec) as Array<[string, OptionRule]>) {
-    const value = (options as Record<string, unknown>)[key];
+    const value = levels.some((level) => Object.hasOwn(level, key)) ? (Reflect.get(options, key) as unknown) : undefined;
     if (value === undefined) continue;
     if (!r.test(value)) throw new CtscopeError('E_USAGE', `${what} option ${key} must be ${r.expected} (got ${describe(value)})`);
     out[key] = value;

@@ -44,7 +44,9 @@ export async function transformForOutput(volume: Volume | CtVolume, o: OutputTra
   let v: Volume = volume;
   const ct = volume as Partial<CtVolume>;
   const tilted = Math.abs(ct.tiltDeg ?? 0) > TILT_EPS_DEG;
-  const run: RunOptions = { ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.maxVoxels !== undefined ? { maxVoxels: o.maxVoxels } : {}), ...(o.maxDim !== undefined ? { maxDim: o.maxDim } : {}) };
+  const run: RunOptions = { ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.maxVoxels !== undefined ? { maxVoxels: o.maxVoxels } : {}) };
+  // A side limit is the written file's: only the grid that is written must meet it, not a restack on the way.
+  const last: RunOptions = { ...run, ...(o.maxDim !== undefined ? { maxDim: o.maxDim } : {}) };
   const restackInterp = o.interp === 'nearest' ? 'nearest' : 'linear';
   const inType = voxelTypeOf(volume.data);
   const outType: VoxelType = o.outType ?? (inType === 'uint8' && o.interp !== 'nearest' ? 'float32' : inType);
@@ -64,11 +66,11 @@ export async function transformForOutput(volume: Volume | CtVolume, o: OutputTra
     for (let a = 0; a < 3; a++) onSource[turn.perm[a]!] = target[a]!;
     const [mx, my, mz] = spacingGrid(v.geometry, onSource).geometry.dims;
     if (mx * my * mz * VOXEL_CTORS[outType].BYTES_PER_ELEMENT < v.data.byteLength) {
-      const small = await resample(v, { ...run, spacing: onSource, interp, outType });
+      const small = await resample(v, { ...last, spacing: onSource, interp, outType });
       return reorientOwned(small, orient, run);
     }
   }
   if (orient) v = await reorient(v, orient, run);
-  if (o.spacing !== undefined) v = await resample(v, { ...run, spacing: o.spacing, interp, outType });
+  if (o.spacing !== undefined) v = await resample(v, { ...last, spacing: o.spacing, interp, outType });
   return v;
 }

@@ -42,7 +42,7 @@ const isVec3Of = (ok: (x: number) => boolean) => (v: unknown): boolean => Array.
 
 /** What each resample option must be; spacing and interp are checked below with their own messages. */
 const RESAMPLE_RULES: Readonly<Record<keyof ResampleOptions, OptionRule>> = {
-  spacing: is.where('a spacing', () => true),
+  spacing: is.where('a number or three numbers (mm)', (v) => typeof v === 'number' || isVec3Of(() => true)(v)),
   dims: is.where('three positive integers', isVec3Of((x) => Number.isInteger(x) && x > 0)),
   interp: is.where('an interpolation name', () => true),
   antialias: is.boolean,
@@ -58,6 +58,7 @@ const RESAMPLE_RULES: Readonly<Record<keyof ResampleOptions, OptionRule>> = {
 export function fillResampleOptions(o: ResampleOptions): FilledResampleOptions {
   if (typeof o !== 'object' || o === null) throw new CtscopeError('E_USAGE', 'resample needs an options object with a spacing, e.g. { spacing: 1 }');
   checkOptions<ResampleOptions>('resample', o, RESAMPLE_RULES);
+  if (o.spacing === undefined || o.spacing === null) throw new CtscopeError('E_USAGE', 'resample needs a spacing, e.g. { spacing: 1 }');
   const interp = o.interp ?? 'linear';
   if (!isInterpName(interp)) throw new CtscopeError('E_USAGE', `Expected nearest, linear, cubic or lanczos3 for interp but received ${String(interp)}`);
   return {

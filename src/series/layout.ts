@@ -50,7 +50,8 @@ const RAD = 180 / Math.PI;
  *   the normal (gantry tilt) the direction is non-orthogonal, so every slice lands exactly where it was
  *   acquired; uneven steps are kept in `positions`/`offsets` and the grid uses their mean.
  * Duplicates (same position) keep one image: lossless encodings first, then InstanceNumber, then source.
- * Images without a position are left out (problem `no-position`) when at most half are; more, or no
+ * Images without a position are left out (problem `no-position`) when they are no more than the distinct positions
+ * of the others; more, or no
  * orientation, in a multi-slice series is E_GEOMETRY. With `keep`, only the frames it
  * accepts are laid out (the volume leaves out slices that did not decode).
  */

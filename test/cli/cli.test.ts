@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { niftiValue, readNifti } from '../../src/volume/nifti.js';
+import { oneLineSafe } from '../../src/io/printable.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
 import { dicomParser } from '../../src/dicom/dicom-parser.js';
 import { fixturePackage } from '../pipeline/helpers.js';
@@ -129,6 +130,8 @@ describe('ctscope CLI: text from files is shown, not obeyed', () => {
     const paths = (JSON.parse(j.stdout) as { skipped: Array<{ path: string }> }).skipped.map((k) => k.path);
     expect(paths).toContain(join(d, 'del\x7f\u009bx.dcm'));
     expect(r.stdout.split('\n').filter((l) => l.startsWith('* '))).toHaveLength(1);
+    // NEL and RI move a terminal's cursor as a line break would.
+    expect(oneLineSafe('a\u0085b\u008dc\u0084d')).toBe('a\\u0085b\\u008dc\\u0084d');
   });
 });
 

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNifti } from '../../src/volume/nifti.js';
+import { loadSeries } from '../../src/ingest/load.js';
+import { transformForOutput } from '../../src/resample/index.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -64,5 +66,13 @@ describe.skipIf(!hasSharedData)('ctscope convert --spacing / --interp / --orient
     // Checked with the grid's plan, before it is allocated or computed.
     expect(wide.stderr).toMatch(/error\[E_TOO_LARGE\]: output grid \d+x\d+x\d+ has a side over 32767 voxels/);
     expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
+  it('a side limit (maxDim) applies to the grid written, not to a restack on the way', async () => {
+    const v = await loadSeries(series);
+    // The tilt restack is 512 x 611 x 56; resampled to 2 mm it is 125 x 149 x 73.
+    const out = await transformForOutput(v, { spacing: 2, maxDim: 600 });
+    expect(out.geometry.dims).toEqual([125, 149, 73]);
+    await expect(transformForOutput(v, { spacing: 2, maxDim: 100 })).rejects.toMatchObject({ code: 'E_TOO_LARGE', message: expect.stringMatching(/has a side over 100 voxels/) });
   }, 60_000);
 });

@@ -66,6 +66,20 @@ describe('options checks', () => {
     expect(await codeOf(() => loadSeries(folder, Object.create({ maxVoxels: Number.NaN }) as never))).toMatch(/^E_USAGE: load option maxVoxels/);
   });
 
+  it("keys on Object.prototype (a polyfill, a polluted prototype) neither fail a call nor set an option", async () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    try {
+      proto.polyfilled = () => undefined;
+      proto.maxVoxels = 10;
+      // Reaches the file system (E_NOT_FOUND for the missing folder): the options passed their check.
+      expect(await codeOf(() => loadSeries(folder))).toMatch(/^E_NOT_FOUND/);
+      expect(await codeOf(() => loadSeries(folder, { headerConcurrency: 2 }))).toMatch(/^E_NOT_FOUND/);
+    } finally {
+      delete proto.polyfilled;
+      delete proto.maxVoxels;
+    }
+  });
+
   it('loadSeries and scanStudy: NaN, negative and wrongly typed options are E_USAGE, not a silent change', async () => {
     const bad: Array<[string, unknown]> = [
       ['maxVoxels', { maxVoxels: Number.NaN }],
@@ -95,6 +109,7 @@ describe('options checks', () => {
     expect(await codeOf(() => resample(v, { spacing: 1, outType: 'int8' as never, workers: 0 }))).toMatch(/^E_USAGE: .*outType/);
     expect(await codeOf(() => resample(v, { spacing: 1, into: 'x' as never }))).toMatch(/^E_USAGE: .*into/);
     expect(await codeOf(() => resample(v, { spacing: 1, singal: new AbortController().signal } as never))).toMatch(/^E_USAGE: unknown resample option 'singal'/);
+    for (const spacing of [undefined, null, {}]) expect(await codeOf(() => resample(v, { spacing } as never)), String(spacing)).toMatch(/^E_USAGE: resample (needs a spacing|option spacing)/);
     expect(await codeOf(() => resample(v, { spacing: 1, workers: 0 }))).toBe('ok');
   });
 
