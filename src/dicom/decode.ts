@@ -5,6 +5,7 @@ import { inflateDataSet } from './deflate.js';
 import { frameData } from './frames.js';
 import { CODECS, type DecodedFrame, type FrameLayout } from './codecs/index.js';
 import { extractionFor, extractStored, storedToHu, type Extraction, type HuMapping } from './pixel.js';
+import { definedOnly } from '../io/fill.js';
 
 export interface HuOptions {
   /** HU written for PixelPaddingValue (and the range up to PixelPaddingRangeLimit). Default -1024 (air). */
@@ -187,6 +188,3 @@ export async function decodeFrameToHu(
   return { saturated };
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}

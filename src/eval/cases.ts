@@ -48,9 +48,9 @@ export function listCases(truthRoot: string, predRoot: string): CaseFiles[] {
   });
 }
 
-/** Truth lesions of one kind from a ctscope synth truth.json (or any file with `findings[]` of that shape). */
-export function readTruth(file: string, kind: EvalKind): TruthLesion[] {
-  const doc = readJson(file) as { findings?: unknown };
+/** Truth lesions of one kind from a ctscope synth truth.json (or any file with `findings[]` of that shape); `parsed`: its JSON, already read. */
+export function readTruth(file: string, kind: EvalKind, parsed: unknown = readJson(file)): TruthLesion[] {
+  const doc = parsed as { findings?: unknown };
   if (!doc || !Array.isArray(doc.findings)) throw bad(file, 'truth file has no findings array');
   const out: TruthLesion[] = [];
   for (const [n, f] of (doc.findings as Record<string, unknown>[]).entries()) {
@@ -62,9 +62,9 @@ export function readTruth(file: string, kind: EvalKind): TruthLesion[] {
   return out;
 }
 
-/** Findings of one kind from a findings.json ({ findings: [{ kind, score, centerLps }] }). */
-export function readPredictions(file: string, kind: EvalKind): PredictedFinding[] {
-  const doc = readJson(file) as { findings?: unknown };
+/** Findings of one kind from a findings.json ({ findings: [{ kind, score, centerLps }] }); `parsed`: its JSON, already read. */
+export function readPredictions(file: string, kind: EvalKind, parsed: unknown = readJson(file)): PredictedFinding[] {
+  const doc = parsed as { findings?: unknown };
   if (!doc || !Array.isArray(doc.findings)) throw bad(file, 'findings file has no findings array');
   const out: PredictedFinding[] = [];
   for (const [n, f] of (doc.findings as unknown[]).entries()) {
@@ -92,8 +92,9 @@ export function loadCases(files: readonly CaseFiles[], kind: EvalKind): EvalCase
   for (const c of files) {
     const doc = readJson(c.truthFile) as { kind?: unknown };
     if (typeof doc.kind === 'string' && Object.values(SCAN_KIND).includes(doc.kind) && doc.kind !== SCAN_KIND[kind]) continue;
-    if (c.predFile) checkSameSeries(c.id, doc, readJson(c.predFile));
-    out.push({ id: c.id, truths: readTruth(c.truthFile, kind), findings: c.predFile ? readPredictions(c.predFile, kind) : [] });
+    const pred = c.predFile ? readJson(c.predFile) : undefined;
+    if (c.predFile) checkSameSeries(c.id, doc, pred);
+    out.push({ id: c.id, truths: readTruth(c.truthFile, kind, doc), findings: c.predFile ? readPredictions(c.predFile, kind, pred) : [] });
   }
   return out;
 }

@@ -243,13 +243,13 @@ export interface DenseWindowResult {
   stats: BatchStats;
 }
 
+/** Slices of a patch merged between event-loop turns (a whole patch on fresh memory took up to 55 ms). */
+const MERGE_SLICES = 8;
+
 /**
  * Sliding-window inference of a dense model: `output` names the predictor output, `channels` the channels
  * kept. Pure orchestration: the predictor may be a real session or a function.
  */
-/** Slices of a patch merged between event-loop turns (a whole patch on fresh memory took up to 55 ms). */
-const MERGE_SLICES = 8;
-
 export async function slidingWindow(
   source: PatchSource,
   options: WindowOptions,

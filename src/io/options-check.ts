@@ -31,28 +31,42 @@ export const is = {
 
 /**
  * E_USAGE for options that are not an object, for a key `spec` does not name (a typo such as `singal` would
- * otherwise leave a run that cannot be aborted), and for a value that breaks its rule. Undefined values pass:
- * they take the default. Returns the defined values of the known keys, read as a host's code would read them
- * (getters and inherited values included), so what is checked is what is used. The error names the option and
- * the kind of value, never a string's content.
+ * otherwise leave a run that cannot be aborted), and for a value that breaks its rule (see checkValues).
  */
 export function checkOptions<T extends object>(what: string, options: unknown, spec: Readonly<Record<keyof T & string, OptionRule>>): Partial<T> {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new CtscopeError('E_USAGE', `${what} options must be an object (got ${describe(options)})`);
-  // The host's own keys and those of its own prototypes, never Object.prototype's: a polyfill or a polluted
-  // prototype must neither fail every call nor set an option.
-  const levels: object[] = [];
-  for (let o: object | null = options; o && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) levels.push(o);
-  for (const level of levels)
+  for (const level of hostLevels(what, options))
     for (const key of Object.keys(level))
       if (!Object.hasOwn(spec, key)) throw new CtscopeError('E_USAGE', `unknown ${what} option '${key}' (known: ${Object.keys(spec).join(', ')})`);
+  return checkValues<T>(what, options, spec);
+}
+
+/**
+ * E_USAGE for a value that breaks its rule; keys `spec` does not name are left alone (options passed on to an
+ * inner stage carry the outer one's too). Undefined values pass: they take the default. Returns the defined
+ * values of the known keys, read as a host's code would read them (getters and inherited values included), so
+ * what is checked is what is used. The error names the option and the kind of value, never a string's content.
+ */
+export function checkValues<T extends object>(what: string, options: unknown, spec: Readonly<Record<keyof T & string, OptionRule>>): Partial<T> {
+  const levels = hostLevels(what, options);
   const out: Record<string, unknown> = {};
   for (const [key, r] of Object.entries(spec) as Array<[string, OptionRule]>) {
-    const value = levels.some((level) => Object.hasOwn(level, key)) ? (Reflect.get(options, key) as unknown) : undefined;
+    const value = levels.some((level) => Object.hasOwn(level, key)) ? (Reflect.get(options as object, key) as unknown) : undefined;
     if (value === undefined) continue;
     if (!r.test(value)) throw new CtscopeError('E_USAGE', `${what} option ${key} must be ${r.expected} (got ${describe(value)})`);
     out[key] = value;
   }
   return out as Partial<T>;
+}
+
+/**
+ * The options object and its own prototypes, never Object.prototype: a polyfill or a polluted prototype must
+ * neither fail every call nor set an option.
+ */
+function hostLevels(what: string, options: unknown): object[] {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new CtscopeError('E_USAGE', `${what} options must be an object (got ${describe(options)})`);
+  const levels: object[] = [];
+  for (let o: object | null = options; o && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) levels.push(o);
+  return levels;
 }
 
 function describe(v: unknown): string {

@@ -4,9 +4,9 @@
  * (recolour the terminal, set its title) or, in `oneLineSafe`, fake a line of output. The escape is JSON's own,
  * so `--json` output stays valid JSON with the same values.
  *
- * C0 controls and DEL, and of C1 those terminals act on (IND, NEL, RI move the cursor; DCS, SOS, CSI, OSC, PM, APC
- * start sequences): the other
- * C1 code points are what UTF-8 text read as Latin-1 turns into, and escaping them would only mangle it more.
+ * Escaped: C0 controls and DEL, and the C1 controls terminals act on (IND, NEL and RI move the cursor; DCS, SOS,
+ * CSI, OSC, PM and APC start sequences). The other C1 code points are what UTF-8 text read as Latin-1 turns into,
+ * and escaping them would only mangle it more.
  */
 const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f\u0084\u0085\u008d\u0090\u0098\u009b\u009d-\u009f]/g;
 const escape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;

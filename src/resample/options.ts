@@ -3,10 +3,9 @@ import { decimal } from '../io/decimal.js';
 import { CtscopeError } from '../errors.js';
 import { checkOptions, is, type OptionRule } from '../io/options-check.js';
 import { VOXEL_CTORS } from './arrays.js';
-import { MAX_THREADS } from '../workers/pool.js';
 import { isInterpName, type InterpName } from './kernels.js';
 import type { VoxelType } from './plan.js';
-import type { RunOptions } from './run.js';
+import { RUN_RULES, type RunOptions } from './run.js';
 
 /** Default value for samples outside the source field of view: air in HU. */
 export const DEFAULT_FILL = -1024;
@@ -48,27 +47,16 @@ const RESAMPLE_RULES: Readonly<Record<keyof ResampleOptions, OptionRule>> = {
   antialias: is.boolean,
   fill: is.finite,
   outType: is.where(`one of ${Object.keys(VOXEL_CTORS).join(', ')}`, (v) => typeof v === 'string' && Object.hasOwn(VOXEL_CTORS, v)),
-  workers: is.integer(0, MAX_THREADS),
-  signal: is.signal,
-  into: is.where('an Int16Array, Float32Array or Uint8Array', (v) => v instanceof Int16Array || v instanceof Float32Array || v instanceof Uint8Array),
-  maxVoxels: is.integer(1),
-  maxDim: is.integer(1),
+  ...RUN_RULES,
 };
 
 export function fillResampleOptions(o: ResampleOptions): FilledResampleOptions {
   if (typeof o !== 'object' || o === null) throw new CtscopeError('E_USAGE', 'resample needs an options object with a spacing, e.g. { spacing: 1 }');
-  checkOptions<ResampleOptions>('resample', o, RESAMPLE_RULES);
-  if (o.spacing === undefined || o.spacing === null) throw new CtscopeError('E_USAGE', 'resample needs a spacing, e.g. { spacing: 1 }');
-  const interp = o.interp ?? 'linear';
+  const d = checkOptions<ResampleOptions>('resample', o, RESAMPLE_RULES);
+  if (d.spacing === undefined) throw new CtscopeError('E_USAGE', 'resample needs a spacing, e.g. { spacing: 1 }');
+  const interp = d.interp ?? 'linear';
   if (!isInterpName(interp)) throw new CtscopeError('E_USAGE', `Expected nearest, linear, cubic or lanczos3 for interp but received ${String(interp)}`);
-  return {
-    spacing: toSpacing(o.spacing),
-    dims: o.dims,
-    interp,
-    antialias: o.antialias ?? false,
-    fill: o.fill ?? DEFAULT_FILL,
-    outType: o.outType,
-  };
+  return { spacing: toSpacing(d.spacing), dims: d.dims, interp, antialias: d.antialias ?? false, fill: d.fill ?? DEFAULT_FILL, outType: d.outType };
 }
 
 /** Output voxel sizes accepted, mm: beyond them a grid is meaningless (and 1e308 overflowed the geometry). */

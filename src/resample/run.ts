@@ -1,12 +1,12 @@
 import type { VoxelArray } from '../volume/types.js';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
-import { getPool, isThreadCount, MAX_THREADS, poolSize, poolTaskError } from '../workers/pool.js';
+import { getPool, MAX_THREADS, poolSize, poolTaskError } from '../workers/pool.js';
 import type { Plan, VoxelType } from './plan.js';
 import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
 import { refOf, runSlab, type SlabTask } from './task.js';
 import { cancelSlices, rangeClaims, shareSlices } from './claims.js';
 import { onAbort } from '../io/abort.js';
-import { is } from '../io/options-check.js';
+import { checkValues, is, type OptionRule } from '../io/options-check.js';
 
 export interface RunOptions {
   /**
@@ -38,15 +38,18 @@ export interface FilledRunOptions {
 /** Typed arrays index with 32-bit signed integers. */
 const MAX_OUTPUT_VOXELS = 2 ** 31 - 1;
 
+/** What each run option must be (resample's rules include these). */
+export const RUN_RULES: Readonly<Record<keyof RunOptions, OptionRule>> = {
+  workers: is.integer(0, MAX_THREADS),
+  signal: is.signal,
+  into: is.where('an Int16Array, Float32Array or Uint8Array', (v) => v instanceof Int16Array || v instanceof Float32Array || v instanceof Uint8Array),
+  maxVoxels: is.integer(1),
+  maxDim: is.integer(1),
+};
+
 export function fillRunOptions(o: RunOptions = {}): FilledRunOptions {
-  const workers = o.workers ?? poolSize();
-  if (!isThreadCount(workers, 0)) throw new CtscopeError('E_USAGE', `Expected a whole number from 0 to ${MAX_THREADS} for workers but received ${String(o.workers)}`);
-  if (o.signal !== undefined && !is.signal.test(o.signal)) throw new CtscopeError('E_USAGE', `signal must be ${is.signal.expected}`);
-  const maxVoxels = o.maxVoxels ?? MAX_OUTPUT_VOXELS;
-  if (!(Number.isInteger(maxVoxels) && maxVoxels > 0)) throw new CtscopeError('E_USAGE', `maxVoxels must be a positive integer (got ${String(maxVoxels)})`);
-  const maxDim = o.maxDim ?? MAX_OUTPUT_VOXELS;
-  if (!(Number.isInteger(maxDim) && maxDim > 0)) throw new CtscopeError('E_USAGE', `maxDim must be a positive integer (got ${String(maxDim)})`);
-  return { workers, signal: o.signal, into: o.into, maxVoxels: Math.min(maxVoxels, MAX_OUTPUT_VOXELS), maxDim };
+  const d = checkValues<RunOptions>('resample', o, RUN_RULES);
+  return { workers: d.workers ?? poolSize(), signal: d.signal, into: d.into, maxVoxels: Math.min(d.maxVoxels ?? MAX_OUTPUT_VOXELS, MAX_OUTPUT_VOXELS), maxDim: d.maxDim ?? MAX_OUTPUT_VOXELS };
 }
 
 /** Contiguous [k0, k1) ranges of about equal size, at most `parts` of them. */

@@ -51,8 +51,7 @@ const RAD = 180 / Math.PI;
  *   acquired; uneven steps are kept in `positions`/`offsets` and the grid uses their mean.
  * Duplicates (same position) keep one image: lossless encodings first, then InstanceNumber, then source.
  * Images without a position are left out (problem `no-position`) when they are no more than the distinct positions
- * of the others; more, or no
- * orientation, in a multi-slice series is E_GEOMETRY. With `keep`, only the frames it
+ * of the others; more, or no orientation, in a multi-slice series is E_GEOMETRY. With `keep`, only the frames it
  * accepts are laid out (the volume leaves out slices that did not decode).
  */
 export function layoutSlices(instances: readonly DicomInstance[], options: LayoutOptions = DEFAULT_LAYOUT, keep?: (ref: SliceRef) => boolean): SliceLayout {
@@ -61,8 +60,8 @@ export function layoutSlices(instances: readonly DicomInstance[], options: Layou
   for (const instance of instances) for (let f = 0; f < Math.max(1, instance.frames.length); f++) all.push({ instance, frameIndex: f });
 
   // Images without a usable position (missing, or not three numbers) cannot be placed: left out and reported, as
-  // long as they are no more than the distinct positions there are; more than that is no slice stack. Counted over every image, not
-  // only those `keep` accepts, so a second layout without broken slices decides the same way.
+  // long as they are no more than the distinct positions there are; more than that is no slice stack. Counted
+  // over every image, not only those `keep` accepts, so a second layout without broken slices decides the same way.
   const placedAll = all.filter((r) => frameOf(r)?.imagePositionPatient);
   const unplaced = all.length - placedAll.length;
   // Duplicates of one position count once: two copies of one slice do not make a stack of two.
@@ -77,10 +76,9 @@ export function layoutSlices(instances: readonly DicomInstance[], options: Layou
   }
   const refs = (dropUnplaced ? placedAll : all).filter((r) => !keep || keep(r));
   if (refs.length === 0) throw new CtscopeError('E_GEOMETRY', 'series has no images');
-  const placed = refs.filter((r) => frameOf(r)?.imagePositionPatient);
   const first = refs[0]!.instance;
   const iop = frameOf(refs[0]!)?.imageOrientationPatient ?? first.frames[0]?.imageOrientationPatient;
-  if (!iop || placed.length < refs.length) {
+  if (!iop || !refs.every((r) => frameOf(r)?.imagePositionPatient)) {
     if (refs.length > 1) throw new CtscopeError('E_GEOMETRY', `series has several images but ${iop ? `only ${distinct.size} distinct ImagePositionPatient value(s) for ${refs.length} images` : 'no ImageOrientationPatient'}`);
     return singleWithoutGeometry(refs[0]!, problems, options);
   }
