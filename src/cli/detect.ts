@@ -149,7 +149,7 @@ export const detectCommand: Command = {
       if (client && a.stow && outcome.sr) {
         say('storing the SR back (STOW-RS)...');
         const r = await client.store([outcome.sr], outcome.document.series.studyInstanceUid);
-        say(`stored ${r.stored.length || 1} SR instance(s)`);
+        say(r.stored.length ? `stored ${r.stored.length} SR instance(s)` : 'the server accepted the SR (its answer lists no stored instances)');
       }
       if (a.json) io.out(JSON.stringify(outcome.document, null, 2));
       if (!a.quiet) {

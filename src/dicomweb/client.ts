@@ -3,6 +3,7 @@ import { CtscopeError, throwIfAborted } from '../errors.js';
 import type { BufferInput } from '../ingest/load.js';
 import { boundaryOf, buildMultipart, parseMultipart } from './multipart.js';
 import { onAbort } from '../io/abort.js';
+import { dicomParser } from '../dicom/dicom-parser.js';
 
 export interface DicomWebOptions {
   /** Service root, e.g. http://127.0.0.1:8042/dicom-web (no trailing slash needed). */
@@ -52,6 +53,15 @@ const int = (o: DicomJson, tag: string): number | undefined => {
   return Number.isFinite(v) && first(o, tag) !== undefined ? v : undefined;
 };
 
+/** An instance's SOP Instance UID, or undefined where its header cannot be read. */
+function sopUidOf(bytes: Uint8Array): string | undefined {
+  try {
+    return dicomParser.parseDicom(bytes, { untilTag: 'x00080018' }).string('x00080018')?.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A URL with any user:password removed, for messages. */
 export function redactUrl(url: string): string {
   try {
@@ -74,7 +84,8 @@ function checkUid(uid: string, what: string): string {
 interface Exchange {
   res: Response;
   body: () => AsyncGenerator<Uint8Array>;
-  text: () => Promise<string>;
+  /** The answer as text, cut after `limit` bytes. */
+  text: (limit?: number) => Promise<string>;
   /** For an answer not read after all (wrong content type...): closes it and stops its timer. */
   cancel: () => Promise<void>;
 }
@@ -116,7 +127,7 @@ export class DicomWebClient {
    * (a signal made by AbortSignal.any is only weakly held once fetch has the headers, and a collected one
    * never fires, so a stalled body hung for ever.) Read the answer with `body()` or `text()`.
    */
-  async #request(path: string, init: { method?: string; accept: string; body?: Buffer[]; contentType?: string; signal?: AbortSignal | undefined }): Promise<Exchange> {
+  async #request(path: string, init: { method?: string; accept: string; body?: Buffer[]; contentType?: string; signal?: AbortSignal | undefined; answerStatus?: number }): Promise<Exchange> {
     const url = `${this.baseUrl}${path}`;
     const where = redactUrl(url);
     const ac = new AbortController();
@@ -190,7 +201,8 @@ export class DicomWebClient {
       finish();
       await res.body?.cancel().catch(() => undefined);
     };
-    if (!res.ok) {
+    // `answerStatus`: an error status whose body the caller reads itself (STOW-RS 409 lists what failed and why).
+    if (!res.ok && res.status !== init.answerStatus) {
       // A short excerpt is all an error message needs: at most 1 KiB, read for at most 2 s (a server may trickle).
       // Only the caller's abort is passed on; a body that fails otherwise just gives no excerpt.
       const raw = (
@@ -213,7 +225,7 @@ export class DicomWebClient {
       }
       throw new CtscopeError('E_IO', `DICOMweb: HTTP ${res.status} ${res.statusText}`, { where, ...said });
     }
-    return { res, body, text: () => text(), cancel };
+    return { res, body, text: (limit?: number) => text(limit), cancel };
   }
 
   /** A WADO-RS request whose answer must be multipart; any other answer is closed at once (E_IO). */
@@ -305,7 +317,10 @@ export class DicomWebClient {
     return out;
   }
 
-  /** STOW-RS: stores Part 10 instances; E_IO when the server refuses any of them. */
+  /**
+   * STOW-RS: stores Part 10 instances; E_IO when the server refuses any of them. `stored` is what the server
+   * listed as stored; a 200 may list nothing (PS3.18 makes the list optional then), a 202 must list every one.
+   */
   async store(instances: readonly Uint8Array[], study?: string, options: DicomWebCallOptions = {}): Promise<StowResult> {
     const boundary = `ctscope-${randomBytes(12).toString('hex')}`;
     const exchange = await this.#request(study ? `/studies/${checkUid(study, 'study')}` : '/studies', {
@@ -314,23 +329,44 @@ export class DicomWebClient {
       contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`,
       body: buildMultipart(instances, boundary),
       signal: options.signal,
+      answerStatus: 409,
     });
-    const text = await exchange.text();
+    const status = exchange.res.status;
+    // The answer lists UIDs and reason codes only; 1 MiB is far more than any real one.
+    const text = await exchange.text(1 << 20);
     let o: DicomJson = {};
     try {
       if (text.trim()) o = JSON.parse(text) as DicomJson;
     } catch {
       // A server may answer with XML or nothing; success is the HTTP status then.
     }
-    const seq = (tag: string): DicomJson[] => ((o[tag]?.Value ?? []) as DicomJson[]);
+    const seq = (tag: string): DicomJson[] => {
+      const v = o?.[tag]?.Value;
+      return Array.isArray(v) ? v.filter((x): x is DicomJson => typeof x === 'object' && x !== null) : [];
+    };
     const result: StowResult = {
       stored: seq('00081199').map((r) => str(r, '00081155')),
       failed: seq('00081198').map((r) => ({ sopInstanceUid: str(r, '00081155'), reason: int(r, '00081197') })),
     };
-    if (result.failed.length) throw new CtscopeError('E_IO', `DICOMweb: STOW-RS refused ${result.failed.length} instance(s) (reason ${result.failed.map((f) => f.reason ?? '?').join(', ')})`);
+    // Reason codes are numbers from PS3.18 (0xA700 out of resources, 0xC122 referenced SOP class not supported...):
+    // safe to print, unlike an archive's free text.
+    const reasons = (): string => {
+      const codes = [...new Set(result.failed.map((f) => (f.reason === undefined ? '?' : `0x${f.reason.toString(16).toUpperCase().padStart(4, '0')}`)))];
+      return codes.length ? ` (reason ${codes.join(', ')})` : '';
+    };
+    if (status === 409 || result.failed.length) {
+      const n = result.failed.length || instances.length;
+      throw new CtscopeError('E_IO', `DICOMweb: STOW-RS refused ${n} of ${instances.length} instance(s)${status === 409 ? ' (HTTP 409)' : ''}${reasons()}`);
+    }
     // 202 is "accepted with warnings or failures" (PS3.18 10.5.3): only the instances it lists as stored were.
-    if (exchange.res.status === 202 && result.stored.length < instances.length)
-      throw new CtscopeError('E_IO', `DICOMweb: STOW-RS answered HTTP 202 and confirmed ${result.stored.length} of ${instances.length} instance(s) as stored`);
+    if (status === 202) {
+      // By UID where the instance's own UID can be read, by count for the rest.
+      const listed = new Set(result.stored);
+      const unlisted = instances.map(sopUidOf).filter((uid) => uid !== undefined && !listed.has(uid)).length;
+      const missing = Math.max(unlisted, instances.length - listed.size);
+      if (missing > 0)
+        throw new CtscopeError('E_IO', `DICOMweb: STOW-RS answered HTTP 202 and did not confirm ${missing} of ${instances.length} instance(s) as stored`);
+    }
     return result;
   }
 }

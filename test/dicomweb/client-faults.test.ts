@@ -5,6 +5,20 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DicomWebClient } from '../../src/dicomweb/client.js';
+import { encodeElements, fileMeta } from '../../src/dicom/write.js';
+
+/** What the /stow route answers; each STOW test sets it. */
+let stowAnswer: { status: number; json: unknown } = { status: 200, json: {} };
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+const instance = (sop: string): Uint8Array =>
+  Buffer.concat([
+    fileMeta('1.2.840.10008.5.1.4.1.1.88.34', sop, EXPLICIT_LE, { classUid: '1.2.3.4', version: 'TEST' }),
+    encodeElements([
+      { tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.88.34' },
+      { tag: 0x00080018, vr: 'UI', value: sop },
+    ]),
+  ]);
+const referenced = (uids: string[]): unknown => ({ '00081199': { vr: 'SQ', Value: uids.map((u) => ({ '00081155': { vr: 'UI', Value: [u] } })) } });
 
 // A server that misbehaves on purpose: headers and the first bytes of a multipart answer, then silence.
 let server: Server;
@@ -15,6 +29,11 @@ beforeAll(async () => {
       // Accepted "with warnings", and nothing confirmed as stored.
       req.resume();
       req.on('end', () => res.writeHead(202, { 'Content-Type': 'application/dicom+json' }).end(JSON.stringify({ '00081199': { vr: 'SQ', Value: [] } })));
+      return;
+    }
+    if (req.url?.includes('/stow/')) {
+      req.resume();
+      req.on('end', () => res.writeHead(stowAnswer.status, { 'Content-Type': 'application/dicom+json' }).end(JSON.stringify(stowAnswer.json)));
       return;
     }
     if (req.url?.includes('/denied')) {
@@ -123,7 +142,32 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
   }, 10_000);
 
   it('STOW-RS: an HTTP 202 that confirms none of the instances is E_IO, not a success', async () => {
-    await expect(new DicomWebClient({ baseUrl: `${base}/stow202` }).store([new Uint8Array(200)])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/HTTP 202 and confirmed 0 of 1/) });
+    await expect(new DicomWebClient({ baseUrl: `${base}/stow202` }).store([new Uint8Array(200)])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/HTTP 202 and did not confirm 1 of 1/) });
+  });
+
+  it('STOW-RS: a 202 is checked by SOP Instance UID, not by count', async () => {
+    const client = new DicomWebClient({ baseUrl: `${base}/stow/` });
+    const sent = [instance('1.2.3.100'), instance('1.2.3.101')];
+    // Two UIDs listed, but one of them is not one we sent.
+    stowAnswer = { status: 202, json: referenced(['1.2.3.100', '1.2.3.999']) };
+    await expect(client.store(sent)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/did not confirm 1 of 2/) });
+    stowAnswer = { status: 202, json: referenced(['1.2.3.101', '1.2.3.100']) };
+    await expect(client.store(sent)).resolves.toMatchObject({ stored: ['1.2.3.101', '1.2.3.100'], failed: [] });
+  });
+
+  it('STOW-RS: a 409 is E_IO naming the failure reason codes from its FailedSOPSequence', async () => {
+    const client = new DicomWebClient({ baseUrl: `${base}/stow/` });
+    const failed = { '00081198': { vr: 'SQ', Value: [{ '00081155': { vr: 'UI', Value: ['1.2.3.100'] }, '00081197': { vr: 'US', Value: [0xa700] } }] } };
+    stowAnswer = { status: 409, json: failed };
+    await expect(client.store([instance('1.2.3.100')])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/refused 1 of 1 instance\(s\) \(HTTP 409\) \(reason 0xA700\)/) });
+    // A 409 with a body that is not DICOM JSON is still a refusal, of everything sent.
+    stowAnswer = { status: 409, json: 'conflict' };
+    await expect(client.store([instance('1.2.3.100'), instance('1.2.3.101')])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/refused 2 of 2 instance\(s\) \(HTTP 409\)$/) });
+  });
+
+  it('STOW-RS: a 200 that lists nothing stored is a success with an empty list (the CLI does not count it)', async () => {
+    stowAnswer = { status: 200, json: {} };
+    await expect(new DicomWebClient({ baseUrl: `${base}/stow/` }).store([instance('1.2.3.100')])).resolves.toEqual({ stored: [], failed: [] });
   });
 
   it('a 401 without a token says the server wants one', async () => {
