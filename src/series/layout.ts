@@ -42,6 +42,37 @@ interface Candidate extends SliceRef {
 const fmt = (x: number, digits = 2): string => String(Number(x.toFixed(digits)));
 const RAD = 180 / Math.PI;
 
+/** Row, column (made exactly orthogonal to the row: IOP is stored with few digits) and slice normal of an IOP. */
+function sliceAxes(iop: readonly number[]): { row: Vec3; col: Vec3; normal: Vec3 } {
+  const row = safeUnit([iop[0]!, iop[1]!, iop[2]!], 'row');
+  const col0 = safeUnit([iop[3]!, iop[4]!, iop[5]!], 'column');
+  const col = normalize(sub(col0, scale(row, dot(col0, row))));
+  return { row, col, normal: normalize(cross(row, col)) };
+}
+const sliceNormal = (iop: readonly number[]): Vec3 => sliceAxes(iop).normal;
+
+/**
+ * The duplicate rule, in one place: over offsets sorted ascending, an offset within `mm` of its cluster's first
+ * one joins that cluster. `visit` sees each index and whether it starts a cluster.
+ */
+function forEachCluster(sortedOffsets: readonly number[], mm: number, visit: (index: number, starts: boolean) => void): void {
+  let start = Number.NEGATIVE_INFINITY;
+  sortedOffsets.forEach((o, i) => {
+    const starts = i === 0 || o - start >= mm;
+    if (starts) start = o;
+    visit(i, starts);
+  });
+}
+
+/** How many distinct positions the layout would keep among these offsets along the normal. */
+function positionClusters(offsets: readonly number[], mm: number): number {
+  let n = 0;
+  forEachCluster([...offsets].sort((a, b) => a - b), mm, (_i, starts) => {
+    if (starts) n++;
+  });
+  return n;
+}
+
 /**
  * Orders the frames of a series by ImagePositionPatient projected on the slice normal (never by file
  * name or InstanceNumber) and measures the exact grid:
@@ -64,9 +95,11 @@ export function layoutSlices(instances: readonly DicomInstance[], options: Layou
   // over every image, not only those `keep` accepts, so a second layout without broken slices decides the same way.
   const placedAll = all.filter((r) => frameOf(r)?.imagePositionPatient);
   const unplaced = all.length - placedAll.length;
-  // Duplicates of one position count once: two copies of one slice do not make a stack of two.
-  const distinct = new Set(placedAll.map((r) => frameOf(r)!.imagePositionPatient!.map((x) => Math.round(x / options.duplicateMm)).join()));
-  const dropUnplaced = placedAll.length > 0 && unplaced > 0 && distinct.size >= unplaced;
+  // Duplicates of one position count once, by the layout's own rule below (along the normal, within
+  // duplicateMm of a cluster's first): two copies of one slice do not make a stack of two.
+  const iop0 = placedAll.map((r) => frameOf(r)?.imageOrientationPatient).find((o) => o !== undefined);
+  const distinct = iop0 ? positionClusters(placedAll.map((r) => dot(frameOf(r)!.imagePositionPatient!, sliceNormal(iop0))), options.duplicateMm) : Math.min(placedAll.length, 1);
+  const dropUnplaced = placedAll.length > 0 && unplaced > 0 && distinct >= unplaced;
   if (dropUnplaced) {
     const names = [...new Set(all.filter((r) => !frameOf(r)?.imagePositionPatient).map((r) => r.instance.source))];
     problems.push({
@@ -79,7 +112,7 @@ export function layoutSlices(instances: readonly DicomInstance[], options: Layou
   const first = refs[0]!.instance;
   const iop = frameOf(refs[0]!)?.imageOrientationPatient ?? first.frames[0]?.imageOrientationPatient;
   if (!iop || !refs.every((r) => frameOf(r)?.imagePositionPatient)) {
-    if (refs.length > 1) throw new CtscopeError('E_GEOMETRY', `series has several images but ${iop ? `only ${distinct.size} distinct ImagePositionPatient value(s) for ${refs.length} images` : 'no ImageOrientationPatient'}`);
+    if (refs.length > 1) throw new CtscopeError('E_GEOMETRY', `series has several images but ${iop ? `only ${distinct} distinct ImagePositionPatient value(s) for ${refs.length} images` : 'no ImageOrientationPatient'}`);
     return singleWithoutGeometry(refs[0]!, problems, options);
   }
   for (const r of refs) {
@@ -88,11 +121,7 @@ export function layoutSlices(instances: readonly DicomInstance[], options: Layou
       if (Math.abs(o[i]! - iop[i]!) > options.orientationTolerance)
         throw new CtscopeError('E_GEOMETRY', 'frames of one series have different ImageOrientationPatient', { where: r.instance.source });
   }
-  const row = safeUnit([iop[0], iop[1], iop[2]], 'row');
-  let col = safeUnit([iop[3], iop[4], iop[5]], 'column');
-  // IOP is stored with few digits; make the column exactly orthogonal to the row.
-  col = normalize(sub(col, scale(row, dot(col, row))));
-  const normal = normalize(cross(row, col));
+  const { row, col, normal } = sliceAxes(iop);
 
   const candidates: Candidate[] = refs.map((r) => {
     const position = frameOf(r)!.imagePositionPatient!;
@@ -102,17 +131,14 @@ export function layoutSlices(instances: readonly DicomInstance[], options: Layou
   // Images within duplicateMm of a cluster's first one share a position; the preferred one is kept.
   const kept: Candidate[] = [];
   let dropped = 0;
-  let clusterStart = Number.NEGATIVE_INFINITY;
-  for (const c of candidates) {
-    const last = kept[kept.length - 1];
-    if (last && c.offset - clusterStart < options.duplicateMm) {
+  forEachCluster(candidates.map((c) => c.offset), options.duplicateMm, (i, starts) => {
+    const c = candidates[i]!;
+    if (starts) kept.push(c);
+    else {
       dropped++;
-      if (preference(c, last) < 0) kept[kept.length - 1] = c;
-    } else {
-      kept.push(c);
-      clusterStart = c.offset;
+      if (preference(c, kept[kept.length - 1]!) < 0) kept[kept.length - 1] = c;
     }
-  }
+  });
   if (dropped > 0)
     problems.push({
       kind: 'duplicate-slices',

@@ -149,6 +149,12 @@ describe('slice layout', () => {
     expect(() => layoutSlices(s)).toThrow(expect.objectContaining({ code: 'E_GEOMETRY', message: expect.stringMatching(/only 1 distinct ImagePositionPatient value\(s\) for 4 images/) }));
   });
 
+  it("counts distinct positions by the layout's own duplicate rule (along the normal, within duplicateMm)", () => {
+    // 5.004 and 5.006 mm: one position to the layout (0.002 mm apart), though they fall in different 0.01 mm cells.
+    const s = [...stack([5.004, 5.006]), inst({ source: 'a' }), inst({ source: 'b' })];
+    expect(() => layoutSlices(s)).toThrow(expect.objectContaining({ code: 'E_GEOMETRY', message: expect.stringMatching(/only 1 distinct ImagePositionPatient value\(s\) for 4 images/) }));
+  });
+
   it('treats every frame of a multi-frame instance as a slice', () => {
     const frames: FrameMeta[] = [2, 0, 1].map((z) => ({ rescaleSlope: 1, rescaleIntercept: 0, pixelSpacing: [1, 1], imageOrientationPatient: [1, 0, 0, 0, 1, 0], imagePositionPatient: [0, 0, z * 1.5] }));
     const l = layoutSlices([inst({ source: 'mf', numberOfFrames: 3, frames })]);
