@@ -10,7 +10,7 @@ const USAGE = `synth chest|cta --out DIR [--seed N] [options]
   --out, -o DIR            output folder (created; written atomically)
   --seed N                 seed (default 1): same seed and options give identical files
   --slices N               number of slices (default: drawn to cover the chest or head)
-  --rows N, --cols N       image size (default 512 x 512)
+  --rows N, --cols N       image size (default 512 x 512; one of them alone gives a square image)
   --spacing X,Y,Z          voxel spacing in mm (one value sets all three; default drawn)
   --thickness MM           slice thickness (default drawn, at least the slice spacing)
   --noise HU               image noise sd (default drawn)
@@ -94,8 +94,10 @@ export function parseSynthArgs(argv: string[]): { kind: SynthKind; out: string; 
   };
   set('seed', num('seed', v.seed, true));
   set('slices', num('slices', v.slices, true));
-  set('rows', num('rows', v.rows, true));
-  set('cols', num('cols', v.cols, true));
+  // Scanners make square images; one side alone would cut a slab out of the body.
+  const rows = num('rows', v.rows, true), cols = num('cols', v.cols, true);
+  set('rows', rows ?? cols);
+  set('cols', cols ?? rows);
   set('spacing', spacing(v.spacing));
   set('thickness', num('thickness', v.thickness, false));
   set('noise', num('noise', v.noise, false));

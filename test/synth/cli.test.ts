@@ -29,6 +29,15 @@ describe('ctscope synth', () => {
     expect(d.lines.join('\n')).not.toMatch(/asked for/);
   });
 
+  it('--rows or --cols alone gives a square image, not a slab cut out of the body', async () => {
+    for (const [flag, name] of [['--rows', 'r'], ['--cols', 'c']] as const) {
+      const out = join(root, `square-${name}`);
+      expect(await synthCommand.run(['chest', '--out', out, '--seed', '1', '--slices', '2', flag, '48', '--nodules', '0'], io())).toBe(0);
+      const truth = JSON.parse(readFileSync(join(out, 'truth.json'), 'utf8')) as SynthTruth;
+      expect(truth.series.dims.slice(0, 2), flag).toEqual([48, 48]);
+    }
+  });
+
   it('writes a series and truth.json into the folder, atomically, without printing the patient name', async () => {
     const out = join(root, 'chest');
     const c = io();
