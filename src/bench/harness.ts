@@ -1,4 +1,5 @@
 import { Bench } from 'tinybench';
+import { throwIfAborted } from '../errors.js';
 import { cpus, totalmem, platform, arch } from 'node:os';
 
 /**
@@ -103,6 +104,20 @@ export interface TaskSpec {
   freshMemory?: boolean;
 }
 
+let runSignal: AbortSignal | undefined;
+/**
+ * Untimed, before each iteration: one event-loop turn, so that a Ctrl-C (delivered as a macrotask) is seen between
+ * iterations rather than after the whole bench of awaited, microtask-only iterations.
+ */
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+/** The abort signal of the bench run in progress (set by runBench): every measurement stops at it with E_ABORTED. */
+export function setRunSignal(signal: AbortSignal | undefined): void {
+  runSignal = signal;
+}
+export function checkRun(): void {
+  throwIfAborted(runSignal, 'benchmark');
+}
+
 export async function measure(
   stage: string,
   tasks: TaskSpec[],
@@ -111,14 +126,20 @@ export async function measure(
 ): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const t of tasks) {
+    checkRun();
     if (t.setup) await t.setup();
+    checkRun();
     (globalThis as { gc?: () => void }).gc?.();
     peakRss = process.memoryUsage.rss();
     const timer = rssTimer();
-    const bench = new Bench({ iterations: options.iterations ?? 5, time: options.time ?? 0, warmupIterations: 1, warmupTime: 0, throws: true });
-    bench.add(t.name, t.fn);
-    await bench.run();
-    clearInterval(timer);
+    const bench = new Bench({ iterations: options.iterations ?? 5, time: options.time ?? 0, warmupIterations: 1, warmupTime: 0, throws: true, ...(runSignal ? { signal: runSignal } : {}) });
+    bench.add(t.name, t.fn, { beforeEach: turn });
+    try {
+      await bench.run();
+    } finally {
+      clearInterval(timer);
+    }
+    checkRun();
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
     const r = bench.tasks[0]!.result as unknown as { latency: { p50: number; min: number; p75: number; max: number; samplesCount: number } };
     const lat = r.latency;
@@ -151,17 +172,20 @@ export async function measureBaselines(): Promise<Baselines> {
   const n = (256 * 2 ** 20) / 4;
   const a = new Float32Array(n).fill(1);
   const b = new Float32Array(n);
-  const copy = new Bench({ iterations: 10, time: 0 });
-  copy.add('memcpy', () => b.set(a));
-  const scalar = new Bench({ iterations: 10, time: 0 });
+  const stop = runSignal ? { signal: runSignal } : {};
+  const copy = new Bench({ iterations: 10, time: 0, ...stop });
+  copy.add('memcpy', () => b.set(a), { beforeEach: turn });
+  const scalar = new Bench({ iterations: 10, time: 0, ...stop });
   scalar.add('scalar', () => {
     // A fixed dependent chain of float ops; the JIT cannot vectorise or drop it.
     let x = 0.5;
     for (let i = 0; i < 20_000_000; i++) x = x * 1.0000001 + 1e-9;
     if (x === 42) console.log(x);
-  });
+  }, { beforeEach: turn });
   await copy.run();
+  checkRun();
   await scalar.run();
+  checkRun();
   const copyMs = (copy.tasks[0]!.result as unknown as { latency: { p50: number } }).latency.p50;
   const scalarMs = (scalar.tasks[0]!.result as unknown as { latency: { p50: number } }).latency.p50;
   return { memcpyGBs: (n * 4) / 1e9 / (copyMs / 1000), scalarMs, faultUsPerPage: faultCost() };

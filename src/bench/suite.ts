@@ -16,7 +16,7 @@ import { closePool } from '../workers/pool.js';
 import { FAULT_CHECK_MAX_US, checkableRows, comparedRows, findRegressions, isBaselineFile, mergeBaselines, rowRatio, toBaselines, type BaselineFile, type Regression } from './baseline.js';
 import type { StageContext } from './context.js';
 import { ensureGc } from './gc.js';
-import { formatRows, machineInfo, measureBaselines, type Baselines, type BenchRow, type MachineInfo } from './harness.js';
+import { checkRun, formatRows, machineInfo, measureBaselines, setRunSignal, type Baselines, type BenchRow, type MachineInfo } from './harness.js';
 import { STAGES } from './stages.js';
 
 export interface BenchOptions {
@@ -65,6 +65,8 @@ export interface BenchResult {
 export interface BenchIO {
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Ctrl-C: the run stops between iterations with E_ABORTED and writes no results. */
+  signal?: AbortSignal;
 }
 
 const usage = (message: string): CtscopeError => new CtscopeError('E_USAGE', message);
@@ -172,14 +174,18 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
   const gc = ensureGc();
   const rows: BenchRow[] = [];
   let baselines: Baselines;
+  setRunSignal(io.signal);
   try {
     baselines = await measureBaselines();
     const ctx: StageContext = { baselines, quick: o.quick, dataDir: o.dataDir, ep: o.ep, deviceId: o.deviceId };
     for (const name of o.stages) {
+      checkRun();
       io.err(`bench: ${name}${o.quick ? ' (quick)' : ''}`);
       rows.push(...(await STAGES[name]!(ctx)));
     }
+    checkRun();
   } finally {
+    setRunSignal(undefined);
     await closeRunners();
     await closePool();
   }

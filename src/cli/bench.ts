@@ -8,6 +8,6 @@ export const benchCommand: Command = {
   summary: 'Benchmark each pipeline stage (median, spread, throughput, peak RSS, ratios to in-run baselines)',
   usage: BENCH_USAGE,
   async run(argv, io) {
-    return runBench(parseBenchArgs(argv), { out: io.out, err: io.err });
+    return runBench(parseBenchArgs(argv), { out: io.out, err: io.err, signal: io.signal });
   },
 };

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,26 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ROW_FIELDS = ['stage', 'name', 'medianMs', 'minMs', 'p75Ms', 'maxMs', 'samples', 'peakRssMiB', 'vsScalar', 'throughput', 'throughputUnit', 'work'];
 
 describe('ctscope bench', () => {
+  it('Ctrl-C stops it within seconds with E_ABORTED and exit 130, writing no results', async () => {
+    const out = join(dir, 'aborted.json');
+    const child = spawn(process.execPath, [CLI, 'bench', '--quick', '--stage', 'preprocess', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    // Interrupted once the first stage has begun (its data made, its tasks running).
+    await new Promise<void>((resolve) => child.stderr.on('data', () => stderr.includes('bench: preprocess') && resolve()));
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/error\[E_ABORTED\]: benchmark was aborted/);
+    // Stopped by the abort itself, not by the CLI's 10 s grace timer. (Before, the first interrupt was only seen
+    // after the whole stage, which then wrote its results and exited 0.)
+    expect(stderr).not.toMatch(/did not stop within/);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
   it('--stage postprocess --json prints rows with timings, throughput and ratios (phantom generated into --data)', async () => {
     const out = join(dir, 'results.json');
     const r = await node([CLI, 'bench', '--quick', '--stage', 'postprocess', '--json', '--data', join(dir, 'data'), '--out', out]);
