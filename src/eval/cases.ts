@@ -74,7 +74,7 @@ export function readPredictions(file: string, kind: EvalKind, parsed: unknown = 
     if (typeof g.kind !== 'string') throw bad(file, `finding ${n + 1} has no kind (nodule or aneurysm)`);
     if (g.kind !== kind) continue;
     if (!isVec3(g.centerLps) || typeof g.score !== 'number' || !Number.isFinite(g.score)) throw bad(file, `finding ${n + 1} needs centerLps [x,y,z] and a numeric score`);
-    out.push({ centerLps: g.centerLps, score: g.score });
+    out.push({ centerLps: g.centerLps, score: g.score, ...(typeof g.diameterMm === 'number' && g.diameterMm > 0 && Number.isFinite(g.diameterMm) ? { diameterMm: g.diameterMm } : {}) });
   }
   return out;
 }

@@ -19,6 +19,8 @@ export interface TruthLesion {
 export interface PredictedFinding {
   centerLps: Vec3;
   score: number;
+  /** The finding's reported size, where it has one: scored against the lesion's for the lesions found. */
+  diameterMm?: number;
 }
 
 export interface EvalCase {
@@ -72,6 +74,17 @@ export interface GroupStat {
   sensitivity: number | null;
 }
 
+/** How the sizes reported for the lesions found at the threshold compare with the truth (relative errors). */
+export interface SizeAgreement {
+  /** Lesions found whose best-scoring hit reports a diameter. */
+  lesions: number;
+  /** Median of |reported - true| / true, and of the signed error (negative: reported smaller). */
+  medianAbsError: number;
+  medianError: number;
+  /** Share within 25 % of the true diameter. */
+  within25: number;
+}
+
 export interface FrocResult {
   scans: number;
   truths: number;
@@ -90,6 +103,8 @@ export interface FrocResult {
     fpPerScan: number;
     bySize: GroupStat[];
     byType: GroupStat[];
+    /** Null where no finding reports a diameter. */
+    size: SizeAgreement | null;
   };
 }
 
@@ -101,22 +116,35 @@ interface Scored {
 
 const dist = (a: Vec3, b: Vec3): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
-/** Per lesion: best score among the findings that hit it (-Infinity if none); the false positives' scores. */
-export function matchCase(c: EvalCase, minRadiusMm: number): { best: number[]; fpScores: number[] } {
+/**
+ * Per lesion: best score among the findings that hit it (-Infinity if none) and that finding's diameter; the
+ * false positives' scores.
+ */
+export function matchCase(c: EvalCase, minRadiusMm: number): { best: number[]; bestDiameter: (number | undefined)[]; fpScores: number[] } {
   const best = c.truths.map(() => -Infinity);
+  const bestDiameter: (number | undefined)[] = c.truths.map(() => undefined);
   const fpScores: number[] = [];
   for (const f of c.findings) {
     let hit = false;
     c.truths.forEach((t, i) => {
       if (dist(f.centerLps, t.centerLps) <= Math.max(t.diameterMm / 2, minRadiusMm)) {
         hit = true;
-        if (f.score > best[i]!) best[i] = f.score;
+        if (f.score > best[i]!) {
+          best[i] = f.score;
+          bestDiameter[i] = f.diameterMm;
+        }
       }
     });
     if (!hit) fpScores.push(f.score);
   }
-  return { best, fpScores };
+  return { best, bestDiameter, fpScores };
 }
+
+const median = (v: number[]): number => {
+  const s = [...v].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+};
 
 /** Linear interpolation of sensitivity at `fp` along the curve (points in threshold order, FP non-decreasing). */
 export function sensitivityAt(curve: readonly CurvePoint[], fp: number): number {
@@ -133,12 +161,12 @@ export function froc(cases: readonly EvalCase[], options: FrocOptions = {}): Fro
   const o = fillFrocOptions(options);
   const scans = cases.length;
   if (scans === 0) throw new CtscopeError('E_USAGE', 'FROC needs at least one scan');
-  const lesions: { best: number; t: TruthLesion }[] = [];
+  const lesions: { best: number; diameterMm: number | undefined; t: TruthLesion }[] = [];
   const scored: Scored[] = [];
   let findings = 0;
   for (const c of cases) {
-    const { best, fpScores } = matchCase(c, o.minRadiusMm);
-    c.truths.forEach((t, i) => lesions.push({ best: best[i]!, t }));
+    const { best, bestDiameter, fpScores } = matchCase(c, o.minRadiusMm);
+    c.truths.forEach((t, i) => lesions.push({ best: best[i]!, diameterMm: bestDiameter[i], t }));
     for (const s of fpScores) scored.push({ score: s, fp: true });
     findings += c.findings.length;
   }
@@ -172,6 +200,10 @@ export function froc(cases: readonly EvalCase[], options: FrocOptions = {}): Fro
   const types = [...new Set(lesions.map((l) => l.t.type ?? 'unspecified'))].sort();
   const byType = types.map((t) => group(t, lesions.filter((l) => (l.t.type ?? 'unspecified') === t)));
   const fpAt = scored.filter((s) => s.fp && s.score >= o.threshold).length;
+  const errors = lesions.filter((l) => hitAt(l) && l.diameterMm !== undefined).map((l) => (l.diameterMm! - l.t.diameterMm) / l.t.diameterMm);
+  const size: SizeAgreement | null = errors.length
+    ? { lesions: errors.length, medianAbsError: median(errors.map(Math.abs)), medianError: median(errors), within25: errors.filter((e) => Math.abs(e) <= 0.25).length / errors.length }
+    : null;
   return {
     scans,
     truths: n,
@@ -187,6 +219,7 @@ export function froc(cases: readonly EvalCase[], options: FrocOptions = {}): Fro
       fpPerScan: fpAt / scans,
       bySize,
       byType,
+      size,
     },
   };
 }

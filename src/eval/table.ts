@@ -19,5 +19,9 @@ export function frocTable(kind: string, r: FrocResult): string {
   lines.push('| group | lesions | found | sensitivity |');
   lines.push('|---|---|---|---|');
   for (const g of [...t.bySize, ...t.byType]) lines.push(`| ${g.name} | ${g.truths} | ${g.hits} | ${pct(g.sensitivity).trim()} |`);
+  if (t.size) {
+    lines.push('');
+    lines.push(`Reported diameter of the ${t.size.lesions} lesions found: median error ${pct(t.size.medianAbsError).trim()} (signed ${(100 * t.size.medianError).toFixed(1)}%), ${pct(t.size.within25).trim()} within 25% of the true diameter.`);
+  }
   return lines.join('\n');
 }

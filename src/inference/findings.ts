@@ -2,6 +2,9 @@ import type { CtVolume, Geometry, Vec3 } from '../volume/types.js';
 import { dot, ijkToLps, lpsToVoxel, sliceNormal, voxelToLps } from '../volume/affine.js';
 import type { Candidate } from '../postprocess/candidate.js';
 import type { ModelTask } from './manifest.js';
+import type { LesionMeasurement } from '../postprocess/measure.js';
+
+export type SizeMethod = 'half-max' | 'model-region' | 'model-box';
 
 /** One detection, tied to patient space and to the original images. */
 export interface Finding {
@@ -15,9 +18,14 @@ export interface Finding {
    * index in stack order, the slices sorted along their normal (between the real slice positions, uneven stacks too).
    */
   centerVoxel: Vec3;
-  /** Equivalent-sphere diameter (segmentation/heatmap region) or mean box edge (box outputs), mm. */
+  /**
+   * Diameter, mm: measured on the image where the manifest asks for it (`sizeMethod` 'half-max'), else the
+   * equivalent-sphere diameter of the model's heatmap or segmentation region, or the mean box edge.
+   */
   diameterMm: number;
   volumeMm3: number;
+  /** Where the size comes from: the image ('half-max'), the model's output region ('model-region') or box ('model-box'). */
+  sizeMethod: SizeMethod;
   /** Box edges in mm along the model grid axes, for box outputs. */
   extentMm?: Vec3;
   /** Slice of the original series nearest to the centre (k order), its SOPInstanceUID and frame number. */
@@ -67,15 +75,22 @@ export function fractionalSlice(original: CtVolume, lps: Vec3): number | undefin
   return b === a ? s : s + (p - a) / (b - a);
 }
 
-/** Maps a candidate from the model grid to patient LPS and the original series. */
-export function toFinding(c: Candidate, model: Geometry, original: CtVolume, kind: ModelTask, label: string): Finding {
+/**
+ * Maps a candidate from the model grid to patient LPS and the original series. `measured`: the lesion's size
+ * measured on the image, which replaces the model's.
+ */
+export function toFinding(c: Candidate, model: Geometry, original: CtVolume, kind: ModelTask, label: string, measured?: LesionMeasurement | null): Finding {
   const centerLps = voxelToLps(model, c.center);
   const grid = lpsToVoxel(original.geometry, centerLps);
   const k = fractionalSlice(original, centerLps);
   const centerVoxel: Vec3 = k === undefined ? grid : [grid[0], grid[1], k];
   const sliceIndex = clampSlice(centerVoxel[2], original.sliceUids.length);
   let diameterMm: number, volumeMm3: number, extentMm: Vec3 | undefined;
-  if (c.extent) {
+  let sizeMethod: SizeMethod = c.extent ? 'model-box' : 'model-region';
+  if (measured) {
+    ({ diameterMm, volumeMm3 } = measured);
+    sizeMethod = 'half-max';
+  } else if (c.extent) {
     extentMm = [c.extent[0] * model.spacing[0], c.extent[1] * model.spacing[1], c.extent[2] * model.spacing[2]];
     diameterMm = (extentMm[0] + extentMm[1] + extentMm[2]) / 3;
     volumeMm3 = (Math.PI / 6) * extentMm[0] * extentMm[1] * extentMm[2];
@@ -91,6 +106,7 @@ export function toFinding(c: Candidate, model: Geometry, original: CtVolume, kin
     centerVoxel,
     diameterMm,
     volumeMm3,
+    sizeMethod,
     sliceIndex,
     sopInstanceUid: original.sliceUids[sliceIndex] ?? '',
     frameNumber: original.frameNumbers[sliceIndex] ?? 1,

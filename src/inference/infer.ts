@@ -4,6 +4,7 @@ import type { CtVolume, Geometry, Vec3, Volume } from '../volume/types.js';
 import { boxToCandidate, decodeBoxes, nms3d, type Box3 } from '../postprocess/boxes.js';
 import type { Candidate } from '../postprocess/candidate.js';
 import { connectedComponents } from '../postprocess/components.js';
+import { measureLesion, type LesionMeasurement, type MeasureSpec } from '../postprocess/measure.js';
 import { peakSearch } from '../postprocess/peaks.js';
 import { eventLoopTurns, runToEnd, runWithTurns } from '../io/turns.js';
 import { toFinding, type Finding } from './findings.js';
@@ -202,6 +203,15 @@ export function* outputDecoding(out: ModelOutput, m: FilledManifest, accept?: (c
   return candidates.filter((c) => (c.extent || c.voxels * voxelMm3 >= minVol) && (out.kind !== 'segmentation' || !accept || accept(c.center))).slice(0, m.thresholds.maxFindings);
 }
 
+function* measuring(grid: Volume, candidates: readonly Candidate[], spec: MeasureSpec, padHu: number): Generator<void, (LesionMeasurement | null)[]> {
+  const out: (LesionMeasurement | null)[] = [];
+  for (const c of candidates) {
+    out.push(measureLesion(grid, c.center, spec, padHu));
+    yield;
+  }
+  return out;
+}
+
 export interface DetectResult {
   findings: Finding[];
   /** Which model produced them (for reports and provenance). */
@@ -237,6 +247,10 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
     stats.refine = r.stats;
     stats.wallMs += r.stats.ms;
   }
-  const findings = candidates.map((c) => toFinding(c, out.geometry, original, m.task, label));
+  // Sizes measured on the image, where the manifest asks: the grid the model saw, at each finding's centre
+  // (1-2 ms each, so the host gets turns between them).
+  const spec = m.measure && out.kind !== 'boxes' ? m.measure : null;
+  const sizes = spec ? await runWithTurns(measuring(volume, candidates, spec, m.window.padHu), abortableTurns(options.signal)) : [];
+  const findings = candidates.map((c, i) => toFinding(c, out.geometry, original, m.task, label, sizes[i]));
   return { findings, model: { id: m.id, version: m.version, task: m.task, licence: m.licence }, stats };
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Organ, RegionSpec } from '../anatomy/region.js';
+import type { MeasureSpec } from '../postprocess/measure.js';
 import { CtscopeError } from '../errors.js';
 import type { Vec3 } from '../volume/types.js';
 
@@ -66,6 +67,8 @@ export interface ModelManifest {
   refine?: RefineSpec;
   /** Organ region: patches without it are skipped and candidates outside it dropped (see src/anatomy). */
   region?: { organ: Organ; closeMm?: number; marginMm?: number };
+  /** Size of each finding measured on the image (see src/postprocess/measure.ts), not taken from the heatmap. */
+  measure?: { method: 'half-max'; maxDiameterMm?: number; minContrastHu?: number };
   thresholds: { score: number; minDiameterMm?: number; maxFindings?: number };
   labels: string[];
 }
@@ -127,6 +130,7 @@ export interface FilledManifest {
   window: { overlap: number; blend: 'gaussian' | 'constant'; sigmaScale: number; margin: number; padHu: number; tta: 'none' | 'flip' };
   refine: FilledRefineSpec | null;
   region: RegionSpec | null;
+  measure: MeasureSpec | null;
   thresholds: { score: number; minDiameterMm: number; maxFindings: number };
   labels: string[];
 }
@@ -242,6 +246,7 @@ export function validateManifest(raw: unknown, where?: string): FilledManifest {
         }
       : null,
     region: m.region ? { organ: m.region.organ, closeMm: m.region.closeMm ?? 15, marginMm: m.region.marginMm ?? 6 } : null,
+    measure: m.measure ? { maxDiameterMm: m.measure.maxDiameterMm ?? 40, minContrastHu: m.measure.minContrastHu ?? 100 } : null,
     thresholds: { score: m.thresholds.score, minDiameterMm: m.thresholds.minDiameterMm ?? 0, maxFindings: m.thresholds.maxFindings ?? 100 },
     labels: [...m.labels],
   };

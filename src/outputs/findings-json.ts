@@ -38,6 +38,7 @@ export function findingRecords(runs: readonly ModelRun[]): FindingRecord[] {
         centerVoxel: vec(f.centerVoxel, 2),
         diameterMm: r(f.diameterMm, 2),
         volumeMm3: r(f.volumeMm3, 1),
+        sizeMethod: f.sizeMethod,
         sliceIndex: f.sliceIndex,
         sopInstanceUid: f.sopInstanceUid,
         frameNumber: f.frameNumber,

@@ -1,3 +1,4 @@
+import type { SizeMethod } from '../inference/findings.js';
 import type { FindingsDocument } from '../pipeline/types.js';
 import { WINDOWS } from './key-image.js';
 import { imageLabel, regionNote } from './console.js';
@@ -39,6 +40,14 @@ figcaption{color:#eee;padding:8px 10px;font-size:13px}.uid{font-family:ui-monosp
 .none{background:#fff;padding:12px;border:1px solid #d0d4da;border-radius:6px}
 .note{font-size:0.9em;color:#444}`;
 
+/** Each size's source, marked in the findings table and explained under it. */
+const SIZE_MARK: Record<SizeMethod, string> = { 'half-max': '&dagger;', 'model-region': '*', 'model-box': '*' };
+const SIZE_NOTE: Record<SizeMethod, string> = {
+  'half-max': "&dagger; Measured automatically on the image: twice the median distance from the finding's centre to the lesion's half-maximum edge along 64 rays; the volume is that sphere's. An estimate to check on the images, not a reader's caliper measurement.",
+  'model-region': "* The size of the detector's own output (its heatmap region), not a measurement of the lesion: it understates large lesions. Measure on the images.",
+  'model-box': "* The size of the detector's own box, not a measurement of the lesion. Measure on the images.",
+};
+
 /** The report page: findings table, key images, model card, series and timings. No patient attributes. */
 export function reportHtml(doc: FindingsDocument, images: readonly KeyImageRef[]): string {
   const s = doc.series;
@@ -46,12 +55,12 @@ export function reportHtml(doc: FindingsDocument, images: readonly KeyImageRef[]
     .map(
       (f) => `<tr><td class="num">${f.n}</td><td>${esc(f.label)} <span class="uid">(${esc(f.model)})</span></td><td class="num">${f.score.toFixed(3)}</td>` +
         `<td class="num">${f.centerLps.map((x) => mm(x)).join(', ')}</td><td class="num">${imageLabel(f, s.dims[2])}</td>` +
-        `<td class="num">${mm(f.diameterMm)}</td><td class="num">${mm(f.volumeMm3, 0)}</td><td class="uid">${esc(f.sopInstanceUid)}</td></tr>`,
+        `<td class="num">${mm(f.diameterMm)}${SIZE_MARK[f.sizeMethod]}</td><td class="num">${mm(f.volumeMm3, 0)}${SIZE_MARK[f.sizeMethod]}</td><td class="uid">${esc(f.sopInstanceUid)}</td></tr>`,
     )
     .join('\n');
   const table = doc.findings.length
-    ? `<table id="findings"><thead><tr><th>#</th><th>Finding</th><th>Score</th><th>Centre LPS (mm)</th><th>Image (slice)</th><th>Size &#8960; (mm)*</th><th>Volume (mm&sup3;)*</th><th>SOP Instance UID</th></tr></thead><tbody>\n${rows}\n</tbody></table>` +
-      `<p class="note">* The size of the detector's own output (its heatmap region or box), not a measurement of the lesion: it understates large lesions. Measure on the images.</p>`
+    ? `<table id="findings"><thead><tr><th>#</th><th>Finding</th><th>Score</th><th>Centre LPS (mm)</th><th>Image (slice)</th><th>Size &#8960; (mm)</th><th>Volume (mm&sup3;)</th><th>SOP Instance UID</th></tr></thead><tbody>\n${rows}\n</tbody></table>` +
+      [...new Set(doc.findings.map((f) => f.sizeMethod))].map((m) => `<p class="note">${SIZE_NOTE[m]}</p>`).join('')
     : `<p class="none" id="findings">No findings above the models' thresholds.</p>`;
   const figs = images
     .map((im) => {

@@ -1,5 +1,6 @@
 import type { SourceContext } from '../pipeline/source.js';
 import type { FindingRecord, FindingsDocument } from '../pipeline/types.js';
+import type { SizeMethod } from '../inference/findings.js';
 import type { ModelTask } from '../inference/manifest.js';
 import { version } from '../version.js';
 import { dcmjs, type DcmjsDict } from './dcmjs.js';
@@ -49,12 +50,15 @@ export const CODES = {
   score: code('score', LOCAL_SCHEME, 'Detection score'),
   method: code('370129005', 'SCT', 'Measurement Method'),
   blobSize: code('heatmap-blob', LOCAL_SCHEME, 'Size of the detector heatmap region, not a lesion measurement'),
+  halfMaxSize: code('half-max', LOCAL_SCHEME, 'Image half-maximum edge, median of 64 rays'),
   boxSize: code('detector-box', LOCAL_SCHEME, 'Size of the detector box, not a lesion measurement'),
   source: code('121112', 'DCM', 'Source of Measurement'),
   mm: code('mm', 'UCUM', 'millimeter'),
   mm3: code('mm3', 'UCUM', 'cubic millimeter'),
   unitless: code('1', 'UCUM', 'no units'),
 } as const;
+
+const SIZE_METHOD_CODES: Readonly<Record<SizeMethod, Code>> = { 'half-max': CODES.halfMaxSize, 'model-region': CODES.blobSize, 'model-box': CODES.boxSize };
 
 /** Finding type code per model task. */
 export const FINDING_CODES: Readonly<Record<ModelTask, Code>> = {
@@ -119,9 +123,9 @@ function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfRefere
           : []),
       ],
     }),
-    // Sizes come from the detector's output, not from a segmentation of the lesion: the method says so.
-    num(CODES.diameter, f.diameterMm, CODES.mm, f.extentMm ? CODES.boxSize : CODES.blobSize),
-    num(CODES.volume, f.volumeMm3, CODES.mm3, f.extentMm ? CODES.boxSize : CODES.blobSize),
+    // The method says where a size comes from: the image, or the detector's own output (no lesion measurement).
+    num(CODES.diameter, f.diameterMm, CODES.mm, SIZE_METHOD_CODES[f.sizeMethod]),
+    num(CODES.volume, f.volumeMm3, CODES.mm3, SIZE_METHOD_CODES[f.sizeMethod]),
     num(CODES.score, f.score, CODES.unitless),
   ];
   if (f.sopInstanceUid) children.push(item('CONTAINS', 'IMAGE', CODES.source, imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, frameOf(f))));

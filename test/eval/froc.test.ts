@@ -67,8 +67,34 @@ describe('FROC (LUNA16 rules)', () => {
 
   it('uses at least 2 mm as the hit radius for aneurysms', () => {
     const c: EvalCase = { id: 'x', truths: [{ centerLps: [0, 0, 0], diameterMm: 2 }], findings: [{ centerLps: [1.8, 0, 0], score: 0.5 }] };
-    expect(matchCase(c, 0)).toEqual({ best: [-Infinity], fpScores: [0.5] });
-    expect(matchCase(c, TASK_EVAL.aneurysm.minRadiusMm)).toEqual({ best: [0.5], fpScores: [] });
+    expect(matchCase(c, 0)).toEqual({ best: [-Infinity], bestDiameter: [undefined], fpScores: [0.5] });
+    expect(matchCase(c, TASK_EVAL.aneurysm.minRadiusMm)).toEqual({ best: [0.5], bestDiameter: [undefined], fpScores: [] });
+  });
+
+  it('scores the reported diameter of each lesion found at the threshold: its best-scoring hit, relative to the truth', () => {
+    const c: EvalCase = {
+      id: 's',
+      truths: [
+        { centerLps: [0, 0, 0], diameterMm: 10 },
+        { centerLps: [50, 0, 0], diameterMm: 20 },
+        { centerLps: [100, 0, 0], diameterMm: 8 },
+      ],
+      findings: [
+        // Two hits on the first lesion: the higher score's diameter (12 mm, +20 %) counts, not the other's.
+        { centerLps: [0, 0, 1], score: 0.9, diameterMm: 12 },
+        { centerLps: [0, 1, 0], score: 0.7, diameterMm: 3 },
+        { centerLps: [50, 0, 0], score: 0.8, diameterMm: 10 },
+        // Below the threshold: not in the size figures.
+        { centerLps: [100, 0, 0], score: 0.1, diameterMm: 80 },
+      ],
+    };
+    const size = froc([c], { threshold: 0.5 }).atThreshold.size!;
+    expect(size.lesions).toBe(2);
+    expect(size.medianAbsError).toBeCloseTo((0.2 + 0.5) / 2, 12);
+    expect(size.medianError).toBeCloseTo((0.2 - 0.5) / 2, 12);
+    expect(size.within25).toBe(0.5);
+    // Findings without a diameter give no size figures.
+    expect(froc(cases).atThreshold.size).toBeNull();
   });
 
   it('gives CPM 1 to a perfect detector and 0 to one that finds nothing', () => {

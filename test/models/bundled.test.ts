@@ -37,6 +37,9 @@ describe('bundled detection models', () => {
       const d = det.findings.map((f) => Math.hypot(...f.centerLps.map((x, a) => x - lesion.centerLps[a]!)));
       const hit = Math.max(lesion.diameterMm / 2, c.model === 'aneurysm' ? 2 : 0);
       expect(Math.min(...d)).toBeLessThanOrEqual(hit);
+      // Its size is measured on the image (half maximum), within a quarter of the planted diameter.
+      const found = det.findings[d.indexOf(Math.min(...d))]!;
+      expect(Math.abs(found.diameterMm - lesion.diameterMm) / lesion.diameterMm, `${found.diameterMm} mm found, ${lesion.diameterMm} mm planted`).toBeLessThan(0.25);
       expect(det.findings.every((f) => f.kind === c.model && f.score >= pkg.manifest.thresholds.score)).toBe(true);
     }, 60_000);
   }

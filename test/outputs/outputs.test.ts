@@ -147,6 +147,21 @@ describe('report.html series facts', () => {
   });
 });
 
+describe('report.html sizes', () => {
+  it('marks each size by where it comes from and explains only the methods present', async () => {
+    const { reportHtml } = await import('../../src/outputs/report.js');
+    const doc = structuredClone(runs[0]!.doc);
+    doc.findings = doc.findings.slice(0, 1).map((f) => ({ ...f, sizeMethod: 'half-max' as const }));
+    const measured = reportHtml(doc, []);
+    expect(measured).toContain('&dagger; Measured automatically on the image');
+    expect(measured).not.toContain('not a measurement of the lesion');
+    doc.findings = [...doc.findings, { ...doc.findings[0]!, n: 2, sizeMethod: 'model-region' as const }];
+    const both = reportHtml(doc, []);
+    expect(both).toContain('&dagger; Measured automatically on the image');
+    expect(both).toContain('* The size of the detector');
+  });
+});
+
 describe('where a finding is, as a PACS numbers it', () => {
   it('findings carry the InstanceNumber of their image; report and summary show it with the stack position', async () => {
     const { summaryTable } = await import('../../src/outputs/console.js');

@@ -9,7 +9,7 @@ import { dciodvfy, dsrdump, has } from './helpers.js';
 
 const finding = (n: number, frame: number): FindingRecord => ({
   n, model: 'm', kind: n % 2 ? 'aneurysm' : 'other', label: 'x', score: 0.75, centerLps: [1.5, -2.25, 30], centerVoxel: [3, 4, 5],
-  diameterMm: 6.123456789, volumeMm3: 120.5, sliceIndex: 5, sopInstanceUid: '1.2.3.4.5', frameNumber: frame,
+  diameterMm: 6.123456789, volumeMm3: 120.5, sizeMethod: n % 2 ? 'half-max' : 'model-region', sliceIndex: 5, sopInstanceUid: '1.2.3.4.5', frameNumber: frame,
 });
 
 function doc(findings: FindingRecord[]): FindingsDocument {
@@ -46,6 +46,11 @@ describe('buildMeasurementReport', () => {
     expect(point).toMatchObject({ RelationshipType: 'INFERRED FROM', ValueType: 'SCOORD3D', GraphicType: 'POINT' });
     expect(point.GraphicData).toEqual([1.5, -2.25, 30]);
     expect(point.ReferencedFrameOfReferenceUID).toBe('1.2.3.9');
+    // Each size names its method: measured on the image (half-max) or the detector's own region.
+    const methods = groups.map((g: any) =>
+      g.ContentSequence.filter((c: any) => c.ValueType === 'NUM' && ['81827009', '118565006'].includes(c.ConceptNameCodeSequence[0].CodeValue)).map((c: any) => c.ContentSequence[0].ConceptCodeSequence[0].CodeValue),
+    );
+    expect(methods).toEqual([['half-max', 'half-max'], ['heatmap-blob', 'heatmap-blob']]);
     const img = groups[1].ContentSequence.find((c: any) => c.ValueType === 'IMAGE');
     expect(String(img.ReferencedSOPSequence[0].ReferencedFrameNumber)).toBe('7');
     if (has('dciodvfy')) expect(dciodvfy(write(bytes)).errors).toEqual([]);

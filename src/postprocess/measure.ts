@@ -1,0 +1,112 @@
+import type { Vec3, Volume } from '../volume/types.js';
+
+/** How a lesion is measured on the image around a finding (manifest `measure`). */
+export interface MeasureSpec {
+  /** Largest diameter the measurement may report: rays stop at half of it. */
+  maxDiameterMm: number;
+  /** The lesion must stand this far above its background, and its outer extent is first traced at this level. */
+  minContrastHu: number;
+}
+
+export interface LesionMeasurement {
+  /** Twice the median edge distance over all rays, mm. */
+  diameterMm: number;
+  /** Of the sphere of that diameter, mm^3. */
+  volumeMm3: number;
+  /** HU of the lesion's outer part and of its surroundings; the edge is where the image crosses their mean. */
+  lesionHu: number;
+  backgroundHu: number;
+  /** Share of rays that found no edge within maxDiameterMm / 2 (ran along a vessel or into a wall). */
+  openRays: number;
+}
+
+/** Directions spread evenly over the sphere (a Fibonacci lattice), so the median over rays weighs all sides alike. */
+function sphereDirections(n: number): Vec3[] {
+  const out: Vec3[] = [];
+  const turn = Math.PI * (3 - Math.sqrt(5));
+  for (let i = 0; i < n; i++) {
+    const z = 1 - (2 * (i + 0.5)) / n;
+    const r = Math.sqrt(1 - z * z);
+    out.push([Math.cos(turn * i) * r, Math.sin(turn * i) * r, z]);
+  }
+  return out;
+}
+
+const RAYS = sphereDirections(64);
+/** Sampling step along a ray, in voxels of the finest axis. */
+const STEP = 0.25;
+/** Part of each ray's outer extent whose samples give the lesion's outer level: inside the rim, outside a solid core. */
+const OUTER_BAND: readonly [number, number] = [0.5, 0.8];
+
+function median(values: number[]): number {
+  const s = values.sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+/**
+ * Measures the lesion at `center` (continuous voxel position on a grid in HU, orthogonal axes) from the image itself,
+ * the way a reader places calipers at the edge: rays go out from the centre; the background is the median of each
+ * ray's lowest value; the lesion's outer part (the ground glass around a solid core, or the whole lesion) is
+ * sampled between half and four fifths of its extent at a low level; each ray's edge is where the image falls
+ * below the mean of lesion and background (half maximum, so blur and partial volume do not shift it), and the
+ * diameter is twice the median edge distance. The median lets a minority of rays run along an attached vessel
+ * or into the pleura without moving it. Null where the lesion does not stand `minContrastHu` above its background,
+ * or where most rays find no edge within `maxDiameterMm / 2`.
+ */
+export function measureLesion(grid: Volume, center: Vec3, spec: MeasureSpec, padHu = -1024): LesionMeasurement | null {
+  const [nx, ny, nz] = grid.geometry.dims;
+  const d = grid.data;
+  const spacing = grid.geometry.spacing;
+  const at = (i: number, j: number, k: number): number => (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz ? padHu : d[i + nx * (j + ny * k)]!);
+  const sample = (x: number, y: number, z: number): number => {
+    const i = Math.floor(x), j = Math.floor(y), k = Math.floor(z);
+    const fx = x - i, fy = y - j, fz = z - k;
+    const c00 = at(i, j, k) * (1 - fx) + at(i + 1, j, k) * fx;
+    const c10 = at(i, j + 1, k) * (1 - fx) + at(i + 1, j + 1, k) * fx;
+    const c01 = at(i, j, k + 1) * (1 - fx) + at(i + 1, j, k + 1) * fx;
+    const c11 = at(i, j + 1, k + 1) * (1 - fx) + at(i + 1, j + 1, k + 1) * fx;
+    return (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
+  };
+  // The core: the mean over a half-voxel neighbourhood, so one noisy voxel does not set it.
+  let core = 0;
+  for (const dz of [-0.5, 0, 0.5]) for (const dy of [-0.5, 0, 0.5]) for (const dx of [-0.5, 0, 0.5]) core += sample(center[0] + dx, center[1] + dy, center[2] + dz);
+  core /= 27;
+  // Rays are walked in mm (the grid may be anisotropic): `step` mm per sample, `n` samples to maxDiameterMm / 2.
+  const step = STEP * Math.min(spacing[0], spacing[1], spacing[2]);
+  const maxR = spec.maxDiameterMm / 2;
+  const n = Math.floor(maxR / step) + 1;
+  const profiles = RAYS.map((u) => {
+    const p = new Float64Array(n);
+    const di = (u[0] * step) / spacing[0], dj = (u[1] * step) / spacing[1], dk = (u[2] * step) / spacing[2];
+    for (let q = 0; q < n; q++) p[q] = sample(center[0] + di * q, center[1] + dj * q, center[2] + dk * q);
+    return p;
+  });
+  const background = median(profiles.map((p) => Math.min(...p)));
+  if (!(core - background >= spec.minContrastHu)) return null;
+  // Edge distance (mm) of each ray at `level`: two samples in a row below it (noise alone rarely makes two),
+  // interpolated between the last sample above and the first below; maxR where it never falls.
+  const edges = (level: number): number[] =>
+    profiles.map((p) => {
+      for (let q = 1; q < n - 1; q++) if (p[q]! < level && p[q + 1]! < level) return (q - 1 + (p[q - 1]! - level) / (p[q - 1]! - p[q]!)) * step;
+      return maxR;
+    });
+  const extent = edges(background + spec.minContrastHu);
+  const outer: number[] = [];
+  profiles.forEach((p, r) => {
+    for (let q = Math.floor((OUTER_BAND[0] * extent[r]!) / step); q <= Math.floor((OUTER_BAND[1] * extent[r]!) / step) && q < n; q++) outer.push(p[q]!);
+  });
+  const lesionHu = outer.length ? Math.min(core, median(outer)) : core;
+  const radii = edges((lesionHu + background) / 2);
+  const r = median([...radii]);
+  // Most rays found no edge: the centre lies in something larger than a lesion (a wall, the heart), not measurable.
+  if (r >= maxR) return null;
+  const diameterMm = 2 * r;
+  return {
+    diameterMm,
+    volumeMm3: (Math.PI / 6) * diameterMm ** 3,
+    lesionHu,
+    backgroundHu: background,
+    openRays: radii.filter((r) => r >= maxR).length / radii.length,
+  };
+}
