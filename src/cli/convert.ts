@@ -1,4 +1,5 @@
 import { checkOutFile } from '../io/dirs.js';
+import { oneLineSafe } from '../io/printable.js';
 import { decimal } from '../io/decimal.js';
 import { parseArgs } from 'node:util';
 import { loadSeries } from '../ingest/load.js';
@@ -116,9 +117,9 @@ export const convertCommand: Command = {
       signal: io.signal,
     });
     if (out !== volume) log(`output grid ${out.geometry.dims.join(' x ')} at ${out.geometry.spacing.map((x) => x.toFixed(4)).join(' x ')} mm`);
-    log(`writing ${args.out}...`);
+    log(`writing ${oneLineSafe(args.out)}...`);
     await writeNifti(args.out, out as Volume<Int16Array | Float32Array>, { description: `ctscope HU series ${volume.series.seriesNumber ?? ''}`.trim(), signal: io.signal });
-    log(`wrote ${args.out}`);
+    log(`wrote ${oneLineSafe(args.out)}`);
     return 0;
   },
 };

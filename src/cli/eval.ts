@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { oneLineSafe } from '../io/printable.js';
 import { decimal } from '../io/decimal.js';
 import { parseArgs } from 'node:util';
 import { froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
@@ -87,7 +88,7 @@ export const evalCommand: Command = {
       throw new CtscopeError('E_NOT_FOUND', `no ${v.kind ? `${SCAN_KIND[v.kind as EvalKind]} ` : ''}scans to evaluate under the truth root`, { where: v['truth-root'] });
     }
     if (report.missingPredictions.length > 0) {
-      const some = report.missingPredictions.slice(0, 5).join(', ');
+      const some = report.missingPredictions.slice(0, 5).map(oneLineSafe).join(', ');
       io.err(`warning: ${report.missingPredictions.length} case(s) without findings.json, scored as no findings: ${some}${report.missingPredictions.length > 5 ? ', ...' : ''}`);
     }
     if (v.json) {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { oneLineSafe } from '../io/printable.js';
 import { decimal } from '../io/decimal.js';
 import { usageError, type Command } from './command.js';
 import { PATIENT_POSITIONS, SYNTH_KINDS, type PatientPosition, type SynthKind, type SynthOptions } from '../synth/options.js';
@@ -124,7 +125,7 @@ export const synthCommand: Command = {
     const o = r.options;
     const s = o.spacing;
     io.out(
-      `wrote ${o.slices} slices ${o.cols}x${o.rows} (${s[0]}x${s[1]}x${s[2]} mm, ${o.patientPosition}, ${o.bits}-bit ${o.signed ? 'signed' : 'unsigned'}) to ${out} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `wrote ${o.slices} slices ${o.cols}x${o.rows} (${s[0]}x${s[1]}x${s[2]} mm, ${o.patientPosition}, ${o.bits}-bit ${o.signed ? 'signed' : 'unsigned'}) to ${oneLineSafe(out)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     const what = kind === 'chest' ? 'nodule' : 'aneurysm';
     io.out(`${r.truth.findings.length} ${what}${r.truth.findings.length === 1 ? '' : 's'}, ${r.truth.hardNegatives.length} hard negatives${o.truth ? ' (truth.json)' : ''}`);

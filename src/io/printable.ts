@@ -16,7 +16,7 @@ export function printable(text: string): string {
   return text.replace(CONTROLS, escape);
 }
 
-/** One line: line breaks escaped as well. */
+/** One line or one field of it (a path, a name): line breaks and tabs escaped as well. */
 export function oneLineSafe(text: string): string {
-  return printable(text).replace(/\n/g, escape);
+  return printable(text).replace(/[\n\t]/g, escape);
 }

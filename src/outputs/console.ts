@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { oneLineSafe } from '../io/printable.js';
 import { printable } from '../io/printable.js';
 import type { DetectProgress, FindingsDocument, ModelInfo } from '../pipeline/types.js';
 
@@ -117,7 +118,7 @@ export function summaryTable(doc: FindingsDocument, outDir: string | undefined, 
     const names = written.map((p) => basename(p));
     const keys = names.filter((f) => /^key-\d+\.png$/.test(f)).length;
     const named = names.filter((f) => !/^key-\d+\.png$/.test(f)).sort((a, b) => Number(b === 'findings.json') - Number(a === 'findings.json'));
-    lines.push(`wrote ${named.length + keys} file(s) to ${outDir}: ${named.join(', ')}${keys ? `, ${keys} key image(s) key-<n>.png` : ''}`);
+    lines.push(`wrote ${named.length + keys} file(s) to ${oneLineSafe(outDir)}: ${named.join(', ')}${keys ? `, ${keys} key image(s) key-<n>.png` : ''}`);
   }
   return lines;
 }

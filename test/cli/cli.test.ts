@@ -133,6 +133,19 @@ describe('ctscope CLI: text from files is shown, not obeyed', () => {
     // NEL and RI move a terminal's cursor as a line break would.
     expect(oneLineSafe('a\u0085b\u008dc\u0084d')).toBe('a\\u0085b\\u008dc\\u0084d');
   });
+
+  it('paths the CLI prints (convert and synth output) are one line: a line break or tab in them is escaped', async () => {
+    const src = join(dir, 'crafted-out\tsrc');
+    const s = await ctscope('synth', 'chest', '--out', src, '--seed', '3', '--rows', '32', '--cols', '32', '--slices', '8', '--nodules', '0');
+    expect(s.code).toBe(0);
+    expect(s.stdout).toContain('crafted-out\\u0009src');
+    const out = join(dir, 'w\nFAKE line\x1b[2J.nii');
+    const r = await ctscope('convert', src, '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const all = r.stdout + r.stderr;
+    expect(all).toContain('w\\u000aFAKE line\\u001b[2J.nii');
+    expect(all.split('\n').filter((l) => l.startsWith('FAKE'))).toEqual([]);
+  });
 });
 
 describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
