@@ -2,12 +2,23 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CtscopeError, isCtscopeError, throwIfAborted } from '../errors.js';
-import { checkReplaceable, ensureDirUndoable } from './dirs.js';
+import { checkReplaceable, ensureDirUndoable, NAME_MAX } from './dirs.js';
 
 export type AtomicData = Uint8Array | string | readonly Uint8Array[];
 
 /** Bytes written between two abort checks (a 300-slice volume is hundreds of MB). */
 const WRITE_STEP = 16 << 20;
+
+/**
+ * `.<name>.<pid>.<random>.tmp`, with the name cut (at a character) so the whole stays within NAME_MAX bytes: a
+ * legal 250-byte output name must not fail for its temporary twin's sake.
+ */
+export function tempName(name: string): string {
+  const suffix = `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  let stem = name;
+  while (Buffer.byteLength(`.${stem}${suffix}`) > NAME_MAX) stem = stem.slice(0, -1);
+  return `.${stem}${suffix}`;
+}
 
 /**
  * Writes `data` to `path` so that readers see either the old file or the complete new one:
@@ -17,7 +28,7 @@ const WRITE_STEP = 16 << 20;
  * an abort of `signal` (checked every 16 MiB) is E_ABORTED, and leaves no file either.
  */
 export async function writeFileAtomic(path: string, data: AtomicData, signal?: AbortSignal): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dirname(path), tempName(basename(path)));
   const chunks: readonly (Uint8Array | string)[] = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   let undoDirs: (() => Promise<void>) | undefined;

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { CtscopeError } from '../errors.js';
+
+/** Bytes a file name may have on the file systems ctscope writes to (NAME_MAX on Linux and macOS). */
+export const NAME_MAX = 255;
 
 /**
  * `mkdir -p` that fails instead of spinning. Node 20's `mkdir(path, { recursive: true })` never returns for a
@@ -95,6 +98,8 @@ export async function checkOutDir(dir: string, what: string): Promise<void> {
 /** checkOutDir for one output file: the path must be a regular file if it exists, and its folder must take new entries. */
 export async function checkOutFile(path: string, what: string): Promise<void> {
   const full = resolve(path);
+  // Checked here, not found out by the write after the run: no file system takes a longer name.
+  if (Buffer.byteLength(basename(full)) > NAME_MAX) throw new CtscopeError('E_OUTPUT', `${what} has a file name longer than ${NAME_MAX} bytes`, { where: path });
   await checkReplaceable(full, what);
   await checkOutDir(dirname(full), what);
 }

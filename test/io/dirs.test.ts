@@ -60,3 +60,19 @@ describe('checkOutDir / checkOutFile (before the work: can outputs be written th
     await expect(detect(join(root, 'no-such-input'), { models: 'nodule', outDir: '/proc/ctscope-nope' })).rejects.toMatchObject({ code: 'E_OUTPUT' });
   });
 });
+
+describe('output file names at the file-system limit', () => {
+  it('a legal name of 250 bytes is written (its temporary twin is cut to fit), one over 255 is E_OUTPUT before any work', async () => {
+    const { writeFileAtomic } = await import('../../src/io/atomic.js');
+    const dir = join(root, 'long');
+    const legal = join(dir, `${'a'.repeat(246)}.nii`);
+    await checkOutFile(legal, 'the output');
+    await writeFileAtomic(legal, 'x');
+    expect(readdirSync(dir)).toEqual([`${'a'.repeat(246)}.nii`]);
+    // Multi-byte characters count in bytes, and the cut never splits one.
+    const wide = join(dir, `${'é'.repeat(124)}.nii`);
+    await writeFileAtomic(wide, 'y');
+    expect(existsSync(wide)).toBe(true);
+    await expect(checkOutFile(join(dir, `${'a'.repeat(252)}.nii`), 'the output')).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/longer than 255 bytes/) });
+  });
+});
