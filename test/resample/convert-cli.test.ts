@@ -68,6 +68,17 @@ describe.skipIf(!hasSharedData)('ctscope convert --spacing / --interp / --orient
     expect(existsSync(out)).toBe(false);
   }, 60_000);
 
+  it('a grid under every cap that still does not fit a worker\'s memory is E_TOO_LARGE (bad input), not E_WORKER', () => {
+    const chest = join(dir, 'chest-mem');
+    expect(spawnSync(process.execPath, [CLI, 'synth', 'chest', '--out', chest, '--seed', '2', '--rows', '32', '--cols', '32', '--slices', '4', '--nodules', '0']).status).toBe(0);
+    // About 24000 x 24000 x 1 (576 M voxels, under 2^30 and under 32767 a side) from a field of view of ~420 mm.
+    const out = join(dir, 'mem.nii');
+    const r = convert(chest, '--out', out, '--spacing', '0.0175,0.0175,1000', '--quiet');
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/^error\[E_TOO_LARGE\]: resample needs more memory than a worker thread can have/m);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
   it('a side limit (maxDim) applies to the grid written, not to a restack on the way', async () => {
     const v = await loadSeries(series);
     // The tilt restack is 512 x 611 x 56; resampled to 2 mm it is 125 x 149 x 73.
