@@ -87,7 +87,19 @@ function positiveInt(text: string | undefined, name: string): number | undefined
 export const convertCommand: Command = {
   name: 'convert',
   summary: 'write the primary (or --series) CT volume as NIfTI-1 in HU',
-  usage: 'convert <path...> --out <file.nii|file.nii.gz> [--series UID] [--threads N] [--max-voxels N] [--spacing S|sx,sy,sz] [--interp nearest|linear|cubic] [--orient LPS|RAS|...] [--tilt-correct y|n] [--quiet]',
+  usage: `convert <path...> --out <file.nii|file.nii.gz> [options]
+
+  --out, -o FILE          NIfTI-1 output, .nii or .nii.gz (written atomically)
+  --series UID            series to write instead of the primary CT series
+  --spacing S|SX,SY,SZ    resample to this voxel size in mm (one value: isotropic)
+  --interp NAME           nearest, linear (default) or cubic (cubic: --spacing only)
+  --orient CODE           axis order and direction, e.g. LPS (default) or RAS, by permutation and flips only
+  --tilt-correct y|n      restack a gantry-tilted series onto an orthogonal grid (default y)
+  --max-voxels N          refuse a series or any grid made from it over N voxels (default 2^30)
+  --threads N             decode/resample worker threads
+  --quiet, -q             no progress
+
+Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, workers), 130 interrupted.`,
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseConvertArgs(argv);
     const log = args.quiet ? () => undefined : io.err;

@@ -14,7 +14,15 @@ const OPTIONS = {
 export const infoCommand: Command = {
   name: 'info',
   summary: 'list the series in a folder/files, the primary CT volume and why',
-  usage: 'info <path...> [--json] [--series UID] [--quiet]',
+  usage: `info <path...> [options]
+
+  --json                  print the study summary as JSON on stdout
+  --series UID            the series to use instead of the primary (sub-series id or SeriesInstanceUID)
+  --quiet, -q             no progress
+
+Every series found is listed with its size, spacing and why it is or is not the primary CT volume; files that
+are not DICOM or are damaged are listed as skipped, with their error code. Exit status: 0 ok, 2 usage, 3 nothing
+readable, 130 interrupted.`,
   async run(argv: string[], io: CliIO): Promise<number> {
     let parsed;
     try {
