@@ -13,7 +13,17 @@ export interface DicomWebOptions {
   signal?: AbortSignal | undefined;
   /** Idle timeout in ms (default 120000): for the answer's headers, then between chunks of its body. */
   timeoutMs?: number | undefined;
+  /**
+   * Most bytes one WADO-RS retrieval may bring (default 4 GiB): it is held in memory, so a larger study or series
+   * is E_TOO_LARGE as soon as the answer passes this, not an exhausted heap.
+   */
+  maxRetrieveBytes?: number | undefined;
 }
+
+const sizeText = (bytes: number): string => (bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : `${bytes} bytes`);
+
+/** Default cap of one retrieval: several CT series of 300 slices each. */
+export const DEFAULT_MAX_RETRIEVE_BYTES = 4 * 2 ** 30;
 
 /** Per call: a signal that cancels this request only (the client's own signal cancels them all). */
 export interface DicomWebCallOptions {
@@ -99,6 +109,7 @@ export class DicomWebClient {
   readonly #token: string | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #timeoutMs: number;
+  readonly #maxRetrieveBytes: number;
 
   constructor(o: DicomWebOptions) {
     let u: URL;
@@ -113,6 +124,8 @@ export class DicomWebClient {
     this.#token = o.token || undefined;
     this.#signal = o.signal;
     this.#timeoutMs = o.timeoutMs ?? 120_000;
+    this.#maxRetrieveBytes = o.maxRetrieveBytes ?? DEFAULT_MAX_RETRIEVE_BYTES;
+    if (!(this.#maxRetrieveBytes > 0)) throw new CtscopeError('E_USAGE', `maxRetrieveBytes must be a positive number of bytes, got ${String(o.maxRetrieveBytes)}`);
   }
 
   /** Never shows the token, whatever a caller logs. */
@@ -291,7 +304,7 @@ export class DicomWebClient {
     const path = `/studies/${checkUid(study, 'study')}${series ? `/series/${checkUid(series, 'series')}` : ''}`;
     const { body, boundary } = await this.#multipart(path, o.signal);
     const out: BufferInput[] = [];
-    for await (const part of parseMultipart(body(), boundary)) {
+    for await (const part of parseMultipart(this.#capped(body(), series ? 'the series' : 'the study'), boundary)) {
       throwIfAborted(this.#signal, 'DICOMweb retrieval');
       throwIfAborted(o.signal, 'DICOMweb retrieval');
       const type = part.headers['content-type'] ?? 'application/dicom';
@@ -301,6 +314,17 @@ export class DicomWebClient {
     }
     if (out.length === 0) throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: the series has no instances');
     return out;
+  }
+
+  /** The answer's chunks, E_TOO_LARGE once they pass maxRetrieveBytes (leaving the loop cancels the rest). */
+  async *#capped(chunks: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+    let n = 0;
+    for await (const c of chunks) {
+      n += c.byteLength;
+      if (n > this.#maxRetrieveBytes)
+        throw new CtscopeError('E_TOO_LARGE', `DICOMweb: ${what} is over ${sizeText(this.#maxRetrieveBytes)} (maxRetrieveBytes)${what === 'the study' ? '; name the series to retrieve' : ''}`);
+      yield c;
+    }
   }
 
   /** WADO-RS: one instance as Part 10 bytes. */

@@ -31,6 +31,12 @@ beforeAll(async () => {
       req.on('end', () => res.writeHead(202, { 'Content-Type': 'application/dicom+json' }).end(JSON.stringify({ '00081199': { vr: 'SQ', Value: [] } })));
       return;
     }
+    if (req.url?.includes('/big/')) {
+      // A study of five 1 KiB instances, then a sixth that never comes: a capped retrieval must not wait for it.
+      res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=B' });
+      for (let i = 0; i < 5; i++) res.write(`--B\r\nContent-Type: application/dicom\r\n\r\n${'x'.repeat(1024)}\r\n`);
+      return;
+    }
     if (req.url?.includes('/stow/')) {
       req.resume();
       req.on('end', () => res.writeHead(stowAnswer.status, { 'Content-Type': 'application/dicom+json' }).end(JSON.stringify(stowAnswer.json)));
@@ -168,6 +174,16 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
   it('STOW-RS: a 200 that lists nothing stored is a success with an empty list (the CLI does not count it)', async () => {
     stowAnswer = { status: 200, json: {} };
     await expect(new DicomWebClient({ baseUrl: `${base}/stow/` }).store([instance('1.2.3.100')])).resolves.toEqual({ stored: [], failed: [] });
+  });
+
+  it('a retrieval over maxRetrieveBytes is E_TOO_LARGE as it passes the cap, and a study is told to name its series', async () => {
+    const capped = new DicomWebClient({ baseUrl: `${base}/big/`, maxRetrieveBytes: 3000, timeoutMs: 10_000 });
+    const t0 = performance.now();
+    await expect(capped.retrieve(UID)).rejects.toMatchObject({ code: 'E_TOO_LARGE', message: expect.stringMatching(/the study is over 3000 bytes \(maxRetrieveBytes\); name the series/) });
+    await expect(capped.retrieve(UID, UID)).rejects.toMatchObject({ code: 'E_TOO_LARGE', message: expect.stringMatching(/the series is over/) });
+    // At once, not after the idle timeout that the unfinished answer would reach.
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(() => new DicomWebClient({ baseUrl: base, maxRetrieveBytes: 0 })).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
   });
 
   it('a 401 without a token says the server wants one', async () => {
