@@ -15,6 +15,7 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInt
 
 export const is = {
   string: rule('a string', (v) => typeof v === 'string'),
+  nonEmptyString: rule('a non-empty string', (v) => typeof v === 'string' && v.length > 0),
   boolean: rule('true or false', (v) => typeof v === 'boolean'),
   function: rule('a function', (v) => typeof v === 'function'),
   finite: rule('a finite number', (v) => typeof v === 'number' && Number.isFinite(v)),

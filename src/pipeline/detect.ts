@@ -191,7 +191,7 @@ async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOp
   throwIfAborted(o.signal, 'detect');
   clock.enter('resample', m.id);
   o.onProgress({ stage: 'resample', done: 0, total: 1, model: m.id });
-  const grid: Volume = await modelGrid(volume, pkg, { workers: o.threads, signal: o.signal });
+  const grid: Volume = await modelGrid(volume, pkg, { workers: o.threads, signal: o.signal, maxVoxels: o.maxVoxels });
   afterGrid?.();
   o.onProgress({ stage: 'resample', done: 1, total: 1, model: m.id });
   clock.enter('infer', m.id);

@@ -30,8 +30,9 @@ const DETECT_RULES: Readonly<Record<keyof DetectOptions, OptionRule>> = {
   onProgress: is.function,
   onLog: is.function,
   seriesUid: is.string,
-  outDir: is.string,
-  outputs: is.where(`a list of ${OUTPUT_NAMES.join(', ')}`, (v) => Array.isArray(v) && v.every((x) => OUTPUT_NAMES.includes(x as OutputName))),
+  // '' would write into the host's working folder: an unset config value, not a choice.
+  outDir: is.nonEmptyString,
+  outputs: is.where(`a non-empty list of ${OUTPUT_NAMES.join(', ')}`, (v) => Array.isArray(v) && v.length > 0 && v.every((x) => OUTPUT_NAMES.includes(x as OutputName))),
   sr: is.boolean,
   threads: is.integer(1, MAX_THREADS),
   maxVoxels: is.integer(1),

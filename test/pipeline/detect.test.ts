@@ -157,6 +157,16 @@ describe('detect pipeline', () => {
     await expect(detect(chest.dir, { models: heat, onProgress: 'x' as never })).rejects.toMatchObject({ code: 'E_USAGE' });
     for (const none of [undefined, null]) await expect(detect(chest.dir, none as never)).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/options object/) });
     await expect(detect(chest.dir, { models: heat, maxVoxels: 1000 })).rejects.toMatchObject({ code: 'E_TOO_LARGE' });
+    // An empty outDir (an unset host setting) would write into the working folder; no outputs at all is no choice either.
+    await expect(detect(chest.dir, { models: heat, outDir: '' })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/outDir must be a non-empty string/) });
+    await expect(detect(chest.dir, { models: heat, outputs: [] })).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+
+  it('maxVoxels caps the model grid too: a small series of coarse voxels cannot make a huge grid at the model spacing', async () => {
+    // 64 x 64 x 16 voxels of 10 mm (65 k) pass; at the fixture's 4 mm that is 160 x 160 x 40 (1 M), over 500 k.
+    const coarse = await smallPhantom('chest', { rows: 64, cols: 64, slices: 16, spacing: [10, 10, 10] });
+    await expect(detect(coarse.dir, { models: heat, ep: 'cpu', maxVoxels: 500_000 })).rejects.toMatchObject({ code: 'E_TOO_LARGE', message: expect.stringMatching(/^model '[^']+' at 4 x 4 x 4 mm: output grid \d+x\d+x\d+ is over the limit of 500000 voxels/) });
+    await expect(detect(coarse.dir, { models: heat, ep: 'cpu', maxVoxels: 2_000_000 })).resolves.toBeDefined();
   });
 
   it('several detects at once in one process do not interfere', async () => {
