@@ -16,7 +16,7 @@ import {
   type DecodeSlicesTaskResult,
 } from './decode-task.js';
 import { DEFAULT_HU_OPTIONS } from './decode.js';
-import { onAbort } from '../io/abort.js';
+import { taskController } from '../io/abort.js';
 
 export interface SliceSource {
   /** A file path (read by the worker that decodes it) or the instance's bytes already in memory. */
@@ -273,8 +273,7 @@ export async function decodeSlicesInto(slices: SliceSource[], target: DecodeTarg
   const opts = fill(options);
   checkTarget(slices, target);
   if (opts.signal?.aborted) throw abortedError();
-  const stop = new AbortController();
-  const unwatch = opts.signal ? onAbort(opts.signal, () => stop.abort()) : () => undefined;
+  const { controller: stop, release: unwatch } = taskController(opts.signal);
   const run: Run = { out: volumeView(target.buffer, target.dtype), target, opts, stop, total: slices.length, done: 0, saturated: 0, broken: opts.skipBroken ? [] : undefined };
   try {
     const q: Queues = { native: [], compressed: [] };

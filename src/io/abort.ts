@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 /**
  * One 'abort' listener per host signal, shared by every run that watches it. A host that passes one long-lived
  * shutdown signal to many concurrent runs would otherwise get Node's MaxListenersExceededWarning (a leak warning
@@ -30,4 +32,17 @@ export function onAbort(signal: AbortSignal, fn: () => void): () => void {
     if (watches.get(signal) === watch) watches.delete(signal);
     signal.removeEventListener('abort', watch.fire);
   };
+}
+
+/**
+ * An internal controller for a run's worker tasks: each task given its signal adds one listener (piscina), so it
+ * takes any number without Node's leak warning, and it follows `outer` through a single shared listener.
+ * `release()` stops following.
+ */
+export function taskController(outer?: AbortSignal): { controller: AbortController; release: () => void } {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const release = outer ? onAbort(outer, () => controller.abort()) : () => undefined;
+  if (outer?.aborted) controller.abort();
+  return { controller, release };
 }

@@ -2,6 +2,7 @@ import type { Vec3, Volume, VoxelArray } from '../volume/types.js';
 import { voxelToLps } from '../volume/affine.js';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import { getPool, poolTaskError } from '../workers/pool.js';
+import { taskController } from '../io/abort.js';
 import type { SeparablePlan } from './plan.js';
 import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
 import { DEFAULT_FILL } from './options.js';
@@ -93,16 +94,20 @@ async function runElementwise(src: VoxelArray, out: VoxelArray | undefined, op: 
   if (src.length < INLINE_BELOW || o.workers === 0) return [preprocessRange(src, out, op, 0, src.length)];
   const shared = ensureShared(src);
   const pool = getPool();
+  // The tasks listen on an internal signal, not one each on the caller's (a warning past ten workers).
+  const { controller, release } = taskController(o.signal);
   try {
     return await Promise.all(
       splitRange(src.length, o.workers).map(([start, end]) => {
         const t: PreprocessTask = { src: refOf(shared, voxelTypeOf(shared)), op, start, end };
         if (out) t.out = refOf(out, 'float32');
-        return pool.run(t, { name: 'preprocessTask', ...(o.signal ? { signal: o.signal } : {}) }) as Promise<RangeStats | undefined>;
+        return pool.run(t, { name: 'preprocessTask', signal: controller.signal }) as Promise<RangeStats | undefined>;
       }),
     );
   } catch (e) {
     if (o.signal?.aborted) throw new CtscopeError('E_ABORTED', 'preprocess was aborted', { cause: e, where: 'preprocess' });
     throw poolTaskError(pool, e, 'preprocess worker failed', 'preprocess');
+  } finally {
+    release();
   }
 }

@@ -5,7 +5,7 @@ import type { Plan, VoxelType } from './plan.js';
 import { allocVoxels, ensureShared, voxelTypeOf } from './arrays.js';
 import { refOf, runSlab, type SlabTask } from './task.js';
 import { cancelSlices, rangeClaims, shareSlices } from './claims.js';
-import { onAbort } from '../io/abort.js';
+import { onAbort, taskController } from '../io/abort.js';
 import { checkValues, is, type OptionRule } from '../io/options-check.js';
 
 export interface RunOptions {
@@ -100,7 +100,7 @@ export async function executePlan(src: VoxelArray, plan: Plan, outType: VoxelTyp
   // threads stay warm; a task still running HARD_STOP_MS later is terminated (piscina restarts its
   // thread). Either way this waits until every task has ended before it returns or rejects: the output
   // may be the caller's `into`, and no slice may land in it after that.
-  const hard = new AbortController();
+  const { controller: hard } = taskController();
   let hardTimer: NodeJS.Timeout | undefined;
   const stop = (): void => {
     cancelSlices(slices);

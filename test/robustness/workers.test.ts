@@ -216,3 +216,26 @@ describe('the pool starts only for work that decodes', () => {
     expect(getPool().threads.length).toBeGreaterThan(0);
   }, 30_000);
 });
+
+describe('many worker threads', () => {
+  it('16 workers on a pool of 12 threads, with the caller\'s signal, give no MaxListenersExceededWarning', async () => {
+    const dist = (p: string): string => fileURLToPath(new URL(`../../dist/${p}`, import.meta.url));
+    const script = `
+      const { resample, clipScale } = await import(${JSON.stringify(dist('resample/index.js'))});
+      const { closePool } = await import(${JSON.stringify(dist('workers/pool.js'))});
+      const n = 168, data = new Int16Array(n * n * n).fill(40);
+      const vol = { data, geometry: { dims: [n, n, n], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] } };
+      const signal = new AbortController().signal;
+      for (let r = 0; r < 2; r++) {
+        await resample(vol, { spacing: 0.9, workers: 16, signal });
+        await clipScale(vol, { min: -1000, max: 400, workers: 16, signal });
+      }
+      await closePool();
+      process.stdout.write('done');`;
+    const r = await new Promise<{ stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, CTSCOPE_THREADS: '12' } }, (_e, stdout, stderr) => resolve({ stdout, stderr })),
+    );
+    expect(r.stdout, r.stderr).toBe('done');
+    expect(r.stderr).not.toMatch(/MaxListenersExceededWarning/);
+  }, 60_000);
+});
