@@ -203,10 +203,10 @@ export function* outputDecoding(out: ModelOutput, m: FilledManifest, accept?: (c
   return candidates.filter((c) => (c.extent || c.voxels * voxelMm3 >= minVol) && (out.kind !== 'segmentation' || !accept || accept(c.center))).slice(0, m.thresholds.maxFindings);
 }
 
-function* measuring(grid: Volume, candidates: readonly Candidate[], spec: MeasureSpec, padHu: number): Generator<void, (LesionMeasurement | null)[]> {
+function* measuring(grid: Volume, candidates: readonly Candidate[], spec: MeasureSpec): Generator<void, (LesionMeasurement | null)[]> {
   const out: (LesionMeasurement | null)[] = [];
   for (const c of candidates) {
-    out.push(measureLesion(grid, c.center, spec, padHu));
+    out.push(measureLesion(grid, c.center, spec));
     yield;
   }
   return out;
@@ -250,7 +250,7 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
   // Sizes measured on the image, where the manifest asks: the grid the model saw, at each finding's centre
   // (1-2 ms each, so the host gets turns between them).
   const spec = m.measure && out.kind !== 'boxes' ? m.measure : null;
-  const sizes = spec ? await runWithTurns(measuring(volume, candidates, spec, m.window.padHu), abortableTurns(options.signal)) : [];
+  const sizes = spec ? await runWithTurns(measuring(volume, candidates, spec), abortableTurns(options.signal)) : [];
   const findings = candidates.map((c, i) => toFinding(c, out.geometry, original, m.task, label, sizes[i]));
   return { findings, model: { id: m.id, version: m.version, task: m.task, licence: m.licence }, stats };
 }

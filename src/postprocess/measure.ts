@@ -16,7 +16,7 @@ export interface LesionMeasurement {
   /** HU of the lesion's outer part and of its surroundings; the edge is where the image crosses their mean. */
   lesionHu: number;
   backgroundHu: number;
-  /** Share of rays that found no edge within maxDiameterMm / 2 (ran along a vessel or into a wall). */
+  /** Share of the rays that stayed inside the grid and found no edge within maxDiameterMm / 2 (along a vessel, into a wall). */
   openRays: number;
 }
 
@@ -51,14 +51,17 @@ function median(values: number[]): number {
  * sampled between half and four fifths of its extent at a low level; each ray's edge is where the image falls
  * below the mean of lesion and background (half maximum, so blur and partial volume do not shift it), and the
  * diameter is twice the median edge distance. The median lets a minority of rays run along an attached vessel
- * or into the pleura without moving it. Null where the lesion does not stand `minContrastHu` above its background,
- * or where most rays find no edge within `maxDiameterMm / 2`.
+ * or into the pleura without moving it. Rays stop at the grid's border. Null where the lesion does not stand
+ * `minContrastHu` above its background, where at least half the rays find no edge within `maxDiameterMm / 2`, or
+ * where fewer than a quarter of them stay inside the grid long enough to judge.
  */
-export function measureLesion(grid: Volume, center: Vec3, spec: MeasureSpec, padHu = -1024): LesionMeasurement | null {
+export function measureLesion(grid: Volume, center: Vec3, spec: MeasureSpec): LesionMeasurement | null {
   const [nx, ny, nz] = grid.geometry.dims;
   const d = grid.data;
   const spacing = grid.geometry.spacing;
-  const at = (i: number, j: number, k: number): number => (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz ? padHu : d[i + nx * (j + ny * k)]!);
+  // Clamped to the grid (the edge voxel repeats): only the centre's neighbourhood reaches past it, rays stop there.
+  const clamp = (v: number, hi: number): number => (v < 0 ? 0 : v > hi ? hi : v);
+  const at = (i: number, j: number, k: number): number => d[clamp(i, nx - 1) + nx * (clamp(j, ny - 1) + ny * clamp(k, nz - 1))]!;
   const sample = (x: number, y: number, z: number): number => {
     const i = Math.floor(x), j = Math.floor(y), k = Math.floor(z);
     const fx = x - i, fy = y - j, fz = z - k;
@@ -72,41 +75,62 @@ export function measureLesion(grid: Volume, center: Vec3, spec: MeasureSpec, pad
   let core = 0;
   for (const dz of [-0.5, 0, 0.5]) for (const dy of [-0.5, 0, 0.5]) for (const dx of [-0.5, 0, 0.5]) core += sample(center[0] + dx, center[1] + dy, center[2] + dz);
   core /= 27;
-  // Rays are walked in mm (the grid may be anisotropic): `step` mm per sample, `n` samples to maxDiameterMm / 2.
+  // Rays are walked in mm (the grid may be anisotropic): `step` mm per sample, up to `n` samples to
+  // maxDiameterMm / 2. A ray stops at the grid's border: what lies beyond is unknown, not padding, so a ray that
+  // leaves before its edge tells nothing and is left out (a lesion cut by the first slice is measured on the rest).
   const step = STEP * Math.min(spacing[0], spacing[1], spacing[2]);
   const maxR = spec.maxDiameterMm / 2;
   const n = Math.floor(maxR / step) + 1;
+  const inside = (x: number, y: number, z: number): boolean => x >= 0 && y >= 0 && z >= 0 && x <= nx - 1 && y <= ny - 1 && z <= nz - 1;
   const profiles = RAYS.map((u) => {
-    const p = new Float64Array(n);
+    const p: number[] = [];
     const di = (u[0] * step) / spacing[0], dj = (u[1] * step) / spacing[1], dk = (u[2] * step) / spacing[2];
-    for (let q = 0; q < n; q++) p[q] = sample(center[0] + di * q, center[1] + dj * q, center[2] + dk * q);
+    for (let q = 0; q < n; q++) {
+      const x = center[0] + di * q, y = center[1] + dj * q, z = center[2] + dk * q;
+      if (!inside(x, y, z)) break;
+      p.push(sample(x, y, z));
+    }
     return p;
   });
-  const background = median(profiles.map((p) => Math.min(...p)));
+  // Each ray's lowest value, over rays with a few millimetres inside the grid.
+  const lows: number[] = [];
+  for (const p of profiles) {
+    if (p.length < 8) continue;
+    let low = Infinity;
+    for (const v of p) low = Math.min(low, v);
+    lows.push(low);
+  }
+  if (lows.length < RAYS.length / 4) return null;
+  const background = median(lows);
   if (!(core - background >= spec.minContrastHu)) return null;
   // Edge distance (mm) of each ray at `level`: two samples in a row below it (noise alone rarely makes two),
-  // interpolated between the last sample above and the first below; maxR where it never falls.
-  const edges = (level: number): number[] =>
+  // interpolated between the last sample above and the first below; maxR where it never falls within maxR (an
+  // open ray), undefined where the ray left the grid first.
+  const edges = (level: number): (number | undefined)[] =>
     profiles.map((p) => {
-      for (let q = 1; q < n - 1; q++) if (p[q]! < level && p[q + 1]! < level) return (q - 1 + (p[q - 1]! - level) / (p[q - 1]! - p[q]!)) * step;
-      return maxR;
+      for (let q = 1; q < p.length - 1; q++) if (p[q]! < level && p[q + 1]! < level) return (q - 1 + (p[q - 1]! - level) / (p[q - 1]! - p[q]!)) * step;
+      return p.length === n ? maxR : undefined;
     });
   const extent = edges(background + spec.minContrastHu);
   const outer: number[] = [];
   profiles.forEach((p, r) => {
-    for (let q = Math.floor((OUTER_BAND[0] * extent[r]!) / step); q <= Math.floor((OUTER_BAND[1] * extent[r]!) / step) && q < n; q++) outer.push(p[q]!);
+    const e = extent[r];
+    if (e === undefined) return;
+    for (let q = Math.floor((OUTER_BAND[0] * e) / step); q <= Math.floor((OUTER_BAND[1] * e) / step) && q < p.length; q++) outer.push(p[q]!);
   });
   const lesionHu = outer.length ? Math.min(core, median(outer)) : core;
-  const radii = edges((lesionHu + background) / 2);
-  const r = median([...radii]);
-  // Most rays found no edge: the centre lies in something larger than a lesion (a wall, the heart), not measurable.
-  if (r >= maxR) return null;
+  const radii = edges((lesionHu + background) / 2).filter((r): r is number => r !== undefined);
+  const open = radii.filter((r) => r >= maxR).length;
+  // Too few rays stayed inside to judge, or at least half found no edge: the centre lies in something larger than
+  // a lesion (a wall, the heart), not measurable.
+  if (radii.length < RAYS.length / 4 || open >= radii.length / 2) return null;
+  const r = median(radii);
   const diameterMm = 2 * r;
   return {
     diameterMm,
     volumeMm3: (Math.PI / 6) * diameterMm ** 3,
     lesionHu,
     backgroundHu: background,
-    openRays: radii.filter((r) => r >= maxR).length / radii.length,
+    openRays: open / radii.length,
   };
 }

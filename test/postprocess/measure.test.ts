@@ -65,6 +65,33 @@ describe('measureLesion: diameter from the image at half maximum', () => {
     expect(Math.abs(measureLesion(grid, center, SPEC)!.diameterMm - 12)).toBeLessThan(1);
   });
 
+  it("measures a lesion whose centre lies on the grid's first or last slice or in a corner from the rays that stay inside", () => {
+    // Brain (40 HU) with a 6 mm contrast sac (400 HU), the aneurysm model's settings.
+    const { grid } = phantom((p) => (norm(p) <= 3 ? 400 : 40), [0.75, 0.75, 0.75], 10);
+    const spec = { maxDiameterMm: 25, minContrastHu: 100 };
+    const n = grid.geometry.dims[0];
+    // Move the sac to each place by cutting the grid around it: a sub-grid whose first slice, last slice or corner is the centre.
+    const cut = (i0: number, j0: number, k0: number, size: number): { grid: Volume; center: Vec3 } => {
+      const dims: Vec3 = [size, size, size];
+      const data = new Int16Array(size ** 3);
+      for (let k = 0; k < size; k++) for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) data[i + size * (j + size * k)] = grid.data[i0 + i + n * (j0 + j + n * (k0 + k))]!;
+      const c = (n - 1) / 2;
+      return { grid: { data, geometry: { ...grid.geometry, dims } }, center: [c - i0, c - j0, c - k0] };
+    };
+    const c = Math.round((n - 1) / 2);
+    for (const [name, at] of [['first slice', cut(c - 20, c - 20, c, 41)], ['last slice', cut(c - 20, c - 20, c - 40, 41)], ['corner', cut(c - 3, c - 3, c - 3, 40)]] as const) {
+      const m = measureLesion(at.grid, at.center, spec);
+      expect(m, name).not.toBeNull();
+      expect(Math.abs(m!.diameterMm - 6), `${name}: ${m!.diameterMm} mm`).toBeLessThan(0.8);
+      expect(m!.backgroundHu, name).toBeGreaterThan(0);
+    }
+  });
+
+  it('a huge maxDiameterMm is no stack overflow', () => {
+    const { grid, center } = phantom(sphere(8, 40));
+    expect(measureLesion(grid, center, { maxDiameterMm: 1e5, minContrastHu: 100 })!.diameterMm).toBeCloseTo(8, 0);
+  });
+
   it('is null where nothing stands out from the background, or where the centre lies inside something larger than the rays reach', () => {
     const faint = phantom(sphere(10, -800));
     expect(measureLesion(faint.grid, faint.center, SPEC)).toBeNull();
