@@ -336,7 +336,7 @@ export class DicomWebClient {
   private async retrieveByPath(path: string, signal: AbortSignal | undefined): Promise<Uint8Array[]> {
     const { body, boundary } = await this.#multipart(path, signal);
     const out: Uint8Array[] = [];
-    for await (const part of parseMultipart(body(), boundary)) out.push(part.body);
+    for await (const part of parseMultipart(this.#capped(body(), 'the instance'), boundary)) out.push(part.body);
     if (out.length === 0) throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: no instance in the answer');
     return out;
   }

@@ -15,9 +15,10 @@ const WRITE_STEP = 16 << 20;
  */
 export function tempName(name: string): string {
   const suffix = `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  let stem = name;
-  while (Buffer.byteLength(`.${stem}${suffix}`) > NAME_MAX) stem = stem.slice(0, -1);
-  return `.${stem}${suffix}`;
+  // Cut by code point, so no surrogate pair is split.
+  const chars = Array.from(name);
+  while (Buffer.byteLength(`.${chars.join('')}${suffix}`) > NAME_MAX) chars.pop();
+  return `.${chars.join('')}${suffix}`;
 }
 
 /**

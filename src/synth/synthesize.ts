@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { ensureDir } from '../io/dirs.js';
+import { ensureDir, NAME_MAX } from '../io/dirs.js';
+import { tempName } from '../io/atomic.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import type { Geometry, Volume } from '../volume/types.js';
@@ -145,6 +146,7 @@ export async function synthToDirectory(
   opts: SynthToDirOptions = {},
 ): Promise<SynthResult & { files: string[]; writeMs: number }> {
   const target = resolve(outDir);
+  if (Buffer.byteLength(basename(target)) > NAME_MAX) throw new CtscopeError('E_OUTPUT', `Output folder name is longer than ${NAME_MAX} bytes`, { where: outDir });
   if (existsSync(target)) {
     if (!statSync(target).isDirectory()) throw new CtscopeError('E_USAGE', 'Output path exists and is not a folder', { where: outDir });
     if (readdirSync(target).length > 0 && !opts.force) throw new CtscopeError('E_USAGE', 'Output folder is not empty (use --force to replace it)', { where: outDir });
@@ -154,7 +156,8 @@ export async function synthToDirectory(
   await turn();
   throwIfAborted(opts.signal, 'synth');
   const parent = dirname(target);
-  const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
+  // Temporary names cut to fit NAME_MAX, so a legal output name never fails for its temporary twin's sake.
+  const tmp = join(parent, tempName(basename(target)));
   try {
     await ensureDir(parent);
     mkdirSync(tmp);
@@ -169,7 +172,7 @@ export async function synthToDirectory(
     if (result.options.truth) files.push(writeTruth(result, tmp));
     const writeMs = performance.now() - t0;
     if (existsSync(target)) {
-      const old = `${tmp}.old`;
+      const old = join(parent, tempName(basename(target)));
       renameSync(target, old);
       renameSync(tmp, target);
       rmSync(old, { recursive: true, force: true });

@@ -118,12 +118,15 @@ export function closedByHost(p: Piscina): boolean {
 }
 
 /**
- * The error for a task of `p` that failed: E_ABORTED when closePool ended the pool under it (a host shutting
- * down mid-run), else E_WORKER with `message`.
+ * What V8 throws when a WebAssembly memory or an ArrayBuffer cannot grow to the size asked for (not a negative or
+ * NaN length, which is a bug and stays E_WORKER).
  */
-/** What V8 throws when a WebAssembly memory or an ArrayBuffer cannot grow to the size asked for. */
-const OUT_OF_MEMORY = /Memory\.grow|Unable to grow instance memory|Array buffer allocation failed|Invalid typed array length|WebAssembly\.Memory\(\): could not allocate/i;
+const OUT_OF_MEMORY = /Memory\.grow|Unable to grow instance memory|Array buffer allocation failed|WebAssembly\.Memory\(\): could not allocate/i;
 
+/**
+ * The error for a task of `p` that failed: E_ABORTED when closePool ended the pool under it (a host shutting
+ * down mid-run), E_TOO_LARGE when it ran out of memory, else E_WORKER with `message`.
+ */
 export function poolTaskError(p: Piscina, e: unknown, message: string, where?: string): CtscopeError {
   if (closedByHost(p)) return new CtscopeError('E_ABORTED', `${where ?? 'the run'} was stopped: closePool() ended the worker pool while it ran`, where !== undefined ? { where } : {});
   // A grid within maxVoxels can still need more than a worker's WebAssembly memory (4 GiB) or heap can hold: that

@@ -183,6 +183,8 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     await expect(capped.retrieve(UID, UID)).rejects.toMatchObject({ code: 'E_TOO_LARGE', message: expect.stringMatching(/the series is over/) });
     // At once, not after the idle timeout that the unfinished answer would reach.
     expect(performance.now() - t0).toBeLessThan(5_000);
+    // One instance by itself is capped too.
+    await expect(capped.retrieveInstance(UID, UID, UID)).rejects.toMatchObject({ code: 'E_TOO_LARGE', message: expect.stringMatching(/the instance is over 3000 bytes/) });
     expect(() => new DicomWebClient({ baseUrl: base, maxRetrieveBytes: 0 })).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
   });
 

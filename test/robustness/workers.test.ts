@@ -239,3 +239,13 @@ describe('many worker threads', () => {
     expect(r.stderr).not.toMatch(/MaxListenersExceededWarning/);
   }, 60_000);
 });
+
+describe('worker failures', () => {
+  it('running out of memory in a worker is E_TOO_LARGE; a bad length (a bug) stays E_WORKER', async () => {
+    const { poolTaskError } = await import('../../src/workers/pool.js');
+    const pool = getPool();
+    expect(poolTaskError(pool, new RangeError('WebAssembly.Memory.grow(): Unable to grow instance memory'), 'resample worker failed', 'resample').code).toBe('E_TOO_LARGE');
+    expect(poolTaskError(pool, new RangeError('Array buffer allocation failed'), 'x', 'resample').code).toBe('E_TOO_LARGE');
+    expect(poolTaskError(pool, new RangeError('Invalid typed array length: -1'), 'resample worker failed', 'resample').code).toBe('E_WORKER');
+  });
+});

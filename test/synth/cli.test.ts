@@ -38,6 +38,14 @@ describe('ctscope synth', () => {
     }
   });
 
+  it('an output folder name of 250 bytes is written (its temporary twin cut to fit); over 255 is E_OUTPUT', async () => {
+    const long = join(root, 'b'.repeat(250));
+    expect(await synthCommand.run(['chest', '--out', long, '--seed', '1', '--slices', '2', '--rows', '32', '--nodules', '0'], io())).toBe(0);
+    expect(existsSync(join(long, 'truth.json'))).toBe(true);
+    expect(readdirSync(root).filter((f) => f.startsWith('.'))).toEqual([]);
+    await expect(synthCommand.run(['chest', '--out', join(root, 'b'.repeat(256)), '--slices', '2', '--rows', '32'], io())).rejects.toMatchObject({ code: 'E_OUTPUT' });
+  });
+
   it('writes a series and truth.json into the folder, atomically, without printing the patient name', async () => {
     const out = join(root, 'chest');
     const c = io();
