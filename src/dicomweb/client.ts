@@ -3,6 +3,7 @@ import { CtscopeError, throwIfAborted } from '../errors.js';
 import type { BufferInput } from '../ingest/load.js';
 import { boundaryOf, buildMultipart, parseMultipart } from './multipart.js';
 import { onAbort } from '../io/abort.js';
+import { checkOptions, is, type OptionRule } from '../io/options-check.js';
 import { dicomParser } from '../dicom/dicom-parser.js';
 
 export interface DicomWebOptions {
@@ -21,6 +22,14 @@ export interface DicomWebOptions {
 }
 
 const sizeText = (bytes: number): string => (bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : `${bytes} bytes`);
+
+const CLIENT_RULES: Readonly<Record<keyof DicomWebOptions, OptionRule>> = {
+  baseUrl: is.string,
+  token: is.string,
+  signal: is.signal,
+  timeoutMs: is.where('a positive number of milliseconds', (v) => typeof v === 'number' && v > 0 && v <= 2 ** 31 - 1),
+  maxRetrieveBytes: is.where('a positive number of bytes', (v) => typeof v === 'number' && v > 0),
+};
 
 /** Default cap of one retrieval: several CT series of 300 slices each. */
 export const DEFAULT_MAX_RETRIEVE_BYTES = 4 * 2 ** 30;
@@ -111,7 +120,11 @@ export class DicomWebClient {
   readonly #timeoutMs: number;
   readonly #maxRetrieveBytes: number;
 
-  constructor(o: DicomWebOptions) {
+  constructor(options: DicomWebOptions) {
+    // Checked and read once (getters too): a typo such as `tokn` or a timeout of 'abc' is E_USAGE here, not a
+    // silent default or an odd failure on the first request.
+    const o = checkOptions<DicomWebOptions>('DICOMweb client', options, CLIENT_RULES) as DicomWebOptions;
+    if (typeof o.baseUrl !== 'string') throw new CtscopeError('E_USAGE', 'DICOMweb client option baseUrl is required (a string)');
     let u: URL;
     try {
       u = new URL(o.baseUrl);
@@ -125,7 +138,6 @@ export class DicomWebClient {
     this.#signal = o.signal;
     this.#timeoutMs = o.timeoutMs ?? 120_000;
     this.#maxRetrieveBytes = o.maxRetrieveBytes ?? DEFAULT_MAX_RETRIEVE_BYTES;
-    if (!(this.#maxRetrieveBytes > 0)) throw new CtscopeError('E_USAGE', `maxRetrieveBytes must be a positive number of bytes, got ${String(o.maxRetrieveBytes)}`);
   }
 
   /** Never shows the token, whatever a caller logs. */

@@ -23,6 +23,8 @@ export interface Box {
 /** Crops and/or pads to a box of voxels; outside the source gets `fill` (default -1024). Exact copy. */
 export async function cropOrPad(volume: Volume, box: Box, options: RunOptions & { fill?: number } = {}): Promise<Volume> {
   checkVolume(volume);
+  const three = (v: unknown): v is Vec3 => Array.isArray(v) && v.length === 3;
+  if (!box || !three(box.start) || !three(box.size)) throw new CtscopeError('E_USAGE', 'Expected a box { start: [i, j, k], size: [nx, ny, nz] }');
   if (!box.size.every((n) => Number.isInteger(n) && n > 0) || !box.start.every(Number.isInteger))
     throw new CtscopeError('E_USAGE', `Expected whole box start and positive size but received ${box.start.join(',')} / ${box.size.join(',')}`);
   const zPos: number[] = [];
@@ -46,6 +48,7 @@ export interface ClipScaleOptions extends RunOptions {
 
 /** HU clip and linear scale (default onto [0, 1]), float32 out. */
 export async function clipScale(volume: Volume, o: ClipScaleOptions): Promise<Volume> {
+  if (!o || typeof o !== 'object') throw new CtscopeError('E_USAGE', 'Expected clipScale options { min, max }');
   if (!(o.max > o.min)) throw new CtscopeError('E_USAGE', `Expected max > min but received ${o.min}..${o.max}`);
   const op: PreprocessOp = { kind: 'clipScale', min: o.min, max: o.max, outMin: o.outMin ?? 0, outMax: o.outMax ?? 1 };
   return { data: await mapVoxels(volume, op, o), geometry: volume.geometry };

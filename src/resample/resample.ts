@@ -59,6 +59,10 @@ export async function resample<V extends Volume>(volume: V, options: ResampleOpt
 }
 
 export function checkVolume(v: Volume): void {
+  // A host's wrong value (null, a plain object, a missing geometry) is a usage error, not a TypeError.
+  const g = (v as Partial<Volume> | null | undefined)?.geometry;
+  if (!v || typeof v !== 'object' || !ArrayBuffer.isView(v.data) || !g || !Array.isArray(g.dims) || g.dims.length !== 3 || !Array.isArray(g.spacing) || !Array.isArray(g.origin) || !Array.isArray(g.direction))
+    throw new CtscopeError('E_USAGE', 'Expected a volume { data: a typed array, geometry: { dims, spacing, origin, direction } }');
   const d = v.geometry.dims;
   if (!d.every((n) => Number.isInteger(n) && n > 0) || d[0] * d[1] * d[2] !== v.data.length)
     throw new CtscopeError('E_GEOMETRY', `volume dims ${d.join('x')} do not match its ${v.data.length} voxels`);

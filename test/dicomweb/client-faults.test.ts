@@ -188,6 +188,12 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     expect(() => new DicomWebClient({ baseUrl: base, maxRetrieveBytes: 0 })).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
   });
 
+  it('client options are checked when it is made: missing, mistyped or unknown ones are E_USAGE', () => {
+    for (const bad of [undefined, {}, { baseUrl: base, signal: {} }, { baseUrl: base, timeoutMs: 'abc' }, { baseUrl: base, tokn: 'x' }, { baseUrl: 42 }])
+      expect(() => new DicomWebClient(bad as never), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
+    expect(new DicomWebClient({ baseUrl: base, timeoutMs: 5000 }).baseUrl).toBe(base);
+  });
+
   it('a 401 without a token says the server wants one', async () => {
     const client = new DicomWebClient({ baseUrl: `${base}/denied` });
     await expect(client.retrieve(UID, UID)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/wants a bearer token/) });

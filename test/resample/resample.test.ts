@@ -272,6 +272,12 @@ describe('resample errors and cancellation', () => {
     await expect(resample(src, { spacing: -1 })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(resample(src, { spacing: 1, interp: 'bogus' as never })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(resample({ data: new Float32Array(5), geometry: oblique }, { spacing: 1 })).rejects.toMatchObject({ code: 'E_GEOMETRY' });
+    // A host's wrong value is E_USAGE, not a TypeError from deep inside.
+    const { cropOrPad, clipScale } = await import('../../src/resample/index.js');
+    for (const bad of [null, undefined, {}, { data: new Float32Array(5) }, { data: [1, 2], geometry: oblique }])
+      await expect(resample(bad as never, { spacing: 1 })).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(cropOrPad(src, [10, 10, 10] as never)).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(clipScale(src, undefined as never)).rejects.toMatchObject({ code: 'E_USAGE' });
     expect(toSpacing('0.8,0.8,2')).toEqual([0.8, 0.8, 2]);
     expect(toSpacing('1')).toEqual([1, 1, 1]);
     expect(() => toSpacing('1,2')).toThrow(CtscopeError);
