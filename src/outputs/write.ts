@@ -3,6 +3,7 @@ import { ensureDirUndoable } from '../io/dirs.js';
 import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { asOnlyWriter } from '../io/folder-lock.js';
 import type { FindingsDocument, OutputName } from '../pipeline/types.js';
 import { keyImage, type KeyImageSource } from './key-image.js';
 import { reportHtml, type KeyImageRef } from './report.js';
@@ -49,19 +50,27 @@ export async function writeOutputs(
   } catch (e) {
     throw new CtscopeError('E_OUTPUT', `cannot create the output folder: ${(e as Error).message}`, { cause: e, where: outDir });
   }
-  // Names in completion order, for the clean-up of a failed run.
-  const written: string[] = [];
   try {
-    await withdrawEarlierRun(dir);
-    const listed = await writeAll(dir, doc, volume, sr, outputs, hooks, written);
-    // What this run wrote, for the next run into this folder, also when findings.json was not among the outputs.
-    await writeFileAtomic(join(dir, RUN_INDEX), JSON.stringify({ files: listed }) + '\n');
-    written.push(RUN_INDEX);
-    hooks.afterWrite?.();
-    throwIfAborted(hooks.signal, 'writing outputs');
-    return listed.map((n) => join(dir, n));
+    // One run's set at a time: a second run into this folder waits (in this process) or is refused (another one).
+    return await asOnlyWriter(dir, async () => {
+      // Names in completion order, for the clean-up of a failed run, which happens before the next writer's turn.
+      const written: string[] = [];
+      try {
+        throwIfAborted(hooks.signal, 'writing outputs');
+        await withdrawEarlierRun(dir);
+        const listed = await writeAll(dir, doc, volume, sr, outputs, hooks, written);
+        // What this run wrote, for the next run into this folder, also when findings.json was not among the outputs.
+        await writeFileAtomic(join(dir, RUN_INDEX), JSON.stringify({ files: listed }) + '\n');
+        written.push(RUN_INDEX);
+        hooks.afterWrite?.();
+        throwIfAborted(hooks.signal, 'writing outputs');
+        return listed.map((n) => join(dir, n));
+      } catch (e) {
+        await Promise.all(written.map((n) => unlink(join(dir, n)).catch(() => undefined)));
+        throw e;
+      }
+    });
   } catch (e) {
-    await Promise.all(written.map((n) => unlink(join(dir, n)).catch(() => undefined)));
     await undoDir();
     throw e;
   }

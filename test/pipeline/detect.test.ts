@@ -219,3 +219,47 @@ describe('detect pipeline', () => {
     expect(all).not.toMatch(/PHANTOM|SYNTH-CHEST/);
   });
 });
+
+describe('one output folder, one run at a time', () => {
+  it('two detects into one folder at once leave one complete set, never a mix of both runs', async () => {
+    const fewer = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 1, newId: 'heat-one' });
+    const { setMaxConcurrentRuns, maxConcurrentRuns } = await import('../../src/pipeline/admission.js');
+    const was = maxConcurrentRuns();
+    setMaxConcurrentRuns(2);
+    try {
+      for (let round = 0; round < 8; round++) {
+        const out = mkdtempSync(join(tmpdir(), 'ctscope-shared-out-'));
+        // The same series, so both reach their writing at about the same time; different finding counts, so a
+        // mix shows as key images that findings.json does not list.
+        const [a, b] = await Promise.all([
+          detect(chest.dir, { models: heat, ep: 'cpu', outDir: out }),
+          detect(chest.dir, { models: fewer, ep: 'cpu', outDir: out }),
+        ]);
+        expect(a.document.findings.length).toBeGreaterThan(b.document.findings.length);
+        const doc = JSON.parse(readFileSync(join(out, 'findings.json'), 'utf8'));
+        // Exactly the files that findings.json lists (plus the run index): nothing of the other run beside them.
+        expect(readdirSync(out).filter((f) => f !== '.ctscope-outputs.json').sort(), `round ${round}`).toEqual(['findings.json', ...doc.files].sort());
+      }
+    } finally {
+      setMaxConcurrentRuns(was);
+    }
+  });
+
+  it('a folder another live process is writing into is E_OUTPUT naming it; a lock left by a process that is gone is taken over', async () => {
+    const { spawn } = await import('node:child_process');
+    const out = mkdtempSync(join(tmpdir(), 'ctscope-locked-'));
+    const other = spawn('sleep', ['30']);
+    try {
+      writeFileSync(join(out, '.ctscope-writing'), `${other.pid}\n`);
+      await expect(detect(chest.dir, { models: heat, ep: 'cpu', outDir: out })).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(new RegExp(`process ${other.pid}\\) is writing`)) });
+      expect(existsSync(join(out, 'findings.json'))).toBe(false);
+    } finally {
+      other.kill();
+      await new Promise((r) => other.once('exit', r));
+    }
+    // Now its holder is gone: the run takes the lock over, writes, and leaves no lock behind.
+    await detect(chest.dir, { models: heat, ep: 'cpu', outDir: out });
+    expect(existsSync(join(out, 'findings.json'))).toBe(true);
+    expect(readdirSync(out).filter((f) => f.startsWith('.ctscope-writing'))).toEqual([]);
+  });
+});
