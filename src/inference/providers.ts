@@ -150,7 +150,10 @@ function optOutOfOrtTelemetry(): void {
 }
 optOutOfOrtTelemetry();
 
-/** Loads onnxruntime-node with its native logging turned down (failures still throw with their messages). */
+/**
+ * Loads onnxruntime-node with its native logging turned down (failures still throw with their messages).
+ * @internal Left out of the published typings: onnxruntime's own need the DOM lib, which a Node host may not have.
+ */
 export async function importOrt(): Promise<typeof import('onnxruntime-node')> {
   const ort = await import('onnxruntime-node');
   if (!process.env.CTSCOPE_DEBUG) ort.env.logLevel = 'fatal';

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('the published typings, as a strict TypeScript consumer sees them', () => {
-  it('type-check with skipLibCheck off, exactOptionalPropertyTypes on and Node16 resolution; detect(..., { sr: true }) gives SR bytes', () => {
+  it('type-check with skipLibCheck off, no DOM lib, exactOptionalPropertyTypes on and Node16 resolution; detect(..., { sr: true }) gives SR bytes', () => {
     const app = mkdtempSync(join(tmpdir(), 'ctscope-consumer-'));
     try {
       mkdirSync(join(app, 'node_modules'));
@@ -17,7 +17,9 @@ describe('the published typings, as a strict TypeScript consumer sees them', () 
       writeFileSync(
         join(app, 'tsconfig.json'),
         JSON.stringify({
-          compilerOptions: { target: 'ES2022', module: 'Node16', moduleResolution: 'Node16', strict: true, exactOptionalPropertyTypes: true, skipLibCheck: false, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] },
+          // lib without DOM, as a Node-only host sets it: onnxruntime's own typings need DOM types, so they must not be
+          // reachable from ctscope's.
+          compilerOptions: { target: 'ES2022', lib: ['ES2022'], module: 'Node16', moduleResolution: 'Node16', strict: true, exactOptionalPropertyTypes: true, skipLibCheck: false, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] },
           files: ['app.ts'],
         }),
       );
