@@ -1,5 +1,4 @@
 import { readFile, unlink } from 'node:fs/promises';
-import { ensureDirUndoable } from '../io/dirs.js';
 import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -44,19 +43,13 @@ export async function writeOutputs(
   const dir = resolve(outDir);
   // Before anything is touched (an earlier run's outputs included).
   throwIfAborted(hooks.signal, 'writing outputs');
-  let undoDir: () => Promise<void>;
-  try {
-    undoDir = await ensureDirUndoable(dir);
-  } catch (e) {
-    throw new CtscopeError('E_OUTPUT', `cannot create the output folder: ${(e as Error).message}`, { cause: e, where: outDir });
-  }
-  try {
-    // One run's set at a time: a second run into this folder waits (in this process) or is refused (another one).
-    return await asOnlyWriter(dir, async () => {
+  // One run's set at a time: a second run into this folder waits (in this process) or is refused (another one).
+  return asOnlyWriter(
+    dir,
+    async () => {
       // Names in completion order, for the clean-up of a failed run, which happens before the next writer's turn.
       const written: string[] = [];
       try {
-        throwIfAborted(hooks.signal, 'writing outputs');
         await withdrawEarlierRun(dir);
         const listed = await writeAll(dir, doc, volume, sr, outputs, hooks, written);
         // What this run wrote, for the next run into this folder, also when findings.json was not among the outputs.
@@ -69,11 +62,9 @@ export async function writeOutputs(
         await Promise.all(written.map((n) => unlink(join(dir, n)).catch(() => undefined)));
         throw e;
       }
-    });
-  } catch (e) {
-    await undoDir();
-    throw e;
-  }
+    },
+    hooks.signal,
+  );
 }
 
 /** Hidden list of the files a run wrote into its folder (findings.json lists them too, when written). */

@@ -245,19 +245,16 @@ describe('one output folder, one run at a time', () => {
     }
   });
 
-  it('a folder another live process is writing into is E_OUTPUT naming it; a lock left by a process that is gone is taken over', async () => {
-    const { spawn } = await import('node:child_process');
+  it("a folder another process is writing into (its lock file fresh) is E_OUTPUT naming it; a stale lock is ignored", async () => {
+    const { utimesSync } = await import('node:fs');
     const out = mkdtempSync(join(tmpdir(), 'ctscope-locked-'));
-    const other = spawn('sleep', ['30']);
-    try {
-      writeFileSync(join(out, '.ctscope-writing'), `${other.pid}\n`);
-      await expect(detect(chest.dir, { models: heat, ep: 'cpu', outDir: out })).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(new RegExp(`process ${other.pid}\\) is writing`)) });
-      expect(existsSync(join(out, 'findings.json'))).toBe(false);
-    } finally {
-      other.kill();
-      await new Promise((r) => other.once('exit', r));
-    }
-    // Now its holder is gone: the run takes the lock over, writes, and leaves no lock behind.
+    const lock = join(out, '.ctscope-writing.4242.abcdef');
+    writeFileSync(lock, '4242\n');
+    await expect(detect(chest.dir, { models: heat, ep: 'cpu', outDir: out })).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/another ctscope run \(process 4242\) is writing/) });
+    expect(existsSync(join(out, 'findings.json'))).toBe(false);
+    // Its writer stopped touching it (gone, crashed): after 10 s it is no lock, and it is cleared away.
+    const old = new Date(Date.now() - 20_000);
+    utimesSync(lock, old, old);
     await detect(chest.dir, { models: heat, ep: 'cpu', outDir: out });
     expect(existsSync(join(out, 'findings.json'))).toBe(true);
     expect(readdirSync(out).filter((f) => f.startsWith('.ctscope-writing'))).toEqual([]);
