@@ -2,6 +2,7 @@
 import { CtscopeError, exitCodeFor, isCtscopeError } from './errors.js';
 import type { Command, CliIO } from './cli/command.js';
 import { closePool } from './workers/pool.js';
+import { releaseHeldLocksSync } from './io/folder-lock.js';
 import { oneLineSafe, printable } from './io/printable.js';
 import { COMMANDS, loadAllCommands } from './cli/commands.js';
 
@@ -38,6 +39,9 @@ async function main(argv: string[]): Promise<number> {
       // exception.
       process.removeAllListeners('SIGINT');
       process.removeAllListeners('SIGTERM');
+      process.removeAllListeners('SIGHUP');
+      // Dying of a signal skips 'exit' handlers: an output folder's lock must not outlive the process.
+      releaseHeldLocksSync();
       process.kill(process.pid, signal);
       return;
     }
@@ -51,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A closed terminal: stop as for Ctrl-C, cleaning up, rather than die mid-write.
+  process.on('SIGHUP', onSignal);
   const io: CliIO = {
     out: (l) => process.stdout.write(printable(l) + '\n'),
     err: (l) => process.stderr.write(printable(l) + '\n'),

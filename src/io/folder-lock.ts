@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, realpath, stat, unlink, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { realpathSync, unlinkSync } from 'node:fs';
+import { readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { onAbort } from './abort.js';
 import { ensureDirUndoable } from './dirs.js';
@@ -14,6 +15,49 @@ const HEARTBEAT_MS = 2_000;
 /** Writers in this process, one chain per folder: the next starts when every one before it has finished. */
 const turns = new Map<string, Promise<unknown>>();
 
+/** Lock files this process holds, removed however it exits (the grace timer's exit, a second Ctrl-C). */
+const held = new Set<string>();
+
+/** Removes the lock files this process holds, at once: for an exit that skips the writers' own clean-up. */
+export function releaseHeldLocksSync(): void {
+  for (const path of held) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // gone already
+    }
+  }
+  held.clear();
+}
+process.on('exit', releaseHeldLocksSync);
+
+/** Errors of writers whose lock was lost: their files stay (the folder may be another run's by then). */
+const lostLockErrors = new WeakSet<object>();
+export function isLostLock(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && lostLockErrors.has(e);
+}
+
+/**
+ * The folder's key in `turns`, the same before and after the folder exists and however it is spelled: the real
+ * path of its nearest existing ancestor, plus the rest. Computed synchronously, so turns follow call order.
+ */
+function folderKey(dir: string): string {
+  const rest: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      return join(realpathSync(d), ...rest.reverse());
+    } catch {
+      if (dirname(d) === d) return dir;
+      rest.push(basename(d));
+    }
+  }
+}
+
+/** What a writer holds: `assertHeld()` throws E_OUTPUT once its lock was lost (the process was paused past LOCK_STALE_MS). */
+export interface FolderTurn {
+  assertHeld(): void;
+}
+
 /**
  * Runs `work` as the only writer of `dir`: after any other writer in this process, in call order, and never
  * beside a writer in another process, which gets E_OUTPUT at once. The folder is made if missing (E_OUTPUT when it
@@ -26,9 +70,9 @@ const turns = new Map<string, Promise<unknown>>();
  * may both withdraw, but two never both write; liveness is the file's age, not a pid (pids are reused, and are 1 in
  * every container), so a crashed writer's lock is ignored after LOCK_STALE_MS.
  */
-export async function asOnlyWriter<T>(dir: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+export async function asOnlyWriter<T>(dir: string, work: (turn: FolderTurn) => Promise<T>, signal?: AbortSignal): Promise<T> {
   // One chain per folder, however it is named (a symlink to it included).
-  const key = await realpath(dir).catch(() => dir);
+  const key = folderKey(dir);
   const before = turns.get(key) ?? Promise.resolve();
   const mine = waitFor(before, signal).then(async () => {
     throwIfAborted(signal, 'writing outputs');
@@ -39,11 +83,11 @@ export async function asOnlyWriter<T>(dir: string, work: () => Promise<T>, signa
       throw new CtscopeError('E_OUTPUT', `cannot create the output folder: ${(e as Error).message}`, { cause: e, where: dir });
     }
     try {
-      const release = await lockFolder(dir);
+      const lock = await lockFolder(dir);
       try {
-        return await work();
+        return await work(lock);
       } finally {
-        await release();
+        await lock.release();
       }
     } catch (e) {
       await undoDir();
@@ -79,45 +123,71 @@ function waitFor(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<
   });
 }
 
-async function lockFolder(dir: string): Promise<() => Promise<void>> {
+async function lockFolder(dir: string): Promise<FolderTurn & { release: () => Promise<void> }> {
   const mine = `${FOLDER_LOCK}.${process.pid}.${randomBytes(6).toString('hex')}`;
   const path = join(dir, mine);
   try {
     await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
   } catch (e) {
+    // Made but not written (a full disk, a size limit): it must not stay as a lock.
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(path).catch(() => undefined);
     throw new CtscopeError('E_OUTPUT', `cannot lock the output folder: ${(e as Error).message}`, { cause: e, where: dir });
   }
+  held.add(path);
+  // The lock is lost when a beat comes too late (the process was stopped or blocked past LOCK_STALE_MS, so another
+  // writer may have cleared it away) or finds the file gone.
+  let lost = false;
+  let last = Date.now();
   const heartbeat = setInterval(() => {
-    const now = new Date();
-    void utimes(path, now, now).catch(() => undefined);
+    const now = Date.now();
+    if (now - last >= LOCK_STALE_MS) lost = true;
+    last = now;
+    void utimes(path, new Date(now), new Date(now)).catch(() => {
+      lost = true;
+    });
   }, HEARTBEAT_MS).unref();
   const release = async (): Promise<void> => {
     clearInterval(heartbeat);
+    held.delete(path);
     await unlink(path).catch(() => undefined);
+  };
+  const assertHeld = (): void => {
+    if (!lost && Date.now() - last < LOCK_STALE_MS) return;
+    const e = new CtscopeError('E_OUTPUT', `lost the output folder's lock: this process was paused for over ${LOCK_STALE_MS / 1000} s while writing, so another run may have written there; run again`, { where: dir });
+    lostLockErrors.add(e);
+    throw e;
   };
   try {
     const other = await liveOtherLock(dir, mine);
     if (other) {
-      const pid = Number.parseInt(await readFile(join(dir, other), 'utf8').catch(() => ''), 10);
-      throw new CtscopeError('E_OUTPUT', `another ctscope run${pid > 0 ? ` (process ${pid})` : ''} is writing into this output folder (lock ${other}); wait for it or choose another folder`, { where: dir });
+      const pid = Number.parseInt(await readFile(join(dir, other.name), 'utf8').catch(() => ''), 10);
+      const age = Math.max(0, Math.round(other.ageMs / 1000));
+      throw new CtscopeError(
+        'E_OUTPUT',
+        `another ctscope run${pid > 0 ? ` (process ${pid})` : ''} is writing into this output folder: its lock ${other.name} was touched ${age} s ago (a lock untouched for ${LOCK_STALE_MS / 1000} s is ignored); wait for it or choose another folder`,
+        { where: dir },
+      );
     }
   } catch (e) {
     await release();
     throw e;
   }
-  return release;
+  return { release, assertHeld };
 }
 
-/** The name of another writer's lock file in `dir` that is still fresh; stale ones are removed on the way. */
-async function liveOtherLock(dir: string, mine: string): Promise<string | undefined> {
+/** Another writer's lock file in `dir` that is still fresh, and its age; stale ones are removed on the way. */
+async function liveOtherLock(dir: string, mine: string): Promise<{ name: string; ageMs: number } | undefined> {
   // A folder that cannot be listed (a write-only drop folder) shows no other writer: it is locked by nobody else's means either.
   const names = await readdir(dir).catch(() => [] as string[]);
+  let live: { name: string; ageMs: number } | undefined;
+  // Every stale one is cleared, also when a live one is found first.
   for (const name of names) {
     if (name === mine || !name.startsWith(`${FOLDER_LOCK}.`)) continue;
     const st = await stat(join(dir, name)).catch(() => undefined);
     if (!st) continue; // gone meanwhile: its writer released it
-    if (Date.now() - st.mtimeMs < LOCK_STALE_MS) return name;
-    await unlink(join(dir, name)).catch(() => undefined);
+    const ageMs = Date.now() - st.mtimeMs;
+    if (ageMs < LOCK_STALE_MS) live ??= { name, ageMs };
+    else await unlink(join(dir, name)).catch(() => undefined);
   }
-  return undefined;
+  return live;
 }

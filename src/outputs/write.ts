@@ -2,7 +2,7 @@ import { readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { asOnlyWriter } from '../io/folder-lock.js';
+import { asOnlyWriter, isLostLock } from '../io/folder-lock.js';
 import type { FindingsDocument, OutputName } from '../pipeline/types.js';
 import { keyImage, type KeyImageSource } from './key-image.js';
 import { reportHtml, type KeyImageRef } from './report.js';
@@ -46,12 +46,14 @@ export async function writeOutputs(
   // One run's set at a time: a second run into this folder waits (in this process) or is refused (another one).
   return asOnlyWriter(
     dir,
-    async () => {
+    async (turn) => {
       // Names in completion order, for the clean-up of a failed run, which happens before the next writer's turn.
       const written: string[] = [];
       try {
         await withdrawEarlierRun(dir);
-        const listed = await writeAll(dir, doc, volume, sr, outputs, hooks, written);
+        // findings.json, the index of the set, only while the folder is still this run's.
+        const listed = await writeAll(dir, doc, volume, sr, outputs, { ...hooks, beforeJson: () => (turn.assertHeld(), hooks.beforeJson?.()) }, written);
+        turn.assertHeld();
         // What this run wrote, for the next run into this folder, also when findings.json was not among the outputs.
         await writeFileAtomic(join(dir, RUN_INDEX), JSON.stringify({ files: listed }) + '\n');
         written.push(RUN_INDEX);
@@ -59,7 +61,8 @@ export async function writeOutputs(
         throwIfAborted(hooks.signal, 'writing outputs');
         return listed.map((n) => join(dir, n));
       } catch (e) {
-        await Promise.all(written.map((n) => unlink(join(dir, n)).catch(() => undefined)));
+        // With the lock lost, the folder may be another run's now: its files (under the same names) stay.
+        if (!isLostLock(e)) await Promise.all(written.map((n) => unlink(join(dir, n)).catch(() => undefined)));
         throw e;
       }
     },

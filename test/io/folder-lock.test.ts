@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { asOnlyWriter } from '../../src/io/folder-lock.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { asOnlyWriter, isLostLock } from '../../src/io/folder-lock.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctscope-lock-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -23,6 +23,34 @@ describe('asOnlyWriter: one writer per output folder', () => {
     expect(await Promise.all([writer('a', dir), writer('b', join(root, 'alias')), writer('c', dir)])).toEqual(['a', 'b', 'c']);
     expect(log).toEqual(['a in', 'a out', 'b in', 'b out', 'c in', 'c out']);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('turns follow call order, also for a folder not made yet below a symlinked parent (its key does not change)', async () => {
+    mkdirSync(join(root, 'parent-real'));
+    symlinkSync(join(root, 'parent-real'), join(root, 'parent-link'));
+    const dir = join(root, 'parent-link', 'new');
+    const order: number[] = [];
+    await Promise.all(Array.from({ length: 8 }, (_, n) => asOnlyWriter(dir, async () => {
+      order.push(n);
+      await sleep(5);
+    })));
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it("a writer whose process was paused past the lock's life is told so before findings.json, and leaves its files", async () => {
+    const dir = join(root, 'paused');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const e = await asOnlyWriter(dir, async (turn) => {
+        turn.assertHeld();
+        vi.setSystemTime(Date.now() + 11_000);
+        turn.assertHeld();
+      }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/lost the output folder's lock/) });
+      expect(isLostLock(e)).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a writer that fails in a folder it made takes the folder back within its turn: the next writer is not hurt', async () => {
@@ -92,4 +120,15 @@ describe('asOnlyWriter across processes', () => {
       expect(readdirSync(dir)).toEqual([]);
     }
   }, 60_000);
+
+  it("a process that exits mid-write (the CLI's grace timer, process.exit) leaves no lock file", async () => {
+    const { execFile } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const lockModule = fileURLToPath(new URL('../../dist/io/folder-lock.js', import.meta.url));
+    const dir = join(root, 'exit');
+    const script = `const { asOnlyWriter } = await import(${JSON.stringify(lockModule)}); await asOnlyWriter(${JSON.stringify(dir)}, async () => process.exit(3));`;
+    const code = await new Promise<number | null>((resolve) => execFile(process.execPath, ['--input-type=module', '-e', script], (e) => resolve(e ? ((e as { code?: number }).code ?? null) : 0)));
+    expect(code).toBe(3);
+    expect(readdirSync(dir)).toEqual([]);
+  });
 });
