@@ -159,20 +159,31 @@ async function lockFolder(dir: string): Promise<FolderTurn & { release: () => Pr
   };
   try {
     const other = await liveOtherLock(dir, mine);
-    if (other) {
-      const pid = Number.parseInt(await readFile(join(dir, other.name), 'utf8').catch(() => ''), 10);
-      const age = Math.max(0, Math.round(other.ageMs / 1000));
-      throw new CtscopeError(
-        'E_OUTPUT',
-        `another ctscope run${pid > 0 ? ` (process ${pid})` : ''} is writing into this output folder: its lock ${other.name} was touched ${age} s ago (a lock untouched for ${LOCK_STALE_MS / 1000} s is ignored); wait for it or choose another folder`,
-        { where: dir },
-      );
-    }
+    if (other) throw await refusal(dir, other);
   } catch (e) {
     await release();
     throw e;
   }
   return { release, assertHeld };
+}
+
+/**
+ * Early word, before a run's minutes of work: E_OUTPUT when another process is writing into `dir` right now (the
+ * same refusal its writing stage would give then). No guarantee: the lock taken when writing is what counts.
+ */
+export async function checkNoOtherWriter(dir: string): Promise<void> {
+  const other = await liveOtherLock(dir, '');
+  if (other) throw await refusal(dir, other);
+}
+
+async function refusal(dir: string, other: { name: string; ageMs: number }): Promise<CtscopeError> {
+  const pid = Number.parseInt(await readFile(join(dir, other.name), 'utf8').catch(() => ''), 10);
+  const age = Math.max(0, Math.round(other.ageMs / 1000));
+  return new CtscopeError(
+    'E_OUTPUT',
+    `another ctscope run${pid > 0 ? ` (process ${pid})` : ''} is writing into this output folder: its lock ${other.name} was touched ${age} s ago (a lock untouched for ${LOCK_STALE_MS / 1000} s is ignored); wait for it or choose another folder`,
+    { where: dir },
+  );
 }
 
 /** Another writer's lock file in `dir` that is still fresh, and its age; stale ones are removed on the way. */

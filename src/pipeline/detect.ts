@@ -1,6 +1,7 @@
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { checkOutDir } from '../io/dirs.js';
+import { checkNoOtherWriter } from '../io/folder-lock.js';
 import { onAbort } from '../io/abort.js';
 import { poolShutdownSignal } from '../workers/pool.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
@@ -40,7 +41,11 @@ export async function detect(input: StudyInput, options: DetectOptions): Promise
     const packages = await Promise.all(o.models.map((m) => loadModelPackage(m, o.modelDirs)));
     const twice = packages.find((p, n) => packages.findIndex((q) => q.dir === p.dir) !== n);
     if (twice) throw new CtscopeError('E_USAGE', `model ${twice.manifest.id} is given twice; each model runs once`);
-    if (o.outDir !== undefined) await checkOutDir(o.outDir, 'the output folder');
+    if (o.outDir !== undefined) {
+      await checkOutDir(o.outDir, 'the output folder');
+      // A folder another process is writing into now is refused before the run, not after its inference.
+      await checkNoOtherWriter(resolve(o.outDir));
+    }
     const outcome = await admit(o.signal, () => detectAdmitted(input, o, packages));
     if (host.failure !== undefined) throw host.failure;
     return outcome;

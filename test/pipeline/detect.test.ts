@@ -250,7 +250,10 @@ describe('one output folder, one run at a time', () => {
     const out = mkdtempSync(join(tmpdir(), 'ctscope-locked-'));
     const lock = join(out, '.ctscope-writing.4242.abcdef');
     writeFileSync(lock, '4242\n');
-    await expect(detect(chest.dir, { models: heat, ep: 'cpu', outDir: out })).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/another ctscope run \(process 4242\) is writing/) });
+    // Refused before the run, not after its decoding and inference.
+    const stages = new Set<string>();
+    await expect(detect(chest.dir, { models: heat, ep: 'cpu', outDir: out, onProgress: (p) => void stages.add(p.stage) })).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/another ctscope run \(process 4242\) is writing/) });
+    expect([...stages]).toEqual([]);
     expect(existsSync(join(out, 'findings.json'))).toBe(false);
     // Its writer stopped touching it (gone, crashed): after 10 s it is no lock, and it is cleared away.
     const old = new Date(Date.now() - 20_000);
