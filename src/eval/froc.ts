@@ -1,5 +1,6 @@
 import { CtscopeError } from '../errors.js';
 import type { Vec3 } from '../volume/types.js';
+import { median } from '../io/stats.js';
 
 /**
  * FROC evaluation the LUNA16 way: a finding hits a truth lesion when its centre lies within the lesion's
@@ -139,12 +140,6 @@ export function matchCase(c: EvalCase, minRadiusMm: number): { best: number[]; b
   }
   return { best, bestDiameter, fpScores };
 }
-
-const median = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-};
 
 /** Linear interpolation of sensitivity at `fp` along the curve (points in threshold order, FP non-decreasing). */
 export function sensitivityAt(curve: readonly CurvePoint[], fp: number): number {

@@ -1,4 +1,5 @@
 import type { Vec3, Volume } from '../volume/types.js';
+import { median } from '../io/stats.js';
 
 /** How a lesion is measured on the image around a finding (manifest `measure`). */
 export interface MeasureSpec {
@@ -16,8 +17,6 @@ export interface LesionMeasurement {
   /** HU of the lesion's outer part and of its surroundings; the edge is where the image crosses their mean. */
   lesionHu: number;
   backgroundHu: number;
-  /** Share of the rays that stayed inside the grid and found no edge within maxDiameterMm / 2 (along a vessel, into a wall). */
-  openRays: number;
 }
 
 /** Directions spread evenly over the sphere (a Fibonacci lattice), so the median over rays weighs all sides alike. */
@@ -37,12 +36,6 @@ const RAYS = sphereDirections(64);
 const STEP = 0.25;
 /** Part of each ray's outer extent whose samples give the lesion's outer level: inside the rim, outside a solid core. */
 const OUTER_BAND: readonly [number, number] = [0.5, 0.8];
-
-function median(values: number[]): number {
-  const s = values.sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
 
 /**
  * Measures the lesion at `center` (continuous voxel position on a grid in HU, orthogonal axes) from the image itself,
@@ -92,7 +85,7 @@ export function measureLesion(grid: Volume, center: Vec3, spec: MeasureSpec): Le
     }
     return p;
   });
-  // Each ray's lowest value, over rays with a few millimetres inside the grid.
+  // Each ray's lowest value, over rays with two voxels or more inside the grid.
   const lows: number[] = [];
   for (const p of profiles) {
     if (p.length < 8) continue;
@@ -131,6 +124,5 @@ export function measureLesion(grid: Volume, center: Vec3, spec: MeasureSpec): Le
     volumeMm3: (Math.PI / 6) * diameterMm ** 3,
     lesionHu,
     backgroundHu: background,
-    openRays: open / radii.length,
   };
 }

@@ -6,6 +6,7 @@ import type { Geometry, Mat3, Vec3 } from '../volume/types.js';
 import { findTransferSyntax } from '../dicom/transfer-syntax.js';
 import { cmp } from './group.js';
 import type { SeriesProblem, SliceLayout, SliceRef } from './types.js';
+import { median } from '../io/stats.js';
 
 export interface LayoutOptions {
   /** Slices closer than this along the normal (mm) are duplicates of each other. */
@@ -49,7 +50,6 @@ function sliceAxes(iop: readonly number[]): { row: Vec3; col: Vec3; normal: Vec3
   const col = normalize(sub(col0, scale(row, dot(col0, row))));
   return { row, col, normal: normalize(cross(row, col)) };
 }
-const sliceNormal = (iop: readonly number[]): Vec3 => sliceAxes(iop).normal;
 
 /**
  * The duplicate rule, in one place: over offsets sorted ascending, an offset within `mm` of its cluster's first
@@ -98,7 +98,8 @@ export function layoutSlices(instances: readonly DicomInstance[], options: Layou
   // Duplicates of one position count once, by the layout's own rule below (along the normal, within
   // duplicateMm of a cluster's first): two copies of one slice do not make a stack of two.
   const iop0 = placedAll.map((r) => frameOf(r)?.imageOrientationPatient).find((o) => o !== undefined);
-  const distinct = iop0 ? positionClusters(placedAll.map((r) => dot(frameOf(r)!.imagePositionPatient!, sliceNormal(iop0))), options.duplicateMm) : Math.min(placedAll.length, 1);
+  const normal0 = iop0 && sliceAxes(iop0).normal;
+  const distinct = normal0 ? positionClusters(placedAll.map((r) => dot(frameOf(r)!.imagePositionPatient!, normal0)), options.duplicateMm) : Math.min(placedAll.length, 1);
   const dropUnplaced = placedAll.length > 0 && unplaced > 0 && distinct >= unplaced;
   if (dropUnplaced) {
     const names = [...new Set(all.filter((r) => !frameOf(r)?.imagePositionPatient).map((r) => r.instance.source))];
@@ -302,12 +303,6 @@ function singleWithoutGeometry(ref: SliceRef, problems: SeriesProblem[], options
     problems,
     options,
   };
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** 0 for lossless (or unknown) transfer syntaxes, 1 for lossy ones. */
