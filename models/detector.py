@@ -255,12 +255,20 @@ def train(cfg, data_dir, out_dir, seed):
     return net
 
 
+def load_net(path):
+    """A trained HeatmapNet from its weights file; the width is read from the weights (CFG_JSON may have changed it)."""
+    state = torch.load(path, map_location='cpu')
+    net = HeatmapNet(state['s1.0.weight'].shape[0])
+    net.load_state_dict(state)
+    return net
+
+
 def export(net_or_weights, cfg, out_dir, manifest):
     """Writes out_dir/model.onnx (opset 13, dynamic batch and spatial axes) and manifest.json with its sha256."""
-    net = HeatmapNet(cfg['width'])
     if isinstance(net_or_weights, str):
-        net.load_state_dict(torch.load(net_or_weights, map_location='cpu'))
+        net = load_net(net_or_weights)
     else:
+        net = HeatmapNet(net_or_weights.s1[0].weight.shape[0])
         net.load_state_dict({k: v.cpu() for k, v in net_or_weights.state_dict().items()})
     net.eval()
     P = cfg['inferPatch']

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Replaces a bundled package's first stage by the average of several trained heatmap networks.
+"""Replaces a bundled package's first stage by one trained heatmap network, or by the average of several.
 
-  /usr/bin/python3 models/ensemble.py aneurysm VERSION WEIGHTS_A.pt WEIGHTS_B.pt [...]
+  /usr/bin/python3 models/ensemble.py aneurysm VERSION WEIGHTS_A.pt [WEIGHTS_B.pt ...]
 
-One ONNX graph runs every network on the same patch and averages their (sigmoid) heatmaps, so the
+With several, one ONNX graph runs every network on the same patch and averages their (sigmoid) heatmaps, so the
 package keeps one model.onnx and ctscope's sliding window, refine stage and thresholds are unchanged.
 The manifest keeps everything but sha256, version and the description and training-data notes.
 Environment: PKG_DIR (default models/<task>), SEEDS_NOTE (text for trainingData, e.g. which runs).
@@ -16,10 +16,9 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from detector import HeatmapNet  # noqa: E402
+from detector import load_net  # noqa: E402
 
 PATCH = 64
-WIDTH = 16
 
 
 class MeanOf(torch.nn.Module):
@@ -35,16 +34,13 @@ class MeanOf(torch.nn.Module):
 
 def main():
     task, version, weights = sys.argv[1], sys.argv[2], sys.argv[3:]
-    if len(weights) < 2:
-        sys.exit('usage: ensemble.py TASK VERSION WEIGHTS_A.pt WEIGHTS_B.pt [...]')
+    if not weights:
+        sys.exit('usage: ensemble.py TASK VERSION WEIGHTS_A.pt [WEIGHTS_B.pt ...]')
     here = os.path.dirname(os.path.abspath(__file__))
     pkg = os.environ.get('PKG_DIR') or os.path.join(here, task)
-    nets = []
-    for w in weights:
-        n = HeatmapNet(WIDTH)
-        n.load_state_dict(torch.load(w, map_location='cpu'))
-        nets.append(n.eval())
-    model = MeanOf(nets).eval()
+    nets = [load_net(w).eval() for w in weights]
+    # One network replaces the first stage as it is (a candidate to evaluate, or a retrained model).
+    model = nets[0] if len(nets) == 1 else MeanOf(nets).eval()
     path = os.path.join(pkg, 'model.onnx')
     torch.onnx.export(model, torch.zeros(1, 1, PATCH, PATCH, PATCH), path, input_names=['image'], output_names=['heatmap'],
                       opset_version=13, dynamic_axes={'image': {0: 'N'}, 'heatmap': {0: 'N'}}, do_constant_folding=True)
@@ -54,7 +50,7 @@ def main():
     m['sha256'] = hashlib.sha256(data).hexdigest()
     m['version'] = version
     note = f'first stage: the mean of {len(nets)} heatmap networks of the same architecture'
-    if note not in m['description']:
+    if len(nets) > 1 and note not in m['description']:
         m['description'] = m['description'].rstrip('.') + f'; {note}.'
     if os.environ.get('SEEDS_NOTE'):
         m['trainingData'] = os.environ['SEEDS_NOTE']
