@@ -8,8 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { checkOutDir, checkOutFile } from '../io/dirs.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CtscopeError } from '../errors.js';
+import { parseCommandArgs } from '../cli/command.js';
 import { parseEpRequest, probeProvider, unavailableError, type EpRequest } from '../inference/providers.js';
 import { closeRunners } from '../inference/runner.js';
 import { closePool } from '../workers/pool.js';
@@ -81,27 +81,18 @@ function number(name: string, text: string | undefined, integer: boolean): numbe
 
 /** argv (after the command name) to options; bad flags and unknown stages are E_USAGE. */
 export function parseBenchArgs(argv: string[]): BenchOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        stage: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        quick: { type: 'boolean' },
-        ep: { type: 'string' },
-        device: { type: 'string' },
-        data: { type: 'string' },
-        out: { type: 'string' },
-        check: { type: 'string' },
-        update: { type: 'string' },
-        tolerance: { type: 'string' },
-      },
-    }));
-  } catch (e) {
-    throw new CtscopeError('E_USAGE', `bench: ${(e as Error).message}`, { cause: e });
-  }
+  const { values } = parseCommandArgs('bench', argv, {
+    stage: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    quick: { type: 'boolean' },
+    ep: { type: 'string' },
+    device: { type: 'string' },
+    data: { type: 'string' },
+    out: { type: 'string' },
+    check: { type: 'string' },
+    update: { type: 'string' },
+    tolerance: { type: 'string' },
+  } as const, false);
   // Either compare with the committed ratios or write new ones: both at once would check against a file it then moves.
   if (values.check !== undefined && values.update !== undefined) throw usage('bench: --check and --update go one at a time (check against the baselines, or write new ones)');
   const o: BenchOptions = {};

@@ -1,13 +1,12 @@
 import { checkOutFile } from '../io/dirs.js';
 import { oneLineSafe } from '../io/printable.js';
 import { decimal } from '../io/decimal.js';
-import { parseArgs } from 'node:util';
 import { loadSeries } from '../ingest/load.js';
 import { DEFAULT_MAX_VOXELS } from '../volume/assemble.js';
 import { NIFTI1_MAX_DIM, writeNifti } from '../volume/nifti.js';
 import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';
 import type { Vec3, Volume } from '../volume/types.js';
-import { parseThreads, usageError, type CliIO, type Command } from './command.js';
+import { parseCommandArgs, parseThreads, usageError, type CliIO, type Command } from './command.js';
 import { stageLogger } from './info.js';
 
 /**
@@ -41,13 +40,7 @@ export interface ConvertArgs {
 }
 
 export function parseConvertArgs(argv: string[]): ConvertArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: CONVERT_OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw usageError(`convert: ${(e as Error).message}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs('convert', argv, CONVERT_OPTIONS);
   if (positionals.length === 0) throw usageError('convert: missing <path> (a DICOM folder or files)');
   if (!values.out) throw usageError('convert: --out <file.nii|file.nii.gz> is required');
   if (!/\.nii(\.gz)?$/i.test(values.out)) throw usageError(`convert: --out must end in .nii or .nii.gz (got ${values.out})`);

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { decimal } from '../io/decimal.js';
-import { parseArgs } from 'node:util';
 import { CtscopeError } from '../errors.js';
 import { DicomWebClient } from '../dicomweb/client.js';
 import { isDicomWebUrl, parseDicomWebUrl } from '../dicomweb/url.js';
@@ -10,7 +9,7 @@ import type { StudyInput } from '../ingest/load.js';
 import { progressView, summaryTable } from '../outputs/console.js';
 import { detect } from '../pipeline/detect.js';
 import { OUTPUT_NAMES, type OutputName } from '../pipeline/types.js';
-import { parseThreads, usageError, type CliIO, type Command } from './command.js';
+import { parseCommandArgs, parseThreads, usageError, type CliIO, type Command } from './command.js';
 
 const OPTIONS = {
   model: { type: 'string', short: 'm', multiple: true },
@@ -64,13 +63,7 @@ export interface DetectArgs {
 }
 
 export function parseDetectArgs(argv: string[]): DetectArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw usageError(`detect: ${(e as Error).message}`);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandArgs('detect', argv, OPTIONS);
   if (positionals.length === 0) throw usageError('detect: missing input (a DICOM folder, files, or a dicomweb+http:// URL)');
   const models = (v.model ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
   if (models.length === 0) throw usageError('detect: --model <id|path> is required');

@@ -1,14 +1,13 @@
 import { join } from 'node:path';
 import { oneLineSafe } from '../io/printable.js';
 import { decimal } from '../io/decimal.js';
-import { parseArgs } from 'node:util';
 import { froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
 import { EVAL_KINDS, SCAN_KIND, listCases, loadCases, type EvalKind } from '../eval/cases.js';
 import { frocTable } from '../eval/table.js';
 import { readManifest } from '../inference/manifest.js';
 import { CtscopeError, isCtscopeError } from '../errors.js';
 import { resolveModelDir } from '../inference/model.js';
-import { usageError, type Command } from './command.js';
+import { parseCommandArgs, usageError, type Command } from './command.js';
 
 const USAGE = `eval --truth-root A --pred-root B [--json] [--kind nodule|aneurysm] [--threshold T]
 
@@ -65,16 +64,8 @@ export const evalCommand: Command = {
   summary: 'FROC evaluation of findings.json against truth.json (LUNA16 style)',
   usage: USAGE,
   async run(argv, io) {
-    let v;
-    try {
-      v = parseArgs({
-        args: argv,
-        strict: true,
-        options: { 'truth-root': { type: 'string' }, 'pred-root': { type: 'string' }, json: { type: 'boolean' }, kind: { type: 'string' }, threshold: { type: 'string' } },
-      }).values;
-    } catch (e) {
-      throw usageError(`eval: ${(e as Error).message}`);
-    }
+    const options = { 'truth-root': { type: 'string' }, 'pred-root': { type: 'string' }, json: { type: 'boolean' }, kind: { type: 'string' }, threshold: { type: 'string' } } as const;
+    const v = parseCommandArgs('eval', argv, options, false).values;
     if (!v['truth-root'] || !v['pred-root']) throw usageError('eval: --truth-root and --pred-root are required');
     if (v.kind !== undefined && !(EVAL_KINDS as readonly string[]).includes(v.kind)) throw usageError(`eval: --kind takes ${EVAL_KINDS.join(' or ')} (got '${v.kind}')`);
     let threshold: number | undefined;

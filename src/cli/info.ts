@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { pickSeries, scanStudy, type LoadProgress } from '../ingest/load.js';
 import { summarizeStudy, type SeriesSummary } from '../series/summary.js';
-import { usageError, type CliIO, type Command } from './command.js';
+import { parseCommandArgs, usageError, type CliIO, type Command } from './command.js';
 import { oneLineSafe } from '../io/printable.js';
 
 const OPTIONS = {
@@ -24,13 +23,7 @@ Every series found is listed with its size, spacing and why it is or is not the 
 are not DICOM or are damaged are listed as skipped, with their error code. Exit status: 0 ok, 2 usage, 3 nothing
 readable, 130 interrupted.`,
   async run(argv: string[], io: CliIO): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw usageError(`info: ${(e as Error).message}`);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandArgs('info', argv, OPTIONS);
     if (positionals.length === 0) throw usageError('info: missing <path> (a DICOM folder or files)');
     const progress = values.quiet || values.json ? undefined : stageLogger(io);
     const index = await scanStudy(positionals, { seriesUid: values.series, signal: io.signal, onProgress: progress });

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { oneLineSafe } from '../io/printable.js';
 import { decimal } from '../io/decimal.js';
-import { usageError, type Command } from './command.js';
+import { parseCommandArgs, usageError, type Command } from './command.js';
 import { PATIENT_POSITIONS, SYNTH_KINDS, type PatientPosition, type SynthKind, type SynthOptions } from '../synth/options.js';
 import { synthToDirectory } from '../synth/synthesize.js';
 import type { Vec3 } from '../volume/types.js';
@@ -42,38 +41,29 @@ function spacing(text: string | undefined): Vec3 | undefined {
   return parts as Vec3;
 }
 
+const SYNTH_OPTIONS = {
+  out: { type: 'string', short: 'o' },
+  seed: { type: 'string' },
+  slices: { type: 'string' },
+  rows: { type: 'string' },
+  cols: { type: 'string' },
+  spacing: { type: 'string' },
+  thickness: { type: 'string' },
+  noise: { type: 'string' },
+  blur: { type: 'string' },
+  nodules: { type: 'string' },
+  aneurysms: { type: 'string' },
+  'patient-position': { type: 'string' },
+  bits: { type: 'string' },
+  pixels: { type: 'string' },
+  syntax: { type: 'string' },
+  'no-truth': { type: 'boolean' },
+  force: { type: 'boolean' },
+} as const;
+
 /** Maps argv onto SynthOptions (exported for tests). */
 export function parseSynthArgs(argv: string[]): { kind: SynthKind; out: string; force: boolean; options: SynthOptions } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        out: { type: 'string', short: 'o' },
-        seed: { type: 'string' },
-        slices: { type: 'string' },
-        rows: { type: 'string' },
-        cols: { type: 'string' },
-        spacing: { type: 'string' },
-        thickness: { type: 'string' },
-        noise: { type: 'string' },
-        blur: { type: 'string' },
-        nodules: { type: 'string' },
-        aneurysms: { type: 'string' },
-        'patient-position': { type: 'string' },
-        bits: { type: 'string' },
-        pixels: { type: 'string' },
-        syntax: { type: 'string' },
-        'no-truth': { type: 'boolean' },
-        force: { type: 'boolean' },
-      },
-    });
-  } catch (e) {
-    throw usageError(`${e instanceof Error ? e.message : String(e)} (see ctscope synth --help)`);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandArgs('synth', argv, SYNTH_OPTIONS);
   if (positionals.length !== 1 || !SYNTH_KINDS.includes(positionals[0] as SynthKind)) {
     throw usageError(`Expected one phantom kind (${SYNTH_KINDS.join(' or ')}) but received '${positionals.join(' ')}'`);
   }

@@ -94,6 +94,25 @@ describe('ctscope CLI: usage errors', () => {
     });
   }
 
+  it('an option that takes a value, given twice, is E_USAGE in every command (not the last one silently)', async () => {
+    const twice = [
+      ['info', 'x', '--series', '1.2', '--series', '1.3'],
+      ['convert', 'x', '--out', 'a.nii', '--out', 'b.nii'],
+      ['synth', 'chest', '--out', 'a', '-o', 'b'],
+      ['detect', 'x', '--model', 'nodule', '--out', 'a', '--out', 'b'],
+      ['bench', '--out', 'a.json', '--out', 'b.json'],
+      ['eval', '--truth-root', 'a', '--pred-root', 'b', '--pred-root', 'c'],
+    ];
+    for (const args of twice) {
+      const r = await ctscope(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^error\\[E_USAGE\\]: ${args[0]}: --[\\w-]+ was given more than once\\n$`));
+    }
+    // Repeatable options and repeated switches stay allowed: the missing input is what fails.
+    const repeatable = await ctscope('detect', join(dir, 'nothing-here'), '-m', 'nodule', '-m', 'aneurysm', '--json', '--json');
+    expect(repeatable.stderr).toMatch(/^error\[E_NOT_FOUND\]: /m);
+  });
+
   it('a missing input is E_NOT_FOUND, exit 3', async () => {
     const r = await ctscope('info', join(dir, 'nothing-here'));
     expect(r.code).toBe(3);
