@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { ensureDir, NAME_MAX } from '../io/dirs.js';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { checkOutDir, ensureDir, NAME_MAX } from '../io/dirs.js';
 import { tempName } from '../io/atomic.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
@@ -147,8 +147,9 @@ export async function synthToDirectory(
 ): Promise<SynthResult & { files: string[]; writeMs: number }> {
   const target = resolve(outDir);
   if (Buffer.byteLength(basename(target)) > NAME_MAX) throw new CtscopeError('E_OUTPUT', `Output folder name is longer than ${NAME_MAX} bytes`, { where: outDir });
+  // A file in the way, or a folder that takes no entries, is E_OUTPUT before the phantom is made (as for detect).
+  await checkOutDir(outDir, 'the output folder');
   if (existsSync(target)) {
-    if (!statSync(target).isDirectory()) throw new CtscopeError('E_USAGE', 'Output path exists and is not a folder', { where: outDir });
     if (readdirSync(target).length > 0 && !opts.force) throw new CtscopeError('E_USAGE', 'Output folder is not empty (use --force to replace it)', { where: outDir });
   }
   throwIfAborted(opts.signal, 'synth');

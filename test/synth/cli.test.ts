@@ -102,11 +102,13 @@ describe('ctscope synth', () => {
 });
 
 describe('synthToDirectory', () => {
-  it('refuses an output path that is a file', async () => {
+  it('refuses an output path that is a file, or below a file, with E_OUTPUT as detect and convert do', async () => {
     const { synthToDirectory } = await import('../../src/synth/synthesize.js');
     const file = join(root, 'a-file');
     writeFileSync(file, 'x');
-    await expect(synthToDirectory('chest', { slices: 4, rows: 32, cols: 32 }, file)).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(synthToDirectory('chest', { slices: 4, rows: 32, cols: 32 }, file)).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/not a folder/) });
+    await expect(synthToDirectory('chest', { slices: 4, rows: 32, cols: 32 }, join(file, 'sub'))).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/below a file/) });
+    expect(readFileSync(file, 'utf8')).toBe('x');
   });
 
   it('stops between slice batches when aborted while writing, leaving no folder', async () => {
