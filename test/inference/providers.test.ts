@@ -51,9 +51,9 @@ describe('execution providers', () => {
 
   it.skipIf(cudaWorks || process.platform !== 'linux')('detect says it once a run, however many models and sessions', async () => {
     const lines: string[] = [];
-    // The bundled nodule model opens two sessions (first stage and second stage), each of which logs its provider.
+    // Three sessions (nodule; aneurysm first and second stage), each of which logs its provider.
     const series = await smallPhantom('chest', { slices: 16 });
-    await detect(series.dir, { models: ['nodule'], ep: 'auto', onLog: (l) => lines.push(l) });
+    await detect(series.dir, { models: ['nodule', 'aneurysm'], ep: 'auto', onLog: (l) => lines.push(l) });
     expect(lines.filter((l) => l.startsWith('execution provider auto'))).toHaveLength(1);
   }, 60_000);
 
