@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { checkOutDir, ensureDir, NAME_MAX } from '../io/dirs.js';
 import { tempName } from '../io/atomic.js';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -148,7 +148,9 @@ export async function synthToDirectory(
   const target = resolve(outDir);
   if (Buffer.byteLength(basename(target)) > NAME_MAX) throw new CtscopeError('E_OUTPUT', `Output folder name is longer than ${NAME_MAX} bytes`, { where: outDir });
   // A file in the way, or a folder that takes no entries, is E_OUTPUT before the phantom is made (as for detect).
-  await checkOutDir(outDir, 'the output folder');
+  // The parent is what must take entries: the phantom is written beside the target and renamed into place.
+  if (existsSync(target) && !statSync(target).isDirectory()) throw new CtscopeError('E_OUTPUT', 'the output folder exists and is not a folder', { where: outDir });
+  await checkOutDir(dirname(target), 'the folder that holds the output folder');
   if (existsSync(target)) {
     if (readdirSync(target).length > 0 && !opts.force) throw new CtscopeError('E_USAGE', 'Output folder is not empty (use --force to replace it)', { where: outDir });
   }

@@ -107,7 +107,8 @@ describe('synthToDirectory', () => {
     const file = join(root, 'a-file');
     writeFileSync(file, 'x');
     await expect(synthToDirectory('chest', { slices: 4, rows: 32, cols: 32 }, file)).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/not a folder/) });
-    await expect(synthToDirectory('chest', { slices: 4, rows: 32, cols: 32 }, join(file, 'sub'))).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/below a file/) });
+    await expect(synthToDirectory('chest', { slices: 4, rows: 32, cols: 32 }, join(file, 'sub'))).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/holds the output folder exists and is not a folder/) });
+    await expect(synthToDirectory('chest', { slices: 4, rows: 32, cols: 32 }, join(file, 'sub', 'deeper'))).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/below a file/) });
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 
