@@ -60,12 +60,13 @@ beforeAll(async () => {
       return;
     }
     if (req.url?.includes('/late')) {
-      // Headers at 400 ms, the whole answer 300 ms after them.
+      // Headers at 1.4 s, the whole answer 1.2 s after them: 2.6 s in all, over the client's 2 s idle limit, with
+      // 0.6 s of margin on each side (a 0.1 s margin failed once on a loaded machine).
       setTimeout(() => {
         res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=B' });
         res.flushHeaders();
-        setTimeout(() => res.end('--B\r\nContent-Type: application/dicom\r\n\r\nDICM\r\n--B--\r\n'), 300);
-      }, 400);
+        setTimeout(() => res.end('--B\r\nContent-Type: application/dicom\r\n\r\nDICM\r\n--B--\r\n'), 1_200);
+      }, 1_400);
       return;
     }
     res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=B', 'Content-Length': '100000' });
@@ -136,7 +137,7 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     // The server's text is the error's cause, never its message: an archive's error page may quote a patient.
     expect(e).toMatchObject({ code: 'E_IO', message: 'DICOMweb: HTTP 502 Bad Gateway', cause: { message: expect.stringMatching(/^server said: \.+/) } });
     expect(performance.now() - t0).toBeLessThan(6_000);
-    const parts = await new DicomWebClient({ baseUrl: `${base}/late`, timeoutMs: 500 }).retrieve(UID, UID);
+    const parts = await new DicomWebClient({ baseUrl: `${base}/late`, timeoutMs: 2_000 }).retrieve(UID, UID);
     expect(parts).toHaveLength(1);
   }, 20_000);
 
