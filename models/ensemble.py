@@ -11,6 +11,7 @@ Environment: PKG_DIR (default models/<task>), SEEDS_NOTE (text for trainingData,
 import hashlib
 import json
 import os
+import re
 import sys
 
 import torch
@@ -49,15 +50,17 @@ def main():
     m = json.load(open(mpath))
     m['sha256'] = hashlib.sha256(data).hexdigest()
     m['version'] = version
-    note = f'first stage: the mean of {len(nets)} heatmap networks of the same architecture'
-    if len(nets) > 1 and note not in m['description']:
-        m['description'] = m['description'].rstrip('.') + f'; {note}.'
+    # The note says how many networks the first stage averages: drop the old one, add the new one if several.
+    m['description'] = re.sub(r'; first stage: the mean of \d+ heatmap networks of the same architecture', '', m['description'])
+    if len(nets) > 1:
+        m['description'] = m['description'].rstrip('.') + f'; first stage: the mean of {len(nets)} heatmap networks of the same architecture.'
     if os.environ.get('SEEDS_NOTE'):
         m['trainingData'] = os.environ['SEEDS_NOTE']
     with open(mpath, 'w') as f:
         json.dump(m, f, indent=2)
         f.write('\n')
     print(f'exported {path}: {len(data)} bytes, sha256 {m["sha256"]}')
+    print('check the manifest\'s description (network width, stages) and trainingData: they are kept as they were')
 
 
 if __name__ == '__main__':
