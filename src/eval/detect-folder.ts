@@ -9,10 +9,18 @@ export const CURVE_THRESHOLD = 0.02;
 /** Findings kept per scan below the operating threshold: enough to reach 8 FP/scan and beyond. */
 export const CURVE_MAX_FINDINGS = 200;
 /**
- * First seed of the reported evaluation. Training used seeds 1000-1199; seeds 5000-5019 chose between
- * model versions and set the operating thresholds, so the report starts further on, at unseen seeds.
+ * First seed of the reported evaluation. Training used the seeds below; seeds 5000-5019 chose between model
+ * versions and set the operating thresholds, so the report starts further on, at unseen seeds.
  */
 export const EVAL_SEED = 5050;
+
+/** Seeds the bundled models were trained on (first stages, second stage, nodule 0.5.0), inclusive ranges. */
+export const TRAINING_SEEDS: readonly (readonly [number, number])[] = [[1000, 2239], [10000, 11599]];
+
+/** The training seed ranges that seeds from..from+count-1 overlap (an evaluation there is not held out). */
+export function trainingOverlap(from: number, count: number): (readonly [number, number])[] {
+  return count > 0 ? TRAINING_SEEDS.filter(([lo, hi]) => from <= hi && from + count - 1 >= lo) : [];
+}
 
 export interface CaseDetection {
   findings: { kind: string; model: string; score: number; centerLps: number[]; diameterMm: number }[];

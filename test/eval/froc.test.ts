@@ -119,3 +119,18 @@ describe('FROC (LUNA16 rules)', () => {
     expect(() => froc([])).toThrow(/at least one scan/);
   });
 });
+
+describe('evaluation seeds', () => {
+  it('the reported evaluation and the validation seeds lie outside every training range; overlaps are named', async () => {
+    const { EVAL_SEED, trainingOverlap } = await import('../../src/eval/detect-folder.js');
+    expect(trainingOverlap(EVAL_SEED, 20)).toEqual([]);
+    expect(trainingOverlap(5000, 20)).toEqual([]);
+    expect(trainingOverlap(9005, 1)).toEqual([]);
+    // What npm run eval -- --seed N warns about.
+    expect(trainingOverlap(10500, 20)).toEqual([[10000, 11599]]);
+    expect(trainingOverlap(990, 20)).toEqual([[1000, 2239]]);
+    expect(trainingOverlap(2240, 20)).toEqual([]);
+    expect(trainingOverlap(2000, 9000)).toEqual([[1000, 2239], [10000, 11599]]);
+    expect(trainingOverlap(10000, 0)).toEqual([]);
+  });
+});
