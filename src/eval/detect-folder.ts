@@ -14,8 +14,8 @@ export const CURVE_MAX_FINDINGS = 200;
  */
 export const EVAL_SEED = 5050;
 
-/** Seeds the bundled models were trained on (first stages, second stage, nodule 0.5.0), inclusive ranges. */
-export const TRAINING_SEEDS: readonly (readonly [number, number])[] = [[1000, 2239], [10000, 11599]];
+/** Seeds the bundled models were trained on (aneurysm first stage, second stages, nodule 0.5.0), inclusive ranges. */
+export const TRAINING_SEEDS: readonly (readonly [number, number])[] = [[1000, 1359], [2000, 2239], [10000, 11599]];
 
 /** The training seed ranges that seeds from..from+count-1 overlap (an evaluation there is not held out). */
 export function trainingOverlap(from: number, count: number): (readonly [number, number])[] {

@@ -146,11 +146,12 @@ export async function synthToDirectory(
   opts: SynthToDirOptions = {},
 ): Promise<SynthResult & { files: string[]; writeMs: number }> {
   const target = resolve(outDir);
+  const parent = dirname(target);
   if (Buffer.byteLength(basename(target)) > NAME_MAX) throw new CtscopeError('E_OUTPUT', `Output folder name is longer than ${NAME_MAX} bytes`, { where: outDir });
   // A file in the way, or a folder that takes no entries, is E_OUTPUT before the phantom is made (as for detect).
   // The parent is what must take entries: the phantom is written beside the target and renamed into place.
   if (existsSync(target) && !statSync(target).isDirectory()) throw new CtscopeError('E_OUTPUT', 'the output folder exists and is not a folder', { where: outDir });
-  await checkOutDir(dirname(target), 'the folder that holds the output folder');
+  await checkOutDir(parent, 'the folder that holds the output folder');
   if (existsSync(target)) {
     if (readdirSync(target).length > 0 && !opts.force) throw new CtscopeError('E_USAGE', 'Output folder is not empty (use --force to replace it)', { where: outDir });
   }
@@ -158,7 +159,6 @@ export async function synthToDirectory(
   const result = synthesize(kind, options);
   await turn();
   throwIfAborted(opts.signal, 'synth');
-  const parent = dirname(target);
   // Temporary names cut to fit NAME_MAX, so a legal output name never fails for its temporary twin's sake.
   const tmp = join(parent, tempName(basename(target)));
   try {

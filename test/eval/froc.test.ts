@@ -128,9 +128,10 @@ describe('evaluation seeds', () => {
     expect(trainingOverlap(9005, 1)).toEqual([]);
     // What npm run eval -- --seed N warns about.
     expect(trainingOverlap(10500, 20)).toEqual([[10000, 11599]]);
-    expect(trainingOverlap(990, 20)).toEqual([[1000, 2239]]);
+    expect(trainingOverlap(990, 20)).toEqual([[1000, 1359]]);
+    expect(trainingOverlap(1500, 20)).toEqual([]);
     expect(trainingOverlap(2240, 20)).toEqual([]);
-    expect(trainingOverlap(2000, 9000)).toEqual([[1000, 2239], [10000, 11599]]);
+    expect(trainingOverlap(1300, 9000)).toEqual([[1000, 1359], [2000, 2239], [10000, 11599]]);
     expect(trainingOverlap(10000, 0)).toEqual([]);
   });
 });
