@@ -74,6 +74,8 @@ export interface ModelManifest {
 }
 
 /** Second stage: a classifier that re-scores each first-stage candidate from the cube of the grid around it. */
+export type RefineCombine = 'refine' | 'geometric' | 'mean';
+
 export interface RefineSpec {
   file: string;
   sha256: string;
@@ -86,8 +88,14 @@ export interface RefineSpec {
   candidates?: number;
   /** First-stage score a candidate needs to be re-scored. */
   candidateScore?: number;
-  /** Final score: the classifier's ('refine') or the geometric mean of both stages. */
-  combine?: 'refine' | 'geometric';
+  /**
+   * Final score: the second stage's ('refine'), the geometric mean of both stages, or their weighted mean
+   * ('mean', first stage weighted by `firstWeight`: the second stage can itself be a detector, so this is an
+   * ensemble run only where the first stage found something).
+   */
+  combine?: RefineCombine;
+  /** Weight of the first stage's score under combine 'mean' (0-1). */
+  firstWeight?: number;
   batch?: number;
 }
 
@@ -242,6 +250,7 @@ export function validateManifest(raw: unknown, where?: string): FilledManifest {
           candidates: m.refine.candidates ?? 200,
           candidateScore: m.refine.candidateScore ?? 0.02,
           combine: m.refine.combine ?? 'refine',
+          firstWeight: m.refine.firstWeight ?? 0.5,
           batch: m.refine.batch ?? 32,
         }
       : null,

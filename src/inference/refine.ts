@@ -112,10 +112,17 @@ export async function refineCandidates(grid: Volume, candidates: readonly Candid
   }
   const refined = candidates.map((c, n): RefinedCandidate => {
     const p = scores[n]!;
-    return { ...c, firstScore: c.score, refineScore: p, score: spec.combine === 'geometric' ? Math.sqrt(Math.max(0, c.score) * Math.max(0, p)) : p };
+    return { ...c, firstScore: c.score, refineScore: p, score: combineScores(spec, c.score, p) };
   });
   refined.sort((a, b) => b.score - a.score);
   return { candidates: refined, stats: { candidates: candidates.length, ms: performance.now() - t0 } };
+}
+
+/** The final score of a candidate from its first-stage and second-stage scores (manifest `refine.combine`). */
+export function combineScores(spec: Pick<FilledRefineSpec, 'combine' | 'firstWeight'>, first: number, second: number): number {
+  if (spec.combine === 'geometric') return Math.sqrt(Math.max(0, first) * Math.max(0, second));
+  if (spec.combine === 'mean') return spec.firstWeight * first + (1 - spec.firstWeight) * second;
+  return second;
 }
 
 export interface RefineRunOptions {

@@ -1,9 +1,10 @@
 import type { Finding } from '../inference/findings.js';
 import type { InferenceStats } from '../inference/infer.js';
+import type { FilledRefineSpec } from '../inference/manifest.js';
 import type { ModelPackage } from '../inference/model.js';
 import type { LoadedSeries } from '../ingest/load.js';
 import type { SourceContext } from '../pipeline/source.js';
-import { DISCLAIMER, type FindingRecord, type FindingsDocument, type StageTiming } from '../pipeline/types.js';
+import { DISCLAIMER, type FindingRecord, type FindingsDocument, type ModelInfo, type StageTiming } from '../pipeline/types.js';
 import { version } from '../version.js';
 import type { Geometry, Mat3, Vec3 } from '../volume/types.js';
 
@@ -91,7 +92,7 @@ export function buildFindingsDocument(
       dims: [...run.grid.dims] as Vec3,
       patches: run.stats.patches,
       ...(run.pkg.manifest.refine && run.stats.refine
-        ? { refine: { sha256: run.pkg.manifest.refine.sha256, candidates: run.stats.refine.candidates, combine: run.pkg.manifest.refine.combine } }
+        ? { refine: refineRecord(run.pkg.manifest.refine, run.stats.refine.candidates) }
         : {}),
       ...(run.stats.region ? { region: { organ: run.stats.region.organ, found: run.stats.region.found, volumeMl: run.stats.region.volumeMl, dropped: run.stats.region.dropped } } : {}),
     })),
@@ -101,4 +102,9 @@ export function buildFindingsDocument(
     files: [],
     disclaimer: DISCLAIMER,
   };
+}
+
+/** The second stage as findings.json records it: the first stage's weight only where the rule uses it. */
+function refineRecord(spec: FilledRefineSpec, candidates: number): NonNullable<ModelInfo['refine']> {
+  return { sha256: spec.sha256, candidates, combine: spec.combine, ...(spec.combine === 'mean' ? { firstWeight: spec.firstWeight } : {}) };
 }

@@ -1,4 +1,5 @@
 import type { SizeMethod } from '../inference/findings.js';
+import type { RefineCombine } from '../inference/manifest.js';
 import type { FindingsDocument } from '../pipeline/types.js';
 import { WINDOWS } from './key-image.js';
 import { imageLabel, regionNote } from './console.js';
@@ -41,6 +42,11 @@ figcaption{color:#eee;padding:8px 10px;font-size:13px}.uid{font-family:ui-monosp
 .note{font-size:0.9em;color:#444}`;
 
 /** Each size's source, marked in the findings table and explained under it. */
+const REFINE_RULE: Record<RefineCombine, (firstWeight?: number) => string> = {
+  refine: () => 'its score alone',
+  geometric: () => 'geometric mean of both stages',
+  mean: (w = 0.5) => `mean of both stages, first weighted ${w.toFixed(2)}`,
+};
 const SIZE_MARK: Record<SizeMethod, string> = { 'half-max': '&dagger;', 'model-region': '*', 'model-box': '*' };
 const SIZE_NOTE: Record<SizeMethod, string> = {
   'half-max': "&dagger; Measured automatically on the image: twice the median distance from the finding's centre to the lesion's half-maximum edge along 64 rays; the volume is that sphere's. An estimate to check on the images, not a reader's caliper measurement.",
@@ -75,7 +81,7 @@ export function reportHtml(doc: FindingsDocument, images: readonly KeyImageRef[]
       (m) => `<dl class="model"><dt>Model</dt><dd>${esc(m.id)} ${esc(m.version)} (${esc(m.task)})</dd><dt>Description</dt><dd>${esc(m.description || '-')}</dd>` +
         `<dt>Training data</dt><dd>${esc(m.trainingData)}</dd><dt>Licence</dt><dd>${esc(m.licence)}</dd><dt>sha256</dt><dd class="uid">${esc(m.sha256)}</dd>` +
         `<dt>Ran on</dt><dd>${esc(m.provider)}, grid ${m.dims.join(' x ')} at ${m.spacing.join(' x ')} mm, ${m.patches} patches${esc(regionNote(m))}</dd>` +
-        (m.refine ? `<dt>Second stage</dt><dd>re-scored ${m.refine.candidates} candidates (${m.refine.combine === 'geometric' ? 'geometric mean of both stages' : 'its score alone'}); sha256 <span class="uid">${esc(m.refine.sha256)}</span></dd>` : '') +
+        (m.refine ? `<dt>Second stage</dt><dd>re-scored ${m.refine.candidates} candidates (${REFINE_RULE[m.refine.combine](m.refine.firstWeight)}); sha256 <span class="uid">${esc(m.refine.sha256)}</span></dd>` : '') +
         `<dt>Intended use</dt><dd>Synthetic phantoms only, not for clinical use.</dd></dl>`,
     )
     .join('\n');

@@ -1,6 +1,6 @@
 import type { Finding } from '../inference/findings.js';
 import type { EpRequest } from '../inference/providers.js';
-import type { ModelTask } from '../inference/manifest.js';
+import type { ModelTask, RefineCombine } from '../inference/manifest.js';
 import type { Organ } from '../anatomy/region.js';
 import type { Mat3, Vec3 } from '../volume/types.js';
 
@@ -109,8 +109,8 @@ export interface ModelInfo {
   spacing: Vec3;
   dims: Vec3;
   patches: number;
-  /** The second stage, where the model has one: its file's sha256, candidates re-scored, final-score rule. */
-  refine?: { sha256: string; candidates: number; combine: 'refine' | 'geometric' };
+  /** The second stage, where the model has one: its file's sha256, candidates re-scored, final-score rule (and the first stage's weight under 'mean'). */
+  refine?: { sha256: string; candidates: number; combine: RefineCombine; firstWeight?: number };
   /** The organ region that gated the model, where it has one: found or not (then the body mask was used), its volume, candidates dropped. */
   region?: { organ: Organ; found: boolean; volumeMl: number; dropped: number };
 }

@@ -57,7 +57,7 @@ describe('manifest refine section', () => {
     delete r.activation;
     delete r.batch;
     const m = validateManifest({ ...base, refine: r });
-    expect(m.refine).toMatchObject({ candidates: 200, activation: 'sigmoid', batch: 32, combine: 'refine', candidateScore: 0.02, patchSize: 8 });
+    expect(m.refine).toMatchObject({ candidates: 200, activation: 'sigmoid', batch: 32, combine: 'refine', firstWeight: 0.5, candidateScore: 0.02, patchSize: 8 });
     expect(validateManifest({ ...base, refine: undefined }).refine).toBeNull();
   });
   it('refuses a refine stage on a box model, the first-stage file, and an unknown combine', () => {
@@ -67,6 +67,7 @@ describe('manifest refine section', () => {
     expect(() => validateManifest({ ...base, output, refine: r })).toThrow(/refine applies to heatmap/);
     expect(() => validateManifest({ ...base, refine: { ...r, file: 'model.onnx' } })).toThrow(/refine.file/);
     expect(() => validateManifest({ ...base, refine: { ...r, combine: 'max' } })).toThrow(/refine.combine must be one of/);
+    expect(() => validateManifest({ ...base, refine: { ...r, combine: 'mean', firstWeight: 1.5 } })).toThrow(/refine.firstWeight/);
   });
   it('checks the second-stage file against its sha256', () => {
     const dir = join(tmp, 'bad-sha');
@@ -111,11 +112,15 @@ describe('detect with a second stage (real ONNX sessions)', () => {
     expect(kept.findings.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('combine "geometric" gives the geometric mean of both stages', async () => {
-    const dir = join(tmp, 'geometric');
+  it.each([
+    ['geometric', undefined, (s1: number, s2: number) => Math.sqrt(s1 * s2)],
+    ['mean', 0.25, (s1: number, s2: number) => 0.25 * s1 + 0.75 * s2],
+  ] as const)('combine %s mixes both stages scores by its rule', async (combine, firstWeight, rule) => {
+    const dir = join(tmp, combine);
     cpSync(fixture('heatmap-refine'), dir, { recursive: true });
     const man = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    man.refine.combine = 'geometric';
+    man.refine.combine = combine;
+    if (firstWeight !== undefined) man.refine.firstWeight = firstWeight;
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(man));
     const pkg = loadModel(dir);
     const plain = loadModel(fixture('heatmap-fp32'));
@@ -125,7 +130,7 @@ describe('detect with a second stage (real ONNX sessions)', () => {
     for (const p of [bright, faint]) {
       const f = both.findings.find((x) => Math.hypot(...x.centerLps.map((v, a) => v - p[a]!)) < 1)!;
       const s1 = first.findings.find((x) => Math.hypot(...x.centerLps.map((v, a) => v - p[a]!)) < 1)!.score;
-      expect(f.score).toBeCloseTo(Math.sqrt(s1 * expected(dir, f.centerLps)), 5);
+      expect(f.score).toBeCloseTo(rule(s1, expected(dir, f.centerLps)), 5);
     }
   });
 });

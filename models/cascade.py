@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Installs a package's second stage built from detectors and classifiers: each first-stage candidate is re-scored
+from a cube of the grid around it by every member, and the members' scores are averaged.
+
+  PKG_DIR=DIR /usr/bin/python3 models/cascade.py TASK VERSION CROP FIRST_WEIGHT MEMBER [MEMBER ...]
+
+MEMBER is `heat:FILE[@W]` (a heatmap network: weights.pt from train_*.py, or an ONNX heatmap model such as a
+package's model.onnx; its score is its heatmap's maximum over the centre's 3^3 voxels, since its peak can sit a
+voxel away from the first stage's) or `cls:FILE.onnx[@W]` (a train_refine.py classifier with a logit output,
+given the cube's central crop of its own input size). W weights the member (default 1).
+The final score is FIRST_WEIGHT x the first stage's score + (1 - FIRST_WEIGHT) x the members' weighted mean
+(manifest refine.combine 'mean'); with heat members only and FIRST_WEIGHT = 1 / (members + 1), every network
+counts alike. That is an ensemble that runs the extra networks only where the first stage found something: a
+full-volume ensemble costs one sliding window per member, this one CROP^3 cube per candidate and member.
+CROP must be a multiple of 4 (the heatmap network's two stride-2 levels).
+Needs Debian's python3-onnx besides python3-torch.
+Environment: PKG_DIR (default models/<task>), CANDIDATES (default 50), CANDIDATE_SCORE (default 0.05), BATCH (8).
+"""
+import hashlib
+import io
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnx.compose
+from onnx import TensorProto, helper, numpy_helper
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from detector import load_net  # noqa: E402
+
+OPSET = 13
+
+
+def heat_onnx(path):
+    """A heatmap network as an ONNX model with any batch and cube size."""
+    if path.endswith('.onnx'):
+        return onnx.load(path)
+    buf = io.BytesIO()
+    torch.onnx.export(load_net(path).eval(), torch.zeros(1, 1, 32, 32, 32), buf, input_names=['image'], output_names=['heatmap'],
+                      opset_version=OPSET, do_constant_folding=True,
+                      dynamic_axes={'image': {0: 'N', 2: 'D', 3: 'H', 4: 'W'}, 'heatmap': {0: 'N', 2: 'D', 3: 'H', 4: 'W'}})
+    return onnx.load_from_string(buf.getvalue())
+
+
+def free_dims(value_info):
+    """Declares every axis but the channel one symbolic (a package's model.onnx may be exported for 64^3 patches)."""
+    for a, d in enumerate(value_info.type.tensor_type.shape.dim):
+        if a != 1:
+            d.ClearField('dim_value')
+            d.dim_param = f'{value_info.name}_{a}'
+
+
+def cube_slice(nodes, inits, src, dst, lo, size, tag):
+    """dst = src[:, :, lo:lo+size, lo:lo+size, lo:lo+size]."""
+    for name, v in (('starts', [lo] * 3), ('ends', [lo + size] * 3), ('axes', [2, 3, 4])):
+        inits.append(numpy_helper.from_array(np.array(v, dtype=np.int64), f'{tag}_{name}'))
+    nodes.append(helper.make_node('Slice', [src, f'{tag}_starts', f'{tag}_ends', f'{tag}_axes'], [dst]))
+
+
+def build(members, crop):
+    """One ONNX graph: crop [N, 1, S, S, S] -> score [N, 1], the members' weighted mean."""
+    pre, post, inits, graphs, scores = [], [], [], [], []  # nodes before the members' bodies (from the crop) and after
+    total = sum(w for _, _, w in members)
+    for i, (kind, path, w) in enumerate(members):
+        p = f'm{i}_'
+        m = onnx.compose.add_prefix(heat_onnx(path) if kind == 'heat' else onnx.load(path), p)
+        if m.opset_import[0].version != OPSET:
+            sys.exit(f'{path}: opset {m.opset_import[0].version}, {OPSET} expected')
+        g = m.graph
+        inp, out = g.input[0], g.output[0]
+        if kind == 'heat':
+            free_dims(inp)
+            free_dims(out)
+            pre.append(helper.make_node('Identity', ['crop'], [inp.name]))
+            cube_slice(post, inits, out.name, f'{p}centre', crop // 2 - 1, 3, f'{p}c')
+            post.append(helper.make_node('ReduceMax', [f'{p}centre'], [f'{p}max'], axes=[2, 3, 4], keepdims=0))
+            score = f'{p}max'
+        else:
+            s = inp.type.tensor_type.shape.dim[2].dim_value
+            if not s or s > crop:
+                sys.exit(f'{path}: input cube {s}, at most {crop} expected')
+            cube_slice(pre, inits, 'crop', inp.name, crop // 2 - s // 2, s, f'{p}c')
+            post.append(helper.make_node('Sigmoid', [out.name], [f'{p}prob']))
+            score = f'{p}prob'
+        inits.append(numpy_helper.from_array(np.array(w / total, dtype=np.float32), f'{p}w'))
+        post.append(helper.make_node('Mul', [score, f'{p}w'], [f'{p}weighted']))
+        scores.append(f'{p}weighted')
+        graphs.append(g)
+    post.append(helper.make_node('Sum', scores, ['score']))
+    graph = helper.make_graph(
+        pre + [n for g in graphs for n in g.node] + post,
+        'cascade',
+        [helper.make_tensor_value_info('crop', TensorProto.FLOAT, ['N', 1, crop, crop, crop])],
+        [helper.make_tensor_value_info('score', TensorProto.FLOAT, ['N', 1])],
+        initializer=[t for g in graphs for t in g.initializer] + inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', OPSET)], producer_name='ctscope models/cascade.py')
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    return model
+
+
+def parse_member(arg):
+    kind, _, rest = arg.partition(':')
+    path, _, w = rest.partition('@')
+    if kind not in ('heat', 'cls') or not path or (kind == 'cls' and not path.endswith('.onnx')):
+        sys.exit(f'member {arg!r}: heat:FILE[@W] or cls:FILE.onnx[@W] expected')
+    return kind, path, float(w) if w else 1.0
+
+
+def main():
+    if len(sys.argv) < 6:
+        sys.exit('usage: cascade.py TASK VERSION CROP FIRST_WEIGHT heat:FILE[@W]|cls:FILE.onnx[@W] ...')
+    task, version, crop, first_weight = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    members = [parse_member(a) for a in sys.argv[5:]]
+    if crop % 4 or crop < 8:
+        sys.exit('CROP must be a multiple of 4, at least 8')
+    if not 0 <= first_weight <= 1:
+        sys.exit('FIRST_WEIGHT must be within 0-1')
+    here = os.path.dirname(os.path.abspath(__file__))
+    pkg = os.environ.get('PKG_DIR') or os.path.join(here, task)
+    data = build(members, crop).SerializeToString()
+    path = os.path.join(pkg, 'refine.onnx')
+    with open(path, 'wb') as f:
+        f.write(data)
+    mpath = os.path.join(pkg, 'manifest.json')
+    m = json.load(open(mpath))
+    refine = {'file': 'refine.onnx', 'sha256': hashlib.sha256(data).hexdigest(), 'input': 'crop', 'output': 'score',
+              'activation': 'none', 'patchSize': crop, 'candidates': int(os.environ.get('CANDIDATES', 50)),
+              'candidateScore': float(os.environ.get('CANDIDATE_SCORE', 0.05)), 'combine': 'mean',
+              'firstWeight': round(first_weight, 4), 'batch': int(os.environ.get('BATCH', 8))}
+    out = {}
+    for k, v in m.items():  # keep the manifest's field order: refine after window
+        if k != 'refine':
+            out[k] = v
+        if k == 'window':
+            out['refine'] = refine
+    out['version'] = version
+    with open(mpath, 'w') as f:
+        json.dump(out, f, indent=2)
+        f.write('\n')
+    print(f'wrote {path}: {len(data)} bytes, {len(members)} member(s), crop {crop}, first weight {first_weight}')
+    print('check the manifest\'s description, trainingData and thresholds.score: they are kept as they were')
+
+
+if __name__ == '__main__':
+    main()
