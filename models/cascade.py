@@ -12,13 +12,17 @@ The final score is FIRST_WEIGHT x the first stage's score + (1 - FIRST_WEIGHT) x
 (manifest refine.combine 'mean'); with heat members only and FIRST_WEIGHT = 1 / (members + 1), every network
 counts alike. That is an ensemble that runs the extra networks only where the first stage found something: a
 full-volume ensemble costs one sliding window per member, this one CROP^3 cube per candidate and member.
-CROP must be a multiple of 4 (the heatmap network's two stride-2 levels).
+CROP must be a multiple of 4 (the heatmap network's two stride-2 levels). Every member sees the cube windowed as the
+package's first stage (input.channels, on its grid): a weights.pt member must be trained for the same task; an ONNX
+member with a manifest.json beside it is checked against it. Keep a copy of a package's refine.onnx that is to be
+a member: this writes over the package's refine.onnx.
 Needs Debian's python3-onnx besides python3-torch.
 Environment: PKG_DIR (default models/<task>), CANDIDATES (default 50), CANDIDATE_SCORE (default 0.05), BATCH (8).
 """
 import hashlib
 import io
 import json
+import math
 import os
 import sys
 
@@ -32,6 +36,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from detector import load_net  # noqa: E402
 
 OPSET = 13
+PRODUCER = 'ctscope models/cascade.py'
+
+
+def same_input(path, package):
+    """Refuses an ONNX member whose own package windows or samples its input unlike this package."""
+    side = os.path.join(os.path.dirname(os.path.abspath(path)), 'manifest.json')
+    if not os.path.exists(side):
+        return
+    own = json.load(open(side))['input']
+    for key in ('channels', 'spacing'):
+        if own.get(key) != package['input'].get(key):
+            sys.exit(f'{path}: its manifest has input.{key} {own.get(key)}, this package {package["input"].get(key)}')
 
 
 def heat_onnx(path):
@@ -66,7 +82,10 @@ def build(members, crop):
     total = sum(w for _, _, w in members)
     for i, (kind, path, w) in enumerate(members):
         p = f'm{i}_'
-        m = onnx.compose.add_prefix(heat_onnx(path) if kind == 'heat' else onnx.load(path), p)
+        raw = heat_onnx(path) if kind == 'heat' else onnx.load(path)
+        if raw.producer_name == PRODUCER:
+            sys.exit(f'{path}: made by cascade.py (a second stage already), not a network to add as a member')
+        m = onnx.compose.add_prefix(raw, p)
         if m.opset_import[0].version != OPSET:
             sys.exit(f'{path}: opset {m.opset_import[0].version}, {OPSET} expected')
         g = m.graph
@@ -96,7 +115,7 @@ def build(members, crop):
         [helper.make_tensor_value_info('crop', TensorProto.FLOAT, ['N', 1, crop, crop, crop])],
         [helper.make_tensor_value_info('score', TensorProto.FLOAT, ['N', 1])],
         initializer=[t for g in graphs for t in g.initializer] + inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', OPSET)], producer_name='ctscope models/cascade.py')
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', OPSET)], producer_name=PRODUCER)
     model.ir_version = 7
     onnx.checker.check_model(model)
     return model
@@ -107,7 +126,12 @@ def parse_member(arg):
     path, _, w = rest.partition('@')
     if kind not in ('heat', 'cls') or not path or (kind == 'cls' and not path.endswith('.onnx')):
         sys.exit(f'member {arg!r}: heat:FILE[@W] or cls:FILE.onnx[@W] expected')
-    return kind, path, float(w) if w else 1.0
+    weight = float(w) if w else 1.0
+    if not (math.isfinite(weight) and weight > 0):
+        sys.exit(f'member {arg!r}: its weight must be a positive number')
+    if not os.path.exists(path):
+        sys.exit(f'member {arg!r}: {path} not found')
+    return kind, path, weight
 
 
 def main():
@@ -121,12 +145,14 @@ def main():
         sys.exit('FIRST_WEIGHT must be within 0-1')
     here = os.path.dirname(os.path.abspath(__file__))
     pkg = os.environ.get('PKG_DIR') or os.path.join(here, task)
-    data = build(members, crop).SerializeToString()
-    path = os.path.join(pkg, 'refine.onnx')
-    with open(path, 'wb') as f:
-        f.write(data)
     mpath = os.path.join(pkg, 'manifest.json')
     m = json.load(open(mpath))
+    for _, p, _ in members:
+        if p.endswith('.onnx'):
+            same_input(p, m)
+    # Built in memory before anything is written, so a failure leaves the package as it was.
+    data = build(members, crop).SerializeToString()
+    path = os.path.join(pkg, 'refine.onnx')
     refine = {'file': 'refine.onnx', 'sha256': hashlib.sha256(data).hexdigest(), 'input': 'crop', 'output': 'score',
               'activation': 'none', 'patchSize': crop, 'candidates': int(os.environ.get('CANDIDATES', 50)),
               'candidateScore': float(os.environ.get('CANDIDATE_SCORE', 0.05)), 'combine': 'mean',
@@ -137,7 +163,10 @@ def main():
             out[k] = v
         if k == 'window':
             out['refine'] = refine
+    out.setdefault('refine', refine)  # a manifest without a window section
     out['version'] = version
+    with open(path, 'wb') as f:
+        f.write(data)
     with open(mpath, 'w') as f:
         json.dump(out, f, indent=2)
         f.write('\n')

@@ -1,12 +1,14 @@
 """Trains the second stage of a bundled detector: a small 3-D CNN that re-scores first-stage candidates
 (false-positive reduction, as in the LUNA16 challenge's second track). Reads the crops that
 models/mine_candidates.mjs cut around the first stage's candidates and around every lesion, and exports
-refine.onnx next to the first-stage model; models/set_refine.py then records it in the manifest.
+refine.onnx next to the first-stage model; its `install` command records it in the manifest. (A second stage made
+of other networks instead: models/cascade.py.)
 
   /usr/bin/python3 models/train_refine.py nodule|aneurysm CROPS_DIR[,CROPS_DIR...] OUT_DIR SEED
   /usr/bin/python3 models/train_refine.py install PACKAGE_DIR OUT_DIR COMBINE THRESHOLD
       copies OUT_DIR/refine.onnx into the package (e.g. models/nodule) and records it in the manifest's
-      `refine` section (combine: refine|geometric; threshold: the final score's default operating threshold)
+      `refine` section (combine: refine|geometric|mean, mean with firstWeight 0.5; threshold: the final score's
+      default operating threshold)
 
 Environment: TRAIN_SECONDS (wall-clock budget, default 900), TRAIN_THREADS (default 2), TRAIN_BATCH (64),
 VAL_SEEDS=a-b (crops of these seeds are held out and scored at the end; default none), SMALL_MM and SMALL_BOOST

@@ -73,9 +73,13 @@ export interface ModelManifest {
   labels: string[];
 }
 
-/** Second stage: a classifier that re-scores each first-stage candidate from the cube of the grid around it. */
+/** How a candidate's final score comes from both stages' scores (see `RefineSpec.combine`). */
 export type RefineCombine = 'refine' | 'geometric' | 'mean';
 
+/**
+ * Second stage: a classifier, or another detector (models/cascade.py), that re-scores each first-stage candidate
+ * from the cube of the grid around it.
+ */
 export interface RefineSpec {
   file: string;
   sha256: string;

@@ -41,12 +41,13 @@ figcaption{color:#eee;padding:8px 10px;font-size:13px}.uid{font-family:ui-monosp
 .none{background:#fff;padding:12px;border:1px solid #d0d4da;border-radius:6px}
 .note{font-size:0.9em;color:#444}`;
 
-/** Each size's source, marked in the findings table and explained under it. */
+/** How the second stage's score entered the final one (manifest refine.combine), for the model section. */
 const REFINE_RULE: Record<RefineCombine, (firstWeight?: number) => string> = {
   refine: () => 'its score alone',
   geometric: () => 'geometric mean of both stages',
   mean: (w = 0.5) => `mean of both stages, first weighted ${w.toFixed(2)}`,
 };
+/** Each size's source, marked in the findings table and explained under it. */
 const SIZE_MARK: Record<SizeMethod, string> = { 'half-max': '&dagger;', 'model-region': '*', 'model-box': '*' };
 const SIZE_NOTE: Record<SizeMethod, string> = {
   'half-max': "&dagger; Measured automatically on the image: twice the median distance from the finding's centre to the lesion's half-maximum edge along 64 rays; the volume is that sphere's. An estimate to check on the images, not a reader's caliper measurement.",

@@ -9,10 +9,11 @@ import { synthToDirectory } from '../../src/synth/synthesize.js';
 import type { SynthKind } from '../../src/synth/options.js';
 
 // Seeds outside training (1000-2239, 10000-11599) and evaluation (5000-5069): each draws one large lesion at
-// 192 x 192. Since nodule 0.5.0 only the aneurysm model has a second stage.
-const CASES: { model: string; kind: SynthKind; seed: number; secondStage: boolean }[] = [
-  { model: 'nodule', kind: 'chest', seed: 9009, secondStage: false },
-  { model: 'aneurysm', kind: 'cta', seed: 9005, secondStage: true },
+// 192 x 192. Since nodule 0.5.0 only the aneurysm model has a second stage (since aneurysm 0.5.0 a second
+// network re-scoring 48^3 cubes): `refineCrop` is its cube edge.
+const CASES: { model: string; kind: SynthKind; seed: number; refineCrop: number | null }[] = [
+  { model: 'nodule', kind: 'chest', seed: 9009, refineCrop: null },
+  { model: 'aneurysm', kind: 'cta', seed: 9005, refineCrop: 48 },
 ];
 
 const root = mkdtempSync(join(tmpdir(), 'ctscope-models-'));
@@ -29,8 +30,8 @@ describe('bundled detection models', () => {
       expect(pkg.manifest.trainingData).toMatch(/synthetic/i);
       expect(pkg.bytes.length + (pkg.refine?.bytes.length ?? 0)).toBeLessThan(5_000_000);
       // Where there is a second stage, the planted lesion must survive it.
-      expect(pkg.manifest.refine?.file).toBe(c.secondStage ? 'refine.onnx' : undefined);
-      expect(pkg.refine?.manifest.input.patchSize).toEqual(c.secondStage ? [28, 28, 28] : undefined);
+      expect(pkg.manifest.refine?.file).toBe(c.refineCrop ? 'refine.onnx' : undefined);
+      expect(pkg.refine?.manifest.input.patchSize).toEqual(c.refineCrop ? [c.refineCrop, c.refineCrop, c.refineCrop] : undefined);
       const dir = join(root, c.kind);
       const { truth } = await synthToDirectory(c.kind, { seed: c.seed, rows: 192, cols: 192, lesions: 1 }, dir);
       const lesion = truth.findings[0]!;

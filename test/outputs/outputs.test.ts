@@ -162,6 +162,22 @@ describe('report.html sizes', () => {
   });
 });
 
+describe('a model with a second stage', () => {
+  it('findings.json and the report name its combination rule, with the first stage weight where the rule has one', async () => {
+    const { reportHtml } = await import('../../src/outputs/report.js');
+    const root = mkdtempSync(join(tmpdir(), 'ctscope-models-'));
+    const chest = await smallPhantom('chest');
+    for (const [combine, firstWeight, text] of [['mean', 0.25, 'mean of both stages, first weighted 0.25'], ['geometric', undefined, 'geometric mean of both stages']] as const) {
+      const model = fixturePackage('heatmap-refine', { spacing: [4, 4, 4], score: 0, newId: `refine-${combine}`, refine: { combine, ...(firstWeight ? { firstWeight } : {}) } }, root);
+      const { document } = await detect(chest.dir, { models: [model], ep: 'cpu' });
+      expect(schemaErrors(document), combine).toBeUndefined();
+      expect(document.models[0]!.refine).toMatchObject({ combine, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(document.models[0]!.refine?.firstWeight).toBe(firstWeight);
+      expect(reportHtml(document, [])).toContain(`(${text})`);
+    }
+  }, 30_000);
+});
+
 describe('where a finding is, as a PACS numbers it', () => {
   it('findings carry the InstanceNumber of their image; report and summary show it with the stack position', async () => {
     const { summaryTable } = await import('../../src/outputs/console.js');

@@ -12,7 +12,7 @@ export const FIXTURES = fileURLToPath(new URL('../fixtures/models/', import.meta
  * A real model package made from a fixture: the same ONNX file (and sha256) with manifest fields replaced,
  * e.g. a coarser grid so a phantom runs in a second, or another task.
  */
-export function fixturePackage(id: string, overrides: { spacing?: [number, number, number]; task?: string; labels?: string[]; maxFindings?: number; score?: number; newId?: string; region?: Record<string, unknown>; patchSize?: [number, number, number] }, root = mkdtempSync(join(tmpdir(), 'ctscope-model-'))): string {
+export function fixturePackage(id: string, overrides: { spacing?: [number, number, number]; task?: string; labels?: string[]; maxFindings?: number; score?: number; newId?: string; region?: Record<string, unknown>; patchSize?: [number, number, number]; refine?: Record<string, unknown> }, root = mkdtempSync(join(tmpdir(), 'ctscope-model-'))): string {
   const src = join(FIXTURES, id);
   const manifest = JSON.parse(readFileSync(join(src, 'manifest.json'), 'utf8')) as Record<string, any>;
   delete manifest.$schema;
@@ -24,9 +24,11 @@ export function fixturePackage(id: string, overrides: { spacing?: [number, numbe
   if (overrides.score !== undefined) manifest.thresholds.score = overrides.score;
   if (overrides.region) manifest.region = overrides.region;
   if (overrides.patchSize) manifest.input.patchSize = overrides.patchSize;
+  if (overrides.refine) manifest.refine = { ...manifest.refine, ...overrides.refine };
   const dir = join(root, manifest.id as string);
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(src, 'model.onnx'), join(dir, 'model.onnx'));
+  if (manifest.refine) copyFileSync(join(src, manifest.refine.file as string), join(dir, manifest.refine.file as string));
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return dir;
 }
