@@ -33,7 +33,7 @@ from onnx import TensorProto, helper, numpy_helper
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from detector import load_net  # noqa: E402
+from detector import load_net, with_refine, write_manifest  # noqa: E402
 
 OPSET = 13
 PRODUCER = 'ctscope models/cascade.py'
@@ -157,19 +157,11 @@ def main():
               'activation': 'none', 'patchSize': crop, 'candidates': int(os.environ.get('CANDIDATES', 50)),
               'candidateScore': float(os.environ.get('CANDIDATE_SCORE', 0.05)), 'combine': 'mean',
               'firstWeight': round(first_weight, 4), 'batch': int(os.environ.get('BATCH', 8))}
-    out = {}
-    for k, v in m.items():  # keep the manifest's field order: refine after window
-        if k != 'refine':
-            out[k] = v
-        if k == 'window':
-            out['refine'] = refine
-    out.setdefault('refine', refine)  # a manifest without a window section
+    out = with_refine(m, refine)
     out['version'] = version
     with open(path, 'wb') as f:
         f.write(data)
-    with open(mpath, 'w') as f:
-        json.dump(out, f, indent=2)
-        f.write('\n')
+    write_manifest(mpath, out)
     print(f'wrote {path}: {len(data)} bytes, {len(members)} member(s), crop {crop}, first weight {first_weight}')
     print('check the manifest\'s description, trainingData and thresholds.score: they are kept as they were')
 

@@ -278,10 +278,27 @@ def export(net_or_weights, cfg, out_dir, manifest):
                       dynamic_axes={'image': {0: 'N'}, 'heatmap': {0: 'N'}}, do_constant_folding=True)
     data = open(path, 'rb').read()
     manifest = {'$schema': '../schema/manifest.schema.json', **manifest, 'sha256': hashlib.sha256(data).hexdigest()}
-    with open(os.path.join(out_dir, 'manifest.json'), 'w') as f:
+    write_manifest(os.path.join(out_dir, 'manifest.json'), manifest)
+    print(f"exported {path}: {len(data)} bytes, sha256 {manifest['sha256']}")
+
+
+def write_manifest(path, manifest):
+    """manifest.json as the bundled packages keep it: two-space indent, final newline."""
+    with open(path, 'w') as f:
         json.dump(manifest, f, indent=2)
         f.write('\n')
-    print(f"exported {path}: {len(data)} bytes, sha256 {manifest['sha256']}")
+
+
+def with_refine(manifest, refine):
+    """The manifest with its `refine` section replaced, kept in the bundled packages' field order (after window)."""
+    out = {}
+    for k, v in manifest.items():
+        if k != 'refine':
+            out[k] = v
+        if k == 'window':
+            out['refine'] = refine
+    out.setdefault('refine', refine)  # a manifest without a window section
+    return out
 
 
 def make_manifest(task, cfg, *, version, description, training_data, min_distance_mm, threshold):

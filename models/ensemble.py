@@ -17,7 +17,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from detector import load_net  # noqa: E402
+from detector import load_net, write_manifest  # noqa: E402
 
 PATCH = 64
 
@@ -56,9 +56,7 @@ def main():
         m['description'] = m['description'].rstrip('.') + f'; first stage: the mean of {len(nets)} heatmap networks of the same architecture.'
     if os.environ.get('SEEDS_NOTE'):
         m['trainingData'] = os.environ['SEEDS_NOTE']
-    with open(mpath, 'w') as f:
-        json.dump(m, f, indent=2)
-        f.write('\n')
+    write_manifest(mpath, m)
     print(f'exported {path}: {len(data)} bytes, sha256 {m["sha256"]}')
     print('check the manifest\'s description (network width, stages) and trainingData: they are kept as they were')
 

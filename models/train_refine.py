@@ -108,16 +108,10 @@ def install(pkg_dir, out_dir, combine, threshold):
     m = json.load(open(path))
     refine = {'file': 'refine.onnx', 'sha256': hashlib.sha256(open(dst, 'rb').read()).hexdigest(), 'input': 'crop', 'output': 'logit',
               'activation': 'sigmoid', 'patchSize': PATCH, 'candidates': int(os.environ.get('REFINE_CANDIDATES', 100)), 'candidateScore': 0.02, 'combine': combine, 'batch': 32}
-    out = {}
-    for k, v in m.items():  # keep the manifest's field order: refine after window
-        if k != 'refine':
-            out[k] = v
-        if k == 'window':
-            out['refine'] = refine
+    from detector import with_refine, write_manifest
+    out = with_refine(m, refine)
     out['thresholds']['score'] = float(threshold)
-    with open(path, 'w') as f:
-        json.dump(out, f, indent=2)
-        f.write('\n')
+    write_manifest(path, out)
     print(f'{path}: refine {refine["sha256"][:12]}, combine {combine}, threshold {threshold}')
 
 
