@@ -44,8 +44,9 @@ export interface EvalReport {
  * FROC per lesion kind. A case without findings.json is scored as a scan with no findings and listed in
  * `missingPredictions`; when no case has one, the prediction root is the wrong folder (E_NOT_FOUND).
  */
-export function runEval(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], threshold?: number): EvalReport {
-  const files = listCases(truthRoot, predRoot);
+/** FROC per kind over the cases under truthRoot (only those named in `onlyCases`, where given). */
+export function runEval(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], threshold?: number, onlyCases?: readonly string[]): EvalReport {
+  const files = listCases(truthRoot, predRoot).filter((f) => !onlyCases || onlyCases.includes(f.id));
   const missingPredictions = files.filter((f) => !f.predFile).map((f) => f.id);
   if (missingPredictions.length === files.length) {
     throw new CtscopeError('E_NOT_FOUND', `none of the ${files.length} case(s) has a findings.json under the prediction root (expected <pred-root>/<case>/findings.json)`, { where: predRoot });

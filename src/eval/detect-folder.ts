@@ -15,11 +15,25 @@ export const CURVE_MAX_FINDINGS = 200;
 export const EVAL_SEED = 5050;
 
 /** Seeds the bundled models were trained on (aneurysm first stage, second stages, nodule 0.5.0), inclusive ranges. */
-export const TRAINING_SEEDS: readonly (readonly [number, number])[] = [[1000, 1359], [2000, 2239], [10000, 11599]];
+export const TRAINING_SEEDS: readonly SeedRange[] = [[1000, 1359], [2000, 2239], [10000, 11599], [20000, 21599]];
+/** Seeds of the phantoms that chose the bundled models and their thresholds (models/README.md, Seeds). */
+export const VALIDATION_SEEDS: readonly SeedRange[] = [[5000, 5019], [5100, 5119]];
+
+export type SeedRange = readonly [number, number];
+
+/** The ranges that seeds from..from+count-1 overlap. */
+function overlapping(ranges: readonly SeedRange[], from: number, count: number): SeedRange[] {
+  return count > 0 ? ranges.filter(([lo, hi]) => from <= hi && from + count - 1 >= lo) : [];
+}
 
 /** The training seed ranges that seeds from..from+count-1 overlap (an evaluation there is not held out). */
-export function trainingOverlap(from: number, count: number): (readonly [number, number])[] {
-  return count > 0 ? TRAINING_SEEDS.filter(([lo, hi]) => from <= hi && from + count - 1 >= lo) : [];
+export function trainingOverlap(from: number, count: number): SeedRange[] {
+  return overlapping(TRAINING_SEEDS, from, count);
+}
+
+/** The validation seed ranges that seeds from..from+count-1 overlap (the models were chosen on those). */
+export function validationOverlap(from: number, count: number): SeedRange[] {
+  return overlapping(VALIDATION_SEEDS, from, count);
 }
 
 export interface CaseDetection {

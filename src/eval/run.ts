@@ -17,7 +17,7 @@ import { synthToDirectory } from '../synth/synthesize.js';
 import type { SynthKind } from '../synth/options.js';
 import { runEval } from '../cli/eval.js';
 import { frocTable } from './table.js';
-import { CURVE_THRESHOLD, detectFolder, EVAL_SEED, TRAINING_SEEDS, trainingOverlap } from './detect-folder.js';
+import { CURVE_THRESHOLD, detectFolder, EVAL_SEED, type SeedRange, TRAINING_SEEDS, trainingOverlap, VALIDATION_SEEDS, validationOverlap } from './detect-folder.js';
 import { closePool } from '../workers/pool.js';
 
 async function main(): Promise<void> {
@@ -41,14 +41,20 @@ async function main(): Promise<void> {
   if (!v.keep && !v.work) process.once('exit', () => rmSync(work, { recursive: true, force: true }));
   const models: Record<SynthKind, ModelPackage> = { chest: loadModel('nodule'), cta: loadModel('aneurysm') };
   const seed0 = Number(v.seed), rows = Number(v.rows);
-  const overlap = trainingOverlap(seed0, Math.max(Number(v.chest), Number(v.cta)));
-  if (overlap.length) process.stderr.write(`warning: seeds from ${seed0} overlap the training seeds ${overlap.map(([lo, hi]) => `${lo}-${hi}`).join(', ')}: these phantoms are not held out\n`);
+  const count = Math.max(Number(v.chest), Number(v.cta));
+  const ranges = (r: readonly SeedRange[]): string => r.map(([lo, hi]) => `${lo}-${hi}`).join(', ');
+  const overlap = trainingOverlap(seed0, count), chose = validationOverlap(seed0, count);
+  if (overlap.length) process.stderr.write(`warning: seeds from ${seed0} overlap the training seeds ${ranges(overlap)}: these phantoms are not held out\n`);
+  if (chose.length) process.stderr.write(`warning: seeds from ${seed0} overlap the validation seeds ${ranges(chose)}, which chose the models and thresholds: these phantoms are not held out\n`);
   const plan: [SynthKind, number][] = [['chest', Number(v.chest)], ['cta', Number(v.cta)]];
   const times: Record<string, number[]> = { chest: [], cta: [] };
+  // The cases of this run: a reused --work folder may hold more, which are not scored.
+  const ran: string[] = [];
   for (const [kind, count] of plan) {
     for (let n = 0; n < count; n++) {
       const seed = seed0 + n;
       const id = `${kind}-${seed}`;
+      ran.push(id);
       const dir = join(truthRoot, id);
       if (!existsSync(join(dir, 'truth.json'))) await synthToDirectory(kind, { seed, rows, cols: rows }, dir, { force: true });
       const det = await detectFolder(dir, [models[kind]]);
@@ -59,7 +65,7 @@ async function main(): Promise<void> {
     }
   }
   // With --chest 0 --cta 0 only the --extra folders run: there is nothing to score.
-  const report = plan.some(([, count]) => count > 0) ? runEval(truthRoot, predRoot, ['nodule', 'aneurysm']) : null;
+  const report = plan.some(([, count]) => count > 0) ? runEval(truthRoot, predRoot, ['nodule', 'aneurysm'], undefined, ran) : null;
   const extra: { dir: string; model: string; findings: number; ms: number }[] = [];
   for (const dir of v.extra ?? []) {
     for (const pkg of [models.chest, models.cta]) {
@@ -71,7 +77,7 @@ async function main(): Promise<void> {
   if (v.json) {
     process.stdout.write(JSON.stringify({ work, seeds: `${seed0}..`, rows, report, extra, medianMs: { chest: median(times.chest!), cta: median(times.cta!) } }, (_k, x) => (x === Infinity ? null : x), 2) + '\n');
   } else {
-    if (report) process.stdout.write(`Held-out phantoms: seeds ${seed0}.., ${rows}x${rows} matrix (training used seeds ${TRAINING_SEEDS.map(([lo, hi]) => `${lo}-${hi}`).join(' and ')}).\n\n`);
+    if (report) process.stdout.write(`Held-out phantoms: seeds ${seed0}.., ${rows}x${rows} matrix (training used seeds ${ranges(TRAINING_SEEDS)}; validation ${ranges(VALIDATION_SEEDS)}).\n\n`);
     for (const [kind, r] of Object.entries(report?.kinds ?? {})) process.stdout.write(frocTable(kind, r) + '\n\n');
     for (const e of extra) process.stdout.write(`${e.dir}: model ${e.model}: ${e.findings} findings at the default threshold (${(e.ms / 1000).toFixed(1)} s)\n`);
     const timed = (['chest', 'cta'] as const).filter((k) => (times[k]?.length ?? 0) > 0).map((k) => `${k === 'cta' ? 'CTA' : k} ${(median(times[k]!) / 1000).toFixed(1)} s`);

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evalCommand } from '../../src/cli/eval.js';
+import { evalCommand, runEval } from '../../src/cli/eval.js';
 
 let root: string;
 const write = (file: string, doc: unknown): void => {
@@ -33,6 +33,17 @@ beforeAll(() => {
   write(join(root, 'truth', 'c2', 'truth.json'), { kind: 'chest', findings: [] });
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('runEval', () => {
+  it('scores only the named cases where given (npm run eval on a reused work folder)', () => {
+    const all = runEval(join(root, 'truth'), join(root, 'pred'), ['nodule']);
+    expect(all.kinds.nodule!.scans).toBe(2);
+    expect(all.missingPredictions).toEqual(['c2']);
+    const one = runEval(join(root, 'truth'), join(root, 'pred'), ['nodule'], undefined, ['c1']);
+    expect(one.kinds.nodule!.scans).toBe(1);
+    expect(one.missingPredictions).toEqual([]);
+  });
+});
 
 describe('ctscope eval', () => {
   it('prints FROC per kind as JSON', async () => {

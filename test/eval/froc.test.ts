@@ -122,9 +122,14 @@ describe('FROC (LUNA16 rules)', () => {
 
 describe('evaluation seeds', () => {
   it('the reported evaluation and the validation seeds lie outside every training range; overlaps are named', async () => {
-    const { EVAL_SEED, trainingOverlap } = await import('../../src/eval/detect-folder.js');
+    const { EVAL_SEED, trainingOverlap, validationOverlap, VALIDATION_SEEDS } = await import('../../src/eval/detect-folder.js');
     expect(trainingOverlap(EVAL_SEED, 20)).toEqual([]);
-    expect(trainingOverlap(5000, 20)).toEqual([]);
+    expect(validationOverlap(EVAL_SEED, 20)).toEqual([]);
+    for (const [lo, hi] of VALIDATION_SEEDS) expect(trainingOverlap(lo, hi - lo + 1)).toEqual([]);
+    expect(validationOverlap(5000, 20)).toEqual([[5000, 5019]]);
+    expect(validationOverlap(5090, 20)).toEqual([[5100, 5119]]);
+    // The aneurysm 0.5.0 networks' phantoms.
+    expect(trainingOverlap(21590, 20)).toEqual([[20000, 21599]]);
     expect(trainingOverlap(9005, 1)).toEqual([]);
     // What npm run eval -- --seed N warns about.
     expect(trainingOverlap(10500, 20)).toEqual([[10000, 11599]]);
@@ -132,6 +137,7 @@ describe('evaluation seeds', () => {
     expect(trainingOverlap(1500, 20)).toEqual([]);
     expect(trainingOverlap(2240, 20)).toEqual([]);
     expect(trainingOverlap(1300, 9000)).toEqual([[1000, 1359], [2000, 2239], [10000, 11599]]);
+    expect(trainingOverlap(1300, 30000)).toEqual([[1000, 1359], [2000, 2239], [10000, 11599], [20000, 21599]]);
     expect(trainingOverlap(10000, 0)).toEqual([]);
   });
 });
