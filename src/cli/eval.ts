@@ -41,10 +41,10 @@ export interface EvalReport {
 }
 
 /**
- * FROC per lesion kind. A case without findings.json is scored as a scan with no findings and listed in
- * `missingPredictions`; when no case has one, the prediction root is the wrong folder (E_NOT_FOUND).
+ * FROC per lesion kind over the cases under truthRoot (only those named in `onlyCases`, where given). A case
+ * without findings.json is scored as a scan with no findings and listed in `missingPredictions`; when no case
+ * has one, the prediction root is the wrong folder (E_NOT_FOUND).
  */
-/** FROC per kind over the cases under truthRoot (only those named in `onlyCases`, where given). */
 export function runEval(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], threshold?: number, onlyCases?: readonly string[]): EvalReport {
   const files = listCases(truthRoot, predRoot).filter((f) => !onlyCases || onlyCases.includes(f.id));
   const missingPredictions = files.filter((f) => !f.predFile).map((f) => f.id);

@@ -9,12 +9,15 @@ export const CURVE_THRESHOLD = 0.02;
 /** Findings kept per scan below the operating threshold: enough to reach 8 FP/scan and beyond. */
 export const CURVE_MAX_FINDINGS = 200;
 /**
- * First seed of the reported evaluation. Training used the seeds below; seeds 5000-5019 chose between model
- * versions and set the operating thresholds, so the report starts further on, at unseen seeds.
+ * First seed of the reported evaluation. Training used the seeds below; the validation seeds chose between model
+ * versions and set the operating thresholds, so the report starts at seeds neither has seen.
  */
 export const EVAL_SEED = 5050;
 
-/** Seeds the bundled models were trained on (aneurysm first stage, second stages, nodule 0.5.0), inclusive ranges. */
+/**
+ * Seeds that trained the bundled models or their predecessors, inclusive ranges: 1000-1359 and 2000-2239 the
+ * models up to 0.4.1 (first and second stages), 10000-11599 nodule 0.5.0, 20000-21599 aneurysm 0.5.0.
+ */
 export const TRAINING_SEEDS: readonly SeedRange[] = [[1000, 1359], [2000, 2239], [10000, 11599], [20000, 21599]];
 /** Seeds of the phantoms that chose the bundled models and their thresholds (models/README.md, Seeds). */
 export const VALIDATION_SEEDS: readonly SeedRange[] = [[5000, 5019], [5100, 5119]];

@@ -6,7 +6,7 @@
  *   node dist/eval/run.js [--chest N] [--cta N] [--seed S] [--rows R] [--work DIR] [--keep] [--json]
  *                         [--extra DIR ...]
  */
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ensureDir } from '../io/dirs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,17 @@ import { runEval } from '../cli/eval.js';
 import { frocTable } from './table.js';
 import { CURVE_THRESHOLD, detectFolder, EVAL_SEED, type SeedRange, TRAINING_SEEDS, trainingOverlap, VALIDATION_SEEDS, validationOverlap } from './detect-folder.js';
 import { closePool } from '../workers/pool.js';
+
+/** A phantom of an earlier run in --work is reused only at the asked matrix size. */
+function reusable(truthFile: string, rows: number): boolean {
+  if (!existsSync(truthFile)) return false;
+  try {
+    const dims = (JSON.parse(readFileSync(truthFile, 'utf8')) as { series?: { dims?: number[] } }).series?.dims;
+    return dims?.[0] === rows && dims[1] === rows;
+  } catch {
+    return false;
+  }
+}
 
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
@@ -41,9 +52,9 @@ async function main(): Promise<void> {
   if (!v.keep && !v.work) process.once('exit', () => rmSync(work, { recursive: true, force: true }));
   const models: Record<SynthKind, ModelPackage> = { chest: loadModel('nodule'), cta: loadModel('aneurysm') };
   const seed0 = Number(v.seed), rows = Number(v.rows);
-  const count = Math.max(Number(v.chest), Number(v.cta));
+  const maxCount = Math.max(Number(v.chest), Number(v.cta));
   const ranges = (r: readonly SeedRange[]): string => r.map(([lo, hi]) => `${lo}-${hi}`).join(', ');
-  const overlap = trainingOverlap(seed0, count), chose = validationOverlap(seed0, count);
+  const overlap = trainingOverlap(seed0, maxCount), chose = validationOverlap(seed0, maxCount);
   if (overlap.length) process.stderr.write(`warning: seeds from ${seed0} overlap the training seeds ${ranges(overlap)}: these phantoms are not held out\n`);
   if (chose.length) process.stderr.write(`warning: seeds from ${seed0} overlap the validation seeds ${ranges(chose)}, which chose the models and thresholds: these phantoms are not held out\n`);
   const plan: [SynthKind, number][] = [['chest', Number(v.chest)], ['cta', Number(v.cta)]];
@@ -56,7 +67,7 @@ async function main(): Promise<void> {
       const id = `${kind}-${seed}`;
       ran.push(id);
       const dir = join(truthRoot, id);
-      if (!existsSync(join(dir, 'truth.json'))) await synthToDirectory(kind, { seed, rows, cols: rows }, dir, { force: true });
+      if (!reusable(join(dir, 'truth.json'), rows)) await synthToDirectory(kind, { seed, rows, cols: rows }, dir, { force: true });
       const det = await detectFolder(dir, [models[kind]]);
       times[kind]!.push(det.ms);
       await ensureDir(join(predRoot, id));
@@ -77,7 +88,7 @@ async function main(): Promise<void> {
   if (v.json) {
     process.stdout.write(JSON.stringify({ work, seeds: `${seed0}..`, rows, report, extra, medianMs: { chest: median(times.chest!), cta: median(times.cta!) } }, (_k, x) => (x === Infinity ? null : x), 2) + '\n');
   } else {
-    if (report) process.stdout.write(`Held-out phantoms: seeds ${seed0}.., ${rows}x${rows} matrix (training used seeds ${ranges(TRAINING_SEEDS)}; validation ${ranges(VALIDATION_SEEDS)}).\n\n`);
+    if (report) process.stdout.write(`${overlap.length || chose.length ? 'Phantoms (not held out)' : 'Held-out phantoms'}: seeds ${seed0}.., ${rows}x${rows} matrix (training of these models and their predecessors used seeds ${ranges(TRAINING_SEEDS)}; validation ${ranges(VALIDATION_SEEDS)}).\n\n`);
     for (const [kind, r] of Object.entries(report?.kinds ?? {})) process.stdout.write(frocTable(kind, r) + '\n\n');
     for (const e of extra) process.stdout.write(`${e.dir}: model ${e.model}: ${e.findings} findings at the default threshold (${(e.ms / 1000).toFixed(1)} s)\n`);
     const timed = (['chest', 'cta'] as const).filter((k) => (times[k]?.length ?? 0) > 0).map((k) => `${k === 'cta' ? 'CTA' : k} ${(median(times[k]!) / 1000).toFixed(1)} s`);

@@ -75,7 +75,7 @@ function checkDigest(modelPath: string, actual: string, sha256: string): void {
 
 /**
  * The second stage as a package of its own, so that it runs through the same runners and predictors: a
- * classifier on S^3 crops with the first stage's channels, one score per crop. `read` gives its checked bytes.
+ * classifier (or a models/cascade.py ensemble) on S^3 crops with the first stage's channels, one score per crop. `read` gives its checked bytes.
  */
 function refinePackage(dir: string, m: FilledManifest, bytes: Uint8Array): ModelPackage {
   const r = m.refine!;

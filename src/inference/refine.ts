@@ -8,8 +8,9 @@ import { applyTransform, channelTransforms } from './preprocess.js';
 import type { ModelRunner } from './runner.js';
 
 /**
- * Second stage (false-positive reduction): a small classifier re-scores each first-stage candidate from a
- * cube of the model grid centred on it. This file holds what training and inference must do identically.
+ * Second stage (false-positive reduction): a small classifier, or other detectors (models/cascade.py), re-scores
+ * each first-stage candidate from a cube of the model grid centred on it. This file holds what training and
+ * inference must do identically.
  */
 
 /** First voxel (i, j, k) of the S^3 cube centred on a grid position: the centre voxel sits at S/2. */
@@ -80,7 +81,7 @@ export interface RefinedCandidate extends Candidate {
 }
 
 /**
- * Re-scores candidates (grid voxels) with the second-stage classifier: crops of S^3 voxels around each,
+ * Re-scores candidates (grid voxels) with the second-stage model: crops of S^3 voxels around each,
  * windowed like the first stage's input, classified in batches. Returns them with the combined score,
  * highest first.
  */

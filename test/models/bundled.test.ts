@@ -8,7 +8,7 @@ import { closeRunners } from '../../src/inference/runner.js';
 import { synthToDirectory } from '../../src/synth/synthesize.js';
 import type { SynthKind } from '../../src/synth/options.js';
 
-// Seeds outside training (1000-2239, 10000-11599) and evaluation (5000-5069): each draws one large lesion at
+// Seeds outside training (src/eval/detect-folder.ts TRAINING_SEEDS), validation and evaluation: each draws one large lesion at
 // 192 x 192. Since nodule 0.5.0 only the aneurysm model has a second stage (since aneurysm 0.5.0 a second
 // network re-scoring 48^3 cubes): `refineCrop` is its cube edge.
 const CASES: { model: string; kind: SynthKind; seed: number; refineCrop: number | null }[] = [
