@@ -75,6 +75,8 @@ export interface ModelManifest {
 
 /** How a candidate's final score comes from both stages' scores (see `RefineSpec.combine`). */
 export type RefineCombine = 'refine' | 'geometric' | 'mean';
+/** `RefineSpec.firstWeight` where the manifest gives none: both stages count alike. */
+export const DEFAULT_FIRST_WEIGHT = 0.5;
 
 /**
  * Second stage: a classifier, or another detector (models/cascade.py), that re-scores each first-stage candidate
@@ -254,7 +256,7 @@ export function validateManifest(raw: unknown, where?: string): FilledManifest {
           candidates: m.refine.candidates ?? 200,
           candidateScore: m.refine.candidateScore ?? 0.02,
           combine: m.refine.combine ?? 'refine',
-          firstWeight: m.refine.firstWeight ?? 0.5,
+          firstWeight: m.refine.firstWeight ?? DEFAULT_FIRST_WEIGHT,
           batch: m.refine.batch ?? 32,
         }
       : null,

@@ -120,7 +120,7 @@ export async function refineCandidates(grid: Volume, candidates: readonly Candid
 }
 
 /** The final score of a candidate from its first-stage and second-stage scores (manifest `refine.combine`). */
-export function combineScores(spec: Pick<FilledRefineSpec, 'combine' | 'firstWeight'>, first: number, second: number): number {
+function combineScores(spec: Pick<FilledRefineSpec, 'combine' | 'firstWeight'>, first: number, second: number): number {
   if (spec.combine === 'geometric') return Math.sqrt(Math.max(0, first) * Math.max(0, second));
   if (spec.combine === 'mean') return spec.firstWeight * first + (1 - spec.firstWeight) * second;
   return second;

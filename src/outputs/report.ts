@@ -1,5 +1,5 @@
 import type { SizeMethod } from '../inference/findings.js';
-import type { RefineCombine } from '../inference/manifest.js';
+import { DEFAULT_FIRST_WEIGHT, type RefineCombine } from '../inference/manifest.js';
 import type { FindingsDocument } from '../pipeline/types.js';
 import { WINDOWS } from './key-image.js';
 import { imageLabel, regionNote } from './console.js';
@@ -45,7 +45,7 @@ figcaption{color:#eee;padding:8px 10px;font-size:13px}.uid{font-family:ui-monosp
 const REFINE_RULE: Record<RefineCombine, (firstWeight?: number) => string> = {
   refine: () => 'its score alone',
   geometric: () => 'geometric mean of both stages',
-  mean: (w = 0.5) => `mean of both stages, first weighted ${w.toFixed(2)}`,
+  mean: (w = DEFAULT_FIRST_WEIGHT) => `mean of both stages, first weighted ${w.toFixed(2)}`,
 };
 /** Each size's source, marked in the findings table and explained under it. */
 const SIZE_MARK: Record<SizeMethod, string> = { 'half-max': '&dagger;', 'model-region': '*', 'model-box': '*' };
