@@ -12,6 +12,7 @@ import type { Volume } from '../volume/types.js';
 import { closePool, getPool } from '../workers/pool.js';
 import { resample, spacingGrid } from '../resample/index.js';
 import { allocVoxels } from '../resample/arrays.js';
+import { median } from '../io/stats.js';
 import { Bench } from 'tinybench';
 import { formatRows, machineInfo, measureBaselines, type Baselines, type BenchRow } from './harness.js';
 
@@ -113,20 +114,20 @@ async function settle(): Promise<void> {
 function toRow(name: string, samples: number[], o: { outVox: number; bytes: number; baselines: Baselines }): BenchRow & { samplesMs: number[] } {
   const s = [...samples].sort((a, b) => a - b);
   const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  const median = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  const mid = median(s);
   return {
     stage: 'resample',
     name,
-    medianMs: median,
+    medianMs: mid,
     minMs: s[0]!,
     p75Ms: q(0.75),
     maxMs: s[s.length - 1]!,
     samples: s.length,
     work: { amount: o.outVox, unit: 'vox' },
-    throughput: o.outVox / 1e6 / (median / 1000),
+    throughput: o.outVox / 1e6 / (mid / 1000),
     throughputUnit: 'Mvox/s',
-    vsMemcpy: median / ((o.bytes / (o.baselines.memcpyGBs * 1e9)) * 1000),
-    vsScalar: median / o.baselines.scalarMs,
+    vsMemcpy: mid / ((o.bytes / (o.baselines.memcpyGBs * 1e9)) * 1000),
+    vsScalar: mid / o.baselines.scalarMs,
     peakRssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20),
     samplesMs: samples,
     ...(name.includes('reused output') ? {} : { freshMemory: true }),

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { oneLineSafe } from '../io/printable.js';
 import { decimal } from '../io/decimal.js';
-import { froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
+import { DEFAULT_BOOTSTRAP, froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
 import { EVAL_KINDS, SCAN_KIND, listCases, loadCases, type EvalKind } from '../eval/cases.js';
 import { frocTable } from '../eval/table.js';
 import { readManifest } from '../inference/manifest.js';
@@ -9,7 +9,7 @@ import { CtscopeError, isCtscopeError } from '../errors.js';
 import { resolveModelDir } from '../inference/model.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 
-const USAGE = `eval --truth-root A --pred-root B [--json] [--kind nodule|aneurysm] [--threshold T]
+const USAGE = `eval --truth-root A --pred-root B [--json] [--kind nodule|aneurysm] [--threshold T] [--bootstrap N]
 
   --truth-root DIR   case folders, each with truth.json (as written by ctscope synth)
   --pred-root DIR    case folders of the same names, each with findings.json (as written by ctscope detect)
@@ -18,6 +18,8 @@ const USAGE = `eval --truth-root A --pred-root B [--json] [--kind nodule|aneurys
   --threshold T      operating threshold for the per-size/type table and FP/scan
                      (default: the model's thresholds.score, found like --model
                      <kind>: $CTSCOPE_MODELS, then bundled; else 0.5)
+  --bootstrap N      resamples of the scans for the 95 % intervals of CPM and of each
+                     sensitivity (default ${DEFAULT_BOOTSTRAP}; 0: none)
 
 FROC the LUNA16 way: a finding hits a lesion within its radius (aneurysms: at least 2 mm); each lesion
 counts once; sensitivity at 1/8..8 false positives per scan and their mean (CPM).`;
@@ -40,12 +42,22 @@ export interface EvalReport {
   missingPredictions: string[];
 }
 
+export interface EvalOptions {
+  /** Operating threshold; default: each kind's model's (defaultThreshold). */
+  threshold?: number;
+  /** Score only these cases. */
+  onlyCases?: readonly string[];
+  /** Bootstrap resamples for the intervals (default DEFAULT_BOOTSTRAP; 0: none). */
+  bootstrap?: number;
+}
+
 /**
- * FROC per lesion kind over the cases under truthRoot (only those named in `onlyCases`, where given). A case
- * without findings.json is scored as a scan with no findings and listed in `missingPredictions`; when no case
- * has one, the prediction root is the wrong folder (E_NOT_FOUND).
+ * FROC per lesion kind over the cases under truthRoot. A case without findings.json is scored as a scan with no
+ * findings and listed in `missingPredictions`; when no case has one, the prediction root is the wrong folder
+ * (E_NOT_FOUND).
  */
-export function runEval(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], threshold?: number, onlyCases?: readonly string[]): EvalReport {
+export function runEval(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], options: EvalOptions = {}): EvalReport {
+  const { threshold, onlyCases, bootstrap } = options;
   const files = listCases(truthRoot, predRoot).filter((f) => !onlyCases || onlyCases.includes(f.id));
   const missingPredictions = files.filter((f) => !f.predFile).map((f) => f.id);
   if (missingPredictions.length === files.length) {
@@ -55,7 +67,7 @@ export function runEval(truthRoot: string, predRoot: string, kinds: readonly Eva
   for (const kind of kinds) {
     const cases = loadCases(files, kind);
     if (cases.length === 0) continue;
-    report.kinds[kind] = froc(cases, { ...TASK_EVAL[kind], threshold: threshold ?? defaultThreshold(kind) });
+    report.kinds[kind] = froc(cases, { ...TASK_EVAL[kind], threshold: threshold ?? defaultThreshold(kind), bootstrap });
   }
   return report;
 }
@@ -65,7 +77,7 @@ export const evalCommand: Command = {
   summary: 'FROC evaluation of findings.json against truth.json (LUNA16 style)',
   usage: USAGE,
   async run(argv, io) {
-    const options = { 'truth-root': { type: 'string' }, 'pred-root': { type: 'string' }, json: { type: 'boolean' }, kind: { type: 'string' }, threshold: { type: 'string' } } as const;
+    const options = { 'truth-root': { type: 'string' }, 'pred-root': { type: 'string' }, json: { type: 'boolean' }, kind: { type: 'string' }, threshold: { type: 'string' }, bootstrap: { type: 'string' } } as const;
     const v = parseCommandArgs('eval', argv, options, false).values;
     if (!v['truth-root'] || !v['pred-root']) throw usageError('eval: --truth-root and --pred-root are required');
     if (v.kind !== undefined && !(EVAL_KINDS as readonly string[]).includes(v.kind)) throw usageError(`eval: --kind takes ${EVAL_KINDS.join(' or ')} (got '${v.kind}')`);
@@ -74,8 +86,13 @@ export const evalCommand: Command = {
       threshold = decimal(v.threshold);
       if (!(threshold >= 0 && threshold <= 1)) throw usageError(`eval: --threshold takes a number in [0, 1] (got '${v.threshold}')`);
     }
+    let bootstrap: number | undefined;
+    if (v.bootstrap !== undefined) {
+      bootstrap = decimal(v.bootstrap);
+      if (!(Number.isInteger(bootstrap) && bootstrap >= 0 && bootstrap <= 100_000)) throw usageError(`eval: --bootstrap takes a whole number in [0, 100000] (got '${v.bootstrap}')`);
+    }
     const kinds = v.kind ? [v.kind as EvalKind] : EVAL_KINDS;
-    const report = runEval(v['truth-root'], v['pred-root'], kinds, threshold);
+    const report = runEval(v['truth-root'], v['pred-root'], kinds, { threshold, bootstrap });
     if (Object.keys(report.kinds).length === 0) {
       throw new CtscopeError('E_NOT_FOUND', `no ${v.kind ? `${SCAN_KIND[v.kind as EvalKind]} ` : ''}scans to evaluate under the truth root`, { where: v['truth-root'] });
     }

@@ -17,6 +17,7 @@ import { synthToDirectory } from '../synth/synthesize.js';
 import type { SynthKind } from '../synth/options.js';
 import { runEval } from '../cli/eval.js';
 import { frocTable } from './table.js';
+import { median } from '../io/stats.js';
 import { CURVE_THRESHOLD, detectFolder, EVAL_SEED, type SeedRange, TRAINING_SEEDS, trainingOverlap, VALIDATION_SEEDS, validationOverlap } from './detect-folder.js';
 import { closePool } from '../workers/pool.js';
 
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     }
   }
   // With --chest 0 --cta 0 only the --extra folders run: there is nothing to score.
-  const report = plan.some(([, count]) => count > 0) ? runEval(truthRoot, predRoot, ['nodule', 'aneurysm'], undefined, ran) : null;
+  const report = plan.some(([, count]) => count > 0) ? runEval(truthRoot, predRoot, ['nodule', 'aneurysm'], { onlyCases: ran }) : null;
   const extra: { dir: string; model: string; findings: number; ms: number }[] = [];
   for (const dir of v.extra ?? []) {
     for (const pkg of [models.chest, models.cta]) {
@@ -84,7 +85,6 @@ async function main(): Promise<void> {
       extra.push({ dir, model: pkg.manifest.id, findings: det.findings.length, ms: Math.round(det.ms) });
     }
   }
-  const median = (a: number[]): number => (a.length ? [...a].sort((x, y) => x - y)[a.length >> 1]! : NaN);
   if (v.json) {
     process.stdout.write(JSON.stringify({ work, seeds: `${seed0}..`, rows, report, extra, medianMs: { chest: median(times.chest!), cta: median(times.cta!) } }, (_k, x) => (x === Infinity ? null : x), 2) + '\n');
   } else {

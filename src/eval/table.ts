@@ -1,6 +1,7 @@
 import type { FrocResult } from './froc.js';
 
 const pct = (v: number | null): string => (v === null ? '   -  ' : `${(100 * v).toFixed(1).padStart(5)}%`);
+const range = (r: readonly [number, number]): string => `${r[0].toFixed(2)}-${r[1].toFixed(2)}`;
 const fpLabel = (r: number): string => (r < 1 ? `1/${Math.round(1 / r)}` : String(r));
 
 /** The FROC result of one lesion kind as a Markdown table block. */
@@ -11,6 +12,12 @@ export function frocTable(kind: string, r: FrocResult): string {
   lines.push(`| FP/scan | ${r.sensitivities.map((s) => fpLabel(s.fpPerScan)).join(' | ')} | CPM |`);
   lines.push(`|---|${r.sensitivities.map(() => '---').join('|')}|---|`);
   lines.push(`| sensitivity | ${r.sensitivities.map((s) => s.sensitivity.toFixed(3)).join(' | ')} | **${r.cpm.toFixed(3)}** |`);
+  const ci = r.interval;
+  if (ci) {
+    lines.push(`| 95 % interval | ${ci.sensitivities.map(range).join(' | ')} | ${range(ci.cpm)} |`);
+    lines.push('');
+    lines.push(`Intervals: 2.5th-97.5th percentiles over ${ci.resamples} resamples of the ${r.scans} scans with replacement.`);
+  }
   lines.push('');
   const t = r.atThreshold;
   lines.push(`At the default threshold ${t.threshold}: sensitivity ${pct(t.sensitivity).trim()}, ${t.fpPerScan.toFixed(2)} false positives per scan` +

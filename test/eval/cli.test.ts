@@ -39,7 +39,7 @@ describe('runEval', () => {
     const all = runEval(join(root, 'truth'), join(root, 'pred'), ['nodule']);
     expect(all.kinds.nodule!.scans).toBe(2);
     expect(all.missingPredictions).toEqual(['c2']);
-    const one = runEval(join(root, 'truth'), join(root, 'pred'), ['nodule'], undefined, ['c1']);
+    const one = runEval(join(root, 'truth'), join(root, 'pred'), ['nodule'], { onlyCases: ['c1'] });
     expect(one.kinds.nodule!.scans).toBe(1);
     expect(one.missingPredictions).toEqual([]);
   });
@@ -58,6 +58,12 @@ describe('ctscope eval', () => {
     // Sensitivity 1 from 0 FP/scan on; the FP enters at 0.5 FP/scan.
     expect(r.kinds.nodule.cpm).toBe(1);
     expect(r.kinds.nodule.atThreshold.fpPerScan).toBe(0.5);
+    // Resamples that drew c2 twice hold no nodule and are skipped (about a quarter of them); the rest find it first.
+    expect(r.kinds.nodule.interval.cpm).toEqual([1, 1]);
+    expect(r.kinds.nodule.interval.resamples).toBeGreaterThan(650);
+    expect(r.kinds.nodule.interval.resamples).toBeLessThan(850);
+    // One scan: no interval.
+    expect(r.kinds.aneurysm.interval).toBeNull();
     expect(r.kinds.aneurysm.scans).toBe(1);
     expect(r.kinds.aneurysm.atThreshold.sensitivity).toBe(1);
   });
@@ -67,11 +73,18 @@ describe('ctscope eval', () => {
     expect(out).toContain('### nodule: 2 scans, 1 lesions, 2 findings');
     expect(out).toContain('| sensitivity | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | **1.000** |');
     expect(out).not.toContain('aneurysm');
+    expect(out).toContain('| 95 % interval | 1.00-1.00 | 1.00-1.00 |');
+    expect(out).toMatch(/Intervals: 2.5th-97.5th percentiles over \d+ resamples of the 2 scans with replacement/);
+    const none = await run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'pred'), '--kind', 'nodule', '--bootstrap', '0']);
+    expect(none.out).not.toContain('interval');
   });
 
   it('rejects bad usage with coded errors', async () => {
     await expect(run(['--truth-root', join(root, 'truth')])).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'pred'), '--kind', 'polyp'])).rejects.toMatchObject({ code: 'E_USAGE' });
+    for (const n of ['-1', '2.5', 'many', '1e9']) {
+      await expect(run(['--truth-root', join(root, 'truth'), '--pred-root', join(root, 'pred'), '--bootstrap', n])).rejects.toMatchObject({ code: 'E_USAGE' });
+    }
     await expect(run(['--truth-root', join(root, 'nope'), '--pred-root', join(root, 'pred')])).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     write(join(root, 'bad', 'c1', 'findings.json'), { findings: [{ kind: 'nodule', centerLps: [1, 2] , score: 1 }] });
     const badFile = join(root, 'bad', 'c1', 'findings.json');

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { froc, matchCase, sensitivityAt, TASK_EVAL, type EvalCase } from '../../src/eval/froc.js';
+import { quantile } from '../../src/io/stats.js';
+import { Rng } from '../../src/synth/rng.js';
 
 // Two scans, four lesions; scores chosen so the curve can be followed by hand.
 const cases: EvalCase[] = [
@@ -117,6 +119,53 @@ describe('FROC (LUNA16 rules)', () => {
 
   it('refuses an empty scan list', () => {
     expect(() => froc([])).toThrow(/at least one scan/);
+  });
+});
+
+describe('FROC bootstrap intervals', () => {
+  // Ten scans of varied difficulty: scan i has lesion(s) scored by i and false positives that grow with i.
+  const many: EvalCase[] = Array.from({ length: 10 }, (_, i) => ({
+    id: `s${i}`,
+    truths: [{ centerLps: [0, 0, 0], diameterMm: 8 }, ...(i % 3 === 0 ? [{ centerLps: [40, 0, 0] as [number, number, number], diameterMm: 5 }] : [])],
+    findings: [
+      { centerLps: [1, 0, 0], score: 0.3 + 0.07 * i },
+      ...(i % 2 ? [{ centerLps: [40, 1, 0] as [number, number, number], score: 0.95 - 0.05 * i }] : []),
+      ...Array.from({ length: i }, (_, k) => ({ centerLps: [100 + 10 * k, 0, 0] as [number, number, number], score: 0.2 + 0.08 * k })),
+    ],
+  }));
+
+  it('equals the FROC of each resample of the scans taken explicitly, at the 2.5th and 97.5th percentiles', () => {
+    const r = froc(many, { bootstrap: 200 });
+    // The same draws as the implementation (seed 16, scan by scan), resampled by copying the cases.
+    const rng = new Rng(16);
+    const cpms: number[] = [];
+    const at1: number[] = [];
+    for (let b = 0; b < 200; b++) {
+      const sample = many.map(() => many[rng.int(0, many.length - 1)]!);
+      const f = froc(sample, { bootstrap: 0 });
+      cpms.push(f.cpm);
+      at1.push(f.sensitivities[3]!.sensitivity);
+    }
+    expect(r.interval!.resamples).toBe(200);
+    expect(r.interval!.cpm[0]).toBeCloseTo(quantile(cpms, 0.025), 12);
+    expect(r.interval!.cpm[1]).toBeCloseTo(quantile(cpms, 0.975), 12);
+    expect(r.interval!.sensitivities[3]![0]).toBeCloseTo(quantile(at1, 0.025), 12);
+    expect(r.interval!.sensitivities[3]![1]).toBeCloseTo(quantile(at1, 0.975), 12);
+    expect(r.interval!.cpm[0]).toBeLessThan(r.cpm);
+    expect(r.interval!.cpm[1]).toBeGreaterThan(r.cpm);
+    // Reproducible: the same cases give the same intervals.
+    expect(froc(many, { bootstrap: 200 }).interval).toEqual(r.interval);
+  });
+
+  it('collapses to the point estimate when every scan is alike, and is absent for one scan or bootstrap 0', () => {
+    const alike = Array.from({ length: 6 }, (_, i) => ({ ...cases[0]!, id: `a${i}` }));
+    const r = froc(alike);
+    expect(r.interval!.resamples).toBe(1000);
+    expect(r.interval!.cpm[0]).toBeCloseTo(r.cpm, 12);
+    expect(r.interval!.cpm[1]).toBeCloseTo(r.cpm, 12);
+    expect(froc([cases[0]!]).interval).toBeNull();
+    expect(froc(cases, { bootstrap: 0 }).interval).toBeNull();
+    expect(() => froc(cases, { bootstrap: 2.5 })).toThrow(/whole number/);
   });
 });
 
