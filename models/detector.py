@@ -264,7 +264,7 @@ def load_net(path):
 
 
 def export(net_or_weights, cfg, out_dir, manifest):
-    """Writes out_dir/model.onnx (opset 13, dynamic batch and spatial axes) and manifest.json with its sha256."""
+    """Writes out_dir/model.onnx (opset 13, dynamic batch axis, fixed patch) and manifest.json with its sha256."""
     if isinstance(net_or_weights, str):
         net = load_net(net_or_weights)
     else:
