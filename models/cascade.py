@@ -9,7 +9,7 @@ package's model.onnx; its score is its heatmap's maximum over the centre's 3^3 v
 voxel away from the first stage's) or `cls:FILE.onnx[@W]` (a train_refine.py classifier with a logit output,
 given the cube's central crop of its own input size). W weights the member (default 1).
 The final score is FIRST_WEIGHT x the first stage's score + (1 - FIRST_WEIGHT) x the members' weighted mean
-(manifest refine.combine 'mean'); with heat members only and FIRST_WEIGHT = 1 / (members + 1), every network
+(manifest refine.combine 'mean'; with FIRST_WEIGHT 0, combine 'refine': the members' score alone); with heat members only and FIRST_WEIGHT = 1 / (members + 1), every network
 counts alike. That is an ensemble that runs the extra networks only where the first stage found something: a
 full-volume ensemble costs one sliding window per member, this one CROP^3 cube per candidate and member.
 CROP must be a multiple of 4 (the heatmap network's two stride-2 levels). Every member sees the cube windowed as the
@@ -17,10 +17,16 @@ package's first stage (input.channels, on its grid): a weights.pt member must be
 member with a manifest.json beside it is checked against it. Keep a copy of a package's refine.onnx that is to be
 a member: this writes over the package's refine.onnx.
 Needs Debian's python3-onnx besides python3-torch.
-Environment: PKG_DIR (default models/<task>), CANDIDATES (default 50), CANDIDATE_SCORE (default 0.05), BATCH (8).
+FLIPS (1, 4 or 8; default 1) adds test-time augmentation: every member also sees the cube mirrored along each axis
+(4: the cube and its three single-axis mirrors; 8: every combination of axes), its heatmaps are mirrored back and
+averaged (a classifier's probabilities are averaged), at FLIPS times the member's cost. The networks are trained with
+random flips, so every view is one they know.
+Environment: PKG_DIR (default models/<task>), CANDIDATES (default 50), CANDIDATE_SCORE (default 0.05), BATCH (8),
+FLIPS (1).
 """
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -76,10 +82,59 @@ def cube_slice(nodes, inits, src, dst, lo, size, tag):
     nodes.append(helper.make_node('Slice', [src, f'{tag}_starts', f'{tag}_ends', f'{tag}_axes'], [dst]))
 
 
-def build(members, crop):
-    """One ONNX graph: crop [N, 1, S, S, S] -> score [N, 1], the members' weighted mean."""
+def flip_views(flips):
+    """The mirrored views as tuples of spatial axes to reverse; the first is the cube itself."""
+    if flips == 1:
+        return [()]
+    if flips == 4:
+        return [(), (2,), (3,), (4,)]
+    if flips == 8:
+        return [a for k in range(4) for a in itertools.combinations((2, 3, 4), k)]
+    sys.exit('FLIPS must be 1, 4 or 8')
+
+
+def mirror(nodes, inits, src, dst, axes, tag):
+    """dst = src reversed along axes (a Slice with step -1)."""
+    k = len(axes)
+    for name, v in (('starts', [-1] * k), ('ends', [-(2 ** 63)] * k), ('axes', list(axes)), ('steps', [-1] * k)):
+        inits.append(numpy_helper.from_array(np.array(v, dtype=np.int64), f'{tag}_{name}'))
+    nodes.append(helper.make_node('Slice', [src] + [f'{tag}_{n}' for n in ('starts', 'ends', 'axes', 'steps')], [dst]))
+
+
+def to_views(nodes, inits, src, dst, views, tag):
+    """dst = the views of src stacked along the batch axis: [V x N, ...], view-major."""
+    if len(views) == 1:
+        nodes.append(helper.make_node('Identity', [src], [dst]))
+        return
+    names = []
+    for v, axes in enumerate(views):
+        names.append(src if not axes else f'{tag}_v{v}')
+        if axes:
+            mirror(nodes, inits, src, names[-1], axes, f'{tag}_v{v}')
+    nodes.append(helper.make_node('Concat', names, [dst], axis=0))
+
+
+def from_views(nodes, inits, src, views, tag, back):
+    """The sum over views of src's [V x N, ...] blocks, each mirrored back first when back is set; src if one view."""
+    if len(views) == 1:
+        return src
+    dst = f'{tag}_sum'
+    parts = [f'{tag}_p{v}' for v in range(len(views))]
+    nodes.append(helper.make_node('Split', [src], parts, axis=0))
+    names = []
+    for v, axes in enumerate(views):
+        names.append(f'{tag}_b{v}' if back and axes else parts[v])
+        if back and axes:
+            mirror(nodes, inits, parts[v], names[-1], axes, f'{tag}_b{v}')
+    nodes.append(helper.make_node('Sum', names, [dst]))
+    return dst
+
+
+def build(members, crop, flips=1):
+    """One ONNX graph: crop [N, 1, S, S, S] -> score [N, 1], the members' weighted mean (each averaged over views)."""
     pre, post, inits, graphs, scores = [], [], [], [], []  # nodes before the members' bodies (from the crop) and after
     total = sum(w for _, _, w in members)
+    views = flip_views(flips)
     for i, (kind, path, w) in enumerate(members):
         p = f'm{i}_'
         raw = heat_onnx(path) if kind == 'heat' else onnx.load(path)
@@ -93,18 +148,23 @@ def build(members, crop):
         if kind == 'heat':
             free_dims(inp)
             free_dims(out)
-            pre.append(helper.make_node('Identity', ['crop'], [inp.name]))
-            cube_slice(post, inits, out.name, f'{p}centre', crop // 2 - 1, 3, f'{p}c')
+            to_views(pre, inits, 'crop', inp.name, views, f'{p}in')
+            heat = from_views(post, inits, out.name, views, f'{p}out', back=True)
+            cube_slice(post, inits, heat, f'{p}centre', crop // 2 - 1, 3, f'{p}c')
             post.append(helper.make_node('ReduceMax', [f'{p}centre'], [f'{p}max'], axes=[2, 3, 4], keepdims=0))
             score = f'{p}max'
         else:
             s = inp.type.tensor_type.shape.dim[2].dim_value
             if not s or s > crop:
                 sys.exit(f'{path}: input cube {s}, at most {crop} expected')
-            cube_slice(pre, inits, 'crop', inp.name, crop // 2 - s // 2, s, f'{p}c')
+            sub = inp.name if len(views) == 1 else f'{p}sub'
+            cube_slice(pre, inits, 'crop', sub, crop // 2 - s // 2, s, f'{p}c')
+            if sub != inp.name:
+                to_views(pre, inits, sub, inp.name, views, f'{p}in')
             post.append(helper.make_node('Sigmoid', [out.name], [f'{p}prob']))
-            score = f'{p}prob'
-        inits.append(numpy_helper.from_array(np.array(w / total, dtype=np.float32), f'{p}w'))
+            score = from_views(post, inits, f'{p}prob', views, f'{p}out', back=False)
+        # The views' sum is averaged here, with the member's weight.
+        inits.append(numpy_helper.from_array(np.array(w / total / len(views), dtype=np.float32), f'{p}w'))
         post.append(helper.make_node('Mul', [score, f'{p}w'], [f'{p}weighted']))
         scores.append(f'{p}weighted')
         graphs.append(g)
@@ -151,18 +211,24 @@ def main():
         if p.endswith('.onnx'):
             same_input(p, m)
     # Built in memory before anything is written, so a failure leaves the package as it was.
-    data = build(members, crop).SerializeToString()
+    flips = int(os.environ.get('FLIPS', 1))
+    data = build(members, crop, flips).SerializeToString()
     path = os.path.join(pkg, 'refine.onnx')
     refine = {'file': 'refine.onnx', 'sha256': hashlib.sha256(data).hexdigest(), 'input': 'crop', 'output': 'score',
               'activation': 'none', 'patchSize': crop, 'candidates': int(os.environ.get('CANDIDATES', 50)),
               'candidateScore': float(os.environ.get('CANDIDATE_SCORE', 0.05)), 'combine': 'mean',
               'firstWeight': round(first_weight, 4), 'batch': int(os.environ.get('BATCH', 8))}
+    if first_weight == 0:
+        # The second stage's score alone: the manifest says so plainly (reports: "its score alone").
+        refine['combine'] = 'refine'
+        del refine['firstWeight']
     out = with_refine(m, refine)
     out['version'] = version
     with open(path, 'wb') as f:
         f.write(data)
     write_manifest(mpath, out)
-    print(f'wrote {path}: {len(data)} bytes, {len(members)} member(s), crop {crop}, first weight {first_weight}')
+    print(f'wrote {path}: {len(data)} bytes, {len(members)} member(s), crop {crop}, first weight {first_weight}, '
+          f'{flips} view(s)')
     print('check the manifest\'s description, trainingData and thresholds.score: they are kept as they were')
 
 
