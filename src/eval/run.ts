@@ -18,7 +18,7 @@ import type { SynthKind } from '../synth/options.js';
 import { runEval } from '../cli/eval.js';
 import { frocTable } from './table.js';
 import { median } from '../io/stats.js';
-import { CURVE_THRESHOLD, detectFolder, EVAL_SEED, type SeedRange, TRAINING_SEEDS, trainingOverlap, VALIDATION_SEEDS, validationOverlap } from './detect-folder.js';
+import { CURVE_THRESHOLD, detectFolder, EVAL_COUNT, EVAL_SEED, type SeedRange, TRAINING_SEEDS, trainingOverlap, VALIDATION_SEEDS, validationOverlap } from './detect-folder.js';
 import { closePool } from '../workers/pool.js';
 
 /** A phantom of an earlier run in --work is reused only at the asked matrix size. */
@@ -35,8 +35,8 @@ function reusable(truthFile: string, rows: number): boolean {
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
-      chest: { type: 'string', default: '20' },
-      cta: { type: 'string', default: '20' },
+      chest: { type: 'string', default: String(EVAL_COUNT) },
+      cta: { type: 'string', default: String(EVAL_COUNT) },
       seed: { type: 'string', default: String(EVAL_SEED) },
       rows: { type: 'string', default: '320' },
       work: { type: 'string' },

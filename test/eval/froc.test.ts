@@ -171,9 +171,11 @@ describe('FROC bootstrap intervals', () => {
 
 describe('evaluation seeds', () => {
   it('the reported evaluation and the validation seeds lie outside every training range; overlaps are named', async () => {
-    const { EVAL_SEED, trainingOverlap, validationOverlap, VALIDATION_SEEDS } = await import('../../src/eval/detect-folder.js');
-    expect(trainingOverlap(EVAL_SEED, 20)).toEqual([]);
-    expect(validationOverlap(EVAL_SEED, 20)).toEqual([]);
+    const { EVAL_COUNT, EVAL_SEED, trainingOverlap, validationOverlap, VALIDATION_SEEDS } = await import('../../src/eval/detect-folder.js');
+    expect(trainingOverlap(EVAL_SEED, EVAL_COUNT)).toEqual([]);
+    expect(validationOverlap(EVAL_SEED, EVAL_COUNT)).toEqual([]);
+    // One more would reach the validation seeds 5100-5119.
+    expect(validationOverlap(EVAL_SEED, EVAL_COUNT + 1)).toEqual([[5100, 5119]]);
     for (const [lo, hi] of VALIDATION_SEEDS) expect(trainingOverlap(lo, hi - lo + 1)).toEqual([]);
     expect(validationOverlap(5000, 20)).toEqual([[5000, 5019]]);
     expect(validationOverlap(5090, 20)).toEqual([[5100, 5119]]);
