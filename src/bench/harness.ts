@@ -1,5 +1,6 @@
 import { Bench } from 'tinybench';
 import { throwIfAborted } from '../errors.js';
+import { taskController } from '../io/abort.js';
 import { cpus, totalmem, platform, arch } from 'node:os';
 
 /**
@@ -117,6 +118,29 @@ export function setRunSignal(signal: AbortSignal | undefined): void {
 export function checkRun(): void {
   throwIfAborted(runSignal, 'benchmark');
 }
+/**
+ * Runs tinybench benches that stop at the run's signal. Each Bench adds an abort listener to the signal it is given
+ * and never removes it, so they get a signal of their own that follows the run's through one listener, removed
+ * when they are done (a full run measures dozens: Node warned of a listener leak past ten).
+ */
+async function runBenches(make: (signal: AbortSignal | undefined) => Bench[]): Promise<Bench[]> {
+  if (!runSignal) {
+    const benches = make(undefined);
+    for (const b of benches) await b.run();
+    return benches;
+  }
+  const { controller, release } = taskController(runSignal);
+  try {
+    const benches = make(controller.signal);
+    for (const b of benches) {
+      await b.run();
+      checkRun();
+    }
+    return benches;
+  } finally {
+    release();
+  }
+}
 
 export async function measure(
   stage: string,
@@ -132,10 +156,13 @@ export async function measure(
     (globalThis as { gc?: () => void }).gc?.();
     peakRss = process.memoryUsage.rss();
     const timer = rssTimer();
-    const bench = new Bench({ iterations: options.iterations ?? 5, time: options.time ?? 0, warmupIterations: 1, warmupTime: 0, throws: true, ...(runSignal ? { signal: runSignal } : {}) });
-    bench.add(t.name, t.fn, { beforeEach: turn });
+    let bench: Bench;
     try {
-      await bench.run();
+      [bench] = await runBenches((signal) => {
+        const b = new Bench({ iterations: options.iterations ?? 5, time: options.time ?? 0, warmupIterations: 1, warmupTime: 0, throws: true, ...(signal ? { signal } : {}) });
+        b.add(t.name, t.fn, { beforeEach: turn });
+        return [b];
+      }) as [Bench];
     } finally {
       clearInterval(timer);
     }
@@ -172,19 +199,19 @@ export async function measureBaselines(): Promise<Baselines> {
   const n = (256 * 2 ** 20) / 4;
   const a = new Float32Array(n).fill(1);
   const b = new Float32Array(n);
-  const stop = runSignal ? { signal: runSignal } : {};
-  const copy = new Bench({ iterations: 10, time: 0, ...stop });
-  copy.add('memcpy', () => b.set(a), { beforeEach: turn });
-  const scalar = new Bench({ iterations: 10, time: 0, ...stop });
-  scalar.add('scalar', () => {
-    // A fixed dependent chain of float ops; the JIT cannot vectorise or drop it.
-    let x = 0.5;
-    for (let i = 0; i < 20_000_000; i++) x = x * 1.0000001 + 1e-9;
-    if (x === 42) console.log(x);
-  }, { beforeEach: turn });
-  await copy.run();
-  checkRun();
-  await scalar.run();
+  const [copy, scalar] = (await runBenches((signal) => {
+    const stop = signal ? { signal } : {};
+    const c = new Bench({ iterations: 10, time: 0, ...stop });
+    c.add('memcpy', () => b.set(a), { beforeEach: turn });
+    const s = new Bench({ iterations: 10, time: 0, ...stop });
+    s.add('scalar', () => {
+      // A fixed dependent chain of float ops; the JIT cannot vectorise or drop it.
+      let x = 0.5;
+      for (let i = 0; i < 20_000_000; i++) x = x * 1.0000001 + 1e-9;
+      if (x === 42) console.log(x);
+    }, { beforeEach: turn });
+    return [c, s];
+  })) as [Bench, Bench];
   checkRun();
   const copyMs = (copy.tasks[0]!.result as unknown as { latency: { p50: number } }).latency.p50;
   const scalarMs = (scalar.tasks[0]!.result as unknown as { latency: { p50: number } }).latency.p50;

@@ -46,3 +46,23 @@ describe('benchmark regression guard', () => {
     expect(checkableRows([fresh, steady], 0.5)).toEqual({ checkable: [fresh, steady], skipped: [] });
   });
 });
+
+describe('benchmark harness and the run signal', () => {
+  it('leaves no abort listener on the run signal however many rows it measures, and still stops at it', async () => {
+    const { getEventListeners } = await import('node:events');
+    const { measure, setRunSignal } = await import('../../src/bench/harness.js');
+    const run = new AbortController();
+    setRunSignal(run.signal);
+    try {
+      const baselines = { memcpyGBs: 10, scalarMs: 80, faultUsPerPage: 1 };
+      // tinybench adds a listener to the signal each Bench is given and never removes it: more than ten rows on
+      // the run's own signal made Node warn of a leak.
+      for (let i = 0; i < 12; i++) await measure('t', [{ name: `row ${i}`, fn: () => undefined }], baselines, { iterations: 2 });
+      expect(getEventListeners(run.signal, 'abort')).toHaveLength(0);
+      run.abort();
+      await expect(measure('t', [{ name: 'after', fn: () => undefined }], baselines, { iterations: 2 })).rejects.toMatchObject({ code: 'E_ABORTED' });
+    } finally {
+      setRunSignal(undefined);
+    }
+  });
+});
