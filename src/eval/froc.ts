@@ -116,7 +116,7 @@ export interface FrocResult {
   sensitivities: { fpPerScan: number; sensitivity: number }[];
   /** Mean of those sensitivities (competition performance metric). */
   cpm: number;
-  /** Null when `bootstrap` is 0 or there is only one scan. */
+  /** Null when `bootstrap` is 0, there is only one scan, or no resample holds a lesion. */
   interval: FrocInterval | null;
   /** Best sensitivity reachable with every finding kept, and the FP/scan it costs. */
   maxSensitivity: number;
