@@ -20,7 +20,9 @@ Needs Debian's python3-onnx besides python3-torch.
 FLIPS (1, 4 or 8; default 1) adds test-time augmentation: every member also sees the cube mirrored along each axis
 (4: the cube and its three single-axis mirrors; 8: every combination of axes), its heatmaps are mirrored back and
 averaged (a classifier's probabilities are averaged), at FLIPS times the member's cost. The networks are trained with
-random flips, so every view is one they know.
+random flips, so every view is one they know. This is done in the graph, not with the manifest's window.tta (the
+sliding window's flips): a heatmap must be mirrored back and averaged before its centre maximum, which the runtime
+never sees.
 Environment: PKG_DIR (default models/<task>), CANDIDATES (default 50), CANDIDATE_SCORE (default 0.05), BATCH (8),
 FLIPS (1).
 """

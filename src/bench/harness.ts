@@ -119,16 +119,11 @@ export function checkRun(): void {
   throwIfAborted(runSignal, 'benchmark');
 }
 /**
- * Runs tinybench benches that stop at the run's signal. Each Bench adds an abort listener to the signal it is given
- * and never removes it, so they get a signal of their own that follows the run's through one listener, removed
- * when they are done (a full run measures dozens: Node warned of a listener leak past ten).
+ * Runs tinybench benches, in order, that stop at the run's signal. Each Bench adds an abort listener to the signal
+ * it is given and never removes it, so they get a signal of their own that follows the run's through one listener,
+ * removed when they are done (a full run measures dozens: Node warned of a listener leak past ten).
  */
-async function runBenches(make: (signal: AbortSignal | undefined) => Bench[]): Promise<Bench[]> {
-  if (!runSignal) {
-    const benches = make(undefined);
-    for (const b of benches) await b.run();
-    return benches;
-  }
+async function runBenches<T extends Bench[]>(make: (signal: AbortSignal) => T): Promise<T> {
   const { controller, release } = taskController(runSignal);
   try {
     const benches = make(controller.signal);
@@ -158,15 +153,14 @@ export async function measure(
     const timer = rssTimer();
     let bench: Bench;
     try {
-      [bench] = await runBenches((signal) => {
-        const b = new Bench({ iterations: options.iterations ?? 5, time: options.time ?? 0, warmupIterations: 1, warmupTime: 0, throws: true, ...(signal ? { signal } : {}) });
+      [bench] = await runBenches((signal): [Bench] => {
+        const b = new Bench({ iterations: options.iterations ?? 5, time: options.time ?? 0, warmupIterations: 1, warmupTime: 0, throws: true, signal });
         b.add(t.name, t.fn, { beforeEach: turn });
         return [b];
-      }) as [Bench];
+      });
     } finally {
       clearInterval(timer);
     }
-    checkRun();
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
     const r = bench.tasks[0]!.result as unknown as { latency: { p50: number; min: number; p75: number; max: number; samplesCount: number } };
     const lat = r.latency;
@@ -199,11 +193,10 @@ export async function measureBaselines(): Promise<Baselines> {
   const n = (256 * 2 ** 20) / 4;
   const a = new Float32Array(n).fill(1);
   const b = new Float32Array(n);
-  const [copy, scalar] = (await runBenches((signal) => {
-    const stop = signal ? { signal } : {};
-    const c = new Bench({ iterations: 10, time: 0, ...stop });
+  const [copy, scalar] = await runBenches((signal): [Bench, Bench] => {
+    const c = new Bench({ iterations: 10, time: 0, signal });
     c.add('memcpy', () => b.set(a), { beforeEach: turn });
-    const s = new Bench({ iterations: 10, time: 0, ...stop });
+    const s = new Bench({ iterations: 10, time: 0, signal });
     s.add('scalar', () => {
       // A fixed dependent chain of float ops; the JIT cannot vectorise or drop it.
       let x = 0.5;
@@ -211,8 +204,7 @@ export async function measureBaselines(): Promise<Baselines> {
       if (x === 42) console.log(x);
     }, { beforeEach: turn });
     return [c, s];
-  })) as [Bench, Bench];
-  checkRun();
+  });
   const copyMs = (copy.tasks[0]!.result as unknown as { latency: { p50: number } }).latency.p50;
   const scalarMs = (scalar.tasks[0]!.result as unknown as { latency: { p50: number } }).latency.p50;
   return { memcpyGBs: (n * 4) / 1e9 / (copyMs / 1000), scalarMs, faultUsPerPage: faultCost() };
