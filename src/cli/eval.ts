@@ -3,16 +3,21 @@ import { oneLineSafe } from '../io/printable.js';
 import { decimal } from '../io/decimal.js';
 import { DEFAULT_BOOTSTRAP, froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
 import { EVAL_KINDS, SCAN_KIND, listCases, loadCases, type EvalKind } from '../eval/cases.js';
+import { CURVE_THRESHOLD, detectCases } from '../eval/detect-folder.js';
+import { closeRunners } from '../inference/runner.js';
 import { frocTable } from '../eval/table.js';
 import { readManifest } from '../inference/manifest.js';
 import { CtscopeError, isCtscopeError } from '../errors.js';
 import { resolveModelDir } from '../inference/model.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 
-const USAGE = `eval --truth-root A --pred-root B [--json] [--kind nodule|aneurysm] [--threshold T] [--bootstrap N]
+const USAGE = `eval --truth-root A --pred-root B [--detect] [--json] [--kind nodule|aneurysm] [--threshold T] [--bootstrap N]
 
   --truth-root DIR   case folders, each with truth.json (as written by ctscope synth)
   --pred-root DIR    case folders of the same names, each with findings.json (as written by ctscope detect)
+  --detect           first run the models (nodule, aneurysm; found as detect --model finds them) on
+                     the DICOM series in each case folder, down to score ${CURVE_THRESHOLD} for the whole
+                     curve, writing <pred-root>/<case>/findings.json: to score phantoms from elsewhere
   --json             print the results as JSON
   --kind K           evaluate only nodules or only aneurysms (default: every kind with scans)
   --threshold T      operating threshold for the per-size/type table and FP/scan
@@ -77,7 +82,7 @@ export const evalCommand: Command = {
   summary: 'FROC evaluation of findings.json against truth.json (LUNA16 style)',
   usage: USAGE,
   async run(argv, io) {
-    const options = { 'truth-root': { type: 'string' }, 'pred-root': { type: 'string' }, json: { type: 'boolean' }, kind: { type: 'string' }, threshold: { type: 'string' }, bootstrap: { type: 'string' } } as const;
+    const options = { 'truth-root': { type: 'string' }, 'pred-root': { type: 'string' }, detect: { type: 'boolean' }, json: { type: 'boolean' }, kind: { type: 'string' }, threshold: { type: 'string' }, bootstrap: { type: 'string' } } as const;
     const v = parseCommandArgs('eval', argv, options, false).values;
     if (!v['truth-root'] || !v['pred-root']) throw usageError('eval: --truth-root and --pred-root are required');
     if (v.kind !== undefined && !(EVAL_KINDS as readonly string[]).includes(v.kind)) throw usageError(`eval: --kind takes ${EVAL_KINDS.join(' or ')} (got '${v.kind}')`);
@@ -92,6 +97,16 @@ export const evalCommand: Command = {
       if (!(Number.isInteger(bootstrap) && bootstrap >= 0 && bootstrap <= 100_000)) throw usageError(`eval: --bootstrap takes a whole number in [0, 100000] (got '${v.bootstrap}')`);
     }
     const kinds = v.kind ? [v.kind as EvalKind] : EVAL_KINDS;
+    if (v.detect) {
+      try {
+        await detectCases(v['truth-root'], v['pred-root'], kinds, {
+          signal: io.signal,
+          onCase: (id, o) => io.err('error' in o ? `${oneLineSafe(id)}: skipped: ${o.error.code}: ${oneLineSafe(o.error.message)}` : `${oneLineSafe(id)}: ${o.findings} findings above ${CURVE_THRESHOLD} (${(o.ms / 1000).toFixed(1)} s)`),
+        });
+      } finally {
+        await closeRunners();
+      }
+    }
     const report = runEval(v['truth-root'], v['pred-root'], kinds, { threshold, bootstrap });
     if (Object.keys(report.kinds).length === 0) {
       throw new CtscopeError('E_NOT_FOUND', `no ${v.kind ? `${SCAN_KIND[v.kind as EvalKind]} ` : ''}scans to evaluate under the truth root`, { where: v['truth-root'] });

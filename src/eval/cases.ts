@@ -82,6 +82,12 @@ export function readPredictions(file: string, kind: EvalKind, parsed: unknown = 
 /** Phantom kind (truth.json `kind`) whose scans a lesion kind is scored on. */
 export const SCAN_KIND: Readonly<Record<EvalKind, string>> = { nodule: 'chest', aneurysm: 'cta' };
 
+/** The scan kind a truth.json names (chest, cta), or undefined where it names none. */
+export function scanKindOf(truthFile: string): string | undefined {
+  const kind = (readJson(truthFile) as { kind?: unknown } | null)?.kind;
+  return typeof kind === 'string' ? kind : undefined;
+}
+
 /**
  * Cases of one kind. A truth.json that names its phantom kind (chest, cta) counts as a scan only for the
  * lesion kind of that phantom; one without `kind` counts for every lesion kind. A scan without lesions

@@ -1,8 +1,13 @@
 /** Detection on one DICOM folder the way `ctscope detect` does it, with a low score floor for FROC curves. */
 import { detect as detectOnGrid } from '../inference/infer.js';
-import type { ModelPackage } from '../inference/model.js';
+import { loadModel, type ModelPackage } from '../inference/model.js';
 import { loadSeries } from '../ingest/load.js';
 import { modelGrid } from '../pipeline/grid.js';
+import { ensureDir } from '../io/dirs.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { dirname, join } from 'node:path';
+import { isCtscopeError, type CtscopeError } from '../errors.js';
+import { listCases, SCAN_KIND, scanKindOf, type EvalKind } from './cases.js';
 
 /** Scores kept for the FROC curve: far below any operating threshold. */
 export const CURVE_THRESHOLD = 0.02;
@@ -50,16 +55,52 @@ export interface CaseDetection {
 }
 
 /** Runs packages on one DICOM folder, keeping every finding above `floor` (the curve needs low scores too). */
-export async function detectFolder(dir: string, pkgs: readonly ModelPackage[], floor = CURVE_THRESHOLD): Promise<CaseDetection> {
+export async function detectFolder(dir: string, pkgs: readonly ModelPackage[], floor = CURVE_THRESHOLD, signal?: AbortSignal): Promise<CaseDetection> {
   const t0 = performance.now();
-  const volume = await loadSeries(dir);
+  const volume = await loadSeries(dir, { signal });
   const findings: CaseDetection['findings'] = [];
   for (const pkg of pkgs) {
     const low: ModelPackage = { ...pkg, manifest: { ...pkg.manifest, thresholds: { ...pkg.manifest.thresholds, score: floor, maxFindings: floor < pkg.manifest.thresholds.score ? CURVE_MAX_FINDINGS : pkg.manifest.thresholds.maxFindings } } };
-    const grid = await modelGrid(volume, pkg);
-    const r = await detectOnGrid(grid, volume, low, { mask: 'organ' });
+    const grid = await modelGrid(volume, pkg, { signal });
+    const r = await detectOnGrid(grid, volume, low, { mask: 'organ', signal });
     for (const f of r.findings) findings.push({ kind: f.kind, model: pkg.manifest.id, score: f.score, centerLps: [...f.centerLps], diameterMm: f.diameterMm });
   }
   return { findings, ms: performance.now() - t0 };
 }
 
+
+/** A case's findings.json under a prediction root, in the shape `ctscope eval` reads, written atomically. */
+export async function writeCasePredictions(predRoot: string, id: string, findings: CaseDetection['findings'], signal?: AbortSignal): Promise<void> {
+  await ensureDir(join(predRoot, id));
+  await writeFileAtomic(join(predRoot, id, 'findings.json'), JSON.stringify({ findings }, null, 1) + '\n', signal);
+}
+
+export interface DetectCasesOptions {
+  signal?: AbortSignal;
+  /** Called after each case: its findings above the curve's floor, or the coded error that skipped it. */
+  onCase?: (id: string, outcome: { findings: number; ms: number } | { error: CtscopeError }) => void;
+}
+
+/**
+ * Runs each kind's model on the DICOM series of every case folder under truthRoot (beside its truth.json) and
+ * writes <predRoot>/<case>/findings.json with every finding down to CURVE_THRESHOLD. A truth.json that names its
+ * scan kind (chest, cta) gets only that kind's model. A case whose series cannot be read is reported through
+ * onCase and left without findings.json (runEval then scores it as a scan with no findings and lists it).
+ */
+export async function detectCases(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], options: DetectCasesOptions = {}): Promise<void> {
+  await ensureDir(predRoot);
+  const models = new Map(kinds.map((k) => [k, loadModel(k)] as const));
+  for (const c of listCases(truthRoot, predRoot)) {
+    const scan = scanKindOf(c.truthFile);
+    const pkgs = kinds.filter((k) => scan === undefined || scan === SCAN_KIND[k]).map((k) => models.get(k)!);
+    if (pkgs.length === 0) continue;
+    try {
+      const det = await detectFolder(dirname(c.truthFile), pkgs, CURVE_THRESHOLD, options.signal);
+      await writeCasePredictions(predRoot, c.id, det.findings, options.signal);
+      options.onCase?.(c.id, { findings: det.findings.length, ms: det.ms });
+    } catch (e) {
+      if (!isCtscopeError(e) || e.code === 'E_ABORTED' || options.signal?.aborted) throw e;
+      options.onCase?.(c.id, { error: e });
+    }
+  }
+}

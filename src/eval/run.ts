@@ -6,7 +6,7 @@
  *   node dist/eval/run.js [--chest N] [--cta N] [--seed S] [--rows R] [--work DIR] [--keep] [--json]
  *                         [--extra DIR ...]
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { ensureDir } from '../io/dirs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import type { SynthKind } from '../synth/options.js';
 import { runEval } from '../cli/eval.js';
 import { frocTable } from './table.js';
 import { median } from '../io/stats.js';
-import { CURVE_THRESHOLD, detectFolder, EVAL_COUNT, EVAL_SEED, type SeedRange, TRAINING_SEEDS, trainingOverlap, VALIDATION_SEEDS, validationOverlap } from './detect-folder.js';
+import { CURVE_THRESHOLD, detectFolder, EVAL_COUNT, writeCasePredictions, EVAL_SEED, type SeedRange, TRAINING_SEEDS, trainingOverlap, VALIDATION_SEEDS, validationOverlap } from './detect-folder.js';
 import { closePool } from '../workers/pool.js';
 
 /** A phantom of an earlier run in --work is reused only at the asked matrix size. */
@@ -71,8 +71,7 @@ async function main(): Promise<void> {
       if (!reusable(join(dir, 'truth.json'), rows)) await synthToDirectory(kind, { seed, rows, cols: rows }, dir, { force: true });
       const det = await detectFolder(dir, [models[kind]]);
       times[kind]!.push(det.ms);
-      await ensureDir(join(predRoot, id));
-      writeFileSync(join(predRoot, id, 'findings.json'), JSON.stringify({ findings: det.findings }, null, 1) + '\n');
+      await writeCasePredictions(predRoot, id, det.findings);
       process.stderr.write(`${id}: ${det.findings.length} findings above ${CURVE_THRESHOLD}, ${(det.ms / 1000).toFixed(1)} s\n`);
     }
   }

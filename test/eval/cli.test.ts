@@ -134,3 +134,35 @@ describe('default threshold', () => {
     }
   });
 });
+
+describe('ctscope eval --detect', () => {
+  it('runs the bundled model on each case folder down to the curve floor, skips an unreadable one with its code, and scores', async () => {
+    const { synthToDirectory } = await import('../../src/synth/synthesize.js');
+    const { readFileSync, existsSync } = await import('node:fs');
+    const { closeRunners } = await import('../../src/inference/runner.js');
+    const truth = join(root, 'detect-truth'), pred = join(root, 'detect-pred');
+    // A phantom from elsewhere has only DICOM and truth.json; 2.5 mm voxels keep the run to a few seconds.
+    await synthToDirectory('chest', { rows: 128, cols: 128, slices: 60, spacing: [2.5, 2.5, 2.5], seed: 7, lesions: 2 }, join(truth, 'a'));
+    write(join(truth, 'junk', 'truth.json'), { kind: 'chest', findings: [] });
+    writeFileSync(join(truth, 'junk', 'x.dcm'), Buffer.alloc(600, 7));
+    // A CTA case: the nodule model is not run on it.
+    write(join(truth, 'head', 'truth.json'), { kind: 'cta', findings: [] });
+    try {
+      const { code, out, err } = await run(['--truth-root', truth, '--pred-root', pred, '--detect', '--kind', 'nodule', '--json', '--bootstrap', '0']);
+      expect(code).toBe(0);
+      expect(err).toMatch(/^a: \d+ findings above 0\.02 \(\d+\.\d s\)$/m);
+      expect(err).toMatch(/^junk: skipped: E_[A-Z_]+: /m);
+      expect(existsSync(join(pred, 'junk', 'findings.json'))).toBe(false);
+      expect(existsSync(join(pred, 'head'))).toBe(false);
+      const written = JSON.parse(readFileSync(join(pred, 'a', 'findings.json'), 'utf8')) as { findings: { score: number; kind: string }[] };
+      expect(written.findings.length).toBeGreaterThan(0);
+      // Below the model's own threshold too: the whole curve.
+      expect(Math.min(...written.findings.map((f) => f.score))).toBeLessThan(0.7);
+      const r = JSON.parse(out);
+      expect(r.kinds.nodule.scans).toBe(2);
+      expect(r.missingPredictions).toEqual(['head', 'junk']);
+    } finally {
+      await closeRunners();
+    }
+  }, 120_000);
+});
