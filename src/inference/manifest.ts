@@ -260,7 +260,7 @@ export function validateManifest(raw: unknown, where?: string): FilledManifest {
           batch: m.refine.batch ?? 32,
         }
       : null,
-    region: m.region ? { organ: m.region.organ, closeMm: m.region.closeMm ?? 15, marginMm: m.region.marginMm ?? 6 } : null,
+    region: m.region ? { organ: m.region.organ, closeMm: m.region.closeMm ?? 20, marginMm: m.region.marginMm ?? 6 } : null,
     measure: m.measure ? { maxDiameterMm: m.measure.maxDiameterMm ?? 40, minContrastHu: m.measure.minContrastHu ?? 100 } : null,
     thresholds: { score: m.thresholds.score, minDiameterMm: m.thresholds.minDiameterMm ?? 0, maxFindings: m.thresholds.maxFindings ?? 100 },
     labels: [...m.labels],

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readManifest, validateManifest } from '../../src/inference/manifest.js';
 import { organRegion, insideRegion, type OrganRegion } from '../../src/anatomy/region.js';
 import { runToEnd } from '../../src/io/turns.js';
 import { closeRunners } from '../../src/inference/runner.js';
@@ -13,7 +16,7 @@ import { lpsToVoxel } from '../../src/volume/affine.js';
 import type { Volume } from '../../src/volume/types.js';
 import { fixturePackage, smallPhantom } from '../pipeline/helpers.js';
 
-const SPEC = { organ: 'lungs', closeMm: 15, marginMm: 6 } as const;
+const SPEC = { organ: 'lungs', closeMm: 20, marginMm: 6 } as const;
 
 /** A phantom on a 2 mm LPS int16 grid, as a model would see it. */
 async function onGrid(kind: SynthKind, seed: number): Promise<{ grid: Volume; truth: SynthTruth }> {
@@ -57,11 +60,15 @@ describe('lung region', () => {
   });
 });
 
-/** A torso of soft tissue on a 2 mm LPS grid with two lungs of air, one holding a solid sphere of `massMm`. */
-function torso(massMm: number): { volume: Volume; mass: [number, number, number] } {
+/**
+ * A torso of soft tissue on a 2 mm LPS grid with two lungs of air, one holding a solid sphere of `massMm`: in its
+ * middle, or juxta-pleural (touching the lung's lateral wall from inside, so its centre is its radius from the air
+ * on that side).
+ */
+function torso(massMm: number, at: 'middle' | 'wall' = 'middle'): { volume: Volume; mass: [number, number, number] } {
   const dims: [number, number, number] = [140, 110, 90];
   const data = new Int16Array(dims[0] * dims[1] * dims[2]).fill(-1000);
-  const mass: [number, number, number] = [35, 55, 45];
+  const mass: [number, number, number] = [at === 'middle' ? 35 : 13 + Math.round(massMm / 8), 55, 45];
   for (let k = 0; k < dims[2]; k++)
     for (let j = 0; j < dims[1]; j++)
       for (let i = 0; i < dims[0]; i++) {
@@ -84,6 +91,23 @@ describe('lung region on a drawn torso', () => {
       expect(insideRegion(r, mass)).toBe(true);
       expect(insideRegion(r, [70, 55, 45])).toBe(false); // the mediastinum between the lungs, 26 mm from each
       expect(insideRegion(r, [70, 55, 2])).toBe(false); // below the lungs
+    });
+  }
+
+  // The bundled nodule model's region and the default for a manifest that names none: a 15 mm closing dropped a
+  // 30 mm irregular juxta-pleural nodule of the held-out phantoms (and this drawn one from 34 mm).
+  const shipped = readManifest(fileURLToPath(new URL('../../models/nodule/manifest.json', import.meta.url))).region!;
+  const byDefault = validateManifest({ ...JSON.parse(readFileSync(fileURLToPath(new URL('../../models/nodule/manifest.json', import.meta.url)), 'utf8')), region: { organ: 'lungs' } }).region!;
+  it('ships and defaults to the spec tested here', () => {
+    expect(shipped).toEqual(SPEC);
+    expect(byDefault).toEqual(SPEC);
+  });
+  for (const massMm of [10, 20, 30, 36]) {
+    it(`keeps a ${massMm} mm juxta-pleural nodule inside the region (an irregular one of 30 mm reaches further)`, () => {
+      const { volume, mass } = torso(massMm, 'wall');
+      const r = runToEnd(organRegion(volume, SPEC));
+      expect(insideRegion(r, mass)).toBe(true);
+      expect(insideRegion(r, [70, 55, 45])).toBe(false);
     });
   }
 
