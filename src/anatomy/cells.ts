@@ -67,6 +67,25 @@ export function* fractionBelow(data: ArrayLike<number>, g: CellGrid, below: numb
   return out;
 }
 
+/** The mean of one cell's voxels below `below` (`below` where it has none); for the few cells a rule asks about. */
+export function cellMeanBelow(data: ArrayLike<number>, g: CellGrid, cell: number, below: number): number {
+  const [nx, ny, nz] = g.dims;
+  const [bx, by, bz] = g.block;
+  const [cx, cy] = g.cellDims;
+  const i = cell % cx, j = Math.floor(cell / cx) % cy, k = Math.floor(cell / (cx * cy));
+  let sum = 0, n = 0;
+  for (let z = k * bz; z < Math.min(nz, (k + 1) * bz); z++)
+    for (let y = j * by; y < Math.min(ny, (j + 1) * by); y++)
+      for (let x = i * bx, row = nx * (y + ny * z); x < Math.min(nx, (i + 1) * bx); x++) {
+        const v = data[row + x]!;
+        if (v < below) {
+          sum += v;
+          n++;
+        }
+      }
+  return n ? sum / n : below;
+}
+
 /** Whether the fine voxel position (continuous i, j, k; clamped to the grid) lies in a set cell. */
 export function cellAt(m: CellMask, p: Vec3): boolean {
   const [cx, cy] = m.cellDims;
@@ -86,37 +105,102 @@ export function cellsHit(m: CellMask, lo: Vec3, hi: Vec3): boolean {
   return false;
 }
 
+/** Where the field of view cuts through the body: what tells a cut lung from outside air (reachableFromBorder2d). */
+export interface CutLungRule {
+  /** Its region's area over the length of its opening on the image's edge, at least (a cut lung is deep). */
+  depthMm: number;
+  /** A cell's mean value of its air voxels, and the least mean a cut lung's region may have (lung is denser than air). */
+  meanHu: (cell: number) => number;
+  minMeanHu: number;
+}
+
 /**
  * Per axial (z) slice, the cells of `open` reachable from the slice's border through `open` cells
  * (4-connected). Used for the air around the body: lungs are air the border cannot reach. One step per slice.
+ * With `cut`, the field of view may cut through the body: then the open region behind an open stretch of the border
+ * that does not reach a corner along the border, and that is the only stretch it reaches, is left unreached when it
+ * is a cut lung by `cut`'s rule (deep behind its opening, and denser than air). Outside air caught between the body,
+ * the arms or the table and the image's edge is shallow or as thin as air; the hollow of a table that spans the
+ * image reaches two stretches.
  */
-export function* reachableFromBorder2d(open: Uint8Array, g: CellGrid): Generator<void, Uint8Array> {
+export function* reachableFromBorder2d(open: Uint8Array, g: CellGrid, cut?: CutLungRule): Generator<void, Uint8Array> {
   const [cx, cy, cz] = g.cellDims;
   const seen = new Uint8Array(open.length);
   const queue = new Int32Array(cx * cy);
+  const slot = new Int32Array(cx * cy); // a cell's position in this slice's queue
+  const ring = borderRing(cx, cy);
+  const n = ring.length;
+  const edgeMm = (g.cellMm[0] + g.cellMm[1]) / 2, areaMm2 = g.cellMm[0] * g.cellMm[1];
   for (let z = 0; z < cz; z++) {
     const base = z * cx * cy;
     let head = 0, tail = 0;
-    const push = (x: number, y: number): void => {
-      const c = base + x + cx * y;
+    const push = (i: number): void => {
+      const c = base + i;
       if (open[c] && !seen[c]) {
         seen[c] = 1;
-        queue[tail++] = x + cx * y;
+        slot[i] = tail;
+        queue[tail++] = i;
       }
     };
-    for (let x = 0; x < cx; x++) { push(x, 0); push(x, cy - 1); }
-    for (let y = 0; y < cy; y++) { push(0, y); push(cx - 1, y); }
-    while (head < tail) {
-      const i = queue[head++]!;
-      const x = i % cx, y = (i - x) / cx;
-      if (x > 0) push(x - 1, y);
-      if (x < cx - 1) push(x + 1, y);
-      if (y > 0) push(x, y - 1);
-      if (y < cy - 1) push(x, y + 1);
+    const flood = (): void => {
+      while (head < tail) {
+        const i = queue[head++]!;
+        const x = i % cx, y = (i - x) / cx;
+        if (x > 0) push(i - 1);
+        if (x < cx - 1) push(i + 1);
+        if (y > 0) push(i - cx);
+        if (y < cy - 1) push(i + cx);
+      }
+    };
+    if (!cut) {
+      for (const i of ring) push(i);
+      flood();
+      yield;
+      continue;
     }
+    const ringOpen = (r: number): boolean => open[base + ring[((r % n) + n) % n]!] === 1;
+    // The air round the body: the border's open stretches that reach a corner, walked both ways from it.
+    for (const corner of [0, cx - 1, cx + cy - 2, 2 * cx + cy - 3]) {
+      if (!ringOpen(corner)) continue;
+      for (const step of [1, -1]) for (let r = corner, k = 0; k < n && ringOpen(r); r += step, k++) push(ring[((r % n) + n) % n]!);
+    }
+    flood();
+    // Every other open stretch: the region behind it, tried as a cut lung.
+    for (const start of ring) {
+      if (!open[base + start] || seen[base + start]) continue;
+      const from = tail;
+      push(start);
+      flood();
+      const inRegion = (i: number): boolean => seen[base + i] === 1 && slot[i]! >= from && slot[i]! < tail && queue[slot[i]!] === i;
+      let opening = 0, stretches = 0, hu = 0;
+      for (let r = 0; r < n; r++) {
+        const here = inRegion(ring[r]!);
+        if (here) opening++;
+        if (here && !inRegion(ring[(r + n - 1) % n]!)) stretches++;
+      }
+      let lung = stretches === 1 && ((tail - from) * areaMm2) / (opening * edgeMm) >= cut.depthMm;
+      if (lung) {
+        for (let q = from; q < tail; q++) hu += cut.meanHu(base + queue[q]!);
+        lung = hu / (tail - from) >= cut.minMeanHu;
+      }
+      // A cut lung is marked 2 (tried, not reached) so that its other border cells do not start it again.
+      if (lung) for (let q = from; q < tail; q++) seen[base + queue[q]!] = 2;
+    }
+    for (let q = 0; q < tail; q++) if (seen[base + queue[q]!] === 2) seen[base + queue[q]!] = 0;
     yield;
   }
   return seen;
+}
+
+/** A slice's border cells (x + cx * y) in order round the ring: top row, right column, bottom row back, left column up. */
+function borderRing(cx: number, cy: number): number[] {
+  if (cx === 1 || cy === 1) return Array.from({ length: cx * cy }, (_, i) => i);
+  const ring: number[] = [];
+  for (let x = 0; x < cx; x++) ring.push(x);
+  for (let y = 1; y < cy; y++) ring.push(cx - 1 + cx * y);
+  for (let x = cx - 2; x >= 0; x--) ring.push(x + cx * (cy - 1));
+  for (let y = cy - 2; y >= 1; y--) ring.push(cx * y);
+  return ring;
 }
 
 const FAR = 1e20;

@@ -5,7 +5,7 @@
  */
 import type { Volume } from '../volume/types.js';
 import { labelComponentsSteps } from '../postprocess/components.js';
-import { cellCount, cellGrid, dilate, erode, fillHoles2d, fractionBelow, reachableFromBorder2d } from './cells.js';
+import { cellCount, cellGrid, cellMeanBelow, dilate, erode, fillHoles2d, fractionBelow, reachableFromBorder2d } from './cells.js';
 import type { OrganRegion, RegionSpec } from './region.js';
 
 /** Cell edge: lungs are tens of centimetres across, and 4 mm keeps a 1 mm chest grid under 1 M cells. */
@@ -15,6 +15,13 @@ const AIR_HU = -400;
 const AIR_FRACTION = 0.5;
 /** Components below this, or below a twentieth of the largest, are bowel gas, sinuses or noise. */
 const MIN_COMPONENT_ML = 20;
+/**
+ * A field of view that cuts through a lung: air behind one stretch of the image's edge is that lung where it reaches
+ * this deep on average (area over the stretch's length) and its air is denser than air outside the body (lung is
+ * -950 to -700 HU, air -1000; padding outside the reconstruction circle lower still).
+ */
+const CUT_LUNG_DEPTH_MM = 30;
+const CUT_LUNG_MIN_HU = -960;
 /** Less than this in all is not a pair of lungs (a head CT; a few slices of lung base). */
 const MIN_LUNGS_ML = 150;
 
@@ -27,7 +34,8 @@ export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, O
   const n = cellCount(g);
   const air = new Uint8Array(n);
   for (let c = 0; c < n; c++) air[c] = fraction[c]! > AIR_FRACTION ? 1 : 0;
-  const outside = yield* reachableFromBorder2d(air, g);
+  // Where the field of view cuts through a lung, its air reaches the image's edge: it is kept by the cut-lung rule.
+  const outside = yield* reachableFromBorder2d(air, g, { depthMm: CUT_LUNG_DEPTH_MM, meanHu: (c) => cellMeanBelow(volume.data, g, c, AIR_HU), minMeanHu: CUT_LUNG_MIN_HU });
   for (let c = 0; c < n; c++) if (outside[c]) air[c] = 0;
   yield;
   const { labels, sizes } = yield* labelComponentsSteps({ data: air, dims: g.cellDims }, { threshold: 1, connectivity: 6 });

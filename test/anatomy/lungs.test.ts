@@ -111,6 +111,44 @@ describe('lung region on a drawn torso', () => {
     });
   }
 
+  /** The torso's first `keep` columns: a field of view that ends at i = keep - 1. */
+  function cropX(volume: Volume, keep: number): Volume {
+    const [nx, ny, nz] = volume.geometry.dims;
+    const data = new Int16Array(keep * ny * nz);
+    for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < keep; i++) data[i + keep * (j + ny * k)] = volume.data[i + nx * (j + ny * k)]!;
+    return { data, geometry: { ...volume.geometry, dims: [keep, ny, nz] } };
+  }
+
+  it('keeps a lung that the field of view cuts through (its air reaches the image edge, not the corners)', () => {
+    // The image ends at i = 119, through the body and the second lung (i 83-127).
+    const r = runToEnd(organRegion(cropX(torso(20).volume, 120), SPEC));
+    expect(r.found).toBe(true);
+    for (const p of [[105, 55, 45], [117, 55, 45], [35, 55, 45]] as const) expect(insideRegion(r, p)).toBe(true);
+    expect(insideRegion(r, [70, 55, 45])).toBe(false);
+    expect(insideRegion(r, [70, 55, 2])).toBe(false);
+  });
+
+  it('does not take for a cut lung the air of a hollow table that spans the image, or air caught between the body and the edge', () => {
+    const { volume } = torso(20);
+    const [nx, ny, nz] = volume.geometry.dims;
+    const data = volume.data as Int16Array;
+    for (let k = 0; k < nz; k++)
+      for (let i = 0; i < nx; i++) {
+        // A table under the back (j 106-109 is free): two plates across the whole image with air between them.
+        data[i + nx * (106 + ny * k)] = 100;
+        data[i + nx * (109 + ny * k)] = 100;
+        // An arm from the cut edge onto the body: the air below it is caught between the arm, the body and the edge.
+        if (i >= 95) for (let j = 12; j < 18; j++) data[i + nx * (j + ny * k)] = 40;
+      }
+    const r = runToEnd(organRegion(cropX(volume, 120), SPEC));
+    const bare = runToEnd(organRegion(cropX(torso(20).volume, 120), SPEC));
+    expect(r.found).toBe(true);
+    // The same lungs as without table and arm: neither air was taken for lung.
+    expect(r.volumeMl).toBe(bare.volumeMl);
+    expect(insideRegion(r, [60, 107, 45])).toBe(false);
+    expect(insideRegion(r, [105, 55, 45])).toBe(true);
+  });
+
   it('needs axial k-slices: on a grid whose k axis is not head-foot it reports the lungs not found', () => {
     const { volume } = torso(20);
     const r = runToEnd(organRegion({ ...volume, geometry: { ...volume.geometry, direction: [1, 0, 0, 0, 0, 1, 0, 1, 0] } }, SPEC));
