@@ -80,7 +80,6 @@ def build_body(s):
         base=rng.uniform(25, 45), apex=s.z[-1] - rng.uniform(0, 30), hu=rng.uniform(-890, -830),
         grad=rng.uniform(20, 70))
     s.lung = lung
-    top = s.z[-1]
     lungs = np.zeros(s.hu.shape, dtype=bool)
     for k, z in enumerate(s.z):
         # The trunk narrows toward the shoulders' level less than the lungs do.
@@ -198,7 +197,7 @@ def lung_point(s, margin):
     if not len(cand):
         return None
     k, j, i = cand[s.rng.integers(len(cand))]
-    return np.array([s.x[i], s.y[j], s.z[k]]), float(dist[k, j, i])
+    return np.array([s.x[i], s.y[j], s.z[k]])
 
 
 def edge_point(s, depth):
@@ -263,8 +262,7 @@ def nodules(s, count):
             if where == 'juxta-pleural':
                 c = edge_point(s, diam / 2 * 0.8)
             else:
-                got = lung_point(s, diam / 2 + 3)
-                c = got[0] if got else None
+                c = lung_point(s, diam / 2 + 3)
                 if c is not None and where == 'juxta-vascular':
                     # Put it against the nearest vessel-bright voxel within 15 mm, when there is one.
                     k, j, i = (np.searchsorted(s.z, c[2]), np.searchsorted(s.y, c[1]), np.searchsorted(s.x, c[0]))

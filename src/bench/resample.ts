@@ -12,7 +12,7 @@ import type { Volume } from '../volume/types.js';
 import { closePool, getPool } from '../workers/pool.js';
 import { resample, spacingGrid } from '../resample/index.js';
 import { allocVoxels } from '../resample/arrays.js';
-import { median } from '../io/stats.js';
+import { median, quantile } from '../io/stats.js';
 import { Bench } from 'tinybench';
 import { formatRows, machineInfo, measureBaselines, type Baselines, type BenchRow } from './harness.js';
 
@@ -113,14 +113,13 @@ async function settle(): Promise<void> {
 
 function toRow(name: string, samples: number[], o: { outVox: number; bytes: number; baselines: Baselines }): BenchRow & { samplesMs: number[] } {
   const s = [...samples].sort((a, b) => a - b);
-  const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
   const mid = median(s);
   return {
     stage: 'resample',
     name,
     medianMs: mid,
     minMs: s[0]!,
-    p75Ms: q(0.75),
+    p75Ms: quantile(s, 0.75),
     maxMs: s[s.length - 1]!,
     samples: s.length,
     work: { amount: o.outVox, unit: 'vox' },

@@ -68,7 +68,6 @@ export async function detectFolder(dir: string, pkgs: readonly ModelPackage[], f
   return { findings, ms: performance.now() - t0 };
 }
 
-
 /** A case's findings.json under a prediction root, in the shape `ctscope eval` reads, written atomically. */
 export async function writeCasePredictions(predRoot: string, id: string, findings: CaseDetection['findings'], signal?: AbortSignal): Promise<void> {
   await ensureDir(join(predRoot, id));
