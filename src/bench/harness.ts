@@ -34,6 +34,11 @@ export interface BenchRow {
   note?: string;
   /** Filled freshly allocated memory each iteration (see TaskSpec.freshMemory). */
   freshMemory?: boolean;
+  /**
+   * Ratios (same basis as the row's) from measuring the row's stage again, each against in-run baselines taken
+   * right before it, when --check found the row past its tolerance (see recheckFlagged in suite.ts).
+   */
+  rechecks?: number[];
 }
 
 export interface MemoryFigures {

@@ -174,6 +174,7 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
       io.err(`bench: ${name}${o.quick ? ' (quick)' : ''}`);
       rows.push(...(await STAGES[name]!(ctx)));
     }
+    if (baselineFile) await recheckFlagged(rows, baselineFile, o.tolerance ?? baselineFile.tolerance, ctx, io.err);
     checkRun();
   } finally {
     setRunSignal(undefined);
@@ -203,17 +204,52 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
   return 0;
 }
 
+/** How many more times --check measures a stage whose row came out past its tolerance before calling it a regression. */
+export const CHECK_RETRIES = 2;
+
+/**
+ * A neighbour's burst or a slow spell of the VM's file system can push one stage's rows past the tolerance in one run
+ * (CI once saw a header parse, which opens and reads 100 files, at 2.3x while the compute rows around it were at
+ * 1.1-1.4x); a real slowdown of the code shows every time. So each stage with a flagged row is run again, after fresh
+ * in-run baselines, up to CHECK_RETRIES times while a row stays flagged. The ratios go on the rows (`rechecks`),
+ * the table keeps the first measurement, and the check takes each row's best.
+ */
+async function recheckFlagged(rows: BenchRow[], file: BaselineFile, tolerance: number, ctx: StageContext, say: (line: string) => void): Promise<void> {
+  for (let attempt = 1; attempt <= CHECK_RETRIES; attempt++) {
+    const flagged = findRegressions(checkableRows(rows, ctx.baselines.faultUsPerPage).checkable, file, tolerance);
+    if (!flagged.length) return;
+    for (const stage of new Set(flagged.map((f) => f.stage))) {
+      checkRun();
+      const mine = flagged.filter((f) => f.stage === stage);
+      say(`bench: ${stage} again, ${attempt} of ${CHECK_RETRIES} (${mine.map((f) => `${f.name} at ${f.factor.toFixed(2)}x its baseline`).join(', ')})`);
+      const again = await STAGES[stage]!({ ...ctx, baselines: await measureBaselines() });
+      for (const f of mine) {
+        const row = rows.find((r) => r.stage === stage && r.name === f.name)!;
+        const re = again.find((r) => r.name === f.name);
+        const now = re && rowRatio(re);
+        if (now && now.basis === rowRatio(row)!.basis) (row.rechecks ??= []).push(now.ratio);
+      }
+    }
+  }
+}
+
 function reportCheck(rows: BenchRow[], file: BaselineFile, path: string, tolerance: number, say: (line: string) => void, faultUsPerPage: number): number {
   for (const r of rows) {
     const e = file.entries.find((x) => x.stage === r.stage && x.name === r.name);
-    if (e && r.vsScalar !== undefined && e.basis === 'scalar') say(`  ${r.stage} / ${r.name}: ${(r.vsScalar / e.ratio).toFixed(2)}x its baseline`);
+    if (e && r.vsScalar !== undefined && e.basis === 'scalar') {
+      const again = r.rechecks?.length ? `; measured again: ${r.rechecks.map((x) => `${(x / e.ratio).toFixed(2)}x`).join(', ')}` : '';
+      say(`  ${r.stage} / ${r.name}: ${(r.vsScalar / e.ratio).toFixed(2)}x its baseline${again}`);
+    }
   }
   const { checkable, skipped } = checkableRows(rows, faultUsPerPage);
   if (skipped.length)
     say(`  page faults cost ${faultUsPerPage.toFixed(1)} us per 4 KiB page here (over ${FAULT_CHECK_MAX_US} us): not checked, since they fill fresh memory: ${skipped.map((r) => `${r.stage} / ${r.name}`).join(', ')}`);
   rows = checkable;
   const bad: Regression[] = findRegressions(rows, file, tolerance);
-  for (const r of bad) say(`REGRESSION ${r.stage} / ${r.name}: ratio ${r.now.toFixed(2)} vs baseline ${r.baseline.toFixed(2)} (${r.factor.toFixed(2)}x, tolerance ${tolerance}x)`);
+  for (const r of bad) {
+    const best = r.attempts > 1 ? `, the best of ${r.attempts} measurements` : '';
+    say(`REGRESSION ${r.stage} / ${r.name}: ratio ${r.now.toFixed(2)} vs baseline ${r.baseline.toFixed(2)} (${r.factor.toFixed(2)}x${best}, tolerance ${tolerance}x)`);
+  }
   const compared = comparedRows(rows, file);
   const unchecked = rows.filter((r) => rowRatio(r) && !compared.includes(r)).map((r) => `${r.stage} / ${r.name}`);
   if (unchecked.length) say(`  without a baseline in ${path} (not checked): ${unchecked.join(', ')}`);

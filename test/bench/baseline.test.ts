@@ -25,6 +25,17 @@ describe('benchmark regression guard', () => {
     expect(findRegressions([row('load rle', 4)], base, 1.5).map((b) => b.name)).toEqual(['load rle']);
   });
 
+  it('judges a row measured again by its best attempt, and says how many it had', () => {
+    const once = { ...row('load ele', 3.4), rechecks: [3.3, 3.1] };
+    const bad = findRegressions([once], base);
+    expect(bad).toHaveLength(1);
+    expect(bad[0]).toMatchObject({ now: 3.1, attempts: 3 });
+    expect(bad[0]!.factor).toBeCloseTo(3.1 / 1.5);
+    // A slow first run that a re-run does not repeat passes; one that stays slow does not.
+    expect(findRegressions([{ ...row('load ele', 3.4), rechecks: [1.6] }], base)).toEqual([]);
+    expect(findRegressions([{ ...row('load ele', 3.4), rechecks: [] }], base).map((b) => b.attempts)).toEqual([1]);
+  });
+
   it('lets new rows pass until they have a baseline', () => {
     expect(findRegressions([row('load j2k', 99)], base)).toEqual([]);
   });
