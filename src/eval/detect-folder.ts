@@ -26,9 +26,10 @@ export const EVAL_COUNT = 50;
 
 /**
  * Seeds that trained the bundled models or their predecessors, inclusive ranges: 1000-1359 and 2000-2239 the
- * models up to 0.4.1 (first and second stages), 10000-11599 nodule 0.5.0, 20000-21599 aneurysm 0.5.0.
+ * models up to 0.4.1 (first and second stages), 10000-11599 nodule 0.5.0, 20000-21599 aneurysm 0.5.0, 22000-22119
+ * the fine-tuning of aneurysm 0.6.0's second stage.
  */
-export const TRAINING_SEEDS: readonly SeedRange[] = [[1000, 1359], [2000, 2239], [10000, 11599], [20000, 21599]];
+export const TRAINING_SEEDS: readonly SeedRange[] = [[1000, 1359], [2000, 2239], [10000, 11599], [20000, 21599], [22000, 22119]];
 /** Seeds of the phantoms that chose the bundled models and their thresholds (models/README.md, Seeds). */
 export const VALIDATION_SEEDS: readonly SeedRange[] = [[5000, 5019], [5100, 5119]];
 

@@ -188,7 +188,10 @@ describe('evaluation seeds', () => {
     expect(trainingOverlap(1500, 20)).toEqual([]);
     expect(trainingOverlap(2240, 20)).toEqual([]);
     expect(trainingOverlap(1300, 9000)).toEqual([[1000, 1359], [2000, 2239], [10000, 11599]]);
-    expect(trainingOverlap(1300, 30000)).toEqual([[1000, 1359], [2000, 2239], [10000, 11599], [20000, 21599]]);
+    expect(trainingOverlap(1300, 30000)).toEqual([[1000, 1359], [2000, 2239], [10000, 11599], [20000, 21599], [22000, 22119]]);
+    // The fine-tuning of aneurysm 0.6.0's second stage.
+    expect(trainingOverlap(22119, 5)).toEqual([[22000, 22119]]);
+    expect(trainingOverlap(22120, 5)).toEqual([]);
     expect(trainingOverlap(10000, 0)).toEqual([]);
   });
 });

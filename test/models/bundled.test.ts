@@ -9,8 +9,8 @@ import { synthToDirectory } from '../../src/synth/synthesize.js';
 import type { SynthKind } from '../../src/synth/options.js';
 
 // Seeds outside training (src/eval/detect-folder.ts TRAINING_SEEDS), validation and evaluation: each draws one large lesion at
-// 192 x 192. Both models have a second network re-scoring cubes around the first's candidates (aneurysm 0.5.0:
-// 48^3; nodule 0.6.0: 40^3, with its mirrors): `refineCrop` is the cube edge.
+// 192 x 192. Both models have a second network re-scoring cubes around the first's candidates (aneurysm 0.5.0
+// and 0.6.0: 48^3; nodule 0.6.0: 40^3, with its mirrors): `refineCrop` is the cube edge.
 const CASES: { model: string; kind: SynthKind; seed: number; refineCrop: number | null }[] = [
   { model: 'nodule', kind: 'chest', seed: 9009, refineCrop: 40 },
   { model: 'aneurysm', kind: 'cta', seed: 9005, refineCrop: 48 },
