@@ -11,6 +11,7 @@
  *
  * Usage: node models/folder_crops.mjs nodule|aneurysm CASE_ROOT OUT   (build dist/ first)
  * FOLDER_HARD=n keeps the n best non-lesion candidates per case (default 8); FOLDER_RANDOM=n random crops (4).
+ * A folder without truth.json, or whose series does not load, is reported and skipped; OUT's two files are written afresh.
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,8 +37,9 @@ const pkg = loadModel(task);
 // The first stage alone, every candidate above the floor: the refine stage is what the crops will train.
 const low = { ...pkg, manifest: { ...pkg.manifest, refine: undefined, thresholds: { ...pkg.manifest.thresholds, score: FLOOR, maxFindings: 100 } } };
 mkdirSync(out, { recursive: true });
-const fd = openSync(join(out, 'crops.i16'), 'a');
-const lines = openSync(join(out, 'crops.jsonl'), 'a');
+// Written afresh: a second run into the same OUT must not add its crops to the first run's.
+const fd = openSync(join(out, 'crops.i16'), 'w');
+const lines = openSync(join(out, 'crops.jsonl'), 'w');
 const buf = new Int16Array(S * S * S);
 const t0 = performance.now();
 
@@ -53,7 +55,13 @@ for (const id of cases) {
     continue;
   }
   const rng = Rng.derive(0, `folder:${task}:${id}`);
-  const volume = await loadSeries(dir);
+  let volume;
+  try {
+    volume = await loadSeries(dir);
+  } catch (err) {
+    console.log(`${id}: not loaded (${err.code ?? err.message}), skipped`);
+    continue;
+  }
   const grid = await modelGrid(volume, pkg);
   const cands = decodeOutput(await runModel(grid, low, { mask: 'organ' }), low.manifest);
   const lesions = truth.findings.map((f) => ({ at: lpsToVoxel(grid.geometry, f.centerLps), d: f.diameterMm, type: f.type }));
@@ -64,7 +72,7 @@ for (const id of cases) {
   const dims = grid.geometry.dims;
   for (let q = 0, tries = 0; q < RANDOM && tries < 200; tries++) {
     const c = dims.map((n) => rng.uniform(0, n));
-    const at = c.map(Math.round);
+    const at = c.map((x, a) => Math.min(dims[a] - 1, Math.round(x)));
     if (grid.data[at[0] + dims[0] * (at[1] + dims[1] * at[2])] <= -500) continue;
     centres.push(['random', c]);
     q++;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,16 +19,22 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 interface CropLine { case: string; why: 'pos' | 'hard' | 'random'; lesions: Array<{ c: [number, number, number]; d: number }> }
 
 describe('models/folder_crops.mjs: training crops from case folders of any generator', () => {
-  it('cuts two crops per lesion with the lesion where the line says, mined and random negatives, and skips a folder without truth', async () => {
+  it('cuts two crops per lesion with the lesion where the line says, mined and random negatives, skips a folder without truth or DICOM, and writes afresh', async () => {
     const cases = join(root, 'cases');
     // The bundled tests' small CTA phantom with one aneurysm, and a folder that is not a case.
     await synthToDirectory('cta', { seed: 9005, lesions: 1, rows: 80, cols: 80, slices: 48, spacing: [2, 2, 1.5] }, join(cases, 'a'));
     mkdirSync(join(cases, 'b-no-truth'));
+    // A truth.json beside bytes that are not DICOM: reported and skipped, the run goes on.
+    mkdirSync(join(cases, 'c-not-dicom'));
+    copyFileSync(join(cases, 'a', 'truth.json'), join(cases, 'c-not-dicom', 'truth.json'));
+    writeFileSync(join(cases, 'c-not-dicom', 'x.dcm'), Buffer.alloc(4096, 7));
     const out = join(root, 'crops');
-    const stdout = await new Promise<string>((resolve, reject) =>
+    const run = () => new Promise<string>((resolve, reject) =>
       execFile(process.execPath, [SCRIPT, 'aneurysm', cases, out], { env: { ...process.env, CTSCOPE_THREADS: '2' } }, (err, so, se) => (err ? reject(new Error(`${err.message}\n${se}`)) : resolve(so))),
     );
+    const stdout = await run();
     expect(stdout).toMatch(/b-no-truth: no truth\.json, skipped/);
+    expect(stdout).toMatch(/c-not-dicom: not loaded \(E_NOT_DICOM\), skipped/);
     const lines = readFileSync(join(out, 'crops.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as CropLine);
     expect(statSync(join(out, 'crops.i16')).size).toBe(lines.length * S ** 3 * 2);
     expect(lines.every((l) => l.case === 'a')).toBe(true);
@@ -46,5 +52,10 @@ describe('models/folder_crops.mjs: training crops from case folders of any gener
       expect(hu[n * S ** 3 + i + S * (j + S * k)]).toBeGreaterThan(150);
     }
     expect(lines.filter((l) => l.why === 'hard').length).toBeLessThanOrEqual(8);
+    // A second run into the same folder replaces the crops: same files, not twice as many.
+    const before = readFileSync(join(out, 'crops.jsonl'), 'utf8');
+    await run();
+    expect(readFileSync(join(out, 'crops.jsonl'), 'utf8')).toBe(before);
+    expect(statSync(join(out, 'crops.i16')).size).toBe(lines.length * S ** 3 * 2);
   }, 120_000);
 });
