@@ -1,6 +1,6 @@
 import { CtscopeError, isCtscopeError } from '../errors.js';
 import type { DicomInstance, StoredPixels } from './types.js';
-import { getTransferSyntax } from './transfer-syntax.js';
+import { findTransferSyntax, getTransferSyntax } from './transfer-syntax.js';
 import { inflateDataSet } from './deflate.js';
 import { frameData } from './frames.js';
 import { CODECS, type DecodedFrame, type FrameLayout } from './codecs/index.js';
@@ -155,14 +155,21 @@ export function huMappingFor(inst: DicomInstance, frameIndex: number, options: F
   const intercept = f?.rescaleIntercept ?? 0;
   const pad = inst.pixelPaddingValue;
   const limit = inst.pixelPaddingRangeLimit ?? pad;
-  return {
-    slope,
-    intercept,
-    padLo: pad === undefined ? Infinity : Math.min(pad, limit!),
-    padHi: pad === undefined ? -Infinity : Math.max(pad, limit!),
-    paddingHu: options.paddingHu,
-  };
+  let padLo = pad === undefined ? Infinity : Math.min(pad, limit!);
+  let padHi = pad === undefined ? -Infinity : Math.max(pad, limit!);
+  // A lossy codec moves padding off its exact stored value (a speckle from -3020 to -3028 HU around -3024). Where
+  // padding lies below air, every stored value nearer to it than to air (-1024 HU) is padding: no tissue is there.
+  const lossy = findTransferSyntax(inst.transferSyntaxUid)?.lossy ?? false;
+  const padTopHu = padHi * slope + intercept;
+  if (lossy && slope > 0 && padLo <= padHi && padTopHu < AIR_HU) {
+    padLo = -Infinity;
+    padHi = Math.floor(((padTopHu + AIR_HU) / 2 - intercept) / slope);
+  }
+  return { slope, intercept, padLo, padHi, paddingHu: options.paddingHu };
 }
+
+/** The lowest HU that tissue or air gives (the CT scale's floor). */
+const AIR_HU = -1024;
 
 /**
  * Decodes frame `frameIndex` straight into `out[outOffset ...]` as HU (stored * slope + intercept with

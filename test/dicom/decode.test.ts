@@ -115,6 +115,18 @@ describe.skipIf(!hasSharedData)('WG04 compression set', () => {
       expect(h.includes(-3024)).toBe(false);
     }
   });
+
+  it('lossy CT1 (JLSN, J2KI): padding that the codec moved off -2000 still becomes paddingHu', async () => {
+    // Exact matching left 36 611 (JLSN) and 53 666 (J2KI) voxels near -3024 HU in the padding region.
+    const ref = await hu(sharedPath('ct_wg04_compression', 'CT1_UNC'), 0, -1024);
+    for (const [v, bound] of [['JLSN', 4], ['J2KI', 352]] as const) {
+      const got = await hu(sharedPath('ct_wg04_compression', `CT1_${v}`), 0, -1024);
+      let maxAbs = 0;
+      for (let i = 0; i < ref.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got[i]! - ref[i]!));
+      expect(maxAbs, v).toBeLessThanOrEqual(bound);
+      expect(range(got)[0], v).toBeGreaterThan(-1300);
+    }
+  });
 });
 
 describe.skipIf(!hasSharedData)('MR transfer syntaxes (dcm2niix reference)', () => {
