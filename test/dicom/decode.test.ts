@@ -116,6 +116,21 @@ describe.skipIf(!hasSharedData)('WG04 compression set', () => {
     }
   });
 
+  it.each(['JPLL', 'RLE'])('CT1_%s with a hole in its compressed data is E_CODEC, not a garbled slice', async (v) => {
+    // 200 bytes cut from the middle of the (single) fragment, the item length fixed: IJG fills in and only warns,
+    // and PackBits runs shifted by the hole still fill the frame.
+    const { bytes, instance } = await readInstance(sharedPath('ct_wg04_compression', `CT1_${v}`));
+    const [[offset, length]] = frameRanges(bytes, instance)[0]!.ranges as [[number, number]];
+    const cut = offset + (length >> 1);
+    const holed = new Uint8Array(bytes.length - 200);
+    holed.set(bytes.subarray(0, cut));
+    holed.set(bytes.subarray(cut + 200), cut);
+    new DataView(holed.buffer).setUint32(offset - 4, length - 200, true);
+    const damaged = parseInstance(holed, 'holed');
+    expect(await codeOf(decodeFrame(holed, damaged, 0))).toBe('E_CODEC');
+    expect(await codeOf(decodeFrame(bytes, instance, 0))).toBeUndefined();
+  });
+
   it('lossy CT1 (JLSN, J2KI): padding that the codec moved off -2000 still becomes paddingHu', async () => {
     // Exact matching left 36 611 (JLSN) and 53 666 (J2KI) voxels near -3024 HU in the padding region.
     const ref = await hu(sharedPath('ct_wg04_compression', 'CT1_UNC'), 0, -1024);

@@ -38,6 +38,14 @@ describe('RLE (PackBits) decoder', () => {
     await expect(rleCodec.decode(rleFrame([[0, 5]]), layout(8, 2, 2))).rejects.toThrow(/holds 1 of 4/);
     await expect(rleCodec.decode(rleFrame([[0, 5]]), layout(16, 1, 1))).rejects.toThrow(/segments/);
   });
+
+  it('takes one byte of padding and rejects a segment that decodes to more than its share (damaged data)', async () => {
+    // 4 samples, then a literal of 1 (padding, as some encoders write): decodes.
+    const padded = await rleCodec.decode(rleFrame([[3, 1, 2, 3, 4, 0, 9]]), layout(8, 2, 2));
+    expect(Array.from(padded.pixels)).toEqual([1, 2, 3, 4]);
+    // A replicate run of 6 after the 4 samples: what a hole that shifts the runs leaves.
+    await expect(rleCodec.decode(rleFrame([[3, 1, 2, 3, 4, 251, 9]]), layout(8, 2, 2))).rejects.toThrow(/decodes to 10 bytes, 4 expected/);
+  });
 });
 
 describe('RLE decoder in WebAssembly', () => {

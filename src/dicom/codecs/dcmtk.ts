@@ -6,7 +6,7 @@ import { endsWithEoi, readJpegFrameHeader } from './jpeg-markers.js';
 
 /** The part of dcmjs-codecs used here (frame-level decoders; its Transcoder is not needed). */
 interface DcmjsCodecs {
-  log: { setLevel(level: 'silent'): void };
+  log: { setLevel(level: 'silent'): void; info: (...args: unknown[]) => void };
   Context: new (attrs: Record<string, unknown>) => DcmtkContext;
   NativeCodecs: {
     initializeAsync(opts: { logCodecsInfo: boolean; logCodecsTrace: boolean }): Promise<void>;
@@ -31,13 +31,24 @@ let failures = 0;
  */
 const REINIT_AFTER_FAILURES = 16;
 
-/** dcmjs-codecs on first use: its log (console) silenced, info and trace callbacks off. */
+/** IJG's messages during the current decode (decodeJpeg is synchronous, so one list serves every call). */
+const messages: string[] = [];
+/**
+ * IJG's warnings that the entropy-coded data is damaged. IJG fills in what it cannot decode and returns a whole
+ * frame, so without them a hole in a JPEG stream comes back as a garbled slice (dcmdjpeg and GDCM print them).
+ */
+const DAMAGED = /corrupt jpeg data|premature end of jpeg file|bad huffman code/i;
+
+/** dcmjs-codecs on first use: nothing reaches the console; IJG's messages are kept for the damage check. */
 function load(): Promise<DcmjsCodecs> {
   return (ready ??= (async () => {
     try {
       const lib = require('dcmjs-codecs') as DcmjsCodecs;
       lib.log.setLevel('silent');
-      await lib.NativeCodecs.initializeAsync({ logCodecsInfo: false, logCodecsTrace: false });
+      lib.log.info = (...args: unknown[]) => {
+        if (messages.length < 64) messages.push(args.join(' '));
+      };
+      await lib.NativeCodecs.initializeAsync({ logCodecsInfo: true, logCodecsTrace: false });
       return lib;
     } catch (e) {
       ready = undefined;
@@ -74,6 +85,7 @@ export async function decodeJpegWithDcmtk(encoded: Uint8Array, layout: FrameLayo
     encodedBuffer: encoded,
   });
   let out: DcmtkContext;
+  messages.length = 0;
   try {
     out = lib.NativeCodecs.decodeJpeg(ctx, { convertColorspaceToRgb: false });
   } catch (e) {
@@ -83,6 +95,8 @@ export async function decodeJpegWithDcmtk(encoded: Uint8Array, layout: FrameLayo
     }
     throw e;
   }
+  const damage = messages.find((m) => DAMAGED.test(m));
+  if (damage) throw new Error(`IJG: ${damage.slice(damage.lastIndexOf('::') + 2)}`);
   const data = out.getDecodedBuffer() ?? new Uint8Array(0);
   const info: WasmFrameInfo = {
     width: out.getWidth() ?? 0,

@@ -34,6 +34,31 @@ export function unpackSegment(src: Uint8Array, start: number, end: number, out: 
   return (o - first) / stride;
 }
 
+/**
+ * Bytes that the PackBits segment [start, end) decodes to in full, reading its control bytes only. Some encoders
+ * pad a segment by one byte; more than that left over means damaged data (a hole shifts the runs, and a segment
+ * then reads on into the next one), which a decoder that stops at the frame's size would return as a garbled slice.
+ */
+export function segmentLength(src: Uint8Array, start: number, end: number): number {
+  let p = start;
+  let n = 0;
+  while (p < end) {
+    const c = src[p++]!;
+    if (c < 128) {
+      n += Math.min(c + 1, end - p);
+      p += c + 1;
+    } else if (c > 128) {
+      if (p >= end) break;
+      n += 257 - c;
+      p++;
+    }
+  }
+  return n;
+}
+
+/** Decoded bytes beyond a segment's share of the frame that are taken for padding (see segmentLength). */
+const SEGMENT_PADDING = 1;
+
 function u32(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
 }
@@ -64,6 +89,10 @@ function decodeRle(encoded: Uint8Array, layout: FrameLayout): DecodedFrame {
     ranges.map((r) => unpackSegment(encoded, r.start, r.end, bytes, r.first, bytesPerSample, pixels));
   filled.forEach((n, s) => {
     if (n < pixels) throw new Error(`RLE segment ${s} holds ${n} of ${pixels} bytes`);
+  });
+  ranges.forEach((r, s) => {
+    const total = segmentLength(encoded, r.start, r.end);
+    if (total > pixels + SEGMENT_PADDING) throw new Error(`RLE segment ${s} decodes to ${total} bytes, ${pixels} expected (damaged data)`);
   });
   return { pixels: out, raw: true };
 }
