@@ -1,4 +1,5 @@
 import { checkOutFile } from '../io/dirs.js';
+import { skippedInputsLine } from '../series/summary.js';
 import { oneLineSafe } from '../io/printable.js';
 import { decimal } from '../io/decimal.js';
 import { loadSeries } from '../ingest/load.js';
@@ -108,6 +109,8 @@ Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, w
     const sp = volume.geometry.spacing.map((x) => x.toFixed(4)).join(' x ');
     log(`series ${volume.series.id}: ${nx} x ${ny} x ${nz} at ${sp} mm${volume.tiltDeg ? `, tilt ${volume.tiltDeg.toFixed(2)} deg` : ''}`);
     for (const p of volume.problems) log(`problem ${p}`);
+    const skipped = skippedInputsLine(volume.index.skipped);
+    if (skipped) log(`warning ${oneLineSafe(skipped)}`);
     // Tilted series are restacked onto an orthogonal grid by default (dcm2niix's _Tilt/_Eq); uneven slices
     // are always made equidistant. Then --orient (exact) and --spacing (resampled), in that order.
     const out = await transformForOutput(volume, {

@@ -1,4 +1,4 @@
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { checkOutDir } from '../io/dirs.js';
 import { checkNoOtherWriter } from '../io/folder-lock.js';
@@ -13,6 +13,7 @@ import { writeOutputs } from '../outputs/write.js';
 import { newUid } from '../outputs/uid.js';
 import type { Volume } from '../volume/types.js';
 import { sliceNormal } from '../volume/affine.js';
+import { skippedInputsLine } from '../series/summary.js';
 import { round, StageClock } from './clock.js';
 import { admit } from './admission.js';
 import { modelGrid } from './grid.js';
@@ -181,14 +182,8 @@ function regionWarnings(runs: readonly ModelRun[]): string[] {
 }
 
 function skippedWarning(volume: LoadedSeries): string[] {
-  // Non-DICOM files (a truth.json, a README) beside the images are expected; say only what looked like DICOM,
-  // or what the input named itself (a buffer, a file given on its own). DICOM objects that are no images (an SR
-  // stored back into the study, a DICOMDIR) are expected too.
-  const bad = volume.index.skipped.filter((s) => !s.notImage && (s.code !== 'E_NOT_DICOM' || s.named));
-  if (bad.length === 0) return [];
-  // File names only (as `info` lists them), never header content.
-  const names = bad.slice(0, 3).map((s) => `${basename(s.path)} (${s.code})`).join(', ');
-  return [`${bad.length} input(s) skipped (unreadable, not DICOM, not images or not decodable): ${names}${bad.length > 3 ? ', ...' : ''}`];
+  const line = skippedInputsLine(volume.index.skipped);
+  return line ? [line] : [];
 }
 
 async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOptions, clock: StageClock, afterGrid?: () => void): Promise<ModelRun> {

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { SeriesEntry, SeriesProblem, SkippedFile, StudyIndex } from './types.js';
 
 /** Plain-JSON view of one series (what `ctscope info --json` prints). No patient attributes. */
@@ -77,4 +78,18 @@ export function summarizeStudy(index: StudyIndex): StudySummary {
     skipped: index.skipped,
     inputs: index.inputCount,
   };
+}
+
+/**
+ * One line on the skipped inputs a user should hear of, or undefined. Non-DICOM files beside the images (a
+ * truth.json, a README) and DICOM objects that are no images (an SR stored back into the study, a DICOMDIR) are
+ * expected; what looked like DICOM, or what the input named itself (a buffer, a file given on its own), is not.
+ * A slice file cut short is skipped here, before any series is laid out, so this line is where it shows.
+ */
+export function skippedInputsLine(skipped: readonly SkippedFile[]): string | undefined {
+  const bad = skipped.filter((s) => !s.notImage && (s.code !== 'E_NOT_DICOM' || s.named));
+  if (bad.length === 0) return undefined;
+  // File names only (as `info` lists them), never header content.
+  const names = bad.slice(0, 3).map((s) => `${basename(s.path)} (${s.code})`).join(', ');
+  return `${bad.length} input(s) skipped (unreadable, not DICOM, not images or not decodable): ${names}${bad.length > 3 ? ', ...' : ''}`;
 }

@@ -280,6 +280,18 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     expect(existsSync(made)).toBe(true);
   }, 60_000);
 
+  it('convert names a slice file that is cut short (skipped while headers are read), not just a shorter volume', async () => {
+    const src = join(dir, 'cut-series');
+    expect((await ctscope('synth', 'chest', '--out', src, '--seed', '3', '--rows', '32', '--cols', '32', '--slices', '8', '--nodules', '0')).code).toBe(0);
+    const last = join(src, 'CT000008.dcm');
+    const bytes = readFileSync(last);
+    await writeFile(last, bytes.subarray(0, bytes.length - 1000));
+    const r = await ctscope('convert', src, '--out', join(dir, 'cut.nii'));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/x 7 at/);
+    expect(r.stderr).toMatch(/^warning 1 input\(s\) skipped .*CT000008\.dcm \(E_TRUNCATED\)$/m);
+  }, 60_000);
+
   it('detect prints only its own lines: dcmjs repairs of odd source headers stay quiet', async () => {
     const model = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 1 });
     // This series has a private element of VR "xs", which dcmjs reports ("Invalid vr type xs - using US") while
