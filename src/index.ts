@@ -54,7 +54,7 @@ export type { SynthResult, SynthToDirOptions } from './synth/synthesize.js';
 export { fillSynthOptions, SYNTH_KINDS, PATIENT_POSITIONS } from './synth/options.js';
 export type { SynthKind, SynthOptions, FilledSynthOptions, PatientPosition } from './synth/options.js';
 export type { SynthTruth, SynthFinding, HardNegative } from './synth/truth.js';
-export { detect } from './pipeline/detect.js';
+export { checkDetectOptions, detect } from './pipeline/detect.js';
 export { setMaxConcurrentRuns, maxConcurrentRuns } from './pipeline/admission.js';
 export { fillDetectOptions, DEFAULT_DETECT } from './pipeline/options.js';
 export { PLANNED_MODELS } from './pipeline/models.js';

@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { decimal } from '../io/decimal.js';
-import { CtscopeError } from '../errors.js';
+import { CtscopeError, toCtscopeError } from '../errors.js';
+import { oneLineSafe } from '../io/printable.js';
 import { DicomWebClient } from '../dicomweb/client.js';
 import { isDicomWebUrl, parseDicomWebUrl } from '../dicomweb/url.js';
 import { closeRunners } from '../inference/runner.js';
 import { parseEpRequest, type EpRequest } from '../inference/providers.js';
 import type { StudyInput } from '../ingest/load.js';
 import { progressView, summaryTable } from '../outputs/console.js';
-import { detect } from '../pipeline/detect.js';
-import { OUTPUT_NAMES, type OutputName } from '../pipeline/types.js';
+import { checkDetectOptions, detect } from '../pipeline/detect.js';
+import { OUTPUT_NAMES, type DetectOptions, type OutputName } from '../pipeline/types.js';
 import { parseCommandArgs, parseThreads, usageError, type CliIO, type Command } from './command.js';
 
 const OPTIONS = {
@@ -117,14 +118,7 @@ export const detectCommand: Command = {
     let input: StudyInput = a.input;
     let client: DicomWebClient | undefined;
     try {
-      if (isDicomWebUrl(a.input[0]!)) {
-        const target = parseDicomWebUrl(a.input[0]!);
-        client = new DicomWebClient({ baseUrl: target.baseUrl, token: readToken(a.tokenFile), signal: io.signal });
-        say(`retrieving ${target.series ? 'series' : 'study'} from ${client.toJSON().baseUrl} (WADO-RS)...`);
-        input = await client.retrieve(target.study, target.series);
-        say(`retrieved ${input.length} instance(s)`);
-      }
-      const outcome = await detect(input, {
+      const options: DetectOptions = {
         models: a.models,
         ep: a.ep,
         deviceId: a.deviceId,
@@ -137,11 +131,27 @@ export const detectCommand: Command = {
         organMask: !a.wholeBody,
         onProgress: view?.onProgress,
         onLog: view ? view.log : say,
-      });
+      };
+      if (isDicomWebUrl(a.input[0]!)) {
+        const target = parseDicomWebUrl(a.input[0]!);
+        client = new DicomWebClient({ baseUrl: target.baseUrl, token: readToken(a.tokenFile), signal: io.signal });
+        // A study can be gigabytes: a wrong model or --out fails before the download, not after it.
+        await checkDetectOptions(options);
+        say(`retrieving ${target.series ? 'series' : 'study'} from ${client.toJSON().baseUrl} (WADO-RS)...`);
+        input = await client.retrieve(target.study, target.series);
+        say(`retrieved ${input.length} instance(s)`);
+      }
+      const outcome = await detect(input, options);
       view?.end();
       if (client && a.stow && outcome.sr) {
         say('storing the SR back (STOW-RS)...');
-        const r = await client.store([outcome.sr], outcome.document.series.studyInstanceUid);
+        const r = await client.store([outcome.sr], outcome.document.series.studyInstanceUid).catch((e: unknown) => {
+          // The analysis itself succeeded: say where its results are, so a failed upload is not read as a failed run.
+          const err = toCtscopeError(e, 'E_IO');
+          if (err.code === 'E_ABORTED') throw err;
+          const kept = a.out ? `; the results are in ${oneLineSafe(a.out)}` : '';
+          throw new CtscopeError('E_IO', `the findings were made but storing the SR back failed: ${err.message}${kept}`, { cause: err, where: err.where });
+        });
         say(r.stored.length ? `stored ${r.stored.length} SR instance(s)` : 'the server accepted the SR (its answer lists no stored instances)');
       }
       if (a.json) io.out(JSON.stringify(outcome.document, null, 2));

@@ -243,7 +243,8 @@ export class DicomWebClient {
       // and given as the error's `cause`, for a host that chooses to log it.
       const excerpt = this.#redact(raw.length > 200 ? `${raw.slice(0, 200).replace(/\s+\S*$/, '')} ...` : raw);
       const said = excerpt ? { cause: new Error(`server said: ${excerpt}`) } : {};
-      if (res.status === 404) throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: not found (HTTP 404)', { where, ...said });
+      // Only a retrieve's 404 means the series is not there; a STOW-RS POST's means the server takes no uploads there.
+      if (res.status === 404 && (init.method ?? 'GET') === 'GET') throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: not found (HTTP 404)', { where, ...said });
       if (res.status === 401 || res.status === 403) {
         const hint = this.#token ? 'check the bearer token' : 'the server wants a bearer token (--token-file or CTSCOPE_DICOMWEB_TOKEN)';
         throw new CtscopeError('E_IO', `DICOMweb: access denied (HTTP ${res.status}); ${hint}`, { where });

@@ -23,6 +23,27 @@ import { fillDetectOptions } from './options.js';
 import { readSourceContext } from './source.js';
 import type { DetectOptions, DetectOutcome, FilledDetectOptions } from './types.js';
 
+/** Models first: a missing or corrupt package, or an output folder that cannot be written, fails before any input is read. */
+async function preflight(o: FilledDetectOptions): Promise<ModelPackage[]> {
+  const packages = await Promise.all(o.models.map((m) => loadModelPackage(m, o.modelDirs)));
+  const twice = packages.find((p, n) => packages.findIndex((q) => q.dir === p.dir) !== n);
+  if (twice) throw new CtscopeError('E_USAGE', `model ${twice.manifest.id} is given twice; each model runs once`);
+  if (o.outDir !== undefined) {
+    await checkOutDir(o.outDir, 'the output folder');
+    // A folder another process is writing into now is refused before the run, not after its inference.
+    await checkNoOtherWriter(resolve(o.outDir));
+  }
+  return packages;
+}
+
+/**
+ * The checks detect() makes before it reads its input (models, output folder), for a host that has to fetch the
+ * input first (a DICOMweb retrieve): a wrong model or output folder then fails before the download, not after.
+ */
+export async function checkDetectOptions(options: DetectOptions): Promise<void> {
+  await preflight(fillDetectOptions(options));
+}
+
 /**
  * The whole pipeline on one series: load (paths or in-memory buffers) -> for each model: resample to
  * its grid, run it, map findings back to the original series -> findings document, and, with `outDir`,
@@ -38,15 +59,7 @@ export async function detect(input: StudyInput, options: DetectOptions): Promise
   const host = guardHostCallbacks(fillDetectOptions(options));
   const o = host.options;
   try {
-    // Models first: a missing or corrupt package fails before any decoding or waiting.
-    const packages = await Promise.all(o.models.map((m) => loadModelPackage(m, o.modelDirs)));
-    const twice = packages.find((p, n) => packages.findIndex((q) => q.dir === p.dir) !== n);
-    if (twice) throw new CtscopeError('E_USAGE', `model ${twice.manifest.id} is given twice; each model runs once`);
-    if (o.outDir !== undefined) {
-      await checkOutDir(o.outDir, 'the output folder');
-      // A folder another process is writing into now is refused before the run, not after its inference.
-      await checkNoOtherWriter(resolve(o.outDir));
-    }
+    const packages = await preflight(o);
     const outcome = await admit(o.signal, () => detectAdmitted(input, o, packages));
     if (host.failure !== undefined) throw host.failure;
     return outcome;

@@ -9,6 +9,8 @@ import { encodeElements, fileMeta } from '../../src/dicom/write.js';
 
 /** What the /stow route answers; each STOW test sets it. */
 let stowAnswer: { status: number; json: unknown } = { status: 200, json: {} };
+/** Every request's URL, in order. */
+const requests: string[] = [];
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const instance = (sop: string): Uint8Array =>
   Buffer.concat([
@@ -25,6 +27,7 @@ let server: Server;
 let base: string;
 beforeAll(async () => {
   server = createServer((req, res) => {
+    requests.push(req.url ?? '');
     if (req.url?.includes('/stow202')) {
       // Accepted "with warnings", and nothing confirmed as stored.
       req.resume();
@@ -171,6 +174,35 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     stowAnswer = { status: 409, json: 'conflict' };
     await expect(client.store([instance('1.2.3.100'), instance('1.2.3.101')])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/refused 2 of 2 instance\(s\) \(HTTP 409\)$/) });
   });
+
+  it("STOW-RS: a 404 is E_IO (no uploads there), not a retrieve's E_SERIES_NOT_FOUND", async () => {
+    stowAnswer = { status: 404, json: {} };
+    await expect(new DicomWebClient({ baseUrl: `${base}/stow/` }).store([instance('1.2.3.100')])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/HTTP 404/) });
+  });
+
+  it('CLI: detect on a DICOMweb URL checks --out before it retrieves anything', async () => {
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'ctscope-dw-out-'));
+    try {
+      await writeFile(join(dir, 'a-file'), 'x');
+      requests.length = 0;
+      const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
+      const url = `dicomweb+${base}/counted?study=1.2.3`;
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [cli, 'detect', url, '-m', 'nodule', '--out', join(dir, 'a-file', 'sub'), '-q']);
+        let stderr = '';
+        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.on('close', (code) => resolve({ code, stderr }));
+      });
+      expect(r.stderr).toMatch(/^error\[E_OUTPUT\]/m);
+      expect(r.code).toBe(4);
+      expect(requests).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it('STOW-RS: a 200 that lists nothing stored is a success with an empty list (the CLI does not count it)', async () => {
     stowAnswer = { status: 200, json: {} };
