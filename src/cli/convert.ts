@@ -73,7 +73,7 @@ function orientation(text: string | undefined): Orientation | undefined {
 function positiveInt(text: string | undefined, name: string): number | undefined {
   if (text === undefined) return undefined;
   const n = decimal(text);
-  if (!Number.isInteger(n) || n <= 0) throw usageError(`convert: ${name} needs a positive integer (got ${text})`);
+  if (!Number.isSafeInteger(n) || n <= 0) throw usageError(`convert: ${name} needs a positive integer up to 2^53 (got ${text})`);
   return n;
 }
 

@@ -76,6 +76,7 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
   const threads = parseThreads(v.threads, 'detect');
   const deviceId = v.device === undefined ? 0 : decimal(v.device);
   if (!Number.isInteger(deviceId) || deviceId < 0) throw usageError(`detect: --device needs a non-negative integer (got ${v.device})`);
+  if (v.outputs !== undefined && !v.out) throw usageError('detect: --outputs chooses what is written into --out DIR; give --out too');
   const outputs = (v.outputs ?? OUTPUT_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   if (outputs.length === 0) throw usageError(`detect: --outputs needs at least one of ${OUTPUT_NAMES.join(', ')}`);
   for (const o of outputs) if (!(OUTPUT_NAMES as readonly string[]).includes(o)) throw usageError(`detect: --outputs takes ${OUTPUT_NAMES.join(', ')} (got '${o}')`);

@@ -8,9 +8,9 @@ export interface DicomWebTarget {
   series: string | undefined;
 }
 
-/** True for inputs the CLI treats as DICOMweb: `dicomweb+http(s)://...`. */
+/** True for inputs the CLI treats as DICOMweb: `dicomweb+<scheme>://...` (parseDicomWebUrl takes http(s) only). */
 export function isDicomWebUrl(s: string): boolean {
-  return /^dicomweb\+https?:\/\//i.test(s);
+  return /^dicomweb\+[a-z][a-z0-9+.-]*:\/\//i.test(s);
 }
 
 /**
@@ -19,12 +19,16 @@ export function isDicomWebUrl(s: string): boolean {
  * is retrieved and the primary CT series chosen as for a folder.
  */
 export function parseDicomWebUrl(input: string): DicomWebTarget {
-  if (!isDicomWebUrl(input)) throw new CtscopeError('E_USAGE', 'a DICOMweb input starts with dicomweb+http:// or dicomweb+https://');
+  if (!/^dicomweb\+https?:\/\//i.test(input)) throw new CtscopeError('E_USAGE', 'a DICOMweb input starts with dicomweb+http:// or dicomweb+https://');
   let u: URL;
   try {
     u = new URL(input.replace(/^dicomweb\+/i, ''));
   } catch {
     throw new CtscopeError('E_USAGE', `not a valid DICOMweb URL: ${redactUrl(input.replace(/^dicomweb\+/i, ''))}`);
+  }
+  // An empty series= would fetch the whole study, an empty study= nothing: both are typing slips, not requests.
+  for (const key of ['study', 'series']) {
+    if (u.searchParams.get(key)?.trim() === '') throw new CtscopeError('E_USAGE', `the DICOMweb URL's ${key}= is empty${key === 'series' ? ' (leave it out to fetch the whole study)' : ''}`);
   }
   let study = u.searchParams.get('study') ?? undefined;
   let series = u.searchParams.get('series') ?? undefined;

@@ -3,10 +3,10 @@ import { detect as detectOnGrid } from '../inference/infer.js';
 import { loadModel, type ModelPackage } from '../inference/model.js';
 import { loadSeries } from '../ingest/load.js';
 import { modelGrid } from '../pipeline/grid.js';
-import { ensureDir } from '../io/dirs.js';
+import { checkOutDir, ensureDir, ensureDirUndoable } from '../io/dirs.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { dirname, join } from 'node:path';
-import { isCtscopeError, type CtscopeError } from '../errors.js';
+import { isCtscopeError, toCtscopeError, type CtscopeError } from '../errors.js';
 import { listCases, SCAN_KIND, scanKindOf, type EvalKind } from './cases.js';
 
 /** Scores kept for the FROC curve: far below any operating threshold. */
@@ -71,7 +71,9 @@ export async function detectFolder(dir: string, pkgs: readonly ModelPackage[], f
 
 /** A case's findings.json under a prediction root, in the shape `ctscope eval` reads, written atomically. */
 export async function writeCasePredictions(predRoot: string, id: string, findings: CaseDetection['findings'], signal?: AbortSignal): Promise<void> {
-  await ensureDir(join(predRoot, id));
+  await ensureDir(join(predRoot, id)).catch((e: unknown) => {
+    throw toCtscopeError(e, 'E_OUTPUT', 'cannot make the case folder', join(predRoot, id));
+  });
   await writeFileAtomic(join(predRoot, id, 'findings.json'), JSON.stringify({ findings }, null, 1) + '\n', signal);
 }
 
@@ -88,19 +90,27 @@ export interface DetectCasesOptions {
  * onCase and left without findings.json (runEval then scores it as a scan with no findings and lists it).
  */
 export async function detectCases(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], options: DetectCasesOptions = {}): Promise<void> {
-  await ensureDir(predRoot);
-  const models = new Map(kinds.map((k) => [k, loadModel(k)] as const));
-  for (const c of listCases(truthRoot, predRoot)) {
-    const scan = scanKindOf(c.truthFile);
-    const pkgs = kinds.filter((k) => scan === undefined || scan === SCAN_KIND[k]).map((k) => models.get(k)!);
-    if (pkgs.length === 0) continue;
-    try {
-      const det = await detectFolder(dirname(c.truthFile), pkgs, CURVE_THRESHOLD, options.signal);
-      await writeCasePredictions(predRoot, c.id, det.findings, options.signal);
-      options.onCase?.(c.id, { findings: det.findings.length, ms: det.ms });
-    } catch (e) {
-      if (!isCtscopeError(e) || e.code === 'E_ABORTED' || options.signal?.aborted) throw e;
-      options.onCase?.(c.id, { error: e });
+  // A prediction root that cannot take files is E_OUTPUT before the first case, not a raw error after it.
+  await checkOutDir(predRoot, 'the prediction root (--pred-root)');
+  const undo = await ensureDirUndoable(predRoot);
+  try {
+    const models = new Map(kinds.map((k) => [k, loadModel(k)] as const));
+    for (const c of listCases(truthRoot, predRoot)) {
+      const scan = scanKindOf(c.truthFile);
+      const pkgs = kinds.filter((k) => scan === undefined || scan === SCAN_KIND[k]).map((k) => models.get(k)!);
+      if (pkgs.length === 0) continue;
+      try {
+        const det = await detectFolder(dirname(c.truthFile), pkgs, CURVE_THRESHOLD, options.signal);
+        await writeCasePredictions(predRoot, c.id, det.findings, options.signal);
+        options.onCase?.(c.id, { findings: det.findings.length, ms: det.ms });
+      } catch (e) {
+        if (!isCtscopeError(e) || e.code === 'E_ABORTED' || options.signal?.aborted) throw e;
+        options.onCase?.(c.id, { error: e });
+      }
     }
+  } catch (e) {
+    // A run that fails or is aborted before its first case leaves no empty folders of its own making.
+    await undo();
+    throw e;
   }
 }

@@ -101,5 +101,5 @@ export async function checkOutFile(path: string, what: string): Promise<void> {
   // Checked here, not found out by the write after the run: no file system takes a longer name.
   if (Buffer.byteLength(basename(full)) > NAME_MAX) throw new CtscopeError('E_OUTPUT', `${what} has a file name longer than ${NAME_MAX} bytes`, { where: path });
   await checkReplaceable(full, what);
-  await checkOutDir(dirname(full), what);
+  await checkOutDir(dirname(full), `the folder of ${what}`);
 }

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,7 +86,7 @@ describe('ctscope CLI: usage errors', () => {
     expect(helpFor.stdout).toMatch(/^Usage: ctscope detect /);
   });
 
-  for (const args of [['info'], ['info', '--bogus', 'x'], ['convert', 'x'], ['convert', 'x', '--out', 'a.txt'], ['convert', 'x', '--out', 'a.nii', '--threads', 'zero'], ['convert', 'x', '--out', 'a.nii', '--threads', '-3'], ['convert', 'x', '--out', 'a.nii', '--threads', '99999999999'], ['convert', 'x', '--out', 'a.nii', '--spacing', '1e308'], ['convert', 'x', '--out', 'a.nii', '--spacing', '0.5,0.5,0'], ['convert', 'x', '--out', 'a.nii', '--spacing', '0x1'], ['convert', 'x', '--out', 'a.nii', '--threads', '0x2'], ['synth', 'chest', '--out', 'o', '--seed', '0x10'], ['synth', 'chest', '--out', 'o', '--seed', 'Infinity'], ['detect', 'x', '--model', 'nodule', '--json', '--threads', '1000'], ['detect', 'x', '--model', 'nodule', '--out', 'o', '--outputs', ''], ['nosuchcommand']]) {
+  for (const args of [['info'], ['info', '--bogus', 'x'], ['convert', 'x'], ['convert', 'x', '--out', 'a.txt'], ['convert', 'x', '--out', 'a.nii', '--threads', 'zero'], ['convert', 'x', '--out', 'a.nii', '--threads', '-3'], ['convert', 'x', '--out', 'a.nii', '--threads', '99999999999'], ['convert', 'x', '--out', 'a.nii', '--spacing', '1e308'], ['convert', 'x', '--out', 'a.nii', '--spacing', '0.5,0.5,0'], ['convert', 'x', '--out', 'a.nii', '--spacing', '0x1'], ['convert', 'x', '--out', 'a.nii', '--threads', '0x2'], ['synth', 'chest', '--out', 'o', '--seed', '0x10'], ['synth', 'chest', '--out', 'o', '--seed', 'Infinity'], ['detect', 'x', '--model', 'nodule', '--json', '--threads', '1000'], ['detect', 'x', '--model', 'nodule', '--out', 'o', '--outputs', ''], ['detect', 'x', '--model', 'nodule', '--json', '--outputs', 'sr'], ['convert', 'x', '--out', 'a.nii', '--max-voxels', '1e20'], ['detect', 'dicomweb+ftp://h/dicom-web?study=1.2', '--model', 'nodule', '--json'], ['detect', 'dicomweb+http://h/dicom-web?study=1.2&series=', '--model', 'nodule', '--json'], ['nosuchcommand']]) {
     it(`exits 2 with one line error[E_USAGE] for: ${args.join(' ')}`, async () => {
       const r = await ctscope(...args);
       expect(r.code).toBe(2);
@@ -279,6 +279,19 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     expect((await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', made, '--quiet')).code).toBe(0);
     expect(existsSync(made)).toBe(true);
   }, 60_000);
+
+  it('an empty folder is said to hold no files (exit 3), and eval --detect refuses a --pred-root it cannot write at once', async () => {
+    const empty = join(dir, 'empty-folder');
+    await mkdir(empty);
+    const r = await ctscope('info', empty);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^error\[E_NO_CT_SERIES\]: no files found/m);
+    const file = join(dir, 'pred-file');
+    await writeFile(file, 'x');
+    const e = await ctscope('eval', '--detect', '--truth-root', empty, '--pred-root', join(file, 'sub'));
+    expect(e.code).toBe(4);
+    expect(e.stderr).toMatch(/^error\[E_OUTPUT\]: the prediction root \(--pred-root\) is below a file/m);
+  });
 
   it('convert names a slice file that is cut short (skipped while headers are read), not just a shorter volume', async () => {
     const src = join(dir, 'cut-series');

@@ -69,12 +69,12 @@ describe('ctscope detect', () => {
   });
 
   it('parses comma lists and repeated --model', () => {
-    const a = parseDetectArgs(['d', '--model', 'a,b', '-m', 'c', '--json', '--outputs', 'json,sr']);
+    const a = parseDetectArgs(['d', '--model', 'a,b', '-m', 'c', '--out', 'o', '--outputs', 'json,sr']);
     expect(a.models).toEqual(['a', 'b', 'c']);
     expect(a.outputs).toEqual(['json', 'sr']);
     expect(a.wholeBody).toBe(false);
     expect(parseDetectArgs(['d', '--model', 'a', '--json', '--whole-body']).wholeBody).toBe(true);
-    expect(() => parseDetectArgs(['d', '--model', 'a', '--json', '--outputs', 'pdf'])).toThrow(/--outputs/);
+    expect(() => parseDetectArgs(['d', '--model', 'a', '--out', 'o', '--outputs', 'pdf'])).toThrow(/--outputs takes/);
     expect(() => parseDetectArgs(['d', '--model', 'a', '--json', '--threads', '0'])).toThrow(/--threads/);
   });
 
