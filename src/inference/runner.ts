@@ -126,7 +126,9 @@ export class ModelRunner {
   /** Runs the session once; the feeds' buffers are transferred (unusable afterwards). */
   run(feeds: Record<string, TensorData>): Promise<RunResult> {
     if (this.#dead) return Promise.reject(this.#dead);
-    if (this.#closed) return Promise.reject(new CtscopeError('E_INFERENCE', 'the model runner is closed'));
+    // Closed by the host (closeRunners at shutdown) while a run still had batches to go: that run is aborted, as
+    // the batches in flight at the close were, not failed.
+    if (this.#closed) return Promise.reject(new CtscopeError('E_ABORTED', 'the model runner was closed'));
     const id = this.#nextId++;
     const transfer = Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer);
     const msg: WorkerRequest = { type: 'run', id, feeds };

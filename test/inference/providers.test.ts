@@ -64,6 +64,12 @@ describe('execution providers', () => {
     expect(a).toBe(b);
   });
 
+  it('a run asked of a runner the host has closed (closeRunners at shutdown) is E_ABORTED, not an inference failure', async () => {
+    const runner = await ModelRunner.create(loadModel(fixture('heatmap-fp32')), { ep: 'cpu', threads: 1 });
+    await runner.close();
+    await expect(runner.run({})).rejects.toMatchObject({ code: 'E_ABORTED' });
+  });
+
   it('every session gets every core by default: models run one after another, so a later one is not starved', async () => {
     // The second stage and another model used to get cores / (sessions + 1): 1 of 2 here, half speed.
     const runners: ModelRunner[] = [];
