@@ -139,7 +139,7 @@ async function detectAdmitted(input: StudyInput, options: FilledDetectOptions, p
   const document = buildFindingsDocument(volume, context, runs, {
     timings: clock.timings,
     totalMs: 0,
-    warnings: [...volume.problems.map((p) => `series: ${p}`), ...context.warnings, ...skippedWarning(volume), ...planeWarning(volume), ...regionWarnings(runs)],
+    warnings: [...volume.problems.map((p) => `series: ${p}`), ...context.warnings, ...skippedWarning(volume), ...studiesWarning(volume), ...planeWarning(volume), ...regionWarnings(runs)],
   });
   const outcome: DetectOutcome = { document, files: [] };
   const wantSr = o.sr || (o.outDir !== undefined && o.outputs.includes('sr'));
@@ -192,6 +192,13 @@ function planeWarning(volume: LoadedSeries): string[] {
 /** A model that looks only inside an organ says so when the organ was not found and it looked at the whole body. */
 function regionWarnings(runs: readonly ModelRun[]): string[] {
   return runs.flatMap((r) => (r.stats.region && !r.stats.region.found ? [`model ${r.pkg.manifest.id}: no ${r.stats.region.organ} found (${r.stats.region.volumeMl} mL); it looked at the whole body`] : []));
+}
+
+/** Input that mixes studies (a host that passed two patients' instances by mistake) is analysed, but not silently. */
+function studiesWarning(volume: LoadedSeries): string[] {
+  const studies = new Set(volume.index.series.map((s) => s.studyInstanceUid));
+  if (studies.size < 2) return [];
+  return [`the input holds ${studies.size} studies (${volume.index.series.length} series); only study ${volume.series.studyInstanceUid} was analysed: check that the input is one patient's study`];
 }
 
 function skippedWarning(volume: LoadedSeries): string[] {

@@ -92,6 +92,13 @@ describe('detect pipeline', () => {
     expect(a.document.warnings.join('\n')).not.toMatch(/skipped/);
   });
 
+  it('instances of two studies (two phantoms) are analysed with a warning that the input mixes studies', async () => {
+    const one = await detect(chest.dir, { models: heat, ep: 'cpu' });
+    expect(one.document.warnings.join('\n')).not.toMatch(/studies/);
+    const mixed = await detect([...buffersOf(chest.dir), ...buffersOf(cta.dir)], { models: heat, ep: 'cpu' });
+    expect(mixed.document.warnings.join('\n')).toMatch(/the input holds 2 studies \(2 series\); only study [0-9.]+ was analysed/);
+  });
+
   it('a wrongly shaped input is E_USAGE naming its place and type, never echoing its bytes', async () => {
     const header = readFileSync(join(chest.dir, readdirSync(chest.dir).find((f) => f.endsWith('.dcm'))!));
     const bad: unknown[] = [[header], [{ name: 'a', bytes: null }], [{ name: 7, bytes: header }], ['a.dcm', { name: 'b', bytes: header }], { bytes: header }, 42];
