@@ -1,7 +1,7 @@
 import type { Vec3 } from '../volume/types.js';
 import type { FrameMeta } from './types.js';
 import type { DataSet } from './dicom-parser.js';
-import { item, itemCount, num, nums } from './values.js';
+import { item, itemCount, num, nums, str } from './values.js';
 
 const SHARED_GROUPS = 'x52009229';
 const PER_FRAME_GROUPS = 'x52009230';
@@ -48,20 +48,28 @@ function readMeasures(ds: DataSet | undefined, into: Partial): void {
   if (t !== undefined) into.sliceThickness = t;
 }
 
-function readRescale(ds: DataSet | undefined, into: Partial): void {
+function readRescale(ds: DataSet | undefined, into: Partial, warnings?: string[]): void {
   if (!ds) return;
   const slope = num(ds, RESCALE_SLOPE);
   const intercept = num(ds, RESCALE_INTERCEPT);
   if (slope !== undefined && slope !== 0) into.rescaleSlope = slope;
+  // A slope of 0 (every voxel one value) or one that is no number cannot be used: 1 is, but not silently.
+  else if (str(ds, RESCALE_SLOPE) !== undefined) warn(warnings, `RescaleSlope '${str(ds, RESCALE_SLOPE)!.slice(0, 16)}' is not a usable number; using 1`);
   if (intercept !== undefined) into.rescaleIntercept = intercept;
+  else if (str(ds, RESCALE_INTERCEPT) !== undefined) warn(warnings, `RescaleIntercept '${str(ds, RESCALE_INTERCEPT)!.slice(0, 16)}' is not a number; using 0`);
+}
+
+/** One warning per kind of repair in an instance (not one per frame of a multi-frame image). */
+function warn(warnings: string[] | undefined, text: string): void {
+  if (warnings && !warnings.includes(text)) warnings.push(text);
 }
 
 /** Reads the macros of one functional group item (shared or per-frame). */
-function readGroup(group: DataSet | undefined, into: Partial): void {
+function readGroup(group: DataSet | undefined, into: Partial, warnings: string[]): void {
   readPosition(item(group, PLANE_POSITION), into);
   readOrientation(item(group, PLANE_ORIENTATION), into);
   readMeasures(item(group, PIXEL_MEASURES), into);
-  readRescale(item(group, PIXEL_VALUE_TRANSFORMATION), into);
+  readRescale(item(group, PIXEL_VALUE_TRANSFORMATION), into, warnings);
 }
 
 function finish(p: Partial): FrameMeta {
@@ -86,14 +94,14 @@ export function buildFrames(ds: DataSet, numberOfFrames: number, warnings: strin
   readPosition(ds, top);
   readOrientation(ds, top);
   readMeasures(ds, top);
-  readRescale(ds, top);
+  readRescale(ds, top, warnings);
   if (!hasFunctionalGroups(ds)) {
     // Classic multi-frame images (rare in CT) share one top-level geometry.
     const f = finish(top);
     return Array.from({ length: numberOfFrames }, () => ({ ...f }));
   }
   const shared: Partial = { ...top };
-  readGroup(item(ds, SHARED_GROUPS), shared);
+  readGroup(item(ds, SHARED_GROUPS), shared, warnings);
   const perFrameCount = itemCount(ds, PER_FRAME_GROUPS);
   if (perFrameCount !== numberOfFrames) {
     warnings.push(`Per-Frame Functional Groups has ${perFrameCount} items for ${numberOfFrames} frames`);
@@ -101,7 +109,7 @@ export function buildFrames(ds: DataSet, numberOfFrames: number, warnings: strin
   const frames: FrameMeta[] = [];
   for (let i = 0; i < numberOfFrames; i++) {
     const p: Partial = { ...shared };
-    readGroup(item(ds, PER_FRAME_GROUPS, i), p);
+    readGroup(item(ds, PER_FRAME_GROUPS, i), p, warnings);
     frames.push(finish(p));
   }
   return frames;

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInstance, readHeader, readInstance } from '../../src/dicom/parse.js';
+import { encodeElements, fileMeta } from '../../src/dicom/write.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
 import { chest, chestTs, codeOf, codeOfAsync } from './helpers.js';
 
@@ -202,5 +203,41 @@ describe.skipIf(!hasSharedData)('parseInstance on the shared corpus', () => {
     expect(at).toBeGreaterThan(132);
     bytes.set(new TextEncoder().encode('1.2.840.10008.9.9.9'), at);
     expect(codeOf(() => parseInstance(bytes, 'odd syntax'))).toBe('E_UNSUPPORTED_SYNTAX');
+  });
+});
+
+describe('rescale values that cannot be used', () => {
+  /** A 2 x 2 CT image in Explicit VR Little Endian with the given RescaleSlope and RescaleIntercept text. */
+  const ct = (slope: string, intercept: string): Uint8Array =>
+    Buffer.concat([
+      fileMeta(CT_IMAGE, '1.2.3.4.5', '1.2.840.10008.1.2.1', { classUid: '1.2.3.4', version: 'TEST' }),
+      encodeElements([
+        { tag: 0x00080016, vr: 'UI', value: CT_IMAGE },
+        { tag: 0x00080018, vr: 'UI', value: '1.2.3.4.5' },
+        { tag: 0x00080060, vr: 'CS', value: 'CT' },
+        { tag: 0x00280002, vr: 'US', value: 1 },
+        { tag: 0x00280004, vr: 'CS', value: 'MONOCHROME2' },
+        { tag: 0x00280010, vr: 'US', value: 2 },
+        { tag: 0x00280011, vr: 'US', value: 2 },
+        { tag: 0x00280100, vr: 'US', value: 16 },
+        { tag: 0x00280101, vr: 'US', value: 16 },
+        { tag: 0x00280102, vr: 'US', value: 15 },
+        { tag: 0x00280103, vr: 'US', value: 1 },
+        { tag: 0x00281052, vr: 'DS', value: intercept },
+        { tag: 0x00281053, vr: 'DS', value: slope },
+        { tag: 0x7fe00010, vr: 'OW', value: new Uint8Array(8) },
+      ]),
+    ]);
+  const CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
+
+  it('a RescaleSlope of 0 or not a number, and a RescaleIntercept not a number, are replaced with a warning', () => {
+    const good = parseInstance(ct('1', '-1024'), 'good');
+    expect(good.frames[0]).toMatchObject({ rescaleSlope: 1, rescaleIntercept: -1024 });
+    expect(good.warnings.join('\n')).not.toMatch(/Rescale/);
+    for (const slope of ['0', 'NaN']) {
+      const i = parseInstance(ct(slope, 'abc'), slope);
+      expect(i.frames[0]).toMatchObject({ rescaleSlope: 1, rescaleIntercept: 0 });
+      expect(i.warnings).toEqual(expect.arrayContaining([`RescaleSlope '${slope}' is not a usable number; using 1`, "RescaleIntercept 'abc' is not a number; using 0"]));
+    }
   });
 });
