@@ -33,6 +33,8 @@ export interface InferOptions extends RunnerOptions {
   /** Refuse a volume whose spacing differs from the manifest's by more than 1% (default true). */
   checkSpacing?: boolean;
   signal?: AbortSignal;
+  /** Sliding-window progress: patches done of the total (see WindowOptions.onPatches). */
+  onPatches?: (done: number, total: number) => void;
 }
 
 export interface InferenceStats extends BatchStats {
@@ -141,6 +143,7 @@ export async function runModel(volume: Volume, pkg: ModelPackage, options: Infer
     padHu: m.window.padHu,
     ...(mask ? { mask } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onPatches ? { onPatches: options.onPatches } : {}),
   };
   const source = { data: volume.data, dims: volume.geometry.dims, transforms: channelTransforms(m.input.channels) };
   const finish = (s: BatchStats): InferenceStats => ({

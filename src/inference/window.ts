@@ -40,6 +40,8 @@ export interface WindowOptions {
   /** Predictor calls in flight at once (more than 1 overlaps patch preparation with inference). */
   inFlight?: number;
   signal?: AbortSignal;
+  /** Patches done of the total: once when the grid is known (0), then after each batch is merged. */
+  onPatches?: (done: number, total: number) => void;
 }
 
 export interface FilledWindowOptions {
@@ -53,6 +55,7 @@ export interface FilledWindowOptions {
   padHu: number;
   inFlight: number;
   signal: AbortSignal | null;
+  onPatches: ((done: number, total: number) => void) | null;
 }
 
 export function fillWindowOptions(o: WindowOptions): FilledWindowOptions {
@@ -67,6 +70,7 @@ export function fillWindowOptions(o: WindowOptions): FilledWindowOptions {
     padHu: o.padHu ?? -1024,
     inFlight: o.inFlight ?? 3,
     signal: o.signal ?? null,
+    onPatches: o.onPatches ?? null,
   };
   if (!(f.overlap >= 0 && f.overlap < 1)) throw new CtscopeError('E_USAGE', `overlap must be in [0, 1), got ${f.overlap}`);
   for (let a = 0; a < 3; a++) {
@@ -203,13 +207,16 @@ export async function runPatches(
     await eventLoop();
     hostSince = performance.now();
   };
+  let done = 0;
   const drain = async (): Promise<void> => {
     const q = queue.shift()!;
     const out = await q.result;
     hostSince = performance.now();
     await consume(q.patches, out, q.next, turn);
     stats.hostMs += performance.now() - hostSince;
+    o.onPatches?.((done += q.patches.length), grid.length);
   };
+  o.onPatches?.(0, grid.length);
   for (let b = 0; b < grid.length; b += o.batchSize) {
     throwIfAborted(o.signal ?? undefined, 'inference');
     hostSince = performance.now();

@@ -44,7 +44,7 @@ export function progressView(sink: ProgressSink): ProgressView {
         const key = `${p.stage}:${p.model ?? ''}:${p.done === 0 ? 'start' : p.done >= p.total ? 'end' : ''}`;
         if (key.endsWith(':') || said.has(key)) return;
         said.add(key);
-        sink.write(p.done === 0 ? `${name(p)}${p.total > 1 ? ` (${p.total})` : ''}...\n` : `${name(p)}: done${p.total > 1 ? ` (${p.done})` : ''}\n`);
+        sink.write(p.done === 0 ? `${name(p)}${p.total > 1 ? ` (${p.total})` : ''}...\n` : `${name(p)}: done${p.total > 1 ? ` (${p.done}${p.stage === 'infer' ? ' patches' : ''})` : ''}\n`);
       },
       end: () => undefined,
     };

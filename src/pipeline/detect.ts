@@ -216,14 +216,20 @@ async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOp
   o.onProgress({ stage: 'resample', done: 1, total: 1, model: m.id });
   clock.enter('infer', m.id);
   o.onProgress({ stage: 'infer', done: 0, total: 1, model: m.id });
+  // The sliding window is most of a run: its patches are the progress (the total is known once the region is).
+  let total = 1;
   const result = await detectOnGrid(grid, volume, pkg, {
     ep: o.ep,
     deviceId: o.deviceId,
     onLog: o.onLog,
     mask: o.bodyMask ? (o.organMask ? 'organ' : 'body') : null,
+    onPatches: (done, patches) => {
+      total = Math.max(1, patches);
+      o.onProgress({ stage: 'infer', done: Math.min(done, total), total, model: m.id });
+    },
     ...(o.sessionThreads !== undefined ? { threads: o.sessionThreads } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });
-  o.onProgress({ stage: 'infer', done: 1, total: 1, model: m.id });
+  o.onProgress({ stage: 'infer', done: total, total, model: m.id });
   return { pkg, grid: grid.geometry, findings: result.findings, stats: result.stats };
 }

@@ -23,7 +23,7 @@ describe('ctscope detect', () => {
     expect(r.code, r.stderr).toBe(0);
     for (const f of ['findings.json', 'sr.dcm', 'report.html', 'key-1.png']) expect(existsSync(join(out, f)), f).toBe(true);
     expect(r.stderr).toMatch(/^decoding slices \(24\)\.\.\.$/m);
-    expect(r.stderr).toMatch(/^running model \(heatmap-fp32\): done$/m);
+    expect(r.stderr).toMatch(/^running model \(heatmap-fp32\): done \(\d+ patches\)$/m);
     expect(r.stderr).not.toContain('\r');
     expect(r.stdout).toMatch(/^#\s+model\s+finding\s+score/m);
     expect(r.stdout).toMatch(/^1\s+heatmap-fp32\s+nodule\s+0\.\d{3}/m);

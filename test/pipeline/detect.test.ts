@@ -50,6 +50,14 @@ describe('detect pipeline', () => {
     const stages = [...new Set(events.map((e) => `${e.stage}${e.model ? `:${e.model}` : ''}`))];
     expect(stages).toEqual(['scan', 'index', 'decode', 'resample:heatmap-fp32', 'infer:heatmap-fp32', 'resample:boxes', 'infer:boxes']);
     expect(doc.timings.stages.map((t) => t.stage)).toEqual(['scan', 'index', 'decode', 'resample', 'infer', 'resample', 'infer']);
+    // Inference reports its sliding window's patches (it was 0/1 then 1/1 for most of a run), ending at total/total.
+    const infer = events.filter((e) => e.stage === 'infer' && e.model === 'heatmap-fp32');
+    const total = infer[infer.length - 1]!.total;
+    expect(total).toBe(r.document.models[0]!.patches);
+    expect(total).toBeGreaterThan(1);
+    expect(infer[infer.length - 1]!.done).toBe(total);
+    expect(infer.filter((e) => e.total === total).map((e) => e.done)).toEqual([...infer.filter((e) => e.total === total).map((e) => e.done)].sort((a, b) => a - b));
+    expect(new Set(infer.map((e) => e.done)).size).toBeGreaterThan(2);
   });
 
   it('in-memory buffers give the same findings as the folder', async () => {
