@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Organ, RegionSpec } from '../anatomy/region.js';
 import type { MeasureSpec } from '../postprocess/measure.js';
 import { CtscopeError } from '../errors.js';
@@ -150,14 +152,32 @@ export interface FilledManifest {
 }
 
 const SCHEMA_URL = new URL('../../models/schema/manifest.schema.json', import.meta.url);
+/** Written by manifest-validator-build.ts at build time (absent when running from src, as the tests do). */
+export const PRECOMPILED_VALIDATOR_URL = new URL('./manifest-validator.cjs', import.meta.url);
+export const AJV_OPTIONS = { allErrors: false, strict: true, strictRequired: false } as const;
 let validator: ValidateFunction | undefined;
 
+export function readManifestSchema(): { text: string; sha256: string } {
+  const text = readFileSync(fileURLToPath(SCHEMA_URL), 'utf8');
+  return { text, sha256: createHash('sha256').update(text).digest('hex') };
+}
+
+/**
+ * The build's precompiled validator while it was made from this schema; else Ajv compiles one here (100-150 ms
+ * on the caller's thread, once per process).
+ */
 function getValidator(): ValidateFunction {
-  if (!validator) {
-    const schema = JSON.parse(readFileSync(fileURLToPath(SCHEMA_URL), 'utf8')) as object;
-    validator = new Ajv({ allErrors: false, strict: true, strictRequired: false }).compile(schema);
+  if (validator) return validator;
+  const { text, sha256 } = readManifestSchema();
+  const load = createRequire(import.meta.url);
+  try {
+    const built = load(fileURLToPath(PRECOMPILED_VALIDATOR_URL)) as ValidateFunction & { schemaSha256?: string };
+    if (built.schemaSha256 === sha256) return (validator = built);
+  } catch {
+    // Not built (running from src): compile below.
   }
-  return validator;
+  const { Ajv } = load('ajv') as typeof import('ajv');
+  return (validator = new Ajv(AJV_OPTIONS).compile(JSON.parse(text) as object));
 }
 
 /** `/input/patchSize/2` -> `input.patchSize[2]`: the field as a user would name it. */

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateManifest } from '../../src/inference/manifest.js';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { AJV_OPTIONS, readManifestSchema, validateManifest } from '../../src/inference/manifest.js';
 import { loadModel, resolveModelDir } from '../../src/inference/model.js';
 import { FIXTURES, fixture } from './helpers.js';
 
@@ -46,6 +49,21 @@ describe('model manifest', () => {
     [(m: any) => (m.output.kind = 'boxes'), 'output.boxes'],
     [(m: any) => (m.window.margin = 16), 'window.margin'],
   ])('names the bad field (%#)', (mutate, field) => expectManifestError(mutate, field));
+
+  it("the build's precompiled validator is made from this schema and judges every case as a fresh Ajv compile does", () => {
+    const load = createRequire(import.meta.url);
+    const built = load(fileURLToPath(new URL('../../dist/inference/manifest-validator.cjs', import.meta.url))) as ValidateFunction & { schemaSha256: string };
+    const { text, sha256 } = readManifestSchema();
+    expect(built.schemaSha256).toBe(sha256);
+    const fresh = new Ajv(AJV_OPTIONS).compile(JSON.parse(text) as object);
+    const bundled = ['nodule', 'aneurysm'].map((id) => JSON.parse(readFileSync(join(resolveModelDir(id), 'manifest.json'), 'utf8')) as unknown);
+    const cases: unknown[] = [...bundled, good(), { ...good(), licence: 3 }, { ...good(), extra: 1 }, {}, null, [], 'x'];
+    for (const c of cases) {
+      expect(built(c)).toBe(fresh(c));
+      expect(built.errors?.map((e) => [e.instancePath, e.keyword]) ?? null).toEqual(fresh.errors?.map((e) => [e.instancePath, e.keyword]) ?? null);
+    }
+    expect(bundled.every((m) => built(m))).toBe(true);
+  });
 
   it('rejects a model file whose sha256 differs with E_MODEL', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctscope-model-'));
