@@ -9,9 +9,12 @@ import { COMMANDS, loadAllCommands } from './cli/commands.js';
 function help(list: Command[]): string {
   const lines = ['ctscope: CT/CTA DICOM to Hounsfield-unit volumes and AI findings', '', 'Usage: ctscope <command> [options]', '', 'Commands:'];
   for (const c of list) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
-  lines.push('', 'Run `ctscope <command> --help` for the options of one command.');
+  lines.push('', 'Run `ctscope <command> --help` for the options of one command.', '', EXIT_STATUS);
   return lines.join('\n');
 }
+
+/** Every command maps errors to these (errors.ts exitCodeFor); a command's help says it where its usage does not. */
+const EXIT_STATUS = 'Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, workers, a full disk), 130 interrupted.';
 
 // A closed pipe (`ctscope info … | head`) is the reader's choice, not an error: stop quietly. Any other
 // failure to print (a full disk behind `> file`) is an E_IO line on stderr and exit 4, not a stack trace.
@@ -79,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
   if (!load) throw new CtscopeError('E_USAGE', `unknown command '${name}' (try --help)`);
   const cmd = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(`Usage: ctscope ${cmd.usage}\n\n${cmd.summary}`);
+    io.out(`Usage: ctscope ${cmd.usage}${cmd.usage.includes('Exit status') ? '' : `\n\n${EXIT_STATUS}`}\n\n${cmd.summary}`);
     return 0;
   }
   return cmd.run(rest, io);

@@ -86,6 +86,14 @@ describe('ctscope CLI: usage errors', () => {
     expect(helpFor.stdout).toMatch(/^Usage: ctscope detect /);
   });
 
+  it("every command's --help gives its exit status", async () => {
+    for (const c of ['info', 'convert', 'detect', 'synth', 'eval', 'bench', 'doctor']) {
+      const r = await ctscope(c, '--help');
+      expect(r.code, c).toBe(0);
+      expect(r.stdout, c).toMatch(/Exit status: 0 ok,[^\n]*\b2 usage\b/);
+    }
+  });
+
   for (const args of [['info'], ['info', '--bogus', 'x'], ['convert', 'x'], ['convert', 'x', '--out', 'a.txt'], ['convert', 'x', '--out', 'a.nii', '--threads', 'zero'], ['convert', 'x', '--out', 'a.nii', '--threads', '-3'], ['convert', 'x', '--out', 'a.nii', '--threads', '99999999999'], ['convert', 'x', '--out', 'a.nii', '--spacing', '1e308'], ['convert', 'x', '--out', 'a.nii', '--spacing', '0.5,0.5,0'], ['convert', 'x', '--out', 'a.nii', '--spacing', '0x1'], ['convert', 'x', '--out', 'a.nii', '--threads', '0x2'], ['synth', 'chest', '--out', 'o', '--seed', '0x10'], ['synth', 'chest', '--out', 'o', '--seed', 'Infinity'], ['detect', 'x', '--model', 'nodule', '--json', '--threads', '1000'], ['detect', 'x', '--model', 'nodule', '--out', 'o', '--outputs', ''], ['detect', 'x', '--model', 'nodule', '--json', '--outputs', 'sr'], ['convert', 'x', '--out', 'a.nii', '--max-voxels', '1e20'], ['detect', 'dicomweb+ftp://h/dicom-web?study=1.2', '--model', 'nodule', '--json'], ['detect', 'dicomweb+http://h/dicom-web?study=1.2&series=', '--model', 'nodule', '--json'], ['nosuchcommand']]) {
     it(`exits 2 with one line error[E_USAGE] for: ${args.join(' ')}`, async () => {
       const r = await ctscope(...args);
