@@ -40,10 +40,11 @@ function readOrientation(ds: DataSet | undefined, into: Partial): void {
   if (o) into.imageOrientationPatient = o;
 }
 
-function readMeasures(ds: DataSet | undefined, into: Partial): void {
+function readMeasures(ds: DataSet | undefined, into: Partial, warnings?: string[]): void {
   if (!ds) return;
   const s = nums(ds, PIXEL_SPACING, 2);
   if (s && s[0]! > 0 && s[1]! > 0) into.pixelSpacing = [s[0]!, s[1]!];
+  else if (str(ds, PIXEL_SPACING) !== undefined) warn(warnings, `PixelSpacing '${str(ds, PIXEL_SPACING)!.slice(0, 24)}' is not two positive numbers; ignored`);
   const t = num(ds, SLICE_THICKNESS);
   if (t !== undefined) into.sliceThickness = t;
 }
@@ -68,7 +69,7 @@ function warn(warnings: string[] | undefined, text: string): void {
 function readGroup(group: DataSet | undefined, into: Partial, warnings: string[]): void {
   readPosition(item(group, PLANE_POSITION), into);
   readOrientation(item(group, PLANE_ORIENTATION), into);
-  readMeasures(item(group, PIXEL_MEASURES), into);
+  readMeasures(item(group, PIXEL_MEASURES), into, warnings);
   readRescale(item(group, PIXEL_VALUE_TRANSFORMATION), into, warnings);
 }
 
@@ -93,7 +94,7 @@ export function buildFrames(ds: DataSet, numberOfFrames: number, warnings: strin
   const top: Partial = {};
   readPosition(ds, top);
   readOrientation(ds, top);
-  readMeasures(ds, top);
+  readMeasures(ds, top, warnings);
   readRescale(ds, top, warnings);
   if (!hasFunctionalGroups(ds)) {
     // Classic multi-frame images (rare in CT) share one top-level geometry.

@@ -47,7 +47,10 @@ const RAD = 180 / Math.PI;
 function sliceAxes(iop: readonly number[]): { row: Vec3; col: Vec3; normal: Vec3 } {
   const row = safeUnit([iop[0]!, iop[1]!, iop[2]!], 'row');
   const col0 = safeUnit([iop[3]!, iop[4]!, iop[5]!], 'column');
-  const col = normalize(sub(col0, scale(row, dot(col0, row))));
+  const across = sub(col0, scale(row, dot(col0, row)));
+  // Stored with few digits, the two are near orthogonal; far from it (parallel) they span no plane.
+  if (!(norm(across) > 0.5)) throw new CtscopeError('E_GEOMETRY', 'ImageOrientationPatient row and column directions are (nearly) parallel');
+  const col = normalize(across);
   return { row, col, normal: normalize(cross(row, col)) };
 }
 

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInstance, readHeader, readInstance } from '../../src/dicom/parse.js';
-import { encodeElements, fileMeta } from '../../src/dicom/write.js';
+import { encodeElements, fileMeta, type Element } from '../../src/dicom/write.js';
+import { loadSeries } from '../../src/ingest/load.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
 import { chest, chestTs, codeOf, codeOfAsync } from './helpers.js';
 
@@ -208,12 +209,12 @@ describe.skipIf(!hasSharedData)('parseInstance on the shared corpus', () => {
 
 describe('rescale values that cannot be used', () => {
   /** A 2 x 2 CT image in Explicit VR Little Endian with the given RescaleSlope and RescaleIntercept text. */
-  const ct = (slope: string, intercept: string): Uint8Array =>
+  const ct = (slope: string, intercept: string, extra: Element[] = [], sop = '1.2.3.4.5'): Uint8Array =>
     Buffer.concat([
-      fileMeta(CT_IMAGE, '1.2.3.4.5', '1.2.840.10008.1.2.1', { classUid: '1.2.3.4', version: 'TEST' }),
+      fileMeta(CT_IMAGE, sop, '1.2.840.10008.1.2.1', { classUid: '1.2.3.4', version: 'TEST' }),
       encodeElements([
         { tag: 0x00080016, vr: 'UI', value: CT_IMAGE },
-        { tag: 0x00080018, vr: 'UI', value: '1.2.3.4.5' },
+        { tag: 0x00080018, vr: 'UI', value: sop },
         { tag: 0x00080060, vr: 'CS', value: 'CT' },
         { tag: 0x00280002, vr: 'US', value: 1 },
         { tag: 0x00280004, vr: 'CS', value: 'MONOCHROME2' },
@@ -226,6 +227,7 @@ describe('rescale values that cannot be used', () => {
         { tag: 0x00281052, vr: 'DS', value: intercept },
         { tag: 0x00281053, vr: 'DS', value: slope },
         { tag: 0x7fe00010, vr: 'OW', value: new Uint8Array(8) },
+        ...extra,
       ]),
     ]);
   const CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
@@ -239,5 +241,21 @@ describe('rescale values that cannot be used', () => {
       expect(i.frames[0]).toMatchObject({ rescaleSlope: 1, rescaleIntercept: 0 });
       expect(i.warnings).toEqual(expect.arrayContaining([`RescaleSlope '${slope}' is not a usable number; using 1`, "RescaleIntercept 'abc' is not a number; using 0"]));
     }
+  });
+
+  it('a PixelSpacing that is not positive is reported as ignored, and parallel IOP directions are named as the reason', async () => {
+    const zero = parseInstance(ct('1', '0', [{ tag: 0x00280030, vr: 'DS', value: ['0', '0'] }]), 'zero');
+    expect(zero.warnings).toContain("PixelSpacing '0\\0' is not two positive numbers; ignored");
+    const slice = (z: number): { name: string; bytes: Uint8Array } => ({
+      name: `s${z}`,
+      bytes: ct('1', '0', [
+        { tag: 0x0020000e, vr: 'UI', value: '1.2.3.9' },
+        { tag: 0x00200032, vr: 'DS', value: ['0', '0', String(z)] },
+        { tag: 0x00200037, vr: 'DS', value: ['1', '0', '0', '1', '0', '0'] },
+        { tag: 0x00280030, vr: 'DS', value: ['1', '1'] },
+      ], `1.2.3.4.${z + 1}`),
+    });
+    // The series is refused as no volume, and says why (it said "zero vector").
+    await expect(loadSeries([0, 1, 2, 3].map(slice))).rejects.toMatchObject({ code: 'E_NO_CT_SERIES', message: expect.stringMatching(/row and column directions are \(nearly\) parallel/) });
   });
 });
