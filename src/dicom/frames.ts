@@ -116,6 +116,8 @@ function encapsulatedFrames(b: Uint8Array, inst: DicomInstance): FrameBytes[] {
 function nativeFrames(b: Uint8Array, inst: DicomInstance): FrameBytes[] {
   const size = nativeFrameBytes(inst);
   const { offset, length } = inst.pixelData!;
+  // Bytes shorter than where their header put the pixel data were changed or released after they were read.
+  if (b.length < offset) throw new CtscopeError('E_TRUNCATED', `the instance's bytes end (${b.length}) before its pixel data (at ${offset}): changed or released after its header was read`, { where: inst.source });
   const available = Math.min(length, b.length - offset);
   const frames: FrameBytes[] = [];
   for (let i = 0; i < inst.numberOfFrames; i++) frames.push({ ranges: [[offset + i * size, size]] });

@@ -127,3 +127,11 @@ describe.skipIf(!hasSharedData)('frame byte ranges', () => {
     expect(codeOf(() => frameRanges(bytes.subarray(0, bytes.length - 1000), head))).toBe('E_TRUNCATED');
   });
 });
+
+describe('native frames of bytes that changed after the header was read', () => {
+  it.skipIf(!hasSharedData)('bytes that end before the pixel data (released by the host mid-run) are E_TRUNCATED saying so', () => {
+    const bytes = new Uint8Array(readFileSync(sharedPath('ct_chest_slice_transfer_syntaxes', 'CTImage.dcm')));
+    const inst = parseInstance(bytes, 'chest');
+    expect(() => frameRanges(bytes.subarray(0, 100), inst)).toThrow(expect.objectContaining({ code: 'E_TRUNCATED', message: expect.stringMatching(/changed or released/) }));
+  });
+});
