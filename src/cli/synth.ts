@@ -22,7 +22,7 @@ const USAGE = `synth chest|cta --out DIR [--seed N] [options]
   --pixels signed|unsigned signed with intercept 0 or unsigned with intercept -1024 (default drawn)
   --syntax explicit-le     transfer syntax (only Explicit VR Little Endian is written)
   --no-truth               do not write truth.json
-  --force                  replace DIR if it exists and is not empty`;
+  --force                  replace DIR when it holds an earlier synth output (nothing else)`;
 
 function num(name: string, text: string | undefined, integer: boolean): number | undefined {
   if (text === undefined) return undefined;

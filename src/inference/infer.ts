@@ -1,12 +1,12 @@
 import { insideRegion, organRegion, type Organ, type OrganRegion } from '../anatomy/region.js';
-import { CtscopeError, throwIfAborted } from '../errors.js';
+import { CtscopeError } from '../errors.js';
 import type { CtVolume, Geometry, Vec3, Volume } from '../volume/types.js';
 import { boxToCandidate, decodeBoxes, nms3d, type Box3 } from '../postprocess/boxes.js';
 import type { Candidate } from '../postprocess/candidate.js';
 import { connectedComponents } from '../postprocess/components.js';
 import { measureLesion, type LesionMeasurement, type MeasureSpec } from '../postprocess/measure.js';
 import { peakSearch } from '../postprocess/peaks.js';
-import { eventLoopTurns, runToEnd, runWithTurns } from '../io/turns.js';
+import { abortableTurns, runToEnd, runWithTurns } from '../io/turns.js';
 import { toFinding, type Finding } from './findings.js';
 import type { FilledManifest } from './manifest.js';
 import type { ModelPackage } from './model.js';
@@ -69,14 +69,6 @@ export type ModelOutput =
 /** HU above which a voxel counts as body for the 'body' mask. */
 const BODY_HU = -500;
 
-/** Event-loop turns that also end the steps with E_ABORTED once `signal` fires. */
-function abortableTurns(signal: AbortSignal | undefined): () => Promise<void> {
-  const turn = eventLoopTurns();
-  return async () => {
-    await turn();
-    throwIfAborted(signal, 'inference');
-  };
-}
 
 /**
  * The patch mask `InferOptions.mask` asks for, and for 'organ' the region that was looked for (null where the
@@ -84,7 +76,7 @@ function abortableTurns(signal: AbortSignal | undefined): () => Promise<void> {
  */
 async function resolveMask(volume: Volume, m: FilledManifest, mask: InferOptions['mask'], signal: AbortSignal | undefined): Promise<{ mask: PatchMask | undefined; region: OrganRegion | null }> {
   if (mask === 'organ') {
-    const region = m.region ? await runWithTurns(organRegion(volume, m.region), abortableTurns(signal)) : null;
+    const region = m.region ? await runWithTurns(organRegion(volume, m.region), abortableTurns(signal, 'inference')) : null;
     return { mask: region?.found ? region : bodyLevel(volume), region };
   }
   return { mask: mask === 'body' ? bodyLevel(volume) : mask ?? undefined, region: null };
@@ -253,7 +245,7 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
   // Sizes measured on the image, where the manifest asks: the grid the model saw, at each finding's centre
   // (1-2 ms each, so the host gets turns between them).
   const spec = m.measure && out.kind !== 'boxes' ? m.measure : null;
-  const sizes = spec ? await runWithTurns(measuring(volume, candidates, spec), abortableTurns(options.signal)) : [];
+  const sizes = spec ? await runWithTurns(measuring(volume, candidates, spec), abortableTurns(options.signal, 'inference')) : [];
   const findings = candidates.map((c, i) => toFinding(c, out.geometry, original, m.task, label, sizes[i]));
   return { findings, model: { id: m.id, version: m.version, task: m.task, licence: m.licence }, stats };
 }

@@ -1,3 +1,5 @@
+import { throwIfAborted } from '../errors.js';
+
 /**
  * For loops over in-memory data that never wait on I/O (parsing buffers, decoding frames on this thread):
  * the returned function gives the event loop a turn (setImmediate) once `everyMs` have passed since the
@@ -29,4 +31,13 @@ export async function runWithTurns<T>(work: Generator<void, T>, turn: () => Prom
     if (r.done) return r.value;
     await turn();
   }
+}
+
+/** Event-loop turns (every `everyMs`) that also end the steps with E_ABORTED once `signal` fires. */
+export function abortableTurns(signal: AbortSignal | undefined, stage: string, everyMs = 10): () => Promise<void> {
+  const turn = eventLoopTurns(everyMs);
+  return async () => {
+    await turn();
+    throwIfAborted(signal, stage);
+  };
 }

@@ -1,10 +1,10 @@
 import type { Vec3 } from '../volume/types.js';
 import { Frame, insideGrid, lerp3, perpendicular, probeValues, sample, smoothPath, pathShapes, unit } from './anatomy.js';
-import { paint, type Canvas } from './raster.js';
+import { fillSteps, paintSteps, type Canvas } from './raster.js';
 import { Rng } from './rng.js';
 import { Box, Capsule, Ellipsoid, eulerRot, Profile, Shell, Sphere, type Section, type Shape } from './shapes.js';
 import type { FilledSynthOptions } from './options.js';
-import type { FindingLocation, FindingType, HardNegative, Phantom, PhantomFactory, SynthFinding } from './truth.js';
+import type { Drawn, FindingLocation, FindingType, HardNegative, Phantom, PhantomFactory, SynthFinding } from './truth.js';
 
 const DEG = Math.PI / 180;
 /** Segments per vessel tree (8 segmental trees x artery/vein x 2 lungs). */
@@ -174,15 +174,16 @@ export const chestPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => 
     }
   }
 
-  const draw = (cv: Canvas): { findings: SynthFinding[]; hardNegatives: HardNegative[] } => {
-    cv.data.fill(hu.air);
+  // A generator: it yields every few slices of a shape, so synthToDirectory can see an abort while it draws.
+  const draw = function* (cv: Canvas): Generator<void, Drawn, void> {
+    yield* fillSteps(cv, hu.air);
     // Table under the patient: supine lies on it with the back, prone with the front.
     const prone = o.patientPosition.endsWith('P');
     const tableV = prone ? -B - 12 : B + 12;
     // The table stays level in the scanner whatever the patient's roll.
     const tc: Vec3 = [frame.t[0], frame.t[1] + tableV, zOf(0)];
-    paint(cv, new Box([tc[0], tc[1] + (prone ? -3 : 3), tc[2]], [240, 3, 2000]), U(80, 250));
-    paint(cv, new Box([tc[0], tc[1] + (prone ? -40 : 40), tc[2]], [200, 5, 2000]), U(-300, 0));
+    yield* paintSteps(cv, new Box([tc[0], tc[1] + (prone ? -3 : 3), tc[2]], [240, 3, 2000]), U(80, 250));
+    yield* paintSteps(cv, new Box([tc[0], tc[1] + (prone ? -40 : 40), tc[2]], [200, 5, 2000]), U(-300, 0));
 
     // Body wall: skin/fat, muscle, the thoracic cavity.
     const bodyA = (w: number): number => A * (1 + 0.08 * smooth(40, 150, w) - 0.04 * smooth(-250, -120, -w));
@@ -193,44 +194,44 @@ export const chestPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => 
     // Thoracic cavity (mediastinal fat), narrowing to the thoracic inlet above the lung apices.
     const inlet = (w: number): number => Math.min(1, Math.max(0.3, (apexW + 25 - w) / 50));
     const cavity = extrude((w) => section(0, -Bc * (1 - inlet(w)) * 0.3, w, (bodyA(w) - fatT - muscleT) * inlet(w), Bc * inlet(w), bodyN));
-    paint(cv, new Shell(bodyOutline, muscleOutline, overlap), hu.fat);
+    yield* paintSteps(cv, new Shell(bodyOutline, muscleOutline, overlap), hu.fat);
     if (rng.chance(0.3)) {
       for (const s of [-1, 1]) {
         const c = P3(s * Ac * 0.45, -B + 10, U(-70, -30));
-        paint(cv, new Ellipsoid(c, [U(45, 70), U(30, 55), U(45, 65)], eulerRot(roll, 0, 0)), hu.fat);
-        paint(cv, new Ellipsoid([c[0], c[1] + 5, c[2]], [U(25, 40), U(15, 30), U(25, 40)]), U(10, 40), { edge: 3 });
+        yield* paintSteps(cv, new Ellipsoid(c, [U(45, 70), U(30, 55), U(45, 65)], eulerRot(roll, 0, 0)), hu.fat);
+        yield* paintSteps(cv, new Ellipsoid([c[0], c[1] + 5, c[2]], [U(25, 40), U(15, 30), U(25, 40)]), U(10, 40), { edge: 3 });
       }
     }
     if (rng.chance(0.2)) {
       // Arms down beside the chest.
       for (const s of [-1, 1]) {
         const au = s * (bodyA(0) + U(35, 50));
-        paint(cv, extrude((w) => (w > 160 ? null : section(au, 0, w, 38 * hab, 45 * hab, 0))), hu.fat);
-        paint(cv, extrude((w) => (w > 160 ? null : section(au, 0, w, 30 * hab, 36 * hab, 0))), hu.muscle);
-        paint(cv, extrude((w) => (w > 150 ? null : section(au, 0, w, 11, 11, 0))), hu.cortical);
-        paint(cv, extrude((w) => (w > 150 ? null : section(au, 0, w, 7, 7, 0))), hu.cancellous);
+        yield* paintSteps(cv, extrude((w) => (w > 160 ? null : section(au, 0, w, 38 * hab, 45 * hab, 0))), hu.fat);
+        yield* paintSteps(cv, extrude((w) => (w > 160 ? null : section(au, 0, w, 30 * hab, 36 * hab, 0))), hu.muscle);
+        yield* paintSteps(cv, extrude((w) => (w > 150 ? null : section(au, 0, w, 11, 11, 0))), hu.cortical);
+        yield* paintSteps(cv, extrude((w) => (w > 150 ? null : section(au, 0, w, 7, 7, 0))), hu.cancellous);
       }
     }
-    paint(cv, new Shell(muscleOutline, cavity, overlap), hu.muscle);
+    yield* paintSteps(cv, new Shell(muscleOutline, cavity, overlap), hu.muscle);
     const spineV = (w: number): number => Bc * 0.7 - 10 * (1 - ((w + 40) / 220) ** 2);
-    paint(cv, cavity, hu.fat + U(0, 15));
+    yield* paintSteps(cv, cavity, hu.fat + U(0, 15));
     // Paraspinal muscles.
-    paint(cv, extrude((w) => section(0, spineV(w) + 32, w, 62, 38, 0.4)), hu.muscle);
+    yield* paintSteps(cv, extrude((w) => section(0, spineV(w) + 32, w, 62, 38, 0.4)), hu.muscle);
 
     // Upper abdomen below the domes: liver, spleen, stomach.
-    paint(cv, new Ellipsoid(P3(-Ac * 0.35, Bc * 0.05, domeR - 80), [Ac * 0.75, Bc * 0.85, 95], eulerRot(roll, 0, 0)), hu.liver);
-    paint(cv, new Ellipsoid(P3(Ac * 0.62, Bc * 0.45, domeL - 55), [32, 50, 55], eulerRot(roll + 0.4, 0, 0)), hu.liver + U(-10, 15));
+    yield* paintSteps(cv, new Ellipsoid(P3(-Ac * 0.35, Bc * 0.05, domeR - 80), [Ac * 0.75, Bc * 0.85, 95], eulerRot(roll, 0, 0)), hu.liver);
+    yield* paintSteps(cv, new Ellipsoid(P3(Ac * 0.62, Bc * 0.45, domeL - 55), [32, 50, 55], eulerRot(roll + 0.4, 0, 0)), hu.liver + U(-10, 15));
     const stomach = P3(Ac * 0.35, -Bc * 0.25, domeL - 50);
-    paint(cv, new Ellipsoid(stomach, [50, 40, 45]), hu.muscle - 10);
-    paint(cv, new Ellipsoid([stomach[0], stomach[1], stomach[2] + 30], [35, 28, 14]), hu.air);
+    yield* paintSteps(cv, new Ellipsoid(stomach, [50, 40, 45]), hu.muscle - 10);
+    yield* paintSteps(cv, new Ellipsoid([stomach[0], stomach[1], stomach[2] + 30], [35, 28, 14]), hu.air);
 
     // Lungs with a gravity-dependent density gradient (denser at the bottom of the patient as positioned).
     const gravY = prone ? -1 : 1;
-    for (const l of lungs) paint(cv, l.shape, hu.lung, { gradY: hu.lungGrad * gravY, refY: frame.t[1] - gravY * Bc * 0.5 });
+    for (const l of lungs) yield* paintSteps(cv, l.shape, hu.lung, { gradY: hu.lungGrad * gravY, refY: frame.t[1] - gravY * Bc * 0.5 });
     // Fissures: thin oblique sheets, only inside lung.
     for (const l of lungs) {
       const c = P3(l.cu, l.cv, U(-40, -10));
-      paint(cv, new Box(c, [l.a * 1.2, 0.25, 200], eulerRot(roll, 0, U(-55, -35) * DEG)), hu.lung + U(120, 250), { maskMax: -650 });
+      yield* paintSteps(cv, new Box(c, [l.a * 1.2, 0.25, 200], eulerRot(roll, 0, U(-55, -35) * DEG)), hu.lung + U(120, 250), { maskMax: -650 });
     }
     // Vessels (drawn only into lung; the mediastinal trunks are drawn explicitly below).
     // Bronchi run beside the larger arteries: a soft-tissue wall around air (drawn first, so vessels cross over them).
@@ -242,36 +243,36 @@ export const chestPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => 
       const rb = s.r * 0.85, off = s.r + rb + 0.8;
       const a: Vec3 = [s.a[0] + side[0] * off, s.a[1] + side[1] * off, s.a[2] + side[2] * off];
       const b: Vec3 = [s.b[0] + side[0] * off, s.b[1] + side[1] * off, s.b[2] + side[2] * off];
-      paint(cv, new Capsule(a, b, rb, rb * 0.92), hu.bronchialWall, lungOnly);
-      paint(cv, new Capsule(a, b, rb * 0.7, rb * 0.65), hu.air, { maskMax: hu.bronchialWall + 1 });
+      yield* paintSteps(cv, new Capsule(a, b, rb, rb * 0.92), hu.bronchialWall, lungOnly);
+      yield* paintSteps(cv, new Capsule(a, b, rb * 0.7, rb * 0.65), hu.air, { maskMax: hu.bronchialWall + 1 });
     }
-    for (const s of segments) paint(cv, new Capsule(s.a, s.b, s.r, s.r * 0.92), s.vein ? hu.vein : hu.artery, lungOnly);
+    for (const s of segments) yield* paintSteps(cv, new Capsule(s.a, s.b, s.r, s.r * 0.92), s.vein ? hu.vein : hu.artery, lungOnly);
 
     // Airways: trachea, main bronchi.
     const carina = P3(0, Bc * 0.05, U(-5, 5));
     const trach = smoothPath([P3(0, -Bc * 0.25, 260), P3(0, -Bc * 0.15, 120), carina], [11, 11, 10], 2);
-    for (const sh of pathShapes(trach)) paint(cv, sh, hu.muscle);
-    for (const sh of pathShapes({ pts: trach.pts, r: trach.r.map((r) => r - 2) })) paint(cv, sh, hu.air);
+    for (const sh of pathShapes(trach)) yield* paintSteps(cv, sh, hu.muscle);
+    for (const sh of pathShapes({ pts: trach.pts, r: trach.r.map((r) => r - 2) })) yield* paintSteps(cv, sh, hu.air);
     for (const side of [-1, 1]) {
       const end = P3(side * Ac * 0.33, Bc * 0.12, side === 1 ? -35 : -20);
       const p = smoothPath([carina, lerp3(carina, end, 0.5), end], [9, 8, 6.5], 2);
-      for (const sh of pathShapes(p)) paint(cv, sh, hu.muscle);
-      for (const sh of pathShapes({ pts: p.pts, r: p.r.map((r) => r - 1.8) })) paint(cv, sh, hu.air);
+      for (const sh of pathShapes(p)) yield* paintSteps(cv, sh, hu.muscle);
+      for (const sh of pathShapes({ pts: p.pts, r: p.r.map((r) => r - 1.8) })) yield* paintSteps(cv, sh, hu.air);
     }
     // Oesophagus behind the trachea.
     const eso = smoothPath([P3(Ac * 0.03, Bc * 0.2, 300), P3(Ac * 0.05, Bc * 0.32, 0), P3(Ac * 0.1, Bc * 0.3, domeL - 20)], [8, 8, 8], 3);
-    for (const sh of pathShapes(eso)) paint(cv, sh, hu.muscle);
+    for (const sh of pathShapes(eso)) yield* paintSteps(cv, sh, hu.muscle);
 
     // Heart: pericardial fat, myocardium, two blood-filled chambers.
     const hrot = eulerRot(roll - U(30, 50) * DEG, U(15, 30) * DEG, 0);
     const hc = P3(Ac * 0.18, -Bc * 0.32, heartW);
     const hr: Vec3 = [U(48, 60) * hab, U(36, 46) * hab, U(42, 52) * hab];
-    paint(cv, new Ellipsoid(hc, [hr[0] + 6, hr[1] + 6, hr[2] + 6], hrot), hu.fat);
-    paint(cv, new Ellipsoid(hc, hr, hrot), hu.myo);
+    yield* paintSteps(cv, new Ellipsoid(hc, [hr[0] + 6, hr[1] + 6, hr[2] + 6], hrot), hu.fat);
+    yield* paintSteps(cv, new Ellipsoid(hc, hr, hrot), hu.myo);
     const ax = (k: number, s: number): Vec3 => [hrot[k]! * s, hrot[3 + k]! * s, hrot[6 + k]! * s];
     const add = (a: Vec3, ...bs: Vec3[]): Vec3 => bs.reduce<Vec3>((p, b) => [p[0] + b[0], p[1] + b[1], p[2] + b[2]], a);
-    paint(cv, new Ellipsoid(add(hc, ax(0, 10), ax(1, 8)), [hr[0] * 0.55, hr[1] * 0.45, hr[2] * 0.6], hrot), hu.heart);
-    paint(cv, new Ellipsoid(add(hc, ax(0, -18), ax(1, -14)), [hr[0] * 0.5, hr[1] * 0.35, hr[2] * 0.55], hrot), phase === 'arterial' ? hu.heart * 0.8 : hu.heart);
+    yield* paintSteps(cv, new Ellipsoid(add(hc, ax(0, 10), ax(1, 8)), [hr[0] * 0.55, hr[1] * 0.45, hr[2] * 0.6], hrot), hu.heart);
+    yield* paintSteps(cv, new Ellipsoid(add(hc, ax(0, -18), ax(1, -14)), [hr[0] * 0.5, hr[1] * 0.35, hr[2] * 0.55], hrot), phase === 'arterial' ? hu.heart * 0.8 : hu.heart);
 
     // Great vessels.
     const top = heartW + hr[2] * 0.6;
@@ -280,16 +281,16 @@ export const chestPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => 
       [14 * hab, 15 * hab, 14 * hab, 13 * hab, 12 * hab, 11 * hab],
       3,
     );
-    for (const sh of pathShapes(aorta)) paint(cv, sh, hu.artery);
+    for (const sh of pathShapes(aorta)) yield* paintSteps(cv, sh, hu.artery);
     const pab = P3(Ac * 0.08, -Bc * 0.02, U(-8, 2));
     const trunk = smoothPath([P3(Ac * 0.18, -Bc * 0.35, top - 25), P3(Ac * 0.18, -Bc * 0.2, top), pab], [13, 13, 12], 3);
-    for (const sh of pathShapes(trunk)) paint(cv, sh, hu.artery);
+    for (const sh of pathShapes(trunk)) yield* paintSteps(cv, sh, hu.artery);
     for (const side of [-1, 1] as const) {
       const h = hilum(side, 5, -8);
-      for (const sh of pathShapes(smoothPath([pab, lerp3(pab, h, 0.5), h], [11, 10, 8], 3))) paint(cv, sh, hu.artery);
+      for (const sh of pathShapes(smoothPath([pab, lerp3(pab, h, 0.5), h], [11, 10, 8], 3))) yield* paintSteps(cv, sh, hu.artery);
     }
     const svc = smoothPath([P3(-Ac * 0.22, -Bc * 0.12, 160), P3(-Ac * 0.2, -Bc * 0.12, top)], [10, 11], 3);
-    for (const sh of pathShapes(svc)) paint(cv, sh, hu.vein);
+    for (const sh of pathShapes(svc)) yield* paintSteps(cv, sh, hu.vein);
 
     // Spine: vertebral bodies (cortex, marrow), discs, canal, posterior elements; ribs at every level.
     const levelH = U(24, 29) * hab;
@@ -301,14 +302,14 @@ export const chestPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => 
       const half: Vec3 = [U(15, 19) * hab, U(12, 15) * hab, levelH / 2 - 3.5];
       const cyl = (ha: number, hb: number, hh: number): Profile =>
         extrude((ww) => (Math.abs(ww - w) > hh ? null : section(0, spineV(ww), ww, ha, hb, 0.25)));
-      paint(cv, cyl(half[0], half[1], half[2] + 3.5), hu.disc);
-      paint(cv, cyl(half[0], half[1], half[2]), hu.cortical);
-      paint(cv, cyl(half[0] - 2, half[1] - 2, half[2] - 1.5), hu.cancellous);
+      yield* paintSteps(cv, cyl(half[0], half[1], half[2] + 3.5), hu.disc);
+      yield* paintSteps(cv, cyl(half[0], half[1], half[2]), hu.cortical);
+      yield* paintSteps(cv, cyl(half[0] - 2, half[1] - 2, half[2] - 1.5), hu.cancellous);
       const arch = P3(0, spineV(w) + half[1] + 12, w);
-      paint(cv, new Box(arch, [14, 11, half[2]], vrot, 2), hu.cortical * 0.8);
-      paint(cv, new Box(P3(0, spineV(w) + half[1] + 35, w - 8), [4, 16, half[2] * 0.6], eulerRot(roll, 0, 0.4), 2), hu.cortical * 0.8);
-      for (const s of [-1, 1]) paint(cv, new Box(P3(s * 26, spineV(w) + half[1] + 14, w), [14, 5, 6], eulerRot(roll + s * 0.3, 0, 0), 2), hu.cortical * 0.8);
-      paint(cv, new Box(arch, [7, 6, half[2] + 4], vrot, 2), hu.csf);
+      yield* paintSteps(cv, new Box(arch, [14, 11, half[2]], vrot, 2), hu.cortical * 0.8);
+      yield* paintSteps(cv, new Box(P3(0, spineV(w) + half[1] + 35, w - 8), [4, 16, half[2] * 0.6], eulerRot(roll, 0, 0.4), 2), hu.cortical * 0.8);
+      for (const s of [-1, 1]) yield* paintSteps(cv, new Box(P3(s * 26, spineV(w) + half[1] + 14, w), [14, 5, 6], eulerRot(roll + s * 0.3, 0, 0), 2), hu.cortical * 0.8);
+      yield* paintSteps(cv, new Box(arch, [7, 6, half[2] + 4], vrot, 2), hu.csf);
       // Ribs: from the transverse process around the cavity wall, falling towards the front.
       if (n >= 12 || w < domeL - 80) continue;
       const drop = U(35, 70);
@@ -326,25 +327,25 @@ export const chestPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => 
           rad.push(q < 2 ? 5 : 4.2);
         }
         const rib = smoothPath(ctrl, rad, 3);
-        for (const sh of pathShapes(rib)) paint(cv, sh, hu.cortical);
-        for (const sh of pathShapes({ pts: rib.pts, r: rib.r.map((r) => r - 1.8) })) paint(cv, sh, hu.cancellous);
+        for (const sh of pathShapes(rib)) yield* paintSteps(cv, sh, hu.cortical);
+        for (const sh of pathShapes({ pts: rib.pts, r: rib.r.map((r) => r - 1.8) })) yield* paintSteps(cv, sh, hu.cancellous);
         if (n >= 1 && n < 7) {
           const last = ctrl[ctrl.length - 1]!;
           const st = P3(s * 14, -(Bc + 4), w - drop - 10 - n * 4);
-          for (const sh of pathShapes(smoothPath([last, st], [4, 4], 3))) paint(cv, sh, hu.cartilage);
+          for (const sh of pathShapes(smoothPath([last, st], [4, 4], 3))) yield* paintSteps(cv, sh, hu.cartilage);
         }
       }
     }
     // Sternum and scapulae.
     const sc = P3(0, -(Bc + 5), U(-50, -30));
-    paint(cv, new Box(sc, [14, 6, 85], eulerRot(roll, 0, 0.15), 3), hu.cortical * 0.7);
-    paint(cv, new Box(sc, [11, 3.5, 82], eulerRot(roll, 0, 0.15), 2), hu.cancellous);
+    yield* paintSteps(cv, new Box(sc, [14, 6, 85], eulerRot(roll, 0, 0.15), 3), hu.cortical * 0.7);
+    yield* paintSteps(cv, new Box(sc, [11, 3.5, 82], eulerRot(roll, 0, 0.15), 2), hu.cancellous);
     for (const s of [-1, 1]) {
       const su = s * Ac * 0.55, sv = (Bc + 6) * Math.sqrt(1 - 0.55 * 0.55) + Math.min(12, fatT + muscleT * 0.6);
-      paint(cv, new Box(P3(su, sv - 4, U(0, 40)), [24, 3, 55], eulerRot(roll - s * 0.35, 0, 0), 2), hu.cortical * 0.7);
+      yield* paintSteps(cv, new Box(P3(su, sv - 4, U(0, 40)), [24, 3, 55], eulerRot(roll - s * 0.35, 0, 0), 2), hu.cortical * 0.7);
     }
 
-    placeNodules(cv);
+    yield* placeNodules(cv);
     listHardNegatives(cv);
     return { findings, hardNegatives };
   };
@@ -392,7 +393,7 @@ export const chestPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => 
     return c;
   };
 
-  const placeNodules = (cv: Canvas): void => {
+  const placeNodules = function* (cv: Canvas): Generator<void, void, void> {
     const L = (a: number, b: number): number => lrng.uniform(a, b);
     for (let n = 0; n < o.lesions; n++) {
       let d = lrng.logUniform(3, 30);
@@ -440,8 +441,8 @@ export const chestPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => 
         parts.push(new Sphere(c, r));
       }
       // A lesion only raises density: where it meets chest wall, bone or an enhanced vessel, those stay.
-      for (const s of parts) paint(cv, s, mainHu, { edge, maskMax: mainHu });
-      if (type === 'part-solid') paint(cv, new Sphere(c, r * L(0.3, 0.6)), solidHu, { maskMax: solidHu });
+      for (const s of parts) yield* paintSteps(cv, s, mainHu, { edge, maskMax: mainHu });
+      if (type === 'part-solid') yield* paintSteps(cv, new Sphere(c, r * L(0.3, 0.6)), solidHu, { maskMax: solidHu });
       findings.push({ kind: 'nodule', centerLps: c, diameterMm: round2(d), type, location, shape: irregular ? 'irregular' : 'round', hu: Math.round(mainHu), site: side });
     }
   };

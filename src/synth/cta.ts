@@ -1,10 +1,10 @@
 import type { Vec3 } from '../volume/types.js';
 import { Frame, insideGrid, perpendicular, smoothPath, pathShapes, unit, type VesselPath } from './anatomy.js';
-import { fractionAbove, paint, type Canvas } from './raster.js';
+import { fillSteps, fractionAbove, paintSteps, type Canvas } from './raster.js';
 import { Rng } from './rng.js';
 import { Box, Capsule, Ellipsoid, eulerRot, HalfSpace, Intersect, mulRot, Profile, Shell, Sphere, Union, type Rot, type Section } from './shapes.js';
 import type { FilledSynthOptions } from './options.js';
-import type { FindingLocation, HardNegative, Phantom, PhantomFactory, SynthFinding } from './truth.js';
+import type { Drawn, FindingLocation, HardNegative, Phantom, PhantomFactory, SynthFinding } from './truth.js';
 
 const DEG = Math.PI / 180;
 /** Bone in a CTA phantom is 700-1800 HU, contrast-filled lumen 280-520 HU. */
@@ -199,13 +199,14 @@ export const ctaPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => {
 
   const paths: { def: VesselDef; path: VesselPath }[] = vessels.map((def) => ({ def, path: smoothPath(def.ctrl.map(Pv), def.r, 1.2) }));
 
-  const draw = (cv: Canvas): { findings: SynthFinding[]; hardNegatives: HardNegative[] } => {
-    cv.data.fill(hu.air);
+  // A generator: it yields every few slices of a shape, so synthToDirectory can see an abort while it draws.
+  const draw = function* (cv: Canvas): Generator<void, Drawn, void> {
+    yield* fillSteps(cv, hu.air);
     const supineBack = o.patientPosition.endsWith('P') ? -1 : 1;
     // Head holder and table behind (supine) or in front of (prone) the head.
     // Level in the scanner, clear of the head whatever its tilt.
     const hc: Vec3 = [frame.t[0], frame.t[1] + supineBack * (skullR[1] + 28), frame.t[2]];
-    paint(cv, new Box([hc[0], hc[1], hc[2]], [110, 4, 400]), U(60, 200));
+    yield* paintSteps(cv, new Box([hc[0], hc[1], hc[2]], [110, 4, 400]), U(60, 200));
     const section = (cu: number, cvv: number, w: number, a: number, b: number): Section => {
       const c = P(cu, cvv, w);
       return { cx: c[0], cy: c[1], a, b, n: 0.2, angle: 0 };
@@ -215,87 +216,87 @@ export const ctaPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => {
         const w = z - tableZ;
         return w > -10 ? null : section(0, 15, w, a * hs, b * hs);
       });
-    paint(cv, neck(60, 62), hu.fat);
-    paint(cv, neck(52, 55), hu.soft);
+    yield* paintSteps(cv, neck(60, 62), hu.fat);
+    yield* paintSteps(cv, neck(52, 55), hu.soft);
     // Face below the forehead.
-    paint(cv, ell([0, -50 * hs, -50 * hs], [58 * hs, 48 * hs, 55 * hs]), hu.soft);
-    paint(cv, ell([0, -95 * hs, -25 * hs], [9, 14, 22], eulerRot(0, 0, 0.3)), hu.soft);
+    yield* paintSteps(cv, ell([0, -50 * hs, -50 * hs], [58 * hs, 48 * hs, 55 * hs]), hu.soft);
+    yield* paintSteps(cv, ell([0, -95 * hs, -25 * hs], [9, 14, 22], eulerRot(0, 0, 0.3)), hu.soft);
     // Scalp, skull tables and diploe, CSF, brain.
     const sC = skullC.map((v) => v * hs) as Vec3;
     // Outer layers as shells over the next layer, which fills their inside (see Shell).
     const overlap = 2.5 * cv.h + 1;
     const layer = (outer: Vec3, inner: Vec3): Shell => new Shell(ell(sC, outer), ell(sC, inner), overlap);
-    paint(cv, layer(grow(skullR, 6), skullR), hu.soft);
-    paint(cv, layer(skullR, grow(skullR, -1.8)), hu.cortical);
-    paint(cv, layer(grow(skullR, -1.8), grow(skullR, -ts + 1.6)), hu.diploe);
-    paint(cv, ell(sC, grow(skullR, -ts + 1.6)), hu.cortical);
+    yield* paintSteps(cv, layer(grow(skullR, 6), skullR), hu.soft);
+    yield* paintSteps(cv, layer(skullR, grow(skullR, -1.8)), hu.cortical);
+    yield* paintSteps(cv, layer(grow(skullR, -1.8), grow(skullR, -ts + 1.6)), hu.diploe);
+    yield* paintSteps(cv, ell(sC, grow(skullR, -ts + 1.6)), hu.cortical);
     // Below the floor: soft tissue of face and skull base in front; the occipital bone stays behind.
-    paint(cv, new Intersect([ell(sC, grow(skullR, 6)), belowFloor(-6), new HalfSpace(P(0, 20 * hs, 0), frame.d([0, 1, 0]))]), hu.soft);
-    paint(cv, new Intersect([ell(sC, grow(skullR, -ts)), belowFloor(-3)]), hu.soft);
+    yield* paintSteps(cv, new Intersect([ell(sC, grow(skullR, 6)), belowFloor(-6), new HalfSpace(P(0, 20 * hs, 0), frame.d([0, 1, 0]))]), hu.soft);
+    yield* paintSteps(cv, new Intersect([ell(sC, grow(skullR, -ts)), belowFloor(-3)]), hu.soft);
     const brain = new Intersect([ell(sC, grow(skullR, -ts - atrophy)), aboveFloor(2)]);
-    paint(cv, new Shell(new Intersect([ell(sC, grow(skullR, -ts)), aboveFloor(0)]), brain, overlap), hu.csf);
-    paint(cv, brain, hu.gm);
-    for (const s of [-1, 1]) paint(cv, new Intersect([ell([s * 28 * hs, 5 * hs, 38 * hs], [26 * hs, 58 * hs, 36 * hs]), aboveFloor(8)]), hu.gm - hu.wmDrop, { edge: 3 });
+    yield* paintSteps(cv, new Shell(new Intersect([ell(sC, grow(skullR, -ts)), aboveFloor(0)]), brain, overlap), hu.csf);
+    yield* paintSteps(cv, brain, hu.gm);
+    for (const s of [-1, 1]) yield* paintSteps(cv, new Intersect([ell([s * 28 * hs, 5 * hs, 38 * hs], [26 * hs, 58 * hs, 36 * hs]), aboveFloor(8)]), hu.gm - hu.wmDrop, { edge: 3 });
     // Interhemispheric fissure and falx.
-    paint(cv, new Intersect([new Box(P(0, 0, 60 * hs), [1.2 + atrophy * 0.3, 95, 50], rot), ell(sC, grow(skullR, -ts))]), hu.csf, { maskMax: 100 });
-    paint(cv, new Intersect([new Box(P(0, 0, 60 * hs), [0.4, 95, 50], rot), ell(sC, grow(skullR, -ts))]), hu.gm + U(15, 40), { maskMax: 100 });
+    yield* paintSteps(cv, new Intersect([new Box(P(0, 0, 60 * hs), [1.2 + atrophy * 0.3, 95, 50], rot), ell(sC, grow(skullR, -ts))]), hu.csf, { maskMax: 100 });
+    yield* paintSteps(cv, new Intersect([new Box(P(0, 0, 60 * hs), [0.4, 95, 50], rot), ell(sC, grow(skullR, -ts))]), hu.gm + U(15, 40), { maskMax: 100 });
     // Posterior fossa: cerebellum, brainstem, fourth ventricle.
-    for (const s of [-1, 1]) paint(cv, ell([s * 24 * hs, 52 * hs, -28 * hs], [28 * hs, 24 * hs, 19 * hs]), hu.gm - 2);
+    for (const s of [-1, 1]) yield* paintSteps(cv, ell([s * 24 * hs, 52 * hs, -28 * hs], [28 * hs, 24 * hs, 19 * hs]), hu.gm - 2);
     const stem = smoothPath([P(0, 20 * hs, 12 * hs), P(0, 25 * hs, -15 * hs), P(0, 30 * hs, -60 * hs), P(0, 35 * hs, -110 * hs)], [11, 13, 9, 8], 2);
-    for (const sh of pathShapes(stem)) paint(cv, sh, hu.gm - hu.wmDrop * 0.5);
-    paint(cv, ell([0, 38 * hs, -25 * hs], [5, 4, 7]), hu.csf);
+    for (const sh of pathShapes(stem)) yield* paintSteps(cv, sh, hu.gm - hu.wmDrop * 0.5);
+    yield* paintSteps(cv, ell([0, 38 * hs, -25 * hs], [5, 4, 7]), hu.csf);
     // Ventricles scale with atrophy.
     const vr = 1 + (atrophy - 1.5) * 0.25;
     for (const s of [-1, 1]) {
       const lv = smoothPath([P(s * 12 * hs, -28 * hs, 28 * hs), P(s * 14 * hs, -5 * hs, 36 * hs), P(s * 20 * hs, 25 * hs, 32 * hs), P(s * 28 * hs, 15 * hs, 8 * hs), P(s * 32 * hs, -8 * hs, 0)], [4 * vr, 4.5 * vr, 6 * vr, 3 * vr, 2 * vr], 2);
-      for (const sh of pathShapes(lv)) paint(cv, sh, hu.csf);
+      for (const sh of pathShapes(lv)) yield* paintSteps(cv, sh, hu.csf);
     }
-    paint(cv, new Box(P(0, 2 * hs, 14 * hs), [1.5 * vr, 12, 9], rot, 1), hu.csf);
+    yield* paintSteps(cv, new Box(P(0, 2 * hs, 14 * hs), [1.5 * vr, 12, 9], rot, 1), hu.csf);
     // Skull base: cranial floor, sphenoid with its sinus, clivus, petrous bones with mastoid air.
     const floorBone = hu.cortical * 0.8;
-    paint(cv, new Intersect([new HalfSpace(flatP(-1), neg(flatN)), new HalfSpace(flatP(-6), flatN), new HalfSpace(slopeP(-1), slopeN), ell(sC, skullR)]), floorBone);
-    paint(cv, new Intersect([new HalfSpace(slopeP(-1), neg(slopeN)), new HalfSpace(slopeP(-6), slopeN), new HalfSpace(flatP(-1), flatN), ell(sC, skullR)]), floorBone);
-    paint(cv, new Box(P(0, -18 * hs, -24 * hs), [20, 17, 11], rot, 3), hu.cortical * 0.75);
-    if (rng.chance(0.9)) paint(cv, new Box(P(0, -18 * hs, -24 * hs), [U(10, 16), U(9, 14), U(5, 9)], rot, 2), hu.air);
-    paint(cv, new Box(P(0, 6 * hs, -40 * hs), [11, 5, 20], mulRot(rot, eulerRot(0, 0, 0.5)), 2), hu.cortical * 0.8);
+    yield* paintSteps(cv, new Intersect([new HalfSpace(flatP(-1), neg(flatN)), new HalfSpace(flatP(-6), flatN), new HalfSpace(slopeP(-1), slopeN), ell(sC, skullR)]), floorBone);
+    yield* paintSteps(cv, new Intersect([new HalfSpace(slopeP(-1), neg(slopeN)), new HalfSpace(slopeP(-6), slopeN), new HalfSpace(flatP(-1), flatN), ell(sC, skullR)]), floorBone);
+    yield* paintSteps(cv, new Box(P(0, -18 * hs, -24 * hs), [20, 17, 11], rot, 3), hu.cortical * 0.75);
+    if (rng.chance(0.9)) yield* paintSteps(cv, new Box(P(0, -18 * hs, -24 * hs), [U(10, 16), U(9, 14), U(5, 9)], rot, 2), hu.air);
+    yield* paintSteps(cv, new Box(P(0, 6 * hs, -40 * hs), [11, 5, 20], mulRot(rot, eulerRot(0, 0, 0.5)), 2), hu.cortical * 0.8);
     for (const s of [-1, 1]) {
-      paint(cv, new Capsule(P(s * 14 * hs, 6 * hs, -28 * hs), P(s * 48 * hs, 26 * hs, -24 * hs), 7, 9), hu.petrous);
-      paint(cv, ell([s * 50 * hs, 32 * hs, -32 * hs], [9, 11, 10]), U(-700, -400));
+      yield* paintSteps(cv, new Capsule(P(s * 14 * hs, 6 * hs, -28 * hs), P(s * 48 * hs, 26 * hs, -24 * hs), 7, 9), hu.petrous);
+      yield* paintSteps(cv, ell([s * 50 * hs, 32 * hs, -32 * hs], [9, 11, 10]), U(-700, -400));
     }
     // Orbits, ethmoid, frontal and maxillary sinuses, nasal cavity, pharynx.
     for (const s of [-1, 1]) {
-      paint(cv, ell([s * 32 * hs, -66 * hs, -13 * hs], [17, 24, 15]), hu.fat);
-      paint(cv, new Sphere(P(s * 32 * hs, -76 * hs, -13 * hs), 12), U(5, 20));
-      paint(cv, ell([s * 32 * hs, -87 * hs, -13 * hs], [4, 1.8, 4]), U(70, 120));
-      paint(cv, ell([s * 28 * hs, -50 * hs, -38 * hs], [U(12, 17), U(15, 20), U(15, 20)]), hu.air);
+      yield* paintSteps(cv, ell([s * 32 * hs, -66 * hs, -13 * hs], [17, 24, 15]), hu.fat);
+      yield* paintSteps(cv, new Sphere(P(s * 32 * hs, -76 * hs, -13 * hs), 12), U(5, 20));
+      yield* paintSteps(cv, ell([s * 32 * hs, -87 * hs, -13 * hs], [4, 1.8, 4]), U(70, 120));
+      yield* paintSteps(cv, ell([s * 28 * hs, -50 * hs, -38 * hs], [U(12, 17), U(15, 20), U(15, 20)]), hu.air);
     }
-    paint(cv, ell([0, -60 * hs, -12 * hs], [9, 18, 10]), U(-750, -550));
-    if (rng.chance(0.75)) paint(cv, ell([0, -(skullR[1] - 3) + sC[1], 30 * hs], [U(10, 20), 5, U(7, 12)]), hu.air);
-    paint(cv, new Box(P(0, -58 * hs, -30 * hs), [6, 24, 16], rot, 3), hu.air);
+    yield* paintSteps(cv, ell([0, -60 * hs, -12 * hs], [9, 18, 10]), U(-750, -550));
+    if (rng.chance(0.75)) yield* paintSteps(cv, ell([0, -(skullR[1] - 3) + sC[1], 30 * hs], [U(10, 20), 5, U(7, 12)]), hu.air);
+    yield* paintSteps(cv, new Box(P(0, -58 * hs, -30 * hs), [6, 24, 16], rot, 3), hu.air);
     const pharynx = smoothPath([P(0, -35 * hs, -25 * hs), P(0, -20 * hs, -60 * hs), P(0, -12 * hs, -140 * hs)], [9, 8, 7], 2);
-    for (const sh of pathShapes(pharynx)) paint(cv, sh, hu.air);
+    for (const sh of pathShapes(pharynx)) yield* paintSteps(cv, sh, hu.air);
     // Cervical spine and mandible.
     for (let n = 0; n < 6; n++) {
       const w = -62 * hs - n * 18;
-      paint(cv, new Box(P(0, 12 * hs, w), [14, 11, 6.5], rot, 3), hu.cortical * 0.6);
-      paint(cv, new Box(P(0, 12 * hs, w), [11, 8, 5], rot, 2), U(200, 320));
-      paint(cv, new Box(P(0, 38 * hs, w), [17, 6, 6], rot, 2), hu.cortical * 0.6);
+      yield* paintSteps(cv, new Box(P(0, 12 * hs, w), [14, 11, 6.5], rot, 3), hu.cortical * 0.6);
+      yield* paintSteps(cv, new Box(P(0, 12 * hs, w), [11, 8, 5], rot, 2), U(200, 320));
+      yield* paintSteps(cv, new Box(P(0, 38 * hs, w), [17, 6, 6], rot, 2), hu.cortical * 0.6);
     }
     const jaw = smoothPath([P(-48 * hs, 2 * hs, -40 * hs), P(-45 * hs, -20 * hs, -80 * hs), P(0, -68 * hs, -88 * hs), P(45 * hs, -20 * hs, -80 * hs), P(48 * hs, 2 * hs, -40 * hs)], [6, 6, 7, 6, 6], 2);
-    for (const sh of pathShapes(jaw)) paint(cv, sh, hu.cortical * 0.8);
+    for (const sh of pathShapes(jaw)) yield* paintSteps(cv, sh, hu.cortical * 0.8);
     // Dural venous sinuses (along the inner table) and the cavernous sinus around the ICA.
     const inner = grow(skullR, -ts - 2.5);
     const onInner = (theta: number, u = 0): Vec3 => P(u, sC[1] + inner[1] * Math.cos(theta), sC[2] + inner[2] * Math.sin(theta));
     const sss = smoothPath([onInner(150 * DEG), onInner(110 * DEG), onInner(80 * DEG), onInner(50 * DEG), onInner(20 * DEG), onInner(-10 * DEG)], [2.5, 3, 3.5, 4, 4.5, 5], 2);
-    for (const sh of pathShapes(sss)) paint(cv, sh, vein);
+    for (const sh of pathShapes(sss)) yield* paintSteps(cv, sh, vein);
     const torcula = onInner(-10 * DEG);
     for (const s of [-1, 1]) {
       const ts1 = smoothPath([torcula, P(s * 40 * hs, 72 * hs, -12 * hs), P(s * 55 * hs, 50 * hs, -22 * hs), P(s * 45 * hs, 32 * hs, -38 * hs), P(s * 30 * hs, 22 * hs, -65 * hs), P(s * 30 * hs, 18 * hs, -130 * hs)], [4.5, 4.5, 4.5, 4, 5, 5.5], 2);
-      for (const sh of pathShapes(ts1)) paint(cv, sh, vein);
-      paint(cv, ell([s * 15 * hs, -18 * hs, -16 * hs], [7, 11, 6]), vein * U(0.6, 1));
+      for (const sh of pathShapes(ts1)) yield* paintSteps(cv, sh, vein);
+      yield* paintSteps(cv, ell([s * 15 * hs, -18 * hs, -16 * hs], [7, 11, 6]), vein * U(0.6, 1));
     }
     const straight = smoothPath([P(0, 25 * hs, 22 * hs), P(0, 55 * hs, 12 * hs), torcula], [2.5, 3, 3.5], 2);
-    for (const sh of pathShapes(straight)) paint(cv, sh, vein);
+    for (const sh of pathShapes(straight)) yield* paintSteps(cv, sh, vein);
     // Cortical veins climbing over the convexity into the superior sagittal sinus.
     const nVeins = rng.int(3, 8);
     for (let q = 0; q < nVeins; q++) {
@@ -305,12 +306,12 @@ export const ctaPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => {
       const mid = P(du * 0.5, sC[1] + inner[1] * Math.cos(th) * 0.93, sC[2] + inner[2] * Math.sin(th) * 0.93);
       const r = U(0.8, 1.5);
       const v = smoothPath([start, mid, onInner(th + U(-4, 4) * DEG)], [r, r, r * 1.2], 2);
-      for (const sh of pathShapes(v)) paint(cv, sh, vein, { maskMax: 300 });
+      for (const sh of pathShapes(v)) yield* paintSteps(cv, sh, vein, { maskMax: 300 });
     }
     // Arteries.
     for (const { def, path } of paths) {
       const opts = def.maskMax !== undefined ? { maskMax: def.maskMax } : {};
-      for (const sh of pathShapes(path)) paint(cv, sh, hu.artery, opts);
+      for (const sh of pathShapes(path)) yield* paintSteps(cv, sh, hu.artery, opts);
     }
     // Calcifications: carotid siphon plaque, pineal, choroid plexus.
     if (rng.chance(0.4)) {
@@ -320,20 +321,20 @@ export const ctaPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => {
       const off = perpendicular(unit(sub(p.pts[i + 1]!, p.pts[i]!)), U(0, 2 * Math.PI));
       const r = U(0.6, 1.3);
       const c: Vec3 = [p.pts[i]![0] + off[0] * p.r[i]!, p.pts[i]![1] + off[1] * p.r[i]!, p.pts[i]![2] + off[2] * p.r[i]!];
-      paint(cv, new Sphere(c, r), U(700, 1300));
+      yield* paintSteps(cv, new Sphere(c, r), U(700, 1300));
       hardNegatives.push({ kind: 'calcification', centerLps: c, sizeMm: round2(2 * r), site: `${side(s)} ICA siphon` });
     }
     if (rng.chance(0.6)) {
       const c = P(0, 30 * hs, 18 * hs);
       const r = U(1.5, 3);
-      paint(cv, new Sphere(c, r), U(150, 400));
+      yield* paintSteps(cv, new Sphere(c, r), U(150, 400));
       hardNegatives.push({ kind: 'calcification', centerLps: c, sizeMm: round2(2 * r), site: 'pineal' });
     }
-    placeAneurysms(cv);
+    yield* placeAneurysms(cv);
     return { findings, hardNegatives: hardNegatives.filter((h) => insideGrid(cv, h.centerLps, 1)) };
   };
 
-  const placeAneurysms = (cv: Canvas): void => {
+  const placeAneurysms = function* (cv: Canvas): Generator<void, void, void> {
     const used = new Set<string>();
     for (let n = 0; n < o.lesions; n++) {
       const free = sites.filter((s) => !used.has(s.name));
@@ -357,11 +358,11 @@ export const ctaPhantom: PhantomFactory = (o: FilledSynthOptions): Phantom => {
         const neckR = Math.max(site.parentR * 0.8, R * lrng.uniform(0.4, 0.75));
         // Drawn like the lumen it is; where it abuts bone, the bone stays.
         const keepBone = { maskMax: hu.artery };
-        paint(cv, new Capsule(at, c, neckR, neckR), hu.artery, keepBone);
-        paint(cv, new Sphere(c, R), hu.artery, keepBone);
+        yield* paintSteps(cv, new Capsule(at, c, neckR, neckR), hu.artery, keepBone);
+        yield* paintSteps(cv, new Sphere(c, R), hu.artery, keepBone);
         if (irregular) {
           const bd = unit([dir[0] + lrng.normal(0, 0.5), dir[1] + lrng.normal(0, 0.5), dir[2] + lrng.normal(0, 0.5)]);
-          paint(cv, new Sphere([c[0] + bd[0] * R * 0.85, c[1] + bd[1] * R * 0.85, c[2] + bd[2] * R * 0.85], R * lrng.uniform(0.25, 0.45)), hu.artery, keepBone);
+          yield* paintSteps(cv, new Sphere([c[0] + bd[0] * R * 0.85, c[1] + bd[1] * R * 0.85, c[2] + bd[2] * R * 0.85], R * lrng.uniform(0.25, 0.45)), hu.artery, keepBone);
         }
         findings.push({ kind: 'aneurysm', centerLps: c, diameterMm: round2(d), type: 'saccular', location: site.location, shape: irregular ? 'irregular' : 'round', hu: Math.round(hu.artery), site: site.name });
         used.add(site.name);

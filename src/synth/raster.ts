@@ -64,18 +64,58 @@ function indexRange(coords: Float64Array, lo: number, hi: number): [number, numb
  * bound at their centre; only voxels near the surface evaluate the distance themselves.
  */
 export function paint(cv: Canvas, shape: Shape, hu: number, opts: PaintOptions = {}): void {
-  const w = cv.h * (opts.edge ?? 1);
-  const pad = w;
+  const box = paintBox(cv, shape, opts);
+  if (box) paintSlices(cv, shape, hu, opts, box, box[4], box[5]);
+}
+
+
+/** Slices paintSteps paints between two yields: a few milliseconds for a shape across a 512 x 512 slice. */
+const SLICES_PER_STEP = 4;
+
+/**
+ * paint() a few slices at a time, yielding in between so a caller can let its event loop run (and see an
+ * abort) while a large shape is drawn. Slices are independent, so the voxels are exactly paint()'s.
+ */
+export function* paintSteps(cv: Canvas, shape: Shape, hu: number, opts: PaintOptions = {}): Generator<void, void, void> {
+  const box = paintBox(cv, shape, opts);
+  if (!box) return;
+  for (let k = box[4]; k <= box[5]; k += SLICES_PER_STEP) {
+    paintSlices(cv, shape, hu, opts, box, k, Math.min(box[5], k + SLICES_PER_STEP - 1));
+    yield;
+  }
+}
+
+/** cv.data.fill(value) a few slices at a time (first touch of a large volume takes seconds). */
+export function* fillSteps(cv: Canvas, value: number): Generator<void, void, void> {
+  const n = cv.nx * cv.ny;
+  for (let k = 0; k < cv.nz; k += SLICES_PER_STEP) {
+    cv.data.fill(value, k * n, Math.min(cv.nz, k + SLICES_PER_STEP) * n);
+    yield;
+  }
+}
+
+/** Index ranges [i0, i1, j0, j1, k0, k1] a shape's bounding box (with its edge) covers, or null when none. */
+type PaintBox = [number, number, number, number, number, number];
+
+function paintBox(cv: Canvas, shape: Shape, opts: PaintOptions): PaintBox | null {
+  const pad = cv.h * (opts.edge ?? 1);
   const [i0, i1] = indexRange(cv.X, shape.min[0] - pad, shape.max[0] + pad);
   const [j0, j1] = indexRange(cv.Y, shape.min[1] - pad, shape.max[1] + pad);
   const [k0, k1] = indexRange(cv.Z, shape.min[2] - pad, shape.max[2] + pad);
-  if (i0 > i1 || j0 > j1 || k0 > k1) return;
+  return i0 > i1 || j0 > j1 || k0 > k1 ? null : [i0, i1, j0, j1, k0, k1];
+}
+
+/** paint() over slices kFrom..kTo (within the box). */
+function paintSlices(cv: Canvas, shape: Shape, hu: number, opts: PaintOptions, box: PaintBox, kFrom: number, kTo: number): void {
+  const w = cv.h * (opts.edge ?? 1);
+  const pad = w;
+  const [i0, i1, j0, j1] = box;
   const { data, nx, ny, X, Y, Z } = cv;
   const maskMax = opts.maskMax ?? Infinity, maskMin = opts.maskMin ?? -Infinity;
   const masked = opts.maskMax !== undefined || opts.maskMin !== undefined;
   const gradY = opts.gradY ?? 0, refY = opts.refY ?? 0;
   const invW = 1 / w;
-  for (let k = k0; k <= k1; k++) {
+  for (let k = kFrom; k <= kTo; k++) {
     const z = Z[k]!;
     if (shape.slice && !shape.slice(z)) continue;
     let a0 = i0, a1 = i1, b0 = j0, b1 = j1;

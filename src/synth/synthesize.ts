@@ -1,16 +1,18 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { checkOutDir, ensureDir, NAME_MAX } from '../io/dirs.js';
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { checkOutDir, ensureDirUndoable, NAME_MAX } from '../io/dirs.js';
 import { tempName } from '../io/atomic.js';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import type { Geometry, Volume } from '../volume/types.js';
 import { chestPhantom } from './chest.js';
 import { ctaPhantom } from './cta.js';
 import { writeCtSeries, type CtSeriesSpec } from './dicom-writer.js';
 import { phantomGeometry, makeCanvas } from './grid.js';
+import { abortableTurns, runToEnd, runWithTurns } from '../io/turns.js';
 import { fillSynthOptions, type FilledSynthOptions, type SynthKind, type SynthOptions } from './options.js';
 import { hash32, Rng } from './rng.js';
-import { applyScanner } from './scanner.js';
+import { scannerSteps } from './scanner.js';
 import type { PhantomFactory, SynthTruth } from './truth.js';
 import { uidFor } from './uid.js';
 
@@ -35,19 +37,31 @@ function outsideFovChoices(o: FilledSynthOptions): (number | null)[] {
   return o.bits === 16 ? [null, -1024, -2048, -3024] : [null, -1024, -2048];
 }
 
-/** Builds a phantom in memory: HU volume, exact geometry, truth and the DICOM header content. */
+/**
+ * Builds a phantom in memory: HU volume, exact geometry, truth and the DICOM header content. Synchronous CPU
+ * work on the calling thread (seconds for a full case); synthToDirectory makes the same phantom in steps.
+ */
 export function synthesize(kind: SynthKind, options: SynthOptions = {}): SynthResult {
+  return runToEnd(synthesizeSteps(kind, options));
+}
+
+/**
+ * synthesize() as a generator that yields every few slices of drawing and after every slice of the scanner
+ * model, so a caller can let its event loop run and stop on an abort. The steps are the same, in the same
+ * order, however they are paced: the phantom is synthesize()'s to the bit.
+ */
+export function* synthesizeSteps(kind: SynthKind, options: SynthOptions = {}): Generator<void, SynthResult, void> {
   const o = fillSynthOptions(kind, options);
   const phantom = PHANTOMS[kind](o);
   const geometry: Geometry = phantomGeometry(o, phantom.centre);
   const cv = makeCanvas(geometry);
   const t0 = performance.now();
-  const drawn = phantom.draw(cv);
+  const drawn = yield* phantom.draw(cv);
   const t1 = performance.now();
   const srng = Rng.derive(o.seed, `effects:${kind}`);
   const outsideFov = srng.pick(outsideFovChoices(o));
   const sigmaZ = o.thickness / 2.355 / o.spacing[2];
-  applyScanner(cv, { noise: o.noise, sigma: [o.blur / o.spacing[0], o.blur / o.spacing[1], sigmaZ], outsideFov }, o.seed);
+  yield* scannerSteps(cv, { noise: o.noise, sigma: [o.blur / o.spacing[0], o.blur / o.spacing[1], sigmaZ], outsideFov }, o.seed);
   const t2 = performance.now();
 
   // UIDs depend on every resolved option, so two different series never share one.
@@ -126,18 +140,83 @@ function writeTruth(result: SynthResult, dir: string): string {
 }
 
 export interface SynthToDirOptions {
-  /** Replace `outDir` if it exists and is not empty. */
+  /**
+   * Replace `outDir` if it exists and is not empty. Only an earlier synth output is replaced: a folder holding
+   * anything synth does not write (slice files `CT000001.dcm`..., truth.json) is refused with E_USAGE.
+   */
   force?: boolean;
-  /** Checked between phases and every few slices while writing; an abort removes the partial output. */
+  /**
+   * Checked every few tens of milliseconds while generating and every few slices while writing; an abort removes
+   * the partial output and any folder made for it.
+   */
   signal?: AbortSignal;
 }
 
 const SLICES_PER_TURN = 16;
+/** Longest stretch of generation between two turns of the event loop: how late an abort may be seen. */
+const TURN_MS = 20;
+/** Everything synth writes into its folder (writeCtSeries' slice files, writeTruth): what --force may replace. */
+const SYNTH_ENTRY = /^(CT\d{6,}\.dcm|truth\.json)$/;
+
+/**
+ * Why `target`, an existing folder, must never be replaced whatever --force says (replacing means removing it as
+ * a whole), or null. Compared after resolving links, so a link to the current folder counts as the folder.
+ */
+function untouchable(target: string): string | null {
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  const t = real(target);
+  if (dirname(t) === t) return 'the file system root';
+  let cwd: string | null = null;
+  try {
+    cwd = real(process.cwd());
+  } catch {
+    // The current folder was removed: nothing to protect there.
+  }
+  if (cwd === t) return 'the current folder';
+  if (cwd !== null && cwd.startsWith(t.endsWith(sep) ? t : t + sep)) return 'a folder that holds the current folder';
+  if (t === real(homedir())) return 'the home folder';
+  return null;
+}
+
+/** E_USAGE naming the folder and why, when `target` exists and is one that is never replaced. */
+function refuseUntouchable(target: string, outDir: string): void {
+  const why = existsSync(target) ? untouchable(target) : null;
+  if (why !== null) {
+    throw new CtscopeError('E_USAGE', `Refusing to use ${target} as the output folder: it is ${why}, which synth would replace as a whole; give a new folder's name`, { where: outDir });
+  }
+}
+
+/**
+ * Whether `outDir` may become synth's output: missing, empty, or (with force) an earlier synth output. The
+ * current folder, an ancestor of it, the root and the home folder never are. E_USAGE saying why, naming the folder.
+ */
+function checkReplaceableOutput(target: string, outDir: string, force: boolean): void {
+  if (!existsSync(target)) return;
+  refuseUntouchable(target, outDir);
+  const entries = readdirSync(target);
+  if (entries.length === 0) return;
+  if (!force) throw new CtscopeError('E_USAGE', 'Output folder is not empty (use --force to replace it)', { where: outDir });
+  const foreign = entries.find((e) => !SYNTH_ENTRY.test(e) || lstatSync(join(target, e), { throwIfNoEntry: false })?.isFile() === false);
+  if (foreign !== undefined) {
+    throw new CtscopeError(
+      'E_USAGE',
+      `--force replaces only an earlier synth output, and ${target} holds '${foreign}', which synth does not write: give a new or empty folder`,
+      { where: outDir },
+    );
+  }
+}
 
 /**
  * Generates a phantom into `outDir` atomically: everything is written into a temporary folder beside it,
- * which is renamed into place only when complete, so an interrupted run leaves nothing half-written.
- * Writing yields to the event loop every few slices so a Ctrl-C (abort signal) is seen promptly.
+ * which is renamed into place only when complete, so an interrupted run leaves nothing half-written, and no
+ * parent folder made for it. Generating and writing yield to the event loop every few tens of milliseconds,
+ * so a Ctrl-C (abort signal) is seen promptly and a host's other work goes on meanwhile.
  */
 export async function synthToDirectory(
   kind: SynthKind,
@@ -147,22 +226,23 @@ export async function synthToDirectory(
 ): Promise<SynthResult & { files: string[]; writeMs: number }> {
   const target = resolve(outDir);
   const parent = dirname(target);
+  const force = opts.force ?? false;
   if (Buffer.byteLength(basename(target)) > NAME_MAX) throw new CtscopeError('E_OUTPUT', `Output folder name is longer than ${NAME_MAX} bytes`, { where: outDir });
   // A file in the way, or a folder that takes no entries, is E_OUTPUT before the phantom is made (as for detect).
   // The parent is what must take entries: the phantom is written beside the target and renamed into place.
   if (existsSync(target) && !statSync(target).isDirectory()) throw new CtscopeError('E_OUTPUT', 'the output folder exists and is not a folder', { where: outDir });
+  // The root, the home or the current folder is refused before anything is probed beside it.
+  refuseUntouchable(target, outDir);
   await checkOutDir(parent, 'the folder that holds the output folder');
-  if (existsSync(target)) {
-    if (readdirSync(target).length > 0 && !opts.force) throw new CtscopeError('E_USAGE', 'Output folder is not empty (use --force to replace it)', { where: outDir });
-  }
+  checkReplaceableOutput(target, outDir, force);
   throwIfAborted(opts.signal, 'synth');
-  const result = synthesize(kind, options);
-  await turn();
-  throwIfAborted(opts.signal, 'synth');
+  const result = await runWithTurns(synthesizeSteps(kind, options), abortableTurns(opts.signal, 'synth', TURN_MS));
   // Temporary names cut to fit NAME_MAX, so a legal output name never fails for its temporary twin's sake.
   const tmp = join(parent, tempName(basename(target)));
+  let undoDirs: (() => Promise<void>) | undefined;
+  let aside: string | undefined;
   try {
-    await ensureDir(parent);
+    undoDirs = await ensureDirUndoable(parent);
     mkdirSync(tmp);
     const t0 = performance.now();
     const files: string[] = [];
@@ -174,19 +254,32 @@ export async function synthToDirectory(
     }
     if (result.options.truth) files.push(writeTruth(result, tmp));
     const writeMs = performance.now() - t0;
+    // Checked again: something may have been put there while the phantom was made.
+    checkReplaceableOutput(target, outDir, force);
     if (existsSync(target)) {
-      const old = join(parent, tempName(basename(target)));
-      renameSync(target, old);
+      aside = join(parent, tempName(basename(target)));
+      renameSync(target, aside);
       renameSync(tmp, target);
-      rmSync(old, { recursive: true, force: true });
+      rmSync(aside, { recursive: true, force: true });
     } else {
       renameSync(tmp, target);
     }
     return { ...result, files, writeMs };
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
+    // The earlier output was moved aside but not replaced: it goes back.
+    if (aside !== undefined && existsSync(aside) && !existsSync(target)) {
+      try {
+        renameSync(aside, target);
+      } catch {
+        // Left under its temporary name rather than removed.
+      }
+    }
+    // Parent folders this run made go too (innermost first, each only while still empty), as the README says.
+    await undoDirs?.();
     throw toCtscopeError(e, 'E_OUTPUT', 'writing the phantom failed', outDir);
   }
 }
+
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -57,6 +57,12 @@ export interface SynthTruth {
   hardNegatives: HardNegative[];
 }
 
+/** What a phantom's draw() planted. */
+export interface Drawn {
+  findings: SynthFinding[];
+  hardNegatives: HardNegative[];
+}
+
 /** What a phantom kind contributes to a series. */
 export interface Phantom {
   /** LPS point at the centre of the scanned grid. */
@@ -64,8 +70,11 @@ export interface Phantom {
   bodyPart: string;
   description: string;
   window: { center: number; width: number };
-  /** Draws the anatomy and lesions; returns what was drawn and where. */
-  draw(cv: Canvas): { findings: SynthFinding[]; hardNegatives: HardNegative[] };
+  /**
+   * Draws the anatomy and lesions; returns what was drawn and where. A generator that yields every few slices
+   * of a shape (run it with runToEnd() from io/turns.ts), so a caller can pause between steps and stop.
+   */
+  draw(cv: Canvas): Generator<void, Drawn, void>;
 }
 
 export type PhantomFactory = (o: FilledSynthOptions) => Phantom;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { synthCommand } from '../../src/cli/synth.js';
 import type { CliIO } from '../../src/cli/command.js';
 import { CtscopeError } from '../../src/errors.js';
 import type { SynthTruth } from '../../src/synth/truth.js';
+import { cli, CLI, listAll } from '../helpers/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctscope-synth-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -72,16 +74,34 @@ describe('ctscope synth', () => {
 
   it('refuses a non-empty folder unless --force, and --no-truth leaves truth.json out', async () => {
     const out = join(root, 'busy');
-    mkdirSync(out);
-    writeFileSync(join(out, 'keep.txt'), 'x');
+    // An earlier output (10 slices and truth.json): refused without --force, replaced as a whole with it.
+    expect(await synthCommand.run(['cta', '--out', out, '--slices', '10', '--rows', '64', '--cols', '64'], io())).toBe(0);
     const args = ['cta', '--out', out, '--slices', '8', '--rows', '64', '--cols', '64', '--no-truth'];
     await expect(synthCommand.run(args, io())).rejects.toMatchObject({ code: 'E_USAGE' });
-    expect(readdirSync(out)).toEqual(['keep.txt']);
+    expect(readdirSync(out)).toHaveLength(11);
     expect(await synthCommand.run([...args, '--force'], io())).toBe(0);
     const files = readdirSync(out);
     expect(files).toHaveLength(8);
     expect(files).not.toContain('truth.json');
-    expect(files).not.toContain('keep.txt');
+  });
+
+  it('--force replaces only an earlier synth output: a folder holding anything else is refused (E_USAGE) and kept', async () => {
+    // `synth chest --out . --force` in a folder of the user's removed mydata.txt and the folder with it.
+    const mine = join(root, 'mine');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'mydata.txt'), 'x');
+    writeFileSync(join(mine, 'CT000001.dcm'), 'x');
+    const err = await synthCommand.run(['chest', '--out', mine, '--slices', '2', '--rows', '32', '--force'], io()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_USAGE', exitCode: 2 });
+    expect((err as Error).message).toContain(mine);
+    expect((err as Error).message).toMatch(/'mydata\.txt', which synth does not write/);
+    expect(readdirSync(mine).sort()).toEqual(['CT000001.dcm', 'mydata.txt']);
+    // Named like synth's files, but a folder: not synth's either.
+    const nested = join(root, 'nested');
+    mkdirSync(join(nested, 'truth.json'), { recursive: true });
+    writeFileSync(join(nested, 'truth.json', 'notes.txt'), 'x');
+    await expect(synthCommand.run(['chest', '--out', nested, '--slices', '2', '--rows', '32', '--force'], io())).rejects.toMatchObject({ code: 'E_USAGE' });
+    expect(readFileSync(join(nested, 'truth.json', 'notes.txt'), 'utf8')).toBe('x');
   });
 
   it('leaves nothing behind when aborted', async () => {
@@ -116,11 +136,111 @@ describe('synthToDirectory', () => {
     const { synthToDirectory } = await import('../../src/synth/synthesize.js');
     const out = join(root, 'late-abort');
     const ac = new AbortController();
-    // Abort once the first batch is on its way: the writer yields to the event loop between batches.
-    setImmediate(() => setImmediate(() => ac.abort()));
+    // Abort once the temporary folder is there: the writer yields to the event loop between batches.
+    abortWhen(ac, () => readdirSync(root).some((f) => f.includes('late-abort')));
     const err = await synthToDirectory('chest', { slices: 64, rows: 64, cols: 64 }, out, { signal: ac.signal }).catch((e: unknown) => e);
     expect((err as CtscopeError).code).toBe('E_ABORTED');
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(root).filter((f) => f.includes('late-abort'))).toEqual([]);
   });
+
+  it('an abort while writing removes the parent folders this run made (innermost first, while empty), not older ones', async () => {
+    const { synthToDirectory } = await import('../../src/synth/synthesize.js');
+    // `synth chest --out nd4/a/b`, Ctrl-C while writing, left nd4/a behind.
+    const older = join(root, 'older');
+    mkdirSync(older);
+    const ac = new AbortController();
+    abortWhen(ac, () => existsSync(join(older, 'nd4', 'a')));
+    const err = await synthToDirectory('chest', { slices: 64, rows: 64, cols: 64 }, join(older, 'nd4', 'a', 'b'), { signal: ac.signal }).catch((e: unknown) => e);
+    expect((err as CtscopeError).code).toBe('E_ABORTED');
+    expect(readdirSync(older)).toEqual([]);
+    expect(existsSync(older)).toBe(true);
+  });
+
+  it('sees an abort while it generates the phantom, not only when generation ends', async () => {
+    const { synthToDirectory } = await import('../../src/synth/synthesize.js');
+    const out = join(root, 'abort-generating');
+    const ac = new AbortController();
+    // About 2 s of generation here; synthesize() on the main thread used to hold the abort until its end.
+    const t0 = performance.now();
+    setTimeout(() => ac.abort(), 100);
+    const err = await synthToDirectory('chest', { seed: 2, slices: 96 }, out, { signal: ac.signal }).catch((e: unknown) => e);
+    const ms = performance.now() - t0;
+    expect((err as CtscopeError).code).toBe('E_ABORTED');
+    expect(ms).toBeLessThan(1000);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(root).filter((f) => f.includes('abort-generating'))).toEqual([]);
+  });
+
+  it('writes the same bytes as synthesize() and writeSynthResult(), however its generation is paced', async () => {
+    const { synthesize, synthToDirectory, writeSynthResult } = await import('../../src/synth/synthesize.js');
+    const options = { seed: 4, slices: 12, rows: 96, cols: 96, lesions: 2 };
+    const paced = join(root, 'paced');
+    await synthToDirectory('chest', options, paced);
+    const direct = join(root, 'direct');
+    mkdirSync(direct);
+    writeSynthResult(synthesize('chest', options), direct);
+    const files = readdirSync(direct).sort();
+    expect(readdirSync(paced).sort()).toEqual(files);
+    for (const f of files) expect(readFileSync(join(paced, f)).equals(readFileSync(join(direct, f))), f).toBe(true);
+  });
+});
+
+/** Aborts `ac` as soon as `ready()` holds, checking on every turn of the event loop. */
+function abortWhen(ac: AbortController, ready: () => boolean): void {
+  const check = (): void => {
+    if (ready()) ac.abort();
+    else setImmediate(check);
+  };
+  setImmediate(check);
+}
+
+describe('ctscope synth as a process', () => {
+  it('never replaces the current folder, a folder above it, the root or the home folder, even with --force (E_USAGE, exit 2)', async () => {
+    const base = join(root, 'proc');
+    const work = join(base, 'work');
+    const here = join(work, 'here');
+    const home = join(base, 'home');
+    mkdirSync(here, { recursive: true });
+    writeFileSync(join(work, 'mydata.txt'), 'x');
+    // The home folder holds only an earlier synth output, so it is the home rule that refuses it.
+    expect(await synthCommand.run(['chest', '--out', home, '--slices', '2', '--rows', '32', '--nodules', '0'], io())).toBe(0);
+    const homeFiles = readdirSync(home).sort();
+    const small = ['--slices', '2', '--rows', '32', '--nodules', '0', '--force'];
+    for (const [out, why] of [
+      // Empty, but replacing it would leave the shell in a removed folder.
+      ['.', `${here} as the output folder: it is the current folder`],
+      ['..', `${work} as the output folder: it is a folder that holds the current folder`],
+      ['/', '/ as the output folder: it is the file system root'],
+      [home, `${home} as the output folder: it is the home folder`],
+    ] as const) {
+      const r = await cli(['synth', 'chest', '--out', out, ...small], { shellPrefix: `cd '${here}'`, env: { HOME: home } });
+      expect(r.code, `${out}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`error[E_USAGE]: Refusing to use ${why}`);
+    }
+    expect(listAll(work)).toEqual(['here', 'mydata.txt']);
+    expect(readdirSync(home).sort()).toEqual(homeFiles);
+  });
+
+  it('Ctrl-C while generating: exit 130 well within a second, leaving nothing behind', async () => {
+    const base = join(root, 'sigint');
+    mkdirSync(base);
+    // Several seconds of generation here: SIGINT waited for its end (and the CLI's 10 s grace timer could not fire).
+    const child = spawn(process.execPath, [CLI, 'synth', 'chest', '--out', join(base, 'nd', 'a', 'b'), '--seed', '2', '--slices', '400'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let sentAt = 0;
+    const timer = setTimeout(() => {
+      sentAt = performance.now();
+      child.kill('SIGINT');
+    }, 1000);
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (c, s) => r([c, s])));
+    const ms = performance.now() - sentAt;
+    clearTimeout(timer);
+    expect(sentAt, `ended before the interrupt: ${stderr}`).toBeGreaterThan(0);
+    expect([code, signal], stderr).toEqual([130, null]);
+    expect(stderr).toMatch(/^error\[E_ABORTED\]: /m);
+    expect(ms).toBeLessThan(1000);
+    expect(listAll(base)).toEqual([]);
+  }, 60_000);
 });
