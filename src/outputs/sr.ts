@@ -36,7 +36,8 @@ export const CODES = {
   imageLibrary: code('111028', 'DCM', 'Image Library'),
   imageLibraryGroup: code('126200', 'DCM', 'Image Library Group'),
   measurements: code('126010', 'DCM', 'Imaging Measurements'),
-  qualitative: code('126011', 'DCM', 'Qualitative Evaluations'),
+  // TID 1500 row 12 (as dcmjs writes it); DCM 126011 is "Derived Imaging Measurements", another container.
+  qualitative: code('C0034375', 'UMLS', 'Qualitative Evaluations'),
   noFinding: code('no-finding', LOCAL_SCHEME, 'No finding detected by the model'),
   group: code('125007', 'DCM', 'Measurement Group'),
   trackingId: code('112039', 'DCM', 'Tracking Identifier'),
@@ -101,7 +102,24 @@ const algorithm = (id: string, version: string | undefined): Item[] => [
 ];
 
 /** One TID 1500 measurement group for a finding (tracking ids, type, centre point, measurements). */
-function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfReferenceUid: string, sopClassOf: (uid: string) => string, frameOf: (f: FindingRecord) => number | undefined): Item {
+/**
+ * The centre as a point on a 3-D frame (SCOORD3D), which needs the series' own Frame of Reference (a made-up one
+ * resolves to nothing, PS3.3 C.18.9), and on its image (SCOORD); none when neither can be given.
+ */
+function centre(f: FindingRecord, frameOfReferenceUid: string | undefined, sopClassOf: (uid: string) => string, frameOf: (f: FindingRecord) => number | undefined): Item[] {
+  const points: Item[] = [
+    ...(frameOfReferenceUid ? [{ RelationshipType: 'INFERRED FROM', ValueType: 'SCOORD3D', GraphicType: 'POINT', GraphicData: [...f.centerLps], ReferencedFrameOfReferenceUID: frameOfReferenceUid }] : []),
+    ...(f.sopInstanceUid
+      ? [{
+          RelationshipType: 'INFERRED FROM', ValueType: 'SCOORD', GraphicType: 'POINT', GraphicData: [f.centerVoxel[0] + 0.5, f.centerVoxel[1] + 0.5],
+          ContentSequence: [{ RelationshipType: 'SELECTED FROM', ValueType: 'IMAGE', ...imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, frameOf(f)) }],
+        }]
+      : []),
+  ];
+  return points.length ? [item('CONTAINS', 'NUM', CODES.center, { MeasuredValueSequence: [{ NumericValue: '0', MeasurementUnitsCodeSequence: [CODES.unitless] }], ContentSequence: points })] : [];
+}
+
+function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfReferenceUid: string | undefined, sopClassOf: (uid: string) => string, frameOf: (f: FindingRecord) => number | undefined): Item {
   const model = doc.models.find((m) => m.id === f.model);
   const children: Item[] = [
     item('HAS OBS CONTEXT', 'TEXT', CODES.trackingId, { TextValue: `finding-${f.n}` }),
@@ -111,18 +129,7 @@ function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfRefere
     // The centre as dcmjs writes (and OHIF reads) a point measurement: a NUM "Center" inferred from a 3-D point
     // (TID 300 with TID 320), not a bare SCOORD3D in the group, which TID 1501 has no row for. The same point on
     // its image (column, row; 0.5 is a pixel's centre) serves viewers that place 2-D annotations only.
-    item('CONTAINS', 'NUM', CODES.center, {
-      MeasuredValueSequence: [{ NumericValue: '0', MeasurementUnitsCodeSequence: [CODES.unitless] }],
-      ContentSequence: [
-        { RelationshipType: 'INFERRED FROM', ValueType: 'SCOORD3D', GraphicType: 'POINT', GraphicData: [...f.centerLps], ReferencedFrameOfReferenceUID: frameOfReferenceUid },
-        ...(f.sopInstanceUid
-          ? [{
-              RelationshipType: 'INFERRED FROM', ValueType: 'SCOORD', GraphicType: 'POINT', GraphicData: [f.centerVoxel[0] + 0.5, f.centerVoxel[1] + 0.5],
-              ContentSequence: [{ RelationshipType: 'SELECTED FROM', ValueType: 'IMAGE', ...imageRef(sopClassOf(f.sopInstanceUid), f.sopInstanceUid, frameOf(f)) }],
-            }]
-          : []),
-      ],
-    }),
+    ...centre(f, frameOfReferenceUid, sopClassOf, frameOf),
     // The method says where a size comes from: the image, or the detector's own output (no lesion measurement).
     num(CODES.diameter, f.diameterMm, CODES.mm, SIZE_METHOD_CODES[f.sizeMethod]),
     num(CODES.volume, f.volumeMm3, CODES.mm3, SIZE_METHOD_CODES[f.sizeMethod]),
@@ -147,7 +154,7 @@ export function buildMeasurementReport(doc: FindingsDocument, context: Pick<Sour
   // In the study's zone: its own offset when the source gives one (copied into the SR with the study
   // attributes), else this machine's local time, as the source's dates are.
   const now = dicomDateTime(new Date(doc.createdAt), context.timezoneOffset);
-  const frameOfReferenceUid = context.frameOfReferenceUid ?? doc.series.frameOfReferenceUid ?? newUid();
+  const frameOfReferenceUid = context.frameOfReferenceUid ?? doc.series.frameOfReferenceUid ?? undefined;
   const sopClassOf = (uid: string): string => context.sopClasses.get(uid) ?? CT_IMAGE_STORAGE;
   // A reference names its frame where the instance has several: an Enhanced CT class, or a finding past frame 1.
   const severalFrames = new Set(doc.findings.filter((f) => f.frameNumber > 1).map((f) => f.sopInstanceUid));

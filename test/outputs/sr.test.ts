@@ -57,6 +57,17 @@ describe('buildMeasurementReport', () => {
     if (has('dsrdump')) expect(dsrdump(write(bytes)).status).toBe(0);
   });
 
+  it('a series without a Frame of Reference gets no 3-D point (a made-up UID resolves to nothing), the image point stays', () => {
+    const d = doc([finding(1, 3)]);
+    d.series.frameOfReferenceUid = null;
+    const bytes = serializeReport(buildMeasurementReport(d, { sopClasses: context.sopClasses, frameOfReferenceUid: undefined }), {});
+    const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    const group = back.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === '126010').ContentSequence[0];
+    const center = group.ContentSequence.find((c: any) => c.ConceptNameCodeSequence?.[0]?.CodeValue === '111010');
+    expect(center.ContentSequence.map((c: any) => c.ValueType)).toEqual(['SCOORD']);
+    if (has('dciodvfy')) expect(dciodvfy(write(bytes)).errors).toEqual([]);
+  });
+
   it('declares UTF-8 (ISO_IR 192) even when the source named no character set but had 8-bit names', () => {
     // dcmjs reads undeclared 8-bit bytes as Latin-1 and writes UTF-8: without the declaration the SR is non-conformant.
     const copied = { '00100010': { vr: 'PN', Value: [{ Alphabetic: 'M\u00fcller^J\u00fcrgen' }] } } as never;
@@ -79,7 +90,11 @@ describe('buildMeasurementReport', () => {
     const group = byCode('111028').ContentSequence[0];
     expect(group.ContentSequence.map((c: any) => c.ReferencedSOPSequence[0].ReferencedSOPInstanceUID)).toEqual(['1.2.3.4.5']);
     expect(byCode('126010')).toBeTruthy(); // Imaging Measurements
-    const said = byCode('126011').ContentSequence[0];
+    // Qualitative Evaluations is UMLS C0034375 (TID 1500 row 12); DCM 126011 would be Derived Imaging Measurements.
+    expect(byCode('126011')).toBeUndefined();
+    const qualitative = byCode('C0034375');
+    expect(qualitative.ConceptNameCodeSequence[0].CodingSchemeDesignator).toBe('UMLS');
+    const said = qualitative.ContentSequence[0];
     expect(said.ConceptCodeSequence[0].CodeValue).toBe('no-finding');
     expect(said.ContentSequence.map((c: any) => c.TextValue)).toEqual(['m', '2.0']);
     if (has('dsrdump')) {
