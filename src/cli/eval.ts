@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { oneLineSafe } from '../io/printable.js';
 import { decimal } from '../io/decimal.js';
 import { DEFAULT_BOOTSTRAP, froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
-import { EVAL_KINDS, SCAN_KIND, listCases, loadCases, type EvalKind } from '../eval/cases.js';
+import { EVAL_KINDS, SCAN_KIND, listCases, loadCases, scanKindOf, type EvalKind } from '../eval/cases.js';
 import { CURVE_THRESHOLD, detectCases } from '../eval/detect-folder.js';
 import { closeRunners } from '../inference/runner.js';
 import { frocTable } from '../eval/table.js';
@@ -72,6 +72,9 @@ export function runEval(truthRoot: string, predRoot: string, kinds: readonly Eva
   for (const kind of kinds) {
     const cases = loadCases(files, kind);
     if (cases.length === 0) continue;
+    // Truth files without `kind` count as scans of every kind: where none names this kind's scans and none holds
+    // its lesions, the kind is not in the set (an aneurysm set got a nodule CPM of 0.000), so it is left out.
+    if (cases.every((c) => c.truths.length === 0) && !files.some((f) => scanKindOf(f.truthFile) === SCAN_KIND[kind])) continue;
     report.kinds[kind] = froc(cases, { ...TASK_EVAL[kind], threshold: threshold ?? defaultThreshold(kind), bootstrap });
   }
   return report;

@@ -96,7 +96,8 @@ export function scanKindOf(truthFile: string): string | undefined {
 export function loadCases(files: readonly CaseFiles[], kind: EvalKind): EvalCase[] {
   const out: EvalCase[] = [];
   for (const c of files) {
-    const doc = readJson(c.truthFile) as { kind?: unknown };
+    const doc = readJson(c.truthFile) as { kind?: unknown } | null;
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad(c.truthFile, 'truth file is not a JSON object');
     if (typeof doc.kind === 'string' && Object.values(SCAN_KIND).includes(doc.kind) && doc.kind !== SCAN_KIND[kind]) continue;
     const pred = c.predFile ? readJson(c.predFile) : undefined;
     if (c.predFile) checkSameSeries(c.id, doc, pred);

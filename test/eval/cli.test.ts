@@ -114,6 +114,16 @@ describe('ctscope eval', () => {
     write(join(root, 'chest-only', 'c1', 'truth.json'), { kind: 'chest', findings: [] });
     await expect(run(['--truth-root', join(root, 'chest-only'), '--pred-root', join(root, 'pred'), '--kind', 'aneurysm'])).rejects.toMatchObject({ code: 'E_NOT_FOUND', message: expect.stringMatching(/no cta scans/) });
   });
+
+  it('a lesion kind no scan holds (truth files without kind) is left out, not scored 0; a truth.json of null is E_BAD_INPUT', async () => {
+    write(join(root, 'kindless', 'k1', 'truth.json'), { findings: [{ kind: 'aneurysm', centerLps: [0, 0, 0], diameterMm: 4 }] });
+    write(join(root, 'kindless-pred', 'k1', 'findings.json'), { findings: [{ kind: 'nodule', score: 0.9, centerLps: [50, 0, 0] }, { kind: 'aneurysm', score: 0.8, centerLps: [0, 0, 1] }] });
+    const r = runEval(join(root, 'kindless'), join(root, 'kindless-pred'), ['nodule', 'aneurysm'], { bootstrap: 0 });
+    expect(Object.keys(r.kinds)).toEqual(['aneurysm']);
+    expect(r.kinds.aneurysm!.cpm).toBe(1);
+    writeFileSync(join(root, 'kindless', 'k1', 'truth.json'), 'null');
+    expect(() => runEval(join(root, 'kindless'), join(root, 'kindless-pred'), ['aneurysm'])).toThrow(expect.objectContaining({ code: 'E_BAD_INPUT', message: expect.stringMatching(/not a JSON object/) }));
+  });
 });
 
 describe('default threshold', () => {
