@@ -96,11 +96,14 @@ export function mergeBaselines(previous: BaselineFile | undefined, next: Baselin
   return { ...next, entries: [...previous.entries.filter((e) => !fresh.has(key(e))), ...next.entries] };
 }
 
-/** Whether parsed JSON has the shape of a baselines file. */
+/** A tolerance or ratio a check can use: finite and above 0 (0, a negative or Infinity turns the guard off or on for all). */
+const usable = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x > 0;
+
+/** Whether parsed JSON has the shape of a baselines file, with usable numbers. */
 export function isBaselineFile(v: unknown): v is BaselineFile {
   const f = v as BaselineFile;
   return (
-    typeof f === 'object' && f !== null && typeof f.tolerance === 'number' && Array.isArray(f.entries) &&
-    f.entries.every((e) => typeof e?.stage === 'string' && typeof e.name === 'string' && typeof e.ratio === 'number' && (e.basis === 'memcpy' || e.basis === 'scalar'))
+    typeof f === 'object' && f !== null && usable(f.tolerance) && Array.isArray(f.entries) &&
+    f.entries.every((e) => typeof e?.stage === 'string' && typeof e.name === 'string' && usable(e.ratio) && (e.basis === 'memcpy' || e.basis === 'scalar'))
   );
 }

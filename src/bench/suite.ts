@@ -146,7 +146,7 @@ function readBaselineFile(path: string): BaselineFile {
     const code = (e as { code?: string }).code;
     throw new CtscopeError(code === 'ENOENT' ? 'E_NOT_FOUND' : code ? 'E_IO' : 'E_BAD_INPUT', `cannot read the baselines file ${path}: ${(e as Error).message}`, { cause: e, where: path });
   }
-  if (!isBaselineFile(v)) throw new CtscopeError('E_BAD_INPUT', `${path}: not a baselines file (expected { tolerance, entries: [{ stage, name, ratio, basis }] })`, { where: path });
+  if (!isBaselineFile(v)) throw new CtscopeError('E_BAD_INPUT', `${path}: not a baselines file (expected { tolerance, entries: [{ stage, name, ratio, basis }] }, tolerance and ratios finite and above 0)`, { where: path });
   return v;
 }
 

@@ -48,6 +48,9 @@ describe('benchmark regression guard', () => {
     expect(isBaselineFile(base)).toBe(true);
     expect(isBaselineFile({ garbage: 1 })).toBe(false);
     expect(isBaselineFile({ tolerance: 2, entries: [{ stage: 'x', name: 'y', ratio: '1', basis: 'scalar' }] })).toBe(false);
+    // Numbers that would turn the guard off (Infinity, as JSON's 1e999 reads) or flag every row (0, negative).
+    for (const tolerance of [0, -1, Infinity]) expect(isBaselineFile({ ...base, tolerance })).toBe(false);
+    expect(isBaselineFile({ tolerance: 2, entries: [{ stage: 'x', name: 'y', ratio: 0, basis: 'scalar' }] })).toBe(false);
   });
 
   it('where first-touch page faults are slow (over 2 us a page), rows that fill fresh memory are not judged; elsewhere all are', () => {
