@@ -115,5 +115,5 @@ ${warnings}
 function timingsTotal(doc: FindingsDocument): string {
   if (doc.timings.totalMs) return `<tr><th>total</th><th class="num">${doc.timings.totalMs.toFixed(0)}</th></tr>`;
   const sum = doc.timings.stages.reduce((a, t) => a + t.ms, 0);
-  return `<tr><th>total before writing the outputs (findings.json has the whole run)</th><th class="num">${sum.toFixed(0)}</th></tr>`;
+  return `<tr><th>total before writing the outputs</th><th class="num">${sum.toFixed(0)}</th></tr>`;
 }
