@@ -76,6 +76,19 @@ export function fractionalSlice(original: CtVolume, lps: Vec3): number | undefin
 }
 
 /**
+ * (i, j) of the point of slice `s`'s plane nearest to `lps`, from that slice's own position and in-plane axes. On a
+ * gantry-tilted stack the grid's k axis is sheared, so (i, j) of lpsToVoxel moves along the tilt: up to 1.2 mm off
+ * on the GE series (its gaps of up to 7 mm times tan 18.5 degrees), which the SR's image point and the key image showed.
+ */
+function inSlicePlane(original: CtVolume, lps: Vec3, s: number): [number, number] | undefined {
+  const origin = original.slices?.positions[s];
+  if (!origin) return undefined;
+  const d = original.geometry.direction, sp = original.geometry.spacing;
+  const rel: Vec3 = [lps[0] - origin[0], lps[1] - origin[1], lps[2] - origin[2]];
+  return [dot(rel, [d[0], d[3], d[6]]) / sp[0], dot(rel, [d[1], d[4], d[7]]) / sp[1]];
+}
+
+/**
  * Maps a candidate from the model grid to patient LPS and the original series. `measured`: the lesion's size
  * measured on the image, which replaces the model's.
  */
@@ -83,8 +96,9 @@ export function toFinding(c: Candidate, model: Geometry, original: CtVolume, kin
   const centerLps = voxelToLps(model, c.center);
   const grid = lpsToVoxel(original.geometry, centerLps);
   const k = fractionalSlice(original, centerLps);
-  const centerVoxel: Vec3 = k === undefined ? grid : [grid[0], grid[1], k];
-  const sliceIndex = clampSlice(centerVoxel[2], original.sliceUids.length);
+  const sliceIndex = clampSlice(k ?? grid[2], original.sliceUids.length);
+  const [i, j] = k === undefined ? grid : inSlicePlane(original, centerLps, sliceIndex) ?? grid;
+  const centerVoxel: Vec3 = [i, j, k ?? grid[2]];
   let diameterMm: number, volumeMm3: number, extentMm: Vec3 | undefined;
   let sizeMethod: SizeMethod = c.extent ? 'model-box' : 'model-region';
   if (measured) {

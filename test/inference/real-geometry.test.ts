@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CtVolume, Vec3 } from '../../src/volume/types.js';
-import { add, lpsToVoxel, scale } from '../../src/volume/affine.js';
+import { add, lpsToVoxel, scale, sliceNormal } from '../../src/volume/affine.js';
 import { loadSeries } from '../../src/ingest/load.js';
 import { closePool } from '../../src/workers/pool.js';
 import { loadModel } from '../../src/inference/model.js';
@@ -46,6 +46,21 @@ describe.skipIf(!hasSharedData)('findings on a real tilted series with uneven sl
     // Halfway between two acquired slices is k + 0.5, whatever their distance.
     const mid: Vec3 = inPlane(5, 90.3, 70.1).map((x, a) => (x + inPlane(6, 90.3, 70.1)[a]!) / 2) as Vec3;
     expect(toFinding({ center: lpsToVoxel(model, mid), score: 1, voxels: 10 }, model, ct, 'other', 'x').centerVoxel[2]).toBeCloseTo(5.5, 6);
+  });
+
+  it('a centre off the slice planes has (i, j) of the nearest point on its slice, not shifted along the tilt', () => {
+    const model = grid([250, 250, 200], [1, 1, 1], [-125, -130, -20]);
+    const normal = sliceNormal(ct.geometry.direction);
+    const sp = ct.geometry.spacing;
+    // 1.5 mm off slice 12 along the normal (its neighbours are farther): on the sheared grid that moved (i, j)
+    // by 1.5 mm x tan 18.5 degrees, the error the SR's image point and the key image carried.
+    const p = add(inPlane(12, 90.3, 70.1), scale(normal, 1.5));
+    const f = toFinding({ center: lpsToVoxel(model, p), score: 1, voxels: 10 }, model, ct, 'other', 'x');
+    expect(f.sliceIndex).toBe(12);
+    expect(f.centerVoxel[0]).toBeCloseTo(90.3 / sp[0], 4);
+    expect(f.centerVoxel[1]).toBeCloseTo(70.1 / sp[1], 4);
+    const sheared = lpsToVoxel(ct.geometry, p);
+    expect(Math.hypot((sheared[0] - f.centerVoxel[0]) * sp[0], (sheared[1] - f.centerVoxel[1]) * sp[1])).toBeGreaterThan(0.4);
   });
 
   it('a blob planted on slice 12 is detected there through the real series geometry', async () => {
