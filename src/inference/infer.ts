@@ -69,7 +69,6 @@ export type ModelOutput =
 /** HU above which a voxel counts as body for the 'body' mask. */
 const BODY_HU = -500;
 
-
 /**
  * The patch mask `InferOptions.mask` asks for, and for 'organ' the region that was looked for (null where the
  * manifest names none); where the organ is not found, the mask is the body's.

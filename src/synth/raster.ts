@@ -57,24 +57,16 @@ function indexRange(coords: Float64Array, lo: number, hi: number): [number, numb
   return [i0, i1];
 }
 
-/**
- * Draws `shape` with value `hu`, blending by partial-volume coverage: v += a * (hu - v), where a ramps
- * from 1 inside to 0 outside over `edge` voxels. Work stays inside the shape's bounding box (or its
- * per-slice rectangle), and whole 8x8 tiles, then 4x4 quarters, are filled or skipped from one distance
- * bound at their centre; only voxels near the surface evaluate the distance themselves.
- */
-export function paint(cv: Canvas, shape: Shape, hu: number, opts: PaintOptions = {}): void {
-  const box = paintBox(cv, shape, opts);
-  if (box) paintSlices(cv, shape, hu, opts, box, box[4], box[5]);
-}
-
-
 /** Slices paintSteps paints between two yields: a few milliseconds for a shape across a 512 x 512 slice. */
 const SLICES_PER_STEP = 4;
 
 /**
- * paint() a few slices at a time, yielding in between so a caller can let its event loop run (and see an
- * abort) while a large shape is drawn. Slices are independent, so the voxels are exactly paint()'s.
+ * Draws `shape` with value `hu`, blending by partial-volume coverage: v += a * (hu - v), where a ramps
+ * from 1 inside to 0 outside over `edge` voxels. Work stays inside the shape's bounding box (or its
+ * per-slice rectangle), and whole 8x8 tiles, then 4x4 quarters, are filled or skipped from one distance
+ * bound at their centre; only voxels near the surface evaluate the distance themselves. A few slices at a
+ * time, yielding in between, so a caller can let its event loop run (and see an abort) while a large shape is
+ * drawn; slices are independent, so the voxels do not depend on how the steps are paced.
  */
 export function* paintSteps(cv: Canvas, shape: Shape, hu: number, opts: PaintOptions = {}): Generator<void, void, void> {
   const box = paintBox(cv, shape, opts);
@@ -105,7 +97,7 @@ function paintBox(cv: Canvas, shape: Shape, opts: PaintOptions): PaintBox | null
   return i0 > i1 || j0 > j1 || k0 > k1 ? null : [i0, i1, j0, j1, k0, k1];
 }
 
-/** paint() over slices kFrom..kTo (within the box). */
+/** paintSteps over slices kFrom..kTo (within the box). */
 function paintSlices(cv: Canvas, shape: Shape, hu: number, opts: PaintOptions, box: PaintBox, kFrom: number, kTo: number): void {
   const w = cv.h * (opts.edge ?? 1);
   const pad = w;

@@ -1,5 +1,4 @@
 import type { Canvas } from './raster.js';
-import { runToEnd } from '../io/turns.js';
 import { Rng } from './rng.js';
 
 export interface ScannerEffects {
@@ -27,13 +26,9 @@ const sumSq = (k: Float32Array): number => k.reduce((a, v) => a + v * v, 0);
 /**
  * Scanner model: white noise is added first and then blurred together with the anatomy, so the noise gets
  * the texture (correlation) of the reconstruction kernel and the slice profile, as in real CT. The white
- * noise is pre-scaled by the kernels' noise gain, so the final sd equals `noise`.
+ * noise is pre-scaled by the kernels' noise gain, so the final sd equals `noise`. One slice at a time, yielding
+ * after each so a caller can let its event loop run.
  */
-export function applyScanner(cv: Canvas, fx: ScannerEffects, seed: number): void {
-  runToEnd(scannerSteps(cv, fx, seed));
-}
-
-/** applyScanner one slice at a time, yielding after each so a caller can let its event loop run. */
 export function* scannerSteps(cv: Canvas, fx: ScannerEffects, seed: number): Generator<void, void, void> {
   const kx = kernel(fx.sigma[0]), ky = kernel(fx.sigma[1]), kz = kernel(fx.sigma[2]);
   const gain = Math.sqrt(sumSq(kx) * sumSq(ky) * sumSq(kz));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { paint, type Canvas } from '../../src/synth/raster.js';
+import { paintSteps, type Canvas, type PaintOptions } from '../../src/synth/raster.js';
+import { runToEnd } from '../../src/io/turns.js';
 import { Box, Capsule, Ellipsoid, eulerRot, Intersect, HalfSpace, Profile, Shell, Sphere, TubeChain, Union, type Shape } from '../../src/synth/shapes.js';
 
 /** A 0.5 mm canvas centred on the origin, axes optionally flipped as for prone / feet-first grids. */
@@ -25,6 +26,9 @@ const cases: [string, Shape, number][] = [
   ['half ball (intersection)', new Intersect([new Sphere([0, 0, 0], 9), new HalfSpace([0, 0, 0], [0, 0, 1])]), (2 / 3) * Math.PI * 729],
   ['two disjoint balls (union)', new Union([new Sphere([-9, 0, 0], 5), new Sphere([9, 0, 0], 5)]), (8 / 3) * Math.PI * 125],
 ];
+
+/** paintSteps run to its end, as the phantoms' synchronous path (synthesize) does. */
+const paint = (cv: Canvas, shape: Shape, hu: number, opts?: PaintOptions): void => runToEnd(paintSteps(cv, shape, hu, opts));
 
 describe('paint', () => {
   it.each(cases)('draws a %s with the right volume (partial-volume edges, tiles filled and skipped)', (_, shape, expected) => {
