@@ -36,6 +36,15 @@ export function cellCount(g: CellGrid): number {
   return g.cellDims[0] * g.cellDims[1] * g.cellDims[2];
 }
 
+/** Millilitres of the fine voxels in cell `c` (the last cell of an axis may be partial). */
+export function cellMl(g: CellGrid, c: number): number {
+  const [cx, cy] = g.cellDims;
+  const at: Vec3 = [c % cx, Math.floor(c / cx) % cy, Math.floor(c / (cx * cy))];
+  let mm3 = 1;
+  for (let a = 0; a < 3; a++) mm3 *= Math.min(g.block[a]!, g.dims[a]! - at[a]! * g.block[a]!) * (g.cellMm[a]! / g.block[a]!);
+  return mm3 / 1000;
+}
+
 /**
  * Fraction of each cell's voxels whose value lies below `below`, one fine z slice per step (a 1 mm chest grid
  * is a few hundred milliseconds of reading on the host's thread).

@@ -5,7 +5,7 @@
  */
 import type { Volume } from '../volume/types.js';
 import { labelComponentsSteps } from '../postprocess/components.js';
-import { cellCount, cellGrid, cellMeanBelow, dilate, erode, fillHoles2d, fractionBelow, reachableFromBorder2d } from './cells.js';
+import { cellCount, cellGrid, cellMeanBelow, cellMl, dilate, erode, fillHoles2d, fractionBelow, reachableFromBorder2d } from './cells.js';
 import type { OrganRegion, RegionSpec } from './region.js';
 
 /** Cell edge: lungs are tens of centimetres across, and 4 mm keeps a 1 mm chest grid under 1 M cells. */
@@ -16,12 +16,13 @@ const AIR_FRACTION = 0.5;
 /** Components below this, or below a twentieth of the largest, are bowel gas, sinuses or noise. */
 const MIN_COMPONENT_ML = 20;
 /**
- * A field of view that cuts through a lung: air behind one stretch of the image's edge is that lung where it reaches
- * this deep on average (area over the stretch's length) and its air is denser than air outside the body (lung is
- * -950 to -700 HU, air -1000; padding outside the reconstruction circle lower still).
+ * Lung is denser than air (its air voxels, those below AIR_HU, average -950 to -700 HU; air is -1000, padding outside
+ * the reconstruction circle lower still): enclosed air that is thinner (a phantom's hollow, a foam table's core) is
+ * not lung, and neither is the air behind a stretch of the image's edge unless it is.
  */
+const LUNG_MIN_HU = -960;
+/** A field of view that cuts through a lung: air behind one stretch of the edge reaching this deep on average (area over the stretch's length). */
 const CUT_LUNG_DEPTH_MM = 30;
-const CUT_LUNG_MIN_HU = -960;
 /** Less than this in all is not a pair of lungs (a head CT; a few slices of lung base). */
 const MIN_LUNGS_ML = 150;
 
@@ -29,28 +30,37 @@ export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, O
   const g = cellGrid(volume.geometry.dims, volume.geometry.spacing, CELL_MM);
   // The air around the body is found slice by slice, which needs axial k-slices (a model grid in LPS, RAS...).
   if (Math.abs(volume.geometry.direction[8]) < 0.9) return { ...g, cells: new Uint8Array(0), organ: 'lungs', found: false, volumeMl: 0, gateMl: 0 };
-  const cellMl = (g.cellMm[0] * g.cellMm[1] * g.cellMm[2]) / 1000;
+  const fullCellMl = (g.cellMm[0] * g.cellMm[1] * g.cellMm[2]) / 1000;
   const fraction = yield* fractionBelow(volume.data, g, AIR_HU);
   const n = cellCount(g);
   const air = new Uint8Array(n);
   for (let c = 0; c < n; c++) air[c] = fraction[c]! > AIR_FRACTION ? 1 : 0;
   // Where the field of view cuts through a lung, its air reaches the image's edge: it is kept by the cut-lung rule.
-  const outside = yield* reachableFromBorder2d(air, g, { depthMm: CUT_LUNG_DEPTH_MM, meanHu: (c) => cellMeanBelow(volume.data, g, c, AIR_HU), minMeanHu: CUT_LUNG_MIN_HU });
+  const outside = yield* reachableFromBorder2d(air, g, { depthMm: CUT_LUNG_DEPTH_MM, meanHu: (c) => cellMeanBelow(volume.data, g, c, AIR_HU), minMeanHu: LUNG_MIN_HU });
   for (let c = 0; c < n; c++) if (outside[c]) air[c] = 0;
   yield;
   const { labels, sizes } = yield* labelComponentsSteps({ data: air, dims: g.cellDims }, { threshold: 1, connectivity: 6 });
-  const largest = sizes.reduce((a, b) => Math.max(a, b), 0);
-  const keep = sizes.map((s) => s * cellMl >= MIN_COMPONENT_ML && s >= largest / 20);
+  // Components large enough, and as dense as lung (each one's mean over its cells of their air voxels' mean).
+  const keep = sizes.map((s) => s * fullCellMl >= MIN_COMPONENT_ML);
+  const huSum = new Float64Array(sizes.length);
+  for (let c = 0; c < n; c++) {
+    const l = labels[c]!;
+    if (l && keep[l - 1]) huSum[l - 1] += cellMeanBelow(volume.data, g, c, AIR_HU);
+    if (c % 65536 === 65535) yield;
+  }
+  for (let l = 0; l < sizes.length; l++) if (keep[l] && huSum[l]! / sizes[l]! < LUNG_MIN_HU) keep[l] = false;
+  // Of those, the ones of at least a twentieth of the largest.
+  const largest = sizes.reduce((a, s, l) => (keep[l] ? Math.max(a, s) : a), 0);
+  for (let l = 0; l < sizes.length; l++) if (sizes[l]! < largest / 20) keep[l] = false;
   const lungs = new Uint8Array(n);
-  let count = 0;
+  let volumeMl = 0;
   for (let c = 0; c < n; c++) {
     const l = labels[c]!;
     if (l && keep[l - 1]) {
       lungs[c] = 1;
-      count++;
+      volumeMl += cellMl(g, c);
     }
   }
-  const volumeMl = count * cellMl;
   yield;
   if (volumeMl < MIN_LUNGS_ML) return { ...g, cells: new Uint8Array(0), organ: 'lungs', found: false, volumeMl, gateMl: 0 };
   // A mass inside the lung is a hole in its air, however large: fill what the lung encloses in each slice. Then a
@@ -60,7 +70,7 @@ export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, O
   const grown = yield* dilate(filled, g, spec.closeMm);
   const closed = yield* erode(grown, g, spec.closeMm);
   const cells = yield* dilate(closed, g, spec.marginMm);
-  let gate = 0;
-  for (let c = 0; c < n; c++) gate += cells[c]!;
-  return { ...g, cells, organ: 'lungs', found: true, volumeMl, gateMl: gate * cellMl };
+  let gateMl = 0;
+  for (let c = 0; c < n; c++) if (cells[c]) gateMl += cellMl(g, c);
+  return { ...g, cells, organ: 'lungs', found: true, volumeMl, gateMl };
 }

@@ -149,6 +149,40 @@ describe('lung region on a drawn torso', () => {
     expect(insideRegion(r, [105, 55, 45])).toBe(true);
   });
 
+  it('does not take for lung enclosed air thinner than lung: the hollow of a phantom, the core of a table inside the image', () => {
+    // A table under the back that does not reach the image's edges, its core air (-995 HU) closed all round.
+    const { volume } = torso(20);
+    const [nx, ny, nz] = volume.geometry.dims;
+    const data = volume.data as Int16Array;
+    for (let k = 0; k < nz; k++)
+      for (let j = 104; j <= 109; j++)
+        for (let i = 10; i < nx - 10; i++) data[i + nx * (j + ny * k)] = j === 104 || j === 109 || i < 12 || i >= nx - 12 ? 100 : -995;
+    const r = runToEnd(organRegion(volume, SPEC));
+    expect(r.found).toBe(true);
+    expect(r.volumeMl).toBe(runToEnd(organRegion(torso(20).volume, SPEC)).volumeMl);
+    expect(insideRegion(r, [60, 106, 45])).toBe(false);
+    // A head phantom: a plastic shell round air (about -990 HU), no lungs in it.
+    const shell = new Int16Array(nx * ny * nz).fill(-1000);
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          const d = Math.hypot((i - 70) / 60, (j - 55) / 50, (k - 45) / 40);
+          if (d <= 1) shell[i + nx * (j + ny * k)] = d > 0.93 ? 120 : -990 + ((i * 7 + j * 13 + k * 17) % 11);
+        }
+    const phantomHead = runToEnd(organRegion({ data: shell, geometry: volume.geometry }, SPEC));
+    expect(phantomHead.found).toBe(false);
+  });
+
+  it('counts the volume of partial cells at the grid\'s end as what they hold (a one-slice chest is not a whole cell deep)', () => {
+    const { volume } = torso(20);
+    const [nx, ny] = volume.geometry.dims;
+    const slice: Volume = { data: volume.data.slice(nx * ny * 45, nx * ny * 46), geometry: { ...volume.geometry, dims: [nx, ny, 1] } };
+    const r = runToEnd(organRegion(slice, SPEC));
+    // Two elliptic lungs of semi-axes 44 and 76 mm, 2 mm deep: 2 x 21.0 mL (a whole 4 mm cell deep would be twice that).
+    expect(r.volumeMl).toBeGreaterThan(35);
+    expect(r.volumeMl).toBeLessThan(50);
+  });
+
   it('needs axial k-slices: on a grid whose k axis is not head-foot it reports the lungs not found', () => {
     const { volume } = torso(20);
     const r = runToEnd(organRegion({ ...volume, geometry: { ...volume.geometry, direction: [1, 0, 0, 0, 0, 1, 0, 1, 0] } }, SPEC));

@@ -60,6 +60,18 @@ describe('measureLesion: diameter from the image at half maximum', () => {
     expect(Math.abs(measureLesion(wall.grid, wall.center, SPEC)!.diameterMm - 12)).toBeLessThan(2);
   });
 
+  it('a part-solid nodule against the chest wall is measured to its ground glass, not its core (rays into the wall do not set its level)', () => {
+    // 16 mm of ground glass (-460 HU) round a 4 mm solid core, its centre 2 mm from the pleura (soft tissue beyond x = 2 mm):
+    // every ray into the wall finds no edge, and their samples had outnumbered the rest, which put the level at the core.
+    for (const wallMm of [2, 3]) {
+      const { grid, center } = phantom((p) => (p[0] >= wallMm ? 40 : norm(p) <= 2 ? 20 : norm(p) <= 8 ? -460 : undefined));
+      const m = measureLesion(grid, center, SPEC)!;
+      expect(m, `wall at ${wallMm} mm`).not.toBeNull();
+      expect(m.lesionHu, `wall at ${wallMm} mm`).toBeLessThan(-300);
+      expect(Math.abs(m.diameterMm - 16), `wall at ${wallMm} mm: ${m.diameterMm} mm`).toBeLessThan(2.5);
+    }
+  });
+
   it('is the same on an anisotropic grid (1 x 1 x 2.5 mm)', () => {
     const { grid, center } = phantom(sphere(12, 40), [1, 1, 2.5]);
     expect(Math.abs(measureLesion(grid, center, SPEC)!.diameterMm - 12)).toBeLessThan(1);
