@@ -193,8 +193,13 @@ export function* outputDecoding(out: ModelOutput, m: FilledManifest, accept?: (c
     const peaks = { threshold: m.thresholds.score, spacing, minDistanceMm: m.output.heatmap.minDistanceMm, sizeLevel: m.output.heatmap.sizeLevel, maxPeaks: m.thresholds.maxFindings };
     candidates = yield* peakSearch({ data: out.map, dims: out.geometry.dims }, accept ? { ...peaks, accept: (i, j, k) => accept([i, j, k]) } : peaks);
   } else candidates = connectedComponents({ data: out.map, dims: out.geometry.dims }, { threshold: m.thresholds.score });
-  const minVol = (Math.PI / 6) * m.thresholds.minDiameterMm ** 3;
+  // Where the size is measured on the image (manifest `measure`), minDiameterMm is compared with that, after it.
+  const minVol = measuredSizes(m, out) ? 0 : (Math.PI / 6) * m.thresholds.minDiameterMm ** 3;
   return candidates.filter((c) => (c.extent || c.voxels * voxelMm3 >= minVol) && (out.kind !== 'segmentation' || !accept || accept(c.center))).slice(0, m.thresholds.maxFindings);
+}
+
+function measuredSizes(m: FilledManifest, out: ModelOutput): MeasureSpec | null {
+  return m.measure && out.kind !== 'boxes' ? m.measure : null;
 }
 
 function* measuring(grid: Volume, candidates: readonly Candidate[], spec: MeasureSpec): Generator<void, (LesionMeasurement | null)[]> {
@@ -243,8 +248,9 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
   }
   // Sizes measured on the image, where the manifest asks: the grid the model saw, at each finding's centre
   // (1-2 ms each, so the host gets turns between them).
-  const spec = m.measure && out.kind !== 'boxes' ? m.measure : null;
+  const spec = measuredSizes(m, out);
   const sizes = spec ? await runWithTurns(measuring(volume, candidates, spec), abortableTurns(options.signal, 'inference')) : [];
-  const findings = candidates.map((c, i) => toFinding(c, out.geometry, original, m.task, label, sizes[i]));
+  let findings = candidates.map((c, i) => toFinding(c, out.geometry, original, m.task, label, sizes[i]));
+  if (spec && m.thresholds.minDiameterMm > 0) findings = findings.filter((f) => f.diameterMm >= m.thresholds.minDiameterMm);
   return { findings, model: { id: m.id, version: m.version, task: m.task, licence: m.licence }, stats };
 }

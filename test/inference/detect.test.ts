@@ -3,7 +3,7 @@ import type { Geometry, Vec3 } from '../../src/volume/types.js';
 import { add, cross, dot, lpsToVoxel, normalize, sub, voxelToLps } from '../../src/volume/affine.js';
 import { loadModel } from '../../src/inference/model.js';
 import { closeRunners } from '../../src/inference/runner.js';
-import { detect, runModel } from '../../src/inference/infer.js';
+import { decodeOutput, detect, runModel } from '../../src/inference/infer.js';
 import { ctVolume, fixture, grid, renderBlobs, rotation } from './helpers.js';
 
 afterAll(() => closeRunners());
@@ -131,5 +131,40 @@ describe('toFinding names the image as a PACS numbers it', () => {
     ct.instanceNumbers = Array.from({ length: 10 }, (_, k) => (k === 3 ? null : 100 - k));
     expect(toFinding({ center: [8, 8, 6], score: 1, voxels: 1 }, g, ct, 'other', 'x')).toMatchObject({ sliceIndex: 6, instanceNumber: 94 });
     expect(toFinding({ center: [8, 8, 3], score: 1, voxels: 1 }, g, ct, 'other', 'x').instanceNumber).toBeUndefined();
+  });
+});
+
+describe('minDiameterMm with sizes measured on the image (manifest measure)', () => {
+  const n = 64;
+  const g = grid([n, n, n]);
+  // A 10 mm solid nodule (-850 HU lung round it) and a 6 mm one, 30 mm apart.
+  const spheres: [Vec3, number][] = [[[20, 32, 32], 5], [[50, 32, 32], 3]];
+  const image = new Float32Array(n ** 3);
+  for (let k = 0; k < n; k++)
+    for (let j = 0; j < n; j++)
+      for (let i = 0; i < n; i++) image[i + n * (j + n * k)] = spheres.some(([c, r]) => dist([i, j, k], c) <= r) ? 20 : -850;
+
+  it('compares with the measured size, not the heatmap blob: a narrow blob over a 10 mm nodule passes decoding', () => {
+    // The blob a heatmap net is trained to draw (sigma 1.5 mm, about 3.5 mm wide at half maximum), over the large nodule.
+    const map = new Float32Array(n ** 3);
+    for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) map[i + n * (j + n * k)] = 0.95 * Math.exp(-(dist([i, j, k], spheres[0]![0]) ** 2) / (2 * 1.5 ** 2));
+    const m = loadModel(fixture('heatmap-fp32')).manifest;
+    const thresholds = { ...m.thresholds, minDiameterMm: 5 };
+    const out = { kind: 'heatmap' as const, map, geometry: g, stats: {} as never };
+    expect(decodeOutput(out, { ...m, thresholds })).toHaveLength(0);
+    expect(decodeOutput(out, { ...m, thresholds, measure: { maxDiameterMm: 40, minContrastHu: 100 } })).toHaveLength(1);
+  });
+
+  it('drops a finding whose measured size is under it, after measuring', async () => {
+    const pkg = loadModel(fixture('heatmap-fp32'));
+    const measured = { ...pkg, manifest: { ...pkg.manifest, measure: { maxDiameterMm: 40, minContrastHu: 100 } } };
+    const all = (await detect({ data: image, geometry: g }, ctVolume(g, image), measured, { ep: 'cpu', threads: 1 })).findings;
+    expect(all).toHaveLength(2);
+    all.forEach((f, i) => expect(Math.abs(f.diameterMm - [10, 6][i]!)).toBeLessThan(1.5));
+    const min = { ...measured, manifest: { ...measured.manifest, thresholds: { ...measured.manifest.thresholds, minDiameterMm: 8 } } };
+    const kept = (await detect({ data: image, geometry: g }, ctVolume(g, image), min, { ep: 'cpu', threads: 1 })).findings;
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.sizeMethod).toBe('half-max');
+    expect(kept[0]!.diameterMm).toBeGreaterThan(8.5);
   });
 });
