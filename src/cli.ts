@@ -33,28 +33,25 @@ const ABORT_GRACE_MS = 10_000;
 async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   let interrupts = 0;
+  // Die of the signal itself, as Unix tools do (a shell shows 130 for SIGINT, 143 for SIGTERM): process.exit()
+  // would run native teardown while an onnxruntime session is mid-run on its thread, which aborts with a C++
+  // exception.
+  const dieOf = (signal: NodeJS.Signals, why: string): void => {
+    process.stderr.write(`error[E_ABORTED]: ${why}\n`);
+    process.removeAllListeners('SIGINT');
+    process.removeAllListeners('SIGTERM');
+    process.removeAllListeners('SIGHUP');
+    // Dying of a signal skips 'exit' handlers: an output folder's lock must not outlive the process.
+    releaseHeldLocksSync();
+    process.kill(process.pid, signal);
+  };
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
-    if (interrupts > 1) {
-      process.stderr.write('error[E_ABORTED]: interrupted again: exiting at once\n');
-      // Die of the signal itself, as Unix tools do (a shell shows 130 for SIGINT, 143 for SIGTERM): process.exit()
-      // would run native teardown while an onnxruntime session is mid-run on its thread, which aborts with a C++
-      // exception.
-      process.removeAllListeners('SIGINT');
-      process.removeAllListeners('SIGTERM');
-      process.removeAllListeners('SIGHUP');
-      // Dying of a signal skips 'exit' handlers: an output folder's lock must not outlive the process.
-      releaseHeldLocksSync();
-      process.kill(process.pid, signal);
-      return;
-    }
+    if (interrupts > 1) return dieOf(signal, 'interrupted again: exiting at once');
     controller.abort();
     // A run always ends after an interrupt: should some step not notice the abort (a blocked system call, a
-    // library that ignores signals), the process exits anyway, saying so.
-    setTimeout(() => {
-      process.stderr.write(`error[E_ABORTED]: did not stop within ${ABORT_GRACE_MS / 1000} s of the interrupt: exiting\n`);
-      process.exit(130);
-    }, ABORT_GRACE_MS).unref();
+    // library that ignores signals, a long model run), the process ends anyway, saying so.
+    setTimeout(() => dieOf(signal, `did not stop within ${ABORT_GRACE_MS / 1000} s of the interrupt: exiting`), ABORT_GRACE_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -121,7 +121,7 @@ export async function runModel(volume: Volume, pkg: ModelPackage, options: Infer
   checkInputs(volume, m, runner, options.checkSpacing ?? true);
   const runsBefore = runner.stats.runs, msBefore = runner.stats.runMs;
   const dense = m.output.name || runner.outputs[0]!.name;
-  const predictor: Predictor = sessionPredictor(runner, m, dense, options.tta ?? m.window.tta);
+  const predictor: Predictor = sessionPredictor(runner, m, dense, options.tta ?? m.window.tta, options.signal ?? undefined);
   const { mask } = await resolveMask(volume, m, options.mask, options.signal);
   const region = mask && 'organ' in mask ? (mask as OrganRegion) : null;
   const w: WindowOptions = {

@@ -70,7 +70,7 @@ function activatedOutput(m: FilledManifest, dense: string): string {
  * manifest's layout transpose, float16 conversion, fixed-batch padding, flip test-time augmentation
  * and output activation.
  */
-export function sessionPredictor(runner: ModelRunner, m: FilledManifest, denseOutput: string, tta: 'none' | 'flip'): Predictor {
+export function sessionPredictor(runner: ModelRunner, m: FilledManifest, denseOutput: string, tta: 'none' | 'flip', signal?: AbortSignal): Predictor {
   const inputName = m.input.name || runner.inputs[0]!.name;
   const [pi, pj, pk] = m.input.patchSize;
   const channels = m.input.channels.length;
@@ -88,7 +88,7 @@ export function sessionPredictor(runner: ModelRunner, m: FilledManifest, denseOu
     if (ncwhd) data = swapOuterAxes(data, n * channels, pk, pj, pi);
     const dims = ncwhd ? [n, channels, pi, pj, pk] : [n, channels, pk, pj, pi];
     const feed: TensorData = m.input.dtype === 'float16' ? { type: 'float16', data: toFloat16(data), dims } : { type: 'float32', data, dims };
-    const { outputs } = await runner.run({ [inputName]: feed });
+    const { outputs } = await runner.run({ [inputName]: feed }, signal);
     const out: PatchOutputs = {};
     for (const [name, t] of Object.entries(outputs)) {
       let f = t.type === 'float16' ? fromFloat16(t.data as Uint16Array) : (t.data as Float32Array);

@@ -92,7 +92,7 @@ export async function refineCandidates(grid: Volume, candidates: readonly Candid
   const transforms = channelTransforms(m.input.channels);
   const C = transforms.length;
   const output = m.output.name || options.runner.outputs[0]!.name;
-  const predictor = sessionPredictor(options.runner, m, output, 'none');
+  const predictor = sessionPredictor(options.runner, m, output, 'none', options.signal);
   const hu = new Float32Array(vol);
   const scores: number[] = [];
   for (let b = 0; b < candidates.length; b += spec.batch) {

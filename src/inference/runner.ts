@@ -123,28 +123,45 @@ export class ModelRunner {
     return runner;
   }
 
-  /** Runs the session once; the feeds' buffers are transferred (unusable afterwards). */
-  run(feeds: Record<string, TensorData>): Promise<RunResult> {
+  /**
+   * Runs the session once; the feeds' buffers are transferred (unusable afterwards). An abort of `signal` rejects
+   * at once with E_ABORTED and drops the run if the thread has not started it (one in progress runs to its end).
+   */
+  run(feeds: Record<string, TensorData>, signal?: AbortSignal): Promise<RunResult> {
     if (this.#dead) return Promise.reject(this.#dead);
     // Closed by the host (closeRunners at shutdown) while a run still had batches to go: that run is aborted, as
     // the batches in flight at the close were, not failed.
     if (this.#closed) return Promise.reject(new CtscopeError('E_ABORTED', 'the model runner was closed'));
+    if (signal?.aborted) return Promise.reject(new CtscopeError('E_ABORTED', 'aborted during inference'));
     const id = this.#nextId++;
     const transfer = Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer);
     const msg: WorkerRequest = { type: 'run', id, feeds };
     return new Promise<RunResult>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      const onAbort = (): void => {
+        if (!this.#pending.has(id)) return;
+        this.#settle(id);
+        if (!this.#closed && !this.#dead) this.#worker.postMessage({ type: 'cancel', ids: [id] } satisfies WorkerRequest);
+        reject(new CtscopeError('E_ABORTED', 'aborted during inference'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = (): void => signal?.removeEventListener('abort', onAbort);
+      this.#pending.set(id, { resolve: (r) => (done(), resolve(r)), reject: (e) => (done(), reject(e)) });
       if (this.#pending.size === 1) this.#worker.ref();
       this.#worker.postMessage(msg, transfer);
     });
+  }
+
+  /** Forgets a pending run (its reply, should one come, is ignored). */
+  #settle(id: number): void {
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#worker.unref();
   }
 
   #onMessage(m: WorkerReply): void {
     if (m.type !== 'result' && m.type !== 'error') return;
     const p = this.#pending.get(m.id);
     if (!p) return;
-    this.#pending.delete(m.id);
-    if (this.#pending.size === 0) this.#worker.unref();
+    this.#settle(m.id);
     if (m.type === 'error') {
       p.reject(new CtscopeError('E_INFERENCE', `session.run failed: ${m.message}`));
       return;
@@ -171,7 +188,10 @@ export class ModelRunner {
     this.#onDeath?.();
   }
 
-  /** Ends the worker thread at once, as a crash would (fault tests and hosts that must reclaim a stuck thread). */
+  /**
+   * Ends the worker thread at once, as a crash would (fault tests). Not while a run is in progress: onnxruntime
+   * then aborts the whole process (close() waits for that run instead).
+   */
   async kill(): Promise<void> {
     await this.#worker.terminate();
   }
@@ -181,16 +201,20 @@ export class ModelRunner {
     this.#pending.clear();
   }
 
+  /**
+   * Rejects the pending runs (E_ABORTED), has the thread drop those it has not started, waits for the one in
+   * progress to finish (terminating the thread under a native run aborts the process) and ends the thread.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#dead) return;
     this.#failAll(new CtscopeError('E_ABORTED', 'the model runner was closed'));
     const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+    // Held until it has ended: a process that exited with the thread still in a native run would abort.
+    this.#worker.ref();
     this.#worker.postMessage({ type: 'close' } satisfies WorkerRequest);
-    const timer = setTimeout(() => void this.#worker.terminate(), 2_000);
     await exited;
-    clearTimeout(timer);
   }
 }
 

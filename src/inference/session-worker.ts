@@ -59,8 +59,20 @@ const ready = start();
 
 /** Requests are handled one at a time, so each timing covers its own run only. */
 let queue: Promise<void> = Promise.resolve();
+/**
+ * Cancels and a close are noted as they arrive, not in turn: the runs queued behind the one in progress are then
+ * dropped, so an aborted caller or a closing host waits for one run at most. The run in progress always finishes:
+ * ending the thread under it aborts the process.
+ */
+const cancelled = new Set<number>();
+let closing = false;
 
 port.on('message', (m: WorkerRequest) => {
+  if (m.type === 'cancel') {
+    for (const id of m.ids) cancelled.add(id);
+    return;
+  }
+  if (m.type === 'close') closing = true;
   queue = queue.then(() => handle(m));
 });
 
@@ -71,7 +83,11 @@ async function handle(m: WorkerRequest): Promise<void> {
     port.close();
     return;
   }
-  if (!session) return;
+  if (m.type !== 'run' || !session) return;
+  if (closing || cancelled.delete(m.id)) {
+    post({ type: 'error', id: m.id, message: 'cancelled' });
+    return;
+  }
   const ort = await importOrt();
   try {
     const feeds: Record<string, OrtTensor> = {};

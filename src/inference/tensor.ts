@@ -18,6 +18,8 @@ export interface ValueInfo {
 /** Messages main -> session worker. */
 export type WorkerRequest =
   | { type: 'run'; id: number; feeds: Record<string, TensorData> }
+  /** Runs the caller no longer wants (aborted): dropped if not yet started. */
+  | { type: 'cancel'; ids: number[] }
   | { type: 'close' };
 
 /** Messages session worker -> main. */

@@ -1,9 +1,11 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/pipeline/detect.js';
-import { closeRunners } from '../../src/inference/runner.js';
+import { closeRunners, getRunner } from '../../src/inference/runner.js';
+import { loadModel } from '../../src/inference/model.js';
+import type { TensorData } from '../../src/inference/tensor.js';
 import { closePool } from '../../src/workers/pool.js';
 import { isCtscopeError } from '../../src/errors.js';
 import { fixturePackage, smallPhantom } from '../pipeline/helpers.js';
@@ -47,6 +49,37 @@ describe('Ctrl-C (SIGINT) stops a CLI run promptly and leaves nothing behind', (
     expect(stopMs).toBeLessThan(10_000);
     expect(existsSync(out) ? listAll(out) : []).toEqual([]);
   }, 120_000);
+});
+
+describe('Ctrl-C during a long model run', () => {
+  it('waits for the run in progress, drops the batches queued behind it, and exits 130 without a native abort', async () => {
+    // Batches of 16 64^3 patches at 1 mm: each session run takes seconds here. The runner's close used to end the
+    // thread 2 s in, under the native run: "terminate called after throwing an instance of 'Napi::Error'", exit 134.
+    const slow = fixturePackage('bench', { spacing: [1, 1, 1], newId: 'slow-batches' });
+    const manifest = JSON.parse(readFileSync(join(slow, 'manifest.json'), 'utf8'));
+    manifest.input.batch.size = 16;
+    writeFileSync(join(slow, 'manifest.json'), JSON.stringify(manifest));
+    const out = outDir();
+    let sentAt = 0;
+    const r = await cli(['detect', series, '--model', slow, '--ep', 'cpu', '--out', out], {
+      onStderrLine: (line, kill) => {
+        if (sentAt || !/^running model/.test(line)) return;
+        sentAt = -1;
+        setTimeout(() => {
+          sentAt = performance.now();
+          kill('SIGINT');
+        }, 1_000);
+      },
+      timeoutMs: 120_000,
+    });
+    const stopMs = performance.now() - sentAt;
+    console.log(`SIGINT during a long model run: exited ${stopMs.toFixed(0)} ms later`);
+    expect(sentAt, r.stderr).toBeGreaterThan(0);
+    expect(r.stderr).not.toMatch(/terminate called|Napi::Error|did not stop within/);
+    expect(r.code, `signal ${r.signal}: ${r.stderr}`).toBe(130);
+    expect(r.stderr).toMatch(/^error\[E_ABORTED\]: /m);
+    expect(existsSync(out) ? listAll(out) : []).toEqual([]);
+  }, 180_000);
 });
 
 describe('a second Ctrl-C', () => {
@@ -96,6 +129,27 @@ describe('Ctrl-C while convert writes its NIfTI', () => {
 });
 
 describe('AbortSignal in the library', () => {
+  it('an aborted caller\'s queued model runs are dropped, not run: the next caller waits for one run at most', async () => {
+    const pkg = loadModel(fixturePackage('bench', { spacing: [1, 1, 1], newId: 'queued-runs' }));
+    const runner = await getRunner(pkg, { ep: 'cpu', threads: 1 });
+    const name = runner.inputs[0]!.name;
+    const feeds = (): Record<string, TensorData> => ({ [name]: { type: 'float32', data: new Float32Array(2 * 64 ** 3), dims: [2, 1, 64, 64, 64] } });
+    await runner.run(feeds());
+    let t = performance.now();
+    await runner.run(feeds());
+    const oneRun = performance.now() - t;
+    const controller = new AbortController();
+    const queued = Array.from({ length: 6 }, () => runner.run(feeds(), controller.signal));
+    controller.abort();
+    for (const p of queued) expect(await p.then(() => 'resolved', (e: unknown) => (isCtscopeError(e) ? e.code : String(e)))).toBe('E_ABORTED');
+    t = performance.now();
+    await runner.run(feeds());
+    const next = performance.now() - t;
+    console.log(`one run ${oneRun.toFixed(0)} ms; the next caller's run after 6 aborted ones ${next.toFixed(0)} ms`);
+    // Before, the six ran first: about 7 runs' time. Now one (the first, already started) at most, plus its own.
+    expect(next).toBeLessThan(4 * oneRun);
+  }, 60_000);
+
   it('an abort while the outputs are being written removes what was written: no results, no temporary files', async () => {
     const out = outDir();
     const controller = new AbortController();
