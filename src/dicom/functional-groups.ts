@@ -40,11 +40,16 @@ function readOrientation(ds: DataSet | undefined, into: Partial): void {
   if (o) into.imageOrientationPatient = o;
 }
 
+const MIN_SPACING_MM = 1e-4;
+const MAX_SPACING_MM = 1e4;
+
 function readMeasures(ds: DataSet | undefined, into: Partial, warnings?: string[]): void {
   if (!ds) return;
   const s = nums(ds, PIXEL_SPACING, 2);
-  if (s && s[0]! > 0 && s[1]! > 0) into.pixelSpacing = [s[0]!, s[1]!];
-  else if (str(ds, PIXEL_SPACING) !== undefined) warn(warnings, `PixelSpacing '${str(ds, PIXEL_SPACING)!.slice(0, 24)}' is not two positive numbers; ignored`);
+  // Between 0.1 um and 10 m: beyond, it is damage (1e300 made an infinite NIfTI pixdim, 1e-300 a singular affine).
+  const usable = (v: number): boolean => v >= MIN_SPACING_MM && v <= MAX_SPACING_MM;
+  if (s && usable(s[0]!) && usable(s[1]!)) into.pixelSpacing = [s[0]!, s[1]!];
+  else if (str(ds, PIXEL_SPACING) !== undefined) warn(warnings, `PixelSpacing '${str(ds, PIXEL_SPACING)!.slice(0, 24)}' is not two spacings of ${MIN_SPACING_MM} to ${MAX_SPACING_MM} mm; ignored`);
   const t = num(ds, SLICE_THICKNESS);
   if (t !== undefined) into.sliceThickness = t;
 }

@@ -313,6 +313,22 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     expect(r.stderr).toMatch(/^warning 1 input\(s\) skipped .*CT000008\.dcm \(E_TRUNCATED\)$/m);
   }, 60_000);
 
+  it('convert names slices whose files end before their Pixel Data, or before Rows (they were dropped silently as "not images")', async () => {
+    const src = join(dir, 'cut-before-pixels');
+    expect((await ctscope('synth', 'chest', '--out', src, '--seed', '3', '--rows', '32', '--cols', '32', '--slices', '8', '--nodules', '0')).code).toBe(0);
+    // Cut at the (7FE0,0010) Pixel Data tag of one file and at the (0028,0010) Rows tag of another.
+    for (const [name, tag] of [['CT000008.dcm', [0xe0, 0x7f, 0x10, 0x00]], ['CT000001.dcm', [0x28, 0x00, 0x10, 0x00]]] as const) {
+      const bytes = readFileSync(join(src, name));
+      const at = bytes.indexOf(Buffer.from(tag), 132);
+      expect(at, name).toBeGreaterThan(132);
+      await writeFile(join(src, name), bytes.subarray(0, at));
+    }
+    const r = await ctscope('convert', src, '--out', join(dir, 'cut-pixels.nii'));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/x 6 at/);
+    expect(r.stderr).toMatch(/^warning 2 input\(s\) skipped .*CT000001\.dcm \(E_TRUNCATED\), CT000008\.dcm \(E_TRUNCATED\)$/m);
+  }, 60_000);
+
   it('detect prints only its own lines: dcmjs repairs of odd source headers stay quiet', async () => {
     const model = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 1 });
     // This series has a private element of VR "xs", which dcmjs reports ("Invalid vr type xs - using US") while

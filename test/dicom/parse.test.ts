@@ -243,9 +243,15 @@ describe('rescale values that cannot be used', () => {
     }
   });
 
-  it('a PixelSpacing that is not positive is reported as ignored, and parallel IOP directions are named as the reason', async () => {
+  it('a PixelSpacing that is not positive, or absurd, is reported as ignored, and parallel IOP directions are named as the reason', async () => {
     const zero = parseInstance(ct('1', '0', [{ tag: 0x00280030, vr: 'DS', value: ['0', '0'] }]), 'zero');
-    expect(zero.warnings).toContain("PixelSpacing '0\\0' is not two positive numbers; ignored");
+    expect(zero.warnings).toContain("PixelSpacing '0\\0' is not two spacings of 0.0001 to 10000 mm; ignored");
+    // Absurd but positive (an infinite NIfTI pixdim, a singular affine before): ignored too.
+    for (const v of ['1e300', '1e-300']) {
+      const absurd = parseInstance(ct('1', '0', [{ tag: 0x00280030, vr: 'DS', value: [v, v] }]), v);
+      expect(absurd.frames[0]!.pixelSpacing, v).toBeUndefined();
+      expect(absurd.warnings, v).toContain(`PixelSpacing '${v}\\${v}' is not two spacings of 0.0001 to 10000 mm; ignored`);
+    }
     const slice = (z: number): { name: string; bytes: Uint8Array } => ({
       name: `s${z}`,
       bytes: ct('1', '0', [
