@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { parseInstance, readHeader, readInstance } from '../../src/dicom/parse.js';
 import { encodeElements, fileMeta, type Element } from '../../src/dicom/write.js';
 import { loadSeries } from '../../src/ingest/load.js';
@@ -22,6 +23,27 @@ describe('parseInstance on bytes that are not DICOM', () => {
 
   it('rejects text with E_NOT_DICOM', () => {
     expect(codeOf(() => parseInstance(new TextEncoder().encode('hello, this is not a DICOM file\n'.repeat(20)), 'text'))).toBe('E_NOT_DICOM');
+  });
+
+  it('a deflate bomb is refused with E_TOO_LARGE after at most 200 times its size (plus 64 MiB), not inflated to 2 GiB', () => {
+    // 100 MiB of zeros in a private OB before the pixels deflate to about 100 KiB (a 1.5 MB file of this kind
+    // used to take 35 s and 4.7 GB of memory to refuse).
+    const data = Buffer.concat([
+      encodeElements([
+        { tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.2' },
+        { tag: 0x00080018, vr: 'UI', value: '1.2.3.4.6' },
+        { tag: 0x00280010, vr: 'US', value: 2 },
+        { tag: 0x00280011, vr: 'US', value: 2 },
+      ]),
+      Buffer.from([0x09, 0x00, 0x10, 0x10, 0x4f, 0x42, 0, 0]),
+      Buffer.from(Uint32Array.of(100 * 2 ** 20).buffer),
+      Buffer.alloc(100 * 2 ** 20),
+    ]);
+    const bytes = Buffer.concat([fileMeta('1.2.840.10008.5.1.4.1.1.2', '1.2.3.4.6', '1.2.840.10008.1.2.1.99', { classUid: '1.2.3.4', version: 'TEST' }), deflateRawSync(data)]);
+    expect(bytes.length).toBeLessThan(200 * 2 ** 10);
+    const t = performance.now();
+    expect(codeOf(() => parseInstance(bytes, 'bomb'))).toBe('E_TOO_LARGE');
+    console.log(`deflate bomb refused in ${(performance.now() - t).toFixed(0)} ms`);
   });
 
   it('readHeader and readInstance map a missing file to E_NOT_FOUND', async () => {
