@@ -79,8 +79,15 @@ function readMeta(bytes: Uint8Array, start: number, ctx: Context): { meta: DataS
   return { meta, end: stream.position };
 }
 
+/**
+ * Sequences nested deeper than this are damage or an attack, not an image header (enhanced CT's functional groups
+ * nest 3 deep, SR content trees a few tens): at 1500 levels dcmjs took 5 s on the host's thread to copy the header
+ * into the SR.
+ */
+export const MAX_SEQUENCE_DEPTH = 64;
+
 /** Every declared length (nested items included) must end inside the bytes; the pixel data is checked apart. */
-function checkLengths(ds: DataSet, limit: number, ctx: Context, top: boolean): void {
+function checkLengths(ds: DataSet, limit: number, ctx: Context, top: boolean, depth = 0): void {
   const elements = ds.elements;
   for (const tag in elements) {
     const el = elements[tag]!;
@@ -89,7 +96,9 @@ function checkLengths(ds: DataSet, limit: number, ctx: Context, top: boolean): v
       fail(ctx, 'E_TRUNCATED', `element ${tagName(tag)} declares ${el.length} bytes, ${Math.max(0, limit - el.dataOffset)} present`);
     }
     const items = el.items;
-    if (items) for (let i = 0; i < items.length; i++) if (items[i]!.dataSet) checkLengths(items[i]!.dataSet!, limit, ctx, false);
+    if (!items) continue;
+    if (depth >= MAX_SEQUENCE_DEPTH) fail(ctx, 'E_BAD_DICOM', `sequences nested more than ${MAX_SEQUENCE_DEPTH} deep (at ${tagName(tag)})`);
+    for (let i = 0; i < items.length; i++) if (items[i]!.dataSet) checkLengths(items[i]!.dataSet!, limit, ctx, false, depth + 1);
   }
 }
 

@@ -46,6 +46,27 @@ describe('parseInstance on bytes that are not DICOM', () => {
     console.log(`deflate bomb refused in ${(performance.now() - t).toFixed(0)} ms`);
   });
 
+  it('sequences nested more than 64 deep are E_BAD_DICOM (1500 levels held dcmjs on the host thread for 5 s)', () => {
+    // Content Sequence (0040,A730) items of undefined length, each holding the next level.
+    const nest = (depth: number): Buffer => {
+      const open = Buffer.from([0x40, 0x00, 0x30, 0xa7, 0x53, 0x51, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff]);
+      const close = Buffer.from([0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0, 0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+      return Buffer.concat([...Array<Buffer>(depth).fill(open), ...Array<Buffer>(depth).fill(close)]);
+    };
+    const file = (depth: number): Buffer =>
+      Buffer.concat([
+        fileMeta('1.2.840.10008.5.1.4.1.1.88.11', '1.2.3.4.7', '1.2.840.10008.1.2.1', { classUid: '1.2.3.4', version: 'TEST' }),
+        encodeElements([
+          { tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.88.11' },
+          { tag: 0x00080018, vr: 'UI', value: '1.2.3.4.7' },
+        ]),
+        nest(depth),
+      ]);
+    expect(() => parseInstance(file(64), 'deep 64')).not.toThrow();
+    expect(codeOf(() => parseInstance(file(65), 'deep 65'))).toBe('E_BAD_DICOM');
+    expect(codeOf(() => parseInstance(file(1500), 'deep 1500'))).toBe('E_BAD_DICOM');
+  });
+
   it('readHeader and readInstance map a missing file to E_NOT_FOUND', async () => {
     expect(await codeOfAsync(readHeader('/nonexistent/ctscope/file.dcm'))).toBe('E_NOT_FOUND');
     expect(await codeOfAsync(readInstance('/nonexistent/ctscope/file.dcm'))).toBe('E_NOT_FOUND');
