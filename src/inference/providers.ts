@@ -31,9 +31,6 @@ export function onnxruntimeInfo(): { version: string; binDir: string } {
 
 function cudaHint(): string {
   const { version, binDir } = onnxruntimeInfo();
-  if (process.platform === 'win32') {
-    return `install CUDA 12 and cuDNN 9 and put their bin folders on PATH; onnxruntime-node ${version} for Windows ships the CUDA provider DLLs`;
-  }
   return `reinstall onnxruntime-node with its CUDA provider (\`ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node\`, needs network access to NuGet), ` +
     `or place libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so built for onnxruntime ${version} exactly beside ${binDir}/libonnxruntime.so.1; ` +
     `the CUDA runtime and cuDNN 9 libraries must be on LD_LIBRARY_PATH`;
@@ -41,9 +38,11 @@ function cudaHint(): string {
 
 export const PROVIDERS: Readonly<Record<EpName, ProviderSpec>> = {
   cpu: { platforms: ['linux', 'darwin', 'win32'], config: () => 'cpu', hint: () => 'the CPU provider is part of onnxruntime-node; reinstall it' },
-  cuda: { platforms: ['linux', 'win32'], config: (deviceId) => ({ name: 'cuda', deviceId }), hint: cudaHint },
+  // onnxruntime-node ships CUDA and TensorRT for Linux x64 only (its README's table; its install script has no
+  // Windows binaries): on Windows, DirectML is the GPU route.
+  cuda: { platforms: ['linux'], config: (deviceId) => ({ name: 'cuda', deviceId }), hint: cudaHint },
   tensorrt: {
-    platforms: ['linux', 'win32'],
+    platforms: ['linux'],
     config: (deviceId) => ({ name: 'tensorrt', deviceId }),
     hint: () => `${cudaHint()}; TensorRT also needs libonnxruntime_providers_tensorrt and TensorRT 10 (libnvinfer) on the library path`,
   },
@@ -59,7 +58,7 @@ export const PROVIDERS: Readonly<Record<EpName, ProviderSpec>> = {
 /** Providers `auto` tries, best first; CPU always last. */
 export const AUTO_ORDER: Readonly<Partial<Record<NodeJS.Platform, readonly EpName[]>>> = {
   linux: ['cuda', 'cpu'],
-  win32: ['cuda', 'dml', 'cpu'],
+  win32: ['dml', 'cpu'],
   darwin: ['coreml', 'cpu'],
 };
 

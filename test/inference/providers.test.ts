@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/inference/model.js';
 import { closeRunners, getRunner, ModelRunner } from '../../src/inference/runner.js';
-import { candidatesFor, describeAttempts, parseEpRequest, probeProvider, shortReason } from '../../src/inference/providers.js';
+import { candidatesFor, describeAttempts, parseEpRequest, probeProvider, PROVIDERS, shortReason } from '../../src/inference/providers.js';
 import { fixture } from './helpers.js';
 import { detect } from '../../src/pipeline/detect.js';
 import { smallPhantom } from '../pipeline/helpers.js';
@@ -92,6 +92,10 @@ describe('execution providers', () => {
     expect(() => parseEpRequest('rocm')).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
     expect(candidatesFor('auto', 'linux')).toEqual(['cuda', 'cpu']);
     expect(candidatesFor('auto', 'darwin')).toEqual(['coreml', 'cpu']);
+    // onnxruntime-node ships no CUDA or TensorRT for Windows: auto tries DirectML there, and cuda is not offered.
+    expect(candidatesFor('auto', 'win32')).toEqual(['dml', 'cpu']);
+    expect(PROVIDERS.cuda.platforms).toEqual(['linux']);
+    expect(PROVIDERS.tensorrt.platforms).toEqual(['linux']);
     expect(candidatesFor('tensorrt', 'linux')).toEqual(['tensorrt']);
     expect(shortReason('OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library')).toMatch(/provider library not found/);
     expect(describeAttempts('auto', [{ ep: 'cuda', ok: false, error: 'x' }, { ep: 'cpu', ok: true }])).toBe('execution provider auto: using cpu; tried cuda (x)');
