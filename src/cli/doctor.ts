@@ -8,6 +8,7 @@ import { usageError } from './command.js';
 import { EP_NAMES, importOrt, onnxruntimeInfo, PROVIDERS, type EpAttempt, type EpName } from '../inference/providers.js';
 import { poolSize } from '../workers/pool.js';
 import { nativeOpenJpegStatus } from '../dicom/codecs/native/openjpeg.js';
+import { oneLineSafe } from '../io/printable.js';
 
 /** What `ctscope doctor` finds about the machine, as `--json` prints it. */
 export interface DoctorReport {
@@ -15,7 +16,8 @@ export interface DoctorReport {
   platform: string;
   arch: string;
   cores: number;
-  onnxruntime: { version: string; binDir: string; backends: { name: string; bundled: boolean }[] };
+  /** `error`: onnxruntime's native library does not load (a corrupt install, a wrong glibc); every provider fails then. */
+  onnxruntime: { version: string; binDir: string; backends: { name: string; bundled: boolean }[]; error?: string };
   packages: Record<string, string | null>;
   /** Optional native codecs built at install time; without them the WebAssembly builds decode. */
   native: { openjpeg: { ok: true; version: string } | { ok: false; reason: string } };
@@ -83,32 +85,53 @@ export function findGpuLibraries(binDir: string): Record<string, string[]> {
  * Every provider probed in a child process: GPU runtimes print their own native warnings on the process's
  * stderr (Dawn: "Couldn't load Vulkan ... at operator() (.../BackendVk.cpp:368)"), which only a separate process
  * can keep out of doctor's output (CTSCOPE_DEBUG shows them), and a provider that crashes natively while loading
- * takes down the child, not doctor.
+ * takes down the child, not doctor. The child writes one line per provider as it goes: when it dies, the
+ * providers it reported keep their results, the one it was probing is named as the cause, and a new child probes
+ * the rest (a broken CUDA library had made every row, CPU's too, say "unavailable").
  */
-async function probeInChild(): Promise<EpAttempt[]> {
+export async function probeInChild(eps: readonly EpName[] = EP_NAMES, timeoutMs = 120_000): Promise<EpAttempt[]> {
   // The compiled module, from src/ (tests) as from dist/.
   const providers = new URL('../../dist/inference/providers.js', import.meta.url).href;
-  const code = `const { probeProvider } = await import(${JSON.stringify(providers)});
-const out = [];
-for (const ep of ${JSON.stringify(EP_NAMES)}) out.push(await probeProvider(ep));
-process.stdout.write(JSON.stringify(out));`;
-  const r = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }>((resolve) => {
-    execFile(process.execPath, ['--input-type=module', '-e', code], { maxBuffer: 1 << 20, timeout: 120_000 }, (error: (Error & { code?: unknown; signal?: string | null }) | null, stdout: string, stderr: string) =>
-      resolve({ stdout, stderr, code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, signal: error?.signal ?? null }),
-    );
-  });
-  if (process.env.CTSCOPE_DEBUG && r.stderr) process.stderr.write(r.stderr);
-  try {
-    return JSON.parse(r.stdout) as EpAttempt[];
-  } catch {
-    const why = `the probe process ended with ${r.signal ?? `exit ${r.code}`}`;
-    return EP_NAMES.map((ep) => ({ ep, ok: false, error: why }));
+  const out: EpAttempt[] = [];
+  let rest = [...eps];
+  while (rest.length) {
+    const code = `const { probeProvider } = await import(${JSON.stringify(providers)});
+for (const ep of ${JSON.stringify(rest)}) process.stdout.write(JSON.stringify(await probeProvider(ep)) + '\\n');`;
+    const r = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }>((resolve) => {
+      execFile(process.execPath, ['--input-type=module', '-e', code], { maxBuffer: 1 << 20, timeout: timeoutMs }, (error: (Error & { code?: unknown; signal?: string | null }) | null, stdout: string, stderr: string) =>
+        resolve({ stdout, stderr, code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, signal: error?.signal ?? null }),
+      );
+    });
+    if (process.env.CTSCOPE_DEBUG && r.stderr) process.stderr.write(r.stderr);
+    for (const line of r.stdout.split('\n')) {
+      try {
+        const a = JSON.parse(line) as EpAttempt;
+        if (rest[0] === a.ep) {
+          out.push(a);
+          rest.shift();
+        }
+      } catch {
+        /* a partial last line */
+      }
+    }
+    if (rest.length === 0) break;
+    const ep = rest.shift()!;
+    out.push({ ep, ok: false, error: `the probe process ended with ${r.signal ?? `exit ${r.code}`} while loading it` });
   }
+  return out;
 }
 
 export async function doctorReport(): Promise<DoctorReport> {
   const ort = onnxruntimeInfo();
-  const { listSupportedBackends } = await importOrt();
+  // Doctor is for the machine where onnxruntime does not load, too: say so and go on with the rest.
+  let backends: DoctorReport['onnxruntime']['backends'] = [];
+  let ortError: string | undefined;
+  try {
+    const { listSupportedBackends } = await importOrt();
+    backends = listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
+  } catch (e) {
+    ortError = oneLineSafe((e as Error).message).slice(0, 300);
+  }
   const attempts = await probeInChild();
   const providers: DoctorReport['providers'] = EP_NAMES.map((ep) => {
     const a = attempts.find((x) => x.ep === ep) ?? { ep, ok: false, error: 'not probed' };
@@ -120,7 +143,7 @@ export async function doctorReport(): Promise<DoctorReport> {
     platform: process.platform,
     arch: process.arch,
     cores,
-    onnxruntime: { version: ort.version, binDir: ort.binDir, backends: listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled })) },
+    onnxruntime: { version: ort.version, binDir: ort.binDir, backends, ...(ortError ? { error: ortError } : {}) },
     packages: Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)])),
     native: { openjpeg: nativeOpenJpegStatus() },
     providers,
@@ -133,7 +156,7 @@ export async function doctorReport(): Promise<DoctorReport> {
 function text(r: DoctorReport): string[] {
   const lines = [
     `node ${r.node} on ${r.platform}-${r.arch}, ${r.cores} cores`,
-    `onnxruntime-node ${r.onnxruntime.version} (${r.onnxruntime.binDir})`,
+    `onnxruntime-node ${r.onnxruntime.version} (${r.onnxruntime.binDir})${r.onnxruntime.error ? `: does not load: ${r.onnxruntime.error}` : ''}`,
     'packages:',
     ...Object.entries(r.packages).map(([k, v]) => `  ${k.padEnd(40)} ${v ?? 'missing'}`),
     `native OpenJPEG: ${r.native.openjpeg.ok ? `libopenjp2 ${r.native.openjpeg.version} (JPEG 2000 decodes natively)` : `${r.native.openjpeg.reason} (JPEG 2000 decodes in WebAssembly)`}`,

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { doctorCommand, type DoctorReport } from '../../src/cli/doctor.js';
+import { doctorCommand, probeInChild, type DoctorReport } from '../../src/cli/doctor.js';
 import { CLI } from '../helpers/cli.js';
 
 describe('ctscope doctor', () => {
@@ -33,6 +33,17 @@ describe('ctscope doctor', () => {
     const both = spawnSync(process.execPath, [CLI, 'doctor'], { encoding: 'utf8', env: { ...process.env, CTSCOPE_DEBUG: '' } });
     expect(both.stderr).not.toMatch(/Vulkan|BackendVk|\.cpp:\d+/);
   });
+
+  it('a probe process that dies or hangs costs only the provider it was loading: the others are probed in a new one', async () => {
+    // Killed by the timeout before any line: each provider in turn is named as the cause, and the loop ends.
+    const dead = await probeInChild(['cpu', 'dml'], 30);
+    expect(dead.map((a) => [a.ep, a.ok])).toEqual([['cpu', false], ['dml', false]]);
+    for (const a of dead) expect(a.error).toMatch(/^the probe process ended with SIG\w+ while loading it$/);
+    // Enough time: every provider's own result.
+    const live = await probeInChild(['cpu', 'dml']);
+    expect(live[0]).toEqual({ ep: 'cpu', ok: true });
+    expect(live[1]!.error).not.toMatch(/probe process/);
+  }, 60_000);
 
   it('rejects unknown options', async () => {
     const io = { out: () => undefined, err: () => undefined, isTTY: false, signal: new AbortController().signal };
