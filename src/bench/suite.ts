@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { resolve } from 'node:path';
 import { CtscopeError } from '../errors.js';
 import { parseCommandArgs } from '../cli/command.js';
-import { parseEpRequest, probeProvider, unavailableError, type EpRequest } from '../inference/providers.js';
+import { checkProvider, parseEpRequest, type EpRequest } from '../inference/providers.js';
 import { closeRunners } from '../inference/runner.js';
 import { closePool } from '../workers/pool.js';
 import { FAULT_CHECK_MAX_US, checkableRows, comparedRows, findRegressions, isBaselineFile, mergeBaselines, rowRatio, toBaselines, type BaselineFile, type Regression } from './baseline.js';
@@ -129,13 +129,6 @@ export function fillBenchOptions(o: BenchOptions = {}): FilledBenchOptions {
     update: o.update,
     tolerance: o.tolerance,
   };
-}
-
-/** Fails with E_EP_UNAVAILABLE (one line) before any work when an explicitly asked provider cannot load here. */
-export async function checkProvider(ep: EpRequest, deviceId: number): Promise<void> {
-  if (ep === 'auto' || ep === 'cpu') return;
-  const attempt = await probeProvider(ep, deviceId);
-  if (!attempt.ok) throw unavailableError(ep, attempt.error ?? 'failed');
 }
 
 function readBaselineFile(path: string): BaselineFile {

@@ -158,3 +158,10 @@ export async function importOrt(): Promise<typeof import('onnxruntime-node')> {
   if (!process.env.CTSCOPE_DEBUG) ort.env.logLevel = 'fatal';
   return ort;
 }
+
+/** Fails with E_EP_UNAVAILABLE (one line) before any work when an explicitly asked provider cannot load here. */
+export async function checkProvider(ep: EpRequest, deviceId: number): Promise<void> {
+  if (ep === 'auto' || ep === 'cpu') return;
+  const attempt = await probeProvider(ep, deviceId);
+  if (!attempt.ok) throw unavailableError(ep, attempt.error ?? 'failed');
+}

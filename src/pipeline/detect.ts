@@ -13,6 +13,7 @@ import { writeOutputs } from '../outputs/write.js';
 import { newUid } from '../outputs/uid.js';
 import type { Volume } from '../volume/types.js';
 import { sliceNormal } from '../volume/affine.js';
+import { checkProvider } from '../inference/providers.js';
 import { skippedInputsLine } from '../series/summary.js';
 import { round, StageClock } from './clock.js';
 import { admit } from './admission.js';
@@ -23,9 +24,13 @@ import { fillDetectOptions } from './options.js';
 import { readSourceContext } from './source.js';
 import type { DetectOptions, DetectOutcome, FilledDetectOptions } from './types.js';
 
-/** Models first: a missing or corrupt package, or an output folder that cannot be written, fails before any input is read. */
+/**
+ * Models first: a missing or corrupt package, a provider asked for by name that cannot load here, or an output
+ * folder that cannot be written, fails before any input is read (before a DICOMweb download, too).
+ */
 async function preflight(o: FilledDetectOptions): Promise<ModelPackage[]> {
   const packages = await Promise.all(o.models.map((m) => loadModelPackage(m, o.modelDirs)));
+  await checkProvider(o.ep, o.deviceId);
   const twice = packages.find((p, n) => packages.findIndex((q) => q.dir === p.dir) !== n);
   if (twice) throw new CtscopeError('E_USAGE', `model ${twice.manifest.id} is given twice; each model runs once`);
   if (o.outDir !== undefined) {

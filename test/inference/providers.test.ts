@@ -4,7 +4,7 @@ import { loadModel } from '../../src/inference/model.js';
 import { closeRunners, getRunner, ModelRunner } from '../../src/inference/runner.js';
 import { candidatesFor, describeAttempts, parseEpRequest, probeProvider, PROVIDERS, shortReason } from '../../src/inference/providers.js';
 import { fixture } from './helpers.js';
-import { detect } from '../../src/pipeline/detect.js';
+import { checkDetectOptions, detect } from '../../src/pipeline/detect.js';
 import { smallPhantom } from '../pipeline/helpers.js';
 
 afterAll(() => closeRunners());
@@ -34,6 +34,14 @@ describe('execution providers', () => {
     const pkg = loadModel(fixture('heatmap-fp32'));
     if (process.platform === 'win32') return;
     await expect(ModelRunner.create(pkg, { ep: 'dml' })).rejects.toMatchObject({ code: 'E_EP_UNAVAILABLE', message: expect.stringContaining(`not available on ${process.platform}`) });
+  });
+
+  it.skipIf(process.platform === 'win32')('detect with a provider asked for by name that cannot load fails before reading its input (it failed after decoding and resampling)', async () => {
+    const t = performance.now();
+    // The input does not exist: reading it first would be E_NOT_FOUND.
+    await expect(detect('/nonexistent/ctscope-input', { models: [fixture('heatmap-fp32')], ep: 'dml' })).rejects.toMatchObject({ code: 'E_EP_UNAVAILABLE' });
+    await expect(checkDetectOptions({ models: [fixture('heatmap-fp32')], ep: 'dml' })).rejects.toMatchObject({ code: 'E_EP_UNAVAILABLE' });
+    expect(performance.now() - t).toBeLessThan(30_000);
   });
 
   it.skipIf(cudaWorks || process.platform !== 'linux')('auto falls back to CPU and prints one line saying what it tried and why', async () => {
