@@ -108,6 +108,25 @@ function checkInputs(volume: Volume, m: FilledManifest, runner: ModelRunner, che
     if (typeof d === 'number' && d !== spatial[a]) throw new CtscopeError('E_MODEL', `model input '${input.name}' has fixed shape [${input.shape.join(', ')}], which does not fit patch size ${m.input.patchSize.join('x')}`);
   });
   if (input.shape.length !== 5) throw new CtscopeError('E_MODEL', `model input '${input.name}' has ${input.shape.length} dimensions; 5 (N, C, spatial x3) expected`);
+  checkOutputNames(m, runner);
+}
+
+/** The outputs the manifest names must exist: a wrong name was found only after the first batch (or, in a second stage, after the whole first). */
+function checkOutputNames(m: FilledManifest, runner: ModelRunner): void {
+  const named = m.output.kind === 'boxes' && m.output.boxes ? [m.output.boxes.scores, m.output.boxes.deltas] : m.output.name ? [m.output.name] : [];
+  const missing = named.find((n) => !runner.outputs.some((o) => o.name === n));
+  if (missing !== undefined) throw new CtscopeError('E_MODEL', `model '${m.id}' has no output named '${missing}' (outputs: ${runner.outputs.map((o) => o.name).join(', ')})`);
+}
+
+/** A second stage's session, made and checked (input and output names) before the first stage runs. */
+async function refineRunner(pkg: ModelPackage, options: InferOptions): Promise<ModelRunner> {
+  const runner = await getRunner(pkg, options);
+  const m = pkg.manifest;
+  if (m.input.name && !runner.inputs.some((i) => i.name === m.input.name)) {
+    throw new CtscopeError('E_MODEL', `second stage '${m.file}' has no input named '${m.input.name}' (inputs: ${runner.inputs.map((i) => i.name).join(', ')})`);
+  }
+  checkOutputNames(m, runner);
+  return runner;
 }
 
 /**
@@ -227,6 +246,7 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
   const tRegion = performance.now();
   const { mask, region } = await resolveMask(volume, m, options.mask, options.signal);
   const regionMs = performance.now() - tRegion;
+  const refineSession = m.refine && pkg.refine ? await refineRunner(pkg.refine, options) : null;
   const out = await runModel(volume, pkg, { ...options, mask: mask ?? null });
   const label = m.labels[out.kind === 'boxes' ? 0 : Math.min(m.output.channel, m.labels.length - 1)] ?? m.task;
   // The host's event loop gets turns during the peak search (see runWithTurns).
@@ -239,9 +259,8 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
     stats.region = { organ: region.organ, found: region.found, volumeMl: Math.round(region.volumeMl), gateMl: Math.round(region.gateMl), dropped: dropped + (out.stats.boxesOutsideRegion ?? 0), ms: Math.round(regionMs) };
     stats.wallMs += regionMs;
   }
-  if (m.refine && pkg.refine) {
-    const runner = await getRunner(pkg.refine, options);
-    const r = await refineCandidates(volume, candidates, pkg.refine, m.refine, { runner, signal: options.signal });
+  if (m.refine && pkg.refine && refineSession) {
+    const r = await refineCandidates(volume, candidates, pkg.refine, m.refine, { runner: refineSession, signal: options.signal });
     candidates = r.candidates.filter((c) => c.score >= m.thresholds.score).slice(0, m.thresholds.maxFindings);
     stats.refine = r.stats;
     stats.wallMs += r.stats.ms;

@@ -1,3 +1,4 @@
+import { isThreadCount, MAX_THREADS } from '../workers/pool.js';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
@@ -74,6 +75,10 @@ export class ModelRunner {
   }
 
   static async create(pkg: ModelPackage, options: RunnerOptions = {}): Promise<ModelRunner> {
+    // A fraction or a negative count was blamed on the model ("cannot create a session"); 1e6 threads hung.
+    if (options.threads !== undefined && !isThreadCount(options.threads)) {
+      throw new CtscopeError('E_USAGE', `threads must be an integer from 1 to ${MAX_THREADS} (got ${String(options.threads)})`);
+    }
     const o: FilledRunnerOptions = {
       ep: options.ep ?? 'auto',
       deviceId: options.deviceId ?? 0,

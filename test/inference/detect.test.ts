@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Geometry, Vec3 } from '../../src/volume/types.js';
 import { add, cross, dot, lpsToVoxel, normalize, sub, voxelToLps } from '../../src/volume/affine.js';
 import { loadModel } from '../../src/inference/model.js';
-import { closeRunners } from '../../src/inference/runner.js';
+import { closeRunners, getRunner } from '../../src/inference/runner.js';
 import { decodeOutput, detect, runModel } from '../../src/inference/infer.js';
 import { ctVolume, fixture, grid, renderBlobs, rotation } from './helpers.js';
 
@@ -166,5 +166,32 @@ describe('minDiameterMm with sizes measured on the image (manifest measure)', ()
     expect(kept).toHaveLength(1);
     expect(kept[0]!.sizeMethod).toBe('half-max');
     expect(kept[0]!.diameterMm).toBeGreaterThan(8.5);
+  });
+});
+
+describe('output names the manifest gives are checked before the first model run', () => {
+  const g = grid([40, 40, 40]);
+  const volume = { data: renderBlobs(g, [[20, 20, 20]]), geometry: g };
+
+  it('a first stage output that does not exist is E_MODEL before any batch runs', async () => {
+    const pkg = loadModel(fixture('heatmap-fp32'));
+    const wrong = { ...pkg, manifest: { ...pkg.manifest, output: { ...pkg.manifest.output, name: 'no-such-output' } } };
+    const runner = await getRunner(wrong, { ep: 'cpu', threads: 1 });
+    const before = runner.stats.runs;
+    await expect(runModel(volume, wrong, { ep: 'cpu', threads: 1 })).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringContaining("no output named 'no-such-output'") });
+    expect(runner.stats.runs).toBe(before);
+  });
+
+  it("a second stage's wrong input or output name is E_MODEL before the first stage runs (it came after the whole first stage)", async () => {
+    const pkg = loadModel(fixture('heatmap-refine'));
+    const first = await getRunner(pkg, { ep: 'cpu', threads: 1 });
+    for (const [field, label] of [['input', "no input named 'nope'"], ['output', "no output named 'nope'"]] as const) {
+      const refine = pkg.refine!;
+      const bad = field === 'input' ? { ...refine.manifest.input, name: 'nope' } : { ...refine.manifest.output, name: 'nope' };
+      const wrong = { ...pkg, refine: { ...refine, manifest: { ...refine.manifest, [field]: bad } } };
+      const before = first.stats.runs;
+      await expect(detect(volume, ctVolume(g, volume.data), wrong, { ep: 'cpu', threads: 1 })).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringContaining(label) });
+      expect(first.stats.runs, field).toBe(before);
+    }
   });
 });

@@ -95,6 +95,11 @@ describe('execution providers', () => {
     await expect(ModelRunner.create(broken, { ep: 'cpu' })).rejects.toMatchObject({ code: 'E_MODEL' });
   });
 
+  it('a thread count that is no whole number of 1 to 256 is E_USAGE, not blamed on the model (1e6 hung)', async () => {
+    const pkg = loadModel(fixture('heatmap-fp32'));
+    for (const threads of [1.5, -1, 0, 1e6, Number.NaN]) await expect(ModelRunner.create(pkg, { ep: 'cpu', threads }), String(threads)).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+
   it('parses --ep values and keeps reasons to one line', () => {
     expect(parseEpRequest('auto')).toBe('auto');
     expect(() => parseEpRequest('rocm')).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
