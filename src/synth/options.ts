@@ -111,9 +111,17 @@ function check(ok: boolean, message: string): void {
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 const isPos = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
+const SYNTH_OPTION_KEYS: readonly (keyof SynthOptions)[] = ['seed', 'slices', 'rows', 'cols', 'spacing', 'thickness', 'noise', 'blur', 'lesions', 'patientPosition', 'bits', 'signed', 'syntax', 'truth', 'sliceDirection'];
+
 /** Validates options and draws every unset one from the seed (stream 'scanner'). */
 export function fillSynthOptions(kind: SynthKind, o: SynthOptions = {}): FilledSynthOptions {
   check(SYNTH_KINDS.includes(kind), `Expected phantom kind ${SYNTH_KINDS.join(' or ')} but received '${String(kind)}'`);
+  check(typeof o === 'object' && o !== null, `Expected synth options to be an object but received ${String(o)}`);
+  // A typo would silently draw the value from the seed; signal and force in here were ignored (they belong to synthToDirectory).
+  for (const key of Object.keys(o)) {
+    if (key === 'signal' || key === 'force') check(false, `synth option '${key}' goes in synthToDirectory's fourth argument ({ ${key} }), not with the phantom's options`);
+    check((SYNTH_OPTION_KEYS as readonly string[]).includes(key), `unknown synth option '${key}' (known: ${SYNTH_OPTION_KEYS.join(', ')})`);
+  }
   const seed = o.seed ?? 1;
   check(isInt(seed) && seed >= 0 && seed <= 0xffffffff, `Expected seed to be an integer 0..4294967295 but received ${String(o.seed)}`);
   check(o.rows === undefined || (isInt(o.rows) && o.rows >= 16 && o.rows <= 2048), `Expected rows 16..2048 but received ${String(o.rows)}`);

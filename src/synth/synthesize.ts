@@ -224,6 +224,7 @@ export async function synthToDirectory(
   outDir: string,
   opts: SynthToDirOptions = {},
 ): Promise<SynthResult & { files: string[]; writeMs: number }> {
+  for (const key of Object.keys(opts ?? {})) if (key !== 'force' && key !== 'signal') throw new CtscopeError('E_USAGE', `unknown synthToDirectory option '${key}' (known: force, signal; the phantom's own options go in the second argument)`);
   const target = resolve(outDir);
   const parent = dirname(target);
   const force = opts.force ?? false;

@@ -85,6 +85,16 @@ describe('fillSynthOptions', () => {
   });
 });
 
+describe('library options that are not the phantom\'s', () => {
+  it('an unknown key, or signal and force among the phantom\'s options, is E_USAGE (they were silently ignored)', async () => {
+    expect(usage(() => fillSynthOptions('chest', { rowz: 64 } as unknown as SynthOptions)).message).toMatch(/unknown synth option 'rowz'/);
+    for (const key of ['signal', 'force'])
+      expect(usage(() => fillSynthOptions('chest', { [key]: true } as unknown as SynthOptions)).message).toMatch(new RegExp(`'${key}' goes in synthToDirectory's fourth argument`));
+    const { synthToDirectory } = await import('../../src/synth/synthesize.js');
+    await expect(synthToDirectory('chest', { slices: 2, rows: 16, cols: 16 }, '/nonexistent/never', { singal: 1 } as never)).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining("unknown synthToDirectory option 'singal'") });
+  });
+});
+
 describe('parseSynthArgs', () => {
   it('maps flags onto options', () => {
     const p = parseSynthArgs(['chest', '--out', 'x', '--seed', '9', '--spacing', '0.7,0.7,1.25', '--nodules', '3', '--patient-position', 'ffs', '--bits', '12', '--pixels', 'unsigned', '--no-truth']);
