@@ -52,6 +52,8 @@ export function validationOverlap(from: number, count: number): SeedRange[] {
 
 export interface CaseDetection {
   findings: { kind: string; model: string; score: number; centerLps: number[]; diameterMm: number }[];
+  /** The series the models ran on, so `eval` can tell a prediction root of other scans (as for detect's findings.json). */
+  seriesInstanceUid: string;
   ms: number;
 }
 
@@ -66,15 +68,19 @@ export async function detectFolder(dir: string, pkgs: readonly ModelPackage[], f
     const r = await detectOnGrid(grid, volume, low, { mask: 'organ', signal });
     for (const f of r.findings) findings.push({ kind: f.kind, model: pkg.manifest.id, score: f.score, centerLps: [...f.centerLps], diameterMm: f.diameterMm });
   }
-  return { findings, ms: performance.now() - t0 };
+  return { findings, seriesInstanceUid: volume.series.seriesInstanceUid, ms: performance.now() - t0 };
 }
 
-/** A case's findings.json under a prediction root, in the shape `ctscope eval` reads, written atomically. */
-export async function writeCasePredictions(predRoot: string, id: string, findings: CaseDetection['findings'], signal?: AbortSignal): Promise<void> {
+/**
+ * A case's findings.json under a prediction root, in the shape `ctscope eval` reads, written atomically; with the
+ * series it came from (`series.seriesInstanceUid`, as `detect` writes it) where known.
+ */
+export async function writeCasePredictions(predRoot: string, id: string, findings: CaseDetection['findings'], signal?: AbortSignal, seriesInstanceUid?: string): Promise<void> {
   await ensureDir(join(predRoot, id)).catch((e: unknown) => {
     throw toCtscopeError(e, 'E_OUTPUT', 'cannot make the case folder', join(predRoot, id));
   });
-  await writeFileAtomic(join(predRoot, id, 'findings.json'), JSON.stringify({ findings }, null, 1) + '\n', signal);
+  const doc = seriesInstanceUid ? { series: { seriesInstanceUid }, findings } : { findings };
+  await writeFileAtomic(join(predRoot, id, 'findings.json'), JSON.stringify(doc, null, 1) + '\n', signal);
 }
 
 export interface DetectCasesOptions {
@@ -101,7 +107,7 @@ export async function detectCases(truthRoot: string, predRoot: string, kinds: re
       if (pkgs.length === 0) continue;
       try {
         const det = await detectFolder(dirname(c.truthFile), pkgs, CURVE_THRESHOLD, options.signal);
-        await writeCasePredictions(predRoot, c.id, det.findings, options.signal);
+        await writeCasePredictions(predRoot, c.id, det.findings, options.signal, det.seriesInstanceUid);
         options.onCase?.(c.id, { findings: det.findings.length, ms: det.ms });
       } catch (e) {
         if (!isCtscopeError(e) || e.code === 'E_ABORTED' || options.signal?.aborted) throw e;

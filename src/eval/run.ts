@@ -71,7 +71,7 @@ async function main(): Promise<void> {
       if (!reusable(join(dir, 'truth.json'), rows)) await synthToDirectory(kind, { seed, rows, cols: rows }, dir, { force: true });
       const det = await detectFolder(dir, [models[kind]]);
       times[kind]!.push(det.ms);
-      await writeCasePredictions(predRoot, id, det.findings);
+      await writeCasePredictions(predRoot, id, det.findings, undefined, det.seriesInstanceUid);
       process.stderr.write(`${id}: ${det.findings.length} findings above ${CURVE_THRESHOLD}, ${(det.ms / 1000).toFixed(1)} s\n`);
     }
   }

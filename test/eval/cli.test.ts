@@ -171,6 +171,12 @@ describe('ctscope eval --detect', () => {
       const r = JSON.parse(out);
       expect(r.kinds.nodule.scans).toBe(2);
       expect(r.missingPredictions).toEqual(['head', 'junk']);
+      // It names its series as detect's findings.json does, so predictions of other scans are caught.
+      const truthA = JSON.parse(readFileSync(join(truth, 'a', 'truth.json'), 'utf8')) as { series: { seriesInstanceUid: string } };
+      expect((written as unknown as { series: { seriesInstanceUid: string } }).series.seriesInstanceUid).toBe(truthA.series.seriesInstanceUid);
+      write(join(truth, 'a', 'truth.json'), { ...truthA, series: { seriesInstanceUid: '1.2.3.999' } });
+      const mixed = await run(['--truth-root', truth, '--pred-root', pred, '--kind', 'nodule', '--bootstrap', '0']).catch((x: unknown) => x);
+      expect(mixed).toMatchObject({ code: 'E_BAD_INPUT', message: expect.stringMatching(/^case a: findings\.json is for another series than truth\.json/) });
     } finally {
       await closeRunners();
     }
