@@ -201,7 +201,6 @@ def focal_loss(logits, target, centre, alpha=2.0, beta=4.0):
 
 
 def train(cfg, data_dir, out_dir, seed):
-    t0 = time.time()
     # CFG_JSON: overrides of the task's configuration, e.g. '{"smallMm": 4, "smallBoost": 2}'.
     cfg = {**cfg, **json.loads(os.environ.get('CFG_JSON', '{}'))}
     torch.manual_seed(seed)
@@ -229,6 +228,9 @@ def train(cfg, data_dir, out_dir, seed):
     net.train()
     ema = None
     done = 0
+    # The time budget starts with the first step, not with loading the crops. With TRAIN_SECONDS the schedule follows
+    # the wall clock, so such a run is not reproducible step for step; TRAIN_STEPS alone is (on the CPU).
+    t0 = time.time()
     for step in range(steps):
         x, target, centre = next_batch()
         loss = focal_loss(net.logits(x), target, centre)
@@ -321,9 +323,15 @@ def make_manifest(task, cfg, *, version, description, training_data, min_distanc
 def main(task, cfg, manifest_fn, default_seeds):
     """Command line of the train_<task>.py scripts: DATA WORK [SEED]; EXPORT_ONLY, NO_EXPORT, TRAIN_SEEDS."""
     data, work, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 7
-    here = os.path.dirname(os.path.abspath(__file__))
+    # The configuration the network was trained with is the one its manifest must describe (grid, width, window).
+    cfg = {**cfg, **json.loads(os.environ.get('CFG_JSON', '{}'))}
+    export_dir = os.environ.get('EXPORT_DIR')
+    if not os.environ.get('NO_EXPORT') and not export_dir:
+        # The bundled packages are two-stage and assembled by cascade.py: a first-stage export over models/<task>
+        # would replace them with a single-stage manifest.
+        sys.exit('set EXPORT_DIR (a folder for this network\'s package), or NO_EXPORT=1; the bundled packages '
+                 'are built with cascade.py (models/README.md)')
     net = os.path.join(work, 'weights.pt') if os.environ.get('EXPORT_ONLY') else train(cfg, data, work, seed)
     if not os.environ.get('NO_EXPORT'):
-        # EXPORT_DIR: write somewhere else than the bundled package (to evaluate a candidate first).
-        export(net, cfg, os.environ.get('EXPORT_DIR') or os.path.join(here, task), manifest_fn(os.environ.get('TRAIN_SEEDS', default_seeds), '0.1.0'))
+        export(net, cfg, export_dir, manifest_fn(os.environ.get('TRAIN_SEEDS', default_seeds), '0.1.0'))
 
