@@ -11,6 +11,8 @@ export interface WorkerInit {
   seed: number;
   files: { name: string; path: string }[];
   series: CorpusEntry[];
+  /** The run's scratch folder for file cases (see Corpus.scratchDir). */
+  scratchDir?: string;
 }
 
 export interface CaseRequest {
@@ -31,6 +33,7 @@ const init = workerData as WorkerInit;
 const corpus: Corpus = {
   files: init.files.map((f) => ({ name: f.name, bytes: new Uint8Array(readFileSync(f.path)) })),
   series: init.series,
+  ...(init.scratchDir ? { scratchDir: init.scratchDir } : {}),
 };
 
 parentPort!.on('message', (req: CaseRequest) => {

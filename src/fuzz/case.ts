@@ -21,6 +21,11 @@ export interface Corpus {
   files: readonly CorpusEntry[];
   /** Slices of one small generated series, for study-level cases. */
   series: readonly CorpusEntry[];
+  /**
+   * Where file cases write their bytes: a folder the run owns and removes at its end, since a case's own cleanup
+   * never runs when its worker is terminated (a timeout). Without it, each case makes and removes a folder of its own.
+   */
+  scratchDir?: string;
 }
 
 export type Outcome = 'ok' | 'coded' | 'uncoded' | 'timeout' | 'memory' | 'crash';
@@ -74,15 +79,15 @@ async function parseAndDecode(bytes: Uint8Array, label: string): Promise<void> {
 }
 
 /** The path-based route: header read in growing chunks, then the whole file for the pixels. */
-async function fileCase(bytes: Uint8Array, index: number): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ctscope-fuzz-case-'));
+async function fileCase(bytes: Uint8Array, index: number, scratchDir: string | undefined): Promise<void> {
+  const dir = scratchDir ?? mkdtempSync(join(tmpdir(), 'ctscope-fuzz-case-'));
   const path = join(dir, `case-${index}.dcm`);
   try {
     writeFileSync(path, bytes);
     const inst = await readHeader(path);
     if (inst.numberOfFrames > 0 && inst.pixelData !== undefined) await decodeFrame(new Uint8Array(readFileSync(path)), inst, 0);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(scratchDir ? path : dir, { recursive: true, force: true });
   }
 }
 
@@ -106,7 +111,7 @@ export async function runCase(corpus: Corpus, runSeed: number, index: number): P
   let result: { outcome: Outcome; code?: string; detail?: string };
   try {
     if (plan.via === 'study') await studyCase(corpus, bytes, slice, plan.seed);
-    else if (plan.via === 'file') await fileCase(bytes, index);
+    else if (plan.via === 'file') await fileCase(bytes, index, corpus.scratchDir);
     else await parseAndDecode(bytes, `fuzz-${index}`);
     result = { outcome: 'ok' };
   } catch (e) {

@@ -3,7 +3,9 @@
  * runs past its time bound, or a worker that dies or exceeds the memory limit, gets a fresh worker;
  * the run goes on and the case is recorded with its index so `--seed S --only I` reproduces it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CtscopeError } from '../errors.js';
@@ -137,7 +139,9 @@ function emptyCounts(): Record<Outcome, number> {
 
 export async function fuzz(corpusFiles: readonly CorpusFile[], series: readonly CorpusEntry[], options: FuzzOptions = {}): Promise<FuzzSummary> {
   const o: FilledFuzzOptions = { ...DEFAULT_FUZZ, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
-  const init: WorkerInit = { seed: o.seed, files: [...corpusFiles], series: [...series] };
+  // File cases write into one folder of the run's, removed at its end: a terminated case cannot clean up after itself.
+  const scratchDir = mkdtempSync(join(tmpdir(), 'ctscope-fuzz-run-'));
+  const init: WorkerInit = { seed: o.seed, files: [...corpusFiles], series: [...series], scratchDir };
   // Planning needs the bytes only to name a case that killed its worker; sizes suffice to pick the same entry.
   const t0 = performance.now();
   const counts: Record<string, Record<Outcome, number>> = Object.fromEntries(MUTATION_KINDS.map((k) => [k, emptyCounts()]));
@@ -148,7 +152,10 @@ export async function fuzz(corpusFiles: readonly CorpusFile[], series: readonly 
   let largestAlloc = 0;
   const vias: Record<CaseVia, number> = { bytes: 0, file: 0, study: 0 };
   const slowCases: number[] = [];
-  let slot = await startWorker(init, o.memoryLimitMb);
+  let slot = await startWorker(init, o.memoryLimitMb).catch((e: unknown) => {
+    rmSync(scratchDir, { recursive: true, force: true });
+    throw e;
+  });
   const limitBytes = o.memoryLimitMb * 1024 * 1024;
   const indices = o.only ?? Array.from({ length: o.cases }, (_, i) => i);
   let planCorpus: Corpus | undefined;
@@ -198,6 +205,7 @@ export async function fuzz(corpusFiles: readonly CorpusFile[], series: readonly 
     }
   } finally {
     await slot.worker.terminate();
+    rmSync(scratchDir, { recursive: true, force: true });
   }
   return { seed: o.seed, cases: indices.length, counts, codes, failures, vias, slowCases, peakMemoryMb: peak / 2 ** 20, peakRssMb: peakRss / 2 ** 20, largestAllocationMb: largestAlloc / 2 ** 20, elapsedMs: performance.now() - t0 };
 }

@@ -4,7 +4,7 @@
  * Mutates the conformance corpus and a generated series; exits 1 if any case ended in an uncoded
  * error, a timeout, a memory overrun or a worker crash.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -26,23 +26,34 @@ function int(text: string | undefined, name: string, fallback: number): number {
   return v;
 }
 
+const USAGE = `Usage: node dist/fuzz/run.js [--cases N] [--seed S] [--corpus DIR] [--only I,J] [--timeout MS] [--memory MB] [--alloc MB] [--json] [--quiet]
+
+Mutates the files of a DICOM corpus (default ../shared/data) and a generated series, and runs each case through
+the parser, indexing, decoding and loading in a worker under a timeout and memory limits.
+Exit status: 0 every case ended well or with a coded error, 1 a failure (uncoded error, timeout, memory, crash), 2 usage.`;
+
+function usage(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      cases: { type: 'string' },
-      seed: { type: 'string' },
-      corpus: { type: 'string' },
-      only: { type: 'string' },
-      timeout: { type: 'string' },
-      memory: { type: 'string' },
-      alloc: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-    },
-  });
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  let parsed: { values: Record<string, string | boolean | undefined> };
+  try {
+    parsed = parseArgs({ options: OPTIONS });
+  } catch (e) {
+    usage((e as Error).message.replace(/\s*\n\s*/g, ' '));
+  }
+  const values = parsed.values as { cases?: string; seed?: string; corpus?: string; only?: string; timeout?: string; memory?: string; alloc?: string; json: boolean; quiet: boolean };
+  if (values.corpus !== undefined && !(existsSync(values.corpus) && statSync(values.corpus).isDirectory())) usage(`--corpus ${values.corpus}: no such folder`);
   const corpusDir = values.corpus ?? defaultCorpus();
   const files = listCorpus(corpusDir);
   if (corpusDir === undefined) console.error('no corpus folder (../shared/data absent, no --corpus): fuzzing the generated series only');
+  else if (files.length === 0) console.error(`the corpus folder ${corpusDir} holds no files to fuzz: the generated series only`);
   const series = generatedSeries();
   const cases = int(values.cases, 'cases', 10_000);
   let done = 0;
@@ -61,6 +72,18 @@ async function main(): Promise<void> {
   console.log(values.json ? JSON.stringify(summary, null, 2) : `${files.length} corpus files + ${series.length} generated slices\n${formatSummary(summary)}`);
   process.exitCode = summary.failures.length > 0 ? 1 : 0;
 }
+
+const OPTIONS = {
+  cases: { type: 'string' },
+  seed: { type: 'string' },
+  corpus: { type: 'string' },
+  only: { type: 'string' },
+  timeout: { type: 'string' },
+  memory: { type: 'string' },
+  alloc: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', default: false },
+} as const;
 
 main().catch((e) => {
   console.error(e instanceof Error ? e.stack : String(e));

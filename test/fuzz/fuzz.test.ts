@@ -1,4 +1,8 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { planCase } from '../../src/fuzz/case.js';
 import { parseInstance } from '../../src/dicom/parse.js';
 import { isCtscopeError } from '../../src/errors.js';
 import { generatedSeries, listCorpus } from '../../src/fuzz/corpus.js';
@@ -89,6 +93,26 @@ describe('fuzz run (fixed seed, needs `npm run build` for the case worker)', () 
     expect(summary.cases).toBe(3);
     expect(summary.failures.length).toBeGreaterThan(0);
     for (const f of summary.failures) expect(f.outcome).toBe('timeout');
+  }, 30_000);
+
+  it('file cases ended by the watchdog leave no file behind (their own cleanup never runs in a terminated worker)', async () => {
+    const corpus = { files: [], series };
+    // 30 file cases under a 1 ms bound: most are ended mid-case (before, 21 of them left a folder behind).
+    const fileCases = Array.from({ length: 2000 }, (_, i) => i).filter((i) => planCase(corpus, 5, i).plan.via === 'file').slice(0, 30);
+    expect(fileCases.length).toBe(30);
+    const tmp = mkdtempSync(join(tmpdir(), 'ctscope-fuzz-tmp-'));
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const summary = await fuzz([], series, { only: fileCases, seed: 5, caseTimeoutMs: 1 });
+      expect(summary.vias.file).toBe(30);
+      expect(summary.failures.length).toBeGreaterThan(0);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it('a case allocating past the declared limit is a memory failure with the size, and the run goes on', async () => {
