@@ -9,6 +9,9 @@ data=${1:-$root/bench/data}; slices=${2:-300}
 nb_install dcmtk libgdcm-tools
 nb_build
 mkdir -p "$data"
+# The data is reused only when it was made with the asked slice count by this ctscope version's generator.
+stamp="slices=$slices synth=$(node -p "require('$root/package.json').version")"
+if [ "$(cat "$data/.made" 2>/dev/null)" != "$stamp" ]; then rm -rf "$data"/*/ && rm -f "$data/.made"; fi
 if [ ! -f "$data/ele/.done" ]; then
   rm -rf "$data/ele"
   node "$root/dist/cli.js" synth chest --out "$data/ele" --seed 7 --slices "$slices" --rows 512 --cols 512 \
@@ -26,4 +29,5 @@ convert jpeg-lossless dcmcjpeg +e1
 convert jpeg-ls dcmcjpls
 convert rle dcmcrle
 convert j2k gdcmconv --j2k
+echo "$stamp" > "$data/.made"
 du -sh "$data"/*

@@ -5,7 +5,7 @@
  * shared buffer (compute only). Runnable alone: `node dist/bench/resample.js [--json] [--quick] [--dump F]`.
  * native-bench/resample/run.sh runs this next to scipy and PyTorch in one go.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Volume } from '../volume/types.js';
@@ -158,5 +158,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+// Node resolves symbolic links in import.meta.url but not in argv[1]: compare real paths (a checkout reached through a
+// link ran nothing and printed nothing).
+if (process.argv[1] && existsSync(process.argv[1]) && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) await main();
 void fileURLToPath;
