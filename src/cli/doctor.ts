@@ -1,11 +1,11 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Command } from './command.js';
 import { usageError } from './command.js';
-import { EP_NAMES, importOrt, onnxruntimeInfo, PROVIDERS, type EpAttempt, type EpName } from '../inference/providers.js';
+import { EP_NAMES, importOrt, onnxruntimeInfo, probeInChild, PROVIDERS, type EpName } from '../inference/providers.js';
 import { poolSize } from '../workers/pool.js';
 import { nativeOpenJpegStatus } from '../dicom/codecs/native/openjpeg.js';
 import { oneLineSafe } from '../io/printable.js';
@@ -79,46 +79,6 @@ export function findGpuLibraries(binDir: string): Record<string, string[]> {
     }
   }
   return Object.fromEntries(Object.entries(found).map(([k, v]) => [k, [...v].sort()]));
-}
-
-/**
- * Every provider probed in a child process: GPU runtimes print their own native warnings on the process's
- * stderr (Dawn: "Couldn't load Vulkan ... at operator() (.../BackendVk.cpp:368)"), which only a separate process
- * can keep out of doctor's output (CTSCOPE_DEBUG shows them), and a provider that crashes natively while loading
- * takes down the child, not doctor. The child writes one line per provider as it goes: when it dies, the
- * providers it reported keep their results, the one it was probing is named as the cause, and a new child probes
- * the rest (a broken CUDA library had made every row, CPU's too, say "unavailable").
- */
-export async function probeInChild(eps: readonly EpName[] = EP_NAMES, timeoutMs = 120_000): Promise<EpAttempt[]> {
-  // The compiled module, from src/ (tests) as from dist/.
-  const providers = new URL('../../dist/inference/providers.js', import.meta.url).href;
-  const out: EpAttempt[] = [];
-  let rest = [...eps];
-  while (rest.length) {
-    const code = `const { probeProvider } = await import(${JSON.stringify(providers)});
-for (const ep of ${JSON.stringify(rest)}) process.stdout.write(JSON.stringify(await probeProvider(ep)) + '\\n');`;
-    const r = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }>((resolve) => {
-      execFile(process.execPath, ['--input-type=module', '-e', code], { maxBuffer: 1 << 20, timeout: timeoutMs }, (error: (Error & { code?: unknown; signal?: string | null }) | null, stdout: string, stderr: string) =>
-        resolve({ stdout, stderr, code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, signal: error?.signal ?? null }),
-      );
-    });
-    if (process.env.CTSCOPE_DEBUG && r.stderr) process.stderr.write(r.stderr);
-    for (const line of r.stdout.split('\n')) {
-      try {
-        const a = JSON.parse(line) as EpAttempt;
-        if (rest[0] === a.ep) {
-          out.push(a);
-          rest.shift();
-        }
-      } catch {
-        /* a partial last line */
-      }
-    }
-    if (rest.length === 0) break;
-    const ep = rest.shift()!;
-    out.push({ ep, ok: false, error: `the probe process ended with ${r.signal ?? `exit ${r.code}`} while loading it` });
-  }
-  return out;
 }
 
 export async function doctorReport(): Promise<DoctorReport> {

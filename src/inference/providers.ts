@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CtscopeError } from '../errors.js';
 
 /**
@@ -135,6 +137,82 @@ export function probeProvider(ep: EpName, deviceId = 0): Promise<EpAttempt> {
     probeCache.set(key, p);
   }
   return p;
+}
+
+/**
+ * Every provider probed in a child process: GPU runtimes print their own native warnings on the process's
+ * stderr (Dawn: "Couldn't load Vulkan ... at operator() (.../BackendVk.cpp:368)"), which only a separate process
+ * can keep out of doctor's output (CTSCOPE_DEBUG shows them), and a provider that crashes natively while loading
+ * takes down the child, not doctor. The child writes one line per provider as it goes: when it dies, the
+ * providers it reported keep their results, the one it was probing is named as the cause, and a new child probes
+ * the rest (a broken CUDA library had made every row, CPU's too, say "unavailable").
+ */
+export async function probeInChild(eps: readonly EpName[] = EP_NAMES, timeoutMs = 120_000): Promise<EpAttempt[]> {
+  // The compiled module, from src/ (tests) as from dist/.
+  const self = new URL('../../dist/inference/providers.js', import.meta.url).href;
+  const out: EpAttempt[] = [];
+  let rest = [...eps];
+  while (rest.length) {
+    const code = `const { probeProvider } = await import(${JSON.stringify(self)});
+for (const ep of ${JSON.stringify(rest)}) process.stdout.write(JSON.stringify(await probeProvider(ep)) + '\\n');`;
+    const r = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }>((resolve) => {
+      execFile(process.execPath, ['--input-type=module', '-e', code], { maxBuffer: 1 << 20, timeout: timeoutMs }, (error: (Error & { code?: unknown; signal?: string | null }) | null, stdout: string, stderr: string) =>
+        resolve({ stdout, stderr, code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, signal: error?.signal ?? null }),
+      );
+    });
+    if (process.env.CTSCOPE_DEBUG && r.stderr) process.stderr.write(r.stderr);
+    for (const line of r.stdout.split('\n')) {
+      try {
+        const a = JSON.parse(line) as EpAttempt;
+        if (rest[0] === a.ep) {
+          out.push(a);
+          rest.shift();
+        }
+      } catch {
+        /* a partial last line */
+      }
+    }
+    if (rest.length === 0) break;
+    const ep = rest.shift()!;
+    out.push({ ep, ok: false, error: `the probe process ended with ${r.signal ?? `exit ${r.code}`} while loading it` });
+  }
+  return out;
+}
+
+/** Provider libraries onnxruntime loads from beside its own binary (the others are built into it). */
+const PROVIDER_LIBRARIES: Partial<Record<EpName, string>> = {
+  cuda: 'libonnxruntime_providers_cuda.so',
+  tensorrt: 'libonnxruntime_providers_tensorrt.so',
+};
+
+const childProbes = new Map<string, Promise<EpAttempt>>();
+
+/**
+ * The providers `auto` may load in this process. One whose library sits beside onnxruntime's (a CUDA install) is
+ * first loaded in a child process, once per process: a broken or mismatched build that crashes while loading
+ * then costs the child, and `auto` goes on without it, instead of taking down a host that never asked for a GPU.
+ * One whose library is absent fails cleanly in-process, so it costs no child.
+ */
+export async function autoCandidates(candidates: readonly EpName[], deviceId: number): Promise<{ safe: EpName[]; crashed: EpAttempt[] }> {
+  const safe: EpName[] = [];
+  const crashed: EpAttempt[] = [];
+  for (const ep of candidates) {
+    const lib = PROVIDER_LIBRARIES[ep];
+    if (!lib || !existsSync(join(onnxruntimeInfo().binDir, lib))) {
+      safe.push(ep);
+      continue;
+    }
+    const key = `${ep}:${deviceId}`;
+    let p = childProbes.get(key);
+    if (!p) {
+      p = probeInChild([ep]).then((r) => r[0]!);
+      childProbes.set(key, p);
+    }
+    const a = await p;
+    if (!a.ok && /^the probe process ended/.test(a.error ?? '')) crashed.push({ ep, ok: false, error: a.error! });
+    else safe.push(ep);
+  }
+  return { safe, crashed };
 }
 
 /**

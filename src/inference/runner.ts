@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CtscopeError } from '../errors.js';
 import type { ModelPackage } from './model.js';
-import { candidatesFor, describeAttempts, PROBE_MODEL, PROVIDERS, unavailableError, type EpAttempt, type EpName, type EpRequest } from './providers.js';
+import { autoCandidates, candidatesFor, describeAttempts, PROBE_MODEL, PROVIDERS, unavailableError, type EpAttempt, type EpName, type EpRequest } from './providers.js';
 import type { SessionWorkerData, TensorData, ValueInfo, WorkerReply, WorkerRequest } from './tensor.js';
 
 export interface RunnerOptions {
@@ -88,9 +88,12 @@ export class ModelRunner {
       onLog: options.onLog ?? (() => undefined),
     };
     const candidates = candidatesFor(o.ep);
+    const here = candidates.filter((ep) => PROVIDERS[ep].platforms.includes(process.platform));
+    // auto loads a GPU provider's library in this process only once a child has loaded it without crashing.
+    const { safe, crashed } = o.ep === 'auto' ? await autoCandidates(here, o.deviceId) : { safe: here, crashed: [] };
     const data: SessionWorkerData = {
       bytes: pkg.bytes,
-      candidates: candidates.filter((ep) => PROVIDERS[ep].platforms.includes(process.platform)).map((ep) => ({ ep, config: PROVIDERS[ep].config(o.deviceId) })),
+      candidates: safe.map((ep) => ({ ep, config: PROVIDERS[ep].config(o.deviceId) })),
       intraOpNumThreads: o.threads,
       spin: process.env.CTSCOPE_ORT_SPIN === '1',
       probeModel: PROBE_MODEL,
@@ -121,9 +124,9 @@ export class ModelRunner {
       }
       const last = attempts[attempts.length - 1];
       if (o.ep !== 'auto' && last) throw unavailableError(last.ep as EpName, last.error ?? 'failed');
-      throw new CtscopeError('E_EP_UNAVAILABLE', `no execution provider could run model '${pkg.manifest.id}': ${describeAttempts(o.ep, attempts as EpAttempt[])}`);
+      throw new CtscopeError('E_EP_UNAVAILABLE', `no execution provider could run model '${pkg.manifest.id}': ${describeAttempts(o.ep, [...crashed, ...(attempts as EpAttempt[])])}`);
     }
-    const runner = new ModelRunner(worker, reply, o.threads);
+    const runner = new ModelRunner(worker, { ...reply, attempts: [...crashed, ...reply.attempts] }, o.threads);
     if (o.ep === 'auto' || reply.attempts.length > 1) o.onLog(describeAttempts(o.ep, runner.attempts));
     return runner;
   }
