@@ -51,11 +51,16 @@ export class ModelRunner {
   readonly inputs: ValueInfo[];
   readonly outputs: ValueInfo[];
   readonly threads: number;
-  /** Totals over this runner's life, for benchmarks. */
-  readonly stats = { runs: 0, runMs: 0 };
+  /** Totals over this runner's life, for benchmarks: runs answered, their time, and queued runs dropped after an abort or close. */
+  readonly stats = { runs: 0, runMs: 0, dropped: 0 };
   #worker: Worker;
   #nextId = 1;
   #pending = new Map<number, { resolve: (r: RunResult) => void; reject: (e: unknown) => void }>();
+  /**
+   * Runs posted to the thread and not yet answered, the aborted ones included: the thread stays ref'd until all are
+   * answered, since a process that exits while one is in a native run aborts (exit 134).
+   */
+  #unanswered = new Set<number>();
   #closed = false;
   /** Set when the worker thread ended without being closed: every later run fails fast instead of waiting forever. */
   #dead: CtscopeError | undefined;
@@ -147,29 +152,28 @@ export class ModelRunner {
     return new Promise<RunResult>((resolve, reject) => {
       const onAbort = (): void => {
         if (!this.#pending.has(id)) return;
-        this.#settle(id);
+        // Its reply, which still comes (a run in progress finishes), is then ignored.
+        this.#pending.delete(id);
         if (!this.#closed && !this.#dead) this.#worker.postMessage({ type: 'cancel', ids: [id] } satisfies WorkerRequest);
         reject(new CtscopeError('E_ABORTED', 'aborted during inference'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = (): void => signal?.removeEventListener('abort', onAbort);
       this.#pending.set(id, { resolve: (r) => (done(), resolve(r)), reject: (e) => (done(), reject(e)) });
-      if (this.#pending.size === 1) this.#worker.ref();
+      if (this.#unanswered.size === 0) this.#worker.ref();
+      this.#unanswered.add(id);
       this.#worker.postMessage(msg, transfer);
     });
   }
 
-  /** Forgets a pending run (its reply, should one come, is ignored). */
-  #settle(id: number): void {
-    this.#pending.delete(id);
-    if (this.#pending.size === 0) this.#worker.unref();
-  }
-
   #onMessage(m: WorkerReply): void {
     if (m.type !== 'result' && m.type !== 'error') return;
+    // Once closing, the thread stays held until it has ended (close() awaits its exit, which alone keeps no process alive).
+    if (this.#unanswered.delete(m.id) && this.#unanswered.size === 0 && !this.#closed) this.#worker.unref();
+    if (m.type === 'error' && m.cancelled) this.stats.dropped++;
     const p = this.#pending.get(m.id);
     if (!p) return;
-    this.#settle(m.id);
+    this.#pending.delete(m.id);
     if (m.type === 'error') {
       p.reject(new CtscopeError('E_INFERENCE', `session.run failed: ${m.message}`));
       return;
@@ -192,6 +196,7 @@ export class ModelRunner {
   #die(e: CtscopeError): void {
     if (this.#closed || this.#dead) return;
     this.#dead = e;
+    this.#unanswered.clear();
     this.#failAll(e);
     this.#onDeath?.();
   }

@@ -66,26 +66,36 @@ let queue: Promise<void> = Promise.resolve();
  */
 const cancelled = new Set<number>();
 let closing = false;
+/** Ids are handled in increasing order: a cancel for one at or below this came too late and is not kept. */
+let handledUpTo = 0;
 
 port.on('message', (m: WorkerRequest) => {
   if (m.type === 'cancel') {
-    for (const id of m.ids) cancelled.add(id);
+    for (const id of m.ids) if (id > handledUpTo) cancelled.add(id);
     return;
   }
   if (m.type === 'close') closing = true;
-  queue = queue.then(() => handle(m));
+  // A failed step must not stop the queue: a close behind it would never be handled and its caller would wait.
+  queue = queue.then(() => handle(m)).catch(() => undefined);
 });
 
 async function handle(m: WorkerRequest): Promise<void> {
   const session = await ready;
   if (m.type === 'close') {
-    await session?.release();
-    port.close();
+    try {
+      await session?.release();
+    } finally {
+      port.close();
+    }
     return;
   }
   if (m.type !== 'run' || !session) return;
+  // session.run holds this thread in native code, so messages sent meanwhile wait in the port: one macrotask turn
+  // lets them in (a cancel or close noted only after the next run had started let that run go ahead).
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  handledUpTo = m.id;
   if (closing || cancelled.delete(m.id)) {
-    post({ type: 'error', id: m.id, message: 'cancelled' });
+    post({ type: 'error', id: m.id, message: 'cancelled', cancelled: true });
     return;
   }
   const ort = await importOrt();

@@ -27,7 +27,7 @@ export type WorkerReply =
   | { type: 'ready'; attempts: { ep: string; ok: boolean; error?: string; providerLoads?: boolean }[]; inputs: ValueInfo[]; outputs: ValueInfo[] }
   | { type: 'failed'; attempts: { ep: string; ok: boolean; error?: string; providerLoads?: boolean }[] }
   | { type: 'result'; id: number; runMs: number; outputs: Record<string, TensorData> }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; message: string; cancelled?: boolean };
 
 export interface SessionWorkerData {
   bytes: Uint8Array;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +130,45 @@ describe('Ctrl-C while convert writes its NIfTI', () => {
 });
 
 describe('AbortSignal in the library', () => {
+  it('an abort while a run is in progress drops every run queued behind it, the next one too', async () => {
+    // session.run holds the session thread, so the cancel waits in its port; it was read only after the next
+    // queued run had started, which then ran (3 of 4 dropped, not 4).
+    const pkg = loadModel(fixturePackage('bench', { spacing: [1, 1, 1], newId: 'abort-in-run' }));
+    const runner = await getRunner(pkg, { ep: 'cpu', threads: 1 });
+    const name = runner.inputs[0]!.name;
+    const feeds = (): Record<string, TensorData> => ({ [name]: { type: 'float32', data: new Float32Array(4 * 64 ** 3), dims: [4, 1, 64, 64, 64] } });
+    await runner.run(feeds());
+    const controller = new AbortController();
+    const runs = Array.from({ length: 5 }, () => runner.run(feeds(), controller.signal).catch((e: unknown) => (isCtscopeError(e) ? e.code : String(e))));
+    await new Promise((r) => setTimeout(r, 150));
+    const before = runner.stats.dropped;
+    controller.abort();
+    expect(await Promise.all(runs)).toEqual(Array(5).fill('E_ABORTED'));
+    await runner.run(feeds());
+    // The first was in progress (or, on a very slow start, not yet begun: then all 5 are dropped).
+    expect(runner.stats.dropped - before).toBeGreaterThanOrEqual(4);
+  }, 60_000);
+
+  it('a host that aborts a model run and then ends, without closeRunners, exits normally: the thread is held until the run ends', async () => {
+    const model = fixturePackage('bench', { spacing: [1, 1, 1], newId: 'abort-then-exit' });
+    const code = `
+      const { loadModel } = await import(${JSON.stringify(new URL('../../dist/inference/model.js', import.meta.url).href)});
+      const { getRunner } = await import(${JSON.stringify(new URL('../../dist/inference/runner.js', import.meta.url).href)});
+      const runner = await getRunner(loadModel(${JSON.stringify(model)}), { ep: 'cpu', threads: 1 });
+      const name = runner.inputs[0].name;
+      const c = new AbortController();
+      const p = runner.run({ [name]: { type: 'float32', data: new Float32Array(8 * 64 ** 3), dims: [8, 1, 64, 64, 64] } }, c.signal);
+      setTimeout(() => c.abort(), 200);
+      console.log(await p.catch((e) => e.code));`;
+    // A script file: with --input-type on the command line the session worker, which inherits it, would not start.
+    const script = join(mkdtempSync(join(tmpdir(), 'ctscope-abort-exit-')), 'host.mjs');
+    writeFileSync(script, code);
+    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).not.toMatch(/terminate called|Napi::Error/);
+    expect(r.stdout.trim()).toBe('E_ABORTED');
+    expect(r.status, r.stderr).toBe(0);
+  }, 60_000);
+
   it('an aborted caller\'s queued model runs are dropped, not run: the next caller waits for one run at most', async () => {
     const pkg = loadModel(fixturePackage('bench', { spacing: [1, 1, 1], newId: 'queued-runs' }));
     const runner = await getRunner(pkg, { ep: 'cpu', threads: 1 });
