@@ -219,14 +219,15 @@ async function indexInput(input: StudyInput, o: FilledLoadOptions, decodeNext: b
 const CT_IMAGE_CLASSES = new Set(['1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.2.1', '1.2.840.10008.5.1.4.1.1.2.2']);
 
 /**
- * Images go to the index; header-only objects (DICOMDIR, reports) are skipped with a reason. An image header
- * (Rows and Columns, or a CT image class) without Pixel Data is a slice whose file was cut short before it, or a sequence left open
- * that swallowed it: a lost slice to report, not an object to pass over.
+ * Images go to the index; header-only objects (DICOMDIR, reports) are skipped with a reason. A CT image (its SOP
+ * class, or, without one, modality CT with Rows and Columns) without Pixel Data is a slice whose file was cut short before it, or
+ * a sequence left open that swallowed it: a lost slice to report, not an object to pass over. Other objects with
+ * Rows and Columns may hold their pixels elsewhere (a parametric map's Float Pixel Data) and are no CT images.
  */
 function accept(inst: DicomInstance, instances: DicomInstance[], skipped: SkippedFile[]): void {
   if (inst.pixelData && inst.rows > 0 && inst.columns > 0) instances.push(inst);
-  else if ((inst.rows > 0 && inst.columns > 0) || CT_IMAGE_CLASSES.has(inst.sopClassUid))
-    skipped.push({ path: inst.source, code: 'E_TRUNCATED', message: 'image header without Pixel Data (the file ends before it, or a sequence left open swallowed it)' });
+  else if (CT_IMAGE_CLASSES.has(inst.sopClassUid) || (!inst.sopClassUid && inst.modality === 'CT' && inst.rows > 0 && inst.columns > 0))
+    skipped.push({ path: inst.source, code: 'E_TRUNCATED', message: 'CT image header without Pixel Data (the file ends before it, or a sequence left open swallowed it)' });
   else skipped.push({ path: inst.source, code: 'E_UNSUPPORTED_PIXELS', message: 'DICOM object without pixel data (not an image)', notImage: true });
 }
 
