@@ -36,13 +36,18 @@ export function cellCount(g: CellGrid): number {
   return g.cellDims[0] * g.cellDims[1] * g.cellDims[2];
 }
 
-/** Millilitres of the fine voxels in cell `c` (the last cell of an axis may be partial). */
+/** Fine voxels in the cell at (i, j, k): the last cell of an axis may be partial. */
+function cellVoxels(g: CellGrid, i: number, j: number, k: number): number {
+  const [bx, by, bz] = g.block;
+  const [nx, ny, nz] = g.dims;
+  return Math.min(bx, nx - i * bx) * Math.min(by, ny - j * by) * Math.min(bz, nz - k * bz);
+}
+
+/** Millilitres of the fine voxels in cell `c`. */
 export function cellMl(g: CellGrid, c: number): number {
   const [cx, cy] = g.cellDims;
-  const at: Vec3 = [c % cx, Math.floor(c / cx) % cy, Math.floor(c / (cx * cy))];
-  let mm3 = 1;
-  for (let a = 0; a < 3; a++) mm3 *= Math.min(g.block[a]!, g.dims[a]! - at[a]! * g.block[a]!) * (g.cellMm[a]! / g.block[a]!);
-  return mm3 / 1000;
+  const voxelMm3 = (g.cellMm[0] / g.block[0]) * (g.cellMm[1] / g.block[1]) * (g.cellMm[2] / g.block[2]);
+  return (cellVoxels(g, c % cx, Math.floor(c / cx) % cy, Math.floor(c / (cx * cy))) * voxelMm3) / 1000;
 }
 
 /**
@@ -69,10 +74,7 @@ export function* fractionBelow(data: ArrayLike<number>, g: CellGrid, below: numb
   let c = 0;
   for (let k = 0; k < g.cellDims[2]; k++)
     for (let j = 0; j < cy; j++)
-      for (let i = 0; i < cx; i++, c++) {
-        const n = Math.min(bx, nx - i * bx) * Math.min(by, ny - j * by) * Math.min(bz, nz - k * bz);
-        out[c] = hits[c]! / n;
-      }
+      for (let i = 0; i < cx; i++, c++) out[c] = hits[c]! / cellVoxels(g, i, j, k);
   return out;
 }
 

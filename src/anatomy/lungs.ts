@@ -49,7 +49,7 @@ export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, O
   const seen = new Uint32Array(sizes.length), used = new Uint32Array(sizes.length);
   for (let c = 0; c < n; c++) {
     const l = labels[c]!;
-    if (!l || !keep[l - 1] || seen[l - 1]!++ % Math.max(1, Math.floor(sizes[l - 1]! / DENSITY_SAMPLE)) !== 0) continue;
+    if (!l || !keep[l - 1] || seen[l - 1]!++ % Math.ceil(sizes[l - 1]! / DENSITY_SAMPLE) !== 0) continue;
     huSum[l - 1] += cellMeanBelow(volume.data, g, c, AIR_HU);
     used[l - 1]!++;
   }
