@@ -212,13 +212,20 @@ export function* outputDecoding(out: ModelOutput, m: FilledManifest, accept?: (c
     const peaks = { threshold: m.thresholds.score, spacing, minDistanceMm: m.output.heatmap.minDistanceMm, sizeLevel: m.output.heatmap.sizeLevel, maxPeaks: m.thresholds.maxFindings };
     candidates = yield* peakSearch({ data: out.map, dims: out.geometry.dims }, accept ? { ...peaks, accept: (i, j, k) => accept([i, j, k]) } : peaks);
   } else candidates = connectedComponents({ data: out.map, dims: out.geometry.dims }, { threshold: m.thresholds.score });
-  // Where the size is measured on the image (manifest `measure`), minDiameterMm is compared with that, after it.
-  const minVol = measuredSizes(m, out) ? 0 : (Math.PI / 6) * m.thresholds.minDiameterMm ** 3;
-  return candidates.filter((c) => (c.extent || c.voxels * voxelMm3 >= minVol) && (out.kind !== 'segmentation' || !accept || accept(c.center))).slice(0, m.thresholds.maxFindings);
+  // Where the size is measured on the image (manifest `measure`), minDiameterMm is compared with that, after it, and
+  // the count limit then too, so that small components do not take the places of larger ones (peaks come capped).
+  const later = sizeFilterAfterMeasuring(m, out);
+  const minVol = later ? 0 : (Math.PI / 6) * m.thresholds.minDiameterMm ** 3;
+  const kept = candidates.filter((c) => (c.extent || c.voxels * voxelMm3 >= minVol) && (out.kind !== 'segmentation' || !accept || accept(c.center)));
+  return later && out.kind === 'segmentation' && !m.refine ? kept : kept.slice(0, m.thresholds.maxFindings);
 }
 
 function measuredSizes(m: FilledManifest, out: ModelOutput): MeasureSpec | null {
   return m.measure && out.kind !== 'boxes' ? m.measure : null;
+}
+
+function sizeFilterAfterMeasuring(m: FilledManifest, out: ModelOutput): boolean {
+  return measuredSizes(m, out) !== null && m.thresholds.minDiameterMm > 0;
 }
 
 function* measuring(grid: Volume, candidates: readonly Candidate[], spec: MeasureSpec): Generator<void, (LesionMeasurement | null)[]> {
@@ -261,7 +268,8 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
   }
   if (m.refine && pkg.refine && refineSession) {
     const r = await refineCandidates(volume, candidates, pkg.refine, m.refine, { runner: refineSession, signal: options.signal });
-    candidates = r.candidates.filter((c) => c.score >= m.thresholds.score).slice(0, m.thresholds.maxFindings);
+    const above = r.candidates.filter((c) => c.score >= m.thresholds.score);
+    candidates = sizeFilterAfterMeasuring(m, out) ? above : above.slice(0, m.thresholds.maxFindings);
     stats.refine = r.stats;
     stats.wallMs += r.stats.ms;
   }
@@ -270,6 +278,6 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
   const spec = measuredSizes(m, out);
   const sizes = spec ? await runWithTurns(measuring(volume, candidates, spec), abortableTurns(options.signal, 'inference')) : [];
   let findings = candidates.map((c, i) => toFinding(c, out.geometry, original, m.task, label, sizes[i]));
-  if (spec && m.thresholds.minDiameterMm > 0) findings = findings.filter((f) => f.diameterMm >= m.thresholds.minDiameterMm);
+  if (sizeFilterAfterMeasuring(m, out)) findings = findings.filter((f) => f.diameterMm >= m.thresholds.minDiameterMm).slice(0, m.thresholds.maxFindings);
   return { findings, model: { id: m.id, version: m.version, task: m.task, licence: m.licence }, stats };
 }

@@ -169,6 +169,24 @@ describe('minDiameterMm with sizes measured on the image (manifest measure)', ()
   });
 });
 
+describe('minDiameterMm before the count limit, with measured sizes', () => {
+  it('a small component that scores higher does not take the only place of a large one', async () => {
+    const n = 64;
+    const g = grid([n, n, n]);
+    // A 6 mm sphere at 400 HU (the higher score) and a 10 mm one at 20 HU, in -850 HU lung.
+    const image = new Float32Array(n ** 3);
+    for (let k = 0; k < n; k++)
+      for (let j = 0; j < n; j++)
+        for (let i = 0; i < n; i++) image[i + n * (j + n * k)] = dist([i, j, k], [20, 32, 32]) <= 3 ? 400 : dist([i, j, k], [46, 32, 32]) <= 5 ? 20 : -850;
+    const pkg = loadModel(fixture('heatmap-fp32'));
+    const m = pkg.manifest;
+    const seg = { ...pkg, manifest: { ...m, output: { ...m.output, kind: 'segmentation' as const }, measure: { maxDiameterMm: 40, minContrastHu: 100 }, thresholds: { ...m.thresholds, minDiameterMm: 8, maxFindings: 1 } } };
+    const found = (await detect({ data: image, geometry: g }, ctVolume(g, image), seg, { ep: 'cpu', threads: 1 })).findings;
+    expect(found).toHaveLength(1);
+    expect(found[0]!.diameterMm).toBeGreaterThan(8);
+  });
+});
+
 describe('output names the manifest gives are checked before the first model run', () => {
   const g = grid([40, 40, 40]);
   const volume = { data: renderBlobs(g, [[20, 20, 20]]), geometry: g };
