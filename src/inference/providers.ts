@@ -147,14 +147,14 @@ export function probeProvider(ep: EpName, deviceId = 0): Promise<EpAttempt> {
  * providers it reported keep their results, the one it was probing is named as the cause, and a new child probes
  * the rest (a broken CUDA library had made every row, CPU's too, say "unavailable").
  */
-export async function probeInChild(eps: readonly EpName[] = EP_NAMES, timeoutMs = 120_000): Promise<EpAttempt[]> {
+export async function probeInChild(eps: readonly EpName[] = EP_NAMES, timeoutMs = 120_000, deviceId = 0): Promise<EpAttempt[]> {
   // The compiled module, from src/ (tests) as from dist/.
   const self = new URL('../../dist/inference/providers.js', import.meta.url).href;
   const out: EpAttempt[] = [];
   let rest = [...eps];
   while (rest.length) {
     const code = `const { probeProvider } = await import(${JSON.stringify(self)});
-for (const ep of ${JSON.stringify(rest)}) process.stdout.write(JSON.stringify(await probeProvider(ep)) + '\\n');`;
+for (const ep of ${JSON.stringify(rest)}) process.stdout.write(JSON.stringify(await probeProvider(ep, ${deviceId})) + '\\n');`;
     const r = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }>((resolve) => {
       execFile(process.execPath, ['--input-type=module', '-e', code], { maxBuffer: 1 << 20, timeout: timeoutMs }, (error: (Error & { code?: unknown; signal?: string | null }) | null, stdout: string, stderr: string) =>
         resolve({ stdout, stderr, code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, signal: error?.signal ?? null }),
@@ -187,6 +187,20 @@ const PROVIDER_LIBRARIES: Partial<Record<EpName, string>> = {
 
 const childProbes = new Map<string, Promise<EpAttempt>>();
 
+/** probeInChild for one provider, once per process. */
+function childProbe(ep: EpName, deviceId: number): Promise<EpAttempt> {
+  const key = `${ep}:${deviceId}`;
+  let p = childProbes.get(key);
+  if (!p) {
+    p = probeInChild([ep], 120_000, deviceId).then((r) => r[0]!);
+    childProbes.set(key, p);
+  }
+  return p;
+}
+
+/** A child probe's failure that says nothing of the provider: the child could not run (exited with a code). */
+const childCouldNotRun = (a: EpAttempt): boolean => !a.ok && /^the probe process ended with exit/.test(a.error ?? '');
+
 /**
  * The providers `auto` may load in this process. One whose library sits beside onnxruntime's (a CUDA install) is
  * first loaded in a child process, once per process: a broken or mismatched build that crashes while loading
@@ -202,14 +216,10 @@ export async function autoCandidates(candidates: readonly EpName[], deviceId: nu
       safe.push(ep);
       continue;
     }
-    const key = `${ep}:${deviceId}`;
-    let p = childProbes.get(key);
-    if (!p) {
-      p = probeInChild([ep]).then((r) => r[0]!);
-      childProbes.set(key, p);
-    }
-    const a = await p;
-    if (!a.ok && /^the probe process ended/.test(a.error ?? '')) crashed.push({ ep, ok: false, error: a.error! });
+    const a = await childProbe(ep, deviceId);
+    // Only a child killed by a signal crashed; one that exited with a code could not run the probe at all (a bundled
+    // build without dist/): that says nothing of the provider, which is then tried here as before.
+    if (!a.ok && !childCouldNotRun(a) && /^the probe process ended/.test(a.error ?? '')) crashed.push({ ep, ok: false, error: a.error! });
     else safe.push(ep);
   }
   return { safe, crashed };
@@ -237,9 +247,15 @@ export async function importOrt(): Promise<typeof import('onnxruntime-node')> {
   return ort;
 }
 
-/** Fails with E_EP_UNAVAILABLE (one line) before any work when an explicitly asked provider cannot load here. */
+/**
+ * Fails with E_EP_UNAVAILABLE (one line) before any work when an explicitly asked provider cannot load here. The
+ * probe runs in a child process: GPU runtimes start synchronously (seconds for CUDA or TensorRT, which would hold
+ * a host's event loop), and one that crashes takes the child, not the host.
+ */
 export async function checkProvider(ep: EpRequest, deviceId: number): Promise<void> {
   if (ep === 'auto' || ep === 'cpu') return;
-  const attempt = await probeProvider(ep, deviceId);
+  if (!PROVIDERS[ep].platforms.includes(process.platform)) throw unavailableError(ep, `not available on ${process.platform}`);
+  let attempt = await childProbe(ep, deviceId);
+  if (childCouldNotRun(attempt)) attempt = await probeProvider(ep, deviceId);
   if (!attempt.ok) throw unavailableError(ep, attempt.error ?? 'failed');
 }
