@@ -111,7 +111,12 @@ function check(ok: boolean, message: string): void {
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 const isPos = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
-const SYNTH_OPTION_KEYS: readonly (keyof SynthOptions)[] = ['seed', 'slices', 'rows', 'cols', 'spacing', 'thickness', 'noise', 'blur', 'lesions', 'patientPosition', 'bits', 'signed', 'syntax', 'truth', 'sliceDirection'];
+// A record over every key of SynthOptions: a field added there and not here fails to compile.
+const SYNTH_OPTION_FIELDS: Readonly<Record<keyof SynthOptions, true>> = {
+  seed: true, slices: true, rows: true, cols: true, spacing: true, thickness: true, noise: true, blur: true, lesions: true,
+  patientPosition: true, bits: true, signed: true, syntax: true, truth: true, sliceDirection: true,
+};
+const SYNTH_OPTION_KEYS = Object.keys(SYNTH_OPTION_FIELDS);
 
 /** Validates options and draws every unset one from the seed (stream 'scanner'). */
 export function fillSynthOptions(kind: SynthKind, o: SynthOptions = {}): FilledSynthOptions {
@@ -120,7 +125,7 @@ export function fillSynthOptions(kind: SynthKind, o: SynthOptions = {}): FilledS
   // A typo would silently draw the value from the seed; signal and force in here were ignored (they belong to synthToDirectory).
   for (const key of Object.keys(o)) {
     if (key === 'signal' || key === 'force') check(false, `synth option '${key}' goes in synthToDirectory's fourth argument ({ ${key} }), not with the phantom's options`);
-    check((SYNTH_OPTION_KEYS as readonly string[]).includes(key), `unknown synth option '${key}' (known: ${SYNTH_OPTION_KEYS.join(', ')})`);
+    check(SYNTH_OPTION_KEYS.includes(key), `unknown synth option '${key}' (known: ${SYNTH_OPTION_KEYS.join(', ')})`);
   }
   const seed = o.seed ?? 1;
   check(isInt(seed) && seed >= 0 && seed <= 0xffffffff, `Expected seed to be an integer 0..4294967295 but received ${String(o.seed)}`);
