@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/pipeline/detect.js';
-import { closeRunners, getRunner } from '../../src/inference/runner.js';
+import { closeRunners, getRunner, type ModelRunner } from '../../src/inference/runner.js';
 import { loadModel } from '../../src/inference/model.js';
 import type { TensorData } from '../../src/inference/tensor.js';
 import { closePool } from '../../src/workers/pool.js';
@@ -129,14 +129,18 @@ describe('Ctrl-C while convert writes its NIfTI', () => {
   }, 120_000);
 });
 
+/** A runner of the 64^3 bench model on one thread, and fresh feeds of `batch` patches for it. */
+async function benchRunner(id: string, batch: number): Promise<{ runner: ModelRunner; feeds: () => Record<string, TensorData> }> {
+  const runner = await getRunner(loadModel(fixturePackage('bench', { spacing: [1, 1, 1], newId: id })), { ep: 'cpu', threads: 1 });
+  const name = runner.inputs[0]!.name;
+  return { runner, feeds: () => ({ [name]: { type: 'float32', data: new Float32Array(batch * 64 ** 3), dims: [batch, 1, 64, 64, 64] } }) };
+}
+
 describe('AbortSignal in the library', () => {
   it('an abort while a run is in progress drops every run queued behind it, the next one too', async () => {
     // session.run holds the session thread, so the cancel waits in its port; it was read only after the next
     // queued run had started, which then ran (3 of 4 dropped, not 4).
-    const pkg = loadModel(fixturePackage('bench', { spacing: [1, 1, 1], newId: 'abort-in-run' }));
-    const runner = await getRunner(pkg, { ep: 'cpu', threads: 1 });
-    const name = runner.inputs[0]!.name;
-    const feeds = (): Record<string, TensorData> => ({ [name]: { type: 'float32', data: new Float32Array(4 * 64 ** 3), dims: [4, 1, 64, 64, 64] } });
+    const { runner, feeds } = await benchRunner('abort-in-run', 4);
     await runner.run(feeds());
     const controller = new AbortController();
     const runs = Array.from({ length: 5 }, () => runner.run(feeds(), controller.signal).catch((e: unknown) => (isCtscopeError(e) ? e.code : String(e))));
@@ -170,10 +174,7 @@ describe('AbortSignal in the library', () => {
   }, 60_000);
 
   it('an aborted caller\'s queued model runs are dropped, not run: the next caller waits for one run at most', async () => {
-    const pkg = loadModel(fixturePackage('bench', { spacing: [1, 1, 1], newId: 'queued-runs' }));
-    const runner = await getRunner(pkg, { ep: 'cpu', threads: 1 });
-    const name = runner.inputs[0]!.name;
-    const feeds = (): Record<string, TensorData> => ({ [name]: { type: 'float32', data: new Float32Array(2 * 64 ** 3), dims: [2, 1, 64, 64, 64] } });
+    const { runner, feeds } = await benchRunner('queued-runs', 2);
     await runner.run(feeds());
     let t = performance.now();
     await runner.run(feeds());
