@@ -104,7 +104,7 @@ export class ModelRunner {
       probeModel: PROBE_MODEL,
     };
     if (data.candidates.length === 0) throw unavailableError(candidates[0]!, `not available on ${process.platform}`);
-    const worker = new Worker(sessionWorkerFile(), { workerData: data, name: `ctscope-session-${pkg.manifest.id}` });
+    const worker = startWorker(data, `ctscope-session-${pkg.manifest.id}`);
     let reply: WorkerReply;
     const listeners: { onMessage?: (m: WorkerReply) => void; onError?: (e: Error) => void; onExit?: (code: number) => void } = {};
     try {
@@ -228,6 +228,29 @@ export class ModelRunner {
     this.#worker.ref();
     this.#worker.postMessage({ type: 'close' } satisfies WorkerRequest);
     await exited;
+  }
+}
+
+/**
+ * The session thread, with the host's Node options as a worker inherits them, except `--input-type`: a host run as
+ * `node --input-type=module -e` passed it on, and a worker started from a file refuses it ("inference worker did not
+ * start"). Options given explicitly must all be valid in a worker (process-wide ones such as --expose-gc are not,
+ * where inheritance passes over them), so only then are they given, and where they still fail, none are.
+ */
+function startWorker(workerData: SessionWorkerData, name: string): Worker {
+  const file = sessionWorkerFile();
+  const argv = process.execArgv;
+  if (!argv.some((a) => a === '--input-type' || a.startsWith('--input-type='))) return new Worker(file, { workerData, name });
+  const execArgv: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--input-type') i++;
+    else if (!argv[i]!.startsWith('--input-type=')) execArgv.push(argv[i]!);
+  }
+  try {
+    return new Worker(file, { workerData, name, execArgv });
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+    return new Worker(file, { workerData, name, execArgv: [] });
   }
 }
 

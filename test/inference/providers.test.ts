@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/inference/model.js';
@@ -99,6 +100,19 @@ describe('execution providers', () => {
     const pkg = loadModel(fixture('heatmap-fp32'));
     for (const threads of [1.5, -1, 0, 1e6, Number.NaN]) await expect(ModelRunner.create(pkg, { ep: 'cpu', threads }), String(threads)).rejects.toMatchObject({ code: 'E_USAGE' });
   });
+
+  it('a host started as `node --input-type=module -e` can make sessions (the thread inherited the flag and refused to start)', () => {
+    const code = `const { loadModel } = await import(${JSON.stringify(new URL('../../dist/inference/model.js', import.meta.url).href)});
+const { getRunner, closeRunners } = await import(${JSON.stringify(new URL('../../dist/inference/runner.js', import.meta.url).href)});
+const r = await getRunner(loadModel(${JSON.stringify(fixture('heatmap-fp32'))}), { ep: 'cpu', threads: 1 });
+console.log(r.provider);
+await closeRunners();`;
+    // With a process-wide option beside it too, which a worker refuses when options are given explicitly.
+    for (const flags of [['--input-type=module'], ['--expose-gc', '--input-type=module']]) {
+      const r = spawnSync(process.execPath, [...flags, '-e', code], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.stdout.trim(), `${flags.join(' ')}: ${r.stderr}`).toBe('cpu');
+    }
+  }, 60_000);
 
   it('parses --ep values and keeps reasons to one line', () => {
     expect(parseEpRequest('auto')).toBe('auto');
