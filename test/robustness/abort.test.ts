@@ -153,23 +153,33 @@ describe('AbortSignal in the library', () => {
     expect(runner.stats.dropped - before).toBeGreaterThanOrEqual(4);
   }, 60_000);
 
-  it('a host that aborts a model run and then ends, without closeRunners, exits normally: the thread is held until the run ends', async () => {
-    const model = fixturePackage('bench', { spacing: [1, 1, 1], newId: 'abort-then-exit' });
+  // Hosts in a process of their own: what they print shows whether the process lived to the end of their script.
+  const host = (id: string, then: string): { status: number | null; stdout: string; stderr: string } => {
+    const model = fixturePackage('bench', { spacing: [1, 1, 1], newId: id });
     const code = `
       const { loadModel } = await import(${JSON.stringify(new URL('../../dist/inference/model.js', import.meta.url).href)});
-      const { getRunner } = await import(${JSON.stringify(new URL('../../dist/inference/runner.js', import.meta.url).href)});
+      const { getRunner, closeRunners } = await import(${JSON.stringify(new URL('../../dist/inference/runner.js', import.meta.url).href)});
       const runner = await getRunner(loadModel(${JSON.stringify(model)}), { ep: 'cpu', threads: 1 });
       const name = runner.inputs[0].name;
       const c = new AbortController();
-      const p = runner.run({ [name]: { type: 'float32', data: new Float32Array(8 * 64 ** 3), dims: [8, 1, 64, 64, 64] } }, c.signal);
+      const runs = [1, 2, 3].map(() => runner.run({ [name]: { type: 'float32', data: new Float32Array(8 * 64 ** 3), dims: [8, 1, 64, 64, 64] } }, c.signal).catch((e) => e.code));
       setTimeout(() => c.abort(), 200);
-      console.log(await p.catch((e) => e.code));`;
-    // A script file: with --input-type on the command line the session worker, which inherits it, would not start.
-    const script = join(mkdtempSync(join(tmpdir(), 'ctscope-abort-exit-')), 'host.mjs');
-    writeFileSync(script, code);
-    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+      console.log((await Promise.all(runs)).join(' '));
+      ${then}`;
+    return spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+  };
+
+  it('a host that aborts model runs and then ends, without closeRunners, exits normally: the thread is held until its run ends', () => {
+    const r = host('abort-then-exit', '');
     expect(r.stderr).not.toMatch(/terminate called|Napi::Error/);
-    expect(r.stdout.trim()).toBe('E_ABORTED');
+    expect(r.stdout.trim()).toBe('E_ABORTED E_ABORTED E_ABORTED');
+    expect(r.status, r.stderr).toBe(0);
+  }, 60_000);
+
+  it('closeRunners() after an abort resolves, and the process lives until it has (the last reply released the thread)', () => {
+    const r = host('abort-then-close', "await closeRunners(); console.log('closed');");
+    expect(r.stderr).not.toMatch(/terminate called|Napi::Error/);
+    expect(r.stdout.trim().split('\n')).toEqual(['E_ABORTED E_ABORTED E_ABORTED', 'closed']);
     expect(r.status, r.stderr).toBe(0);
   }, 60_000);
 
