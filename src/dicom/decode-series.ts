@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { CtscopeError, toCtscopeError } from '../errors.js';
-import { getPool, isThreadCount, MAX_THREADS, poolSize, poolTaskError } from '../workers/pool.js';
+import { checkThreadCount, getPool, poolSize, poolTaskError } from '../workers/pool.js';
 import { eventLoopTurns } from '../io/turns.js';
 import type { DicomInstance } from './types.js';
 import { getTransferSyntax } from './transfer-syntax.js';
@@ -65,7 +65,7 @@ const READ_AHEAD = 4;
 
 function fill(o: DecodeOptions): FilledDecodeOptions {
   const threads = o.threads ?? poolSize();
-  if (!isThreadCount(threads)) throw new CtscopeError('E_USAGE', `threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+  checkThreadCount(threads);
   return {
     signal: o.signal,
     threads,

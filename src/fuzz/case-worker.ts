@@ -11,8 +11,8 @@ export interface WorkerInit {
   seed: number;
   files: { name: string; path: string }[];
   series: CorpusEntry[];
-  /** The run's scratch folder for file cases (see Corpus.scratchDir). */
-  scratchDir?: string;
+  /** The run's scratch folder for file cases (see runCase). */
+  scratchDir: string;
 }
 
 export interface CaseRequest {
@@ -33,12 +33,11 @@ const init = workerData as WorkerInit;
 const corpus: Corpus = {
   files: init.files.map((f) => ({ name: f.name, bytes: new Uint8Array(readFileSync(f.path)) })),
   series: init.series,
-  ...(init.scratchDir ? { scratchDir: init.scratchDir } : {}),
 };
 
 parentPort!.on('message', (req: CaseRequest) => {
   takeLargestAllocation();
-  void runCase(corpus, init.seed, req.index).then((result) => {
+  void runCase(corpus, init.seed, req.index, init.scratchDir).then((result) => {
     const m = process.memoryUsage();
     const reply: CaseReply = { result, memory: m.heapUsed + m.arrayBuffers, rss: m.rss, largestAllocation: takeLargestAllocation() };
     parentPort!.postMessage(reply);

@@ -3,8 +3,7 @@
  * damaged bytes the way a user would (parse + decode frame 0, or index and load a small series).
  */
 import { decodeFrame } from '../dicom/decode.js';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseInstance, readHeader } from '../dicom/parse.js';
 import { isCtscopeError } from '../errors.js';
@@ -21,11 +20,6 @@ export interface Corpus {
   files: readonly CorpusEntry[];
   /** Slices of one small generated series, for study-level cases. */
   series: readonly CorpusEntry[];
-  /**
-   * Where file cases write their bytes: a folder the run owns and removes at its end, since a case's own cleanup
-   * never runs when its worker is terminated (a timeout). Without it, each case makes and removes a folder of its own.
-   */
-  scratchDir?: string;
 }
 
 export type Outcome = 'ok' | 'coded' | 'uncoded' | 'timeout' | 'memory' | 'crash';
@@ -79,15 +73,14 @@ async function parseAndDecode(bytes: Uint8Array, label: string): Promise<void> {
 }
 
 /** The path-based route: header read in growing chunks, then the whole file for the pixels. */
-async function fileCase(bytes: Uint8Array, index: number, scratchDir: string | undefined): Promise<void> {
-  const dir = scratchDir ?? mkdtempSync(join(tmpdir(), 'ctscope-fuzz-case-'));
-  const path = join(dir, `case-${index}.dcm`);
+async function fileCase(bytes: Uint8Array, index: number, scratchDir: string): Promise<void> {
+  const path = join(scratchDir, `case-${index}.dcm`);
   try {
     writeFileSync(path, bytes);
     const inst = await readHeader(path);
     if (inst.numberOfFrames > 0 && inst.pixelData !== undefined) await decodeFrame(new Uint8Array(readFileSync(path)), inst, 0);
   } finally {
-    rmSync(scratchDir ? path : dir, { recursive: true, force: true });
+    rmSync(path, { force: true });
   }
 }
 
@@ -104,14 +97,17 @@ function classify(e: unknown): { outcome: Outcome; code?: string; detail?: strin
   return { outcome: 'uncoded', detail: text.split('\n').slice(0, 6).join('\n') };
 }
 
-/** Runs case `index` in this thread. Never throws. */
-export async function runCase(corpus: Corpus, runSeed: number, index: number): Promise<CaseResult> {
+/**
+ * Runs case `index` in this thread. Never throws. File cases write their bytes into `scratchDir`, a folder the run
+ * owns and removes at its end: a case's own cleanup never runs when its worker is terminated (a timeout).
+ */
+export async function runCase(corpus: Corpus, runSeed: number, index: number, scratchDir: string): Promise<CaseResult> {
   const { plan, bytes, slice } = planCase(corpus, runSeed, index);
   const t0 = performance.now();
   let result: { outcome: Outcome; code?: string; detail?: string };
   try {
     if (plan.via === 'study') await studyCase(corpus, bytes, slice, plan.seed);
-    else if (plan.via === 'file') await fileCase(bytes, index, corpus.scratchDir);
+    else if (plan.via === 'file') await fileCase(bytes, index, scratchDir);
     else await parseAndDecode(bytes, `fuzz-${index}`);
     result = { outcome: 'ok' };
   } catch (e) {

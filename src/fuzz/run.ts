@@ -37,18 +37,30 @@ function usage(message: string): never {
   process.exit(2);
 }
 
+const OPTIONS = {
+  cases: { type: 'string' },
+  seed: { type: 'string' },
+  corpus: { type: 'string' },
+  only: { type: 'string' },
+  timeout: { type: 'string' },
+  memory: { type: 'string' },
+  alloc: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', default: false },
+} as const;
+
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
     console.log(USAGE);
     return;
   }
-  let parsed: { values: Record<string, string | boolean | undefined> };
-  try {
-    parsed = parseArgs({ options: OPTIONS });
-  } catch (e) {
-    usage((e as Error).message.replace(/\s*\n\s*/g, ' '));
-  }
-  const values = parsed.values as { cases?: string; seed?: string; corpus?: string; only?: string; timeout?: string; memory?: string; alloc?: string; json: boolean; quiet: boolean };
+  const { values } = (() => {
+    try {
+      return parseArgs({ options: OPTIONS });
+    } catch (e) {
+      return usage((e as Error).message.replace(/\s*\n\s*/g, ' '));
+    }
+  })();
   if (values.corpus !== undefined && !(existsSync(values.corpus) && statSync(values.corpus).isDirectory())) usage(`--corpus ${values.corpus}: no such folder`);
   const corpusDir = values.corpus ?? defaultCorpus();
   const files = listCorpus(corpusDir);
@@ -73,17 +85,6 @@ async function main(): Promise<void> {
   process.exitCode = summary.failures.length > 0 ? 1 : 0;
 }
 
-const OPTIONS = {
-  cases: { type: 'string' },
-  seed: { type: 'string' },
-  corpus: { type: 'string' },
-  only: { type: 'string' },
-  timeout: { type: 'string' },
-  memory: { type: 'string' },
-  alloc: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  quiet: { type: 'boolean', default: false },
-} as const;
 
 main().catch((e) => {
   console.error(e instanceof Error ? e.stack : String(e));

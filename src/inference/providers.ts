@@ -204,25 +204,21 @@ const childCouldNotRun = (a: EpAttempt): boolean => !a.ok && /^the probe process
 /**
  * The providers `auto` may load in this process. One whose library sits beside onnxruntime's (a CUDA install) is
  * first loaded in a child process, once per process: a broken or mismatched build that crashes while loading
- * then costs the child, and `auto` goes on without it, instead of taking down a host that never asked for a GPU.
- * One whose library is absent fails cleanly in-process, so it costs no child.
+ * then costs the child, and `auto` goes on without it, instead of taking down a host that never asked for a GPU;
+ * one that fails there is not tried again here. One whose library is absent fails cleanly in-process, so it costs
+ * no child.
  */
-export async function autoCandidates(candidates: readonly EpName[], deviceId: number): Promise<{ safe: EpName[]; crashed: EpAttempt[] }> {
+export async function autoCandidates(candidates: readonly EpName[], deviceId: number): Promise<{ safe: EpName[]; failed: EpAttempt[] }> {
   const safe: EpName[] = [];
-  const crashed: EpAttempt[] = [];
+  const failed: EpAttempt[] = [];
   for (const ep of candidates) {
     const lib = PROVIDER_LIBRARIES[ep];
-    if (!lib || !existsSync(join(onnxruntimeInfo().binDir, lib))) {
-      safe.push(ep);
-      continue;
-    }
-    const a = await childProbe(ep, deviceId);
-    // Only a child killed by a signal crashed; one that exited with a code could not run the probe at all (a bundled
-    // build without dist/): that says nothing of the provider, which is then tried here as before.
-    if (!a.ok && !childCouldNotRun(a) && /^the probe process ended/.test(a.error ?? '')) crashed.push({ ep, ok: false, error: a.error! });
-    else safe.push(ep);
+    const a = lib && existsSync(join(onnxruntimeInfo().binDir, lib)) ? await childProbe(ep, deviceId) : undefined;
+    // A child that could not run the probe at all (a bundled build without dist/) says nothing of the provider.
+    if (!a || a.ok || childCouldNotRun(a)) safe.push(ep);
+    else failed.push(a);
   }
-  return { safe, crashed };
+  return { safe, failed };
 }
 
 /**

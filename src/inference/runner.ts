@@ -1,9 +1,9 @@
-import { isThreadCount, MAX_THREADS } from '../workers/pool.js';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CtscopeError } from '../errors.js';
+import { checkThreadCount } from '../workers/pool.js';
 import type { ModelPackage } from './model.js';
 import { autoCandidates, candidatesFor, describeAttempts, PROBE_MODEL, PROVIDERS, unavailableError, type EpAttempt, type EpName, type EpRequest } from './providers.js';
 import type { SessionWorkerData, TensorData, ValueInfo, WorkerReply, WorkerRequest } from './tensor.js';
@@ -81,9 +81,7 @@ export class ModelRunner {
 
   static async create(pkg: ModelPackage, options: RunnerOptions = {}): Promise<ModelRunner> {
     // A fraction or a negative count was blamed on the model ("cannot create a session"); 1e6 threads hung.
-    if (options.threads !== undefined && !isThreadCount(options.threads)) {
-      throw new CtscopeError('E_USAGE', `threads must be an integer from 1 to ${MAX_THREADS} (got ${String(options.threads)})`);
-    }
+    if (options.threads !== undefined) checkThreadCount(options.threads);
     const o: FilledRunnerOptions = {
       ep: options.ep ?? 'auto',
       deviceId: options.deviceId ?? 0,
@@ -95,7 +93,7 @@ export class ModelRunner {
     const candidates = candidatesFor(o.ep);
     const here = candidates.filter((ep) => PROVIDERS[ep].platforms.includes(process.platform));
     // auto loads a GPU provider's library in this process only once a child has loaded it without crashing.
-    const { safe, crashed } = o.ep === 'auto' ? await autoCandidates(here, o.deviceId) : { safe: here, crashed: [] };
+    const { safe, failed } = o.ep === 'auto' ? await autoCandidates(here, o.deviceId) : { safe: here, failed: [] };
     const data: SessionWorkerData = {
       bytes: pkg.bytes,
       candidates: safe.map((ep) => ({ ep, config: PROVIDERS[ep].config(o.deviceId) })),
@@ -129,9 +127,9 @@ export class ModelRunner {
       }
       const last = attempts[attempts.length - 1];
       if (o.ep !== 'auto' && last) throw unavailableError(last.ep as EpName, last.error ?? 'failed');
-      throw new CtscopeError('E_EP_UNAVAILABLE', `no execution provider could run model '${pkg.manifest.id}': ${describeAttempts(o.ep, [...crashed, ...(attempts as EpAttempt[])])}`);
+      throw new CtscopeError('E_EP_UNAVAILABLE', `no execution provider could run model '${pkg.manifest.id}': ${describeAttempts(o.ep, [...failed, ...(attempts as EpAttempt[])])}`);
     }
-    const runner = new ModelRunner(worker, { ...reply, attempts: [...crashed, ...reply.attempts] }, o.threads);
+    const runner = new ModelRunner(worker, { ...reply, attempts: [...failed, ...reply.attempts] }, o.threads);
     if (o.ep === 'auto' || reply.attempts.length > 1) o.onLog(describeAttempts(o.ep, runner.attempts));
     return runner;
   }

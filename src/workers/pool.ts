@@ -40,10 +40,14 @@ export const MAX_THREADS = 256;
 /** A thread count ctscope accepts: an integer from `min` (0 where "no workers" means work inline) to MAX_THREADS. */
 export const isThreadCount = (n: unknown, min = 1): n is number => Number.isInteger(n) && (n as number) >= min && (n as number) <= MAX_THREADS;
 
+/** E_USAGE unless `n` is a thread count of 1 to MAX_THREADS. */
+export function checkThreadCount(n: unknown): asserts n is number {
+  if (!isThreadCount(n)) throw new CtscopeError('E_USAGE', `threads must be an integer from 1 to ${MAX_THREADS} (got ${String(n)})`);
+}
+
 export function getPool(options: PoolOptions = {}): Piscina {
   const threads = options.threads ?? defaultThreads();
-  if (!isThreadCount(threads))
-    throw new CtscopeError('E_USAGE', `threads must be an integer from 1 to ${MAX_THREADS} (got ${String(threads)})`);
+  checkThreadCount(threads);
   if (pool && poolThreads === threads) return pool;
   if (pool) void pool.destroy();
   pool = new Piscina({
