@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { Command } from './command.js';
 import { usageError } from './command.js';
 import { EP_NAMES, importOrt, onnxruntimeInfo, probeInChild, PROVIDERS, type EpName } from '../inference/providers.js';
 import { poolSize } from '../workers/pool.js';
+import { usableCores } from '../workers/cores.js';
 import { nativeOpenJpegStatus } from '../dicom/codecs/native/openjpeg.js';
 import { oneLineSafe } from '../io/printable.js';
 
@@ -15,7 +16,10 @@ export interface DoctorReport {
   node: string;
   platform: string;
   arch: string;
+  /** Cores ctscope sizes its pools and sessions to: `cpus` capped by a cgroup CPU quota. */
   cores: number;
+  /** CPUs this process may run on (affinity). */
+  cpus: number;
   /** `error`: onnxruntime's native library does not load (a corrupt install, a wrong glibc); every provider fails then. */
   onnxruntime: { version: string; binDir: string; backends: { name: string; bundled: boolean }[]; error?: string };
   packages: Record<string, string | null>;
@@ -97,12 +101,13 @@ export async function doctorReport(): Promise<DoctorReport> {
     const a = attempts.find((x) => x.ep === ep) ?? { ep, ok: false, error: 'not probed' };
     return a.ok ? { ep, ok: true } : { ep, ok: false, error: a.error ?? 'failed', hint: PROVIDERS[ep].hint() };
   });
-  const cores = availableParallelism();
+  const cores = usableCores();
   return {
     node: process.version,
     platform: process.platform,
     arch: process.arch,
     cores,
+    cpus: availableParallelism(),
     onnxruntime: { version: ort.version, binDir: ort.binDir, backends, ...(ortError ? { error: ortError } : {}) },
     packages: Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)])),
     native: { openjpeg: nativeOpenJpegStatus() },
@@ -115,7 +120,7 @@ export async function doctorReport(): Promise<DoctorReport> {
 
 function text(r: DoctorReport): string[] {
   const lines = [
-    `node ${r.node} on ${r.platform}-${r.arch}, ${r.cores} cores`,
+    `node ${r.node} on ${r.platform}-${r.arch}, ${r.cores} ${r.cores === 1 ? 'core' : 'cores'}${r.cpus > r.cores ? ` (CPU quota; ${r.cpus} CPUs)` : ''}`,
     `onnxruntime-node ${r.onnxruntime.version} (${r.onnxruntime.binDir})${r.onnxruntime.error ? `: does not load: ${r.onnxruntime.error}` : ''}`,
     'packages:',
     ...Object.entries(r.packages).map(([k, v]) => `  ${k.padEnd(40)} ${v ?? 'missing'}`),

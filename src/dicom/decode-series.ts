@@ -1,6 +1,6 @@
-import { availableParallelism } from 'node:os';
 import { CtscopeError, toCtscopeError } from '../errors.js';
 import { checkThreadCount, getPool, poolSize, poolTaskError } from '../workers/pool.js';
+import { usableCores } from '../workers/cores.js';
 import { eventLoopTurns } from '../io/turns.js';
 import type { DicomInstance } from './types.js';
 import { getTransferSyntax } from './transfer-syntax.js';
@@ -255,7 +255,7 @@ const NATIVE_WORKER_MIN_FILES = 64;
 function helpWithNative(nativeFiles: number): boolean {
   if (nativeFiles === 0) return false;
   if (getPool().threads.length > 0) return true;
-  return nativeFiles >= NATIVE_WORKER_MIN_FILES && availableParallelism() >= 4;
+  return nativeFiles >= NATIVE_WORKER_MIN_FILES && usableCores() >= 4;
 }
 
 /**

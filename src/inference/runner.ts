@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CtscopeError } from '../errors.js';
 import { checkThreadCount } from '../workers/pool.js';
+import { usableCores } from '../workers/cores.js';
 import type { ModelPackage } from './model.js';
 import { autoCandidates, candidatesFor, describeAttempts, PROBE_MODEL, PROVIDERS, unavailableError, type EpAttempt, type EpName, type EpRequest } from './providers.js';
 import type { SessionWorkerData, TensorData, ValueInfo, WorkerReply, WorkerRequest } from './tensor.js';
@@ -87,7 +87,7 @@ export class ModelRunner {
       deviceId: options.deviceId ?? 0,
       // Models run one after another (detect's stages are sequential), so each session may use every core; a host
       // that runs several detects at once caps this with `threads` (detect's `sessionThreads`).
-      threads: options.threads ?? availableParallelism(),
+      threads: options.threads ?? usableCores(),
       onLog: options.onLog ?? (() => undefined),
     };
     const candidates = candidatesFor(o.ep);
@@ -256,7 +256,7 @@ const cache = new Map<string, Promise<ModelRunner>>();
 
 /** The shared runner of a model on a provider and thread count: created on first use, reused after. */
 export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}): Promise<ModelRunner> {
-  const key = `${pkg.manifest.sha256}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}:${options.threads ?? availableParallelism()}`;
+  const key = `${pkg.manifest.sha256}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}:${options.threads ?? usableCores()}`;
   let r = cache.get(key);
   if (!r) {
     const created = ModelRunner.create(pkg, options);

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { usableCores } from '../workers/cores.js';
 import { CtscopeError } from '../errors.js';
 
 /**
@@ -14,7 +14,7 @@ const waiting: Array<{ start: () => void; signal: AbortSignal | undefined; onAbo
 function defaultLimit(): number {
   const env = Number(process.env.CTSCOPE_MAX_RUNS);
   if (Number.isInteger(env) && env > 0) return env;
-  return Math.max(1, Math.min(2, Math.floor(availableParallelism() / 2)));
+  return Math.max(1, Math.min(2, Math.floor(usableCores() / 2)));
 }
 
 /** How many detect runs may work at once in this process (default $CTSCOPE_MAX_RUNS, else 1-2 by cores). */

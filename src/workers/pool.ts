@@ -1,8 +1,8 @@
 import { CtscopeError, toCtscopeError } from '../errors.js';
-import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { usableCores } from './cores.js';
 
 /**
  * The one worker pool of the pipeline (decode, resample, preprocessing). Created lazily on first use,
@@ -15,7 +15,7 @@ let pool: Piscina | undefined;
 let poolThreads = 0;
 
 export interface PoolOptions {
-  /** Worker threads; default: available parallelism (cores). */
+  /** Worker threads; default: the usable cores (affinity and cgroup CPU quota). */
   threads?: number;
 }
 
@@ -31,7 +31,7 @@ export function workerFilename(): string {
 export function defaultThreads(): number {
   const env = Number(process.env.CTSCOPE_THREADS);
   if (Number.isInteger(env) && env > 0) return Math.min(env, MAX_THREADS);
-  return Math.max(1, availableParallelism());
+  return usableCores();
 }
 
 /** Most worker threads a pool may have: far above any machine's cores, far below what exhausts memory. */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { usableCores } from '../../src/workers/cores.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/inference/model.js';
 import { closeRunners, getRunner, ModelRunner } from '../../src/inference/runner.js';
@@ -84,7 +84,7 @@ describe('execution providers', () => {
     const runners: ModelRunner[] = [];
     for (const f of ['heatmap-fp32', 'heatmap-refine', 'boxes']) runners.push(await ModelRunner.create(loadModel(fixture(f)), { ep: 'cpu' }));
     try {
-      for (const r of runners) expect(r.threads).toBe(availableParallelism());
+      for (const r of runners) expect(r.threads).toBe(usableCores());
     } finally {
       await Promise.all(runners.map((r) => r.close()));
     }
