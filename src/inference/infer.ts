@@ -120,7 +120,7 @@ function checkOutputNames(m: FilledManifest, runner: ModelRunner): void {
 
 /** A second stage's session, made and checked (input and output names) before the first stage runs. */
 async function refineRunner(pkg: ModelPackage, options: InferOptions): Promise<ModelRunner> {
-  const runner = await getRunner(pkg, options);
+  const runner = await getRunner(pkg, options, options.signal);
   const m = pkg.manifest;
   if (m.input.name && !runner.inputs.some((i) => i.name === m.input.name)) {
     throw new CtscopeError('E_MODEL', `second stage '${m.file}' has no input named '${m.input.name}' (inputs: ${runner.inputs.map((i) => i.name).join(', ')})`);
@@ -136,7 +136,7 @@ async function refineRunner(pkg: ModelPackage, options: InferOptions): Promise<M
 export async function runModel(volume: Volume, pkg: ModelPackage, options: InferOptions = {}): Promise<ModelOutput> {
   const t0 = performance.now();
   const m = pkg.manifest;
-  const runner = options.runner ?? (await getRunner(pkg, options));
+  const runner = options.runner ?? (await getRunner(pkg, options, options.signal));
   checkInputs(volume, m, runner, options.checkSpacing ?? true);
   const runsBefore = runner.stats.runs, msBefore = runner.stats.runMs;
   const dense = m.output.name || runner.outputs[0]!.name;

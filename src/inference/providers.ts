@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CtscopeError } from '../errors.js';
+import { raceAbort } from '../io/abort.js';
 
 /**
  * Execution providers: one table row per `--ep` name with its onnxruntime-node config, the platforms it can
@@ -248,10 +249,10 @@ export async function importOrt(): Promise<typeof import('onnxruntime-node')> {
  * probe runs in a child process: GPU runtimes start synchronously (seconds for CUDA or TensorRT, which would hold
  * a host's event loop), and one that crashes takes the child, not the host.
  */
-export async function checkProvider(ep: EpRequest, deviceId: number): Promise<void> {
+export async function checkProvider(ep: EpRequest, deviceId: number, signal?: AbortSignal): Promise<void> {
   if (ep === 'auto' || ep === 'cpu') return;
   if (!PROVIDERS[ep].platforms.includes(process.platform)) throw unavailableError(ep, `not available on ${process.platform}`);
-  let attempt = await childProbe(ep, deviceId);
+  let attempt = await raceAbort(childProbe(ep, deviceId), signal, 'probing the execution provider');
   if (childCouldNotRun(attempt)) attempt = await probeProvider(ep, deviceId);
   if (!attempt.ok) throw unavailableError(ep, attempt.error ?? 'failed');
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { CtscopeError } from '../errors.js';
 import { checkThreadCount } from '../workers/pool.js';
 import { usableCores } from '../workers/cores.js';
+import { raceAbort } from '../io/abort.js';
 import type { ModelPackage } from './model.js';
 import { autoCandidates, candidatesFor, describeAttempts, PROBE_MODEL, PROVIDERS, unavailableError, type EpAttempt, type EpName, type EpRequest } from './providers.js';
 import type { SessionWorkerData, TensorData, ValueInfo, WorkerReply, WorkerRequest } from './tensor.js';
@@ -254,8 +255,12 @@ function startWorker(workerData: SessionWorkerData, name: string): Worker {
 
 const cache = new Map<string, Promise<ModelRunner>>();
 
-/** The shared runner of a model on a provider and thread count: created on first use, reused after. */
-export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}): Promise<ModelRunner> {
+/**
+ * The shared runner of a model on a provider and thread count: created on first use, reused after. An abort of
+ * `signal` rejects this caller at once with E_ABORTED; the session is still made (other callers may share it, and
+ * a native session creation cannot be interrupted) and cached for the next caller.
+ */
+export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}, signal?: AbortSignal): Promise<ModelRunner> {
   const key = `${pkg.manifest.sha256}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}:${options.threads ?? usableCores()}`;
   let r = cache.get(key);
   if (!r) {
@@ -271,7 +276,7 @@ export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}): Promi
       () => cache.delete(key),
     );
   }
-  return r;
+  return raceAbort(r, signal, 'starting the model session');
 }
 
 /** Closes every cached runner (their worker threads end). */

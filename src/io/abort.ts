@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { CtscopeError } from '../errors.js';
 
 /**
  * One 'abort' listener per host signal, shared by every run that watches it. A host that passes one long-lived
@@ -45,4 +46,25 @@ export function taskController(outer?: AbortSignal): { controller: AbortControll
   const release = outer ? onAbort(outer, () => controller.abort()) : () => undefined;
   if (outer?.aborted) controller.abort();
   return { controller, release };
+}
+
+/**
+ * `work`, or E_ABORTED as soon as `signal` aborts. The work itself goes on: it is shared with other callers (a
+ * model session being created, a provider probe) or cannot be interrupted (a native session creation), and a
+ * later caller reuses what it makes.
+ */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return work;
+  const aborted = (): CtscopeError => new CtscopeError('E_ABORTED', `${what} was aborted`);
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(aborted());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const stop = onAbort(signal, () => reject(aborted()));
+    work.then(
+      (v) => (stop(), resolve(v)),
+      (e: unknown) => (stop(), reject(e)),
+    );
+  });
 }

@@ -30,7 +30,7 @@ import type { DetectOptions, DetectOutcome, FilledDetectOptions } from './types.
  */
 async function preflight(o: FilledDetectOptions): Promise<ModelPackage[]> {
   const packages = await Promise.all(o.models.map((m) => loadModelPackage(m, o.modelDirs)));
-  await checkProvider(o.ep, o.deviceId);
+  await checkProvider(o.ep, o.deviceId, o.signal);
   const twice = packages.find((p, n) => packages.findIndex((q) => q.dir === p.dir) !== n);
   if (twice) throw new CtscopeError('E_USAGE', `model ${twice.manifest.id} is given twice; each model runs once`);
   if (o.outDir !== undefined) {

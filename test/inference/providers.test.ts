@@ -79,6 +79,24 @@ describe('execution providers', () => {
     await expect(runner.run({})).rejects.toMatchObject({ code: 'E_ABORTED' });
   });
 
+  it('an abort while the session is being made rejects that caller at once; the session is still made and cached', async () => {
+    const pkg = loadModel(fixture('heatmap-fp32'));
+    const ac = new AbortController();
+    const order: string[] = [];
+    // A thread count of its own: a session no other test has made, so it is still starting when the abort comes.
+    const made = getRunner(pkg, { ep: 'cpu', threads: 3 }).then((r) => (order.push('made'), r));
+    const waiting = getRunner(pkg, { ep: 'cpu', threads: 3 }, ac.signal).then(
+      () => order.push('resolved'),
+      (e: { code?: string }) => order.push(e.code ?? 'failed'),
+    );
+    ac.abort();
+    const [runner] = await Promise.all([made, waiting]);
+    expect(order).toEqual(['E_ABORTED', 'made']);
+    expect(runner.threads).toBe(3);
+    // The aborted wait did not drop the session from the cache.
+    expect(await getRunner(pkg, { ep: 'cpu', threads: 3 })).toBe(runner);
+  });
+
   it('every session gets every core by default: models run one after another, so a later one is not starved', async () => {
     // The second stage and another model used to get cores / (sessions + 1): 1 of 2 here, half speed.
     const runners: ModelRunner[] = [];
