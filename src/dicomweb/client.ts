@@ -82,6 +82,50 @@ function sopUidOf(bytes: Uint8Array): string | undefined {
 }
 
 /** A URL with any user:password removed, for messages. */
+/**
+ * A request's URL for an error's `where`: no credentials, and a query's keys without their values (a search may
+ * be by PatientName, PatientID or PatientBirthDate, and hosts log `where`).
+ */
+function whereOf(url: string): string {
+  try {
+    const u = new URL(redactUrl(url));
+    const keys = [...new Set(u.searchParams.keys())];
+    u.search = '';
+    return `${u.toString()}${keys.length ? `?${keys.map(encodeURIComponent).join('&')}` : ''}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/** STOW-RS upload body, a MiB at a time: `onChunk` (the idle timer) runs as the connection takes each. */
+function uploadStream(parts: readonly Buffer[], onChunk: () => void, onEnd: () => void): ReadableStream<Uint8Array> {
+  let i = 0;
+  let offset = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        while (i < parts.length && offset >= parts[i]!.length) {
+          i++;
+          offset = 0;
+        }
+        if (i >= parts.length) {
+          onEnd();
+          controller.close();
+          return;
+        }
+        const p = parts[i]!;
+        const n = Math.min(p.length - offset, UPLOAD_CHUNK);
+        controller.enqueue(p.subarray(offset, offset + n));
+        offset += n;
+        onChunk();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+const UPLOAD_CHUNK = 1 << 20;
+const STOW_ANSWER_LIMIT = 64 << 20;
+
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
@@ -103,8 +147,8 @@ function checkUid(uid: string, what: string): string {
 interface Exchange {
   res: Response;
   body: () => AsyncGenerator<Uint8Array>;
-  /** The answer as text, cut after `limit` bytes. */
-  text: (limit?: number) => Promise<string>;
+  /** The answer as text; `cut` when it ran past `limit` bytes (the rest is not read). */
+  text: (limit?: number) => Promise<{ text: string; cut: boolean }>;
   /** For an answer not read after all (wrong content type...): closes it and stops its timer. */
   cancel: () => Promise<void>;
 }
@@ -146,15 +190,19 @@ export class DicomWebClient {
   }
 
   /**
-   * One HTTP exchange. The timeout is an idle timeout: it runs until the headers arrive, then again between
-   * chunks of the body, so a large series on a slow link is not cut off, while a server that stalls
-   * mid-answer is (E_IO). The exchange's own AbortController holds the timer and the caller's signals:
-   * (a signal made by AbortSignal.any is only weakly held once fetch has the headers, and a collected one
-   * never fires, so a stalled body hung for ever.) Read the answer with `body()` or `text()`.
+   * One HTTP exchange. The timeout is an idle timeout: it runs while an upload is sent (restarting with each
+   * MiB the connection takes), until the headers arrive, then again between chunks of the body, so a large
+   * series on a slow link is not cut off, while a server that stalls is (E_IO). The exchange's own
+   * AbortController holds the timer and the caller's signals: (a signal made by AbortSignal.any is only weakly
+   * held once fetch has the headers, and a collected one never fires, so a stalled body hung for ever.) Read
+   * the answer with `body()` or `text()`.
    */
-  async #request(path: string, init: { method?: string; accept: string; body?: Buffer[]; contentType?: string; signal?: AbortSignal | undefined; answerStatus?: number }): Promise<Exchange> {
+  async #request(
+    path: string,
+    init: { method?: string; accept: string; body?: Buffer[]; contentType?: string; signal?: AbortSignal | undefined; answerStatus?: number; notFound?: 'series' },
+  ): Promise<Exchange> {
     const url = `${this.baseUrl}${path}`;
-    const where = redactUrl(url);
+    const where = whereOf(url);
     const ac = new AbortController();
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
@@ -175,7 +223,7 @@ export class DicomWebClient {
     // Whatever ends the exchange early becomes a coded error: the caller's abort, the idle timeout, the network.
     const coded = (e: unknown, stage: string): CtscopeError => {
       if (outer.some((sig) => sig.aborted)) return new CtscopeError('E_ABORTED', 'DICOMweb request was aborted', { where });
-      if (timedOut) return new CtscopeError('E_IO', `DICOMweb server ${stage}: no data for ${this.#timeoutMs} ms`, { where });
+      if (timedOut) return new CtscopeError('E_IO', `DICOMweb server ${stage}: nothing moved for ${this.#timeoutMs} ms`, { where });
       if (e instanceof CtscopeError) return e;
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (e as Error).message;
@@ -186,15 +234,25 @@ export class DicomWebClient {
     const headers: Record<string, string> = { Accept: init.accept };
     if (this.#token) headers.Authorization = `Bearer ${this.#token}`;
     if (init.contentType) headers['Content-Type'] = init.contentType;
+    const method = init.method ?? 'GET';
+    const upload = { state: (init.body ? 'sending' : 'none') as 'none' | 'sending' | 'sent' };
     let res: Response;
     try {
       if (outer.some((sig) => sig.aborted)) throw new Error('aborted');
       arm();
-      res = await fetch(url, { method: init.method ?? 'GET', headers, ...(init.body ? { body: Buffer.concat(init.body) } : {}), signal: ac.signal });
+      const body = init.body
+        ? {
+            body: uploadStream(init.body, arm, () => (upload.state = 'sent')),
+            duplex: 'half' as const,
+          }
+        : {};
+      // An upload is never re-sent to a redirect (fetch would turn a 301-303 POST into a body-less GET, whose
+      // answer then read as "stored"): a redirected POST is an error naming where it was sent.
+      res = await fetch(url, { method, headers, ...body, redirect: method === 'GET' ? 'follow' : 'manual', signal: ac.signal });
       arm(); // the headers are in: the body gets the whole idle time again
     } catch (e) {
       finish();
-      throw coded(e, 'unreachable');
+      throw coded(e, upload.state === 'sending' ? 'stopped taking the upload' : upload.state === 'sent' ? 'did not answer the upload' : 'unreachable');
     }
     const body = async function* (this: void): AsyncGenerator<Uint8Array> {
       try {
@@ -210,16 +268,34 @@ export class DicomWebClient {
         finish();
       }
     };
-    const text = async (limit = Infinity, withinMs = Infinity): Promise<string> => {
+    const text = async (limit = Infinity): Promise<{ text: string; cut: boolean }> => {
       const chunks: Uint8Array[] = [];
-      const t0 = performance.now();
       let n = 0;
       for await (const c of body()) {
         chunks.push(c);
         n += c.byteLength;
-        if (n >= limit || performance.now() - t0 > withinMs) break; // leaving the loop cancels the rest
+        if (n > limit) break; // leaving the loop cancels the rest
       }
-      return Buffer.concat(chunks).toString('utf8');
+      return { text: Buffer.concat(chunks).subarray(0, limit).toString('utf8'), cut: n > limit };
+    };
+    // An error page's first KiB, for at most 2 s: a server may trickle it, or send its headers and stall.
+    const readExcerpt = async (): Promise<string> => {
+      const chunks: Uint8Array[] = [];
+      let n = 0;
+      const giveUp = setTimeout(() => ac.abort(), 2_000);
+      try {
+        for await (const c of body()) {
+          chunks.push(c);
+          n += c.byteLength;
+          if (n >= 1024) break;
+        }
+      } catch (e) {
+        // Only the caller's abort is passed on; a body that stalls or fails otherwise keeps what came.
+        if (e instanceof CtscopeError && e.code === 'E_ABORTED') throw e;
+      } finally {
+        clearTimeout(giveUp);
+      }
+      return Buffer.concat(chunks).subarray(0, 1024).toString('utf8');
     };
     // An answer given up before its body is read: the stream is cancelled, the timer and listeners go.
     const cancel = async (): Promise<void> => {
@@ -227,24 +303,24 @@ export class DicomWebClient {
       await res.body?.cancel().catch(() => undefined);
     };
     // `answerStatus`: an error status whose body the caller reads itself (STOW-RS 409 lists what failed and why).
+    if (res.status >= 300 && res.status < 400) {
+      await cancel();
+      const to = res.headers.get('location');
+      const target = to ? whereOf(new URL(to, url).toString()) : 'no Location given';
+      throw new CtscopeError('E_IO', `DICOMweb: the server redirected the ${method} (HTTP ${res.status}) to ${target}; nothing was sent there: give that address as the base URL`, { where });
+    }
     if (!res.ok && res.status !== init.answerStatus) {
-      // A short excerpt is all an error message needs: at most 1 KiB, read for at most 2 s (a server may trickle).
-      // Only the caller's abort is passed on; a body that fails otherwise just gives no excerpt.
-      const raw = (
-        await text(1024, 2_000).catch((e: unknown) => {
-          if (e instanceof CtscopeError && e.code === 'E_ABORTED') throw e;
-          return '';
-        })
-      )
-        .replace(/\s+/g, ' ')
-        .trim();
+      // A short excerpt is all an error message needs.
+      const raw = (await readExcerpt()).replace(/\s+/g, ' ').trim();
       // A short excerpt, cut at a word: enough to tell a proxy's page from the archive's own message. It is kept
       // out of the message (an archive's error text may quote the patient's name or ID, and messages get printed)
       // and given as the error's `cause`, for a host that chooses to log it.
       const excerpt = this.#redact(raw.length > 200 ? `${raw.slice(0, 200).replace(/\s+\S*$/, '')} ...` : raw);
       const said = excerpt ? { cause: new Error(`server said: ${excerpt}`) } : {};
-      // Only a retrieve's 404 means the series is not there; a STOW-RS POST's means the server takes no uploads there.
-      if (res.status === 404 && (init.method ?? 'GET') === 'GET') throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: not found (HTTP 404)', { where, ...said });
+      // Only a retrieve's 404 means the series is not there; a search's or an upload's means the base URL is wrong.
+      if (res.status === 404 && init.notFound === 'series')
+        throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: not found (HTTP 404): no such study or series there, or the base URL is not the DICOMweb service root', { where, ...said });
+      if (res.status === 404) throw new CtscopeError('E_IO', `DICOMweb: HTTP 404 Not Found for a ${method === 'GET' ? 'search' : 'STOW-RS upload'}: is the base URL the DICOMweb service root?`, { where, ...said });
       if (res.status === 401 || res.status === 403) {
         const hint = this.#token ? 'check the bearer token' : 'the server wants a bearer token (--token-file or CTSCOPE_DICOMWEB_TOKEN)';
         throw new CtscopeError('E_IO', `DICOMweb: access denied (HTTP ${res.status}); ${hint}`, { where });
@@ -256,8 +332,11 @@ export class DicomWebClient {
 
   /** A WADO-RS request whose answer must be multipart; any other answer is closed at once (E_IO). */
   async #multipart(path: string, signal: AbortSignal | undefined): Promise<Exchange & { boundary: string }> {
-    const ex = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*', signal });
+    const ex = await this.#request(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*', signal, notFound: 'series' });
     try {
+      // PS3.18 10.4.3: 206 is "some of the instances"; a series missing its first or last slices passes every
+      // later check (the gaps are at the ends), so it is refused here.
+      if (ex.res.status !== 200) throw new CtscopeError('E_IO', `DICOMweb: WADO-RS answered HTTP ${ex.res.status} ${ex.res.statusText}, not 200: only part of what was asked (or none of it) came`, { where: whereOf(ex.res.url || `${this.baseUrl}${path}`) });
       if (!ex.res.body) throw new CtscopeError('E_IO', 'DICOMweb: empty WADO-RS answer');
       return { ...ex, boundary: boundaryOf(ex.res.headers.get('content-type')) };
     } catch (e) {
@@ -271,7 +350,7 @@ export class DicomWebClient {
   }
 
   async #json(path: string, signal: AbortSignal | undefined): Promise<DicomJson[]> {
-    const text = await (await this.#request(path, { accept: 'application/dicom+json', signal })).text();
+    const { text } = await (await this.#request(path, { accept: 'application/dicom+json', signal })).text();
     if (!text.trim()) return []; // some servers answer 204/empty for no match
     try {
       const v = JSON.parse(text) as unknown;
@@ -369,14 +448,22 @@ export class DicomWebClient {
       answerStatus: 409,
     });
     const status = exchange.res.status;
-    // The answer lists UIDs and reason codes only; 1 MiB is far more than any real one.
-    const text = await exchange.text(1 << 20);
+    // The answer lists a UID and a retrieve URL per instance: about 320 bytes each, so 64 MiB is 200,000 of them.
+    const { text, cut } = await exchange.text(STOW_ANSWER_LIMIT);
+    if (cut) throw new CtscopeError('E_IO', `DICOMweb: STOW-RS answered HTTP ${status} with over ${sizeText(STOW_ANSWER_LIMIT)}; its list of stored instances could not be read`);
     let o: DicomJson = {};
+    let json = text.trim() === '';
     try {
-      if (text.trim()) o = JSON.parse(text) as DicomJson;
+      if (!json) o = JSON.parse(text) as DicomJson;
+      json = true;
     } catch {
-      // A server may answer with XML or nothing; success is the HTTP status then.
+      // Not JSON: checked below.
     }
+    // A server may answer with DICOM XML (PS3.18 allows it) or nothing, and success is the HTTP status then; any
+    // other page (a proxy's login or error page, answered 200) says nothing about the instances.
+    const type = exchange.res.headers.get('content-type') ?? '';
+    if (!json && status !== 409 && !/xml/i.test(type))
+      throw new CtscopeError('E_IO', `DICOMweb: STOW-RS answered HTTP ${status} with ${type.split(';')[0] || 'an untyped body'}, not DICOM JSON: not a DICOMweb answer (a proxy's page?); the instances may not be stored`);
     const seq = (tag: string): DicomJson[] => {
       const v = o?.[tag]?.Value;
       return Array.isArray(v) ? v.filter((x): x is DicomJson => typeof x === 'object' && x !== null) : [];

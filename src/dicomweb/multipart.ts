@@ -24,11 +24,16 @@ function parseHeaders(text: string): Record<string, string> {
 
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
+/** A part's header block (Content-Type, Content-Location...) is a few hundred bytes; more is not a DICOMweb answer. */
+const MAX_HEADER_BYTES = 64 * 1024;
+/** The rest of a delimiter line (transport padding) before its CRLF. */
+const MAX_PADDING_BYTES = 1024;
 
 /**
  * Parses a multipart/related body as it streams in (RFC 2046): yields each part once its closing
  * delimiter arrives, holding only the part being received. Linear in the body size: bytes are searched
- * once, with a delimiter-sized overlap between chunks.
+ * once, with a delimiter-sized overlap between chunks; a preamble is dropped as it is searched, and a part's
+ * header block (64 KiB at most) or a delimiter line that does not end is E_IO, not a buffer rescanned for ever.
  */
 export async function* parseMultipart(body: AsyncIterable<Uint8Array>, boundary: string): AsyncGenerator<MultipartPart> {
   const first = Buffer.from(`--${boundary}`);
@@ -56,6 +61,8 @@ export async function* parseMultipart(body: AsyncIterable<Uint8Array>, boundary:
         // The first delimiter may open the body without a leading CRLF.
         const at = pending.indexOf(first);
         if (at < 0) {
+          // Only a delimiter's worth of the preamble can still hold the start of one.
+          pending = Buffer.from(pending.subarray(Math.max(0, pending.length - (first.length - 1))));
           if (!(await more())) break;
           continue;
         }
@@ -70,6 +77,7 @@ export async function* parseMultipart(body: AsyncIterable<Uint8Array>, boundary:
         }
         const eol = pending.indexOf(CRLF);
         if (eol < 0) {
+          if (pending.length > MAX_PADDING_BYTES) throw new CtscopeError('E_IO', 'DICOMweb multipart response: a part delimiter line does not end');
           if (!(await more())) break;
           continue;
         }
@@ -84,6 +92,7 @@ export async function* parseMultipart(body: AsyncIterable<Uint8Array>, boundary:
         }
         const end = pending.indexOf(HEADER_END);
         if (end < 0) {
+          if (pending.length > MAX_HEADER_BYTES) throw new CtscopeError('E_IO', `DICOMweb multipart response: a part's headers run over ${MAX_HEADER_BYTES / 1024} KiB`);
           if (!(await more())) break;
           continue;
         }

@@ -36,12 +36,21 @@ export function parseDicomWebUrl(input: string): DicomWebTarget {
   let path = u.pathname;
   if (m) {
     path = m[1]!;
-    study ??= decodeURIComponent(m[2]!);
-    series ??= m[3] ? decodeURIComponent(m[3]) : undefined;
+    study ??= decodePathUid(m[2]!);
+    series ??= m[3] ? decodePathUid(m[3]) : undefined;
   }
   if (!study) throw new CtscopeError('E_USAGE', 'the DICOMweb URL needs a study: ...?study=<StudyInstanceUID>[&series=<SeriesInstanceUID>]');
   u.search = '';
   u.hash = '';
   u.pathname = path.replace(/\/+$/, '');
   return { baseUrl: u.toString().replace(/\/+$/, ''), study, series };
+}
+
+/** A UID from the URL's path; a broken %-escape is the user's typing, not an internal error. */
+function decodePathUid(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new CtscopeError('E_USAGE', `the DICOMweb URL's path holds a broken %-escape: ${segment.slice(0, 80)}`);
+  }
 }

@@ -5,6 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DicomWebClient } from '../../src/dicomweb/client.js';
+import { parseDicomWebUrl } from '../../src/dicomweb/url.js';
 import { encodeElements, fileMeta } from '../../src/dicom/write.js';
 
 /** What the /stow route answers; each STOW test sets it. */
@@ -43,6 +44,61 @@ beforeAll(async () => {
     if (req.url?.includes('/stow/')) {
       req.resume();
       req.on('end', () => res.writeHead(stowAnswer.status, { 'Content-Type': 'application/dicom+json' }).end(JSON.stringify(stowAnswer.json)));
+      return;
+    }
+    if (req.url?.includes('/r301/')) {
+      // An http -> https style move in front of the archive: fetch would re-send a POST as a body-less GET.
+      req.resume();
+      res.writeHead(301, { Location: req.url.replace('/r301/', '/moved/') }).end();
+      return;
+    }
+    if (req.url?.includes('/moved/')) {
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'application/dicom+json' }).end('[]');
+      return;
+    }
+    if (req.url?.includes('/stowhtml/')) {
+      // A proxy's login page, answered 200.
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html><body>Please log in</body></html>'));
+      return;
+    }
+    if (req.url?.includes('/stowslow/')) {
+      // Takes the upload at about 4 MiB/s (400 KiB every 100 ms): 4 s for the test's 16 MiB, twice the client's
+      // idle time, while a MiB moves every quarter second (and the last few MiB drain from socket buffers in ~1 s).
+      let window = 0;
+      req.on('data', (chunk: Buffer) => {
+        window += chunk.length;
+        if (window >= 400 * 1024) req.pause();
+      });
+      const t = setInterval(() => {
+        window = 0;
+        req.resume();
+      }, 100);
+      req.on('end', () => {
+        clearInterval(t);
+        res.writeHead(200, { 'Content-Type': 'application/dicom+json' }).end(JSON.stringify(referenced(['1.2.3.100'])));
+      });
+      return;
+    }
+    if (req.url?.includes('/partial/')) {
+      // PS3.18's "some of the instances".
+      res.writeHead(206, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=B' });
+      res.end('--B\r\nContent-Type: application/dicom\r\n\r\nDICM\r\n--B--\r\n');
+      return;
+    }
+    if (req.url?.includes('/stall502')) {
+      // An error page whose headers come and whose body then stops.
+      res.writeHead(502, { 'Content-Type': 'text/plain' });
+      res.write('upstream gone');
+      return;
+    }
+    if (req.url?.includes('/qido500/')) {
+      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('boom');
+      return;
+    }
+    if (req.url?.includes('/qido404/')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('no such route');
       return;
     }
     if (req.url?.includes('/denied')) {
@@ -96,7 +152,7 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     const pending = client.retrieve(UID, UID);
     // The collector once took the only reference to the timeout signal, and the read waited for ever.
     setTimeout(gc, 100);
-    await expect(pending).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/stopped answering: no data for 400 ms/) });
+    await expect(pending).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/stopped answering: nothing moved for 400 ms/) });
     expect(performance.now() - t0).toBeLessThan(5_000);
   }, 10_000);
 
@@ -225,6 +281,67 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     for (const bad of [undefined, {}, { baseUrl: base, signal: {} }, { baseUrl: base, timeoutMs: 'abc' }, { baseUrl: base, tokn: 'x' }, { baseUrl: 42 }])
       expect(() => new DicomWebClient(bad as never), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
     expect(new DicomWebClient({ baseUrl: base, timeoutMs: 5000 }).baseUrl).toBe(base);
+  });
+
+  it('STOW-RS: a redirect is E_IO naming where it pointed; the upload is not re-sent there as a GET', async () => {
+    requests.length = 0;
+    const e = await new DicomWebClient({ baseUrl: `${base}/r301/` }).store([instance('1.2.3.100')]).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'E_IO', message: expect.stringMatching(/redirected the POST \(HTTP 301\) to http:\/\/127\.0\.0\.1:\d+\/dicom-web\/moved\/studies; nothing was sent there/) });
+    expect(requests.filter((u) => u.includes('/moved/'))).toEqual([]);
+  });
+
+  it("STOW-RS: a 200 that is not DICOM JSON (a proxy's page) is E_IO, not a success", async () => {
+    await expect(new DicomWebClient({ baseUrl: `${base}/stowhtml/` }).store([instance('1.2.3.100')])).rejects.toMatchObject({
+      code: 'E_IO',
+      message: expect.stringMatching(/answered HTTP 200 with text\/html, not DICOM JSON/),
+    });
+  });
+
+  it('STOW-RS: the answer listing thousands of stored instances is read whole', async () => {
+    // About 1.3 MB: 6000 instances with their retrieve URLs (the old 1 MiB cut read as "none listed").
+    const uids = Array.from({ length: 6000 }, (_, i) => `1.2.826.0.1.3680043.8.498.${1_000_000 + i}`);
+    const url = (u: string): unknown => ({ '00081155': { vr: 'UI', Value: [u] }, '00081190': { vr: 'UR', Value: [`http://archive.example/dicom-web/studies/1.2.3/series/1.2.4/instances/${u}`] } });
+    stowAnswer = { status: 200, json: { '00081199': { vr: 'SQ', Value: uids.map(url) } } };
+    expect(JSON.stringify(stowAnswer.json).length).toBeGreaterThan(1 << 20);
+    const r = await new DicomWebClient({ baseUrl: `${base}/stow/` }).store([instance('1.2.3.100')]);
+    expect(r.stored.length).toBe(6000);
+  });
+
+  it('STOW-RS: a slow upload is not cut off while the server keeps taking it (the idle time restarts with each MiB)', async () => {
+    const client = new DicomWebClient({ baseUrl: `${base}/stowslow/`, timeoutMs: 2_000 });
+    const big = Buffer.concat([instance('1.2.3.100'), Buffer.alloc(16 << 20)]);
+    const t0 = performance.now();
+    await expect(client.store([big])).resolves.toMatchObject({ stored: ['1.2.3.100'] });
+    // It did take longer than the idle time (else this shows nothing).
+    expect(performance.now() - t0).toBeGreaterThan(2_500);
+  }, 30_000);
+
+  it('WADO-RS: a 206 (part of the series) is E_IO, not a series with its ends missing', async () => {
+    await expect(new DicomWebClient({ baseUrl: `${base}/partial/` }).retrieve(UID, UID)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/HTTP 206/) });
+  });
+
+  it('an error page that sends its headers and stalls is reported within seconds, not after the idle timeout', async () => {
+    const t0 = performance.now();
+    await expect(new DicomWebClient({ baseUrl: `${base}/stall502`, timeoutMs: 60_000 }).retrieve(UID, UID)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/HTTP 502/) });
+    expect(performance.now() - t0).toBeLessThan(20_000);
+  }, 30_000);
+
+  it("a search's error keeps the query's values (patient name, ID, birth date) out of `where`", async () => {
+    const e = (await new DicomWebClient({ baseUrl: `${base}/qido500/` })
+      .searchSeries(undefined, { PatientName: 'DOE^JOHN', PatientID: 'MRN-998877', PatientBirthDate: '19600101' })
+      .catch((x: unknown) => x)) as { code: string; where: string };
+    expect(e.code).toBe('E_IO');
+    expect(e.where).toMatch(/\/series\?PatientName&PatientID&PatientBirthDate$/);
+    expect(JSON.stringify(e)).not.toMatch(/DOE|998877|1960/);
+  });
+
+  it("a search's 404 is a wrong base URL (E_IO), not a missing series", async () => {
+    await expect(new DicomWebClient({ baseUrl: `${base}/qido404/` }).searchSeries(UID)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/service root/) });
+  });
+
+  it('a broken %-escape in a DICOMweb URL is E_USAGE', () => {
+    expect(() => parseDicomWebUrl('dicomweb+http://pacs/dicom-web/studies/%E0/series/1.2')).toThrow(expect.objectContaining({ code: 'E_USAGE', message: expect.stringMatching(/broken %-escape/) }));
+    expect(parseDicomWebUrl('dicomweb+http://pacs/dicom-web/studies/1.2%2E3/series/1.2')).toMatchObject({ study: '1.2.3', series: '1.2' });
   });
 
   it('a 401 without a token says the server wants one', async () => {

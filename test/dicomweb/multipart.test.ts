@@ -33,6 +33,39 @@ describe('multipart/related', () => {
     await expect(collect(Buffer.from('no delimiter here'), boundary, 4)).rejects.toMatchObject({ code: 'E_IO' });
   });
 
+  it('a long preamble, with near-misses of the delimiter, is passed over at any chunk size', async () => {
+    const preamble = Buffer.from('x--abc12\r\n-'.repeat(40_000));
+    const long = Buffer.concat([preamble, ...buildMultipart(parts, boundary)]);
+    for (const size of [5, 11, 4096, 65_536]) {
+      const got = await collect(long, boundary, size);
+      expect(got.map((b) => Buffer.from(b).toString('hex')), `chunk ${size}`).toEqual(parts.map((p) => p.toString('hex')));
+    }
+  });
+
+  /** A server that sends `unit` after `head` up to 16 MiB (as good as for ever here); counts what was read. */
+  function endless(head: string, unit: string): { source: AsyncGenerator<Uint8Array>; read: () => number } {
+    let n = 0;
+    const block = Buffer.from(unit.repeat(Math.ceil(8192 / unit.length)));
+    async function* source(): AsyncGenerator<Uint8Array> {
+      n += head.length;
+      yield Buffer.from(head);
+      while (n < 16 << 20) {
+        n += block.length;
+        yield block;
+      }
+    }
+    return { source: source(), read: () => n };
+  }
+
+  it("a part's headers that never end, or a delimiter line that never ends, are E_IO after a bounded read", async () => {
+    const headers = endless('--B\r\nContent-Type: application/dicom\r\n', 'X-Pad: yyyyyyyy\r\n');
+    await expect(parseMultipart(headers.source, 'B').next()).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/headers run over 64 KiB/) });
+    expect(headers.read()).toBeLessThan(128 * 1024);
+    const padding = endless('--B', ' ');
+    await expect(parseMultipart(padding.source, 'B').next()).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/delimiter line does not end/) });
+    expect(padding.read()).toBeLessThan(32 * 1024);
+  });
+
   it('finds quoted and bare boundaries', () => {
     expect(boundaryOf('multipart/related; type="application/dicom"; boundary="a b"')).toBe('a b');
     expect(boundaryOf('multipart/related; boundary=xyz; type=application/dicom')).toBe('xyz');
