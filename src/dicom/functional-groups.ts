@@ -51,7 +51,9 @@ function readMeasures(ds: DataSet | undefined, into: Partial, warnings?: string[
   if (s && usable(s[0]!) && usable(s[1]!)) into.pixelSpacing = [s[0]!, s[1]!];
   else if (str(ds, PIXEL_SPACING) !== undefined) warn(warnings, `PixelSpacing '${str(ds, PIXEL_SPACING)!.slice(0, 24)}' is not two spacings of ${MIN_SPACING_MM} to ${MAX_SPACING_MM} mm; ignored`);
   const t = num(ds, SLICE_THICKNESS);
-  if (t !== undefined) into.sliceThickness = t;
+  // The k spacing of a one-slice series: 1e39 had made an infinite NIfTI pixdim, 1e-300 a singular affine.
+  if (t !== undefined && (t === 0 || usable(t))) into.sliceThickness = t;
+  else if (str(ds, SLICE_THICKNESS) !== undefined) warn(warnings, `SliceThickness '${str(ds, SLICE_THICKNESS)!.slice(0, 24)}' is not 0 or ${MIN_SPACING_MM} to ${MAX_SPACING_MM} mm; ignored`);
 }
 
 function readRescale(ds: DataSet | undefined, into: Partial, warnings?: string[]): void {

@@ -34,14 +34,28 @@ export interface NiftiWriteOptions {
 
 export async function writeNifti(path: string, volume: Volume<Int16Array | Float32Array>, options: NiftiWriteOptions = {}): Promise<void> {
   const header = niftiHeader(volume, options.description ?? 'ctscope HU');
-  const d = volume.data;
-  const body = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  const body = byteChunks(volume.data);
   if (path.toLowerCase().endsWith('.gz')) {
-    const chunks = await gzipChunks([header, body], options.gzipLevel ?? 6, options.signal);
+    const chunks = await gzipChunks([header, ...body], options.gzipLevel ?? 6, options.signal);
     await writeFileAtomic(path, chunks, options.signal);
   } else {
-    await writeFileAtomic(path, [header, body], options.signal);
+    await writeFileAtomic(path, [header, ...body], options.signal);
   }
+}
+
+/**
+ * The voxels as byte views of at most `maxBytes` each. One view over the whole volume failed both ways at 4 GiB:
+ * zlib takes a write's length as 32 bits (a float32 volume of 2^30 voxels was compressed as 0 bytes, and the
+ * `.nii.gz` held only its header), and over 4 GiB no Uint8Array view can be made at all.
+ */
+export function byteChunks(data: Int16Array | Float32Array, maxBytes = 16 << 20): Uint8Array[] {
+  const step = Math.max(1, Math.floor(maxBytes / data.BYTES_PER_ELEMENT));
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < data.length; i += step) {
+    const part = data.subarray(i, Math.min(data.length, i + step));
+    out.push(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+  }
+  return out;
 }
 
 /** The 352-byte header (348 + an empty extension flag) for a volume. */
@@ -64,6 +78,8 @@ export function niftiHeader(volume: Volume<Int16Array | Float32Array>, descripti
   v.setInt16(72, float ? 32 : 16, le);
 
   const q = rigidQform(g);
+  const s = lpsToRas(ijkToLps(g));
+  checkWritableGeometry(g, q, s);
   const pixdim = [q.qfac, g.spacing[0], g.spacing[1], q.sliceStep, 0, 0, 0, 0];
   pixdim.forEach((x, i) => v.setFloat32(76 + 4 * i, x, le));
   v.setFloat32(108, VOX_OFFSET, le);
@@ -79,10 +95,23 @@ export function niftiHeader(volume: Volume<Int16Array | Float32Array>, descripti
   v.setFloat32(268, q.offset[0], le);
   v.setFloat32(272, q.offset[1], le);
   v.setFloat32(276, q.offset[2], le);
-  const s = lpsToRas(ijkToLps(g));
   for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) v.setFloat32(280 + 16 * r + 4 * c, s[r * 4 + c]!, le);
   writeText(v, 344, 4, 'n+1');
   return new Uint8Array(buf);
+}
+
+/**
+ * E_GEOMETRY unless every spacing, offset and affine entry is a finite float32 and the affine is not singular:
+ * a reader given Inf or a zero slice step cannot place a voxel, and the file would look written.
+ */
+function checkWritableGeometry(g: Geometry, q: Qform, sform: Mat4): void {
+  const values = [g.spacing[0], g.spacing[1], g.spacing[2], q.sliceStep, q.b, q.c, q.d, ...q.offset, ...sform.slice(0, 12)];
+  if (!values.every((x) => Number.isFinite(Math.fround(x))))
+    throw new CtscopeError('E_GEOMETRY', `the volume's geometry (spacing ${g.spacing.join(' x ')} mm, origin ${g.origin.join(', ')}) does not fit a NIfTI header's float32 fields`);
+  const f = (i: number): number => Math.fround(sform[i]!);
+  const det = f(0) * (f(5) * f(10) - f(6) * f(9)) - f(1) * (f(4) * f(10) - f(6) * f(8)) + f(2) * (f(4) * f(9) - f(5) * f(8));
+  if (!(Math.fround(q.sliceStep) > 0 && Math.fround(g.spacing[0]) > 0 && Math.fround(g.spacing[1]) > 0) || det === 0 || !Number.isFinite(det))
+    throw new CtscopeError('E_GEOMETRY', `the volume's affine is singular in float32 (spacing ${g.spacing.join(' x ')} mm): a NIfTI reader could not place its voxels`);
 }
 
 /** Negates the x and y rows: LPS <-> RAS (its own inverse). */

@@ -295,6 +295,13 @@ describe('rescale values that cannot be used', () => {
       expect(absurd.frames[0]!.pixelSpacing, v).toBeUndefined();
       expect(absurd.warnings, v).toContain(`PixelSpacing '${v}\\${v}' is not two spacings of 0.0001 to 10000 mm; ignored`);
     }
+    // The same for SliceThickness, the k spacing of a one-slice series (1e39 made an infinite pixdim).
+    for (const v of ['1e39', '1e-300', '-2']) {
+      const absurd = parseInstance(ct('1', '0', [{ tag: 0x00180050, vr: 'DS', value: v }]), v);
+      expect(absurd.frames[0]!.sliceThickness, v).toBeUndefined();
+      expect(absurd.warnings, v).toContain(`SliceThickness '${v}' is not 0 or 0.0001 to 10000 mm; ignored`);
+    }
+    expect(parseInstance(ct('1', '0', [{ tag: 0x00180050, vr: 'DS', value: '0.625' }]), 'ok').frames[0]!.sliceThickness).toBe(0.625);
     const slice = (z: number): { name: string; bytes: Uint8Array } => ({
       name: `s${z}`,
       bytes: ct('1', '0', [

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/io/atomic.js';
 import { scanPaths } from '../../src/io/scan.js';
 import { applyAffine, ijkToLps } from '../../src/volume/affine.js';
-import { lpsToRas, niftiValue, qformMatrix, readNifti, writeNifti } from '../../src/volume/nifti.js';
+import { byteChunks, lpsToRas, niftiValue, qformMatrix, readNifti, writeNifti } from '../../src/volume/nifti.js';
 import type { Geometry, Volume } from '../../src/volume/types.js';
 
 let dir: string;
@@ -95,6 +95,29 @@ describe('NIfTI-1 writer', () => {
     expect(img.pixdim[3]).toBeCloseTo(3, 4);
     const q = qformMatrix(img);
     expect([q[2], q[6], q[10]].map((x) => x! + 0)).toEqual([0, 0, expect.closeTo(3, 4)]);
+  });
+
+  it('the voxels go out in views of at most 16 MiB, in order (one view of a 4 GiB volume was gzipped as 0 bytes)', () => {
+    const data = new Float32Array(10_000).map((_, i) => i);
+    const chunks = byteChunks(data, 4096);
+    expect(chunks.every((c) => c.byteLength <= 4096)).toBe(true);
+    expect(chunks.reduce((n, c) => n + c.byteLength, 0)).toBe(data.byteLength);
+    expect(Buffer.concat(chunks).equals(Buffer.from(data.buffer))).toBe(true);
+    // A chunk size that is not a whole number of voxels still cuts between voxels.
+    expect(byteChunks(new Int16Array(7), 5).map((c) => c.byteLength)).toEqual([4, 4, 4, 2]);
+  });
+
+  it('a geometry that a float32 header cannot hold (Inf, a zero slice step) is E_GEOMETRY and no file is written', async () => {
+    const bad: Geometry[] = [
+      { ...oblique, spacing: [0.7, 0.8, 1e39] },
+      { ...oblique, origin: [1e39, 0, 0] },
+      { ...oblique, spacing: [0.7, 0.8, 1e-300] },
+    ];
+    for (const g of bad) {
+      const path = join(dir, 'bad-geometry.nii');
+      await expect(writeNifti(path, ramp(g, false)), JSON.stringify(g.spacing)).rejects.toMatchObject({ code: 'E_GEOMETRY' });
+      await expect(readFile(path)).rejects.toMatchObject({ code: 'ENOENT' });
+    }
   });
 
   it('writes atomically and leaves no temporary file when the write fails', async () => {
