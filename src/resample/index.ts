@@ -8,6 +8,7 @@ import { toSpacing } from './options.js';
 import type { RunOptions } from './run.js';
 import type { VoxelType } from './plan.js';
 import { VOXEL_CTORS, voxelTypeOf } from './arrays.js';
+import { DEFAULT_LAYOUT } from '../series/layout.js';
 
 export { KERNELS, INTERP_NAMES, isInterpName, type InterpName } from './kernels.js';
 export { resample, spacingGrid } from './resample.js';
@@ -34,7 +35,8 @@ export interface OutputTransform extends RunOptions {
   outType?: VoxelType;
 }
 
-const TILT_EPS_DEG = 0.01;
+/** A tilt is restacked from where it is reported (`gantry-tilt`): a restack that changes voxels always says why. */
+const TILT_EPS_DEG = DEFAULT_LAYOUT.tiltReportDeg;
 
 /**
  * What `ctscope convert` applies before writing: tilt/uneven restack, then reorientation (exact), then
@@ -43,7 +45,7 @@ const TILT_EPS_DEG = 0.01;
 export async function transformForOutput(volume: Volume | CtVolume, o: OutputTransform = {}): Promise<Volume> {
   let v: Volume = volume;
   const ct = volume as Partial<CtVolume>;
-  const tilted = Math.abs(ct.tiltDeg ?? 0) > TILT_EPS_DEG;
+  const tilted = Math.abs(ct.tiltDeg ?? 0) >= TILT_EPS_DEG;
   const run: RunOptions = { ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.maxVoxels !== undefined ? { maxVoxels: o.maxVoxels } : {}) };
   // A side limit is the written file's: only the grid that is written must meet it, not a restack on the way.
   const last: RunOptions = { ...run, ...(o.maxDim !== undefined ? { maxDim: o.maxDim } : {}) };

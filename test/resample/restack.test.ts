@@ -134,6 +134,22 @@ describe('gantry tilt and uneven slices', () => {
     expect(d[8]).toBeGreaterThan(0); // k toward S
     expect(out.geometry.spacing).toEqual([2, 2, 2]);
   });
+
+  it('a tilt under the reported 0.05 deg is not restacked (a restack that changes voxels always comes with its gantry-tilt problem)', async () => {
+    // An evenly spaced stack sheared by `deg`: the k axis leans toward j.
+    const sheared = (deg: number): CtVolume => {
+      const t = Math.tan((deg * Math.PI) / 180);
+      const len = Math.hypot(1, t);
+      const v = tiltedSeries(16, 16);
+      return { ...v, slices: { ...v.slices, uneven: false }, tiltDeg: deg, geometry: { dims: v.geometry.dims, spacing: [1, 1, 2 * len], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, t / len, 0, 0, 1 / len] } };
+    };
+    const slight = sheared(0.03);
+    expect(await transformForOutput(slight, {})).toBe(slight);
+    const reported = sheared(0.06);
+    const out = await transformForOutput(reported, { workers: 0 });
+    expect(out).not.toBe(reported);
+    expect(out.geometry.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  });
 });
 
 const TILT = 'ct_head_ge_tilt_varspacing';
