@@ -12,7 +12,7 @@ const USAGE = `synth chest|cta --out DIR [--seed N] [options]
   --slices N               number of slices (default: drawn to cover the chest or head)
   --rows N, --cols N       image size (default 512 x 512; one of them alone gives a square image)
   --spacing X,Y,Z          voxel spacing in mm (one value sets all three; default drawn)
-  --thickness MM           slice thickness (default drawn, at least the slice spacing)
+  --thickness MM           slice thickness, 0.05-20 (default drawn: 1-2 x the z spacing, at most 5)
   --noise HU               image noise sd (default drawn)
   --blur MM                in-plane kernel blur sigma (default drawn)
   --nodules N              chest: number of nodules (default drawn 0..4)

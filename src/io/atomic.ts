@@ -1,4 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { lstat, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CtscopeError, isCtscopeError, throwIfAborted } from '../errors.js';
@@ -21,6 +21,46 @@ export function tempName(name: string): string {
   return `.${chars.join('')}${suffix}`;
 }
 
+/** A temporary twin left by a writer that was killed (SIGKILL, a power cut) is cleared once it is this old. */
+const STALE_TEMP_MS = 10 * 60_000;
+
+/**
+ * Removes the temporary twins of `name` in `dir` (files or folders, `tempName`'s pattern) whose writer is gone: its
+ * pid is not a live process here, and nothing was written to it for 10 minutes (on a file system shared with other
+ * hosts a pid says nothing; a live writer keeps its twin fresh). A killed writer's twin was kept for ever.
+ */
+export async function removeStaleTemps(dir: string, name: string): Promise<void> {
+  const stem = tempName(name).replace(/\.\d+\.[0-9a-f]{8}\.tmp$/, '');
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const m = /^(.*)\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(entry);
+    if (!m || m[1] !== stem || pidAlive(Number(m[2]))) continue;
+    const path = join(dir, entry);
+    try {
+      if (Date.now() - (await lstat(path)).mtimeMs < STALE_TEMP_MS) continue;
+      await rm(path, { recursive: true, force: true });
+    } catch {
+      // Gone already, or not ours to remove: left as it is.
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: alive, another user's.
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 /**
  * Writes `data` to `path` so that readers see either the old file or the complete new one:
  * a temporary file in the same folder (made if missing; same file system, so rename is atomic), fsync, then rename.
@@ -37,6 +77,7 @@ export async function writeFileAtomic(path: string, data: AtomicData, signal?: A
     throwIfAborted(signal, `writing ${path}`);
     await checkReplaceable(path, path);
     undoDirs = await ensureDirUndoable(dirname(path));
+    await removeStaleTemps(dirname(path), basename(path));
     handle = await open(tmp, 'wx', 0o644).catch(async (e: NodeJS.ErrnoException) => {
       // Another writer into the same new folder failed and took it back between our mkdir and open: once more.
       if (e.code !== 'ENOENT') throw e;

@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, writeSync, writevSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { Geometry, Vec3 } from '../volume/types.js';
@@ -211,6 +211,8 @@ function writeAll(path: string, parts: Uint8Array[]): void {
       const all = Buffer.concat(parts);
       while (done < total) done += writeSync(fd, all, done, total - done);
     }
+    // On disk before the folder is renamed into place: after a power cut the output is whole or absent.
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -31,7 +31,8 @@ const sumSq = (k: Float32Array): number => k.reduce((a, v) => a + v * v, 0);
  */
 export function* scannerSteps(cv: Canvas, fx: ScannerEffects, seed: number): Generator<void, void, void> {
   const kx = kernel(fx.sigma[0]), ky = kernel(fx.sigma[1]), kz = kernel(fx.sigma[2]);
-  const gain = Math.sqrt(sumSq(kx) * sumSq(ky) * sumSq(kz));
+  // One slice has no z blur (blurZ skips it), so its noise must not be scaled up for one (it came out at 1.8 x).
+  const gain = Math.sqrt(sumSq(kx) * sumSq(ky) * (cv.nz > 1 ? sumSq(kz) : 1));
   yield* inPlane(cv, kx, ky, fx.noise > 0 ? noiseSource(fx.noise / gain, seed) : null);
   yield* blurZ(cv, kz);
   if (fx.outsideFov !== null) yield* maskFov(cv, fx.outsideFov);

@@ -1,7 +1,7 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { checkOutDir, ensureDirUndoable, NAME_MAX } from '../io/dirs.js';
-import { tempName } from '../io/atomic.js';
+import { removeStaleTemps, tempName } from '../io/atomic.js';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import type { Geometry, Volume } from '../volume/types.js';
@@ -64,8 +64,9 @@ export function* synthesizeSteps(kind: SynthKind, options: SynthOptions = {}): G
   yield* scannerSteps(cv, { noise: o.noise, sigma: [o.blur / o.spacing[0], o.blur / o.spacing[1], sigmaZ], outsideFov }, o.seed);
   const t2 = performance.now();
 
-  // UIDs depend on every resolved option, so two different series never share one.
-  const name = `${GENERATOR_VERSION}:${JSON.stringify(o)}`;
+  // UIDs depend on every resolved option that changes the images, so two different series never share one;
+  // whether truth.json is written does not (the same series with and without it had different UIDs).
+  const name = `${GENERATOR_VERSION}:${JSON.stringify({ ...o, truth: true })}`;
   const study = uidFor(`${name}:study`);
   const seriesUid = uidFor(`${name}:series`);
   const frameUid = uidFor(`${name}:frame`);
@@ -135,8 +136,27 @@ export function writeSynthResult(result: SynthResult, dir: string): { files: str
 }
 
 function writeTruth(result: SynthResult, dir: string): string {
-  writeFileSync(join(dir, 'truth.json'), JSON.stringify(result.truth, null, 2) + '\n');
+  const fd = openSync(join(dir, 'truth.json'), 'w');
+  try {
+    writeFileSync(fd, JSON.stringify(result.truth, null, 2) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   return 'truth.json';
+}
+
+/** The folder's entries on disk before it is renamed into place (where folders can be opened: not on Windows). */
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // A platform without directory fsync.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 export interface SynthToDirOptions {
@@ -224,7 +244,9 @@ export async function synthToDirectory(
   outDir: string,
   opts: SynthToDirOptions = {},
 ): Promise<SynthResult & { files: string[]; writeMs: number }> {
-  for (const key of Object.keys(opts ?? {})) if (key !== 'force' && key !== 'signal') throw new CtscopeError('E_USAGE', `unknown synthToDirectory option '${key}' (known: force, signal; the phantom's own options go in the second argument)`);
+  if (typeof opts !== 'object' || opts === null) throw new CtscopeError('E_USAGE', `synthToDirectory's fourth argument must be an object ({ force, signal }) but received ${String(opts)}`);
+  for (const key of Object.keys(opts)) if (key !== 'force' && key !== 'signal') throw new CtscopeError('E_USAGE', `unknown synthToDirectory option '${key}' (known: force, signal; the phantom's own options go in the second argument)`);
+  if (opts.force !== undefined && typeof opts.force !== 'boolean') throw new CtscopeError('E_USAGE', `synthToDirectory's force must be true or false but received ${String(opts.force)}`);
   const target = resolve(outDir);
   const parent = dirname(target);
   const force = opts.force ?? false;
@@ -244,6 +266,7 @@ export async function synthToDirectory(
   let aside: string | undefined;
   try {
     undoDirs = await ensureDirUndoable(parent);
+    await removeStaleTemps(parent, basename(target));
     mkdirSync(tmp);
     const t0 = performance.now();
     const files: string[] = [];
@@ -254,6 +277,7 @@ export async function synthToDirectory(
       throwIfAborted(opts.signal, 'synth');
     }
     if (result.options.truth) files.push(writeTruth(result, tmp));
+    syncDir(tmp);
     const writeMs = performance.now() - t0;
     // Checked again: something may have been put there while the phantom was made.
     checkReplaceableOutput(target, outDir, force);

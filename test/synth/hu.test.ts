@@ -67,6 +67,23 @@ describe('HU levels', () => {
     }
   });
 
+  it('a one-slice phantom has the requested noise too (it had 1.8 x: scaled for a z blur it never gets)', () => {
+    const opts = { seed: 4, slices: 1, rows: 128, cols: 128, thickness: 4, spacing: [1.6, 1.6, 1.6] as [number, number, number] };
+    const clean = synthesize('chest', { ...opts, noise: 0 }).volume.data;
+    const noisy = synthesize('chest', { ...opts, noise: 20 }).volume.data;
+    let n = 0, s = 0, s2 = 0;
+    for (let i = 0; i < clean.length; i++) {
+      const d = noisy[i]! - clean[i]!;
+      if (d === 0) continue;
+      n++;
+      s += d;
+      s2 += d * d;
+    }
+    const sd = Math.sqrt(s2 / n - (s / n) ** 2);
+    expect(sd).toBeGreaterThan(18);
+    expect(sd).toBeLessThan(22);
+  });
+
   it('places the requested number of lesions', () => {
     for (const seed of [1, 2, 3]) {
       expect(synthesize('chest', { seed, slices: 48, rows: 112, cols: 112, lesions: 4 }).truth.findings).toHaveLength(4);

@@ -80,6 +80,20 @@ describe('fillSynthOptions', () => {
     expect(() => fillSynthOptions('chest', { rows: 2048, cols: 2048, slices: 2000 })).toThrow(expect.objectContaining({ code: 'E_TOO_LARGE' }));
   });
 
+  it('checks the drawn slice count and the whole size too, not only given ones (a 0.05 mm z spacing drew over 5000 slices)', () => {
+    expect(usage(() => fillSynthOptions('chest', { spacing: [0.7, 0.7, 0.05] })).message).toMatch(/slices \(its coverage over the z spacing 0\.05 mm\) is over 2000/);
+    // 2048 x 2048 rows and columns and a drawn slice count: about 1.1 G voxels, 4 GB of float32.
+    expect(() => fillSynthOptions('chest', { seed: 1, rows: 2048, cols: 2048 })).toThrow(expect.objectContaining({ code: 'E_TOO_LARGE' }));
+  });
+
+  it('a spacing or thickness under 0.05 mm, and a non-boolean signed or truth, are E_USAGE', () => {
+    usage(() => fillSynthOptions('chest', { spacing: [1e-7, 1e-7, 1] }));
+    usage(() => fillSynthOptions('chest', { thickness: 0.01 }));
+    expect(usage(() => fillSynthOptions('chest', { signed: 'no' as unknown as boolean })).message).toMatch(/signed to be true or false/);
+    expect(usage(() => fillSynthOptions('chest', { truth: 'no' as unknown as boolean })).message).toMatch(/truth to be true or false/);
+    expect(fillSynthOptions('chest', { spacing: [0.05, 0.05, 0.5], slices: 4, rows: 16, cols: 16 }).spacing).toEqual([0.05, 0.05, 0.5]);
+  });
+
   it('rejects an unknown kind', () => {
     usage(() => fillSynthOptions('abdomen' as 'chest', {}));
   });
@@ -92,6 +106,18 @@ describe('library options that are not the phantom\'s', () => {
       expect(usage(() => fillSynthOptions('chest', { [key]: true } as unknown as SynthOptions)).message).toMatch(new RegExp(`'${key}' goes in synthToDirectory's fourth argument`));
     const { synthToDirectory } = await import('../../src/synth/synthesize.js');
     await expect(synthToDirectory('chest', { slices: 2, rows: 16, cols: 16 }, '/nonexistent/never', { singal: 1 } as never)).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining("unknown synthToDirectory option 'singal'") });
+    // null was a bare TypeError; a force that is not a boolean was taken as true.
+    await expect(synthToDirectory('chest', { slices: 2, rows: 16, cols: 16 }, '/nonexistent/never', null as never)).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(synthToDirectory('chest', { slices: 2, rows: 16, cols: 16 }, '/nonexistent/never', { force: 'yes' } as never)).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/force must be true or false/) });
+  });
+
+  it('with or without truth.json, a phantom is the same series: same pixels and UIDs', async () => {
+    const { synthesize } = await import('../../src/synth/synthesize.js');
+    const a = synthesize('chest', { seed: 5, rows: 32, cols: 32, slices: 4 });
+    const b = synthesize('chest', { seed: 5, rows: 32, cols: 32, slices: 4, truth: false });
+    expect(b.series.seriesInstanceUid).toBe(a.series.seriesInstanceUid);
+    expect(b.series.studyInstanceUid).toBe(a.series.studyInstanceUid);
+    expect(Buffer.from(b.volume.data.buffer).equals(Buffer.from(a.volume.data.buffer))).toBe(true);
   });
 });
 
