@@ -282,7 +282,9 @@ export async function synthToDirectory(
     // Checked again: something may have been put there while the phantom was made.
     checkReplaceableOutput(target, outDir, force);
     if (existsSync(target)) {
-      aside = join(parent, tempName(basename(target)));
+      // Not a `.tmp` name: should the run be killed between the two renames, the earlier output stays, hidden,
+      // and no later run's clean-up of stale temporary folders takes it for one.
+      aside = join(parent, tempName(basename(target)).replace(/\.tmp$/, '.old'));
       renameSync(target, aside);
       renameSync(tmp, target);
       rmSync(aside, { recursive: true, force: true });
