@@ -60,6 +60,16 @@ const ACTIVATIONS: Record<FilledManifest['output']['activation'], ActivationFn> 
   },
 };
 
+/**
+ * A score that is NaN or infinite is a model (or provider) failure, not a finding: NaN compares false and was
+ * dropped silently, and an infinite score was written as a null score.
+ */
+function checkFinite(data: Float32Array, model: string): void {
+  for (let v = 0; v < data.length; v++) {
+    if (!Number.isFinite(data[v]!)) throw new CtscopeError('E_INFERENCE', `model '${model}' gave a ${Number.isNaN(data[v]!) ? 'NaN' : 'infinite'} score: its output is not usable (a broken model, or a provider that computes it wrongly)`);
+  }
+}
+
 /** Outputs the activation applies to: the dense output, or a box model's scores. */
 function activatedOutput(m: FilledManifest, dense: string): string {
   return m.output.kind === 'boxes' ? m.output.boxes!.scores : dense;
@@ -105,7 +115,10 @@ export function sessionPredictor(runner: ModelRunner, m: FilledManifest, denseOu
       out[name] = { data: f, dims: tdims };
     }
     const act = out[activatedOutput(m, denseOutput)];
-    if (act) ACTIVATIONS[m.output.activation](act);
+    if (act) {
+      ACTIVATIONS[m.output.activation](act);
+      checkFinite(act.data, m.id);
+    }
     return out;
   };
 

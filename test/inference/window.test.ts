@@ -124,6 +124,16 @@ describe('sliding window with a real ONNX session (translation-equivariant conv 
     return maps[0]!;
   };
 
+  it('a NaN or infinite score is E_INFERENCE, not a dropped or null finding', async () => {
+    const m = pkg.manifest;
+    const [pi, pj, pk] = m.input.patchSize;
+    // The input is transferred to the session thread, so each call gets its own.
+    const patch = (v: number): Float32Array => new Float32Array(m.input.channels.length * pi * pj * pk).fill(v);
+    // A whole patch of NaN (the fixture's ReLU turns a lone NaN into 0, and its output saturates at 1 for Inf).
+    await expect(sessionPredictor(runner, m, 'heatmap', 'none')(patch(NaN), 1)).rejects.toMatchObject({ code: 'E_INFERENCE', message: expect.stringMatching(/gave a NaN score/) });
+    await expect(sessionPredictor(runner, m, 'heatmap', 'none')(patch(0), 1)).resolves.toBeDefined();
+  });
+
   it('equals the whole-volume output everywhere (margin = receptive-field half-width)', async () => {
     const whole = await wholeVolume();
     const m = pkg.manifest;
