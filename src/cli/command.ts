@@ -55,3 +55,11 @@ export function parseThreads(text: string | undefined, command: string): number 
   if (!isThreadCount(n)) throw usageError(`${command}: --threads needs an integer from 1 to ${MAX_THREADS} (got ${text})`);
   return n;
 }
+
+/** `--device N`: the GPU index for cuda, tensorrt or dml, a non-negative integer (default 0). */
+export function parseDeviceId(text: string | undefined, command: string): number {
+  if (text === undefined) return 0;
+  const n = decimal(text);
+  if (!Number.isInteger(n) || n < 0) throw usageError(`${command}: --device needs a non-negative integer (got ${text})`);
+  return n;
+}

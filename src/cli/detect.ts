@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { decimal } from '../io/decimal.js';
 import { CtscopeError, toCtscopeError } from '../errors.js';
 import { oneLineSafe } from '../io/printable.js';
 import { DicomWebClient } from '../dicomweb/client.js';
@@ -10,7 +9,7 @@ import type { StudyInput } from '../ingest/load.js';
 import { progressView, summaryTable } from '../outputs/console.js';
 import { checkDetectOptions, detect } from '../pipeline/detect.js';
 import { OUTPUT_NAMES, type DetectOptions, type OutputName } from '../pipeline/types.js';
-import { parseCommandArgs, parseThreads, usageError, type CliIO, type Command } from './command.js';
+import { parseCommandArgs, parseDeviceId, parseThreads, usageError, type CliIO, type Command } from './command.js';
 
 const OPTIONS = {
   model: { type: 'string', short: 'm', multiple: true },
@@ -74,8 +73,7 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
   if (v.stow && !dicomWeb.length) throw usageError('detect: --stow needs a DICOMweb input');
   if (v['token-file'] !== undefined && !dicomWeb.length) throw usageError('detect: --token-file is for a DICOMweb input (a dicomweb+http:// URL)');
   const threads = parseThreads(v.threads, 'detect');
-  const deviceId = v.device === undefined ? 0 : decimal(v.device);
-  if (!Number.isInteger(deviceId) || deviceId < 0) throw usageError(`detect: --device needs a non-negative integer (got ${v.device})`);
+  const deviceId = parseDeviceId(v.device, 'detect');
   if (v.outputs !== undefined && !v.out) throw usageError('detect: --outputs chooses what is written into --out DIR; give --out too');
   const outputs = (v.outputs ?? OUTPUT_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   if (outputs.length === 0) throw usageError(`detect: --outputs needs at least one of ${OUTPUT_NAMES.join(', ')}`);

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Command } from './command.js';
-import { usageError } from './command.js';
+import { parseCommandArgs, parseDeviceId } from './command.js';
 import { EP_NAMES, importOrt, onnxruntimeInfo, probeInChild, PROVIDERS, type EpName } from '../inference/providers.js';
 import { poolSize } from '../workers/pool.js';
 import { usableCores } from '../workers/cores.js';
@@ -25,6 +25,8 @@ export interface DoctorReport {
   packages: Record<string, string | null>;
   /** Optional native codecs built at install time; without them the WebAssembly builds decode. */
   native: { openjpeg: { ok: true; version: string } | { ok: false; reason: string } };
+  /** GPU index the GPU providers were probed on (`--device`). */
+  deviceId: number;
   providers: { ep: EpName; ok: boolean; error?: string; hint?: string }[];
   gpu: { nvidiaSmi: string | null; libraries: Record<string, string[]> };
   workers: { pool: number; cores: number; sessionThreads: number };
@@ -85,7 +87,7 @@ export function findGpuLibraries(binDir: string): Record<string, string[]> {
   return Object.fromEntries(Object.entries(found).map(([k, v]) => [k, [...v].sort()]));
 }
 
-export async function doctorReport(): Promise<DoctorReport> {
+export async function doctorReport(deviceId = 0): Promise<DoctorReport> {
   const ort = onnxruntimeInfo();
   // Doctor is for the machine where onnxruntime does not load, too: say so and go on with the rest.
   let backends: DoctorReport['onnxruntime']['backends'] = [];
@@ -96,7 +98,7 @@ export async function doctorReport(): Promise<DoctorReport> {
   } catch (e) {
     ortError = oneLineSafe((e as Error).message).slice(0, 300);
   }
-  const attempts = await probeInChild();
+  const attempts = await probeInChild(EP_NAMES, undefined, deviceId);
   const providers: DoctorReport['providers'] = EP_NAMES.map((ep) => {
     const a = attempts.find((x) => x.ep === ep) ?? { ep, ok: false, error: 'not probed' };
     return a.ok ? { ep, ok: true } : { ep, ok: false, error: a.error ?? 'failed', hint: PROVIDERS[ep].hint() };
@@ -111,6 +113,7 @@ export async function doctorReport(): Promise<DoctorReport> {
     onnxruntime: { version: ort.version, binDir: ort.binDir, backends, ...(ortError ? { error: ortError } : {}) },
     packages: Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)])),
     native: { openjpeg: nativeOpenJpegStatus() },
+    deviceId,
     providers,
     gpu: { nvidiaSmi: onPath(process.platform === 'win32' ? 'nvidia-smi.exe' : 'nvidia-smi'), libraries: findGpuLibraries(ort.binDir) },
     // A lone session takes every core; each further session halves, thirds... the share (workers x threads <= cores).
@@ -125,7 +128,7 @@ function text(r: DoctorReport): string[] {
     'packages:',
     ...Object.entries(r.packages).map(([k, v]) => `  ${k.padEnd(40)} ${v ?? 'missing'}`),
     `native OpenJPEG: ${r.native.openjpeg.ok ? `libopenjp2 ${r.native.openjpeg.version} (JPEG 2000 decodes natively)` : `${r.native.openjpeg.reason} (JPEG 2000 decodes in WebAssembly)`}`,
-    'execution providers:',
+    `execution providers${r.deviceId ? ` (GPU ${r.deviceId})` : ''}:`,
     ...r.providers.map((p) => `  ${p.ep.padEnd(9)} ${p.ok ? 'ok' : `unavailable: ${p.error}`}`),
     `gpu: nvidia-smi ${r.gpu.nvidiaSmi ?? 'not found'}`,
     ...Object.entries(r.gpu.libraries).map(([k, v]) => `  ${k.padEnd(34)} ${v.length ? v[0] + (v.length > 1 ? ` (+${v.length - 1})` : '') : 'not found'}`),
@@ -139,12 +142,11 @@ function text(r: DoctorReport): string[] {
 export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'Check the runtime: Node, onnxruntime and codec versions, execution providers, GPU libraries, workers',
-  usage: 'doctor [--json]',
+  usage: 'doctor [--json] [--device N]',
   async run(argv, io) {
-    const unknown = argv.filter((a) => a !== '--json');
-    if (unknown.length) throw usageError(`doctor: unknown option ${unknown[0]}`);
-    const report = await doctorReport();
-    if (argv.includes('--json')) io.out(JSON.stringify(report, null, 2));
+    const { values } = parseCommandArgs('doctor', argv, { json: { type: 'boolean' }, device: { type: 'string' } }, false);
+    const report = await doctorReport(parseDeviceId(values.device, 'doctor'));
+    if (values.json) io.out(JSON.stringify(report, null, 2));
     else for (const l of text(report)) io.out(l);
     return 0;
   },

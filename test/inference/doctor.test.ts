@@ -46,10 +46,24 @@ describe('ctscope doctor', () => {
     expect(live[1]!.error).not.toMatch(/probe process/);
   }, 60_000);
 
-  it('rejects unknown options', async () => {
+  it('rejects unknown options and a --device that is not a GPU index', async () => {
     const io = { out: () => undefined, err: () => undefined, isTTY: false, signal: new AbortController().signal };
     await expect(doctorCommand.run(['--jsn'], io)).rejects.toMatchObject({ code: 'E_USAGE' });
+    for (const bad of [['--device', '-1'], ['--device', '1.5'], ['--device'], ['--device', '0', '--device', '1'], ['extra']])
+      await expect(doctorCommand.run(bad, io), bad.join(' ')).rejects.toMatchObject({ code: 'E_USAGE' });
   });
+
+  it('--device N probes the GPU providers on that GPU and says which', async () => {
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: () => undefined, isTTY: false, signal: new AbortController().signal };
+    expect(await doctorCommand.run(['--json', '--device', '3'], io)).toBe(0);
+    const r = JSON.parse(out.join('\n')) as DoctorReport;
+    expect(r.deviceId).toBe(3);
+    expect(r.providers[0]).toEqual({ ep: 'cpu', ok: true });
+    out.length = 0;
+    expect(await doctorCommand.run(['--device', '3'], io)).toBe(0);
+    expect(out).toContain('execution providers (GPU 3):');
+  }, 60_000);
 });
 
 /** The variables by which onnxruntime 1.30's telemetry client recognises a build server (strings in libonnxruntime). */
