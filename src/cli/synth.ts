@@ -22,7 +22,8 @@ const USAGE = `synth chest|cta --out DIR [--seed N] [options]
   --pixels signed|unsigned signed with intercept 0 or unsigned with intercept -1024 (default drawn)
   --syntax explicit-le     transfer syntax (only Explicit VR Little Endian is written)
   --no-truth               do not write truth.json
-  --force                  replace DIR when it holds an earlier synth output (nothing else)`;
+  --force                  replace DIR when it holds an earlier synth output (nothing else)
+  --quiet, -q              no summary (warnings still go to stderr)`;
 
 function num(name: string, text: string | undefined, integer: boolean): number | undefined {
   if (text === undefined) return undefined;
@@ -59,10 +60,11 @@ const SYNTH_OPTIONS = {
   syntax: { type: 'string' },
   'no-truth': { type: 'boolean' },
   force: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
 } as const;
 
 /** Maps argv onto SynthOptions (exported for tests). */
-export function parseSynthArgs(argv: string[]): { kind: SynthKind; out: string; force: boolean; options: SynthOptions } {
+export function parseSynthArgs(argv: string[]): { kind: SynthKind; out: string; force: boolean; quiet: boolean; options: SynthOptions } {
   const { values: v, positionals } = parseCommandArgs('synth', argv, SYNTH_OPTIONS);
   if (positionals.length !== 1 || !SYNTH_KINDS.includes(positionals[0] as SynthKind)) {
     throw usageError(`Expected one phantom kind (${SYNTH_KINDS.join(' or ')}) but received '${positionals.join(' ')}'`);
@@ -99,7 +101,7 @@ export function parseSynthArgs(argv: string[]): { kind: SynthKind; out: string; 
   set('signed', v.pixels === undefined ? undefined : v.pixels === 'signed');
   set('syntax', v.syntax as 'explicit-le' | undefined);
   if (v['no-truth']) options.truth = false;
-  return { kind, out: v.out, force: Boolean(v.force), options };
+  return { kind, out: v.out, force: Boolean(v.force), quiet: Boolean(v.quiet), options };
 }
 
 const fmt = (p: readonly number[]): string => p.map((x) => x.toFixed(1)).join(', ');
@@ -109,20 +111,21 @@ export const synthCommand: Command = {
   summary: 'Generate a synthetic chest CT or head CTA phantom series (DICOM + truth.json)',
   usage: USAGE,
   async run(argv, io) {
-    const { kind, out, force, options } = parseSynthArgs(argv);
+    const { kind, out, force, quiet, options } = parseSynthArgs(argv);
     const t0 = performance.now();
     const r = await synthToDirectory(kind, options, out, { force, signal: io.signal });
     const o = r.options;
     const s = o.spacing;
-    io.out(
-      `wrote ${o.slices} slices ${o.cols}x${o.rows} (${s[0]}x${s[1]}x${s[2]} mm, ${o.patientPosition}, ${o.bits}-bit ${o.signed ? 'signed' : 'unsigned'}) to ${oneLineSafe(out)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-    );
     const what = kind === 'chest' ? 'nodule' : 'aneurysm';
-    io.out(`${r.truth.findings.length} ${what}${r.truth.findings.length === 1 ? '' : 's'}, ${r.truth.hardNegatives.length} hard negatives${o.truth ? ' (truth.json)' : ''}`);
-    for (const f of r.truth.findings) io.out(`  ${f.diameterMm.toFixed(1)} mm ${f.type} ${f.location} ${f.shape} at LPS (${fmt(f.centerLps)}) ${f.site}`);
     // Asked for or drawn, but no room found (a few slices; more aneurysms than the named sites): said, not silent.
     if (r.truth.findings.length < o.lesions)
       io.err(`warning: ${o.lesions} ${what}s ${options.lesions !== undefined ? 'asked for' : 'drawn from the seed'}, ${r.truth.findings.length} planted: no room for the others in this field of view${kind === 'cta' ? ' or no free aneurysm site left' : ''}`);
+    if (quiet) return 0;
+    io.out(
+      `wrote ${o.slices} slices ${o.cols}x${o.rows} (${s[0]}x${s[1]}x${s[2]} mm, ${o.patientPosition}, ${o.bits}-bit ${o.signed ? 'signed' : 'unsigned'}) to ${oneLineSafe(out)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    io.out(`${r.truth.findings.length} ${what}${r.truth.findings.length === 1 ? '' : 's'}, ${r.truth.hardNegatives.length} hard negatives${o.truth ? ' (truth.json)' : ''}`);
+    for (const f of r.truth.findings) io.out(`  ${f.diameterMm.toFixed(1)} mm ${f.type} ${f.location} ${f.shape} at LPS (${fmt(f.centerLps)}) ${f.site}`);
     return 0;
   },
 };

@@ -31,6 +31,16 @@ describe('ctscope synth', () => {
     expect(d.lines.join('\n')).not.toMatch(/asked for/);
   });
 
+  it('--quiet (-q, as for convert and detect) prints no summary, only warnings', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const c: CliIO = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false, signal: new AbortController().signal };
+    expect(await synthCommand.run(['chest', '--out', join(root, 'quiet'), '--seed', '1', '--slices', '1', '--rows', '64', '--nodules', '3', '-q'], c)).toBe(0);
+    expect(out).toEqual([]);
+    expect(err.join('\n')).toMatch(/warning: 3 nodules asked for/);
+    expect(existsSync(join(root, 'quiet', 'truth.json'))).toBe(true);
+  });
+
   it('--rows or --cols alone gives a square image, not a slab cut out of the body', async () => {
     for (const [flag, name] of [['--rows', 'r'], ['--cols', 'c']] as const) {
       const out = join(root, `square-${name}`);
