@@ -236,6 +236,9 @@ export class DicomWebClient {
     if (init.contentType) headers['Content-Type'] = init.contentType;
     const method = init.method ?? 'GET';
     const upload = { state: (init.body ? 'sending' : 'none') as 'none' | 'sending' | 'sent' };
+    // A streamed body would go out chunked; some servers and proxies refuse that (411) or mishandle it, so the
+    // length is given, as it was when the body was one buffer.
+    if (init.body) headers['Content-Length'] = String(init.body.reduce((n, b) => n + b.length, 0));
     let res: Response;
     try {
       if (outer.some((sig) => sig.aborted)) throw new Error('aborted');
@@ -252,7 +255,10 @@ export class DicomWebClient {
       arm(); // the headers are in: the body gets the whole idle time again
     } catch (e) {
       finish();
-      throw coded(e, upload.state === 'sending' ? 'stopped taking the upload' : upload.state === 'sent' ? 'did not answer the upload' : 'unreachable');
+      // fetch reads the upload's first chunks before it connects: a refused or unresolved address is still unreachable.
+      const code = (e as { cause?: { code?: string } }).cause?.code ?? '';
+      const connecting = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_CONNECT_TIMEOUT)$/.test(code);
+      throw coded(e, connecting || upload.state === 'none' ? 'unreachable' : upload.state === 'sending' ? 'stopped taking the upload' : 'did not answer the upload');
     }
     const body = async function* (this: void): AsyncGenerator<Uint8Array> {
       try {
@@ -306,7 +312,14 @@ export class DicomWebClient {
     if (res.status >= 300 && res.status < 400) {
       await cancel();
       const to = res.headers.get('location');
-      const target = to ? whereOf(new URL(to, url).toString()) : 'no Location given';
+      let target = 'no Location given';
+      if (to) {
+        try {
+          target = whereOf(new URL(to, url).toString());
+        } catch {
+          target = 'an address that is not a URL';
+        }
+      }
       throw new CtscopeError('E_IO', `DICOMweb: the server redirected the ${method} (HTTP ${res.status}) to ${target}; nothing was sent there: give that address as the base URL`, { where });
     }
     if (!res.ok && res.status !== init.answerStatus) {
@@ -320,7 +333,8 @@ export class DicomWebClient {
       // Only a retrieve's 404 means the series is not there; a search's or an upload's means the base URL is wrong.
       if (res.status === 404 && init.notFound === 'series')
         throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: not found (HTTP 404): no such study or series there, or the base URL is not the DICOMweb service root', { where, ...said });
-      if (res.status === 404) throw new CtscopeError('E_IO', `DICOMweb: HTTP 404 Not Found for a ${method === 'GET' ? 'search' : 'STOW-RS upload'}: is the base URL the DICOMweb service root?`, { where, ...said });
+      if (res.status === 404)
+        throw new CtscopeError('E_IO', `DICOMweb: HTTP 404 Not Found for a ${method === 'GET' ? 'search: no such study there, or' : 'STOW-RS upload:'} the base URL is not the DICOMweb service root`, { where, ...said });
       if (res.status === 401 || res.status === 403) {
         const hint = this.#token ? 'check the bearer token' : 'the server wants a bearer token (--token-file or CTSCOPE_DICOMWEB_TOKEN)';
         throw new CtscopeError('E_IO', `DICOMweb: access denied (HTTP ${res.status}); ${hint}`, { where });

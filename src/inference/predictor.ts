@@ -42,7 +42,8 @@ export function flipSpatial(a: Float32Array, blocks: number, dims: [number, numb
 
 type ActivationFn = (t: { data: Float32Array; dims: number[] }) => void;
 
-const ACTIVATIONS: Record<FilledManifest['output']['activation'], ActivationFn> = {
+/** @internal Exported for tests. */
+export const ACTIVATIONS: Record<FilledManifest['output']['activation'], ActivationFn> = {
   none: () => undefined,
   sigmoid: (t) => {
     for (let v = 0; v < t.data.length; v++) t.data[v] = 1 / (1 + Math.exp(-t.data[v]!));
@@ -54,19 +55,26 @@ const ACTIVATIONS: Record<FilledManifest['output']['activation'], ActivationFn> 
       for (let v = 0; v < vol; v++) {
         let max = -Infinity, sum = 0;
         for (let ch = 0; ch < c!; ch++) max = Math.max(max, t.data[(b * c! + ch) * vol + v]!);
-        for (let ch = 0; ch < c!; ch++) sum += (t.data[(b * c! + ch) * vol + v] = Math.exp(t.data[(b * c! + ch) * vol + v]! - max));
+        // A logit that overflowed to +Inf (float16) takes all the probability: Inf - Inf would be NaN.
+        const top = max === Infinity;
+        for (let ch = 0; ch < c!; ch++) {
+          const x = t.data[(b * c! + ch) * vol + v]!;
+          sum += t.data[(b * c! + ch) * vol + v] = top ? (x === Infinity ? 1 : 0) : Math.exp(x - max);
+        }
         for (let ch = 0; ch < c!; ch++) t.data[(b * c! + ch) * vol + v]! /= sum;
       }
   },
 };
 
 /**
- * A score that is NaN or infinite is a model (or provider) failure, not a finding: NaN compares false and was
- * dropped silently, and an infinite score was written as a null score.
+ * A score that is NaN or +Infinity is a model (or provider) failure, not a finding: NaN compares false and was
+ * dropped silently, and an infinite score was written as a null score. -Infinity (a masked region, a log
+ * probability of 0) can never pass a threshold and is left as it is.
  */
 function checkFinite(data: Float32Array, model: string): void {
   for (let v = 0; v < data.length; v++) {
-    if (!Number.isFinite(data[v]!)) throw new CtscopeError('E_INFERENCE', `model '${model}' gave a ${Number.isNaN(data[v]!) ? 'NaN' : 'infinite'} score: its output is not usable (a broken model, or a provider that computes it wrongly)`);
+    const x = data[v]!;
+    if (x !== x || x === Infinity) throw new CtscopeError('E_INFERENCE', `model '${model}' gave a ${x !== x ? 'NaN' : 'infinite'} score: its output is not usable (a broken model, or a provider that computes it wrongly)`);
   }
 }
 

@@ -10,6 +10,8 @@ import { encodeElements, fileMeta } from '../../src/dicom/write.js';
 
 /** What the /stow route answers; each STOW test sets it. */
 let stowAnswer: { status: number; json: unknown } = { status: 200, json: {} };
+/** The framing headers of the last /stow/ request. */
+let stowHeaders: { length: string | undefined; encoding: string | undefined } = { length: undefined, encoding: undefined };
 /** Every request's URL, in order. */
 const requests: string[] = [];
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
@@ -42,6 +44,7 @@ beforeAll(async () => {
       return;
     }
     if (req.url?.includes('/stow/')) {
+      stowHeaders = { length: req.headers['content-length'], encoding: req.headers['transfer-encoding'] };
       req.resume();
       req.on('end', () => res.writeHead(stowAnswer.status, { 'Content-Type': 'application/dicom+json' }).end(JSON.stringify(stowAnswer.json)));
       return;
@@ -50,6 +53,11 @@ beforeAll(async () => {
       // An http -> https style move in front of the archive: fetch would re-send a POST as a body-less GET.
       req.resume();
       res.writeHead(301, { Location: req.url.replace('/r301/', '/moved/') }).end();
+      return;
+    }
+    if (req.url?.includes('/badloc/')) {
+      req.resume();
+      res.writeHead(302, { Location: 'http://[bad' }).end();
       return;
     }
     if (req.url?.includes('/moved/')) {
@@ -288,6 +296,23 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     const e = await new DicomWebClient({ baseUrl: `${base}/r301/` }).store([instance('1.2.3.100')]).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'E_IO', message: expect.stringMatching(/redirected the POST \(HTTP 301\) to http:\/\/127\.0\.0\.1:\d+\/dicom-web\/moved\/studies; nothing was sent there/) });
     expect(requests.filter((u) => u.includes('/moved/'))).toEqual([]);
+  });
+
+  it('STOW-RS: the streamed upload still says its length (not chunked, which some servers refuse)', async () => {
+    stowAnswer = { status: 200, json: referenced(['1.2.3.100']) };
+    const one = instance('1.2.3.100');
+    await new DicomWebClient({ baseUrl: `${base}/stow/` }).store([one]);
+    expect(stowHeaders.encoding).toBeUndefined();
+    expect(Number(stowHeaders.length)).toBeGreaterThan(one.length);
+  });
+
+  it('STOW-RS: a refused connection is "unreachable", and a redirect to no URL is E_IO, not a TypeError', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    await expect(new DicomWebClient({ baseUrl: `http://127.0.0.1:${port}/dicom-web` }).store([instance('1.2.3.100')])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/unreachable/) });
+    await expect(new DicomWebClient({ baseUrl: `${base}/badloc/` }).store([instance('1.2.3.100')])).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/redirected the POST \(HTTP 302\) to an address that is not a URL/) });
   });
 
   it("STOW-RS: a 200 that is not DICOM JSON (a proxy's page) is E_IO, not a success", async () => {

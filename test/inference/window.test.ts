@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../src/volume/types.js';
 import { loadModel, type ModelPackage } from '../../src/inference/model.js';
 import { ModelRunner } from '../../src/inference/runner.js';
-import { sessionPredictor } from '../../src/inference/predictor.js';
+import { ACTIVATIONS, sessionPredictor } from '../../src/inference/predictor.js';
 import { channelTransforms } from '../../src/inference/preprocess.js';
 import { axisStarts, fillWindowOptions, patchGrid, slidingWindow, type Predictor } from '../../src/inference/window.js';
 import { ringDepthFor } from '../../src/inference/merge.js';
@@ -132,6 +132,13 @@ describe('sliding window with a real ONNX session (translation-equivariant conv 
     // A whole patch of NaN (the fixture's ReLU turns a lone NaN into 0, and its output saturates at 1 for Inf).
     await expect(sessionPredictor(runner, m, 'heatmap', 'none')(patch(NaN), 1)).rejects.toMatchObject({ code: 'E_INFERENCE', message: expect.stringMatching(/gave a NaN score/) });
     await expect(sessionPredictor(runner, m, 'heatmap', 'none')(patch(0), 1)).resolves.toBeDefined();
+  });
+
+  it('softmax gives an overflowed (+Inf) logit all the probability, not NaN', () => {
+    // Two voxels, three channels: [1, +Inf, 2] and [0, 0, -Inf].
+    const t = { data: new Float32Array([1, 0, Infinity, 0, 2, -Infinity]), dims: [1, 3, 2] };
+    ACTIVATIONS.softmax(t);
+    expect(Array.from(t.data)).toEqual([0, 0.5, 1, 0.5, 0, 0]);
   });
 
   it('equals the whole-volume output everywhere (margin = receptive-field half-width)', async () => {

@@ -21,15 +21,18 @@ describe('temporary twins left by a killed writer', () => {
     const names = {
       deadOld: `.out.${DEAD_PID}.deadbeef.tmp`,
       deadFresh: `.out.${DEAD_PID}.0badf00d.tmp`,
-      liveOld: `.out.${process.pid}.cafebabe.tmp`,
+      // The parent: live, and not this process (which is never checked by kill(pid, 0)).
+      liveOld: `.out.${process.ppid}.cafebabe.tmp`,
+      wholePhantom: `.out.${DEAD_PID}.feedface.tmp`,
       otherName: `.other.${DEAD_PID}.deadbeef.tmp`,
       notOurs: 'out.tmp',
     };
     for (const n of Object.values(names)) await mkdir(join(here, n));
     await writeFile(join(here, names.deadOld, 'CT000001.dcm'), 'partial');
-    for (const n of [names.deadOld, names.liveOld, names.otherName, names.notOurs]) await utimes(join(here, n), old, old);
+    await writeFile(join(here, names.wholePhantom, 'truth.json'), '{}');
+    for (const n of [names.deadOld, names.liveOld, names.otherName, names.notOurs, names.wholePhantom]) await utimes(join(here, n), old, old);
     await removeStaleTemps(here, 'out');
-    expect((await readdir(here)).sort()).toEqual([names.deadFresh, names.liveOld, names.otherName, names.notOurs].sort());
+    expect((await readdir(here)).sort()).toEqual([names.deadFresh, names.liveOld, names.otherName, names.notOurs, names.wholePhantom].sort());
   });
 
   it('writeFileAtomic clears its target\'s stale twin as it writes', async () => {
