@@ -1,12 +1,13 @@
 /**
  * One fuzz case: pick a corpus entry and a mutation from the case seed, then run the library on the
- * damaged bytes the way a user would (parse + decode frame 0, or index and load a small series).
+ * damaged bytes the way a user would (parse + decode the first and last frames, or index and load a small series).
  */
 import { decodeFrame } from '../dicom/decode.js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseInstance, readHeader } from '../dicom/parse.js';
 import { isCtscopeError } from '../errors.js';
+import type { DicomInstance } from '../dicom/types.js';
 import { loadSeries, scanStudy, type BufferInput } from '../ingest/load.js';
 import { hash32, Rng } from '../synth/rng.js';
 import { mutate, type MutationKind } from './mutate.js';
@@ -68,8 +69,17 @@ export function planCase(corpus: Corpus, runSeed: number, index: number): { plan
 }
 
 async function parseAndDecode(bytes: Uint8Array, label: string): Promise<void> {
-  const inst = parseInstance(bytes, label);
-  if (inst.numberOfFrames > 0 && inst.pixelData !== undefined) await decodeFrame(bytes, inst, 0);
+  await decodeFirstAndLast(bytes, parseInstance(bytes, label));
+}
+
+/**
+ * Frame 0, and the last frame of a multi-frame image: a damaged offset table or fragment list often spares the
+ * first frame and breaks a later one.
+ */
+async function decodeFirstAndLast(bytes: Uint8Array, inst: DicomInstance): Promise<void> {
+  if (inst.numberOfFrames === 0 || inst.pixelData === undefined) return;
+  await decodeFrame(bytes, inst, 0);
+  if (inst.numberOfFrames > 1) await decodeFrame(bytes, inst, inst.numberOfFrames - 1);
 }
 
 /** The path-based route: header read in growing chunks, then the whole file for the pixels. */
@@ -77,8 +87,7 @@ async function fileCase(bytes: Uint8Array, index: number, scratchDir: string): P
   const path = join(scratchDir, `case-${index}.dcm`);
   try {
     writeFileSync(path, bytes);
-    const inst = await readHeader(path);
-    if (inst.numberOfFrames > 0 && inst.pixelData !== undefined) await decodeFrame(new Uint8Array(readFileSync(path)), inst, 0);
+    await decodeFirstAndLast(new Uint8Array(readFileSync(path)), await readHeader(path));
   } finally {
     rmSync(path, { force: true });
   }
