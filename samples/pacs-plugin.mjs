@@ -45,13 +45,17 @@ const controller = new AbortController();
 const timer = setTimeout(() => controller.abort(), Number(timeoutS) * 1000);
 
 const t0 = performance.now();
+const started = new Set();
 try {
   const { document, sr } = await detect(instances, {
     models: [model],
     signal: controller.signal,
     sr: true, // SR bytes back in memory: the host stores them itself (C-STORE, STOW-RS...)
     onProgress: (p) => {
-      if (p.done === 0) console.log(`host: ${p.stage}${p.model ? ` (${p.model})` : ''} started`);
+      // A stage may report done 0 more than once (its total becomes known later): say each one once.
+      const name = `${p.stage}${p.model ? ` (${p.model})` : ''}`;
+      if (!started.has(name)) console.log(`host: ${name} started`);
+      started.add(name);
     },
   });
   console.log(`host: ${document.findings.length} finding(s) in ${(performance.now() - t0).toFixed(0)} ms`);

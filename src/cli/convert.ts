@@ -6,7 +6,7 @@ import { loadSeries } from '../ingest/load.js';
 import { DEFAULT_MAX_VOXELS } from '../volume/assemble.js';
 import { NIFTI1_MAX_DIM, writeNifti } from '../volume/nifti.js';
 import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';
-import type { Vec3, Volume } from '../volume/types.js';
+import type { Vec3 } from '../volume/types.js';
 import { parseCommandArgs, parseThreads, usageError, type CliIO, type Command } from './command.js';
 import { stageLogger } from './info.js';
 
@@ -126,7 +126,7 @@ Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, w
     });
     if (out !== volume) log(`output grid ${out.geometry.dims.join(' x ')} at ${out.geometry.spacing.map((x) => x.toFixed(4)).join(' x ')} mm`);
     log(`writing ${oneLineSafe(args.out)}...`);
-    await writeNifti(args.out, out as Volume<Int16Array | Float32Array>, { description: `ctscope HU series ${volume.series.seriesNumber ?? ''}`.trim(), signal: io.signal });
+    await writeNifti(args.out, out, { description: `ctscope HU series ${volume.series.seriesNumber ?? ''}`.trim(), signal: io.signal });
     log(`wrote ${oneLineSafe(args.out)}`);
     return 0;
   },

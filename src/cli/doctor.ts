@@ -10,9 +10,11 @@ import { poolSize } from '../workers/pool.js';
 import { usableCores } from '../workers/cores.js';
 import { nativeOpenJpegStatus } from '../dicom/codecs/native/openjpeg.js';
 import { oneLineSafe } from '../io/printable.js';
+import { version } from '../version.js';
 
 /** What `ctscope doctor` finds about the machine, as `--json` prints it. */
 export interface DoctorReport {
+  ctscope: string;
   node: string;
   platform: string;
   arch: string;
@@ -105,6 +107,7 @@ export async function doctorReport(deviceId = 0): Promise<DoctorReport> {
   });
   const cores = usableCores();
   return {
+    ctscope: version,
     node: process.version,
     platform: process.platform,
     arch: process.arch,
@@ -123,11 +126,11 @@ export async function doctorReport(deviceId = 0): Promise<DoctorReport> {
 
 function text(r: DoctorReport): string[] {
   const lines = [
-    `node ${r.node} on ${r.platform}-${r.arch}, ${r.cores} ${r.cores === 1 ? 'core' : 'cores'}${r.cpus > r.cores ? ` (CPU quota; ${r.cpus} CPUs)` : ''}`,
+    `ctscope ${r.ctscope}, node ${r.node} on ${r.platform}-${r.arch}, ${r.cores} ${r.cores === 1 ? 'core' : 'cores'}${r.cpus > r.cores ? ` (CPU quota; ${r.cpus} CPUs)` : ''}`,
     `onnxruntime-node ${r.onnxruntime.version} (${r.onnxruntime.binDir})${r.onnxruntime.error ? `: does not load: ${r.onnxruntime.error}` : ''}`,
     'packages:',
     ...Object.entries(r.packages).map(([k, v]) => `  ${k.padEnd(40)} ${v ?? 'missing'}`),
-    `native OpenJPEG: ${r.native.openjpeg.ok ? `libopenjp2 ${r.native.openjpeg.version} (JPEG 2000 decodes natively)` : `${r.native.openjpeg.reason} (JPEG 2000 decodes in WebAssembly)`}`,
+    `native OpenJPEG: ${r.native.openjpeg.ok ? `libopenjp2 ${r.native.openjpeg.version} (JPEG 2000 decodes natively)` : `${r.native.openjpeg.reason} (JPEG 2000 decodes in WebAssembly; \`npm run build:native\` in the package folder builds it)`}`,
     `execution providers${r.deviceId ? ` (GPU ${r.deviceId})` : ''}:`,
     ...r.providers.map((p) => `  ${p.ep.padEnd(9)} ${p.ok ? 'ok' : `unavailable: ${p.error}`}`),
     `gpu: nvidia-smi ${r.gpu.nvidiaSmi ?? 'not found'}`,

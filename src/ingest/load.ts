@@ -134,7 +134,7 @@ export function pickSeries(index: StudyIndex, seriesUid: string | undefined): Se
   if (index.series.length === 0 && index.skipped.length > 0 && index.skipped.every((s) => s.code === 'E_NOT_DICOM'))
     throw new CtscopeError('E_NOT_DICOM', `no DICOM file among ${index.inputCount} input(s)`);
   // Folders that hold no file at all (an empty export, a mistyped mount point): say that, not "0 inputs".
-  if (index.inputCount === 0 && index.skipped.length === 0) throw new CtscopeError('E_NO_CT_SERIES', 'no files found: the input folder(s) hold no files');
+  if (index.inputCount === 0 && index.skipped.length === 0) throw new CtscopeError('E_NO_CT_SERIES', 'no files found: the input holds no files (an empty folder, or an empty list of buffers)');
   if (index.series.length === 0) {
     const codes = [...new Set(index.skipped.map((s) => s.code))].join(', ');
     throw new CtscopeError('E_NO_CT_SERIES', `no readable DICOM image among ${index.inputCount} input(s)${codes ? ` (skipped: ${codes})` : ''}`);

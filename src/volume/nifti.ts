@@ -3,7 +3,7 @@ import { createGzip, gunzipSync } from 'node:zlib';
 import { CtscopeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { cross, dot, ijkToLps, normalize, scale, sub } from './affine.js';
-import type { Geometry, Mat4, Vec3, Volume } from './types.js';
+import type { Geometry, Mat4, Vec3, Volume, VoxelArray } from './types.js';
 import { onAbort } from '../io/abort.js';
 
 /** dim[] is int16 in the NIfTI-1 header. */
@@ -18,6 +18,7 @@ export const NIFTI1_MAX_DIM = 32767;
  */
 const HEADER_BYTES = 348;
 const VOX_OFFSET = 352;
+const DT_UINT8 = 2;
 const DT_INT16 = 4;
 const DT_FLOAT32 = 16;
 const UNITS_MM = 2;
@@ -32,7 +33,7 @@ export interface NiftiWriteOptions {
   signal?: AbortSignal | undefined;
 }
 
-export async function writeNifti(path: string, volume: Volume<Int16Array | Float32Array>, options: NiftiWriteOptions = {}): Promise<void> {
+export async function writeNifti(path: string, volume: Volume, options: NiftiWriteOptions = {}): Promise<void> {
   const header = niftiHeader(volume, options.description ?? 'ctscope HU');
   const body = byteChunks(volume.data);
   if (path.toLowerCase().endsWith('.gz')) {
@@ -48,7 +49,7 @@ export async function writeNifti(path: string, volume: Volume<Int16Array | Float
  * zlib takes a write's length as 32 bits (a float32 volume of 2^30 voxels was compressed as 0 bytes, and the
  * `.nii.gz` held only its header), and over 4 GiB no Uint8Array view can be made at all.
  */
-export function byteChunks(data: Int16Array | Float32Array, maxBytes = 16 << 20): Uint8Array[] {
+export function byteChunks(data: VoxelArray, maxBytes = 16 << 20): Uint8Array[] {
   const step = Math.max(1, Math.floor(maxBytes / data.BYTES_PER_ELEMENT));
   const out: Uint8Array[] = [];
   for (let i = 0; i < data.length; i += step) {
@@ -59,11 +60,12 @@ export function byteChunks(data: Int16Array | Float32Array, maxBytes = 16 << 20)
 }
 
 /** The 352-byte header (348 + an empty extension flag) for a volume. */
-export function niftiHeader(volume: Volume<Int16Array | Float32Array>, description: string): Uint8Array {
+export function niftiHeader(volume: Volume, description: string): Uint8Array {
   const g = volume.geometry;
   const expected = g.dims[0] * g.dims[1] * g.dims[2];
   if (volume.data.length !== expected) throw new CtscopeError('E_OUTPUT', `volume has ${volume.data.length} voxels, geometry says ${expected}`);
-  const float = volume.data instanceof Float32Array;
+  // Each voxel type as itself: a uint8 volume (a resample with outType 'uint8') was labelled int16 over its bytes.
+  const type = volume.data instanceof Float32Array ? { code: DT_FLOAT32, bits: 32 } : volume.data instanceof Uint8Array ? { code: DT_UINT8, bits: 8 } : { code: DT_INT16, bits: 16 };
   const buf = new ArrayBuffer(VOX_OFFSET);
   const v = new DataView(buf);
   const le = true;
@@ -74,8 +76,8 @@ export function niftiHeader(volume: Volume<Int16Array | Float32Array>, descripti
     if (x > NIFTI1_MAX_DIM) throw new CtscopeError('E_TOO_LARGE', `dimension ${x} does not fit NIfTI-1 (max ${NIFTI1_MAX_DIM})`);
     v.setInt16(40 + 2 * i, x, le);
   });
-  v.setInt16(70, float ? DT_FLOAT32 : DT_INT16, le);
-  v.setInt16(72, float ? 32 : 16, le);
+  v.setInt16(70, type.code, le);
+  v.setInt16(72, type.bits, le);
 
   const q = rigidQform(g);
   const s = lpsToRas(ijkToLps(g));

@@ -26,8 +26,10 @@ describe('the published typings, as a strict TypeScript consumer sees them', () 
       writeFileSync(
         join(app, 'app.ts'),
         [
-          "import { closePool, detect, isCtscopeError, warmPool } from 'ctscope';",
+          "import { closePool, detect, isCtscopeError, loadSeries, resample, warmPool, writeNifti } from 'ctscope';",
           'warmPool();',
+          // Resample, then write: the transforms return Volume, which writeNifti takes (it took only int16/float32).
+          "await writeNifti('x.nii.gz', await resample(await loadSeries('dir'), { spacing: 1, outType: 'uint8' }));",
           "const { document, sr } = await detect([{ name: 'a', bytes: new Uint8Array(0) }], { models: ['nodule'], sr: true });",
           'const bytes: Uint8Array = sr;',
           'console.log(document.series.id, bytes.length, isCtscopeError(null));',
@@ -42,6 +44,29 @@ describe('the published typings, as a strict TypeScript consumer sees them', () 
         out = String((e as { stdout?: string }).stdout ?? e);
       }
       expect(out).toBe('');
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("resolves from CommonJS too: require('ctscope') on Node with require(esm), package.json and the findings schema", () => {
+    const app = mkdtempSync(join(tmpdir(), 'ctscope-cjs-'));
+    try {
+      mkdirSync(join(app, 'node_modules'));
+      symlinkSync(ROOT, join(app, 'node_modules', 'ctscope'), 'dir');
+      writeFileSync(
+        join(app, 'app.cjs'),
+        [
+          "console.log(require.resolve('ctscope/package.json').endsWith('package.json'));",
+          "console.log(require('ctscope/schemas/findings.schema.json').$schema !== undefined);",
+          // require(esm) is on by default from Node 20.19; before, the dynamic import is the way.
+          "const [maj, min] = process.versions.node.split('.').map(Number);",
+          "if (maj > 20 || (maj === 20 && min >= 19)) console.log(typeof require('ctscope').detect);",
+          "else import('ctscope').then((m) => console.log(typeof m.detect));",
+        ].join('\n'),
+      );
+      const out = execFileSync(process.execPath, ['--no-warnings', join(app, 'app.cjs')], { cwd: app, encoding: 'utf8' });
+      expect(out.trim().split('\n')).toEqual(['true', 'true', 'function']);
     } finally {
       rmSync(app, { recursive: true, force: true });
     }

@@ -97,6 +97,16 @@ describe('NIfTI-1 writer', () => {
     expect([q[2], q[6], q[10]].map((x) => x! + 0)).toEqual([0, 0, expect.closeTo(3, 4)]);
   });
 
+  it('a uint8 volume (resample outType uint8) is written as NIfTI uint8, not labelled int16 over its bytes', async () => {
+    const data = Uint8Array.from({ length: 5 * 4 * 3 }, (_, i) => i * 3);
+    const path = join(dir, 'u8.nii');
+    await writeNifti(path, { data, geometry: oblique });
+    const img = await readNifti(path);
+    expect(img.datatype).toBe(2);
+    expect(img.data).toBeInstanceOf(Uint8Array);
+    expect(Array.from(img.data)).toEqual(Array.from(data));
+  });
+
   it('the voxels go out in views of at most 16 MiB, in order (one view of a 4 GiB volume was gzipped as 0 bytes)', () => {
     const data = new Float32Array(10_000).map((_, i) => i);
     const chunks = byteChunks(data, 4096);

@@ -74,4 +74,5 @@ try {
   status = `not built (${(e as Error).message.slice(0, 160)})`;
 }
 const fallback = status.startsWith('not built') ? '; JPEG 2000 decodes in WebAssembly' : '';
-process.stdout.write(`native OpenJPEG: ${status}${fallback}\n`);
+// On stderr: `npm pack --json` and `npm publish --json` print their JSON on stdout, after the build.
+process.stderr.write(`native OpenJPEG: ${status}${fallback}\n`);
