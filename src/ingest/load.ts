@@ -102,10 +102,31 @@ export async function scanStudy(input: StudyInput, options: LoadOptions = {}): P
  * E_SERIES_NOT_FOUND for an unknown `seriesUid`, E_TOO_LARGE over `maxVoxels`.
  */
 export async function loadSeries(input: StudyInput, options: LoadOptions = {}): Promise<LoadedSeries> {
+  return decodeSeries(await indexSeries(input, options));
+}
+
+/** An input indexed and its series chosen, no pixel decoded yet: loadSeries' first half. */
+export interface IndexedSeries {
+  o: FilledLoadOptions;
+  index: StudyIndex;
+  series: SeriesEntry;
+  bytes: ByteTable;
+}
+
+/**
+ * Indexes the input and picks its series (cheap: headers only), so that a caller can refuse input with nothing
+ * to load (E_NOT_DICOM, E_NO_CT_SERIES) before it waits for room to decode it (detect's admission).
+ */
+export async function indexSeries(input: StudyInput, options: LoadOptions = {}): Promise<IndexedSeries> {
   input = ownInput(input);
   const o = fillLoadOptions(options);
   const { index, bytes } = await indexInput(input, o, true);
-  const series = pickSeries(index, o.seriesUid);
+  return { o, index, bytes, series: pickSeries(index, o.seriesUid) };
+}
+
+/** loadSeries' second half: decodes and assembles the chosen series. */
+export async function decodeSeries(indexed: IndexedSeries): Promise<LoadedSeries> {
+  const { o, index, bytes, series } = indexed;
   throwIfAborted(o.signal, 'loading');
   const total = series.layout?.slices.length ?? 0;
   o.onProgress({ stage: 'decode', done: 0, total });

@@ -5,11 +5,19 @@ import { CtscopeError } from '../errors.js';
  * Process-wide admission of whole `detect` runs. Each run holds a full HU volume, its resampled model
  * grids and the window buffers; the decode pool and the model sessions already use every core, so running
  * more than a couple at once buys no speed, only memory. Callers may start any number of runs: the
- * extra ones wait here (FIFO) and an abort while waiting rejects at once.
+ * extra ones wait here, in the order detect() was called (each takes its place at the call, before its own
+ * checks, whose time varies: reading a model, probing an output folder), and an abort while waiting rejects at once.
  */
 let limit = defaultLimit();
 let active = 0;
-const waiting: Array<{ start: () => void; signal: AbortSignal | undefined; onAbort: () => void }> = [];
+/** Waiting runs, by place: the earliest call first. */
+const waiting: Array<{ place: number; start: () => void; signal: AbortSignal | undefined; onAbort: () => void }> = [];
+let nextPlace = 0;
+
+/** A run's place in line, taken when it is called. */
+export function takePlace(): number {
+  return nextPlace++;
+}
 
 function defaultLimit(): number {
   const env = Number(process.env.CTSCOPE_MAX_RUNS);
@@ -37,12 +45,13 @@ function pump(): void {
   }
 }
 
-/** Runs `work` once a slot is free; the slot is released however it ends. */
-export async function admit<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+/** Runs `work` once a slot is free and no earlier place waits; the slot is released however it ends. */
+export async function admit<T>(signal: AbortSignal | undefined, work: () => Promise<T>, place = takePlace()): Promise<T> {
   if (signal?.aborted) throw new CtscopeError('E_ABORTED', 'detect was aborted');
   if (active >= limit) {
     await new Promise<void>((resolve, reject) => {
       const entry = {
+        place,
         start: resolve,
         signal,
         onAbort: () => {
@@ -52,7 +61,10 @@ export async function admit<T>(signal: AbortSignal | undefined, work: () => Prom
         },
       };
       signal?.addEventListener('abort', entry.onAbort, { once: true });
-      waiting.push(entry);
+      // In place order: a run whose checks took longer than a later call's still goes before it.
+      let at = waiting.length;
+      while (at > 0 && waiting[at - 1]!.place > place) at--;
+      waiting.splice(at, 0, entry);
     });
   } else active++;
   try {

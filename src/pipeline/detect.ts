@@ -6,7 +6,7 @@ import { onAbort } from '../io/abort.js';
 import { poolShutdownSignal } from '../workers/pool.js';
 import { detect as detectOnGrid } from '../inference/infer.js';
 import type { ModelPackage } from '../inference/model.js';
-import { loadSeries, ownInput, type LoadedSeries, type StudyInput } from '../ingest/load.js';
+import { decodeSeries, indexSeries, ownInput, type IndexedSeries, type LoadedSeries, type StudyInput } from '../ingest/load.js';
 import { buildFindingsDocument, type ModelRun } from '../outputs/findings-json.js';
 import { srBytesOffThread } from '../outputs/sr-task.js';
 import { writeOutputs } from '../outputs/write.js';
@@ -16,7 +16,7 @@ import { sliceNormal } from '../volume/affine.js';
 import { checkProvider } from '../inference/providers.js';
 import { skippedInputsLine } from '../series/summary.js';
 import { round, StageClock } from './clock.js';
-import { admit } from './admission.js';
+import { admit, takePlace } from './admission.js';
 import { modelGrid } from './grid.js';
 import { sliceReader } from './slices.js';
 import { loadModelPackage } from './models.js';
@@ -61,11 +61,30 @@ export function detect(input: StudyInput, options: DetectOptions): Promise<Detec
 export async function detect(input: StudyInput, options: DetectOptions): Promise<DetectOutcome> {
   // Before the first await: every later stage (decode, SR attributes, key images) reads this copy.
   input = ownInput(input);
+  // The place in line is the call's: admission follows call order, however long the checks below take.
+  const place = takePlace();
   const host = guardHostCallbacks(fillDetectOptions(options));
   const o = host.options;
   try {
     const packages = await preflight(o);
-    const outcome = await admit(o.signal, () => detectAdmitted(input, o, packages));
+    // Indexed before admission (headers only): input with nothing to load is refused at once, not after the
+    // runs ahead of it (an all-junk input queued behind five runs waited 3.5 s for a 10 ms answer).
+    throwIfAborted(o.signal, 'detect');
+    const clock = new StageClock();
+    const started = performance.now();
+    const indexed = await indexSeries(input, {
+      seriesUid: o.seriesUid,
+      signal: o.signal,
+      threads: o.threads,
+      maxVoxels: o.maxVoxels,
+      onProgress: (p) => {
+        clock.enter(p.stage);
+        o.onProgress(p);
+      },
+    });
+    clock.stop();
+    const indexMs = performance.now() - started;
+    const outcome = await admit(o.signal, () => detectAdmitted(indexed, input, o, packages, clock, indexMs), place);
     if (host.failure !== undefined) throw host.failure;
     return outcome;
   } catch (e) {
@@ -114,22 +133,13 @@ function guardHostCallbacks(o: FilledDetectOptions): { options: FilledDetectOpti
   };
 }
 
-async function detectAdmitted(input: StudyInput, options: FilledDetectOptions, packages: ModelPackage[]): Promise<DetectOutcome> {
+/** The run once admitted; `indexMs`, the indexing before admission, counts in its total time (the wait does not). */
+async function detectAdmitted(indexed: IndexedSeries, input: StudyInput, options: FilledDetectOptions, packages: ModelPackage[], clock: StageClock, indexMs: number): Promise<DetectOutcome> {
   // A model with a second stage opens two sessions, and models share a provider: say each line once a run.
   const o: FilledDetectOptions = { ...options, onLog: onceEach(options.onLog) };
-  const started = performance.now();
-  const clock = new StageClock();
+  const started = performance.now() - indexMs;
   throwIfAborted(o.signal, 'detect');
-  const volume = await loadSeries(input, {
-    seriesUid: o.seriesUid,
-    signal: o.signal,
-    threads: o.threads,
-    maxVoxels: o.maxVoxels,
-    onProgress: (p) => {
-      clock.enter(p.stage);
-      o.onProgress(p);
-    },
-  });
+  const volume = await decodeSeries(indexed);
   clock.stop();
   const context = await readSourceContext(volume, input);
   const readSlice = sliceReader(volume, input);

@@ -278,3 +278,41 @@ describe('one output folder, one run at a time', () => {
     expect(readdirSync(out).filter((f) => f.startsWith('.ctscope-writing'))).toEqual([]);
   });
 });
+
+describe('admission', () => {
+  it('runs wait in the order detect was called, not in the order their checks before admission finish', async () => {
+    const { admit, takePlace, setMaxConcurrentRuns, maxConcurrentRuns } = await import('../../src/pipeline/admission.js');
+    const was = maxConcurrentRuns();
+    setMaxConcurrentRuns(1);
+    try {
+      let release = (): void => undefined;
+      const blocker = admit(undefined, () => new Promise<void>((r) => (release = r)));
+      const first = takePlace();
+      const second = takePlace();
+      const order: string[] = [];
+      // The second caller's checks finished first, so it reached admission first.
+      const b = admit(undefined, async () => void order.push('second'), second);
+      const a = admit(undefined, async () => void order.push('first'), first);
+      release();
+      await Promise.all([blocker, a, b]);
+      expect(order).toEqual(['first', 'second']);
+    } finally {
+      setMaxConcurrentRuns(was);
+    }
+  });
+
+  it('input with nothing to load is refused at once, not after the runs ahead of it', async () => {
+    const { setMaxConcurrentRuns, maxConcurrentRuns } = await import('../../src/pipeline/admission.js');
+    const was = maxConcurrentRuns();
+    setMaxConcurrentRuns(1);
+    try {
+      const order: string[] = [];
+      const run = detect(chest.dir, { models: heat, ep: 'cpu' }).then(() => void order.push('run'));
+      const junk = detect([{ name: 'junk', bytes: new Uint8Array(4096).fill(7) }], { models: heat, ep: 'cpu' }).catch((e: { code?: string }) => void order.push(e.code ?? 'failed'));
+      await Promise.all([run, junk]);
+      expect(order).toEqual(['E_NOT_DICOM', 'run']);
+    } finally {
+      setMaxConcurrentRuns(was);
+    }
+  });
+});

@@ -28,12 +28,12 @@ const sequentialPeakMiB = peakMiB();
 resetPeak();
 const concurrentBaseMiB = rssMiB();
 const jobs = [];
-// A run is working from its first progress event (admitted) until it resolves.
+// A run is working from its first decode progress event (admitted: the scan and index stages come before admission) until it resolves.
 let working = 0, maxWorking = 0;
 const tracked = (s) => {
   let started = false;
-  const onProgress = () => {
-    if (started) return;
+  const onProgress = (p) => {
+    if (started || p.stage === 'scan' || p.stage === 'index') return;
     started = true;
     maxWorking = Math.max(maxWorking, ++working);
   };
