@@ -118,15 +118,33 @@ function checkOutputNames(m: FilledManifest, runner: ModelRunner): void {
   if (missing !== undefined) throw new CtscopeError('E_MODEL', `model '${m.id}' has no output named '${missing}' (outputs: ${runner.outputs.map((o) => o.name).join(', ')})`);
 }
 
-/** A second stage's session, made and checked (input and output names) before the first stage runs. */
-async function refineRunner(pkg: ModelPackage, options: InferOptions): Promise<ModelRunner> {
-  const runner = await getRunner(pkg, options, options.signal);
-  const m = pkg.manifest;
-  if (m.input.name && !runner.inputs.some((i) => i.name === m.input.name)) {
-    throw new CtscopeError('E_MODEL', `second stage '${m.file}' has no input named '${m.input.name}' (inputs: ${runner.inputs.map((i) => i.name).join(', ')})`);
+/**
+ * The shared runner of a package, held (see ModelRunner.hold). One retired between its lookup and the hold (its
+ * weights updated at that moment) is looked up again.
+ */
+async function heldRunner(pkg: ModelPackage, options: InferOptions): Promise<{ runner: ModelRunner; release: () => void }> {
+  for (let tries = 0; ; tries++) {
+    const runner = await getRunner(pkg, options, options.signal);
+    const release = runner.hold();
+    if (!runner.closed || tries === 2) return { runner, release };
+    release();
   }
-  checkOutputNames(m, runner);
-  return runner;
+}
+
+/** A second stage's session, made, held and checked (input and output names) before the first stage runs. */
+async function refineRunner(pkg: ModelPackage, options: InferOptions): Promise<{ runner: ModelRunner; release: () => void }> {
+  const held = await heldRunner(pkg, options);
+  const m = pkg.manifest;
+  try {
+    if (m.input.name && !held.runner.inputs.some((i) => i.name === m.input.name)) {
+      throw new CtscopeError('E_MODEL', `second stage '${m.file}' has no input named '${m.input.name}' (inputs: ${held.runner.inputs.map((i) => i.name).join(', ')})`);
+    }
+    checkOutputNames(m, held.runner);
+  } catch (e) {
+    held.release();
+    throw e;
+  }
+  return held;
 }
 
 /**
@@ -135,8 +153,16 @@ async function refineRunner(pkg: ModelPackage, options: InferOptions): Promise<M
  */
 export async function runModel(volume: Volume, pkg: ModelPackage, options: InferOptions = {}): Promise<ModelOutput> {
   const t0 = performance.now();
+  const { runner, release } = options.runner ? { runner: options.runner, release: options.runner.hold() } : await heldRunner(pkg, options);
+  try {
+    return await runHeld(volume, pkg, runner, options, t0);
+  } finally {
+    release();
+  }
+}
+
+async function runHeld(volume: Volume, pkg: ModelPackage, runner: ModelRunner, options: InferOptions, t0: number): Promise<ModelOutput> {
   const m = pkg.manifest;
-  const runner = options.runner ?? (await getRunner(pkg, options, options.signal));
   checkInputs(volume, m, runner, options.checkSpacing ?? true);
   const runsBefore = runner.stats.runs, msBefore = runner.stats.runMs;
   const dense = m.output.name || runner.outputs[0]!.name;
@@ -253,7 +279,26 @@ export async function detect(volume: Volume, original: CtVolume, pkg: ModelPacka
   const tRegion = performance.now();
   const { mask, region } = await resolveMask(volume, m, options.mask, options.signal);
   const regionMs = performance.now() - tRegion;
-  const refineSession = m.refine && pkg.refine ? await refineRunner(pkg.refine, options) : null;
+  // Held from here to the second stage's end: weights updated meanwhile retire this session only after it.
+  const refine = m.refine && pkg.refine ? await refineRunner(pkg.refine, options) : null;
+  try {
+    return await detectHeld(volume, original, pkg, options, mask, region, regionMs, refine?.runner ?? null);
+  } finally {
+    refine?.release();
+  }
+}
+
+async function detectHeld(
+  volume: Volume,
+  original: CtVolume,
+  pkg: ModelPackage,
+  options: InferOptions,
+  mask: PatchMask | undefined,
+  region: OrganRegion | null,
+  regionMs: number,
+  refineSession: ModelRunner | null,
+): Promise<DetectResult> {
+  const m = pkg.manifest;
   const out = await runModel(volume, pkg, { ...options, mask: mask ?? null });
   const label = m.labels[out.kind === 'boxes' ? 0 : Math.min(m.output.channel, m.labels.length - 1)] ?? m.task;
   // The host's event loop gets turns during the peak search (see runWithTurns).

@@ -182,6 +182,34 @@ export class ModelRunner {
     p.resolve({ outputs: m.outputs, runMs: m.runMs });
   }
 
+  #holds = 0;
+  #retired = false;
+
+  /**
+   * Marks the runner in use for a whole stage (a sliding window, a second stage), not one batch; returns the call
+   * that ends the hold. A retired runner closes when its last hold ends.
+   */
+  hold(): () => void {
+    this.#holds++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.#holds === 0 && this.#retired) void this.close();
+    };
+  }
+
+  /** The cache has a session of newer weights for the same model file: this one closes once no stage holds it. */
+  retire(): void {
+    this.#retired = true;
+    if (this.#holds === 0) void this.close();
+  }
+
+  /** True once close() was called (by the host, or on retirement). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** True once the worker thread has ended unexpectedly; the cache then makes a new runner. */
   get dead(): boolean {
     return this.#dead !== undefined;
@@ -254,6 +282,12 @@ function startWorker(workerData: SessionWorkerData, name: string): Worker {
 }
 
 const cache = new Map<string, Promise<ModelRunner>>();
+/**
+ * The cache key in use per model file, provider, device and thread count: when the file's weights change (a model
+ * updated in place), the session of the old weights is retired instead of kept until closeRunners() (a host that
+ * updated its models kept every old session, 100-350 MB each).
+ */
+const current = new Map<string, string>();
 
 /**
  * The shared runner of a model on a provider and thread count: created on first use, reused after. An abort of
@@ -261,7 +295,18 @@ const cache = new Map<string, Promise<ModelRunner>>();
  * a native session creation cannot be interrupted) and cached for the next caller.
  */
 export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}, signal?: AbortSignal): Promise<ModelRunner> {
-  const key = `${pkg.manifest.sha256}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}:${options.threads ?? usableCores()}`;
+  const slot = `${pkg.modelPath}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}:${options.threads ?? usableCores()}`;
+  const key = `${pkg.manifest.sha256}:${slot}`;
+  const before = current.get(slot);
+  if (before !== undefined && before !== key) {
+    const old = cache.get(before);
+    cache.delete(before);
+    old?.then(
+      (runner) => runner.retire(),
+      () => undefined,
+    );
+  }
+  current.set(slot, key);
   let r = cache.get(key);
   if (!r) {
     const created = ModelRunner.create(pkg, options);
@@ -283,5 +328,6 @@ export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}, signal
 export async function closeRunners(): Promise<void> {
   const all = [...cache.values()];
   cache.clear();
+  current.clear();
   await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close()));
 }

@@ -97,6 +97,36 @@ describe('execution providers', () => {
     expect(await getRunner(pkg, { ep: 'cpu', threads: 3 })).toBe(runner);
   });
 
+  it("a model updated in place retires the old weights' session once no stage holds it (it was kept until closeRunners)", async () => {
+    const { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+    const { createHash } = await import('node:crypto');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'ctscope-swap-'));
+    try {
+      cpSync(fixture('heatmap-fp32'), dir, { recursive: true });
+      const opts = { ep: 'cpu' as const, threads: 1 };
+      const old = await getRunner(loadModel(dir), opts);
+      const release = old.hold(); // a sliding window in progress on the old weights
+      // New weights in the same file (the fp16 fixture's), and the manifest's digest with them.
+      const bytes = readFileSync(join(fixture('heatmap-fp16'), 'model.onnx'));
+      writeFileSync(join(dir, 'model.onnx'), bytes);
+      const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+      manifest.sha256 = createHash('sha256').update(bytes).digest('hex');
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      const fresh = await getRunner(loadModel(dir), opts);
+      expect(fresh).not.toBe(old);
+      await new Promise((r) => setImmediate(r));
+      expect(old.closed).toBe(false); // still held
+      release();
+      expect(old.closed).toBe(true);
+      expect(fresh.closed).toBe(false);
+      expect(await getRunner(loadModel(dir), opts)).toBe(fresh);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('every session gets every core by default: models run one after another, so a later one is not starved', async () => {
     // The second stage and another model used to get cores / (sessions + 1): 1 of 2 here, half speed.
     const runners: ModelRunner[] = [];
