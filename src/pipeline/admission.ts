@@ -5,18 +5,37 @@ import { CtscopeError } from '../errors.js';
  * Process-wide admission of whole `detect` runs. Each run holds a full HU volume, its resampled model
  * grids and the window buffers; the decode pool and the model sessions already use every core, so running
  * more than a couple at once buys no speed, only memory. Callers may start any number of runs: the
- * extra ones wait here, in the order detect() was called (each takes its place at the call, before its own
- * checks, whose time varies: reading a model, probing an output folder), and an abort while waiting rejects at once.
+ * extra ones wait here, in the order detect() was called: each takes its place at the call, before its own
+ * checks and indexing, whose time varies (a model read, an output folder probed, the headers of a large folder),
+ * and a later run does not start before an earlier one that is still in them. An abort while waiting rejects at once.
  */
 let limit = defaultLimit();
 let active = 0;
 /** Waiting runs, by place: the earliest call first. */
 const waiting: Array<{ place: number; start: () => void; signal: AbortSignal | undefined; onAbort: () => void }> = [];
+/** Places taken by runs still in their checks: a later run does not start before them. */
+const checking = new Set<number>();
 let nextPlace = 0;
 
-/** A run's place in line, taken when it is called. */
+/**
+ * A run's place in line, taken when it is called. It must end in admit() or abandonPlace() (a run that fails its
+ * checks): until then, later runs wait for it.
+ */
 export function takePlace(): number {
-  return nextPlace++;
+  const place = nextPlace++;
+  checking.add(place);
+  return place;
+}
+
+/** A place whose run ended before admission (its checks failed, or it was aborted): later runs stop waiting for it. */
+export function abandonPlace(place: number): void {
+  if (checking.delete(place)) pump();
+}
+
+/** True when a run with an earlier place is still in its checks. */
+function earlierChecking(place: number): boolean {
+  for (const p of checking) if (p < place) return true;
+  return false;
 }
 
 function defaultLimit(): number {
@@ -37,7 +56,7 @@ export function maxConcurrentRuns(): number {
 }
 
 function pump(): void {
-  while (active < limit && waiting.length > 0) {
+  while (active < limit && waiting.length > 0 && !earlierChecking(waiting[0]!.place)) {
     const w = waiting.shift()!;
     w.signal?.removeEventListener('abort', w.onAbort);
     active++;
@@ -45,10 +64,17 @@ function pump(): void {
   }
 }
 
-/** Runs `work` once a slot is free and no earlier place waits; the slot is released however it ends. */
+/**
+ * Runs `work` once a slot is free and no run with an earlier place is waiting or still in its checks; the slot is
+ * released however it ends.
+ */
 export async function admit<T>(signal: AbortSignal | undefined, work: () => Promise<T>, place = takePlace()): Promise<T> {
-  if (signal?.aborted) throw new CtscopeError('E_ABORTED', 'detect was aborted');
-  if (active >= limit) {
+  checking.delete(place);
+  if (signal?.aborted) {
+    pump();
+    throw new CtscopeError('E_ABORTED', 'detect was aborted');
+  }
+  if (active >= limit || waiting.length > 0 || earlierChecking(place)) {
     await new Promise<void>((resolve, reject) => {
       const entry = {
         place,
@@ -58,6 +84,8 @@ export async function admit<T>(signal: AbortSignal | undefined, work: () => Prom
           const at = waiting.indexOf(entry);
           if (at >= 0) waiting.splice(at, 1);
           reject(new CtscopeError('E_ABORTED', 'detect was aborted while waiting for a free slot'));
+          // Runs behind it may be free to start now.
+          pump();
         },
       };
       signal?.addEventListener('abort', entry.onAbort, { once: true });
@@ -65,6 +93,8 @@ export async function admit<T>(signal: AbortSignal | undefined, work: () => Prom
       let at = waiting.length;
       while (at > 0 && waiting[at - 1]!.place > place) at--;
       waiting.splice(at, 0, entry);
+      // A slot may be free, held back only for an earlier place that has just arrived or gone.
+      pump();
     });
   } else active++;
   try {

@@ -16,7 +16,7 @@ import { sliceNormal } from '../volume/affine.js';
 import { checkProvider } from '../inference/providers.js';
 import { skippedInputsLine } from '../series/summary.js';
 import { round, StageClock } from './clock.js';
-import { admit, takePlace } from './admission.js';
+import { abandonPlace, admit, takePlace } from './admission.js';
 import { modelGrid } from './grid.js';
 import { sliceReader } from './slices.js';
 import { loadModelPackage } from './models.js';
@@ -61,10 +61,11 @@ export function detect(input: StudyInput, options: DetectOptions): Promise<Detec
 export async function detect(input: StudyInput, options: DetectOptions): Promise<DetectOutcome> {
   // Before the first await: every later stage (decode, SR attributes, key images) reads this copy.
   input = ownInput(input);
-  // The place in line is the call's: admission follows call order, however long the checks below take.
-  const place = takePlace();
   const host = guardHostCallbacks(fillDetectOptions(options));
   const o = host.options;
+  // The place in line is the call's: admission follows call order, however long the checks below take. Given up
+  // in `finally` when the run ends before admission, so that later runs stop waiting for it.
+  const place = takePlace();
   try {
     const packages = await preflight(o);
     // Indexed before admission (headers only): input with nothing to load is refused at once, not after the
@@ -90,6 +91,7 @@ export async function detect(input: StudyInput, options: DetectOptions): Promise
   } catch (e) {
     throw host.failure ?? e;
   } finally {
+    abandonPlace(place);
     host.dispose();
   }
 }

@@ -59,9 +59,9 @@ describe('the published typings, as a strict TypeScript consumer sees them', () 
         [
           "console.log(require.resolve('ctscope/package.json').endsWith('package.json'));",
           "console.log(require('ctscope/schemas/findings.schema.json').$schema !== undefined);",
-          // require(esm) is on by default from Node 20.19; before, the dynamic import is the way.
+          // require(esm) needs no flag from Node 20.19 and 22.12 (22.0-22.11 still want one); else the dynamic import.
           "const [maj, min] = process.versions.node.split('.').map(Number);",
-          "if (maj > 20 || (maj === 20 && min >= 19)) console.log(typeof require('ctscope').detect);",
+          "if ((maj === 20 && min >= 19) || (maj === 22 && min >= 12) || maj >= 23) console.log(typeof require('ctscope').detect);",
           "else import('ctscope').then((m) => console.log(typeof m.detect));",
         ].join('\n'),
       );

@@ -301,6 +301,30 @@ describe('admission', () => {
     }
   });
 
+  it('through detect: a later call with a quick index does not start before an earlier one still indexing', async () => {
+    const { cpSync, mkdtempSync: mk, rmSync, writeFileSync: wf } = await import('node:fs');
+    const { setMaxConcurrentRuns, maxConcurrentRuns } = await import('../../src/pipeline/admission.js');
+    // The earlier call's folder: the series plus 3000 small files that are not DICOM, so its index takes a while.
+    const big = mk(join(tmpdir(), 'ctscope-slow-index-'));
+    cpSync(chest.dir, big, { recursive: true });
+    for (let i = 0; i < 3000; i++) wf(join(big, `note-${i}.txt`), `not dicom ${i}`);
+    const was = maxConcurrentRuns();
+    setMaxConcurrentRuns(1);
+    try {
+      const order: string[] = [];
+      const admitted = (name: string) => (p: DetectProgress): void => {
+        if (p.stage === 'decode' && !order.includes(name)) order.push(name);
+      };
+      const a = detect(big, { models: heat, ep: 'cpu', onProgress: admitted('earlier') });
+      const b = detect(chest.dir, { models: heat, ep: 'cpu', onProgress: admitted('later') });
+      await Promise.all([a, b]);
+      expect(order).toEqual(['earlier', 'later']);
+    } finally {
+      setMaxConcurrentRuns(was);
+      rmSync(big, { recursive: true, force: true });
+    }
+  });
+
   it('input with nothing to load is refused at once, not after the runs ahead of it', async () => {
     const { setMaxConcurrentRuns, maxConcurrentRuns } = await import('../../src/pipeline/admission.js');
     const was = maxConcurrentRuns();
