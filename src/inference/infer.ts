@@ -13,7 +13,7 @@ import type { ModelPackage } from './model.js';
 import { sessionPredictor } from './predictor.js';
 import { channelTransforms } from './preprocess.js';
 import { refineCandidates, type RefineStats } from './refine.js';
-import { getRunner, type ModelRunner, type RunnerOptions } from './runner.js';
+import { acquireRunner, type ModelRunner, type RunnerOptions } from './runner.js';
 import { fillWindowOptions, patchSelection, runPatches, slidingWindow, type BatchStats, type LevelMask, type PatchMask, type Predictor, type WindowOptions } from './window.js';
 
 export interface InferOptions extends RunnerOptions {
@@ -118,22 +118,9 @@ function checkOutputNames(m: FilledManifest, runner: ModelRunner): void {
   if (missing !== undefined) throw new CtscopeError('E_MODEL', `model '${m.id}' has no output named '${missing}' (outputs: ${runner.outputs.map((o) => o.name).join(', ')})`);
 }
 
-/**
- * The shared runner of a package, held (see ModelRunner.hold). One retired between its lookup and the hold (its
- * weights updated at that moment) is looked up again.
- */
-async function heldRunner(pkg: ModelPackage, options: InferOptions): Promise<{ runner: ModelRunner; release: () => void }> {
-  for (let tries = 0; ; tries++) {
-    const runner = await getRunner(pkg, options, options.signal);
-    const release = runner.hold();
-    if (!runner.closed || tries === 2) return { runner, release };
-    release();
-  }
-}
-
 /** A second stage's session, made, held and checked (input and output names) before the first stage runs. */
 async function refineRunner(pkg: ModelPackage, options: InferOptions): Promise<{ runner: ModelRunner; release: () => void }> {
-  const held = await heldRunner(pkg, options);
+  const held = await acquireRunner(pkg, options, options.signal);
   const m = pkg.manifest;
   try {
     if (m.input.name && !held.runner.inputs.some((i) => i.name === m.input.name)) {
@@ -153,7 +140,7 @@ async function refineRunner(pkg: ModelPackage, options: InferOptions): Promise<{
  */
 export async function runModel(volume: Volume, pkg: ModelPackage, options: InferOptions = {}): Promise<ModelOutput> {
   const t0 = performance.now();
-  const { runner, release } = options.runner ? { runner: options.runner, release: options.runner.hold() } : await heldRunner(pkg, options);
+  const { runner, release } = options.runner ? { runner: options.runner, release: options.runner.hold() } : await acquireRunner(pkg, options, options.signal);
   try {
     return await runHeld(volume, pkg, runner, options, t0);
   } finally {

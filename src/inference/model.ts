@@ -17,6 +17,21 @@ export interface ModelPackage {
   refine: ModelPackage | null;
 }
 
+/** The order in which this process loaded each package: a newer load of a model file retires the older's session. */
+const loadOrder = new WeakMap<ModelPackage, number>();
+let loads = 0;
+
+function numbered(pkg: ModelPackage): ModelPackage {
+  loadOrder.set(pkg, ++loads);
+  if (pkg.refine) loadOrder.set(pkg.refine, loads);
+  return pkg;
+}
+
+/** When this process loaded `pkg` (1, 2...), or 0 for a package it did not load (made by the host). */
+export function loadedOrder(pkg: ModelPackage): number {
+  return loadOrder.get(pkg) ?? 0;
+}
+
 export interface LoadModelOptions {
   /** Folders searched for bundled ids, in order; default: $CTSCOPE_MODELS then the package's models/. */
   searchDirs?: string[];
@@ -98,7 +113,7 @@ export function loadModel(idOrPath: string, options: LoadModelOptions = {}): Mod
   const manifest = readManifest(join(dir, 'manifest.json'));
   const modelPath = join(dir, manifest.file);
   const refine = manifest.refine ? refinePackage(dir, manifest, readChecked(join(dir, manifest.refine.file), manifest.refine.sha256)) : null;
-  return { dir, manifest, modelPath, bytes: readChecked(modelPath, manifest.sha256), refine };
+  return numbered({ dir, manifest, modelPath, bytes: readChecked(modelPath, manifest.sha256), refine });
 }
 
 /**
@@ -132,7 +147,7 @@ export async function loadModelShared(idOrPath: string, options: LoadModelOption
       readCheckedAsync(modelPath, manifest.sha256),
       manifest.refine ? readCheckedAsync(join(dir, manifest.refine.file), manifest.refine.sha256) : null,
     ]);
-    return { dir, manifest, modelPath, bytes, refine: refineBytes ? refinePackage(dir, manifest, refineBytes) : null };
+    return numbered({ dir, manifest, modelPath, bytes, refine: refineBytes ? refinePackage(dir, manifest, refineBytes) : null });
   })();
   const entry: { stamp: string; pending?: Promise<ModelPackage>; done?: WeakRef<ModelPackage> } = { stamp, pending: pkg };
   shared.set(dir, entry);

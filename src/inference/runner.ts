@@ -5,7 +5,7 @@ import { CtscopeError } from '../errors.js';
 import { checkThreadCount } from '../workers/pool.js';
 import { usableCores } from '../workers/cores.js';
 import { raceAbort } from '../io/abort.js';
-import type { ModelPackage } from './model.js';
+import { loadedOrder, type ModelPackage } from './model.js';
 import { autoCandidates, candidatesFor, describeAttempts, PROBE_MODEL, PROVIDERS, unavailableError, type EpAttempt, type EpName, type EpRequest } from './providers.js';
 import type { SessionWorkerData, TensorData, ValueInfo, WorkerReply, WorkerRequest } from './tensor.js';
 
@@ -183,11 +183,12 @@ export class ModelRunner {
   }
 
   #holds = 0;
-  #retired = false;
+  /** Called when the last hold ends (the runner cache closes a retired runner then). */
+  onIdle: (() => void) | undefined;
 
   /**
    * Marks the runner in use for a whole stage (a sliding window, a second stage), not one batch; returns the call
-   * that ends the hold. A retired runner closes when its last hold ends.
+   * that ends the hold.
    */
   hold(): () => void {
     this.#holds++;
@@ -195,14 +196,13 @@ export class ModelRunner {
     return () => {
       if (ended) return;
       ended = true;
-      if (--this.#holds === 0 && this.#retired) void this.close();
+      if (--this.#holds === 0) this.onIdle?.();
     };
   }
 
-  /** The cache has a session of newer weights for the same model file: this one closes once no stage holds it. */
-  retire(): void {
-    this.#retired = true;
-    if (this.#holds === 0) void this.close();
+  /** Stages holding the runner now. */
+  get holds(): number {
+    return this.#holds;
   }
 
   /** True once close() was called (by the host, or on retirement). */
@@ -281,47 +281,109 @@ function startWorker(workerData: SessionWorkerData, name: string): Worker {
   }
 }
 
-const cache = new Map<string, Promise<ModelRunner>>();
 /**
- * The cache key in use per model file, provider, device and thread count: when the file's weights change (a model
- * updated in place), the session of the old weights is retired instead of kept until closeRunners() (a host that
- * updated its models kept every old session, 100-350 MB each).
+ * A cached session. `retired` once a package of the same model file loaded later has other weights (a model updated
+ * in place): it is closed as soon as no stage holds it and no caller is waiting for it, instead of being kept
+ * until closeRunners() (a host that updated its models kept every old session, 100-350 MB each).
  */
-const current = new Map<string, string>();
+interface Entry {
+  promise: Promise<ModelRunner>;
+  /** Callers between the lookup and their hold: a retirement meanwhile must not close the session under them. */
+  waiting: number;
+  retired: boolean;
+  runner: ModelRunner | undefined;
+}
+const cache = new Map<string, Entry>();
+/** Per model file, provider, device and thread count: the cache key and load order of the newest package seen. */
+const current = new Map<string, { key: string; loaded: number }>();
+
+function entryFor(pkg: ModelPackage, options: RunnerOptions): { key: string; entry: Entry } {
+  const slot = `${pkg.modelPath}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}:${options.threads ?? usableCores()}`;
+  const key = `${pkg.manifest.sha256}:${slot}`;
+  // 0 for a package made by the host itself, not loaded here: it neither retires nor is retired.
+  const loaded = loadedOrder(pkg);
+  const now = current.get(slot);
+  let stale = false;
+  if (loaded === 0) {
+    // left out of the ordering
+  } else if (now === undefined || (now.key !== key && loaded > now.loaded)) {
+    // Newer weights for this file: the previous ones' session goes once idle.
+    const old = now && cache.get(now.key);
+    if (old) retire(now!.key, old);
+    current.set(slot, { key, loaded });
+  } else if (now.key !== key) stale = true; // an older package than the newest seen: its session is retired from the start
+  let entry = cache.get(key);
+  if (!entry) {
+    const created: Entry = { promise: ModelRunner.create(pkg, options), waiting: 0, retired: false, runner: undefined };
+    entry = created;
+    cache.set(key, created);
+    created.promise.then(
+      (runner) => {
+        created.runner = runner;
+        runner.onDeath = () => {
+          if (cache.get(key) === created) cache.delete(key);
+        };
+        runner.onIdle = () => closeIfIdle(key, created);
+        closeIfIdle(key, created);
+      },
+      () => {
+        if (cache.get(key) === created) cache.delete(key);
+      },
+    );
+  }
+  if (stale) entry.retired = true;
+  return { key, entry };
+}
+
+function retire(key: string, entry: Entry): void {
+  entry.retired = true;
+  closeIfIdle(key, entry);
+}
+
+function closeIfIdle(key: string, entry: Entry): void {
+  const r = entry.runner;
+  if (!entry.retired || !r || entry.waiting > 0 || r.holds > 0) return;
+  if (cache.get(key) === entry) cache.delete(key);
+  void r.close();
+}
 
 /**
  * The shared runner of a model on a provider and thread count: created on first use, reused after. An abort of
  * `signal` rejects this caller at once with E_ABORTED; the session is still made (other callers may share it, and
- * a native session creation cannot be interrupted) and cached for the next caller.
+ * a native session creation cannot be interrupted) and cached for the next caller. A host that updates a model's
+ * files in place while using a runner from here directly should hold it (`hold()`) while it runs it.
  */
 export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}, signal?: AbortSignal): Promise<ModelRunner> {
-  const slot = `${pkg.modelPath}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}:${options.threads ?? usableCores()}`;
-  const key = `${pkg.manifest.sha256}:${slot}`;
-  const before = current.get(slot);
-  if (before !== undefined && before !== key) {
-    const old = cache.get(before);
-    cache.delete(before);
-    old?.then(
-      (runner) => runner.retire(),
-      () => undefined,
-    );
+  return raceAbort(entryFor(pkg, options).entry.promise, signal, 'starting the model session');
+}
+
+/**
+ * getRunner plus a hold taken before any retirement can close it (see ModelRunner.hold); returns the runner and
+ * the call that ends the hold.
+ */
+export async function acquireRunner(pkg: ModelPackage, options: RunnerOptions = {}, signal?: AbortSignal): Promise<{ runner: ModelRunner; release: () => void }> {
+  for (;;) {
+    const { key, entry } = entryFor(pkg, options);
+    entry.waiting++;
+    let runner: ModelRunner;
+    try {
+      runner = await raceAbort(entry.promise, signal, 'starting the model session');
+    } catch (e) {
+      entry.waiting--;
+      closeIfIdle(key, entry);
+      throw e;
+    }
+    if (runner.closed) {
+      // Closed meanwhile (closeRunners(), or by its holder): a fresh one.
+      entry.waiting--;
+      if (cache.get(key) === entry) cache.delete(key);
+      continue;
+    }
+    // The hold before the waiting count drops: a retirement in between cannot close it.
+    const release = runner.hold();
+    entry.waiting--;
+    return { runner, release };
   }
-  current.set(slot, key);
-  let r = cache.get(key);
-  if (!r) {
-    const created = ModelRunner.create(pkg, options);
-    r = created;
-    cache.set(key, created);
-    created.then(
-      (runner) => {
-        runner.onDeath = () => {
-          if (cache.get(key) === created) cache.delete(key);
-        };
-      },
-      () => cache.delete(key),
-    );
-  }
-  return raceAbort(r, signal, 'starting the model session');
 }
 
 /** Closes every cached runner (their worker threads end). */
@@ -329,5 +391,5 @@ export async function closeRunners(): Promise<void> {
   const all = [...cache.values()];
   cache.clear();
   current.clear();
-  await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close()));
+  await Promise.all(all.map(async (e) => (await e.promise.catch(() => undefined))?.close()));
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { usableCores } from '../../src/workers/cores.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/inference/model.js';
-import { closeRunners, getRunner, ModelRunner } from '../../src/inference/runner.js';
+import { acquireRunner, closeRunners, getRunner, ModelRunner } from '../../src/inference/runner.js';
 import { candidatesFor, describeAttempts, parseEpRequest, probeProvider, PROVIDERS, shortReason } from '../../src/inference/providers.js';
 import { fixture } from './helpers.js';
 import { checkDetectOptions, detect } from '../../src/pipeline/detect.js';
@@ -122,6 +122,26 @@ describe('execution providers', () => {
       expect(old.closed).toBe(true);
       expect(fresh.closed).toBe(false);
       expect(await getRunner(loadModel(dir), opts)).toBe(fresh);
+
+      // A run that loaded the package before an update asks for its session after a newer package did (and at the
+      // same time): each gets an open, held session; the older one closes when released and never retires the
+      // newer (this had ended an old run with E_ABORTED "the model runner was closed").
+      const older = loadModel(dir);
+      const bytes2 = readFileSync(join(fixture('heatmap-fp32'), 'model.onnx'));
+      writeFileSync(join(dir, 'model.onnx'), bytes2);
+      manifest.sha256 = createHash('sha256').update(bytes2).digest('hex');
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      const newer = loadModel(dir);
+      const [n, o] = await Promise.all([acquireRunner(newer, opts), acquireRunner(older, opts)]);
+      expect(n.runner.closed).toBe(false);
+      expect(o.runner.closed).toBe(false);
+      expect(o.runner).not.toBe(n.runner);
+      o.release();
+      expect(o.runner.closed).toBe(true);
+      expect(n.runner.closed).toBe(false);
+      n.release();
+      expect(n.runner.closed).toBe(false); // the newest stays cached
+      expect(await getRunner(loadModel(dir), opts)).toBe(n.runner);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
