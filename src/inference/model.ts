@@ -17,19 +17,22 @@ export interface ModelPackage {
   refine: ModelPackage | null;
 }
 
-/** The order in which this process loaded each package: a newer load of a model file retires the older's session. */
-const loadOrder = new WeakMap<ModelPackage, number>();
+/**
+ * The order in which this process started loading each package's weights: a newer load of a model file retires the
+ * older's session. Kept by the bytes, which copies of a package (`{ ...pkg, manifest }`) share.
+ */
+const loadOrder = new WeakMap<Uint8Array, number>();
 let loads = 0;
 
-function numbered(pkg: ModelPackage): ModelPackage {
-  loadOrder.set(pkg, ++loads);
-  if (pkg.refine) loadOrder.set(pkg.refine, loads);
+function numbered(pkg: ModelPackage, order = ++loads): ModelPackage {
+  loadOrder.set(pkg.bytes, order);
+  if (pkg.refine) loadOrder.set(pkg.refine.bytes, order);
   return pkg;
 }
 
 /** When this process loaded `pkg` (1, 2...), or 0 for a package it did not load (made by the host). */
 export function loadedOrder(pkg: ModelPackage): number {
-  return loadOrder.get(pkg) ?? 0;
+  return loadOrder.get(pkg.bytes) ?? 0;
 }
 
 export interface LoadModelOptions {
@@ -141,13 +144,15 @@ export async function loadModelShared(idOrPath: string, options: LoadModelOption
     const kept = hit.pending ?? hit.done?.deref();
     if (kept) return kept;
   }
+  // Numbered when the read starts: a slow read of the old files must not finish as the newer load.
+  const order = ++loads;
   const pkg = (async (): Promise<ModelPackage> => {
     const modelPath = join(dir, manifest.file);
     const [bytes, refineBytes] = await Promise.all([
       readCheckedAsync(modelPath, manifest.sha256),
       manifest.refine ? readCheckedAsync(join(dir, manifest.refine.file), manifest.refine.sha256) : null,
     ]);
-    return numbered({ dir, manifest, modelPath, bytes, refine: refineBytes ? refinePackage(dir, manifest, refineBytes) : null });
+    return numbered({ dir, manifest, modelPath, bytes, refine: refineBytes ? refinePackage(dir, manifest, refineBytes) : null }, order);
   })();
   const entry: { stamp: string; pending?: Promise<ModelPackage>; done?: WeakRef<ModelPackage> } = { stamp, pending: pkg };
   shared.set(dir, entry);

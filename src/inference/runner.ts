@@ -297,7 +297,12 @@ const cache = new Map<string, Entry>();
 /** Per model file, provider, device and thread count: the cache key and load order of the newest package seen. */
 const current = new Map<string, { key: string; loaded: number }>();
 
-function entryFor(pkg: ModelPackage, options: RunnerOptions): { key: string; entry: Entry } {
+/**
+ * The cache entry for a package, made when missing. `held`: the caller holds what it gets (acquireRunner), so the
+ * session of an older package than the newest seen may be retired at once, to close after that caller's stage; an
+ * unheld caller (getRunner) gets it kept.
+ */
+function entryFor(pkg: ModelPackage, options: RunnerOptions, held: boolean): { key: string; entry: Entry } {
   const slot = `${pkg.modelPath}:${options.ep ?? 'auto'}:${options.deviceId ?? 0}:${options.threads ?? usableCores()}`;
   const key = `${pkg.manifest.sha256}:${slot}`;
   // 0 for a package made by the host itself, not loaded here: it neither retires nor is retired.
@@ -311,7 +316,8 @@ function entryFor(pkg: ModelPackage, options: RunnerOptions): { key: string; ent
     const old = now && cache.get(now.key);
     if (old) retire(now!.key, old);
     current.set(slot, { key, loaded });
-  } else if (now.key !== key) stale = true; // an older package than the newest seen: its session is retired from the start
+  } else if (now.key === key) now.loaded = Math.max(now.loaded, loaded);
+  else stale = held; // an older package than the newest seen: its session is retired from the start
   let entry = cache.get(key);
   if (!entry) {
     const created: Entry = { promise: ModelRunner.create(pkg, options), waiting: 0, retired: false, runner: undefined };
@@ -354,7 +360,7 @@ function closeIfIdle(key: string, entry: Entry): void {
  * files in place while using a runner from here directly should hold it (`hold()`) while it runs it.
  */
 export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}, signal?: AbortSignal): Promise<ModelRunner> {
-  return raceAbort(entryFor(pkg, options).entry.promise, signal, 'starting the model session');
+  return raceAbort(entryFor(pkg, options, false).entry.promise, signal, 'starting the model session');
 }
 
 /**
@@ -363,7 +369,7 @@ export function getRunner(pkg: ModelPackage, options: RunnerOptions = {}, signal
  */
 export async function acquireRunner(pkg: ModelPackage, options: RunnerOptions = {}, signal?: AbortSignal): Promise<{ runner: ModelRunner; release: () => void }> {
   for (;;) {
-    const { key, entry } = entryFor(pkg, options);
+    const { key, entry } = entryFor(pkg, options, true);
     entry.waiting++;
     let runner: ModelRunner;
     try {

@@ -7,7 +7,8 @@ import { CtscopeError } from '../errors.js';
  * more than a couple at once buys no speed, only memory. Callers may start any number of runs: the
  * extra ones wait here, in the order detect() was called: each takes its place at the call, before its own
  * checks and indexing, whose time varies (a model read, an output folder probed, the headers of a large folder),
- * and a later run does not start before an earlier one that is still in them. An abort while waiting rejects at once.
+ * and a later run does not take a slot that an earlier one still in them will need (at a limit of 1 it waits for it;
+ * with more slots it may start beside it). An abort while waiting rejects at once.
  */
 let limit = defaultLimit();
 let active = 0;
@@ -32,11 +33,15 @@ export function abandonPlace(place: number): void {
   if (checking.delete(place)) pump();
 }
 
-/** True when a run with an earlier place is still in its checks. */
-function earlierChecking(place: number): boolean {
-  for (const p of checking) if (p < place) return true;
-  return false;
+/** Runs with an earlier place still in their checks: each will need a slot before this one. */
+function earlierChecking(place: number): number {
+  let n = 0;
+  for (const p of checking) if (p < place) n++;
+  return n;
 }
+
+/** A slot is free for `place` once the runs working and those called before it that still come all fit. */
+const slotFor = (place: number): boolean => active + earlierChecking(place) < limit;
 
 function defaultLimit(): number {
   const env = Number(process.env.CTSCOPE_MAX_RUNS);
@@ -56,7 +61,7 @@ export function maxConcurrentRuns(): number {
 }
 
 function pump(): void {
-  while (active < limit && waiting.length > 0 && !earlierChecking(waiting[0]!.place)) {
+  while (waiting.length > 0 && slotFor(waiting[0]!.place)) {
     const w = waiting.shift()!;
     w.signal?.removeEventListener('abort', w.onAbort);
     active++;
@@ -74,7 +79,7 @@ export async function admit<T>(signal: AbortSignal | undefined, work: () => Prom
     pump();
     throw new CtscopeError('E_ABORTED', 'detect was aborted');
   }
-  if (active >= limit || waiting.length > 0 || earlierChecking(place)) {
+  if (waiting.length > 0 || !slotFor(place)) {
     await new Promise<void>((resolve, reject) => {
       const entry = {
         place,

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { usableCores } from '../../src/workers/cores.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadModel } from '../../src/inference/model.js';
+import { loadedOrder, loadModel } from '../../src/inference/model.js';
 import { acquireRunner, closeRunners, getRunner, ModelRunner } from '../../src/inference/runner.js';
 import { candidatesFor, describeAttempts, parseEpRequest, probeProvider, PROVIDERS, shortReason } from '../../src/inference/providers.js';
 import { fixture } from './helpers.js';
@@ -142,6 +142,13 @@ describe('execution providers', () => {
       n.release();
       expect(n.runner.closed).toBe(false); // the newest stays cached
       expect(await getRunner(loadModel(dir), opts)).toBe(n.runner);
+      // getRunner (no hold) with the older package gets an open session too, and a copy of a package keeps its
+      // place in the load order (eval makes `{ ...pkg, manifest }`).
+      const unheld = await getRunner(older, opts);
+      await new Promise((r) => setImmediate(r));
+      expect(unheld.closed).toBe(false);
+      expect(loadedOrder({ ...newer })).toBe(loadedOrder(newer));
+      expect(loadedOrder(newer)).toBeGreaterThan(loadedOrder(older));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

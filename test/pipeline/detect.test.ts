@@ -301,6 +301,26 @@ describe('admission', () => {
     }
   });
 
+  it('a run still in its checks keeps a slot for itself, no more: with a free second slot a later run starts beside it', async () => {
+    const { admit, takePlace, abandonPlace, setMaxConcurrentRuns, maxConcurrentRuns } = await import('../../src/pipeline/admission.js');
+    const was = maxConcurrentRuns();
+    try {
+      for (const limit of [1, 2]) {
+        setMaxConcurrentRuns(limit);
+        const checking = takePlace(); // an earlier call still indexing
+        let started = false;
+        const later = admit(undefined, async () => void (started = true), takePlace());
+        await new Promise((r) => setImmediate(r));
+        expect(started, `limit ${limit}`).toBe(limit === 2);
+        abandonPlace(checking); // its checks failed: the later run goes
+        await later;
+        expect(started).toBe(true);
+      }
+    } finally {
+      setMaxConcurrentRuns(was);
+    }
+  });
+
   it('through detect: a later call with a quick index does not start before an earlier one still indexing', async () => {
     const { cpSync, mkdtempSync: mk, rmSync, writeFileSync: wf } = await import('node:fs');
     const { setMaxConcurrentRuns, maxConcurrentRuns } = await import('../../src/pipeline/admission.js');
