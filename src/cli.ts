@@ -67,7 +67,8 @@ async function main(argv: string[]): Promise<number> {
   // `ctscope help detect` is `ctscope detect --help`.
   const [name, ...rest] = first === 'help' && more.length > 0 ? [more[0]!, '--help'] : [first, ...more];
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.out(help(await loadAllCommands()));
+    // Asked for: stdout, exit 0. No command at all is a usage error: stderr, exit 2, like every other one.
+    (name ? io.out : io.err)(help(await loadAllCommands()));
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-V') {

@@ -16,7 +16,7 @@ ctscope="node $nb_root/dist/cli.js"
 for syntax in ele jpeg-lossless jpeg-ls rle j2k; do
   dir=$data/$syntax
   cmds=(-n "ctscope load" "node $nb_root/dist/bench/load-once.js $dir"
-        -n "ctscope convert" "$ctscope convert $dir --out $out/c.nii --quiet")
+        -n "ctscope convert" "$ctscope convert $dir --out $out/c.nii --force --quiet")
   # Debian's dcm2niix has no JPEG-LS decoder; pydicom without plugins and plastimatch 1.9 decode none of
   # the compressed ones.
   [ "$syntax" != jpeg-ls ] && cmds+=(-n "dcm2niix" "dcm2niix -z n -w 1 -f d -o $out $dir")
@@ -31,11 +31,11 @@ done
 
 # DICOM -> 1 mm isotropic NIfTI (trilinear, int16 HU). plastimatch is given ctscope's output grid explicitly.
 dir=$data/ele
-$ctscope convert "$dir" --out "$out/c1.nii" --spacing 1 --interp linear --quiet
+$ctscope convert "$dir" --out "$out/c1.nii" --spacing 1 --interp linear --force --quiet
 mapfile -t grid < <("$nb_py" "$here/nifti.py" grid "$out/c1.nii")
 echo "== ingest ele + resample to 1 mm (grid ${grid[1]} at ${grid[0]} mm)"
 nb_time "ele to 1 mm" "$runs" "$results" \
-  -n "ctscope convert --spacing 1" "$ctscope convert $dir --out $out/c1.nii --spacing 1 --interp linear --quiet" \
+  -n "ctscope convert --spacing 1" "$ctscope convert $dir --out $out/c1.nii --spacing 1 --interp linear --force --quiet" \
   -n "plastimatch convert --spacing 1" "plastimatch convert --input $dir --output-img $out/p1.nii --output-type short --interpolation linear --spacing '${grid[0]}' --dim '${grid[1]}' --origin '${grid[2]}'"
 # Both interpolate linearly at the same points; plastimatch truncates to int16 where ctscope rounds (<= 1 HU).
 "$nb_py" "$here/nifti.py" compare "$out/c1.nii" "$out/p1.nii" 1

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { checkOutFile } from '../io/dirs.js';
 import { skippedInputsLine } from '../series/summary.js';
 import { oneLineSafe } from '../io/printable.js';
@@ -24,6 +25,7 @@ export const CONVERT_OPTIONS = {
   interp: { type: 'string' },
   orient: { type: 'string' },
   'tilt-correct': { type: 'string' },
+  force: { type: 'boolean' },
 } as const;
 
 export interface ConvertArgs {
@@ -38,6 +40,8 @@ export interface ConvertArgs {
   orient: Orientation | undefined;
   /** Restack a tilted series onto an orthogonal grid (default y, like dcm2niix's _Tilt output). */
   tiltCorrect: boolean;
+  /** Replace an existing --out file (refused without, as synth refuses a non-empty folder). */
+  force: boolean;
 }
 
 export function parseConvertArgs(argv: string[]): ConvertArgs {
@@ -56,6 +60,7 @@ export function parseConvertArgs(argv: string[]): ConvertArgs {
     interp: choice(values.interp, '--interp', ['nearest', 'linear', 'cubic'], isInterpName),
     orient: orientation(values.orient),
     tiltCorrect: choice(values['tilt-correct'] ?? 'y', '--tilt-correct', ['y', 'n'], (x): x is 'y' | 'n' => x === 'y' || x === 'n') === 'y',
+    force: values.force ?? false,
   };
 }
 
@@ -90,14 +95,17 @@ export const convertCommand: Command = {
   --orient CODE           axis order and direction, e.g. LPS (default) or RAS, by permutation and flips only
   --tilt-correct y|n      restack a gantry-tilted series onto an orthogonal grid (default y)
   --max-voxels N          refuse a series or any grid made from it over N voxels (default 2^30)
-  --threads N             decode/resample worker threads
-  --quiet, -q             no progress
+  --threads N             decode/resample worker threads (1-256; default: the usable cores)
+  --force                 replace --out when it exists (else refused, nothing read)
+  --quiet, -q             no progress (problems and warnings still go to stderr)
 
 Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, workers), 130 interrupted.`,
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseConvertArgs(argv);
     const log = args.quiet ? () => undefined : io.err;
     await checkOutFile(args.out, 'the output path (--out)');
+    // An earlier result is not replaced by accident (it was, silently).
+    if (!args.force && existsSync(args.out)) throw usageError(`convert: ${oneLineSafe(args.out)} exists; give --force to replace it`);
     const volume = await loadSeries(args.inputs, {
       seriesUid: args.series,
       signal: io.signal,
@@ -108,9 +116,10 @@ Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, w
     const [nx, ny, nz] = volume.geometry.dims;
     const sp = volume.geometry.spacing.map((x) => x.toFixed(4)).join(' x ');
     log(`series ${volume.series.id}: ${nx} x ${ny} x ${nz} at ${sp} mm${volume.tiltDeg ? `, tilt ${volume.tiltDeg.toFixed(2)} deg` : ''}`);
-    for (const p of volume.problems) log(`problem ${p}`);
+    // Said with --quiet too: nothing else records them.
+    for (const p of volume.problems) io.err(`problem ${p}`);
     const skipped = skippedInputsLine(volume.index.skipped);
-    if (skipped) log(`warning ${oneLineSafe(skipped)}`);
+    if (skipped) io.err(`warning ${oneLineSafe(skipped)}`);
     // Tilted series are restacked onto an orthogonal grid by default (dcm2niix's _Tilt/_Eq); uneven slices
     // are always made equidistant. Then --orient (exact) and --spacing (resampled), in that order.
     const out = await transformForOutput(volume, {

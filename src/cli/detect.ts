@@ -34,7 +34,7 @@ const USAGE = `detect <folder|files...|dicomweb-url> --model <id|path>[,<id|path
   --device N            GPU index for cuda, tensorrt or dml (default 0)
   --series UID          series to analyse instead of the primary CT series
   --json                print findings.json to stdout (--out may then be left out)
-  --quiet, -q           no progress and no summary
+  --quiet, -q           no progress and no summary (warnings still go to stderr)
   --threads N           decode/resample worker threads
   --outputs LIST        which files to write: ${OUTPUT_NAMES.join(',')} (default all; report = report.html and key images)
   --stow                store the SR back to the DICOMweb server the series came from (STOW-RS)
@@ -157,6 +157,9 @@ export const detectCommand: Command = {
       if (!a.quiet) {
         const lines = summaryTable(outcome.document, a.out, outcome.files);
         for (const l of lines) (a.json ? io.err : io.out)(l);
+      } else {
+        // The series' problems and skipped inputs are said with --quiet too (only findings.json kept them).
+        for (const w of outcome.document.warnings) io.err(`warning: ${w}`);
       }
       return 0;
     } finally {

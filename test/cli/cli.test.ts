@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,8 +76,10 @@ describe('ctscope CLI: usage errors', () => {
   it('no command prints help and exits 2; --help exits 0', async () => {
     const none = await ctscope();
     expect(none.code).toBe(2);
-    expect(none.stdout).toMatch(/info/);
-    expect(none.stdout).toMatch(/convert/);
+    // A usage error: the help goes to stderr, like every other one.
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toMatch(/info/);
+    expect(none.stderr).toMatch(/convert/);
     const help = await ctscope('convert', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--out/);
@@ -261,13 +263,24 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     expect(existsSync(join(dir, 'none.nii'))).toBe(false);
   });
 
-  it('convert --quiet prints nothing on success and --max-voxels maps to E_TOO_LARGE', async () => {
+  it('convert --quiet prints only the series problems on success; an existing --out needs --force; --max-voxels maps to E_TOO_LARGE', async () => {
     const out = join(dir, 'tilt.nii');
     const r = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', out, '--quiet');
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe('');
+    // The problems nothing else records (uneven spacing, gantry tilt), and nothing more.
+    expect(r.stderr).toMatch(/^problem uneven-spacing: /m);
+    expect(r.stderr).toMatch(/^problem gantry-tilt: /m);
+    expect(r.stderr.trim().split('\n').every((l) => l.startsWith('problem '))).toBe(true);
     expect(r.stdout).toBe('');
-    const big = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', out, '--max-voxels', '1000');
+    // It was replaced silently; now refused before anything is read, and the file is kept.
+    const before = (await readFile(out)).length;
+    const again = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', out, '--spacing', '3');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^error\[E_USAGE\]: convert: .*tilt\.nii exists; give --force to replace it/m);
+    expect((await readFile(out)).length).toBe(before);
+    expect((await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', out, '--spacing', '3', '--force', '-q')).code).toBe(0);
+    expect((await readFile(out)).length).toBeLessThan(before);
+    const big = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', out, '--force', '--max-voxels', '1000');
     expect(big.code).toBe(3);
     expect(big.stderr).toMatch(/^error\[E_TOO_LARGE\]: /m);
   });
@@ -343,7 +356,9 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     // copying the source's header into the SR.
     const r = await ctscope('detect', sharedPath('ct_chest_slice_transfer_syntaxes'), '--model', model, '--ep', 'cpu', '--out', join(dir, 'quiet'), '--quiet');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toBe('');
+    // With --quiet only the run's own warnings (skipped inputs, series problems), never a library's chatter.
+    expect(r.stderr).not.toMatch(/Invalid vr/);
+    for (const l of r.stderr.split('\n').filter(Boolean)) expect(l).toMatch(/^warning: /);
     expect(r.stdout).toBe('');
   }, 60_000);
 });
