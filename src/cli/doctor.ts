@@ -145,7 +145,10 @@ function text(r: DoctorReport): string[] {
 export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'Check the runtime: Node, onnxruntime and codec versions, execution providers, GPU libraries, workers',
-  usage: 'doctor [--json] [--device N]',
+  usage: `doctor [--json] [--device N]
+
+  --json       print the report as JSON
+  --device N   GPU index the GPU providers are probed on (cuda, tensorrt, dml; default 0)`,
   async run(argv, io) {
     const { values } = parseCommandArgs('doctor', argv, { json: { type: 'boolean' }, device: { type: 'string' } }, false);
     const report = await doctorReport(parseDeviceId(values.device, 'doctor'));

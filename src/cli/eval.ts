@@ -11,7 +11,7 @@ import { CtscopeError, isCtscopeError } from '../errors.js';
 import { resolveModelDir } from '../inference/model.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 
-const USAGE = `eval --truth-root A --pred-root B [--detect] [--json] [--kind nodule|aneurysm] [--threshold T] [--bootstrap N]
+const USAGE = `eval --truth-root A --pred-root B [--detect] [--json] [--kind nodule|aneurysm] [--threshold T] [--bootstrap N] [--quiet]
 
   --truth-root DIR   case folders, each with truth.json (as written by ctscope synth)
   --pred-root DIR    case folders of the same names, each with findings.json (as written by ctscope detect)
@@ -25,6 +25,7 @@ const USAGE = `eval --truth-root A --pred-root B [--detect] [--json] [--kind nod
                      <kind>: $CTSCOPE_MODELS, then bundled; else 0.5)
   --bootstrap N      resamples of the scans for the 95 % intervals of CPM and of each
                      sensitivity (default ${DEFAULT_BOOTSTRAP}; 0: none)
+  --quiet, -q        no per-case lines from --detect (skipped cases and warnings still go to stderr)
 
 FROC the LUNA16 way: a finding hits a lesion within its radius (aneurysms: at least 2 mm); each lesion
 counts once; sensitivity at 1/8..8 false positives per scan and their mean (CPM).`;
@@ -85,7 +86,7 @@ export const evalCommand: Command = {
   summary: 'FROC evaluation of findings.json against truth.json (LUNA16 style)',
   usage: USAGE,
   async run(argv, io) {
-    const options = { 'truth-root': { type: 'string' }, 'pred-root': { type: 'string' }, detect: { type: 'boolean' }, json: { type: 'boolean' }, kind: { type: 'string' }, threshold: { type: 'string' }, bootstrap: { type: 'string' } } as const;
+    const options = { 'truth-root': { type: 'string' }, 'pred-root': { type: 'string' }, detect: { type: 'boolean' }, json: { type: 'boolean' }, kind: { type: 'string' }, threshold: { type: 'string' }, bootstrap: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } } as const;
     const v = parseCommandArgs('eval', argv, options, false).values;
     if (!v['truth-root'] || !v['pred-root']) throw usageError('eval: --truth-root and --pred-root are required');
     if (v.kind !== undefined && !(EVAL_KINDS as readonly string[]).includes(v.kind)) throw usageError(`eval: --kind takes ${EVAL_KINDS.join(' or ')} (got '${v.kind}')`);
@@ -104,7 +105,10 @@ export const evalCommand: Command = {
       try {
         await detectCases(v['truth-root'], v['pred-root'], kinds, {
           signal: io.signal,
-          onCase: (id, o) => io.err('error' in o ? `${oneLineSafe(id)}: skipped: ${o.error.code}: ${oneLineSafe(o.error.message)}` : `${oneLineSafe(id)}: ${o.findings} findings above ${CURVE_THRESHOLD} (${(o.ms / 1000).toFixed(1)} s)`),
+          onCase: (id, o) => {
+            if ('error' in o) io.err(`${oneLineSafe(id)}: skipped: ${o.error.code}: ${oneLineSafe(o.error.message)}`);
+            else if (!v.quiet) io.err(`${oneLineSafe(id)}: ${o.findings} findings above ${CURVE_THRESHOLD} (${(o.ms / 1000).toFixed(1)} s)`);
+          },
         });
       } finally {
         await closeRunners();

@@ -171,6 +171,11 @@ describe('ctscope eval --detect', () => {
       const r = JSON.parse(out);
       expect(r.kinds.nodule.scans).toBe(2);
       expect(r.missingPredictions).toEqual(['head', 'junk']);
+      // --quiet drops the per-case lines, not the skipped case.
+      const quiet = await run(['--truth-root', truth, '--pred-root', pred, '--detect', '--kind', 'nodule', '--json', '--bootstrap', '0', '-q']);
+      expect(quiet.code).toBe(0);
+      expect(quiet.err).not.toMatch(/^a: /m);
+      expect(quiet.err).toMatch(/^junk: skipped: /m);
       // It names its series as detect's findings.json does, so predictions of other scans are caught.
       const truthA = JSON.parse(readFileSync(join(truth, 'a', 'truth.json'), 'utf8')) as { series: { seriesInstanceUid: string } };
       expect((written as unknown as { series: { seriesInstanceUid: string } }).series.seriesInstanceUid).toBe(truthA.series.seriesInstanceUid);
