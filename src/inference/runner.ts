@@ -309,15 +309,15 @@ function entryFor(pkg: ModelPackage, options: RunnerOptions, held: boolean): { k
   const loaded = loadedOrder(pkg);
   const now = current.get(slot);
   let stale = false;
-  if (loaded === 0) {
-    // left out of the ordering
-  } else if (now === undefined || (now.key !== key && loaded > now.loaded)) {
-    // Newer weights for this file: the previous ones' session goes once idle.
-    const old = now && cache.get(now.key);
-    if (old) retire(now!.key, old);
-    current.set(slot, { key, loaded });
-  } else if (now.key === key) now.loaded = Math.max(now.loaded, loaded);
-  else stale = held; // an older package than the newest seen: its session is retired from the start
+  if (loaded > 0) {
+    if (now === undefined || (now.key !== key && loaded > now.loaded)) {
+      // Newer weights for this file: the previous ones' session goes once idle.
+      const old = now && cache.get(now.key);
+      if (now && old) retire(now.key, old);
+      current.set(slot, { key, loaded });
+    } else if (now.key === key) now.loaded = Math.max(now.loaded, loaded);
+    else stale = held; // an older package than the newest seen: its session is retired from the start
+  }
   let entry = cache.get(key);
   if (!entry) {
     const created: Entry = { promise: ModelRunner.create(pkg, options), waiting: 0, retired: false, runner: undefined };

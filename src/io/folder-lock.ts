@@ -3,7 +3,7 @@ import { realpathSync, unlinkSync } from 'node:fs';
 import { readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
-import { onAbort } from './abort.js';
+import { raceAbort } from './abort.js';
 import { ensureDirUndoable } from './dirs.js';
 
 /** Name prefix of the lock files of an output folder: `.ctscope-writing.<pid>.<random>`, holding the writer's pid. */
@@ -112,15 +112,7 @@ function waitFor(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<
     () => undefined,
     () => undefined,
   );
-  if (!signal) return settled;
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(new CtscopeError('E_ABORTED', 'writing outputs was aborted'));
-    const off = onAbort(signal, () => reject(new CtscopeError('E_ABORTED', 'writing outputs was aborted')));
-    void settled.then(() => {
-      off();
-      resolve();
-    });
-  });
+  return raceAbort(settled, signal, 'writing outputs');
 }
 
 async function lockFolder(dir: string): Promise<FolderTurn & { release: () => Promise<void> }> {

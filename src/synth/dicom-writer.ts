@@ -202,7 +202,8 @@ export function sliceHeader(spec: CtSeriesSpec, k: number, common: Element[] = s
 }
 
 /** writev without a copy; finishes with plain writes if the kernel took only part of it. */
-function writeAll(path: string, parts: Uint8Array[]): void {
+/** Writes `parts` to a new file and flushes it to disk. */
+export function writeAll(path: string, parts: Uint8Array[]): void {
   const fd = openSync(path, 'w');
   try {
     const total = parts.reduce((a, p) => a + p.byteLength, 0);

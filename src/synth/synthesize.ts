@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { checkOutDir, ensureDirUndoable, NAME_MAX } from '../io/dirs.js';
 import { removeStaleTemps, tempName } from '../io/atomic.js';
@@ -7,7 +7,7 @@ import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import type { Geometry, Volume } from '../volume/types.js';
 import { chestPhantom } from './chest.js';
 import { ctaPhantom } from './cta.js';
-import { writeCtSeries, type CtSeriesSpec } from './dicom-writer.js';
+import { writeAll, writeCtSeries, type CtSeriesSpec } from './dicom-writer.js';
 import { phantomGeometry, makeCanvas } from './grid.js';
 import { abortableTurns, runToEnd, runWithTurns } from '../io/turns.js';
 import { fillSynthOptions, type FilledSynthOptions, type SynthKind, type SynthOptions } from './options.js';
@@ -136,13 +136,7 @@ export function writeSynthResult(result: SynthResult, dir: string): { files: str
 }
 
 function writeTruth(result: SynthResult, dir: string): string {
-  const fd = openSync(join(dir, 'truth.json'), 'w');
-  try {
-    writeFileSync(fd, JSON.stringify(result.truth, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeAll(join(dir, 'truth.json'), [Buffer.from(JSON.stringify(result.truth, null, 2) + '\n')]);
   return 'truth.json';
 }
 
