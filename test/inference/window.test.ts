@@ -3,7 +3,7 @@ import type { Vec3 } from '../../src/volume/types.js';
 import { loadModel, type ModelPackage } from '../../src/inference/model.js';
 import { ModelRunner } from '../../src/inference/runner.js';
 import { ACTIVATIONS, sessionPredictor } from '../../src/inference/predictor.js';
-import { channelTransforms } from '../../src/inference/preprocess.js';
+import { applyTransform, channelTransforms } from '../../src/inference/preprocess.js';
 import { axisStarts, fillWindowOptions, patchGrid, slidingWindow, type Predictor } from '../../src/inference/window.js';
 import { ringDepthFor } from '../../src/inference/merge.js';
 import { fixture, grid, renderBlobs } from './helpers.js';
@@ -179,19 +179,67 @@ describe('sliding window with a real ONNX session (translation-equivariant conv 
     expect(worst).toBeGreaterThan(1e-4); // the margin above is what makes it exact
     expect(sum / whole.length).toBeLessThan(1e-3);
   });
+});
 
-  it('flip TTA of a symmetric kernel and the NCWHD layout give the same map', async () => {
-    const m = pkg.manifest;
-    const src = { data, dims, transforms: channelTransforms(m.input.channels) };
-    const w = { patchSize: m.input.patchSize, overlap: 0.25, margin: 2, padHu: -1000 };
-    const base = (await slidingWindow(src, w, sessionPredictor(runner, m, 'heatmap', 'none'), 'heatmap')).maps[0]!;
-    const tta = (await slidingWindow(src, w, sessionPredictor(runner, m, 'heatmap', 'flip'), 'heatmap')).maps[0]!;
-    const mw = { ...m, input: { ...m.input, layout: 'NCWHD' as const } };
-    const ncwhd = (await slidingWindow(src, w, sessionPredictor(runner, mw, 'heatmap', 'none'), 'heatmap')).maps[0]!;
-    for (const other of [tta, ncwhd]) {
-      let worst = 0;
-      for (let v = 0; v < base.length; v++) worst = Math.max(worst, Math.abs(other[v]! - base[v]!));
-      expect(worst).toBeLessThan(1e-5);
+describe('flip TTA and the NCWHD layout, on a model that is not flip- or transpose-symmetric', () => {
+  let ncdhw: ModelPackage, ncwhd: ModelPackage;
+  let rd: ModelRunner, rw: ModelRunner;
+  beforeAll(async () => {
+    ncdhw = loadModel(fixture('heatmap-skew-ncdhw'));
+    ncwhd = loadModel(fixture('heatmap-skew-ncwhd'));
+    rd = await ModelRunner.create(ncdhw, { ep: 'cpu', threads: 1 });
+    rw = await ModelRunner.create(ncwhd, { ep: 'cpu', threads: 1 });
+  });
+  afterAll(async () => {
+    await rd?.close();
+    await rw?.close();
+  });
+
+  // One 32^3 patch with off-centre blobs; k-major [k][j][i] as the window gives it.
+  const n = 32;
+  const patchHu = renderBlobs(grid([n, n, n]), [[9, 20, 12], [22.5, 8, 25]], 2, -800, 1000);
+  const input = (m: ModelPackage['manifest']): Float32Array => {
+    const t = channelTransforms(m.input.channels)[0]!;
+    return patchHu.map((hu) => applyTransform(t, hu));
+  };
+  /** Mirrors a k-major n^3 block along axis 0 = k, 1 = j, 2 = i (written here, not the library's flip). */
+  const mirror = (a: Float32Array, axis: number): Float32Array => {
+    const out = new Float32Array(a.length);
+    for (let k = 0; k < n; k++)
+      for (let j = 0; j < n; j++)
+        for (let i = 0; i < n; i++) {
+          const [k2, j2, i2] = axis === 0 ? [n - 1 - k, j, i] : axis === 1 ? [k, n - 1 - j, i] : [k, j, n - 1 - i];
+          out[(k2 * n + j2) * n + i2] = a[(k * n + j) * n + i]!;
+        }
+    return out;
+  };
+  const worstDiff = (a: Float32Array, b: Float32Array): number => a.reduce((w, v, i) => Math.max(w, Math.abs(v - b[i]!)), 0);
+  const heat = async (p: Predictor, x: Float32Array): Promise<Float32Array> => (await p(x.slice(), 1)).heatmap!.data;
+
+  it('flip TTA is the mean of the four views, each mirrored back', async () => {
+    const m = ncdhw.manifest;
+    const x = input(m);
+    const plain = sessionPredictor(rd, m, 'heatmap', 'none');
+    const base = await heat(plain, x);
+    const expected = base.slice();
+    for (const axis of [0, 1, 2]) {
+      const back = mirror(await heat(plain, mirror(x, axis)), axis);
+      // Each view differs from the plain run: the check below could not pass by accident.
+      expect(worstDiff(back, base)).toBeGreaterThan(0.05);
+      for (let v = 0; v < expected.length; v++) expected[v]! += back[v]!;
     }
+    for (let v = 0; v < expected.length; v++) expected[v]! /= 4;
+    const tta = await heat(sessionPredictor(rd, m, 'heatmap', 'flip'), x);
+    expect(worstDiff(tta, expected)).toBeLessThan(1e-5);
+  });
+
+  it('a model that reads [N, C, W, H, D] (transposed kernel, layout NCWHD) gives the NCDHW model\'s map', async () => {
+    const x = input(ncdhw.manifest);
+    const want = await heat(sessionPredictor(rd, ncdhw.manifest, 'heatmap', 'none'), x);
+    const got = await heat(sessionPredictor(rw, ncwhd.manifest, 'heatmap', 'none'), x);
+    expect(worstDiff(got, want)).toBeLessThan(1e-5);
+    // Fed without the transpose, the same network gives another map.
+    const untransposed = { ...ncwhd.manifest, input: { ...ncwhd.manifest.input, layout: 'NCDHW' as const } };
+    expect(worstDiff(await heat(sessionPredictor(rw, untransposed, 'heatmap', 'none'), x), want)).toBeGreaterThan(0.05);
   });
 });
