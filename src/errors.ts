@@ -52,6 +52,9 @@ const EXIT_CODES: Record<ErrorCode, number> = {
   E_INTERNAL: 1,
 };
 
+/** Every error code, in the order of the exit status table. */
+export const ERROR_CODES = Object.keys(EXIT_CODES) as readonly ErrorCode[];
+
 export class CtscopeError extends Error {
   override readonly name = 'CtscopeError';
   readonly code: ErrorCode;

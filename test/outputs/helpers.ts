@@ -11,7 +11,7 @@ export function schemaErrors(doc: unknown): string | undefined {
   return validate(doc) ? undefined : JSON.stringify(validate.errors, null, 1);
 }
 
-export const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+export { hasTool as has } from '../helpers/tools.js';
 
 /** dciodvfy's verdict on a file: its Error lines and Warning lines. */
 export function dciodvfy(path: string): { errors: string[]; warnings: string[]; output: string } {

@@ -9,17 +9,9 @@ import { niftiValue, qformMatrix, readNifti, writeNifti, type NiftiImage } from 
 import type { Vec3 } from '../../src/volume/types.js';
 import { closePool } from '../../src/workers/pool.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
+import { hasTool } from '../helpers/tools.js';
 
-function which(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const hasDcm2niix = which('dcm2niix');
-if (!hasDcm2niix) console.warn('dcm2niix not on PATH: NIfTI comparison with dcm2niix skipped');
+const hasDcm2niix = hasTool('dcm2niix');
 
 let dir: string;
 beforeAll(async () => {

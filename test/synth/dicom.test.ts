@@ -10,12 +10,12 @@ import type { SynthTruth } from '../../src/synth/truth.js';
 import { encodeElements } from '../../src/dicom/write.js';
 import { formatDS } from '../../src/synth/dicom-writer.js';
 import { readSeries } from './read-series.js';
+import { hasTool } from '../helpers/tools.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctscope-synth-dicom-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const has = (tool: string): boolean => spawnSync(tool, ['--version'], { stdio: 'ignore' }).error === undefined;
-const HAS_DCMDUMP = has('dcmdump'), HAS_DCIODVFY = spawnSync('dciodvfy', [], { stdio: 'ignore' }).error === undefined, HAS_DCM2NIIX = has('dcm2niix');
+const HAS_DCMDUMP = hasTool('dcmdump'), HAS_DCIODVFY = hasTool('dciodvfy'), HAS_DCM2NIIX = hasTool('dcm2niix');
 
 let n = 0;
 function make(kind: SynthKind, options: SynthOptions): { dir: string; truth: SynthTruth } {
