@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-import { CtscopeError, exitCodeFor, isCtscopeError } from './errors.js';
+import { CtscopeError, exitCodeFor } from './errors.js';
+import { reportFailure } from './cli/failure.js';
 import type { Command, CliIO } from './cli/command.js';
 import { closePool } from './workers/pool.js';
 import { releaseHeldLocksSync } from './io/folder-lock.js';
-import { oneLineSafe, printable } from './io/printable.js';
+import { printable } from './io/printable.js';
 import { COMMANDS, loadAllCommands } from './cli/commands.js';
 
 function help(list: Command[]): string {
@@ -93,13 +94,5 @@ main(process.argv.slice(2))
   })
   .catch(async (e: unknown) => {
     await closePool().catch(() => undefined);
-    // One line, always (node:util's parseArgs explains an ambiguous `--device -1` over three).
-    const oneLine = (m: string): string => oneLineSafe(m.replace(/\s*\n\s*/g, ' '));
-    if (isCtscopeError(e)) {
-      process.stderr.write(`error[${(e as CtscopeError).code}]: ${oneLine((e as Error).message)}\n`);
-    } else {
-      process.stderr.write(`error[E_INTERNAL]: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
-      if (process.env.CTSCOPE_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    }
-    process.exitCode = exitCodeFor(e);
+    process.exitCode = reportFailure(e);
   });

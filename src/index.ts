@@ -73,5 +73,7 @@ export type { EvalCase, TruthLesion, PredictedFinding, FrocOptions, FilledFrocOp
 export { listCases, loadCases, readTruth, readPredictions, EVAL_KINDS, SCAN_KIND } from './eval/cases.js';
 export type { EvalKind, CaseFiles } from './eval/cases.js';
 export { frocTable } from './eval/table.js';
+export { runEval, defaultThreshold } from './eval/evaluate.js';
+export type { EvalReport, EvalOptions } from './eval/evaluate.js';
 export { detectFolder, detectCases, writeCasePredictions, CURVE_THRESHOLD } from './eval/detect-folder.js';
 export type { DetectCasesOptions, CaseDetection } from './eval/detect-folder.js';

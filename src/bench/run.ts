@@ -5,21 +5,19 @@
  * rewrites the committed baselines from this run (do that deliberately, after a change meant to move them).
  * The same run is `ctscope bench`; the logic is in suite.ts and the stage table (STAGES) in stages.ts.
  */
-import { exitCodeFor, isCtscopeError } from '../errors.js';
-import { parseBenchArgs, runBench } from './suite.js';
+import { runBench } from './suite.js';
+import { parseBenchArgs } from '../cli/bench.js';
+import { runEntry } from '../cli/entry.js';
 import { BENCH_USAGE } from './usage.js';
 
-const argv = process.argv.slice(2);
-try {
-  if (argv.includes('--help') || argv.includes('-h')) process.stdout.write(`Usage: npm run bench -- ${BENCH_USAGE.slice('bench '.length)}\n`);
-  else
-    process.exitCode = await runBench(parseBenchArgs(argv), {
-      out: (line) => process.stdout.write(line + '\n'),
-      err: (line) => process.stderr.write(line + '\n'),
-    });
-} catch (e) {
-  // Coded failures (unknown stage, unavailable provider) are one line, as in the CLI.
-  if (!isCtscopeError(e)) throw e;
-  process.stderr.write(`error[${e.code}]: ${e.message}\n`);
-  process.exitCode = exitCodeFor(e);
-}
+runEntry(async () => {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`Usage: npm run bench -- ${BENCH_USAGE.slice('bench '.length)}\n`);
+    return 0;
+  }
+  return runBench(parseBenchArgs(argv), {
+    out: (line) => process.stdout.write(line + '\n'),
+    err: (line) => process.stderr.write(line + '\n'),
+  });
+});

@@ -3,13 +3,11 @@
  * in-run baselines, the selected stages, bench/results.json, and the --check / --update regression guard.
  */
 import { stat } from 'node:fs/promises';
-import { decimal } from '../io/decimal.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { checkOutDir, checkOutFile } from '../io/dirs.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { resolve } from 'node:path';
 import { CtscopeError } from '../errors.js';
-import { parseCommandArgs } from '../cli/command.js';
 import { checkProvider, parseEpRequest, type EpRequest } from '../inference/providers.js';
 import { closeRunners } from '../inference/runner.js';
 import { closePool } from '../workers/pool.js';
@@ -70,46 +68,6 @@ export interface BenchIO {
 }
 
 const usage = (message: string): CtscopeError => new CtscopeError('E_USAGE', message);
-
-function number(name: string, text: string | undefined, integer: boolean): number | undefined {
-  if (text === undefined) return undefined;
-  const v = decimal(text);
-  if (!Number.isFinite(v) || (integer && !(Number.isInteger(v) && v >= 0)) || (!integer && !(v > 0)))
-    throw usage(`Expected ${integer ? 'a non-negative integer' : 'a positive number'} for --${name} but received '${text}'`);
-  return v;
-}
-
-/** argv (after the command name) to options; bad flags and unknown stages are E_USAGE. */
-export function parseBenchArgs(argv: string[]): BenchOptions {
-  const { values } = parseCommandArgs('bench', argv, {
-    stage: { type: 'string', multiple: true },
-    json: { type: 'boolean' },
-    quick: { type: 'boolean' },
-    ep: { type: 'string' },
-    device: { type: 'string' },
-    data: { type: 'string' },
-    out: { type: 'string' },
-    check: { type: 'string' },
-    update: { type: 'string' },
-    tolerance: { type: 'string' },
-  } as const, false);
-  // Either compare with the committed ratios or write new ones: both at once would check against a file it then moves.
-  if (values.check !== undefined && values.update !== undefined) throw usage('bench: --check and --update go one at a time (check against the baselines, or write new ones)');
-  const o: BenchOptions = {};
-  if (values.stage) o.stages = values.stage.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-  if (values.quick) o.quick = true;
-  if (values.json) o.json = true;
-  if (values.ep !== undefined) o.ep = parseEpRequest(values.ep);
-  const device = number('device', values.device, true);
-  if (device !== undefined) o.deviceId = device;
-  if (values.data !== undefined) o.dataDir = values.data;
-  if (values.out !== undefined) o.out = values.out;
-  if (values.check !== undefined) o.check = values.check;
-  if (values.update !== undefined) o.update = values.update;
-  const tolerance = number('tolerance', values.tolerance, false);
-  if (tolerance !== undefined) o.tolerance = tolerance;
-  return o;
-}
 
 export function fillBenchOptions(o: BenchOptions = {}): FilledBenchOptions {
   const stages = o.stages && o.stages.length ? [...o.stages] : Object.keys(STAGES);

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CtscopeError } from '../errors.js';
 import { decimal } from '../io/decimal.js';
-import { isThreadCount, MAX_THREADS } from '../workers/pool.js';
+import { MAX_THREADS } from '../workers/pool.js';
 
 /** One CLI subcommand: a thin mapping from argv onto a library call. */
 export interface Command {
@@ -48,18 +48,46 @@ export function parseCommandArgs<O extends CommandOptions>(command: string, args
   return parsed;
 }
 
-/** `--threads N`: an integer from 1 to MAX_THREADS (a pool of millions of threads would exhaust the heap). */
-export function parseThreads(text: string | undefined, command: string): number | undefined {
+/** What a numeric option accepts: a whole number or any finite one, within [min, max]; `positive` excludes 0. */
+export interface NumberRule {
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  positive?: boolean;
+}
+
+function describeRule(r: NumberRule): string {
+  const what = r.integer ? 'an integer' : 'a number';
+  if (r.positive) return `a positive ${r.integer ? 'integer' : 'number'}${r.max !== undefined ? ` up to ${r.max}` : ''}`;
+  if (r.min !== undefined && r.max !== undefined) return r.integer ? `${what} from ${r.min} to ${r.max}` : `${what} in [${r.min}, ${r.max}]`;
+  if (r.min === 0) return `a non-negative ${r.integer ? 'integer' : 'number'}`;
+  if (r.min !== undefined) return `${what} of at least ${r.min}`;
+  return what;
+}
+
+/**
+ * The one parser of numeric options (`--threads 2`, `--spacing 0.5`): decimal only (not `0x10`, `Infinity` or an
+ * empty string, which Number() takes), then the rule; anything else is E_USAGE naming the command and the flag.
+ */
+export function numberOption(command: string, flag: string, text: string | undefined, rule: NumberRule = {}): number | undefined {
   if (text === undefined) return undefined;
   const n = decimal(text);
-  if (!isThreadCount(n)) throw usageError(`${command}: --threads needs an integer from 1 to ${MAX_THREADS} (got ${text})`);
+  const ok =
+    Number.isFinite(n) &&
+    (!rule.integer || Number.isSafeInteger(n)) &&
+    (rule.min === undefined || n >= rule.min) &&
+    (rule.max === undefined || n <= rule.max) &&
+    (!rule.positive || n > 0);
+  if (!ok) throw usageError(`${command}: --${flag} needs ${describeRule(rule)} (got '${text}')`);
   return n;
+}
+
+/** `--threads N`: an integer from 1 to MAX_THREADS (a pool of millions of threads would exhaust the heap). */
+export function parseThreads(text: string | undefined, command: string): number | undefined {
+  return numberOption(command, 'threads', text, { integer: true, min: 1, max: MAX_THREADS });
 }
 
 /** `--device N`: the GPU index for cuda, tensorrt or dml, a non-negative integer (default 0). */
 export function parseDeviceId(text: string | undefined, command: string): number {
-  if (text === undefined) return 0;
-  const n = decimal(text);
-  if (!Number.isInteger(n) || n < 0) throw usageError(`${command}: --device needs a non-negative integer (got ${text})`);
-  return n;
+  return numberOption(command, 'device', text, { integer: true, min: 0 }) ?? 0;
 }

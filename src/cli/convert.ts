@@ -2,13 +2,12 @@ import { existsSync } from 'node:fs';
 import { checkOutFile } from '../io/dirs.js';
 import { skippedInputsLine } from '../series/summary.js';
 import { oneLineSafe } from '../io/printable.js';
-import { decimal } from '../io/decimal.js';
 import { loadSeries } from '../ingest/load.js';
 import { DEFAULT_MAX_VOXELS } from '../volume/assemble.js';
 import { NIFTI1_MAX_DIM, writeNifti } from '../volume/nifti.js';
 import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';
 import type { Vec3 } from '../volume/types.js';
-import { parseCommandArgs, parseThreads, usageError, type CliIO, type Command } from './command.js';
+import { numberOption, parseCommandArgs, parseThreads, usageError, type CliIO, type Command } from './command.js';
 import { stageLogger } from './info.js';
 
 /**
@@ -54,7 +53,7 @@ export function parseConvertArgs(argv: string[]): ConvertArgs {
     out: values.out,
     series: values.series,
     threads: parseThreads(values.threads, 'convert'),
-    maxVoxels: positiveInt(values['max-voxels'], '--max-voxels'),
+    maxVoxels: numberOption('convert', 'max-voxels', values['max-voxels'], { integer: true, positive: true }),
     quiet: values.quiet ?? false,
     spacing: values.spacing === undefined ? undefined : toSpacing(values.spacing),
     interp: choice(values.interp, '--interp', ['nearest', 'linear', 'cubic'], isInterpName),
@@ -73,13 +72,6 @@ function choice<T extends string>(text: string | undefined, name: string, allowe
 function orientation(text: string | undefined): Orientation | undefined {
   if (text === undefined || isOrientation(text)) return text;
   throw usageError(`convert: --orient needs an orientation code such as LPS or RAS, one letter of L/R, P/A and S/I per axis (got ${text})`);
-}
-
-function positiveInt(text: string | undefined, name: string): number | undefined {
-  if (text === undefined) return undefined;
-  const n = decimal(text);
-  if (!Number.isSafeInteger(n) || n <= 0) throw usageError(`convert: ${name} needs a positive integer up to 2^53 (got ${text})`);
-  return n;
 }
 
 /** `ctscope convert`: the primary (or chosen) CT series as a NIfTI-1 volume in HU. */

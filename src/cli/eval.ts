@@ -1,15 +1,12 @@
-import { join } from 'node:path';
 import { oneLineSafe } from '../io/printable.js';
-import { decimal } from '../io/decimal.js';
-import { DEFAULT_BOOTSTRAP, froc, TASK_EVAL, type FrocResult } from '../eval/froc.js';
-import { EVAL_KINDS, SCAN_KIND, listCases, loadCases, scanKindOf, type EvalKind } from '../eval/cases.js';
+import { DEFAULT_BOOTSTRAP } from '../eval/froc.js';
+import { EVAL_KINDS, SCAN_KIND, type EvalKind } from '../eval/cases.js';
+import { runEval } from '../eval/evaluate.js';
 import { CURVE_THRESHOLD, detectCases } from '../eval/detect-folder.js';
 import { closeRunners } from '../inference/runner.js';
 import { frocTable } from '../eval/table.js';
-import { readManifest } from '../inference/manifest.js';
-import { CtscopeError, isCtscopeError } from '../errors.js';
-import { resolveModelDir } from '../inference/model.js';
-import { parseCommandArgs, usageError, type Command } from './command.js';
+import { CtscopeError } from '../errors.js';
+import { numberOption, parseCommandArgs, usageError, type Command } from './command.js';
 
 const USAGE = `eval --truth-root A --pred-root B [--detect] [--json] [--kind nodule|aneurysm] [--threshold T] [--bootstrap N] [--quiet]
 
@@ -30,57 +27,6 @@ const USAGE = `eval --truth-root A --pred-root B [--detect] [--json] [--kind nod
 FROC the LUNA16 way: a finding hits a lesion within its radius (aneurysms: at least 2 mm); each lesion
 counts once; sensitivity at 1/8..8 false positives per scan and their mean (CPM).`;
 
-/** The default score threshold of the model that `--model <kind>` loads (found as detect finds it: $CTSCOPE_MODELS, then bundled), else 0.5. */
-export function defaultThreshold(kind: EvalKind): number {
-  let dir: string;
-  try {
-    dir = resolveModelDir(kind);
-  } catch (e) {
-    if (isCtscopeError(e) && e.code === 'E_NOT_FOUND') return 0.5;
-    throw e;
-  }
-  return readManifest(join(dir, 'manifest.json')).thresholds.score;
-}
-
-export interface EvalReport {
-  kinds: Partial<Record<EvalKind, FrocResult>>;
-  /** Cases with a truth.json but no findings.json under the prediction root (scored as no findings). */
-  missingPredictions: string[];
-}
-
-export interface EvalOptions {
-  /** Operating threshold; default: each kind's model's (defaultThreshold). */
-  threshold?: number;
-  /** Score only these cases. */
-  onlyCases?: readonly string[];
-  /** Bootstrap resamples for the intervals (default DEFAULT_BOOTSTRAP; 0: none). */
-  bootstrap?: number;
-}
-
-/**
- * FROC per lesion kind over the cases under truthRoot. A case without findings.json is scored as a scan with no
- * findings and listed in `missingPredictions`; when no case has one, the prediction root is the wrong folder
- * (E_NOT_FOUND).
- */
-export function runEval(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], options: EvalOptions = {}): EvalReport {
-  const { threshold, onlyCases, bootstrap } = options;
-  const files = listCases(truthRoot, predRoot).filter((f) => !onlyCases || onlyCases.includes(f.id));
-  const missingPredictions = files.filter((f) => !f.predFile).map((f) => f.id);
-  if (missingPredictions.length === files.length) {
-    throw new CtscopeError('E_NOT_FOUND', `none of the ${files.length} case(s) has a findings.json under the prediction root (expected <pred-root>/<case>/findings.json)`, { where: predRoot });
-  }
-  const report: EvalReport = { kinds: {}, missingPredictions };
-  for (const kind of kinds) {
-    const cases = loadCases(files, kind);
-    if (cases.length === 0) continue;
-    // Truth files without `kind` count as scans of every kind: where none names this kind's scans and none holds
-    // its lesions, the kind is not in the set (an aneurysm set got a nodule CPM of 0.000), so it is left out.
-    if (cases.every((c) => c.truths.length === 0) && !files.some((f) => scanKindOf(f.truthFile) === SCAN_KIND[kind])) continue;
-    report.kinds[kind] = froc(cases, { ...TASK_EVAL[kind], threshold: threshold ?? defaultThreshold(kind), bootstrap });
-  }
-  return report;
-}
-
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'FROC evaluation of findings.json against truth.json (LUNA16 style)',
@@ -90,16 +36,8 @@ export const evalCommand: Command = {
     const v = parseCommandArgs('eval', argv, options, false).values;
     if (!v['truth-root'] || !v['pred-root']) throw usageError('eval: --truth-root and --pred-root are required');
     if (v.kind !== undefined && !(EVAL_KINDS as readonly string[]).includes(v.kind)) throw usageError(`eval: --kind takes ${EVAL_KINDS.join(' or ')} (got '${v.kind}')`);
-    let threshold: number | undefined;
-    if (v.threshold !== undefined) {
-      threshold = decimal(v.threshold);
-      if (!(threshold >= 0 && threshold <= 1)) throw usageError(`eval: --threshold takes a number in [0, 1] (got '${v.threshold}')`);
-    }
-    let bootstrap: number | undefined;
-    if (v.bootstrap !== undefined) {
-      bootstrap = decimal(v.bootstrap);
-      if (!(Number.isInteger(bootstrap) && bootstrap >= 0 && bootstrap <= 100_000)) throw usageError(`eval: --bootstrap takes a whole number in [0, 100000] (got '${v.bootstrap}')`);
-    }
+    const threshold = numberOption('eval', 'threshold', v.threshold, { min: 0, max: 1 });
+    const bootstrap = numberOption('eval', 'bootstrap', v.bootstrap, { integer: true, min: 0, max: 100_000 });
     const kinds = v.kind ? [v.kind as EvalKind] : EVAL_KINDS;
     if (v.detect) {
       try {

@@ -1,9 +1,8 @@
 import { oneLineSafe } from '../io/printable.js';
-import { decimal } from '../io/decimal.js';
-import { parseCommandArgs, usageError, type Command } from './command.js';
+import { numberOption, parseCommandArgs, usageError, type Command } from './command.js';
+import { toSpacing } from '../resample/options.js';
 import { PATIENT_POSITIONS, SYNTH_KINDS, type PatientPosition, type SynthKind, type SynthOptions } from '../synth/options.js';
 import { synthToDirectory } from '../synth/synthesize.js';
-import type { Vec3 } from '../volume/types.js';
 
 const USAGE = `synth chest|cta --out DIR [--seed N] [options]
 
@@ -25,22 +24,8 @@ const USAGE = `synth chest|cta --out DIR [--seed N] [options]
   --force                  replace DIR when it holds an earlier synth output (nothing else)
   --quiet, -q              no summary (warnings still go to stderr)`;
 
-function num(name: string, text: string | undefined, integer: boolean): number | undefined {
-  if (text === undefined) return undefined;
-  const v = decimal(text);
-  if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw usageError(`Expected ${integer ? 'an integer' : 'a number'} for --${name} but received '${text}'`);
-  }
-  return v;
-}
-
-function spacing(text: string | undefined): Vec3 | undefined {
-  if (text === undefined) return undefined;
-  const parts = text.split(',').map((p) => num('spacing', p, false)!);
-  if (parts.length === 1) return [parts[0]!, parts[0]!, parts[0]!];
-  if (parts.length !== 3) throw usageError(`Expected --spacing X,Y,Z or one value but received '${text}'`);
-  return parts as Vec3;
-}
+/** Range checks beyond these (slice counts, sizes, spacing) are the library's (synth/options.ts). */
+const num = (name: string, text: string | undefined, integer: boolean): number | undefined => numberOption('synth', name, text, { integer });
 
 const SYNTH_OPTIONS = {
   out: { type: 'string', short: 'o' },
@@ -67,20 +52,20 @@ const SYNTH_OPTIONS = {
 export function parseSynthArgs(argv: string[]): { kind: SynthKind; out: string; force: boolean; quiet: boolean; options: SynthOptions } {
   const { values: v, positionals } = parseCommandArgs('synth', argv, SYNTH_OPTIONS);
   if (positionals.length !== 1 || !SYNTH_KINDS.includes(positionals[0] as SynthKind)) {
-    throw usageError(`Expected one phantom kind (${SYNTH_KINDS.join(' or ')}) but received '${positionals.join(' ')}'`);
+    throw usageError(`synth: expected one phantom kind (${SYNTH_KINDS.join(' or ')}) but received '${positionals.join(' ')}'`);
   }
   const kind = positionals[0] as SynthKind;
-  if (!v.out) throw usageError('Missing --out DIR');
-  if (kind === 'chest' && v.aneurysms !== undefined) throw usageError('--aneurysms applies to cta phantoms; use --nodules for chest');
-  if (kind === 'cta' && v.nodules !== undefined) throw usageError('--nodules applies to chest phantoms; use --aneurysms for cta');
+  if (!v.out) throw usageError('synth: missing --out DIR');
+  if (kind === 'chest' && v.aneurysms !== undefined) throw usageError('synth: --aneurysms applies to cta phantoms; use --nodules for chest');
+  if (kind === 'cta' && v.nodules !== undefined) throw usageError('synth: --nodules applies to chest phantoms; use --aneurysms for cta');
   const position = v['patient-position']?.toUpperCase();
   if (position !== undefined && !PATIENT_POSITIONS.includes(position as PatientPosition)) {
-    throw usageError(`Expected --patient-position ${PATIENT_POSITIONS.join('|')} but received '${v['patient-position']}'`);
+    throw usageError(`synth: expected --patient-position ${PATIENT_POSITIONS.join('|')} but received '${v['patient-position']}'`);
   }
   const bits = num('bits', v.bits, true);
-  if (bits !== undefined && bits !== 12 && bits !== 16) throw usageError(`Expected --bits 12 or 16 but received '${v.bits}'`);
-  if (v.pixels !== undefined && v.pixels !== 'signed' && v.pixels !== 'unsigned') throw usageError(`Expected --pixels signed or unsigned but received '${v.pixels}'`);
-  if (v.syntax !== undefined && v.syntax !== 'explicit-le') throw usageError(`Expected --syntax explicit-le but received '${v.syntax}' (compress afterwards with an external tool)`);
+  if (bits !== undefined && bits !== 12 && bits !== 16) throw usageError(`synth: expected --bits 12 or 16 but received '${v.bits}'`);
+  if (v.pixels !== undefined && v.pixels !== 'signed' && v.pixels !== 'unsigned') throw usageError(`synth: expected --pixels signed or unsigned but received '${v.pixels}'`);
+  if (v.syntax !== undefined && v.syntax !== 'explicit-le') throw usageError(`synth: expected --syntax explicit-le but received '${v.syntax}' (compress afterwards with an external tool)`);
   const options: SynthOptions = {};
   const set = <K extends keyof SynthOptions>(k: K, value: SynthOptions[K] | undefined): void => {
     if (value !== undefined) options[k] = value;
@@ -91,7 +76,7 @@ export function parseSynthArgs(argv: string[]): { kind: SynthKind; out: string; 
   const rows = num('rows', v.rows, true), cols = num('cols', v.cols, true);
   set('rows', rows ?? cols);
   set('cols', cols ?? rows);
-  set('spacing', spacing(v.spacing));
+  set('spacing', v.spacing === undefined ? undefined : toSpacing(v.spacing));
   set('thickness', num('thickness', v.thickness, false));
   set('noise', num('noise', v.noise, false));
   set('blur', num('blur', v.blur, false));

@@ -10,16 +10,15 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { ensureDir } from '../io/dirs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadModel, type ModelPackage } from '../inference/model.js';
-import { closeRunners } from '../inference/runner.js';
 import { synthToDirectory } from '../synth/synthesize.js';
 import type { SynthKind } from '../synth/options.js';
-import { runEval } from '../cli/eval.js';
+import { runEval } from './evaluate.js';
+import { numberOption, parseCommandArgs } from '../cli/command.js';
+import { runEntry } from '../cli/entry.js';
 import { frocTable } from './table.js';
 import { median } from '../io/stats.js';
 import { CURVE_THRESHOLD, detectFolder, EVAL_COUNT, writeCasePredictions, EVAL_SEED, type SeedRange, TRAINING_SEEDS, trainingOverlap, VALIDATION_SEEDS, validationOverlap } from './detect-folder.js';
-import { closePool } from '../workers/pool.js';
 
 /** A phantom of an earlier run in --work is reused only at the asked matrix size. */
 function reusable(truthFile: string, rows: number): boolean {
@@ -32,9 +31,8 @@ function reusable(truthFile: string, rows: number): boolean {
   }
 }
 
-async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
+async function main(): Promise<number> {
+  const { values: v } = parseCommandArgs('eval', process.argv.slice(2), {
       chest: { type: 'string', default: String(EVAL_COUNT) },
       cta: { type: 'string', default: String(EVAL_COUNT) },
       seed: { type: 'string', default: String(EVAL_SEED) },
@@ -43,8 +41,11 @@ async function main(): Promise<void> {
       keep: { type: 'boolean' },
       json: { type: 'boolean' },
       extra: { type: 'string', multiple: true },
-    },
-  });
+  } as const, false);
+  const count = (flag: 'chest' | 'cta'): number => numberOption('eval', flag, v[flag], { integer: true, min: 0, max: 100_000 })!;
+  const chest = count('chest'), cta = count('cta');
+  const seed0 = numberOption('eval', 'seed', v.seed, { integer: true, min: 0 })!;
+  const rows = numberOption('eval', 'rows', v.rows, { integer: true, min: 16, max: 1024 })!;
   const work = v.work ?? join(tmpdir(), `ctscope-eval-${process.pid}`);
   const truthRoot = join(work, 'truth'), predRoot = join(work, 'pred');
   await ensureDir(truthRoot);
@@ -52,13 +53,12 @@ async function main(): Promise<void> {
   // A temporary work folder goes however the run ends.
   if (!v.keep && !v.work) process.once('exit', () => rmSync(work, { recursive: true, force: true }));
   const models: Record<SynthKind, ModelPackage> = { chest: loadModel('nodule'), cta: loadModel('aneurysm') };
-  const seed0 = Number(v.seed), rows = Number(v.rows);
-  const maxCount = Math.max(Number(v.chest), Number(v.cta));
+  const maxCount = Math.max(chest, cta);
   const ranges = (r: readonly SeedRange[]): string => r.map(([lo, hi]) => `${lo}-${hi}`).join(', ');
   const overlap = trainingOverlap(seed0, maxCount), chose = validationOverlap(seed0, maxCount);
   if (overlap.length) process.stderr.write(`warning: seeds from ${seed0} overlap the training seeds ${ranges(overlap)}: these phantoms are not held out\n`);
   if (chose.length) process.stderr.write(`warning: seeds from ${seed0} overlap the validation seeds ${ranges(chose)}, which chose the models and thresholds: these phantoms are not held out\n`);
-  const plan: [SynthKind, number][] = [['chest', Number(v.chest)], ['cta', Number(v.cta)]];
+  const plan: [SynthKind, number][] = [['chest', chest], ['cta', cta]];
   const times: Record<string, number[]> = { chest: [], cta: [] };
   // The cases of this run: a reused --work folder may hold more, which are not scored.
   const ran: string[] = [];
@@ -93,14 +93,7 @@ async function main(): Promise<void> {
     const timed = (['chest', 'cta'] as const).filter((k) => (times[k]?.length ?? 0) > 0).map((k) => `${k === 'cta' ? 'CTA' : k} ${(median(times[k]!) / 1000).toFixed(1)} s`);
     if (timed.length > 0) process.stdout.write(`median detection time (load + resample + model): ${timed.join(', ')}\n`);
   }
-  await closeRunners();
-  await closePool();
+  return 0;
 }
 
-main().catch(async (e: unknown) => {
-  process.stderr.write(`eval failed: ${(e as Error).message}\n`);
-  process.exitCode = 1;
-  // Let model runs still in flight end before the process does (exiting under a running session aborts it).
-  await closeRunners().catch(() => undefined);
-  await closePool().catch(() => undefined);
-});
+runEntry(main);

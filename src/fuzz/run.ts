@@ -7,7 +7,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { numberOption, parseCommandArgs, usageError } from '../cli/command.js';
+import { runEntry } from '../cli/entry.js';
 import { generatedSeries, listCorpus } from './corpus.js';
 import { fuzz, formatSummary } from './fuzz.js';
 
@@ -16,26 +17,13 @@ function defaultCorpus(): string | undefined {
   return existsSync(join(dir, 'README.md')) ? dir : undefined;
 }
 
-function int(text: string | undefined, name: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < 0) {
-    console.error(`Expected --${name} to be a non-negative integer but received '${text}'`);
-    process.exit(2);
-  }
-  return v;
-}
+const int = (text: string | undefined, name: string, fallback: number): number => numberOption('fuzz', name, text, { integer: true, min: 0 }) ?? fallback;
 
 const USAGE = `Usage: node dist/fuzz/run.js [--cases N] [--seed S] [--corpus DIR] [--only I,J] [--timeout MS] [--memory MB] [--alloc MB] [--json] [--quiet]
 
 Mutates the files of a DICOM corpus (default ../shared/data) and a generated series, and runs each case through
 the parser, indexing, decoding and loading in a worker under a timeout and memory limits.
 Exit status: 0 every case ended well or with a coded error, 1 a failure (uncoded error, timeout, memory, crash), 2 usage.`;
-
-function usage(message: string): never {
-  console.error(`${message}\n\n${USAGE}`);
-  process.exit(2);
-}
 
 const OPTIONS = {
   cases: { type: 'string' },
@@ -49,19 +37,13 @@ const OPTIONS = {
   quiet: { type: 'boolean', default: false },
 } as const;
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
     console.log(USAGE);
-    return;
+    return 0;
   }
-  const { values } = (() => {
-    try {
-      return parseArgs({ options: OPTIONS });
-    } catch (e) {
-      return usage((e as Error).message.replace(/\s*\n\s*/g, ' '));
-    }
-  })();
-  if (values.corpus !== undefined && !(existsSync(values.corpus) && statSync(values.corpus).isDirectory())) usage(`--corpus ${values.corpus}: no such folder`);
+  const { values } = parseCommandArgs('fuzz', process.argv.slice(2), OPTIONS, false);
+  if (values.corpus !== undefined && !(existsSync(values.corpus) && statSync(values.corpus).isDirectory())) throw usageError(`fuzz: --corpus ${values.corpus}: no such folder`);
   const corpusDir = values.corpus ?? defaultCorpus();
   const files = listCorpus(corpusDir);
   if (corpusDir === undefined) console.error('no corpus folder (../shared/data absent, no --corpus): fuzzing the generated series only');
@@ -82,11 +64,8 @@ async function main(): Promise<void> {
     },
   });
   console.log(values.json ? JSON.stringify(summary, null, 2) : `${files.length} corpus files + ${series.length} generated slices\n${formatSummary(summary)}`);
-  process.exitCode = summary.failures.length > 0 ? 1 : 0;
+  return summary.failures.length > 0 ? 1 : 0;
 }
 
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.stack : String(e));
-  process.exitCode = 1;
-});
+runEntry(main);

@@ -1,5 +1,6 @@
 import { usableCores } from '../workers/cores.js';
 import { CtscopeError } from '../errors.js';
+import { decimal } from '../io/decimal.js';
 
 /**
  * Process-wide admission of whole `detect` runs. Each run holds a full HU volume, its resampled model
@@ -44,7 +45,7 @@ function earlierChecking(place: number): number {
 const slotFor = (place: number): boolean => active + earlierChecking(place) < limit;
 
 function defaultLimit(): number {
-  const env = Number(process.env.CTSCOPE_MAX_RUNS);
+  const env = decimal(process.env.CTSCOPE_MAX_RUNS ?? '');
   if (Number.isInteger(env) && env > 0) return env;
   return Math.max(1, Math.min(2, Math.floor(usableCores() / 2)));
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { usableCores } from './cores.js';
+import { decimal } from '../io/decimal.js';
 
 /**
  * The one worker pool of the pipeline (decode, resample, preprocessing). Created lazily on first use,
@@ -29,7 +30,7 @@ export function workerFilename(): string {
 }
 
 export function defaultThreads(): number {
-  const env = Number(process.env.CTSCOPE_THREADS);
+  const env = decimal(process.env.CTSCOPE_THREADS ?? '');
   if (Number.isInteger(env) && env > 0) return Math.min(env, MAX_THREADS);
   return usableCores();
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fillBenchOptions, parseBenchArgs } from '../../src/bench/suite.js';
+import { fillBenchOptions } from '../../src/bench/suite.js';
+import { parseBenchArgs } from '../../src/cli/bench.js';
 import { MODEL_STAGES, STAGES } from '../../src/bench/stages.js';
 import { BENCH_STAGE_NAMES, BENCH_USAGE } from '../../src/bench/usage.js';
 import type { BaselineFile } from '../../src/bench/baseline.js';

@@ -128,6 +128,27 @@ describe('ctscope CLI: usage errors', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^error\[E_NOT_FOUND\]: /m);
   });
+
+  it('numeric options take decimal numbers only, in range, in every command and script', async () => {
+    const script = (name: string): string => fileURLToPath(new URL(`../../dist/${name}`, import.meta.url));
+    const runs: [string[], RegExp][] = [
+      [['detect', dir, '-m', 'nodule', '--json', '--threads', '0x2'], /detect: --threads needs an integer from 1 to 256 \(got '0x2'\)/],
+      [['convert', dir, '-o', join(dir, 'x.nii'), '--max-voxels', '1.5'], /convert: --max-voxels needs a positive integer \(got '1.5'\)/],
+      [['synth', 'chest', '-o', join(dir, 's'), '--slices', 'Infinity'], /synth: --slices needs an integer \(got 'Infinity'\)/],
+      [['eval', '--truth-root', dir, '--pred-root', dir, '--threshold', '2'], /eval: --threshold needs a number in \[0, 1\] \(got '2'\)/],
+      [['bench', '--tolerance', '0'], /bench: --tolerance needs a positive number \(got '0'\)/],
+      // The scripts behind npm run eval and npm run fuzz: `--chest abc` was NaN, and the run did nothing, exit 0.
+      [[script('eval/run.js'), '--chest', 'abc'], /eval: --chest needs an integer from 0 to 100000 \(got 'abc'\)/],
+      [[script('fuzz/run.js'), '--cases=-1'], /fuzz: --cases needs a non-negative integer \(got '-1'\)/],
+    ];
+    for (const [args, message] of runs) {
+      const r = args[0]!.endsWith('.js')
+        ? await new Promise<Run>((resolve) => execFile(process.execPath, args, (err, stdout, stderr) => resolve({ code: (err as { code?: number } | null)?.code ?? 0, stdout, stderr })))
+        : await ctscope(...args);
+      expect(r.stderr, args.join(' ')).toMatch(new RegExp(`^error\\[E_USAGE\\]: ${message.source}`, 'm'));
+      expect(r.code, args.join(' ')).toBe(2);
+    }
+  });
 });
 
 describe('ctscope CLI: text from files is shown, not obeyed', () => {

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evalCommand, runEval } from '../../src/cli/eval.js';
+import { evalCommand } from '../../src/cli/eval.js';
+import { runEval } from '../../src/eval/evaluate.js';
 
 let root: string;
 const write = (file: string, doc: unknown): void => {
@@ -128,7 +129,7 @@ describe('ctscope eval', () => {
 
 describe('default threshold', () => {
   it('comes from the model that --model would load ($CTSCOPE_MODELS first), like detect', async () => {
-    const { defaultThreshold } = await import('../../src/cli/eval.js');
+    const { defaultThreshold } = await import('../../src/eval/evaluate.js');
     const { readFileSync } = await import('node:fs');
     const bundled = JSON.parse(readFileSync(join(__dirname, '../../models/nodule/manifest.json'), 'utf8')) as { thresholds: { score: number } };
     expect(defaultThreshold('nodule')).toBe(bundled.thresholds.score);

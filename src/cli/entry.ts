@@ -1,0 +1,18 @@
+import { closeRunners } from '../inference/runner.js';
+import { closePool } from '../workers/pool.js';
+import { reportFailure } from './failure.js';
+
+/**
+ * Runs a script entry point (`npm run bench`, `npm run eval`, the fuzzer) the way the CLI runs a command: its
+ * status, or the failure's; model sessions and worker threads are closed before the process ends (exiting
+ * under a running session aborts it).
+ */
+export function runEntry(main: () => Promise<number>): void {
+  main()
+    .catch(reportFailure)
+    .then(async (status) => {
+      await closeRunners().catch(() => undefined);
+      await closePool().catch(() => undefined);
+      process.exitCode = status;
+    });
+}
