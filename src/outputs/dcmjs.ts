@@ -35,15 +35,21 @@ interface Loglevel {
   getLogger(name: string): Loglevel;
 }
 
-const require = createRequire(import.meta.url);
-export const dcmjs = require('dcmjs') as Dcmjs;
+let loaded: Dcmjs | undefined;
 
-// dcmjs reports what it repairs in the source headers it copies (e.g. "Invalid vr type xs - using US" for a
-// private element) on the console: not the user's concern, and it must not mix into ctscope's output.
-if (!process.env.CTSCOPE_DEBUG) {
-  const log = (dcmjs as unknown as { log: Loglevel }).log;
-  log.setLevel('silent');
-  log.getLogger('validation.dcmjs').setLevel('silent');
+/** dcmjs, loaded on first use: a host that imports ctscope but writes no SR does not pay for it. */
+export function dcmjs(): Dcmjs {
+  if (!loaded) {
+    loaded = createRequire(import.meta.url)('dcmjs') as Dcmjs;
+    // dcmjs reports what it repairs in the source headers it copies (e.g. "Invalid vr type xs - using US" for a
+    // private element) on the console: not the user's concern, and it must not mix into ctscope's output.
+    if (!process.env.CTSCOPE_DEBUG) {
+      const log = (loaded as unknown as { log: Loglevel }).log;
+      log.setLevel('silent');
+      log.getLogger('validation.dcmjs').setLevel('silent');
+    }
+  }
+  return loaded;
 }
 
 /** A Uint8Array's bytes as a standalone ArrayBuffer (dcmjs reads ArrayBuffers from offset 0). */

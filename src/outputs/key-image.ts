@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import { imageLabel } from './console.js';
 import type { ModelTask } from '../inference/manifest.js';
 import type { FindingRecord } from '../pipeline/types.js';
@@ -106,6 +105,8 @@ ${svgText(pad, height - pad - font * 1.2, Math.round(font * 0.7), 'start', `${im
 <circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="${r.toFixed(1)}" fill="none" stroke="#ffd200" stroke-width="${stroke}"/>
 <path d="M${(cx - r - tick).toFixed(1)} ${cy.toFixed(1)}h${tick.toFixed(1)}M${(cx + r).toFixed(1)} ${cy.toFixed(1)}h${tick.toFixed(1)}M${cx.toFixed(1)} ${(cy - r - tick).toFixed(1)}v${tick.toFixed(1)}M${cx.toFixed(1)} ${(cy + r).toFixed(1)}v${tick.toFixed(1)}" stroke="#ffd200" stroke-width="${stroke}"/>
 </svg>`;
+  // Loaded on first use: importing ctscope should not load libvips into a host that makes no key images.
+  const { default: sharp } = await import('sharp');
   const png = await sharp(Buffer.from(grey.buffer, grey.byteOffset, grey.byteLength), { raw: { width: nx, height: ny, channels: 1 } })
     .resize(width, height, { kernel: 'lanczos3', fit: 'fill' })
     .toColourspace('srgb')

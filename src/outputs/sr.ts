@@ -233,7 +233,7 @@ const EMPTY_TYPE2: Record<string, DcmjsDict[string]> = {
 
 /** Serialises a report data set as a DICOM Part 10 file (Explicit VR Little Endian) with the source's patient/study elements. */
 export function serializeReport(dataset: Item, copied: DcmjsDict): Uint8Array {
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+  const { DicomDict, DicomMetaDictionary } = dcmjs().data;
   const versionBytes = new Uint8Array([0, 1]);
   const meta = DicomMetaDictionary.denaturalizeDataset({
     FileMetaInformationVersion: versionBytes.buffer,

@@ -117,7 +117,7 @@ export async function readSourceContext(volume: LoadedSeries, input: StudyInput)
   if (!first) return ctx;
   try {
     const bytes = asPart10(await bytesOf(input, first.source), first);
-    const dict = dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes), { ignoreErrors: true, untilTag: '7FE00010', includeUntilTagValue: false, noCopy: false }).dict;
+    const dict = dcmjs().data.DicomMessage.readFile(toArrayBuffer(bytes), { ignoreErrors: true, untilTag: '7FE00010', includeUntilTagValue: false, noCopy: false }).dict;
     // Plain {vr, Value} copies: dcmjs elements carry accessors that cannot cross to a worker thread.
     const charsets = (dict['00080005'] as { _rawValue?: unknown } | undefined)?._rawValue ?? dict['00080005']?.Value;
     const redecode = iso2022Decoder(Array.isArray(charsets) ? charsets.map(String) : []);

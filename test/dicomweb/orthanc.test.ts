@@ -78,7 +78,7 @@ describe.skipIf(missing !== undefined)('DICOMweb round trip against a real Ortha
     expect(inst!.sopInstanceUid).toBe(document.sr!.sopInstanceUid);
     expect(srSeries[0]!.seriesInstanceUid).toBe(document.sr!.seriesInstanceUid);
     const back = await client.retrieveInstance(study, srSeries[0]!.seriesInstanceUid, inst!.sopInstanceUid);
-    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(back)).dict);
+    const ds = dcmjs().data.DicomMetaDictionary.naturalizeDataset(dcmjs().data.DicomMessage.readFile(toArrayBuffer(back)).dict);
     expect(ds.SOPInstanceUID).toBe(inst!.sopInstanceUid);
     expect((ds.CurrentRequestedProcedureEvidenceSequence as Array<{ ReferencedSeriesSequence: Array<{ SeriesInstanceUID: string }> }>)[0]!.ReferencedSeriesSequence[0]!.SeriesInstanceUID).toBe(series);
     if (has('dsrdump')) {

@@ -3,7 +3,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { doctorCommand, type DoctorReport } from '../../src/cli/doctor.js';
+import { doctorCommand } from '../../src/cli/doctor.js';
+import type { DoctorReport } from '../../src/inference/doctor.js';
 import { probeInChild } from '../../src/inference/providers.js';
 import { CLI } from '../helpers/cli.js';
 

@@ -205,9 +205,9 @@ describe('imageLabel', () => {
 describe('sr.dcm in a viewer library', () => {
   it('dcmjs measurement-report parsing finds each finding on its image, at its pixel', async () => {
     const { dcmjs, toArrayBuffer } = await import('../../src/outputs/dcmjs.js');
-    const adapters = (dcmjs as unknown as { adapters: { Cornerstone: { MeasurementReport: { getSetupMeasurementData(g: unknown): { ReferencedSOPInstanceUID: string; SCOORDGroup: { GraphicData: number[] }; defaultState: { description?: string } } } } } }).adapters;
+    const adapters = (dcmjs() as unknown as { adapters: { Cornerstone: { MeasurementReport: { getSetupMeasurementData(g: unknown): { ReferencedSOPInstanceUID: string; SCOORDGroup: { GraphicData: number[] }; defaultState: { description?: string } } } } } }).adapters;
     for (const r of runs) {
-      const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(readFileSync(join(r.out, 'sr.dcm')))).dict) as { ContentSequence: any[] };
+      const ds = dcmjs().data.DicomMetaDictionary.naturalizeDataset(dcmjs().data.DicomMessage.readFile(toArrayBuffer(readFileSync(join(r.out, 'sr.dcm')))).dict) as { ContentSequence: any[] };
       const meas = ds.ContentSequence.find((c) => [c.ConceptNameCodeSequence].flat()[0].CodeValue === '126010');
       const groups = [meas.ContentSequence].flat();
       expect(groups).toHaveLength(r.doc.findings.length);

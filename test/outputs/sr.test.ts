@@ -33,7 +33,7 @@ describe('buildMeasurementReport', () => {
   it('is a Comprehensive 3D SR with one group per finding, evidence and frame numbers for multi-frame sources', () => {
     const ds0 = buildMeasurementReport(doc([finding(1, 3), finding(2, 7)]), context, { sopInstanceUid: '1.2.3.77' });
     const bytes = serializeReport(ds0, {});
-    const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    const back = dcmjs().data.DicomMetaDictionary.naturalizeDataset(dcmjs().data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
     expect(back.SOPClassUID).toBe(COMPREHENSIVE_3D_SR);
     expect(back.SOPInstanceUID).toBe('1.2.3.77');
     expect(back.PatientName ?? []).toEqual([]); // present but empty (type 2): nothing invented
@@ -61,7 +61,7 @@ describe('buildMeasurementReport', () => {
     const d = doc([finding(1, 3)]);
     d.series.frameOfReferenceUid = null;
     const bytes = serializeReport(buildMeasurementReport(d, { sopClasses: context.sopClasses, frameOfReferenceUid: undefined }), {});
-    const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    const back = dcmjs().data.DicomMetaDictionary.naturalizeDataset(dcmjs().data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
     const group = back.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === '126010').ContentSequence[0];
     const center = group.ContentSequence.find((c: any) => c.ConceptNameCodeSequence?.[0]?.CodeValue === '111010');
     expect(center.ContentSequence.map((c: any) => c.ValueType)).toEqual(['SCOORD']);
@@ -72,7 +72,7 @@ describe('buildMeasurementReport', () => {
     // dcmjs reads undeclared 8-bit bytes as Latin-1 and writes UTF-8: without the declaration the SR is non-conformant.
     const copied = { '00100010': { vr: 'PN', Value: [{ Alphabetic: 'M\u00fcller^J\u00fcrgen' }] } } as never;
     const bytes = serializeReport(buildMeasurementReport(doc([finding(1, 3)]), context), copied);
-    const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    const back = dcmjs().data.DicomMetaDictionary.naturalizeDataset(dcmjs().data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
     expect(back.SpecificCharacterSet).toBe('ISO_IR 192');
     expect(Buffer.from(bytes).includes(Buffer.from('M\u00fcller', 'utf8'))).toBe(true);
     if (has('dciodvfy')) expect(dciodvfy(write(bytes)).errors).toEqual([]);
@@ -84,7 +84,7 @@ describe('buildMeasurementReport', () => {
       const v = dciodvfy(write(bytes));
       expect(v.errors, v.output).toEqual([]);
     }
-    const back = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    const back = dcmjs().data.DicomMetaDictionary.naturalizeDataset(dcmjs().data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
     const byCode = (v: string): any => back.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === v);
     // Image Library (TID 1600): with no finding, one group of the analysed images (a group needs an image).
     const group = byCode('111028').ContentSequence[0];
@@ -105,7 +105,7 @@ describe('buildMeasurementReport', () => {
   });
 
   it('dates and times are in the zone of the study (its offset, else local time); a reference into an Enhanced CT names its frame, frame 1 too', () => {
-    const read = (bytes: Uint8Array): Record<string, any> => dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    const read = (bytes: Uint8Array): Record<string, any> => dcmjs().data.DicomMetaDictionary.naturalizeDataset(dcmjs().data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
     // createdAt 2024-05-06T07:08:09Z in a study at +0900: 16:08:09 that day, with the source's offset kept.
     const tokyo = read(serializeReport(buildMeasurementReport(doc([finding(1, 1)]), { ...context, timezoneOffset: '+0900' }), { '00080201': { vr: 'SH', Value: ['+0900'] } }));
     expect([tokyo.ContentDate, tokyo.ContentTime, tokyo.TimezoneOffsetFromUTC]).toEqual(['20240506', '160809', '+0900']);

@@ -71,4 +71,10 @@ describe('the published typings, as a strict TypeScript consumer sees them', () 
       rmSync(app, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('importing the package loads no image or SR library (sharp, dcmjs) and no onnxruntime: a host pays for them on first use', () => {
+    const script = `import(${JSON.stringify(join(ROOT, 'dist', 'index.js'))}).then(() => console.log(JSON.stringify(Object.keys(require.cache).filter((f) => /node_modules[\\/\\\\](sharp|@img|dcmjs|onnxruntime)/.test(f)))))`;
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual([]);
+  });
 });
