@@ -7,6 +7,7 @@ import { eventLoopTurns } from '../io/turns.js';
 import { indexStudy } from '../series/index-study.js';
 import { MAX_THREADS, poolSize, warmPool } from '../workers/pool.js';
 import { findSeries } from '../series/select.js';
+import { skippedInputsLine } from '../series/summary.js';
 import type { SeriesEntry, SkippedFile, StudyIndex } from '../series/types.js';
 import { DEFAULT_MAX_VOXELS, assembleSeries } from '../volume/assemble.js';
 import type { CtVolume } from '../volume/types.js';
@@ -161,7 +162,9 @@ export function pickSeries(index: StudyIndex, seriesUid: string | undefined): Se
     throw new CtscopeError('E_NO_CT_SERIES', `no readable DICOM image among ${index.inputCount} input(s)${codes ? ` (skipped: ${codes})` : ''}`);
   }
   const why = index.series.map((s) => `${s.id}: ${s.reason.replace(/^not primary: /, '')}`).join('; ');
-  throw new CtscopeError('E_NO_CT_SERIES', `no CT volume among ${index.series.length} series (${why})`);
+  // A skipped slice file may be why (a CT series cut to one readable image): name it here too.
+  const skipped = skippedInputsLine(index.skipped);
+  throw new CtscopeError('E_NO_CT_SERIES', `no CT volume among ${index.series.length} series (${why})${skipped ? `; ${skipped}` : ''}`);
 }
 
 /** `decodeNext`: pixel data will be decoded after this index (loadSeries, not scanStudy). */

@@ -47,7 +47,9 @@ export function indexStudy(
       continue;
     }
     const rejects = s.verdicts.filter((v) => v.severity === 'reject').map((v) => v.reason);
-    if (!s.layout) s.reason = `not primary: ${s.layoutError ?? 'no geometry'}`;
+    // Without a layout the geometry verdict is the layout's own error, said after the others (an MR series
+    // is "not CT" first, not "no orientation").
+    if (!s.layout) s.reason = `not primary: ${[...s.verdicts.filter((v) => v.severity === 'reject' && v.rule !== 'no-geometry').map((v) => v.reason), s.layoutError ?? 'no geometry'].join('; ')}`;
     else if (rejects.length) s.reason = `not primary: ${rejects.join('; ')}`;
     else {
       const demoted = s.verdicts.filter((v) => v.severity === 'demote').map((v) => v.reason);

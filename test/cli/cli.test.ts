@@ -278,6 +278,10 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     const mr = await ctscope('convert', sharedPath('mr_transfer_syntaxes_dcm2niix_ref'), '--out', join(dir, 'mr.nii'), '--quiet');
     expect(mr.code).toBe(3);
     expect(mr.stderr).toMatch(/^error\[E_NO_CT_SERIES\]: /m);
+    // The reasons lead with the modality, not the missing orientation, and the file skipped as truncated is named.
+    const cut = await ctscope('convert', sharedPath('corrupt_truncated'), '--out', join(dir, 'cut.nii'), '--quiet');
+    expect(cut.code).toBe(3);
+    expect(cut.stderr).toMatch(/^error\[E_NO_CT_SERIES\]: no CT volume among 1 series \([0-9.]+: modality MR is not CT; [^)]*\); 1 input\(s\) skipped .*: MR_truncated\.dcm \(E_TRUNCATED\)$/m);
     const none = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing', 'ref'), '--out', join(dir, 'none.nii'));
     expect(none.code).toBe(3);
     expect(none.stderr).toMatch(/^error\[E_NOT_DICOM\]: /m);
