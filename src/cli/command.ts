@@ -37,7 +37,7 @@ export function parseCommandArgs<O extends CommandOptions>(command: string, args
   try {
     parsed = parseArgs(config);
   } catch (e) {
-    throw usageError(`${command}: ${(e as Error).message}`);
+    throw usageError(`${command}: ${explainParseError(e as Error & { code?: string }, options)}`);
   }
   const seen = new Set<string>();
   for (const t of parsed.tokens) {
@@ -80,6 +80,39 @@ export function numberOption(command: string, flag: string, text: string | undef
     (!rule.positive || n > 0);
   if (!ok) throw usageError(`${command}: --${flag} needs ${describeRule(rule)} (got '${text}')`);
   return n;
+}
+
+/** node:util's parseArgs messages, made plain: a near miss of an option named, a dash-led value explained. */
+function explainParseError(e: Error & { code?: string }, options: CommandOptions): string {
+  const flag = /'(-{1,2}[^' ]+)/.exec(e.message)?.[1];
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) {
+    const near = closestOption(flag.replace(/^-+/, ''), Object.keys(options));
+    return `unknown option ${flag}${near ? ` (did you mean --${near}?)` : ''}`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag && /ambiguous/.test(e.message)) {
+    return `${flag} needs a value; a value that starts with a dash is written ${flag}=-1`;
+  }
+  return e.message.replace(/\s*\n\s*/g, ' ');
+}
+
+/** The option within two edits of `name`, or that it begins or is begun by (`--output` for `--out`). */
+function closestOption(name: string, known: string[]): string | undefined {
+  let best: string | undefined, bestCost = 3;
+  for (const k of known) {
+    const cost = name.startsWith(k) || k.startsWith(name) ? 1 : editDistance(name, k);
+    if (cost < bestCost) [best, bestCost] = [k, cost];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /** `--threads N`: an integer from 1 to MAX_THREADS (a pool of millions of threads would exhaust the heap). */

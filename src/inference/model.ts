@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,7 +65,17 @@ export function resolveModelDir(idOrPath: string, options: LoadModelOptions = {}
     const dir = join(d, idOrPath);
     if (existsSync(join(dir, 'manifest.json'))) return dir;
   }
-  throw new CtscopeError('E_NOT_FOUND', `model '${idOrPath}' is neither a bundled model id nor a package folder (searched ${dirs.join(', ')})`);
+  const ids = [...new Set(dirs.flatMap(modelIdsIn))].sort();
+  throw new CtscopeError('E_NOT_FOUND', `model '${idOrPath}' is neither a model id (${ids.length ? `those found: ${ids.join(', ')}` : 'none found'}) nor a package folder (searched ${dirs.join(', ')})`);
+}
+
+/** Ids of the model packages in a search folder: its subfolders that hold a manifest.json. */
+function modelIdsIn(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'manifest.json'))).map((e) => e.name);
+  } catch {
+    return [];
+  }
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

@@ -129,6 +129,16 @@ describe('ctscope CLI: usage errors', () => {
     expect(r.stderr).toMatch(/^error\[E_NOT_FOUND\]: /m);
   });
 
+  it('a mistyped option is named with the nearest one; a value that starts with a dash is explained', async () => {
+    const r = await ctscope('detect', dir, '--output', join(dir, 'o'));
+    expect(r.stderr).toBe('error[E_USAGE]: detect: unknown option --output (did you mean --out?)\n');
+    expect((await ctscope('convert', dir, '-o', 'a.nii', '--spacng', '1')).stderr).toMatch(/unknown option --spacng \(did you mean --spacing\?\)/);
+    expect((await ctscope('info', dir, '--zzz')).stderr).toBe('error[E_USAGE]: info: unknown option --zzz\n');
+    const neg = await ctscope('synth', 'chest', '-o', join(dir, 's'), '--nodules', '-1');
+    expect(neg.stderr).toBe('error[E_USAGE]: synth: --nodules needs a value; a value that starts with a dash is written --nodules=-1\n');
+    expect(neg.code).toBe(2);
+  });
+
   it('numeric options take decimal numbers only, in range, in every command and script', async () => {
     const script = (name: string): string => fileURLToPath(new URL(`../../dist/${name}`, import.meta.url));
     const runs: [string[], RegExp][] = [

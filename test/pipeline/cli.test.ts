@@ -63,7 +63,7 @@ describe('ctscope detect', () => {
     expect(notDicom.stderr).toMatch(/E_NOT_DICOM/);
     const unknown = await cli(['detect', series, '--model', 'no-such-model', '--json']);
     expect(unknown.code).toBe(3);
-    expect(unknown.stderr).toMatch(/^error\[E_MODEL\]: .*no-such-model/m);
+    expect(unknown.stderr).toMatch(/^error\[E_MODEL\]: model 'no-such-model' is neither a model id \(those found: aneurysm, nodule\) nor a package folder/m);
   });
 
   it('parses comma lists and repeated --model', () => {
