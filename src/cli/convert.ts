@@ -3,7 +3,6 @@ import { checkOutFile } from '../io/dirs.js';
 import { skippedInputsLine } from '../series/summary.js';
 import { oneLineSafe } from '../io/printable.js';
 import { loadSeries } from '../ingest/load.js';
-import { DEFAULT_MAX_VOXELS } from '../volume/assemble.js';
 import { NIFTI1_MAX_DIM, writeNifti } from '../volume/nifti.js';
 import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';
 import type { Vec3 } from '../volume/types.js';
@@ -121,7 +120,7 @@ Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, w
       correctTilt: args.tiltCorrect,
       ...(args.threads !== undefined ? { workers: args.threads } : {}),
       // The cap on the series also caps every grid made from it (a fine --spacing, a tilt restack).
-      maxVoxels: args.maxVoxels ?? DEFAULT_MAX_VOXELS,
+      ...(args.maxVoxels !== undefined ? { maxVoxels: args.maxVoxels } : {}),
       maxDim: NIFTI1_MAX_DIM,
       signal: io.signal,
     });

@@ -1,5 +1,4 @@
 import { CtscopeError, isCtscopeError, toCtscopeError } from '../errors.js';
-import { DEFAULT_MAX_VOXELS } from '../volume/assemble.js';
 import type { ModelPackage } from '../inference/model.js';
 import { transformForOutput } from '../resample/index.js';
 import { isOrientation } from '../resample/reorient.js';
@@ -20,7 +19,7 @@ export async function modelGrid(volume: CtVolume | Volume, pkg: ModelPackage, ru
       ...(isOrientation(m.input.orientation) ? { orient: m.input.orientation } : {}),
       interp: 'linear',
       outType: 'int16',
-      maxVoxels: run.maxVoxels ?? DEFAULT_MAX_VOXELS,
+      ...(run.maxVoxels !== undefined ? { maxVoxels: run.maxVoxels } : {}),
       ...(run.workers !== undefined ? { workers: run.workers } : {}),
       ...(run.signal ? { signal: run.signal } : {}),
     });

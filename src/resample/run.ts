@@ -1,4 +1,4 @@
-import type { VoxelArray } from '../volume/types.js';
+import { DEFAULT_MAX_VOXELS, type VoxelArray } from '../volume/types.js';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import { getPool, MAX_THREADS, poolSize, poolTaskError } from '../workers/pool.js';
 import type { Plan, VoxelType } from './plan.js';
@@ -49,7 +49,8 @@ export const RUN_RULES: Readonly<Record<keyof RunOptions, OptionRule>> = {
 
 export function fillRunOptions(o: RunOptions = {}): FilledRunOptions {
   const d = checkValues<RunOptions>('resample', o, RUN_RULES);
-  return { workers: d.workers ?? poolSize(), signal: d.signal, into: d.into, maxVoxels: Math.min(d.maxVoxels ?? MAX_OUTPUT_VOXELS, MAX_OUTPUT_VOXELS), maxDim: d.maxDim ?? MAX_OUTPUT_VOXELS };
+  // The same default cap as a loaded series: a fine spacing asked of a library call must not allocate 8 GB unasked.
+  return { workers: d.workers ?? poolSize(), signal: d.signal, into: d.into, maxVoxels: Math.min(d.maxVoxels ?? DEFAULT_MAX_VOXELS, MAX_OUTPUT_VOXELS), maxDim: d.maxDim ?? MAX_OUTPUT_VOXELS };
 }
 
 /** Contiguous [k0, k1) ranges of about equal size, at most `parts` of them. */

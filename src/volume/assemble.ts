@@ -6,7 +6,7 @@ import { CtscopeError, throwIfAborted } from '../errors.js';
 import { definedOnly } from '../io/fill.js';
 import { layoutSlices } from '../series/layout.js';
 import type { SeriesEntry, SliceLayout, SliceRef } from '../series/types.js';
-import type { CtVolume } from './types.js';
+import { DEFAULT_MAX_VOXELS, type CtVolume } from './types.js';
 
 export interface AssembleOptions {
   signal?: AbortSignal | undefined;
@@ -31,8 +31,7 @@ export interface FilledAssembleOptions {
   bytesFor: (source: string) => Uint8Array | undefined;
 }
 
-/** 2^30 voxels: 2 GiB as int16 (e.g. 512 x 512 x 4096), 4 GiB as float32. */
-export const DEFAULT_MAX_VOXELS = 2 ** 30;
+export { DEFAULT_MAX_VOXELS };
 
 export const DEFAULT_ASSEMBLE: FilledAssembleOptions = {
   signal: undefined,

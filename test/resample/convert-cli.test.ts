@@ -86,4 +86,11 @@ describe.skipIf(!hasSharedData)('ctscope convert --spacing / --interp / --orient
     expect(out.geometry.dims).toEqual([125, 149, 73]);
     await expect(transformForOutput(v, { spacing: 2, maxDim: 100 })).rejects.toMatchObject({ code: 'E_TOO_LARGE', message: expect.stringMatching(/has a side over 100 voxels/) });
   }, 60_000);
+
+  it('a library call gets the series cap (2^30 voxels) on its grid by default, not the typed-array limit', async () => {
+    const v = await loadSeries(series);
+    // 0.2 mm: 1250 x 1492 x 734 = 1.37e9 voxels, under 2^31 - 1 but over 2^30: 5.5 GB of float32 were allocated
+    // when no maxVoxels was given.
+    await expect(transformForOutput(v, { spacing: 0.2 })).rejects.toMatchObject({ code: 'E_TOO_LARGE', message: expect.stringMatching(/over the limit of 1073741824 voxels/) });
+  }, 60_000);
 });
