@@ -72,10 +72,8 @@ export function parseSynthArgs(argv: string[]): { kind: SynthKind; out: string; 
   };
   set('seed', num('seed', v.seed, true));
   set('slices', num('slices', v.slices, true));
-  // Scanners make square images; one side alone would cut a slab out of the body.
-  const rows = num('rows', v.rows, true), cols = num('cols', v.cols, true);
-  set('rows', rows ?? cols);
-  set('cols', cols ?? rows);
+  set('rows', num('rows', v.rows, true));
+  set('cols', num('cols', v.cols, true));
   set('spacing', v.spacing === undefined ? undefined : toSpacing(v.spacing));
   set('thickness', num('thickness', v.thickness, false));
   set('noise', num('noise', v.noise, false));

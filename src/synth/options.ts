@@ -165,8 +165,9 @@ export function fillSynthOptions(kind: SynthKind, o: SynthOptions = {}): FilledS
   const signed = rng.chance(0.5);
   const sliceDirection = rng.chance(0.5) ? 1 : -1;
 
-  const rows = o.rows ?? DEFAULT_ROWS;
-  const cols = o.cols ?? DEFAULT_COLS;
+  // One of rows and cols alone gives a square image: 256 rows of 512 columns would cut a slab out of the body.
+  const rows = o.rows ?? o.cols ?? DEFAULT_ROWS;
+  const cols = o.cols ?? o.rows ?? DEFAULT_COLS;
   const px = fov / Math.max(rows, cols);
   const spacing: Vec3 = o.spacing ? [o.spacing[0], o.spacing[1], o.spacing[2]] : [round3(px), round3(px), dz];
   const slices = o.slices ?? Math.max(16, Math.round(coverage / spacing[2]));

@@ -56,6 +56,12 @@ describe('fillSynthOptions', () => {
     expect(o.blur).toBe(base.blur);
   });
 
+  it('one of rows and cols alone gives a square image, in the library as in the CLI', () => {
+    expect(fillSynthOptions('chest', { seed: 3, rows: 200 })).toMatchObject({ rows: 200, cols: 200 });
+    expect(fillSynthOptions('chest', { seed: 3, cols: 160 })).toMatchObject({ rows: 160, cols: 160 });
+    expect(fillSynthOptions('chest', { seed: 3, rows: 200, cols: 160 })).toMatchObject({ rows: 200, cols: 160 });
+  });
+
   it('derives the pixel size from the field of view when only rows/cols change', () => {
     const o = fillSynthOptions('chest', { seed: 3, rows: 128, cols: 128 });
     expect(o.spacing[0] * 128).toBeGreaterThan(300);
