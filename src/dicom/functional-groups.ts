@@ -20,12 +20,16 @@ const RESCALE_SLOPE = 'x00281053';
 /** Fields of FrameMeta found in one data set (a top level, or a functional group macro item). */
 type Partial = { -readonly [K in keyof FrameMeta]?: FrameMeta[K] };
 
-function unitVectors(v: number[] | undefined): FrameMeta['imageOrientationPatient'] | undefined {
+/**
+ * The orientation as stored: the slice layout normalises it and refuses a vector far from unit length, which a
+ * silent normalisation here had hidden (`2\0\0\0\2\0` read as an axial series). Zero vectors are no orientation.
+ */
+function storedOrientation(v: number[] | undefined): FrameMeta['imageOrientationPatient'] | undefined {
   if (!v) return undefined;
   const n1 = Math.hypot(v[0]!, v[1]!, v[2]!);
   const n2 = Math.hypot(v[3]!, v[4]!, v[5]!);
-  if (!(n1 > 0.5 && n2 > 0.5)) return undefined;
-  return [v[0]! / n1, v[1]! / n1, v[2]! / n1, v[3]! / n2, v[4]! / n2, v[5]! / n2];
+  if (!(n1 > 0 && n2 > 0)) return undefined;
+  return [v[0]!, v[1]!, v[2]!, v[3]!, v[4]!, v[5]!];
 }
 
 function readPosition(ds: DataSet | undefined, into: Partial): void {
@@ -36,7 +40,7 @@ function readPosition(ds: DataSet | undefined, into: Partial): void {
 
 function readOrientation(ds: DataSet | undefined, into: Partial): void {
   if (!ds) return;
-  const o = unitVectors(nums(ds, IOP, 6));
+  const o = storedOrientation(nums(ds, IOP, 6));
   if (o) into.imageOrientationPatient = o;
 }
 

@@ -7,7 +7,7 @@ export type SourceRef = string;
 export interface FrameMeta {
   /** ImagePositionPatient (LPS mm) of the frame's first pixel, if present. */
   imagePositionPatient?: Vec3;
-  /** ImageOrientationPatient: row direction then column direction (unit vectors, LPS). */
+  /** ImageOrientationPatient as stored: row direction then column direction (LPS; near unit, checked by the slice layout). */
   imageOrientationPatient?: [number, number, number, number, number, number];
   /** PixelSpacing as stored: [row spacing (between rows, along j), column spacing (along i)] mm. */
   pixelSpacing?: [number, number];

@@ -249,9 +249,12 @@ function frameOf(r: SliceRef) {
   return r.instance.frames[r.frameIndex] ?? r.instance.frames[0];
 }
 
+/** Stored with few digits, IOP vectors are near unit length; 1 % off is not rounding but a broken header. */
+const UNIT_TOLERANCE = 0.01;
+
 function safeUnit(v: Vec3, what: string): Vec3 {
   const l = norm(v);
-  if (!(l > 0.5 && l < 1.5)) throw new CtscopeError('E_GEOMETRY', `ImageOrientationPatient ${what} direction is not a unit vector`);
+  if (!(Math.abs(l - 1) <= UNIT_TOLERANCE)) throw new CtscopeError('E_GEOMETRY', `ImageOrientationPatient ${what} direction is not a unit vector (length ${l.toPrecision(4)})`);
   return scale(v, 1 / l);
 }
 

@@ -122,6 +122,15 @@ describe('slice layout', () => {
     expect(layoutSlices(files).problems.map((p) => p.kind)).toContain('non-collinear');
   });
 
+  it('normalises an orientation stored with few digits, and refuses one far from unit length (E_GEOMETRY naming it)', () => {
+    const r = Math.SQRT1_2;
+    const few = layoutSlices(stack([0, 1, 2], { iop: [0.7071, 0.7071, 0, -0.7071, 0.7071, 0] }));
+    const d = few.geometry.direction;
+    [d[0], d[3], d[4]].forEach((x) => expect(x).toBeCloseTo(r, 6));
+    expect(() => layoutSlices(stack([0, 1, 2], { iop: [2, 0, 0, 0, 2, 0] }))).toThrow(expect.objectContaining({ code: 'E_GEOMETRY', message: expect.stringMatching(/row direction is not a unit vector \(length 2\.000\)/) }));
+    expect(() => layoutSlices(stack([0, 1, 2], { iop: [1, 0, 0, 0, 0.9, 0] }))).toThrow(expect.objectContaining({ code: 'E_GEOMETRY', message: expect.stringMatching(/column direction is not a unit vector/) }));
+  });
+
   it('rejects several images without positions', () => {
     expect(() => layoutSlices([inst({ source: 'a' }), inst({ source: 'b' })])).toThrow(expect.objectContaining({ code: 'E_GEOMETRY' }));
   });
