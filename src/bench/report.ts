@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeOutputs } from '../outputs/write.js';
 import { detect } from '../pipeline/detect.js';
-import { OUTPUT_NAMES } from '../pipeline/types.js';
+import { OUTPUT_NAMES } from '../outputs/document.js';
 import type { StageContext } from './context.js';
 import { measure, type BenchRow, type TaskSpec } from './harness.js';
 import { modelCase, modelCases } from './model-case.js';

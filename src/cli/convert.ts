@@ -7,7 +7,7 @@ import { NIFTI1_MAX_DIM, writeNifti } from '../volume/nifti.js';
 import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';
 import type { Vec3 } from '../volume/types.js';
 import { numberOption, parseCommandArgs, parseThreads, usageError, type CliIO, type Command } from './command.js';
-import { stageLogger } from './info.js';
+import { stderrProgress } from './console.js';
 
 /**
  * Every option of `ctscope convert`, in one table: new options (resampling...) add an entry here and
@@ -93,7 +93,8 @@ export const convertCommand: Command = {
 Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, workers), 130 interrupted.`,
   async run(argv: string[], io: CliIO): Promise<number> {
     const args = parseConvertArgs(argv);
-    const log = args.quiet ? () => undefined : io.err;
+    const view = stderrProgress(io, args.quiet);
+    const log = view ? view.log : () => undefined;
     await checkOutFile(args.out, 'the output path (--out)');
     // An earlier result is not replaced by accident (it was, silently).
     if (!args.force && existsSync(args.out)) throw usageError(`convert: ${oneLineSafe(args.out)} exists; give --force to replace it`);
@@ -102,8 +103,8 @@ Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, w
       signal: io.signal,
       threads: args.threads,
       maxVoxels: args.maxVoxels,
-      onProgress: args.quiet ? undefined : stageLogger(io),
-    });
+      onProgress: view?.onProgress,
+    }).finally(() => view?.end());
     const [nx, ny, nz] = volume.geometry.dims;
     const sp = volume.geometry.spacing.map((x) => x.toFixed(4)).join(' x ');
     log(`series ${volume.series.id}: ${nx} x ${ny} x ${nz} at ${sp} mm${volume.tiltDeg ? `, tilt ${volume.tiltDeg.toFixed(2)} deg` : ''}`);

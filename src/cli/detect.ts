@@ -6,9 +6,10 @@ import { isDicomWebUrl, parseDicomWebUrl } from '../dicomweb/url.js';
 import { closeRunners } from '../inference/runner.js';
 import { parseEpRequest, type EpRequest } from '../inference/providers.js';
 import type { StudyInput } from '../ingest/load.js';
-import { progressView, summaryTable } from '../outputs/console.js';
+import { stderrProgress, summaryTable } from './console.js';
 import { checkDetectOptions, detect } from '../pipeline/detect.js';
-import { OUTPUT_NAMES, type DetectOptions, type OutputName } from '../pipeline/types.js';
+import { type DetectOptions } from '../pipeline/types.js';
+import { OUTPUT_NAMES, type OutputName } from '../outputs/document.js';
 import { parseCommandArgs, parseDeviceId, parseThreads, usageError, type CliIO, type Command } from './command.js';
 
 const OPTIONS = {
@@ -113,7 +114,7 @@ export const detectCommand: Command = {
   async run(argv: string[], io: CliIO): Promise<number> {
     const a = parseDetectArgs(argv);
     const say = a.quiet ? () => undefined : io.err;
-    const view = a.quiet ? undefined : progressView({ write: (t) => process.stderr.write(t), isTTY: io.isTTY, columns: process.stderr.columns });
+    const view = stderrProgress(io, a.quiet);
     let input: StudyInput = a.input;
     let client: DicomWebClient | undefined;
     try {

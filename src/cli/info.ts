@@ -1,6 +1,7 @@
-import { pickSeries, scanStudy, type LoadProgress } from '../ingest/load.js';
+import { pickSeries, scanStudy } from '../ingest/load.js';
 import { summarizeStudy, type SeriesSummary } from '../series/summary.js';
 import { parseCommandArgs, usageError, type CliIO, type Command } from './command.js';
+import { stderrProgress } from './console.js';
 import { oneLineSafe } from '../io/printable.js';
 
 const OPTIONS = {
@@ -25,8 +26,8 @@ readable, 4 the output cannot be written, 130 interrupted.`,
   async run(argv: string[], io: CliIO): Promise<number> {
     const { values, positionals } = parseCommandArgs('info', argv, OPTIONS);
     if (positionals.length === 0) throw usageError('info: missing <path> (a DICOM folder or files)');
-    const progress = values.quiet || values.json ? undefined : stageLogger(io);
-    const index = await scanStudy(positionals, { seriesUid: values.series, signal: io.signal, onProgress: progress });
+    const view = stderrProgress(io, Boolean(values.quiet || values.json));
+    const index = await scanStudy(positionals, { seriesUid: values.series, signal: io.signal, onProgress: view?.onProgress }).finally(() => view?.end());
     const summary = summarizeStudy(index);
     if (values.json) io.out(JSON.stringify(summary, null, 2));
     else for (const line of formatStudy(summary.series, summary.skipped, summary.rule)) io.out(line);
@@ -35,18 +36,6 @@ readable, 4 the output cannot be written, 130 interrupted.`,
     return 0;
   },
 };
-
-/** One plain line per stage start/end on stderr (no bars: output is often a log file). */
-export function stageLogger(io: CliIO): (p: LoadProgress) => void {
-  const said = new Set<string>();
-  return (p) => {
-    const key = `${p.stage}:${p.done === 0 ? 'start' : p.done === p.total ? 'end' : ''}`;
-    if (key.endsWith(':') || said.has(key)) return;
-    said.add(key);
-    const verb = { scan: 'scanning files', index: 'reading headers', decode: 'decoding slices' }[p.stage];
-    io.err(p.done === 0 ? `${verb}${p.total ? ` (${p.total})` : ''}...` : `${verb}: ${p.done} done`);
-  };
-}
 
 function formatStudy(series: SeriesSummary[], skipped: Array<{ path: string; code: string; message: string }>, rule: string): string[] {
   const out: string[] = [];

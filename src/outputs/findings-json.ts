@@ -3,8 +3,8 @@ import type { InferenceStats } from '../inference/infer.js';
 import type { FilledRefineSpec } from '../inference/manifest.js';
 import type { ModelPackage } from '../inference/model.js';
 import type { LoadedSeries } from '../ingest/load.js';
-import type { SourceContext } from '../pipeline/source.js';
-import { DISCLAIMER, type FindingRecord, type FindingsDocument, type ModelInfo, type StageTiming } from '../pipeline/types.js';
+import type { SourceContext } from './source.js';
+import { DISCLAIMER, type FindingRecord, type FindingsDocument, type ModelInfo, type StageTiming } from './document.js';
 import { version } from '../version.js';
 import type { Geometry, Mat3, Vec3 } from '../volume/types.js';
 

@@ -1,6 +1,6 @@
-import { imageLabel } from './console.js';
+import { imageLabel } from './labels.js';
 import type { ModelTask } from '../inference/manifest.js';
-import type { FindingRecord } from '../pipeline/types.js';
+import type { FindingRecord } from './document.js';
 import type { Geometry } from '../volume/types.js';
 
 export interface DisplayWindow {

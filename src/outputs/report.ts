@@ -1,8 +1,8 @@
 import type { SizeMethod } from '../inference/findings.js';
 import { DEFAULT_FIRST_WEIGHT, type RefineCombine } from '../inference/manifest.js';
-import type { FindingsDocument } from '../pipeline/types.js';
+import type { FindingsDocument } from './document.js';
 import { WINDOWS } from './key-image.js';
-import { imageLabel, regionNote } from './console.js';
+import { imageLabel, regionNote } from './labels.js';
 import { dot, sliceNormal } from '../volume/affine.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { FindingsDocument } from '../pipeline/types.js';
+import type { FindingsDocument } from './document.js';
 import { closedByHost, getPool, poolTaskError } from '../workers/pool.js';
 import { CtscopeError, isCtscopeError, toCtscopeError } from '../errors.js';
 import type { DcmjsDict } from './dcmjs.js';

@@ -1,5 +1,5 @@
-import type { SourceContext } from '../pipeline/source.js';
-import type { FindingRecord, FindingsDocument } from '../pipeline/types.js';
+import type { SourceContext } from './source.js';
+import type { FindingRecord, FindingsDocument } from './document.js';
 import type { SizeMethod } from '../inference/findings.js';
 import type { ModelTask } from '../inference/manifest.js';
 import { version } from '../version.js';

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { asOnlyWriter, isLostLock } from '../io/folder-lock.js';
-import type { FindingsDocument, OutputName } from '../pipeline/types.js';
+import type { FindingsDocument, OutputName } from './document.js';
 import { keyImage, type KeyImageSource } from './key-image.js';
 import { reportHtml, type KeyImageRef } from './report.js';
 

@@ -1,4 +1,4 @@
-import type { DetectStage, StageTiming } from './types.js';
+import type { DetectStage, StageTiming } from '../outputs/document.js';
 
 /** Wall time per stage (and model); a stage ends when the next one starts or `stop` is called. */
 export class StageClock {

@@ -21,7 +21,7 @@ import { modelGrid } from './grid.js';
 import { sliceReader } from './slices.js';
 import { loadModelPackage } from './models.js';
 import { fillDetectOptions } from './options.js';
-import { readSourceContext } from './source.js';
+import { readSourceContext } from '../outputs/source.js';
 import type { DetectOptions, DetectOutcome, FilledDetectOptions } from './types.js';
 
 /**

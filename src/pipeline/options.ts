@@ -2,7 +2,8 @@ import { CtscopeError } from '../errors.js';
 import { checkOptions, is, type OptionRule } from '../io/options-check.js';
 import { MAX_THREADS } from '../workers/pool.js';
 import { isEpRequest } from '../inference/providers.js';
-import { OUTPUT_NAMES, type DetectOptions, type FilledDetectOptions, type OutputName } from './types.js';
+import { type DetectOptions, type FilledDetectOptions } from './types.js';
+import { OUTPUT_NAMES, type OutputName } from '../outputs/document.js';
 
 export const DEFAULT_DETECT: Omit<FilledDetectOptions, 'models'> = {
   ep: 'auto',

@@ -2,7 +2,7 @@ import { CtscopeError } from '../errors.js';
 import { decodeFrameToHu } from '../dicom/decode.js';
 import type { LoadedSeries, StudyInput } from '../ingest/load.js';
 import type { SliceReader } from '../outputs/key-image.js';
-import { bytesOf } from './source.js';
+import { bytesOf } from '../outputs/source.js';
 
 
 /**

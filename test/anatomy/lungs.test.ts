@@ -5,7 +5,7 @@ import { readManifest, validateManifest } from '../../src/inference/manifest.js'
 import { organRegion, insideRegion, type OrganRegion } from '../../src/anatomy/region.js';
 import { runToEnd } from '../../src/io/turns.js';
 import { closeRunners } from '../../src/inference/runner.js';
-import { summaryTable } from '../../src/outputs/console.js';
+import { summaryTable } from '../../src/cli/console.js';
 import { reportHtml } from '../../src/outputs/report.js';
 import { detect } from '../../src/pipeline/detect.js';
 import { transformForOutput } from '../../src/resample/index.js';

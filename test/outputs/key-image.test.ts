@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { edgeLabels, keyImage, orientationLabel } from '../../src/outputs/key-image.js';
-import type { FindingRecord } from '../../src/pipeline/types.js';
+import type { FindingRecord } from '../../src/outputs/document.js';
 import type { Mat3 } from '../../src/volume/types.js';
 
 describe('key image orientation labels', () => {

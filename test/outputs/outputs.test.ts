@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/pipeline/detect.js';
 import { closeRunners } from '../../src/inference/runner.js';
-import type { FindingsDocument } from '../../src/pipeline/types.js';
+import type { FindingsDocument } from '../../src/outputs/document.js';
 import { fixturePackage, smallPhantom } from '../pipeline/helpers.js';
 import { CHROMIUM, CHROMIUM_ARGS, dciodvfy, dsrdump, has, hasChromium, schemaErrors } from './helpers.js';
 
@@ -180,7 +180,7 @@ describe('a model with a second stage', () => {
 
 describe('where a finding is, as a PACS numbers it', () => {
   it('findings carry the InstanceNumber of their image; report and summary show it with the stack position', async () => {
-    const { summaryTable } = await import('../../src/outputs/console.js');
+    const { summaryTable } = await import('../../src/cli/console.js');
     for (const r of runs) {
       const seriesDir = JSON.parse(readFileSync(join(r.out, 'findings.json'), 'utf8')) as FindingsDocument;
       const html = readFileSync(join(r.out, 'report.html'), 'utf8');
@@ -195,7 +195,7 @@ describe('where a finding is, as a PACS numbers it', () => {
 
 describe('imageLabel', () => {
   it('names the frame of a multi-frame image, whose frames share one InstanceNumber', async () => {
-    const { imageLabel } = await import('../../src/outputs/console.js');
+    const { imageLabel } = await import('../../src/outputs/labels.js');
     expect(imageLabel({ sliceIndex: 11, instanceNumber: 1, frameNumber: 12 }, 40)).toBe('image 1, frame 12 (12/40)');
     expect(imageLabel({ sliceIndex: 0, instanceNumber: 7, frameNumber: 1 }, 40)).toBe('image 7 (1/40)');
     expect(imageLabel({ sliceIndex: 4 }, 40)).toBe('slice 5/40');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dcmjs, toArrayBuffer } from '../../src/outputs/dcmjs.js';
 import { buildMeasurementReport, ds, serializeReport, COMPREHENSIVE_3D_SR } from '../../src/outputs/sr.js';
-import { DISCLAIMER, type FindingsDocument, type FindingRecord } from '../../src/pipeline/types.js';
+import { DISCLAIMER, type FindingsDocument, type FindingRecord } from '../../src/outputs/document.js';
 import { dciodvfy, dsrdump, has } from './helpers.js';
 
 const finding = (n: number, frame: number): FindingRecord => ({
@@ -140,7 +140,7 @@ describe('building the SR off the host thread', () => {
 
 describe('patient names in ISO 2022 character sets', () => {
   it('are decoded (the PS3.5 H.3.1 example) before the SR writes them as UTF-8; single-byte sets need nothing', async () => {
-    const { iso2022Decoder } = await import('../../src/pipeline/source.js');
+    const { iso2022Decoder } = await import('../../src/outputs/source.js');
     // As dcmjs leaves the Ideographic and Phonetic groups: one character per byte, escapes kept.
     const ideographic = '\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B';
     const phonetic = '\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeOutputs } from '../../src/outputs/write.js';
 import type { KeyImageSource } from '../../src/outputs/key-image.js';
-import type { FindingRecord, FindingsDocument } from '../../src/pipeline/types.js';
+import type { FindingRecord, FindingsDocument } from '../../src/outputs/document.js';
 import type { Mat3 } from '../../src/volume/types.js';
 
 const dirs: string[] = [];

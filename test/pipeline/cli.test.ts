@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { progressView } from '../../src/outputs/console.js';
+import { progressView } from '../../src/cli/console.js';
 import { parseDetectArgs } from '../../src/cli/detect.js';
 import { fixturePackage, smallPhantom } from './helpers.js';
 import { schemaErrors } from '../outputs/helpers.js';

@@ -1,9 +1,9 @@
 import { readSource } from '../dicom/decode-task.js';
 import type { DicomInstance } from '../dicom/types.js';
 import { fileMeta } from '../dicom/write.js';
-import { IMPLEMENTATION } from '../outputs/uid.js';
+import { IMPLEMENTATION } from './uid.js';
 import { inputBuffers, type LoadedSeries, type StudyInput } from '../ingest/load.js';
-import { dcmjs, toArrayBuffer, type DcmjsDict } from '../outputs/dcmjs.js';
+import { dcmjs, toArrayBuffer, type DcmjsDict } from './dcmjs.js';
 
 /**
  * Patient and study attributes a derived SR must repeat (Patient and General Study modules). They are

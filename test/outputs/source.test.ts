@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSeries } from '../../src/ingest/load.js';
-import { readSourceContext } from '../../src/pipeline/source.js';
+import { readSourceContext } from '../../src/outputs/source.js';
 import { closePool } from '../../src/workers/pool.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
 

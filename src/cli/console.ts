@@ -1,7 +1,9 @@
 import { basename } from 'node:path';
-import { oneLineSafe } from '../io/printable.js';
-import { printable } from '../io/printable.js';
-import type { DetectProgress, FindingsDocument, ModelInfo } from '../pipeline/types.js';
+import { oneLineSafe, printable } from '../io/printable.js';
+import type { FindingsDocument } from '../outputs/document.js';
+import { imageLabel, regionNote } from '../outputs/labels.js';
+import type { DetectProgress } from '../pipeline/types.js';
+import type { CliIO } from './command.js';
 
 const VERBS: Record<DetectProgress['stage'], string> = {
   scan: 'scanning files',
@@ -83,10 +85,9 @@ export function progressView(sink: ProgressSink): ProgressView {
   };
 }
 
-/** Where a model looked, for the summary and the report: inside the organ it found, or the whole body. */
-export function regionNote(m: ModelInfo): string {
-  if (!m.region) return '';
-  return m.region.found ? `, looked inside the ${m.region.organ} (${m.region.volumeMl} mL found)` : `, no ${m.region.organ} found: looked at the whole body`;
+/** Progress on stderr for a command (bars on a terminal, plain lines otherwise), or none with --quiet. */
+export function stderrProgress(io: CliIO, quiet: boolean): ProgressView | undefined {
+  return quiet ? undefined : progressView({ write: (t) => process.stderr.write(t), isTTY: io.isTTY, columns: process.stderr.columns });
 }
 
 /** The end-of-run summary: one row per finding plus series, models and timings, and the files `written`. */
@@ -121,15 +122,4 @@ export function summaryTable(doc: FindingsDocument, outDir: string | undefined, 
     lines.push(`wrote ${named.length + keys} file(s) to ${oneLineSafe(outDir)}: ${named.join(', ')}${keys ? `, ${keys} key image(s) key-<n>.png` : ''}`);
   }
   return lines;
-}
-
-/**
- * Where a finding is, as a reader finds it: the image's InstanceNumber (what a PACS viewer shows) and its place
- * in the stack, e.g. "image 83 (176/258)". Stack order and instance numbers often run opposite ways.
- */
-export function imageLabel(f: { sliceIndex: number; instanceNumber?: number | undefined; frameNumber?: number | undefined }, slices: number): string {
-  const place = `${f.sliceIndex + 1}/${slices}`;
-  // The frames of a multi-frame image share its InstanceNumber: a viewer goes to the frame.
-  const frame = f.frameNumber !== undefined && f.frameNumber > 1 ? `, frame ${f.frameNumber}` : '';
-  return f.instanceNumber !== undefined ? `image ${f.instanceNumber}${frame} (${place})` : `slice ${place}`;
 }
