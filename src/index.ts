@@ -10,8 +10,9 @@ export type { StudyIndex, SeriesEntry, SeriesProblem, ProblemKind, SkippedFile, 
 export { summarizeStudy, summarizeSeries } from './series/summary.js';
 export type { SeriesSummary, StudySummary } from './series/summary.js';
 export { PRIMARY_RULE } from './series/select.js';
-export { assembleVolume, assembleSeries, DEFAULT_MAX_VOXELS } from './volume/assemble.js';
-export type { AssembleOptions, AssembledSeries, FilledAssembleOptions } from './volume/assemble.js';
+export { assembleVolume, assembleSeries } from './ingest/assemble.js';
+export { DEFAULT_MAX_VOXELS } from './volume/types.js';
+export type { AssembleOptions, AssembledSeries, FilledAssembleOptions } from './ingest/assemble.js';
 export { writeNifti, readNifti } from './volume/nifti.js';
 export { writeFileAtomic } from './io/atomic.js';
 export { parseInstance, readHeader, readInstance } from './dicom/parse.js';

@@ -9,7 +9,8 @@ import { MAX_THREADS, poolSize, warmPool } from '../workers/pool.js';
 import { findSeries } from '../series/select.js';
 import { skippedInputsLine } from '../series/summary.js';
 import type { SeriesEntry, SkippedFile, StudyIndex } from '../series/types.js';
-import { DEFAULT_MAX_VOXELS, assembleSeries } from '../volume/assemble.js';
+import { assembleSeries } from './assemble.js';
+import { DEFAULT_MAX_VOXELS } from '../volume/types.js';
 import type { CtVolume } from '../volume/types.js';
 
 /**

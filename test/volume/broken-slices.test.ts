@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import dicomParser from 'dicom-parser';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSeries, scanStudy } from '../../src/ingest/load.js';
-import { assembleSeries } from '../../src/volume/assemble.js';
+import { assembleSeries } from '../../src/ingest/assemble.js';
 import { closePool } from '../../src/workers/pool.js';
 import { hasSharedData } from '../helpers/shared-data.js';
 import { chestTs } from '../dicom/helpers.js';

@@ -6,7 +6,7 @@ import { CtscopeError, throwIfAborted } from '../errors.js';
 import { definedOnly } from '../io/fill.js';
 import { layoutSlices } from '../series/layout.js';
 import type { SeriesEntry, SliceLayout, SliceRef } from '../series/types.js';
-import { DEFAULT_MAX_VOXELS, type CtVolume } from './types.js';
+import { DEFAULT_MAX_VOXELS, type CtVolume } from '../volume/types.js';
 
 export interface AssembleOptions {
   signal?: AbortSignal | undefined;
@@ -31,7 +31,6 @@ export interface FilledAssembleOptions {
   bytesFor: (source: string) => Uint8Array | undefined;
 }
 
-export { DEFAULT_MAX_VOXELS };
 
 export const DEFAULT_ASSEMBLE: FilledAssembleOptions = {
   signal: undefined,
