@@ -3,12 +3,12 @@
  * runs past its time bound, or a worker that dies or exceeds the memory limit, gets a fresh worker;
  * the run goes on and the case is recorded with its index so `--seed S --only I` reproduces it.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CtscopeError } from '../errors.js';
+import { compiledSibling } from '../io/compiled.js';
 import { MUTATION_KINDS } from './mutate.js';
 import { planCase, type CaseResult, type CaseVia, type Corpus, type CorpusEntry, type Outcome } from './case.js';
 import type { CaseReply, WorkerInit } from './case-worker.js';
@@ -73,14 +73,7 @@ export interface FuzzSummary {
   elapsedMs: number;
 }
 
-/** Compiled worker entry; under vitest (sources are .ts) the build in dist/ is used. */
-function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return fileURLToPath(new URL('./case-worker.js', import.meta.url));
-  const built = fileURLToPath(new URL('../../dist/fuzz/case-worker.js', import.meta.url));
-  if (!existsSync(built)) throw new CtscopeError('E_INTERNAL', 'dist/fuzz/case-worker.js is missing: run `npm run build` first');
-  return built;
-}
+const workerFile = (): string => compiledSibling(import.meta.url, './case-worker.js');
 
 interface Slot {
   worker: Worker;

@@ -1,10 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { CtscopeError } from '../errors.js';
 import { checkThreadCount } from '../workers/pool.js';
 import { usableCores } from '../workers/cores.js';
 import { raceAbort } from '../io/abort.js';
+import { compiledSibling } from '../io/compiled.js';
 import { loadedOrder, type ModelPackage } from './model.js';
 import { autoCandidates, candidatesFor, describeAttempts, PROBE_MODEL, PROVIDERS, unavailableError, type EpAttempt, type EpName, type EpRequest } from './providers.js';
 import type { SessionWorkerData, TensorData, ValueInfo, WorkerReply, WorkerRequest } from './tensor.js';
@@ -33,14 +32,7 @@ export interface RunResult {
   runMs: number;
 }
 
-/** Path of the compiled session worker; under vitest the sources are .ts, so use the build in dist/. */
-function sessionWorkerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return fileURLToPath(new URL('./session-worker.js', import.meta.url));
-  const built = fileURLToPath(new URL('../../dist/inference/session-worker.js', import.meta.url));
-  if (!existsSync(built)) throw new Error('dist/inference/session-worker.js is missing: run `npm run build` before the tests');
-  return built;
-}
+const sessionWorkerFile = (): string => compiledSibling(import.meta.url, './session-worker.js');
 
 /**
  * One ONNX session in its own worker thread. Created once per model (see `getRunner`) and reused; inputs

@@ -1,6 +1,7 @@
 import { lstat, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { CtscopeError, isCtscopeError, throwIfAborted } from '../errors.js';
 import { checkReplaceable, ensureDirUndoable, NAME_MAX } from './dirs.js';
 
@@ -73,6 +74,30 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
+ * Flushes a folder's entries (a rename into it, the files made in it) to disk, where folders can be opened (not on
+ * Windows): after a power cut the new name is there or the old one, not neither.
+ */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (!handle) return;
+  await handle.sync().catch(() => undefined);
+  await handle.close().catch(() => undefined);
+}
+
+/** syncDir for synchronous writers (synth's slice files). */
+export function syncDirSync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // A platform without directory fsync.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
  * Writes `data` to `path` so that readers see either the old file or the complete new one:
  * a temporary file in the same folder (made if missing; same file system, so rename is atomic), fsync, then rename.
  * The temporary file, and any folder made for it, is removed when anything fails; an existing `path` that is
@@ -110,6 +135,7 @@ export async function writeFileAtomic(path: string, data: AtomicData, signal?: A
     await handle.close();
     handle = undefined;
     await rename(tmp, path);
+    await syncDir(dirname(path));
   } catch (e) {
     if (handle) await handle.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);

@@ -67,7 +67,8 @@ export interface FolderTurn {
  *
  * Across processes each writer makes its own lock file and then looks for others: any other that is fresh (touched
  * within LOCK_STALE_MS) means someone else writes, and this writer withdraws. Two that start at the same instant
- * may both withdraw, but two never both write; liveness is the file's age, not a pid (pids are reused, and are 1 in
+ * both withdraw, then try again after random pauses (LOCK_TRIES in all), so one of them writes; two never both
+ * write; liveness is the file's age, not a pid (pids are reused, and are 1 in
  * every container), so a crashed writer's lock is ignored after LOCK_STALE_MS.
  */
 export async function asOnlyWriter<T>(dir: string, work: (turn: FolderTurn) => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -115,7 +116,24 @@ function waitFor(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<
   return raceAbort(settled, signal, 'writing outputs');
 }
 
+/** Tries after a same-instant collision: both writers withdrew, and each tries again after a random pause. */
+const LOCK_TRIES = 3;
+
 async function lockFolder(dir: string): Promise<FolderTurn & { release: () => Promise<void> }> {
+  for (let attempt = 1; ; attempt++) {
+    const lock = await tryLockFolder(dir);
+    if (!('other' in lock)) return lock;
+    // Another lock was there when ours was made. If it stays, its writer is at work: refuse. If it goes within a
+    // short random pause, it was a writer that started with us and withdrew too: one of us takes the folder next.
+    if (attempt === LOCK_TRIES) throw await refusal(dir, lock.other);
+    await new Promise((r) => setTimeout(r, 20 + Math.random() * 180));
+    const still = await liveOtherLock(dir, '');
+    if (still) throw await refusal(dir, still);
+  }
+}
+
+/** Makes this writer's lock file, then looks for others: the lock, or (withdrawn) the other writer's lock. */
+async function tryLockFolder(dir: string): Promise<(FolderTurn & { release: () => Promise<void> }) | { other: { name: string; ageMs: number } }> {
   const mine = `${FOLDER_LOCK}.${process.pid}.${randomBytes(6).toString('hex')}`;
   const path = join(dir, mine);
   try {
@@ -149,12 +167,16 @@ async function lockFolder(dir: string): Promise<FolderTurn & { release: () => Pr
     lostLockErrors.add(e);
     throw e;
   };
+  let other: { name: string; ageMs: number } | undefined;
   try {
-    const other = await liveOtherLock(dir, mine);
-    if (other) throw await refusal(dir, other);
+    other = await liveOtherLock(dir, mine);
   } catch (e) {
     await release();
     throw e;
+  }
+  if (other) {
+    await release();
+    return { other };
   }
   return { release, assertHeld };
 }

@@ -201,8 +201,7 @@ export function sliceHeader(spec: CtSeriesSpec, k: number, common: Element[] = s
   return [fileMeta(CT_IMAGE_STORAGE, sop, EXPLICIT_VR_LE, SYNTH_IMPLEMENTATION), header, pixelHeader];
 }
 
-/** writev without a copy; finishes with plain writes if the kernel took only part of it. */
-/** Writes `parts` to a new file and flushes it to disk. */
+/** Writes `parts` to a new file (writev without a copy, then plain writes for what the kernel left) and flushes it to disk. */
 export function writeAll(path: string, parts: Uint8Array[]): void {
   const fd = openSync(path, 'w');
   try {

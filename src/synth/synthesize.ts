@@ -1,7 +1,7 @@
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { checkOutDir, ensureDirUndoable, NAME_MAX } from '../io/dirs.js';
-import { removeStaleTemps, tempName } from '../io/atomic.js';
+import { removeStaleTemps, syncDirSync, tempName } from '../io/atomic.js';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { CtscopeError, throwIfAborted, toCtscopeError } from '../errors.js';
 import type { Geometry, Volume } from '../volume/types.js';
@@ -140,19 +140,6 @@ function writeTruth(result: SynthResult, dir: string): string {
   return 'truth.json';
 }
 
-/** The folder's entries on disk before it is renamed into place (where folders can be opened: not on Windows). */
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // A platform without directory fsync.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 export interface SynthToDirOptions {
   /**
    * Replace `outDir` if it exists and is not empty. Only an earlier synth output is replaced: a folder holding
@@ -271,7 +258,7 @@ export async function synthToDirectory(
       throwIfAborted(opts.signal, 'synth');
     }
     if (result.options.truth) files.push(writeTruth(result, tmp));
-    syncDir(tmp);
+    syncDirSync(tmp);
     const writeMs = performance.now() - t0;
     // Checked again: something may have been put there while the phantom was made.
     checkReplaceableOutput(target, outDir, force);

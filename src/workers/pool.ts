@@ -1,9 +1,8 @@
 import { CtscopeError, toCtscopeError } from '../errors.js';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { usableCores } from './cores.js';
 import { decimal } from '../io/decimal.js';
+import { compiledSibling } from '../io/compiled.js';
 
 /**
  * The one worker pool of the pipeline (decode, resample, preprocessing). Created lazily on first use,
@@ -20,13 +19,9 @@ export interface PoolOptions {
   threads?: number;
 }
 
-/** Path of the compiled worker entry. Under vitest the sources are .ts, so use the build in dist/. */
+/** Path of the compiled worker entry. */
 export function workerFilename(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return fileURLToPath(new URL('./entry.cjs', import.meta.url));
-  const built = fileURLToPath(new URL('../../dist/workers/entry.cjs', import.meta.url));
-  if (!existsSync(built)) throw new Error('dist/workers/entry.cjs is missing: run `npm run build` before the tests');
-  return built;
+  return compiledSibling(import.meta.url, './entry.cjs');
 }
 
 export function defaultThreads(): number {

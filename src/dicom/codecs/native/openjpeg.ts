@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { compiledSibling } from '../../../io/compiled.js';
 
 /** What the native binding (openjpeg.c) returns for one codestream. */
 export interface NativeJ2kFrame {
@@ -22,11 +22,9 @@ interface NativeOpenJpeg {
 
 export const NATIVE_OPENJPEG_FILE = 'ctscope_openjpeg.node';
 
-/** Where the build puts the binding: next to this module in dist/ (under vitest the sources run from src/). */
+/** Where the build puts the binding: next to this module in dist/ (absent where it was not built). */
 export function nativeOpenJpegPath(): string {
-  const here = fileURLToPath(import.meta.url);
-  const dir = here.endsWith('.ts') ? fileURLToPath(new URL('../../../../dist/dicom/codecs/native/', import.meta.url)) : fileURLToPath(new URL('.', import.meta.url));
-  return dir + NATIVE_OPENJPEG_FILE;
+  return compiledSibling(import.meta.url, `./${NATIVE_OPENJPEG_FILE}`, false);
 }
 
 let loaded: NativeOpenJpeg | null | undefined;
