@@ -17,7 +17,8 @@ export const EP_NAMES: readonly EpName[] = ['cpu', 'cuda', 'tensorrt', 'dml', 'w
 /** What onnxruntime-node's `executionProviders` takes for one provider. */
 export type EpConfig = string | { name: string; deviceId?: number };
 
-interface ProviderSpec {
+/** What ctscope knows of an execution provider: where it exists, its session config, and a hint when it is missing. */
+export interface ProviderSpec {
   platforms: readonly NodeJS.Platform[];
   config(deviceId: number): EpConfig;
   hint(): string;
