@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,22 @@ import type { BufferInput } from '../../src/ingest/load.js';
 import type { DetectProgress } from '../../src/pipeline/types.js';
 import { fixturePackage, smallPhantom } from './helpers.js';
 import type { SynthTruth } from '../../src/synth/truth.js';
+import { writeCtSeries, type CtSeriesSpec } from '../../src/synth/dicom-writer.js';
+import { voxelToLps } from '../../src/volume/affine.js';
+import type { Geometry, Mat3, Vec3 } from '../../src/volume/types.js';
+import { grid, renderBlobs, rotation } from '../inference/helpers.js';
+
+/** A CT series header for a test volume (unsigned 16 bits, intercept -1024). */
+function plantedSpec(geometry: Geometry): CtSeriesSpec {
+  return {
+    geometry, encoding: { bitsStored: 16, signed: false, intercept: -1024, slope: 1 },
+    studyInstanceUid: '1.2.826.0.1.3680043.10.1.1', seriesInstanceUid: '1.2.826.0.1.3680043.10.1.2', frameOfReferenceUid: '1.2.826.0.1.3680043.10.1.3',
+    sopInstanceUid: (k) => `1.2.826.0.1.3680043.10.1.4.${k + 1}`,
+    patientName: 'PLANTED^BLOBS', patientId: 'P0', patientPosition: 'FFS', bodyPart: 'CHEST', studyDescription: 'planted', seriesDescription: 'planted',
+    date: '20261125', time: '120000', seriesNumber: 1, sliceThickness: 2.5, kernel: 'STANDARD', window: { center: 40, width: 400 },
+    manufacturer: 'ctscope tests', model: 'none', softwareVersion: '0',
+  };
+}
 
 afterAll(() => closeRunners());
 
@@ -58,6 +74,30 @@ describe('detect pipeline', () => {
     expect(infer[infer.length - 1]!.done).toBe(total);
     expect(infer.filter((e) => e.total === total).map((e) => e.done)).toEqual([...infer.filter((e) => e.total === total).map((e) => e.done)].sort((a, b) => a - b));
     expect(new Set(infer.map((e) => e.done)).size).toBeGreaterThan(2);
+  });
+
+  it('findings land where bright blobs were planted in patient space, on an oblique series stored feet first', async () => {
+    // Written here from LPS points, not from the pipeline: a slip in reorientation, resampling or the map back to
+    // the series would move the findings away from the planted points.
+    const g = grid([48, 44, 36], [1.7, 1.7, 2.5], [-30, -20, 60], rotation(18, -12, 25));
+    // Slices stored in descending position (feet first): the stack must be ordered by position, not by file.
+    const planted: Vec3[] = ([[12.3, 11.6, 8.2], [30.5, 26.1, 19.7], [21.2, 33.4, 27.5]] as Vec3[]).map((v) => voxelToLps(g, v));
+    const data = renderBlobs(g, planted, 4, -900, 1500);
+    const dir = join(mkdtempSync(join(tmpdir(), 'ctscope-planted-')), 'series');
+    mkdirSync(dir);
+    const n = g.dims[2];
+    const flipped = { ...g, origin: voxelToLps(g, [0, 0, n - 1]), direction: [g.direction[0], g.direction[1], -g.direction[2], g.direction[3], g.direction[4], -g.direction[5], g.direction[6], g.direction[7], -g.direction[8]] as Mat3 };
+    const reversed = new Float32Array(data.length);
+    const slice = g.dims[0] * g.dims[1];
+    for (let k = 0; k < n; k++) reversed.set(data.subarray((n - 1 - k) * slice, (n - k) * slice), k * slice);
+    writeCtSeries(dir, plantedSpec(flipped), reversed);
+    const r = await detect(dir, { models: fixturePackage('heatmap-fp32', { spacing: [2, 2, 2], maxFindings: 10 }), ep: 'cpu' });
+    const found = r.document.findings.map((f) => f.centerLps);
+    for (const p of planted) {
+      const d = Math.min(...found.map((f) => Math.hypot(f[0] - p[0], f[1] - p[1], f[2] - p[2])));
+      expect(d, `planted at ${p.join(', ')}; found ${JSON.stringify(found)}`).toBeLessThan(1.5);
+    }
+    expect(found).toHaveLength(planted.length);
   });
 
   it('in-memory buffers give the same findings as the folder', async () => {
