@@ -1,8 +1,5 @@
-/** Detection on one DICOM folder the way `ctscope detect` does it, with a low score floor for FROC curves. */
-import { detect as detectOnGrid } from '../inference/infer.js';
-import { loadModel, type ModelPackage } from '../inference/model.js';
-import { loadSeries } from '../ingest/load.js';
-import { modelGrid } from '../pipeline/grid.js';
+/** Detection on case folders with `detect` itself, down to a low score floor for FROC curves. */
+import { checkDetectOptions, detect } from '../pipeline/detect.js';
 import { checkOutDir, ensureDir, ensureDirUndoable } from '../io/dirs.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { dirname, join } from 'node:path';
@@ -11,8 +8,6 @@ import { listCases, SCAN_KIND, scanKindOf, type EvalKind } from './cases.js';
 
 /** Scores kept for the FROC curve: far below any operating threshold. */
 export const CURVE_THRESHOLD = 0.02;
-/** Findings kept per scan below the operating threshold: enough to reach 8 FP/scan and beyond. */
-export const CURVE_MAX_FINDINGS = 200;
 /**
  * First seed of the reported evaluation. Training used the seeds below; the validation seeds chose between model
  * versions and set the operating thresholds, so the report starts at seeds neither has seen.
@@ -57,18 +52,15 @@ export interface CaseDetection {
   ms: number;
 }
 
-/** Runs packages on one DICOM folder, keeping every finding above `floor` (the curve needs low scores too). */
-export async function detectFolder(dir: string, pkgs: readonly ModelPackage[], floor = CURVE_THRESHOLD, signal?: AbortSignal): Promise<CaseDetection> {
+/**
+ * Runs models (ids or package folders) on one DICOM folder through `detect`, keeping every finding down to `floor`
+ * (the curve needs low scores too; undefined: each model's own threshold).
+ */
+export async function detectFolder(dir: string, models: readonly string[], floor: number | undefined = CURVE_THRESHOLD, signal?: AbortSignal): Promise<CaseDetection> {
   const t0 = performance.now();
-  const volume = await loadSeries(dir, { signal });
-  const findings: CaseDetection['findings'] = [];
-  for (const pkg of pkgs) {
-    const low: ModelPackage = { ...pkg, manifest: { ...pkg.manifest, thresholds: { ...pkg.manifest.thresholds, score: floor, maxFindings: floor < pkg.manifest.thresholds.score ? CURVE_MAX_FINDINGS : pkg.manifest.thresholds.maxFindings } } };
-    const grid = await modelGrid(volume, pkg, { signal });
-    const r = await detectOnGrid(grid, volume, low, { mask: 'organ', signal });
-    for (const f of r.findings) findings.push({ kind: f.kind, model: pkg.manifest.id, score: f.score, centerLps: [...f.centerLps], diameterMm: f.diameterMm });
-  }
-  return { findings, seriesInstanceUid: volume.series.seriesInstanceUid, ms: performance.now() - t0 };
+  const { document } = await detect(dir, { models, scoreFloor: floor, signal });
+  const findings = document.findings.map((f) => ({ kind: f.kind, model: f.model, score: f.score, centerLps: [...f.centerLps], diameterMm: f.diameterMm }));
+  return { findings, seriesInstanceUid: document.series.seriesInstanceUid, ms: performance.now() - t0 };
 }
 
 /**
@@ -98,15 +90,17 @@ export interface DetectCasesOptions {
 export async function detectCases(truthRoot: string, predRoot: string, kinds: readonly EvalKind[], options: DetectCasesOptions = {}): Promise<void> {
   // A prediction root that cannot take files is E_OUTPUT before the first case, not a raw error after it.
   await checkOutDir(predRoot, 'the prediction root (--pred-root)');
+  // A missing or broken model fails here, not once per case.
+  await checkDetectOptions({ models: kinds, ...(options.signal ? { signal: options.signal } : {}) });
   const undo = await ensureDirUndoable(predRoot);
   try {
-    const models = new Map(kinds.map((k) => [k, loadModel(k)] as const));
     for (const c of listCases(truthRoot, predRoot)) {
       const scan = scanKindOf(c.truthFile);
-      const pkgs = kinds.filter((k) => scan === undefined || scan === SCAN_KIND[k]).map((k) => models.get(k)!);
-      if (pkgs.length === 0) continue;
+      // Each kind's model is found as `detect --model <kind>` finds it ($CTSCOPE_MODELS, then bundled).
+      const models = kinds.filter((k) => scan === undefined || scan === SCAN_KIND[k]);
+      if (models.length === 0) continue;
       try {
-        const det = await detectFolder(dirname(c.truthFile), pkgs, CURVE_THRESHOLD, options.signal);
+        const det = await detectFolder(dirname(c.truthFile), models, CURVE_THRESHOLD, options.signal);
         await writeCasePredictions(predRoot, c.id, det.findings, options.signal, det.seriesInstanceUid);
         options.onCase?.(c.id, { findings: det.findings.length, ms: det.ms });
       } catch (e) {

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { ensureDir } from '../io/dirs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel, type ModelPackage } from '../inference/model.js';
+import { checkDetectOptions } from '../pipeline/detect.js';
 import { synthToDirectory } from '../synth/synthesize.js';
 import type { SynthKind } from '../synth/options.js';
 import { runEval } from './evaluate.js';
@@ -52,7 +52,9 @@ async function main(): Promise<number> {
   await ensureDir(predRoot);
   // A temporary work folder goes however the run ends.
   if (!v.keep && !v.work) process.once('exit', () => rmSync(work, { recursive: true, force: true }));
-  const models: Record<SynthKind, ModelPackage> = { chest: loadModel('nodule'), cta: loadModel('aneurysm') };
+  const models: Record<SynthKind, string> = { chest: 'nodule', cta: 'aneurysm' };
+  // A missing or broken model fails here, not once per case.
+  await checkDetectOptions({ models: Object.values(models) });
   const maxCount = Math.max(chest, cta);
   const ranges = (r: readonly SeedRange[]): string => r.map(([lo, hi]) => `${lo}-${hi}`).join(', ');
   const overlap = trainingOverlap(seed0, maxCount), chose = validationOverlap(seed0, maxCount);
@@ -79,9 +81,10 @@ async function main(): Promise<number> {
   const report = plan.some(([, count]) => count > 0) ? runEval(truthRoot, predRoot, ['nodule', 'aneurysm'], { onlyCases: ran }) : null;
   const extra: { dir: string; model: string; findings: number; ms: number }[] = [];
   for (const dir of v.extra ?? []) {
-    for (const pkg of [models.chest, models.cta]) {
-      const det = await detectFolder(dir, [pkg], pkg.manifest.thresholds.score);
-      extra.push({ dir, model: pkg.manifest.id, findings: det.findings.length, ms: Math.round(det.ms) });
+    for (const model of [models.chest, models.cta]) {
+      // At each model's own threshold: the false positives a user would see.
+      const det = await detectFolder(dir, [model], undefined);
+      extra.push({ dir, model, findings: det.findings.length, ms: Math.round(det.ms) });
     }
   }
   if (v.json) {

@@ -19,7 +19,7 @@ import { round, StageClock } from './clock.js';
 import { abandonPlace, admit, takePlace } from './admission.js';
 import { modelGrid } from './grid.js';
 import { sliceReader } from './slices.js';
-import { loadModelPackage } from './models.js';
+import { loadModelPackage, withScoreFloor } from './models.js';
 import { fillDetectOptions } from './options.js';
 import { readSourceContext } from '../outputs/source.js';
 import type { DetectOptions, DetectOutcome, FilledDetectOptions } from './types.js';
@@ -235,7 +235,7 @@ async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOp
   o.onProgress({ stage: 'infer', done: 0, total: 1, model: m.id });
   // The sliding window is most of a run: its patches are the progress (the total is known once the region is).
   let total = 1;
-  const result = await detectOnGrid(grid, volume, pkg, {
+  const result = await detectOnGrid(grid, volume, o.scoreFloor === undefined ? pkg : withScoreFloor(pkg, o.scoreFloor), {
     ep: o.ep,
     deviceId: o.deviceId,
     onLog: o.onLog,

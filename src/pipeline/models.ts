@@ -7,6 +7,15 @@ export const PLANNED_MODELS: Readonly<Record<string, string>> = {
   aneurysm: 'intracranial aneurysm detector for CTA',
 };
 
+/** Findings kept per model under a score floor: enough for a FROC curve to reach 8 false positives per scan and beyond. */
+export const FLOOR_MAX_FINDINGS = 200;
+
+/** The package with its score threshold lowered to `floor`, and room for FLOOR_MAX_FINDINGS findings (FROC curves). */
+export function withScoreFloor(pkg: ModelPackage, floor: number): ModelPackage {
+  const t = pkg.manifest.thresholds;
+  return { ...pkg, manifest: { ...pkg.manifest, thresholds: { ...t, score: floor, maxFindings: floor < t.score ? FLOOR_MAX_FINDINGS : t.maxFindings } } };
+}
+
 /** Loads a model by bundled id or package folder (once per process, see loadModelShared); an unknown or unbundled id is E_MODEL. */
 export async function loadModelPackage(idOrPath: string, searchDirs: string[] | undefined): Promise<ModelPackage> {
   try {

@@ -21,6 +21,7 @@ export const DEFAULT_DETECT: Omit<FilledDetectOptions, 'models'> = {
   modelDirs: undefined,
   bodyMask: true,
   organMask: true,
+  scoreFloor: undefined,
 };
 
 const DETECT_RULES: Readonly<Record<keyof DetectOptions, OptionRule>> = {
@@ -41,6 +42,7 @@ const DETECT_RULES: Readonly<Record<keyof DetectOptions, OptionRule>> = {
   modelDirs: is.strings,
   bodyMask: is.boolean,
   organMask: is.boolean,
+  scoreFloor: is.where('a score from 0 to 1', (v) => typeof v === 'number' && v >= 0 && v <= 1),
 };
 
 /** Checks and fills detect options; bad values and unknown keys are E_USAGE. */

@@ -44,6 +44,11 @@ export interface DetectOptions {
    * `bodyMask: false` turns both off.
    */
   organMask?: boolean | undefined;
+  /**
+   * Keep every finding down to this score (0-1), up to 200 per model, instead of each model's threshold and finding
+   * cap: what a FROC curve needs (`ctscope eval --detect`). Default: the models' own thresholds.
+   */
+  scoreFloor?: number | undefined;
 }
 
 export interface FilledDetectOptions {
@@ -63,6 +68,7 @@ export interface FilledDetectOptions {
   modelDirs: string[] | undefined;
   bodyMask: boolean;
   organMask: boolean;
+  scoreFloor: number | undefined;
 }
 
 /** What `detect` returns. */

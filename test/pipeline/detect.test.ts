@@ -100,6 +100,18 @@ describe('detect pipeline', () => {
     expect(found).toHaveLength(planted.length);
   });
 
+  it('scoreFloor keeps findings down to that score, up to 200 per model (FROC curves), and is checked', async () => {
+    const pkg = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 2, score: 0.6 });
+    const plain = (await detect(chest.dir, { models: pkg, ep: 'cpu' })).document.findings;
+    const low = (await detect(chest.dir, { models: pkg, ep: 'cpu', scoreFloor: 0.02 })).document.findings;
+    expect(plain.length).toBeLessThanOrEqual(2);
+    expect(plain.every((f) => f.score >= 0.6)).toBe(true);
+    expect(low.length).toBeGreaterThan(plain.length);
+    expect(low.every((f) => f.score >= 0.02)).toBe(true);
+    expect(low.slice(0, plain.length).map((f) => f.centerLps)).toEqual(plain.map((f) => f.centerLps));
+    await expect(detect(chest.dir, { models: pkg, scoreFloor: 2 })).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringMatching(/scoreFloor/) });
+  });
+
   it('in-memory buffers give the same findings as the folder', async () => {
     const a = await detect(chest.dir, { models: heat, ep: 'cpu' });
     const b = await detect(buffersOf(chest.dir), { models: heat, ep: 'cpu', sr: true });
