@@ -81,7 +81,8 @@ async function main(argv: string[]): Promise<number> {
   if (!load) throw new CtscopeError('E_USAGE', `unknown command '${name}' (try --help)`);
   const cmd = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(`Usage: ctscope ${cmd.usage}${cmd.usage.includes('Exit status') ? '' : `\n\n${EXIT_STATUS}`}\n\n${cmd.summary}`);
+    // What it does, how to call it, then how it ends.
+    io.out(`ctscope ${cmd.name}: ${cmd.summary}\n\nUsage: ctscope ${cmd.usage}${cmd.usage.includes('Exit status') ? '' : `\n\n${EXIT_STATUS}`}`);
     return 0;
   }
   return cmd.run(rest, io);

@@ -11,12 +11,12 @@ import type { OrganRegion, RegionSpec } from './region.js';
 /** Cell edge: lungs are tens of centimetres across, and 4 mm keeps a 1 mm chest grid under 1 M cells. */
 const CELL_MM = 4;
 /** Aerated lung is -950 to -700 HU; ground glass and vessels raise a cell's mean, so count voxels below -400. */
-const AIR_HU = -400;
+const AIRY_BELOW_HU = -400;
 const AIR_FRACTION = 0.5;
 /** Components below this, or below a twentieth of the largest, are bowel gas, sinuses or noise. */
 const MIN_COMPONENT_ML = 20;
 /**
- * Lung is denser than air (its air voxels, those below AIR_HU, average -950 to -700 HU; air is -1000, padding outside
+ * Lung is denser than air (its air voxels, those below AIRY_BELOW_HU, average -950 to -700 HU; air is -1000, padding outside
  * the reconstruction circle lower still): enclosed air that is thinner (a phantom's hollow, a foam table's core) is
  * not lung, and neither is the air behind a stretch of the image's edge unless it is.
  */
@@ -33,12 +33,12 @@ export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, O
   // The air around the body is found slice by slice, which needs axial k-slices (a model grid in LPS, RAS...).
   if (Math.abs(volume.geometry.direction[8]) < 0.9) return { ...g, cells: new Uint8Array(0), organ: 'lungs', found: false, volumeMl: 0, gateMl: 0 };
   const fullCellMl = (g.cellMm[0] * g.cellMm[1] * g.cellMm[2]) / 1000;
-  const fraction = yield* fractionBelow(volume.data, g, AIR_HU);
+  const fraction = yield* fractionBelow(volume.data, g, AIRY_BELOW_HU);
   const n = cellCount(g);
   const air = new Uint8Array(n);
   for (let c = 0; c < n; c++) air[c] = fraction[c]! > AIR_FRACTION ? 1 : 0;
   // Where the field of view cuts through a lung, its air reaches the image's edge: it is kept by the cut-lung rule.
-  const outside = yield* reachableFromBorder2d(air, g, { depthMm: CUT_LUNG_DEPTH_MM, meanHu: (c) => cellMeanBelow(volume.data, g, c, AIR_HU), minMeanHu: LUNG_MIN_HU });
+  const outside = yield* reachableFromBorder2d(air, g, { depthMm: CUT_LUNG_DEPTH_MM, meanHu: (c) => cellMeanBelow(volume.data, g, c, AIRY_BELOW_HU), minMeanHu: LUNG_MIN_HU });
   for (let c = 0; c < n; c++) if (outside[c]) air[c] = 0;
   yield;
   const { labels, sizes } = yield* labelComponentsSteps({ data: air, dims: g.cellDims }, { threshold: 1, connectivity: 6 });
@@ -50,7 +50,7 @@ export function* lungRegion(volume: Volume, spec: RegionSpec): Generator<void, O
   for (let c = 0; c < n; c++) {
     const l = labels[c]!;
     if (!l || !keep[l - 1] || seen[l - 1]!++ % Math.ceil(sizes[l - 1]! / DENSITY_SAMPLE) !== 0) continue;
-    huSum[l - 1] += cellMeanBelow(volume.data, g, c, AIR_HU);
+    huSum[l - 1] += cellMeanBelow(volume.data, g, c, AIRY_BELOW_HU);
     used[l - 1]!++;
   }
   yield;

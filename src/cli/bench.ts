@@ -6,7 +6,7 @@ import { numberOption, parseCommandArgs, usageError, type Command } from './comm
 /** `ctscope bench`: the same run as `npm run bench` (src/bench/suite.ts). */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'Benchmark each pipeline stage (median, spread, throughput, peak RSS, ratios to in-run baselines)',
+  summary: 'benchmark each pipeline stage (median, spread, throughput, peak RSS, ratios to in-run baselines)',
   usage: BENCH_USAGE,
   async run(argv, io) {
     return runBench(parseBenchArgs(argv), { out: io.out, err: io.err, signal: io.signal });

@@ -90,7 +90,9 @@ function explainParseError(e: Error & { code?: string }, options: CommandOptions
     return `unknown option ${flag}${near ? ` (did you mean --${near}?)` : ''}`;
   }
   if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag && /ambiguous/.test(e.message)) {
-    return `${flag} needs a value; a value that starts with a dash is written ${flag}=-1`;
+    // `-o=-1` would read as the value "=-1": the long name takes the = form.
+    const long = flag.startsWith('--') ? flag : `--${Object.entries(options).find(([, o]) => o.short === flag.slice(1))?.[0] ?? flag.slice(1)}`;
+    return `${flag} needs a value; a value that starts with a dash is written ${long}=-1`;
   }
   return e.message.replace(/\s*\n\s*/g, ' ');
 }

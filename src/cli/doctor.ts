@@ -23,7 +23,7 @@ function text(r: DoctorReport): string[] {
 
 export const doctorCommand: Command = {
   name: 'doctor',
-  summary: 'Check the runtime: Node, onnxruntime and codec versions, execution providers, GPU libraries, workers',
+  summary: 'check the runtime: Node, onnxruntime and codec versions, execution providers, GPU libraries, workers',
   usage: `doctor [--json] [--device N]
 
   --json       print the report as JSON

@@ -29,7 +29,7 @@ counts once; sensitivity at 1/8..8 false positives per scan and their mean (CPM)
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'FROC evaluation of findings.json against truth.json (LUNA16 style)',
+  summary: 'score findings.json against truth.json the LUNA16 way (FROC, CPM)',
   usage: USAGE,
   async run(argv, io) {
     const options = { 'truth-root': { type: 'string' }, 'pred-root': { type: 'string' }, detect: { type: 'boolean' }, json: { type: 'boolean' }, kind: { type: 'string' }, threshold: { type: 'string' }, bootstrap: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } } as const;

@@ -21,7 +21,7 @@ export const infoCommand: Command = {
   --quiet, -q             no progress
 
 Every series found is listed with its size, spacing and why it is or is not the primary CT volume; files that
-are not DICOM or are damaged are listed as skipped, with their error code. Exit status: 0 ok, 2 usage, 3 nothing
+are not DICOM or are damaged are listed as skipped, with their error code. Exit status: 0 ok, 1 internal error, 2 usage, 3 nothing
 readable, 4 the output cannot be written, 130 interrupted.`,
   async run(argv: string[], io: CliIO): Promise<number> {
     const { values, positionals } = parseCommandArgs('info', argv, OPTIONS);

@@ -1,6 +1,6 @@
 import { oneLineSafe } from '../io/printable.js';
 import { numberOption, parseCommandArgs, usageError, type Command } from './command.js';
-import { toSpacing } from '../resample/options.js';
+import type { Vec3 } from '../volume/types.js';
 import { PATIENT_POSITIONS, SYNTH_KINDS, type PatientPosition, type SynthKind, type SynthOptions } from '../synth/options.js';
 import { synthToDirectory } from '../synth/synthesize.js';
 
@@ -26,6 +26,14 @@ const USAGE = `synth chest|cta --out DIR [--seed N] [options]
 
 /** Range checks beyond these (slice counts, sizes, spacing) are the library's (synth/options.ts). */
 const num = (name: string, text: string | undefined, integer: boolean): number | undefined => numberOption('synth', name, text, { integer });
+
+/** `--spacing S` (isotropic) or `SX,SY,SZ`, in mm. */
+function spacing(text: string | undefined): Vec3 | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split(',').map((p) => numberOption('synth', 'spacing', p, { positive: true })!);
+  if (parts.length !== 1 && parts.length !== 3) throw usageError(`synth: --spacing needs S or SX,SY,SZ in mm (got '${text}')`);
+  return parts.length === 1 ? [parts[0]!, parts[0]!, parts[0]!] : (parts as Vec3);
+}
 
 const SYNTH_OPTIONS = {
   out: { type: 'string', short: 'o' },
@@ -74,7 +82,7 @@ export function parseSynthArgs(argv: string[]): { kind: SynthKind; out: string; 
   set('slices', num('slices', v.slices, true));
   set('rows', num('rows', v.rows, true));
   set('cols', num('cols', v.cols, true));
-  set('spacing', v.spacing === undefined ? undefined : toSpacing(v.spacing));
+  set('spacing', spacing(v.spacing));
   set('thickness', num('thickness', v.thickness, false));
   set('noise', num('noise', v.noise, false));
   set('blur', num('blur', v.blur, false));
@@ -91,7 +99,7 @@ const fmt = (p: readonly number[]): string => p.map((x) => x.toFixed(1)).join(',
 
 export const synthCommand: Command = {
   name: 'synth',
-  summary: 'Generate a synthetic chest CT or head CTA phantom series (DICOM + truth.json)',
+  summary: 'generate a synthetic chest CT or head CTA phantom series (DICOM + truth.json)',
   usage: USAGE,
   async run(argv, io) {
     const { kind, out, force, quiet, options } = parseSynthArgs(argv);

@@ -6,6 +6,7 @@ import { frameData } from './frames.js';
 import { CODECS, type DecodedFrame, type FrameLayout } from './codecs/index.js';
 import { extractionFor, extractStored, storedToHu, type Extraction, type HuMapping } from './pixel.js';
 import { definedOnly } from '../io/fill.js';
+import { AIR_HU } from '../volume/types.js';
 
 export interface HuOptions {
   /** HU written for PixelPaddingValue (and the range up to PixelPaddingRangeLimit). Default -1024 (air). */
@@ -16,7 +17,7 @@ export interface FilledHuOptions {
   paddingHu: number;
 }
 
-export const DEFAULT_HU_OPTIONS: Readonly<FilledHuOptions> = Object.freeze({ paddingHu: -1024 });
+export const DEFAULT_HU_OPTIONS: Readonly<FilledHuOptions> = Object.freeze({ paddingHu: AIR_HU });
 
 /** Largest frame decoded (16384 x 16384); codecs allocate from Rows x Columns before any data backs it. */
 export const MAX_FRAME_PIXELS = 16384 * 16384;
@@ -167,9 +168,6 @@ export function huMappingFor(inst: DicomInstance, frameIndex: number, options: F
   }
   return { slope, intercept, padLo, padHi, paddingHu: options.paddingHu };
 }
-
-/** The lowest HU that tissue or air gives (the CT scale's floor). */
-const AIR_HU = -1024;
 
 /**
  * Decodes frame `frameIndex` straight into `out[outOffset ...]` as HU (stored * slope + intercept with

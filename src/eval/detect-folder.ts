@@ -54,11 +54,11 @@ export interface CaseDetection {
 
 /**
  * Runs models (ids or package folders) on one DICOM folder through `detect`, keeping every finding down to `floor`
- * (the curve needs low scores too; undefined: each model's own threshold).
+ * (the curve needs low scores too; null: each model's own threshold and finding cap, as `detect` reports).
  */
-export async function detectFolder(dir: string, models: readonly string[], floor: number | undefined = CURVE_THRESHOLD, signal?: AbortSignal): Promise<CaseDetection> {
+export async function detectFolder(dir: string, models: readonly string[], floor: number | null = CURVE_THRESHOLD, signal?: AbortSignal): Promise<CaseDetection> {
   const t0 = performance.now();
-  const { document } = await detect(dir, { models, scoreFloor: floor, signal });
+  const { document } = await detect(dir, { models, ...(floor !== null ? { scoreFloor: floor } : {}), signal });
   const findings = document.findings.map((f) => ({ kind: f.kind, model: f.model, score: f.score, centerLps: [...f.centerLps], diameterMm: f.diameterMm }));
   return { findings, seriesInstanceUid: document.series.seriesInstanceUid, ms: performance.now() - t0 };
 }

@@ -83,7 +83,7 @@ async function main(): Promise<number> {
   for (const dir of v.extra ?? []) {
     for (const model of [models.chest, models.cta]) {
       // At each model's own threshold: the false positives a user would see.
-      const det = await detectFolder(dir, [model], undefined);
+      const det = await detectFolder(dir, [model], null);
       extra.push({ dir, model, findings: det.findings.length, ms: Math.round(det.ms) });
     }
   }

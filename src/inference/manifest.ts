@@ -6,7 +6,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Organ, RegionSpec } from '../anatomy/region.js';
 import type { MeasureSpec } from '../postprocess/measure.js';
 import { CtscopeError } from '../errors.js';
-import type { Vec3 } from '../volume/types.js';
+import { AIR_HU, type Vec3 } from '../volume/types.js';
 
 /**
  * A model package's manifest (models/<id>/manifest.json), as written by its author. The JSON Schema in
@@ -262,7 +262,7 @@ export function validateManifest(raw: unknown, where?: string): FilledManifest {
       blend: m.window?.blend ?? 'gaussian',
       sigmaScale: m.window?.sigmaScale ?? 0.125,
       margin: m.window?.margin ?? 0,
-      padHu: m.window?.padHu ?? -1024,
+      padHu: m.window?.padHu ?? AIR_HU,
       tta: m.window?.tta ?? 'none',
     },
     refine: m.refine

@@ -57,7 +57,8 @@ export function resolveModelDir(idOrPath: string, options: LoadModelOptions = {}
   if (looksLikePath(idOrPath) || existsSync(join(idOrPath, 'manifest.json'))) {
     const p = resolve(idOrPath);
     const dir = p.endsWith('.json') && existsSync(p) && statSync(p).isFile() ? resolve(p, '..') : p;
-    if (!existsSync(join(dir, 'manifest.json'))) throw new CtscopeError('E_NOT_FOUND', `no manifest.json in model folder`, { where: dir });
+    // The folder the user named, not a patient's file: said in the message, which is what the CLI prints.
+    if (!existsSync(join(dir, 'manifest.json'))) throw new CtscopeError('E_NOT_FOUND', `no manifest.json in the model folder ${dir}`, { where: dir });
     return dir;
   }
   const dirs = searchDirs(options);

@@ -1,6 +1,6 @@
 import { cellsHit, type CellMask } from '../anatomy/cells.js';
 import { CtscopeError, throwIfAborted } from '../errors.js';
-import type { Vec3 } from '../volume/types.js';
+import { AIR_HU, type Vec3 } from '../volume/types.js';
 import { extractPatch, type ChannelTransform } from './preprocess.js';
 import { eventLoopTurns, runToEnd, runWithTurns } from '../io/turns.js';
 import { DenseMerger, importanceMap, ringDepthFor } from './merge.js';
@@ -67,7 +67,7 @@ export function fillWindowOptions(o: WindowOptions): FilledWindowOptions {
     margin: o.margin ?? 0,
     batchSize: o.batchSize ?? 1,
     mask: o.mask ?? null,
-    padHu: o.padHu ?? -1024,
+    padHu: o.padHu ?? AIR_HU,
     inFlight: o.inFlight ?? 3,
     signal: o.signal ?? null,
     onPatches: o.onPatches ?? null,

@@ -60,15 +60,15 @@ export interface FolderTurn {
 
 /**
  * Runs `work` as the only writer of `dir`: after any other writer in this process, in call order, and never
- * beside a writer in another process, which gets E_OUTPUT at once. The folder is made if missing (E_OUTPUT when it
+ * beside a writer in another process, which gets E_OUTPUT within a fraction of a second. The folder is made if missing (E_OUTPUT when it
  * cannot be), and removed again, within the turn, when `work` fails and this call made it. Two runs into one folder used
  * to interleave their files, so one study's key image could sit beside another's findings. An abort of `signal`
  * while waiting for the turn is E_ABORTED at once.
  *
  * Across processes each writer makes its own lock file and then looks for others: any other that is fresh (touched
- * within LOCK_STALE_MS) means someone else writes, and this writer withdraws. Two that start at the same instant
- * both withdraw, then try again after random pauses (LOCK_TRIES in all), so one of them writes; two never both
- * write; liveness is the file's age, not a pid (pids are reused, and are 1 in
+ * within LOCK_STALE_MS) means someone else writes, and this writer withdraws; it is refused if that lock is still
+ * there after a random pause of 20-200 ms, and tries again (LOCK_TRIES in all) if it went, as it does when writers
+ * started at the same instant all withdrew. Two never both write; liveness is the file's age, not a pid (pids are reused, and are 1 in
  * every container), so a crashed writer's lock is ignored after LOCK_STALE_MS.
  */
 export async function asOnlyWriter<T>(dir: string, work: (turn: FolderTurn) => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -123,11 +123,11 @@ async function lockFolder(dir: string): Promise<FolderTurn & { release: () => Pr
   for (let attempt = 1; ; attempt++) {
     const lock = await tryLockFolder(dir);
     if (!('other' in lock)) return lock;
-    // Another lock was there when ours was made. If it stays, its writer is at work: refuse. If it goes within a
-    // short random pause, it was a writer that started with us and withdrew too: one of us takes the folder next.
+    // Another lock was there when ours was made. If that one stays, its writer is at work: refuse. If it goes within
+    // a short random pause, it was a writer that started with us and withdrew too: try again.
     if (attempt === LOCK_TRIES) throw await refusal(dir, lock.other);
     await new Promise((r) => setTimeout(r, 20 + Math.random() * 180));
-    const still = await liveOtherLock(dir, '');
+    const still = await freshLock(dir, lock.other.name);
     if (still) throw await refusal(dir, still);
   }
 }
@@ -198,6 +198,13 @@ async function refusal(dir: string, other: { name: string; ageMs: number }): Pro
     `another ctscope run${pid > 0 ? ` (process ${pid})` : ''} is writing into this output folder: its lock ${other.name} was touched ${age} s ago (a lock untouched for ${LOCK_STALE_MS / 1000} s is ignored); wait for it or choose another folder`,
     { where: dir },
   );
+}
+
+/** The lock file `name` in `dir` and its age, if it is there and fresh. */
+async function freshLock(dir: string, name: string): Promise<{ name: string; ageMs: number } | undefined> {
+  const st = await stat(join(dir, name)).catch(() => undefined);
+  const ageMs = st ? Date.now() - st.mtimeMs : Infinity;
+  return ageMs < LOCK_STALE_MS ? { name, ageMs } : undefined;
 }
 
 /** Another writer's lock file in `dir` that is still fresh, and its age; stale ones are removed on the way. */

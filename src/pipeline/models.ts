@@ -25,6 +25,6 @@ export async function loadModelPackage(idOrPath: string, searchDirs: string[] | 
     const planned = PLANNED_MODELS[idOrPath];
     if (planned)
       throw new CtscopeError('E_MODEL', `model '${idOrPath}' (${planned}) is not bundled yet: no trained weights ship with this version; pass a model package folder with --model <path>`, { cause: e });
-    throw new CtscopeError('E_MODEL', e.message, { cause: e });
+    throw new CtscopeError('E_MODEL', e.message, { cause: e, ...(e.where !== undefined ? { where: e.where } : {}) });
   }
 }

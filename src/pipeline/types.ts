@@ -45,8 +45,9 @@ export interface DetectOptions {
    */
   organMask?: boolean | undefined;
   /**
-   * Keep every finding down to this score (0-1), up to 200 per model, instead of each model's threshold and finding
-   * cap: what a FROC curve needs (`ctscope eval --detect`). Default: the models' own thresholds.
+   * Keep every finding down to this score (0-1), up to 200 per model, in place of each model's threshold and finding
+   * cap: what a FROC curve needs (`ctscope eval --detect`). It replaces the threshold either way: a floor above a
+   * model's threshold drops findings it would report. Default: the models' own thresholds.
    */
   scoreFloor?: number | undefined;
 }

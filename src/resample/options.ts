@@ -1,4 +1,4 @@
-import type { Vec3 } from '../volume/types.js';
+import { AIR_HU, type Vec3 } from '../volume/types.js';
 import { decimal } from '../io/decimal.js';
 import { CtscopeError } from '../errors.js';
 import { checkOptions, is, type OptionRule } from '../io/options-check.js';
@@ -8,7 +8,7 @@ import type { VoxelType } from './plan.js';
 import { RUN_RULES, type RunOptions } from './run.js';
 
 /** Default value for samples outside the source field of view: air in HU. */
-export const DEFAULT_FILL = -1024;
+export const DEFAULT_FILL = AIR_HU;
 
 export interface ResampleOptions extends RunOptions {
   /** Target spacing in mm: one value for isotropic, or per axis (i, j, k). */

@@ -249,8 +249,11 @@ function frameOf(r: SliceRef) {
   return r.instance.frames[r.frameIndex] ?? r.instance.frames[0];
 }
 
-/** Stored with few digits, IOP vectors are near unit length; 1 % off is not rounding but a broken header. */
-const UNIT_TOLERANCE = 0.01;
+/**
+ * Stored with few digits, IOP vectors are near unit length: one decimal (0.7\0.7\0, 0.6\0.6\0.6) is up to about
+ * 4 % off; more than 5 % is not rounding but a broken header.
+ */
+const UNIT_TOLERANCE = 0.05;
 
 function safeUnit(v: Vec3, what: string): Vec3 {
   const l = norm(v);

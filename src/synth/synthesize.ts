@@ -16,8 +16,8 @@ import { scannerSteps } from './scanner.js';
 import type { PhantomFactory, SynthTruth } from './truth.js';
 import { uidFor } from './uid.js';
 
-/** Bumped whenever the same seed and options would draw a different phantom. */
-export const GENERATOR_VERSION = 'ctscope-synth/1';
+/** Bumped whenever the same seed and options would draw a different phantom. 2: rows or cols alone gives a square image (the other side was 512); the UIDs follow the version. */
+export const GENERATOR_VERSION = 'ctscope-synth/2';
 
 const PHANTOMS: Record<SynthKind, PhantomFactory> = { chest: chestPhantom, cta: ctaPhantom };
 

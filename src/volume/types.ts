@@ -7,6 +7,9 @@
  *   k across slices. Memory order is i fastest, then j, then k: `index = i + nx * (j + ny * k)`.
  * - `origin` is the LPS centre of voxel (0, 0, 0).
  */
+/** Air in Hounsfield units: what padding, the space outside a field of view and a patch past the volume's edge read as. */
+export const AIR_HU = -1024;
+
 /** 2^30 voxels: 2 GiB as int16 (e.g. 512 x 512 x 4096), 4 GiB as float32. The default cap on a loaded series and on every grid made from one. */
 export const DEFAULT_MAX_VOXELS = 2 ** 30;
 

@@ -85,7 +85,7 @@ describe('ctscope CLI: usage errors', () => {
     expect(help.stdout).toMatch(/--out/);
     const helpFor = await ctscope('help', 'detect');
     expect(helpFor.code).toBe(0);
-    expect(helpFor.stdout).toMatch(/^Usage: ctscope detect /);
+    expect(helpFor.stdout).toMatch(/^ctscope detect: run detection models .*\n\nUsage: ctscope detect /);
   });
 
   it("every command's --help gives its exit status", async () => {
@@ -137,6 +137,10 @@ describe('ctscope CLI: usage errors', () => {
     const neg = await ctscope('synth', 'chest', '-o', join(dir, 's'), '--nodules', '-1');
     expect(neg.stderr).toBe('error[E_USAGE]: synth: --nodules needs a value; a value that starts with a dash is written --nodules=-1\n');
     expect(neg.code).toBe(2);
+    // A short flag's = form would read "=-1" as its value: the hint names the long one.
+    expect((await ctscope('synth', 'chest', '-o', '-x')).stderr).toBe('error[E_USAGE]: synth: -o needs a value; a value that starts with a dash is written --out=-1\n');
+    expect((await ctscope('synth', 'chest', '-o', join(dir, 's'), '--spacing', '1,2')).stderr).toMatch(/^error\[E_USAGE\]: synth: --spacing needs S or SX,SY,SZ in mm/);
+    expect((await ctscope('detect', dir, '-m', join(dir, 'no-model'), '--json')).stderr).toBe(`error[E_MODEL]: no manifest.json in the model folder ${join(dir, 'no-model')}\n`);
   });
 
   it('numeric options take decimal numbers only, in range, in every command and script', async () => {

@@ -4,7 +4,7 @@
  * that findings on the GPU match CPU ones, and the time outside session.run. Build first (npx tsc -p .).
  * Usage: node test/inference/gpu-check.mjs [ep=cuda]
  */
-import { doctorReport } from '../../dist/cli/doctor.js';
+import { doctorReport } from '../../dist/inference/doctor.js';
 import { loadModel } from '../../dist/inference/model.js';
 import { ModelRunner, closeRunners } from '../../dist/inference/runner.js';
 import { detect } from '../../dist/inference/infer.js';

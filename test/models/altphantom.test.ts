@@ -50,7 +50,7 @@ describe.skipIf(missing)('phantoms from the second generator (models/altphantom.
       expect(g.spacing[0]).toBeCloseTo(truth.scanner.pixelMm, 3);
       expect(g.spacing[2]).toBeCloseTo(truth.scanner.sliceSpacingMm, 3);
       const pkg = loadModel(c.model);
-      const det = await detectFolder(dir, [pkg], pkg.manifest.thresholds.score);
+      const det = await detectFolder(dir, [pkg.dir], null);
       const lesion = [...truth.findings].sort((a, b) => b.diameterMm - a.diameterMm)[0]!;
       const d = det.findings.map((f) => Math.hypot(...f.centerLps.map((x, a) => x - lesion.centerLps[a]!)));
       expect(Math.min(...d), `${det.findings.length} findings`).toBeLessThanOrEqual(Math.max(lesion.diameterMm / 2, c.minRadius));

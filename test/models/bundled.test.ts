@@ -35,7 +35,7 @@ describe('bundled detection models', () => {
       const dir = join(root, c.kind);
       const { truth } = await synthToDirectory(c.kind, { seed: c.seed, rows: 192, cols: 192, lesions: 1 }, dir);
       const lesion = truth.findings[0]!;
-      const det = await detectFolder(dir, [pkg], pkg.manifest.thresholds.score);
+      const det = await detectFolder(dir, [pkg.dir], null);
       const d = det.findings.map((f) => Math.hypot(...f.centerLps.map((x, a) => x - lesion.centerLps[a]!)));
       const hit = Math.max(lesion.diameterMm / 2, c.model === 'aneurysm' ? 2 : 0);
       expect(Math.min(...d)).toBeLessThanOrEqual(hit);

@@ -127,6 +127,8 @@ describe('slice layout', () => {
     const few = layoutSlices(stack([0, 1, 2], { iop: [0.7071, 0.7071, 0, -0.7071, 0.7071, 0] }));
     const d = few.geometry.direction;
     [d[0], d[3], d[4]].forEach((x) => expect(x).toBeCloseTo(r, 6));
+    // One decimal: 1 % short, still rounding.
+    expect(layoutSlices(stack([0, 1, 2], { iop: [0.7, 0.7, 0, -0.7, 0.7, 0] })).geometry.direction[0]).toBeCloseTo(r, 6);
     expect(() => layoutSlices(stack([0, 1, 2], { iop: [2, 0, 0, 0, 2, 0] }))).toThrow(expect.objectContaining({ code: 'E_GEOMETRY', message: expect.stringMatching(/row direction is not a unit vector \(length 2\.000\)/) }));
     expect(() => layoutSlices(stack([0, 1, 2], { iop: [1, 0, 0, 0, 0.9, 0] }))).toThrow(expect.objectContaining({ code: 'E_GEOMETRY', message: expect.stringMatching(/column direction is not a unit vector/) }));
   });
