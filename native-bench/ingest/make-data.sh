@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Makes the benchmark series: a generated 300 x 512 x 512 int16 CT series at 0.703 x 0.703 x 1.25 mm
 # (explicit VR little endian), plus copies in each compressed transfer syntax made with dcmtk and GDCM.
-#   usage: native-bench/ingest/make-data.sh [DATA_DIR] [SLICES]     (default bench/data, 300)
+#   usage: native-bench/ingest/make-data.sh [DATA_DIR] [SLICES] [SYNTAX...]   (default bench/data, 300, every syntax)
+# SYNTAX: jpeg-lossless, jpeg-ls, rle, j2k (the explicit VR LE series is always made); `bench --quick` asks for rle only.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 root=$nb_root
-data=${1:-$root/bench/data}; slices=${2:-300}
+data=${1:-$root/bench/data}; slices=${2:-300}; shift $(( $# < 2 ? $# : 2 ))
+wanted=" ${*:-jpeg-lossless jpeg-ls rle j2k} "
 nb_install dcmtk libgdcm-tools
 nb_build
 mkdir -p "$data"
@@ -20,6 +22,7 @@ if [ ! -f "$data/ele/.done" ]; then
 fi
 convert() { # name, command prefix (file in, file out appended)
   local name=$1; shift
+  [[ $wanted == *" $name "* ]] || return 0
   [ -f "$data/$name/.done" ] && return 0
   rm -rf "$data/$name"; mkdir -p "$data/$name"
   find "$data/ele" -name '*.dcm' -printf '%f\n' | xargs -P "$(nproc)" -I{} "$@" "$data/ele/{}" "$data/$name/{}"
