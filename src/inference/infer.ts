@@ -228,8 +228,12 @@ export function* outputDecoding(out: ModelOutput, m: FilledManifest, accept?: (c
   // Where the size is measured on the image (manifest `measure`), minDiameterMm is compared with that, after it, and
   // the count limit then too, so that small components do not take the places of larger ones (peaks come capped).
   const later = sizeFilterAfterMeasuring(m, out);
-  const minVol = later ? 0 : (Math.PI / 6) * m.thresholds.minDiameterMm ** 3;
-  const kept = candidates.filter((c) => (c.extent || c.voxels * voxelMm3 >= minVol) && (out.kind !== 'segmentation' || !accept || accept(c.center)));
+  const minDiameter = later ? 0 : m.thresholds.minDiameterMm;
+  const minVol = (Math.PI / 6) * minDiameter ** 3;
+  // A box's diameter is its mean side, as its finding reports it; a region's that of the sphere of its volume.
+  const bigEnough = (c: Candidate): boolean =>
+    c.extent ? (c.extent[0] * spacing[0] + c.extent[1] * spacing[1] + c.extent[2] * spacing[2]) / 3 >= minDiameter : c.voxels * voxelMm3 >= minVol;
+  const kept = candidates.filter((c) => bigEnough(c) && (out.kind !== 'segmentation' || !accept || accept(c.center)));
   return later && out.kind === 'segmentation' && !m.refine ? kept : kept.slice(0, m.thresholds.maxFindings);
 }
 

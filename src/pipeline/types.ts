@@ -47,7 +47,8 @@ export interface DetectOptions {
   /**
    * Keep every finding down to this score (0-1), up to 200 per model, in place of each model's threshold and finding
    * cap: what a FROC curve needs (`ctscope eval --detect`). It replaces the threshold either way: a floor above a
-   * model's threshold drops findings it would report. Default: the models' own thresholds.
+   * model's threshold drops findings it would report. A two-stage model still re-scores only its `refine.candidates`
+   * first-stage candidates above `refine.candidateScore`. Default: the models' own thresholds.
    */
   scoreFloor?: number | undefined;
 }

@@ -95,6 +95,14 @@ describe('float16 and box models end to end', () => {
     }
   });
 
+  it("a box model's thresholds.minDiameterMm holds its boxes to their reported diameter (it let every box through)", async () => {
+    const pkg = loadModel(fixture('boxes'));
+    const withMin = (mm: number): typeof pkg => ({ ...pkg, manifest: { ...pkg.manifest, thresholds: { ...pkg.manifest.thresholds, minDiameterMm: mm } } });
+    // Each box is 6 mm on a side here, so 6 mm across.
+    expect((await detect(volume, ctVolume(g), withMin(5.9), { ep: 'cpu', threads: 1 })).findings).toHaveLength(2);
+    expect((await detect(volume, ctVolume(g), withMin(6.1), { ep: 'cpu', threads: 1 })).findings).toHaveLength(0);
+  });
+
   it('skips patches outside the body mask without losing findings', async () => {
     const pkg = loadModel(fixture('heatmap-fp32'));
     const all = await detect(volume, ctVolume(g), pkg, { ep: 'cpu', threads: 1 });
