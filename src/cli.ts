@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { CtscopeError, exitCodeFor } from './errors.js';
-import { reportFailure } from './cli/failure.js';
+import { reportFailure, usagePrefixed } from './cli/failure.js';
 import type { Command, CliIO } from './cli/command.js';
 import { closePool } from './workers/pool.js';
 import { releaseHeldLocksSync } from './io/folder-lock.js';
@@ -78,15 +78,21 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!load) throw new CtscopeError('E_USAGE', `unknown command '${name}' (try --help)`);
+  if (!load) {
+    const known = Object.keys(COMMANDS).join(', ');
+    throw new CtscopeError('E_USAGE', name.startsWith('-') ? `a command comes first (${known}), then its options: got '${name}'` : `unknown command '${name}' (commands: ${known})`);
+  }
   const cmd = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     // What it does, how to call it, then how it ends.
     io.out(`ctscope ${cmd.name}: ${cmd.summary}\n\nUsage: ctscope ${cmd.usage}${cmd.usage.includes('Exit status') ? '' : `\n\n${EXIT_STATUS}`}`);
     return 0;
   }
-  return cmd.run(rest, io);
+  return cmd.run(rest, io).catch((e: unknown) => {
+    throw usagePrefixed(e, cmd.name);
+  });
 }
+
 
 main(process.argv.slice(2))
   .then(async (status) => {

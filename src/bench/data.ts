@@ -24,7 +24,14 @@ export function ensureIngestData(ctx: Pick<StageContext, 'dataDir' | 'quick'>): 
   if (!existsSync(script)) throw new CtscopeError('E_NOT_FOUND', 'the benchmark series are made by native-bench/ingest/make-data.sh, which only a source checkout has', { where: script });
   // The quick subset reads the uncompressed and RLE copies only: the JPEG and JPEG 2000 ones took most of its set-up.
   const syntaxes = ctx.quick ? QUICK_SYNTAXES.filter((s) => s !== 'ele') : [];
-  execFileSync('bash', [script, ctx.dataDir, ctx.quick ? '100' : '300', ...syntaxes], { stdio: ['ignore', 'inherit', 'inherit'] });
+  try {
+    execFileSync('bash', [script, ctx.dataDir, ctx.quick ? '100' : '300', ...syntaxes], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch (e) {
+    // Ctrl-C reaches the script's process group too: it ended by the signal, which is an interrupt, not a fault.
+    const signal = (e as { signal?: string | null }).signal;
+    if (signal) throw new CtscopeError('E_ABORTED', `making the benchmark series was interrupted (${signal})`, { cause: e });
+    throw new CtscopeError('E_IO', `making the benchmark series failed (${script}): ${(e as Error).message.split('\n')[0]}`, { cause: e, where: script });
+  }
 }
 
 /** Folders of the generated series present for this run, by syntax. */

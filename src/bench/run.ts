@@ -10,7 +10,7 @@ import { parseBenchArgs } from '../cli/bench.js';
 import { runEntry } from '../cli/entry.js';
 import { BENCH_USAGE } from './usage.js';
 
-runEntry(async () => {
+runEntry('bench', async () => {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`Usage: npm run bench -- ${BENCH_USAGE.slice('bench '.length)}\n`);

@@ -67,7 +67,8 @@ export interface BenchIO {
   signal?: AbortSignal;
 }
 
-const usage = (message: string): CtscopeError => new CtscopeError('E_USAGE', message);
+// Said as the bench command's own (its CLI and `npm run bench` print it alike).
+const usage = (message: string): CtscopeError => new CtscopeError('E_USAGE', `bench: ${message}`);
 
 export function fillBenchOptions(o: BenchOptions = {}): FilledBenchOptions {
   const stages = o.stages && o.stages.length ? [...o.stages] : Object.keys(STAGES);

@@ -30,7 +30,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   // Either compare with the committed ratios or write new ones: both at once would check against a file it then moves.
   if (values.check !== undefined && values.update !== undefined) throw usageError('bench: --check and --update go one at a time (check against the baselines, or write new ones)');
   const o: BenchOptions = {};
-  if (values.stage) o.stages = values.stage.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  if (values.stage) {
+    o.stages = values.stage.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+    // An empty value is a mistake, not "every stage" (which is the default when --stage is left out): that run takes minutes.
+    if (o.stages.length === 0) throw usageError('bench: --stage needs a stage name (or leave it out for every stage)');
+  }
   if (values.quick) o.quick = true;
   if (values.json) o.json = true;
   if (values.ep !== undefined) o.ep = parseEpRequest(values.ep);

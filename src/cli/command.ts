@@ -78,7 +78,7 @@ export function numberOption(command: string, flag: string, text: string | undef
     (rule.min === undefined || n >= rule.min) &&
     (rule.max === undefined || n <= rule.max) &&
     (!rule.positive || n > 0);
-  if (!ok) throw usageError(`${command}: --${flag} needs ${describeRule(rule)} (got '${text}')`);
+  if (!ok) throw usageError(`${command}: --${flag} needs ${describeRule(rule.integer && rule.positive ? { max: Number.MAX_SAFE_INTEGER, ...rule } : rule)} (got '${text}')`);
   return n;
 }
 
@@ -93,6 +93,18 @@ function explainParseError(e: Error & { code?: string }, options: CommandOptions
     // `-o=-1` would read as the value "=-1": the long name takes the = form.
     const long = flag.startsWith('--') ? flag : `--${Object.entries(options).find(([, o]) => o.short === flag.slice(1))?.[0] ?? flag.slice(1)}`;
     return `${flag} needs a value; a value that starts with a dash is written ${long}=-1`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /argument missing/.test(e.message)) {
+    const name = /'(?:-\w, )?(--[\w-]+)/.exec(e.message)?.[1];
+    if (name) return `${name} needs a value`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /does not take an argument/.test(e.message)) {
+    const name = /'(?:-\w, )?(--[\w-]+)/.exec(e.message)?.[1];
+    if (name) return `${name} takes no value`;
+  }
+  if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    const arg = /argument '([^']*)'/.exec(e.message)?.[1];
+    if (arg !== undefined) return `unexpected argument '${arg}': this command takes options only`;
   }
   return e.message.replace(/\s*\n\s*/g, ' ');
 }

@@ -5,6 +5,7 @@ import { oneLineSafe } from '../io/printable.js';
 import { loadSeries } from '../ingest/load.js';
 import { NIFTI1_MAX_DIM, writeNifti } from '../volume/nifti.js';
 import { isInterpName, isOrientation, toSpacing, transformForOutput, type InterpName, type Orientation } from '../resample/index.js';
+import { SPACING_RANGE_MM } from '../resample/options.js';
 import type { Vec3 } from '../volume/types.js';
 import { numberOption, parseCommandArgs, parseThreads, usageError, type CliIO, type Command } from './command.js';
 import { stderrProgress } from './console.js';
@@ -47,6 +48,8 @@ export function parseConvertArgs(argv: string[]): ConvertArgs {
   if (positionals.length === 0) throw usageError('convert: missing <path> (a DICOM folder or files)');
   if (!values.out) throw usageError('convert: --out <file.nii|file.nii.gz> is required');
   if (!/\.nii(\.gz)?$/i.test(values.out)) throw usageError(`convert: --out must end in .nii or .nii.gz (got ${values.out})`);
+  // Restacks (tilt, uneven slices) interpolate linearly: cubic would be ignored without a grid to resample to.
+  if (values.interp === 'cubic' && values.spacing === undefined) throw usageError('convert: --interp cubic applies to --spacing resampling; give --spacing too');
   return {
     inputs: positionals,
     out: values.out,
@@ -54,12 +57,23 @@ export function parseConvertArgs(argv: string[]): ConvertArgs {
     threads: parseThreads(values.threads, 'convert'),
     maxVoxels: numberOption('convert', 'max-voxels', values['max-voxels'], { integer: true, positive: true }),
     quiet: values.quiet ?? false,
-    spacing: values.spacing === undefined ? undefined : toSpacing(values.spacing),
+    spacing: convertSpacing(values.spacing),
     interp: choice(values.interp, '--interp', ['nearest', 'linear', 'cubic'], isInterpName),
     orient: orientation(values.orient),
     tiltCorrect: choice(values['tilt-correct'] ?? 'y', '--tilt-correct', ['y', 'n'], (x): x is 'y' | 'n' => x === 'y' || x === 'n') === 'y',
     force: values.force ?? false,
   };
+}
+
+/** `--spacing S|SX,SY,SZ` in mm, checked by the resampler's own rule and said in this command's terms. */
+function convertSpacing(text: string | undefined): Vec3 | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return toSpacing(text);
+  } catch {
+    const [lo, hi] = SPACING_RANGE_MM;
+    throw usageError(`convert: --spacing needs S or SX,SY,SZ in mm, each from ${lo} to ${hi} (got '${text}')`);
+  }
 }
 
 function choice<T extends string>(text: string | undefined, name: string, allowed: string[], is: (s: string) => s is T): T | undefined {
@@ -109,9 +123,9 @@ Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, w
     const sp = volume.geometry.spacing.map((x) => x.toFixed(4)).join(' x ');
     log(`series ${volume.series.id}: ${nx} x ${ny} x ${nz} at ${sp} mm${volume.tiltDeg ? `, tilt ${volume.tiltDeg.toFixed(2)} deg` : ''}`);
     // Said with --quiet too: nothing else records them.
-    for (const p of volume.problems) io.err(`problem ${p}`);
+    for (const p of volume.problems) io.err(`warning: series: ${p}`);
     const skipped = skippedInputsLine(volume.index.skipped);
-    if (skipped) io.err(`warning ${oneLineSafe(skipped)}`);
+    if (skipped) io.err(`warning: ${oneLineSafe(skipped)}`);
     // Tilted series are restacked onto an orthogonal grid by default (dcm2niix's _Tilt/_Eq); uneven slices
     // are always made equidistant. Then --orient (exact) and --spacing (resampled), in that order.
     const out = await transformForOutput(volume, {

@@ -1,15 +1,15 @@
 import { closeRunners } from '../inference/runner.js';
 import { closePool } from '../workers/pool.js';
-import { reportFailure } from './failure.js';
+import { reportFailure, usagePrefixed } from './failure.js';
 
 /**
  * Runs a script entry point (`npm run bench`, `npm run eval`, the fuzzer) the way the CLI runs a command: its
- * status, or the failure's; model sessions and worker threads are closed before the process ends (exiting
+ * status, or the failure's (a usage error said as `command`'s); model sessions and worker threads are closed before the process ends (exiting
  * under a running session aborts it).
  */
-export function runEntry(main: () => Promise<number>): void {
+export function runEntry(command: string, main: () => Promise<number>): void {
   main()
-    .catch(reportFailure)
+    .catch((e: unknown) => reportFailure(usagePrefixed(e, command)))
     .then(async (status) => {
       await closeRunners().catch(() => undefined);
       await closePool().catch(() => undefined);

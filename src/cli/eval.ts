@@ -44,7 +44,7 @@ export const evalCommand: Command = {
         await detectCases(v['truth-root'], v['pred-root'], kinds, {
           signal: io.signal,
           onCase: (id, o) => {
-            if ('error' in o) io.err(`${oneLineSafe(id)}: skipped: ${o.error.code}: ${oneLineSafe(o.error.message)}`);
+            if ('error' in o) io.err(`warning: ${oneLineSafe(id)}: skipped: ${o.error.code}: ${oneLineSafe(o.error.message)}`);
             else if (!v.quiet) io.err(`${oneLineSafe(id)}: ${o.findings} findings above ${CURVE_THRESHOLD} (${(o.ms / 1000).toFixed(1)} s)`);
           },
         });

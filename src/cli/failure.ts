@@ -16,3 +16,15 @@ export function reportFailure(e: unknown): number {
   }
   return exitCodeFor(e);
 }
+
+/**
+ * A usage error from the library (a bad provider name, a phantom option out of range) said as the command's own:
+ * `detect: --ep must be one of ...`, as the commands' own checks say theirs.
+ */
+export function usagePrefixed(e: unknown, command: string): unknown {
+  if (!isCtscopeError(e) || e.code !== 'E_USAGE' || e.message.startsWith(`${command}:`)) return e;
+  const m = e.message;
+  // "Expected ..." reads as a sentence of its own: lower-case it after the prefix (not "ImageOrientationPatient").
+  const text = /^[A-Z][a-z]/.test(m) ? m[0]!.toLowerCase() + m.slice(1) : m;
+  return new CtscopeError('E_USAGE', `${command}: ${text}`, { cause: e, ...(e.where !== undefined ? { where: e.where } : {}) });
+}

@@ -31,8 +31,26 @@ function reusable(truthFile: string, rows: number): boolean {
   }
 }
 
+const USAGE = `Usage: npm run eval -- [--chest N] [--cta N] [--seed S] [--rows R] [--work DIR] [--keep] [--json] [--extra DIR ...]
+
+Generates held-out phantoms (seeds from ${EVAL_SEED}, never used in training or validation), runs the bundled nodule
+and aneurysm models on them through detect, and prints the FROC tables.
+  --chest N, --cta N   phantoms of each kind (default ${EVAL_COUNT})
+  --seed S             first seed (default ${EVAL_SEED}; seeds that overlap training or validation get a warning)
+  --rows R             matrix size, rows and columns (default 320)
+  --work DIR           keep the phantoms and predictions here, reusing the phantoms of an earlier run (default: a
+                       temporary folder, removed at the end unless --keep)
+  --keep               keep the temporary folder
+  --json               print the report as JSON
+  --extra DIR          also count each model's findings at its default threshold on these DICOM folders (repeatable)
+Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime, 130 interrupted.`;
+
 async function main(): Promise<number> {
-  const { values: v } = parseCommandArgs('eval', process.argv.slice(2), {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { values: v } = parseCommandArgs('npm run eval', process.argv.slice(2), {
       chest: { type: 'string', default: String(EVAL_COUNT) },
       cta: { type: 'string', default: String(EVAL_COUNT) },
       seed: { type: 'string', default: String(EVAL_SEED) },
@@ -42,10 +60,10 @@ async function main(): Promise<number> {
       json: { type: 'boolean' },
       extra: { type: 'string', multiple: true },
   } as const, false);
-  const count = (flag: 'chest' | 'cta'): number => numberOption('eval', flag, v[flag], { integer: true, min: 0, max: 100_000 })!;
+  const count = (flag: 'chest' | 'cta'): number => numberOption('npm run eval', flag, v[flag], { integer: true, min: 0, max: 100_000 })!;
   const chest = count('chest'), cta = count('cta');
-  const seed0 = numberOption('eval', 'seed', v.seed, { integer: true, min: 0 })!;
-  const rows = numberOption('eval', 'rows', v.rows, { integer: true, min: 16, max: 1024 })!;
+  const seed0 = numberOption('npm run eval', 'seed', v.seed, { integer: true, min: 0 })!;
+  const rows = numberOption('npm run eval', 'rows', v.rows, { integer: true, min: 16, max: 1024 })!;
   const work = v.work ?? join(tmpdir(), `ctscope-eval-${process.pid}`);
   const truthRoot = join(work, 'truth'), predRoot = join(work, 'pred');
   await ensureDir(truthRoot);
@@ -99,4 +117,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-runEntry(main);
+runEntry('npm run eval', main);

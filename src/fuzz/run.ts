@@ -68,4 +68,4 @@ async function main(): Promise<number> {
 }
 
 
-runEntry(main);
+runEntry('fuzz', main);

@@ -121,10 +121,10 @@ describe('ctscope bench', () => {
     for (const entry of [[CLI, 'bench'], [RUN]]) {
       const r = await node([...entry, '--stage', 'nope']);
       expect(r.code).toBe(2);
-      expect(r.stderr.trim()).toMatch(/^error\[E_USAGE\]: unknown stage 'nope' \(stages: read, parse, decode, .*detect/);
+      expect(r.stderr.trim()).toMatch(/^error\[E_USAGE\]: bench: unknown stage 'nope' \(stages: read, parse, decode, .*detect/);
       const f = await node([...entry, '--ep', 'gpu']);
       expect(f.code).toBe(2);
-      expect(f.stderr).toMatch(/error\[E_USAGE\]: --ep must be one of/);
+      expect(f.stderr).toMatch(/^error\[E_USAGE\]: bench: --ep must be one of/);
     }
   });
 

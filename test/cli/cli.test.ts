@@ -134,6 +134,13 @@ describe('ctscope CLI: usage errors', () => {
     expect(r.stderr).toBe('error[E_USAGE]: detect: unknown option --output (did you mean --out?)\n');
     expect((await ctscope('convert', dir, '-o', 'a.nii', '--spacng', '1')).stderr).toMatch(/unknown option --spacng \(did you mean --spacing\?\)/);
     expect((await ctscope('info', dir, '--zzz')).stderr).toBe('error[E_USAGE]: info: unknown option --zzz\n');
+    // parseArgs' own wording, made plain; and a library's usage error said as the command's own.
+    expect((await ctscope('info', '--series')).stderr).toBe('error[E_USAGE]: info: --series needs a value\n');
+    expect((await ctscope('doctor', '--json=1')).stderr).toBe('error[E_USAGE]: doctor: --json takes no value\n');
+    expect((await ctscope('doctor', 'x')).stderr).toBe("error[E_USAGE]: doctor: unexpected argument 'x': this command takes options only\n");
+    expect((await ctscope('detect', dir, '-m', 'nodule', '--json', '--ep', 'gpu')).stderr).toMatch(/^error\[E_USAGE\]: detect: --ep must be one of auto, cpu/);
+    expect((await ctscope('--bogus')).stderr).toMatch(/^error\[E_USAGE\]: a command comes first \(info, convert, /);
+    expect((await ctscope('bench', '--stage', '')).stderr).toBe('error[E_USAGE]: bench: --stage needs a stage name (or leave it out for every stage)\n');
     const neg = await ctscope('synth', 'chest', '-o', join(dir, 's'), '--nodules', '-1');
     expect(neg.stderr).toBe('error[E_USAGE]: synth: --nodules needs a value; a value that starts with a dash is written --nodules=-1\n');
     expect(neg.code).toBe(2);
@@ -147,12 +154,12 @@ describe('ctscope CLI: usage errors', () => {
     const script = (name: string): string => fileURLToPath(new URL(`../../dist/${name}`, import.meta.url));
     const runs: [string[], RegExp][] = [
       [['detect', dir, '-m', 'nodule', '--json', '--threads', '0x2'], /detect: --threads needs an integer from 1 to 256 \(got '0x2'\)/],
-      [['convert', dir, '-o', join(dir, 'x.nii'), '--max-voxels', '1.5'], /convert: --max-voxels needs a positive integer \(got '1.5'\)/],
+      [['convert', dir, '-o', join(dir, 'x.nii'), '--max-voxels', '1.5'], /convert: --max-voxels needs a positive integer up to 9007199254740991 \(got '1.5'\)/],
       [['synth', 'chest', '-o', join(dir, 's'), '--slices', 'Infinity'], /synth: --slices needs an integer \(got 'Infinity'\)/],
       [['eval', '--truth-root', dir, '--pred-root', dir, '--threshold', '2'], /eval: --threshold needs a number in \[0, 1\] \(got '2'\)/],
       [['bench', '--tolerance', '0'], /bench: --tolerance needs a positive number \(got '0'\)/],
       // The scripts behind npm run eval and npm run fuzz: `--chest abc` was NaN, and the run did nothing, exit 0.
-      [[script('eval/run.js'), '--chest', 'abc'], /eval: --chest needs an integer from 0 to 100000 \(got 'abc'\)/],
+      [[script('eval/run.js'), '--chest', 'abc'], /npm run eval: --chest needs an integer from 0 to 100000 \(got 'abc'\)/],
       [[script('fuzz/run.js'), '--cases=-1'], /fuzz: --cases needs a non-negative integer \(got '-1'\)/],
     ];
     for (const [args, message] of runs) {
@@ -307,9 +314,9 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     const r = await ctscope('convert', sharedPath('ct_head_ge_tilt_varspacing'), '--out', out, '--quiet');
     expect(r.code).toBe(0);
     // The problems nothing else records (uneven spacing, gantry tilt), and nothing more.
-    expect(r.stderr).toMatch(/^problem uneven-spacing: /m);
-    expect(r.stderr).toMatch(/^problem gantry-tilt: /m);
-    expect(r.stderr.trim().split('\n').every((l) => l.startsWith('problem '))).toBe(true);
+    expect(r.stderr).toMatch(/^warning: series: uneven-spacing: /m);
+    expect(r.stderr).toMatch(/^warning: series: gantry-tilt: /m);
+    expect(r.stderr.trim().split('\n').every((l) => l.startsWith('warning: series: '))).toBe(true);
     expect(r.stdout).toBe('');
     // It was replaced silently; now refused before anything is read, and the file is kept.
     const before = (await readFile(out)).length;
@@ -362,7 +369,7 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     const r = await ctscope('convert', src, '--out', join(dir, 'cut.nii'));
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/x 7 at/);
-    expect(r.stderr).toMatch(/^warning 1 input\(s\) skipped .*CT000008\.dcm \(E_TRUNCATED\)$/m);
+    expect(r.stderr).toMatch(/^warning: 1 input\(s\) skipped .*CT000008\.dcm \(E_TRUNCATED\)$/m);
   }, 60_000);
 
   it('convert names slices whose files end before their Pixel Data, or before Rows (they were dropped silently as "not images")', async () => {
@@ -386,7 +393,7 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     const r = await ctscope('convert', src, '--out', join(dir, 'cut-pixels.nii'));
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/x 5 at/);
-    expect(r.stderr).toMatch(/^warning 2 input\(s\) skipped .*CT000001\.dcm \(E_TRUNCATED\), CT000008\.dcm \(E_TRUNCATED\)$/m);
+    expect(r.stderr).toMatch(/^warning: 2 input\(s\) skipped .*CT000001\.dcm \(E_TRUNCATED\), CT000008\.dcm \(E_TRUNCATED\)$/m);
   }, 60_000);
 
   it('detect prints only its own lines: dcmjs repairs of odd source headers stay quiet', async () => {

@@ -162,7 +162,7 @@ describe('ctscope eval --detect', () => {
       const { code, out, err } = await run(['--truth-root', truth, '--pred-root', pred, '--detect', '--kind', 'nodule', '--json', '--bootstrap', '0']);
       expect(code).toBe(0);
       expect(err).toMatch(/^a: \d+ findings above 0\.02 \(\d+\.\d s\)$/m);
-      expect(err).toMatch(/^junk: skipped: E_[A-Z_]+: /m);
+      expect(err).toMatch(/^warning: junk: skipped: E_[A-Z_]+: /m);
       expect(existsSync(join(pred, 'junk', 'findings.json'))).toBe(false);
       expect(existsSync(join(pred, 'head'))).toBe(false);
       const written = JSON.parse(readFileSync(join(pred, 'a', 'findings.json'), 'utf8')) as { findings: { score: number; kind: string }[] };
@@ -176,7 +176,7 @@ describe('ctscope eval --detect', () => {
       const quiet = await run(['--truth-root', truth, '--pred-root', pred, '--detect', '--kind', 'nodule', '--json', '--bootstrap', '0', '-q']);
       expect(quiet.code).toBe(0);
       expect(quiet.err).not.toMatch(/^a: /m);
-      expect(quiet.err).toMatch(/^junk: skipped: /m);
+      expect(quiet.err).toMatch(/^warning: junk: skipped: /m);
       // It names its series as detect's findings.json does, so predictions of other scans are caught.
       const truthA = JSON.parse(readFileSync(join(truth, 'a', 'truth.json'), 'utf8')) as { series: { seriesInstanceUid: string } };
       expect((written as unknown as { series: { seriesInstanceUid: string } }).series.seriesInstanceUid).toBe(truthA.series.seriesInstanceUid);

@@ -55,7 +55,7 @@ describe('ctscope detect', () => {
     expect((await cli(['detect', series, '--model', model, '--json', '--token-file', '/nonexistent'])).code).toBe(2);
     const twice = await cli(['detect', series, '--model', model, '--model', model, '--json']);
     expect(twice.code).toBe(2);
-    expect(twice.stderr).toMatch(/^error\[E_USAGE\]: model .* is given twice/m);
+    expect(twice.stderr).toMatch(/^error\[E_USAGE\]: detect: model .* is given twice/m);
     const missing = await cli(['detect', join(series, 'nope'), '--model', model, '--json']);
     expect(missing.code).toBe(3);
     const notDicom = await cli(['detect', join(series, 'truth.json'), '--model', model, '--json']);

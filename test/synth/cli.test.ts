@@ -226,7 +226,7 @@ describe('ctscope synth as a process', () => {
     ] as const) {
       const r = await cli(['synth', 'chest', '--out', out, ...small], { shellPrefix: `cd '${here}'`, env: { HOME: home } });
       expect(r.code, `${out}: ${r.stderr}`).toBe(2);
-      expect(r.stderr).toContain(`error[E_USAGE]: Refusing to use ${why}`);
+      expect(r.stderr).toContain(`error[E_USAGE]: synth: refusing to use ${why}`);
     }
     expect(listAll(work)).toEqual(['here', 'mydata.txt']);
     expect(readdirSync(home).sort()).toEqual(homeFiles);
