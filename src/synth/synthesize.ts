@@ -202,7 +202,7 @@ function checkReplaceableOutput(target: string, outDir: string, force: boolean):
   refuseUntouchable(target, outDir);
   const entries = readdirSync(target);
   if (entries.length === 0) return;
-  if (!force) throw new CtscopeError('E_USAGE', 'Output folder is not empty (use --force to replace it)', { where: outDir });
+  if (!force) throw new CtscopeError('E_USAGE', 'the output folder is not empty: --force (force: true) replaces an earlier synth output there, nothing else', { where: outDir });
   const foreign = entries.find((e) => !SYNTH_ENTRY.test(e) || lstatSync(join(target, e), { throwIfNoEntry: false })?.isFile() === false);
   if (foreign !== undefined) {
     throw new CtscopeError(
