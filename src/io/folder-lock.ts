@@ -117,7 +117,7 @@ function waitFor(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<
 }
 
 /** Tries after a same-instant collision: both writers withdrew, and each tries again after a random pause. */
-const LOCK_TRIES = 3;
+const LOCK_TRIES = 5;
 
 async function lockFolder(dir: string): Promise<FolderTurn & { release: () => Promise<void> }> {
   for (let attempt = 1; ; attempt++) {
