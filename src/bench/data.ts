@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CtscopeError } from '../errors.js';
@@ -19,17 +19,23 @@ export const QUICK_SYNTAXES: readonly BenchSyntax[] = ['ele', 'rle'];
 
 /** The generated series (300 slices, or 100 in --quick) in every syntax, made once by make-data.sh. */
 export function ensureIngestData(ctx: Pick<StageContext, 'dataDir' | 'quick'>): void {
-  if (existsSync(join(ctx.dataDir, 'ele', '.done'))) return;
+  // Every syntax this run reads, at its slice count (a quick run's folder lacks the JPEG copies; the script checks
+  // the count and makes only what is missing).
+  const wanted = ctx.quick ? QUICK_SYNTAXES : SYNTAXES;
+  const slices = ctx.quick ? '100' : '300';
+  const made = existsSync(join(ctx.dataDir, '.made')) ? readFileSync(join(ctx.dataDir, '.made'), 'utf8') : '';
+  if (made.startsWith(`slices=${slices} `) && wanted.every((s) => existsSync(join(ctx.dataDir, s, '.done')))) return;
   const script = join(BENCH_ROOT, 'native-bench', 'ingest', 'make-data.sh');
   if (!existsSync(script)) throw new CtscopeError('E_NOT_FOUND', 'the benchmark series are made by native-bench/ingest/make-data.sh, which only a source checkout has', { where: script });
   // The quick subset reads the uncompressed and RLE copies only: the JPEG and JPEG 2000 ones took most of its set-up.
   const syntaxes = ctx.quick ? QUICK_SYNTAXES.filter((s) => s !== 'ele') : [];
   try {
-    execFileSync('bash', [script, ctx.dataDir, ctx.quick ? '100' : '300', ...syntaxes], { stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync('bash', [script, ctx.dataDir, slices, ...syntaxes], { stdio: ['ignore', 'inherit', 'inherit'] });
   } catch (e) {
-    // Ctrl-C reaches the script's process group too: it ended by the signal, which is an interrupt, not a fault.
-    const signal = (e as { signal?: string | null }).signal;
-    if (signal) throw new CtscopeError('E_ABORTED', `making the benchmark series was interrupted (${signal})`, { cause: e });
+    // Ctrl-C reaches the script's process group too: it ended by the signal, or with the status of a child that
+    // stopped on it (synth exits 130), which is an interrupt, not a fault.
+    const { signal, status } = e as { signal?: string | null; status?: number | null };
+    if ((signal && ['SIGINT', 'SIGTERM', 'SIGHUP'].includes(signal)) || status === 129 || status === 130 || status === 143) throw new CtscopeError('E_ABORTED', `making the benchmark series was interrupted (${signal})`, { cause: e });
     throw new CtscopeError('E_IO', `making the benchmark series failed (${script}): ${(e as Error).message.split('\n')[0]}`, { cause: e, where: script });
   }
 }

@@ -43,7 +43,10 @@ export function parseCommandArgs<O extends CommandOptions>(command: string, args
   for (const t of parsed.tokens) {
     // `-o=x.nii` gives -o the value "=x.nii" (a file named so): the = form belongs to long options.
     if (t.kind === 'option' && t.inlineValue && !t.rawName.startsWith('--') && t.value?.startsWith('=')) {
-      throw usageError(`${command}: ${t.rawName} takes its value after a space (${t.rawName} ${t.value.slice(1)}) or as --${t.name}=${t.value.slice(1)}`);
+      const v = t.value.slice(1);
+      // A value that is empty or starts with a dash only goes in the long = form.
+      const spaced = v === '' || v.startsWith('-') ? '' : `after a space (${t.rawName} ${v}) or `;
+      throw usageError(`${command}: ${t.rawName} takes its value ${spaced}as --${t.name}=${v}`);
     }
     if (t.kind !== 'option' || options[t.name]?.type !== 'string' || options[t.name]?.multiple) continue;
     if (seen.has(t.name)) throw usageError(`${command}: --${t.name} was given more than once`);

@@ -24,7 +24,8 @@ export function reportFailure(e: unknown): number {
 export function usagePrefixed(e: unknown, command: string): unknown {
   if (!isCtscopeError(e) || e.code !== 'E_USAGE' || e.message.startsWith(`${command}:`)) return e;
   const m = e.message;
-  // "Expected ..." reads as a sentence of its own: lower-case it after the prefix (not "ImageOrientationPatient").
-  const text = /^[A-Z][a-z]/.test(m) ? m[0]!.toLowerCase() + m.slice(1) : m;
+  // "Expected ..." reads as a sentence of its own: lower-case a plain first word after the prefix, not a name
+  // ("ImageOrientationPatient", "DICOMweb").
+  const text = /^[A-Z][a-z]*(?=[\s,:'(]|$)/.test(m) ? m[0]!.toLowerCase() + m.slice(1) : m;
   return new CtscopeError('E_USAGE', `${command}: ${text}`, { cause: e, ...(e.where !== undefined ? { where: e.where } : {}) });
 }

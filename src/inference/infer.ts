@@ -200,7 +200,9 @@ async function runHeld(volume: Volume, pkg: ModelPackage, runner: ModelRunner, o
   const inside = region ? found.filter((b) => insideRegion(region, b.center)) : found;
   const done = finish(stats);
   if (region) done.boxesOutsideRegion = found.length - inside.length;
-  return { kind: 'boxes', boxes: nms3d(inside, spec.nmsIou, m.thresholds.maxFindings), geometry: volume.geometry, stats: done };
+  // With a size floor the cap comes after it (outputDecoding): small boxes must not take the places of larger ones.
+  const cap = m.thresholds.minDiameterMm > 0 ? undefined : m.thresholds.maxFindings;
+  return { kind: 'boxes', boxes: nms3d(inside, spec.nmsIou, cap), geometry: volume.geometry, stats: done };
 }
 
 /**

@@ -125,10 +125,12 @@ async function lockFolder(dir: string): Promise<FolderTurn & { release: () => Pr
     if (!('other' in lock)) return lock;
     // Another lock was there when ours was made. If that one stays, its writer is at work: refuse. If it goes within
     // a short random pause, it was a writer that started with us and withdrew too: try again.
-    if (attempt === LOCK_TRIES) throw await refusal(dir, lock.other);
     await new Promise((r) => setTimeout(r, 20 + Math.random() * 180));
     const still = await freshLock(dir, lock.other.name);
     if (still) throw await refusal(dir, still);
+    if (attempt === LOCK_TRIES) {
+      throw new CtscopeError('E_OUTPUT', `other ctscope runs kept starting to write into this output folder at the same instant (${LOCK_TRIES} tries); run again`, { where: dir });
+    }
   }
 }
 

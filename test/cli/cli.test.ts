@@ -145,6 +145,7 @@ describe('ctscope CLI: usage errors', () => {
     expect(neg.stderr).toBe('error[E_USAGE]: synth: --nodules needs a value; a value that starts with a dash is written --nodules=-1\n');
     expect(neg.code).toBe(2);
     expect((await ctscope('convert', dir, '-o=x.nii')).stderr).toBe('error[E_USAGE]: convert: -o takes its value after a space (-o x.nii) or as --out=x.nii\n');
+    expect((await ctscope('synth', 'chest', '-o=-x')).stderr).toBe('error[E_USAGE]: synth: -o takes its value as --out=-x\n');
     // A short flag's = form would read "=-1" as its value: the hint names the long one.
     expect((await ctscope('synth', 'chest', '-o', '-x')).stderr).toBe('error[E_USAGE]: synth: -o needs a value; a value that starts with a dash is written --out=-1\n');
     expect((await ctscope('synth', 'chest', '-o', join(dir, 's'), '--spacing', '1,2')).stderr).toMatch(/^error\[E_USAGE\]: synth: --spacing needs S or SX,SY,SZ in mm/);

@@ -101,6 +101,9 @@ describe('float16 and box models end to end', () => {
     // Each box is 6 mm on a side here, so 6 mm across.
     expect((await detect(volume, ctVolume(g), withMin(5.9), { ep: 'cpu', threads: 1 })).findings).toHaveLength(2);
     expect((await detect(volume, ctVolume(g), withMin(6.1), { ep: 'cpu', threads: 1 })).findings).toHaveLength(0);
+    // The finding cap still holds, applied after the size floor.
+    const one = { ...withMin(5.9), manifest: { ...withMin(5.9).manifest, thresholds: { ...withMin(5.9).manifest.thresholds, maxFindings: 1 } } };
+    expect((await detect(volume, ctVolume(g), one, { ep: 'cpu', threads: 1 })).findings).toHaveLength(1);
   });
 
   it('skips patches outside the body mask without losing findings', async () => {
