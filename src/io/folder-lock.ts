@@ -60,16 +60,16 @@ export interface FolderTurn {
 
 /**
  * Runs `work` as the only writer of `dir`: after any other writer in this process, in call order, and never
- * beside a writer in another process, which gets E_OUTPUT within a fraction of a second. The folder is made if missing (E_OUTPUT when it
- * cannot be), and removed again, within the turn, when `work` fails and this call made it. Two runs into one folder used
- * to interleave their files, so one study's key image could sit beside another's findings. An abort of `signal`
- * while waiting for the turn is E_ABORTED at once.
+ * beside a writer in another process, which gets E_OUTPUT within a fraction of a second. The folder is made if
+ * missing (E_OUTPUT when it cannot be), and removed again, within the turn, when `work` fails and this call made it.
+ * Two runs into one folder used to interleave their files, so one study's key image could sit beside another's
+ * findings. An abort of `signal` while waiting for the turn is E_ABORTED at once.
  *
  * Across processes each writer makes its own lock file and then looks for others: any other that is fresh (touched
  * within LOCK_STALE_MS) means someone else writes, and this writer withdraws; it is refused if that lock is still
  * there after a random pause of 20-200 ms, and tries again (LOCK_TRIES in all) if it went, as it does when writers
- * started at the same instant all withdrew. Two never both write; liveness is the file's age, not a pid (pids are reused, and are 1 in
- * every container), so a crashed writer's lock is ignored after LOCK_STALE_MS.
+ * started at the same instant all withdrew. Two never both write. Liveness is the file's age, not a pid (pids are
+ * reused, and are 1 in every container), so a crashed writer's lock is ignored after LOCK_STALE_MS.
  */
 export async function asOnlyWriter<T>(dir: string, work: (turn: FolderTurn) => Promise<T>, signal?: AbortSignal): Promise<T> {
   // One chain per folder, however it is named (a symlink to it included).
@@ -116,7 +116,7 @@ function waitFor(p: Promise<unknown>, signal: AbortSignal | undefined): Promise<
   return raceAbort(settled, signal, 'writing outputs');
 }
 
-/** Tries after a same-instant collision: both writers withdrew, and each tries again after a random pause. */
+/** Tries to take the folder when other writers' locks keep appearing and going (writers that started together). */
 const LOCK_TRIES = 5;
 
 async function lockFolder(dir: string): Promise<FolderTurn & { release: () => Promise<void> }> {
