@@ -19,12 +19,16 @@ export const QUICK_SYNTAXES: readonly BenchSyntax[] = ['ele', 'rle'];
 
 /** The generated series (300 slices, or 100 in --quick) in every syntax, made once by make-data.sh. */
 export function ensureIngestData(ctx: Pick<StageContext, 'dataDir' | 'quick'>): void {
-  // Every syntax this run reads, at its slice count (a quick run's folder lacks the JPEG copies; the script checks
-  // the count and makes only what is missing).
-  const wanted = ctx.quick ? QUICK_SYNTAXES : SYNTAXES;
+  // A folder the script made holds every syntax this run reads, at its slice count (a quick run's folder lacks the
+  // JPEG copies: the script then makes what is missing, or all again for another count). A folder laid out by hand
+  // (no stamp) is used as it is, whichever syntaxes it has.
   const slices = ctx.quick ? '100' : '300';
-  const made = existsSync(join(ctx.dataDir, '.made')) ? readFileSync(join(ctx.dataDir, '.made'), 'utf8') : '';
-  if (made.startsWith(`slices=${slices} `) && wanted.every((s) => existsSync(join(ctx.dataDir, s, '.done')))) return;
+  const stamp = join(ctx.dataDir, '.made');
+  const made = existsSync(stamp) ? readFileSync(stamp, 'utf8') : undefined;
+  const ready = made === undefined
+    ? existsSync(join(ctx.dataDir, 'ele', '.done'))
+    : made.startsWith(`slices=${slices} `) && (ctx.quick ? QUICK_SYNTAXES : SYNTAXES).every((s) => existsSync(join(ctx.dataDir, s, '.done')));
+  if (ready) return;
   const script = join(BENCH_ROOT, 'native-bench', 'ingest', 'make-data.sh');
   if (!existsSync(script)) throw new CtscopeError('E_NOT_FOUND', 'the benchmark series are made by native-bench/ingest/make-data.sh, which only a source checkout has', { where: script });
   // The quick subset reads the uncompressed and RLE copies only: the JPEG and JPEG 2000 ones took most of its set-up.
