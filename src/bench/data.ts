@@ -39,7 +39,7 @@ export function ensureIngestData(ctx: Pick<StageContext, 'dataDir' | 'quick'>): 
     // Ctrl-C reaches the script's process group too: it ended by the signal, or with the status of a child that
     // stopped on it (synth exits 130), which is an interrupt, not a fault.
     const { signal, status } = e as { signal?: string | null; status?: number | null };
-    if ((signal && ['SIGINT', 'SIGTERM', 'SIGHUP'].includes(signal)) || status === 129 || status === 130 || status === 143) throw new CtscopeError('E_ABORTED', `making the benchmark series was interrupted (${signal})`, { cause: e });
+    if ((signal && ['SIGINT', 'SIGTERM', 'SIGHUP'].includes(signal)) || status === 129 || status === 130 || status === 143) throw new CtscopeError('E_ABORTED', `making the benchmark series was interrupted (${signal ?? `exit status ${status}`})`, { cause: e });
     throw new CtscopeError('E_IO', `making the benchmark series failed (${script}): ${(e as Error).message.split('\n')[0]}`, { cause: e, where: script });
   }
 }

@@ -10,14 +10,9 @@ import { parseBenchArgs } from '../cli/bench.js';
 import { runEntry } from '../cli/entry.js';
 import { BENCH_USAGE } from './usage.js';
 
-runEntry('bench', async () => {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`Usage: npm run bench -- ${BENCH_USAGE.slice('bench '.length)}\n`);
-    return 0;
-  }
-  return runBench(parseBenchArgs(argv), {
+runEntry('bench', `Usage: npm run bench -- ${BENCH_USAGE.slice('bench '.length)}`, (argv) =>
+  runBench(parseBenchArgs(argv), {
     out: (line) => process.stdout.write(line + '\n'),
     err: (line) => process.stderr.write(line + '\n'),
-  });
-});
+  }),
+);

@@ -1,6 +1,7 @@
 /**
- * The benchmark run shared by `npm run bench` (dist/bench/run.js) and `ctscope bench` (their arguments are
- * parsed in cli/bench.ts): the in-run baselines, the selected stages, bench/results.json, and the --check / --update regression guard.
+ * The benchmark run shared by `npm run bench` (dist/bench/run.js) and `ctscope bench` (their arguments are parsed
+ * in cli/bench.ts): the in-run baselines, the selected stages, bench/results.json, and the --check / --update
+ * regression guard.
  */
 import { stat } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';

@@ -3,12 +3,14 @@ import { closePool } from '../workers/pool.js';
 import { reportFailure, usagePrefixed } from './failure.js';
 
 /**
- * Runs a script entry point (`npm run bench`, `npm run eval`, the fuzzer) the way the CLI runs a command: its
- * status, or the failure's (a usage error said as `command`'s). Model sessions and worker threads are closed
- * before the process ends: exiting under a running session aborts it.
+ * Runs a script entry point (`npm run bench`, `npm run eval`, the fuzzer) the way the CLI runs a command: `--help`
+ * or `-h` prints `usage`; otherwise its status, or the failure's (a usage error said as `command`'s). Model sessions
+ * and worker threads are closed before the process ends: exiting under a running session aborts it.
  */
-export function runEntry(command: string, main: () => Promise<number>): void {
-  main()
+export function runEntry(command: string, usage: string, main: (argv: string[]) => Promise<number>): void {
+  const argv = process.argv.slice(2);
+  const run = argv.includes('--help') || argv.includes('-h') ? async () => (process.stdout.write(`${usage}\n`), 0) : () => main(argv);
+  run()
     .catch((e: unknown) => reportFailure(usagePrefixed(e, command)))
     .then(async (status) => {
       await closeRunners().catch(() => undefined);

@@ -45,20 +45,16 @@ and aneurysm models on them through detect, and prints the FROC tables.
   --extra DIR          also count each model's findings at its default threshold on these DICOM folders (repeatable)
 Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime, 130 interrupted.`;
 
-async function main(): Promise<number> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const { values: v } = parseCommandArgs('npm run eval', process.argv.slice(2), {
-      chest: { type: 'string', default: String(EVAL_COUNT) },
-      cta: { type: 'string', default: String(EVAL_COUNT) },
-      seed: { type: 'string', default: String(EVAL_SEED) },
-      rows: { type: 'string', default: '320' },
-      work: { type: 'string' },
-      keep: { type: 'boolean' },
-      json: { type: 'boolean' },
-      extra: { type: 'string', multiple: true },
+async function main(argv: string[]): Promise<number> {
+  const { values: v } = parseCommandArgs('npm run eval', argv, {
+    chest: { type: 'string', default: String(EVAL_COUNT) },
+    cta: { type: 'string', default: String(EVAL_COUNT) },
+    seed: { type: 'string', default: String(EVAL_SEED) },
+    rows: { type: 'string', default: '320' },
+    work: { type: 'string' },
+    keep: { type: 'boolean' },
+    json: { type: 'boolean' },
+    extra: { type: 'string', multiple: true },
   } as const, false);
   const count = (flag: 'chest' | 'cta'): number => numberOption('npm run eval', flag, v[flag], { integer: true, min: 0, max: 100_000 })!;
   const chest = count('chest'), cta = count('cta');
@@ -117,4 +113,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-runEntry('npm run eval', main);
+runEntry('npm run eval', USAGE, main);

@@ -37,12 +37,8 @@ const OPTIONS = {
   quiet: { type: 'boolean', default: false },
 } as const;
 
-async function main(): Promise<number> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(USAGE);
-    return 0;
-  }
-  const { values } = parseCommandArgs('fuzz', process.argv.slice(2), OPTIONS, false);
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('fuzz', argv, OPTIONS, false);
   if (values.corpus !== undefined && !(existsSync(values.corpus) && statSync(values.corpus).isDirectory())) throw usageError(`fuzz: --corpus ${values.corpus}: no such folder`);
   const corpusDir = values.corpus ?? defaultCorpus();
   const files = listCorpus(corpusDir);
@@ -68,4 +64,4 @@ async function main(): Promise<number> {
 }
 
 
-runEntry('fuzz', main);
+runEntry('fuzz', USAGE, main);

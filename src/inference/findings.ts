@@ -89,6 +89,21 @@ function inSlicePlane(original: CtVolume, lps: Vec3, s: number): [number, number
 }
 
 /**
+ * A candidate's size as the model gives it on its grid: a box's sides (diameter their mean, volume the inscribed
+ * ellipsoid's), else its region's voxels (diameter that of the sphere of that volume). What a finding reports and
+ * what `thresholds.minDiameterMm` is held to, where the size is not measured on the image.
+ */
+export function modelSize(c: Candidate, grid: Geometry): { diameterMm: number; volumeMm3: number; extentMm?: Vec3 } {
+  const s = grid.spacing;
+  if (c.extent) {
+    const extentMm: Vec3 = [c.extent[0] * s[0], c.extent[1] * s[1], c.extent[2] * s[2]];
+    return { diameterMm: (extentMm[0] + extentMm[1] + extentMm[2]) / 3, volumeMm3: (Math.PI / 6) * extentMm[0] * extentMm[1] * extentMm[2], extentMm };
+  }
+  const volumeMm3 = c.voxels * voxelVolumeMm3(grid);
+  return { diameterMm: Math.cbrt((6 * volumeMm3) / Math.PI), volumeMm3 };
+}
+
+/**
  * Maps a candidate from the model grid to patient LPS and the original series. `measured`: the lesion's size
  * measured on the image, which replaces the model's.
  */
@@ -104,14 +119,7 @@ export function toFinding(c: Candidate, model: Geometry, original: CtVolume, kin
   if (measured) {
     ({ diameterMm, volumeMm3 } = measured);
     sizeMethod = 'half-max';
-  } else if (c.extent) {
-    extentMm = [c.extent[0] * model.spacing[0], c.extent[1] * model.spacing[1], c.extent[2] * model.spacing[2]];
-    diameterMm = (extentMm[0] + extentMm[1] + extentMm[2]) / 3;
-    volumeMm3 = (Math.PI / 6) * extentMm[0] * extentMm[1] * extentMm[2];
-  } else {
-    volumeMm3 = c.voxels * voxelVolumeMm3(model);
-    diameterMm = Math.cbrt((6 * volumeMm3) / Math.PI);
-  }
+  } else ({ diameterMm, volumeMm3, extentMm } = modelSize(c, model));
   const f: Finding = {
     kind,
     label,

@@ -7,7 +7,7 @@ import { connectedComponents } from '../postprocess/components.js';
 import { measureLesion, type LesionMeasurement, type MeasureSpec } from '../postprocess/measure.js';
 import { peakSearch } from '../postprocess/peaks.js';
 import { abortableTurns, runToEnd, runWithTurns } from '../io/turns.js';
-import { toFinding, type Finding } from './findings.js';
+import { modelSize, toFinding, type Finding } from './findings.js';
 import type { FilledManifest } from './manifest.js';
 import type { ModelPackage } from './model.js';
 import { sessionPredictor } from './predictor.js';
@@ -220,7 +220,6 @@ export function decodeOutput(out: ModelOutput, m: FilledManifest, accept?: (c: V
 export function* outputDecoding(out: ModelOutput, m: FilledManifest, accept?: (c: Vec3) => boolean): Generator<void, Candidate[]> {
   if (m.refine) m = { ...m, thresholds: { ...m.thresholds, score: m.refine.candidateScore, maxFindings: m.refine.candidates } };
   const spacing: Vec3 = out.geometry.spacing;
-  const voxelMm3 = spacing[0] * spacing[1] * spacing[2];
   let candidates: Candidate[];
   if (out.kind === 'boxes') candidates = out.boxes.map(boxToCandidate);
   else if (out.kind === 'heatmap') {
@@ -230,12 +229,9 @@ export function* outputDecoding(out: ModelOutput, m: FilledManifest, accept?: (c
   // Where the size is measured on the image (manifest `measure`), minDiameterMm is compared with that, after it, and
   // the count limit then too, so that small components do not take the places of larger ones (peaks come capped).
   const later = sizeFilterAfterMeasuring(m, out);
+  // The diameter the finding will report (a box's mean side, a region's equivalent sphere).
   const minDiameter = later ? 0 : m.thresholds.minDiameterMm;
-  const minVol = (Math.PI / 6) * minDiameter ** 3;
-  // A box's diameter is its mean side, as its finding reports it; a region's that of the sphere of its volume.
-  const bigEnough = (c: Candidate): boolean =>
-    c.extent ? (c.extent[0] * spacing[0] + c.extent[1] * spacing[1] + c.extent[2] * spacing[2]) / 3 >= minDiameter : c.voxels * voxelMm3 >= minVol;
-  const kept = candidates.filter((c) => bigEnough(c) && (out.kind !== 'segmentation' || !accept || accept(c.center)));
+  const kept = candidates.filter((c) => (minDiameter === 0 || modelSize(c, out.geometry).diameterMm >= minDiameter) && (out.kind !== 'segmentation' || !accept || accept(c.center)));
   return later && out.kind === 'segmentation' && !m.refine ? kept : kept.slice(0, m.thresholds.maxFindings);
 }
 

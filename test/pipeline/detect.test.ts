@@ -8,22 +8,12 @@ import type { BufferInput } from '../../src/ingest/load.js';
 import type { DetectProgress } from '../../src/pipeline/types.js';
 import { fixturePackage, smallPhantom } from './helpers.js';
 import type { SynthTruth } from '../../src/synth/truth.js';
-import { writeCtSeries, type CtSeriesSpec } from '../../src/synth/dicom-writer.js';
+import { writeCtSeries } from '../../src/synth/dicom-writer.js';
+import { testSeriesSpec } from '../helpers/series-spec.js';
 import { voxelToLps } from '../../src/volume/affine.js';
-import type { Geometry, Mat3, Vec3 } from '../../src/volume/types.js';
+import type { Mat3, Vec3 } from '../../src/volume/types.js';
 import { grid, renderBlobs, rotation } from '../inference/helpers.js';
 
-/** A CT series header for a test volume (unsigned 16 bits, intercept -1024). */
-function plantedSpec(geometry: Geometry): CtSeriesSpec {
-  return {
-    geometry, encoding: { bitsStored: 16, signed: false, intercept: -1024, slope: 1 },
-    studyInstanceUid: '1.2.826.0.1.3680043.10.1.1', seriesInstanceUid: '1.2.826.0.1.3680043.10.1.2', frameOfReferenceUid: '1.2.826.0.1.3680043.10.1.3',
-    sopInstanceUid: (k) => `1.2.826.0.1.3680043.10.1.4.${k + 1}`,
-    patientName: 'PLANTED^BLOBS', patientId: 'P0', patientPosition: 'FFS', bodyPart: 'CHEST', studyDescription: 'planted', seriesDescription: 'planted',
-    date: '20261125', time: '120000', seriesNumber: 1, sliceThickness: 2.5, kernel: 'STANDARD', window: { center: 40, width: 400 },
-    manufacturer: 'ctscope tests', model: 'none', softwareVersion: '0',
-  };
-}
 
 afterAll(() => closeRunners());
 
@@ -90,7 +80,8 @@ describe('detect pipeline', () => {
     const reversed = new Float32Array(data.length);
     const slice = g.dims[0] * g.dims[1];
     for (let k = 0; k < n; k++) reversed.set(data.subarray((n - 1 - k) * slice, (n - k) * slice), k * slice);
-    writeCtSeries(dir, plantedSpec(flipped), reversed);
+    // Unsigned pixels with intercept -1024 and FFS, unlike the defaults.
+    writeCtSeries(dir, testSeriesSpec(flipped, '1.2.826.0.1.3680043.10.1', { encoding: { bitsStored: 16, signed: false, intercept: -1024, slope: 1 }, patientPosition: 'FFS', sliceThickness: 2.5 }), reversed);
     const r = await detect(dir, { models: fixturePackage('heatmap-fp32', { spacing: [2, 2, 2], maxFindings: 10 }), ep: 'cpu' });
     const found = r.document.findings.map((f) => f.centerLps);
     for (const p of planted) {

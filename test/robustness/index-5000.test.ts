@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanStudy } from '../../src/ingest/load.js';
 import { sliceFileName, sliceHeader, type CtSeriesSpec } from '../../src/synth/dicom-writer.js';
-import type { Vec3 } from '../../src/volume/types.js';
+import type { Geometry, Vec3 } from '../../src/volume/types.js';
+import { testSeriesSpec } from '../helpers/series-spec.js';
 
 /** Bytes this process has passed through read syscalls (page-cache hits included), from /proc/self/io. */
 function readBytes(): number {
@@ -13,30 +14,14 @@ function readBytes(): number {
 }
 
 function spec(n: number, dims: Vec3, spacing: Vec3): CtSeriesSpec {
-  const root = `1.2.826.0.1.3680043.8.498.77.${n}`;
-  return {
-    geometry: { dims, spacing, origin: [-180, -180, -100 - n * 500], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] },
-    encoding: { bitsStored: 16, signed: true, intercept: 0, slope: 1 },
+  // Series n of one study, each at its own height.
+  const geometry: Geometry = { dims, spacing, origin: [-180, -180, -100 - n * 500], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+  return testSeriesSpec(geometry, `1.2.826.0.1.3680043.8.498.77.${n}`, {
     studyInstanceUid: '1.2.826.0.1.3680043.8.498.77.1000',
-    seriesInstanceUid: `${root}.1`,
     frameOfReferenceUid: '1.2.826.0.1.3680043.8.498.77.1001',
-    sopInstanceUid: (k) => `${root}.2.${k + 1}`,
-    patientName: 'PHANTOM^INDEX',
-    patientId: 'INDEX-1',
-    patientPosition: 'HFS',
-    bodyPart: 'CHEST',
-    studyDescription: 'index test',
     seriesDescription: `series ${n}`,
-    date: '20200101',
-    time: '120000',
     seriesNumber: n,
-    sliceThickness: spacing[2],
-    kernel: 'B',
-    window: { center: 40, width: 400 },
-    manufacturer: 'ctscope-test',
-    model: 'sparse',
-    softwareVersion: '1',
-  };
+  });
 }
 
 // 5 series x 1,000 slices of 512 x 512 int16 (2.5 GiB of declared pixel data) plus 50 non-DICOM files.
