@@ -10,7 +10,9 @@ import { reportFailure, usagePrefixed } from './failure.js';
 export function runEntry(command: string, usage: string, main: (argv: string[]) => Promise<number>): void {
   const argv = process.argv.slice(2);
   const run = argv.includes('--help') || argv.includes('-h') ? async () => (process.stdout.write(`${usage}\n`), 0) : () => main(argv);
-  run()
+  // Through a promise, so that a main that throws before its first await is reported like any other failure.
+  Promise.resolve()
+    .then(run)
     .catch((e: unknown) => reportFailure(usagePrefixed(e, command)))
     .then(async (status) => {
       await closeRunners().catch(() => undefined);

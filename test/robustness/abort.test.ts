@@ -87,9 +87,15 @@ describe('Ctrl-C during a long model run', () => {
 
 describe('a second Ctrl-C', () => {
   it('during inference exits at once by the signal (130 in a shell), without a native abort', async () => {
+    // Batches of 16 64^3 patches: the first Ctrl-C must wait seconds for the run in progress, so the second one
+    // certainly comes while it waits (with the bundled model a batch could end within the 20 ms between them).
+    const slow = fixturePackage('bench', { spacing: [1, 1, 1], newId: 'slow-batches-twice' });
+    const manifest = JSON.parse(readFileSync(join(slow, 'manifest.json'), 'utf8'));
+    manifest.input.batch.size = 16;
+    writeFileSync(join(slow, 'manifest.json'), JSON.stringify(manifest));
     const out = outDir();
     let sent = false;
-    const r = await cli(['detect', series, '--model', 'nodule', '--ep', 'cpu', '--out', out], {
+    const r = await cli(['detect', series, '--model', slow, '--ep', 'cpu', '--out', out], {
       onStderrLine: (line, kill) => {
         if (sent || !/^running model/.test(line)) return;
         sent = true;
@@ -98,8 +104,9 @@ describe('a second Ctrl-C', () => {
         setTimeout(() => {
           kill('SIGINT');
           setTimeout(() => kill('SIGINT'), 20);
-        }, 500);
+        }, 1_000);
       },
+      timeoutMs: 120_000,
     });
     expect(sent, r.stderr).toBe(true);
     // Died of the second signal itself, saying so: an exit 130 after the batch would be the first Ctrl-C's path.
