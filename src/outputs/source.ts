@@ -4,6 +4,8 @@ import { fileMeta } from '../dicom/write.js';
 import { IMPLEMENTATION } from './uid.js';
 import { inputBuffers, type LoadedSeries, type StudyInput } from '../ingest/load.js';
 import { dcmjs, toArrayBuffer, type DcmjsDict } from './dcmjs.js';
+import { sourceHeaderOffThread, withoutValues } from './sr-task.js';
+import { isCtscopeError } from '../errors.js';
 
 /**
  * Patient and study attributes a derived SR must repeat (Patient and General Study modules). They are
@@ -108,34 +110,53 @@ function overLength(vr: string, values: unknown[]): boolean {
   return strings.some((x) => x.length > max);
 }
 
-/** Reads the header of the series' first slice for the attributes the SR must repeat. Failures become warnings. */
-export async function readSourceContext(volume: LoadedSeries, input: StudyInput): Promise<SourceContext> {
+/** What a source header gives the outputs: the copied elements, its frame of reference and warnings about them. */
+export type SourceHeader = Pick<SourceContext, 'elements' | 'frameOfReferenceUid' | 'warnings'>;
+
+/**
+ * The attributes the SR repeats, from a Part 10 instance's header. Synchronous dcmjs work (loading dcmjs alone
+ * takes 40-100 ms), so detect runs it on the worker pool (`sourceHeaderOffThread`).
+ */
+export function parseSourceHeader(part10: Uint8Array): SourceHeader {
+  const out: SourceHeader = { elements: {}, frameOfReferenceUid: undefined, warnings: [] };
+  const dict = dcmjs().data.DicomMessage.readFile(toArrayBuffer(part10), { ignoreErrors: true, untilTag: '7FE00010', includeUntilTagValue: false, noCopy: false }).dict;
+  // Plain {vr, Value} copies: dcmjs elements carry accessors that cannot cross between threads.
+  const charsets = (dict['00080005'] as { _rawValue?: unknown } | undefined)?._rawValue ?? dict['00080005']?.Value;
+  const redecode = iso2022Decoder(Array.isArray(charsets) ? charsets.map(String) : []);
+  for (const tag of Object.keys(COPIED_TAGS)) {
+    const el = dict[tag];
+    if (!el) continue;
+    const copy = JSON.parse(JSON.stringify({ vr: el.vr, Value: el.Value ?? [] })) as DcmjsDict[string] & { Value: unknown[] };
+    if (redecode && tag !== '00080005') copy.Value = copy.Value.map((v) => mapStrings(v, redecode));
+    // Copied as it is, so the PACS still matches the SR to its patient and study; the warning names the
+    // attribute only, never its value.
+    if (overLength(el.vr, copy.Value)) out.warnings.push(`source ${COPIED_TAGS[tag]} is longer than its VR (${el.vr}) allows; copied into the SR as it is`);
+    out.elements[tag] = copy;
+  }
+  const fr = dict[FRAME_OF_REFERENCE]?.Value?.[0];
+  if (typeof fr === 'string' && fr) out.frameOfReferenceUid = fr;
+  else out.warnings.push('source series has no FrameOfReferenceUID: SR coordinates reference a new one');
+  return out;
+}
+
+/**
+ * Reads the header of the series' first slice for the attributes the SR must repeat, on the worker pool so that
+ * the host's event loop stays free. Failures become warnings; an abort is E_ABORTED.
+ */
+export async function readSourceContext(volume: LoadedSeries, input: StudyInput, signal?: AbortSignal): Promise<SourceContext> {
   const sopClasses = new Map<string, string>();
   for (const inst of volume.series.instances) sopClasses.set(inst.sopInstanceUid, inst.sopClassUid);
   const ctx: SourceContext = { elements: {}, frameOfReferenceUid: undefined, sopClasses, warnings: [] };
   const first = volume.series.layout?.slices[0]?.instance ?? volume.series.instances[0];
   if (!first) return ctx;
   try {
-    const bytes = asPart10(await bytesOf(input, first.source), first);
-    const dict = dcmjs().data.DicomMessage.readFile(toArrayBuffer(bytes), { ignoreErrors: true, untilTag: '7FE00010', includeUntilTagValue: false, noCopy: false }).dict;
-    // Plain {vr, Value} copies: dcmjs elements carry accessors that cannot cross to a worker thread.
-    const charsets = (dict['00080005'] as { _rawValue?: unknown } | undefined)?._rawValue ?? dict['00080005']?.Value;
-    const redecode = iso2022Decoder(Array.isArray(charsets) ? charsets.map(String) : []);
-    for (const tag of Object.keys(COPIED_TAGS)) {
-      const el = dict[tag];
-      if (!el) continue;
-      const copy = JSON.parse(JSON.stringify({ vr: el.vr, Value: el.Value ?? [] })) as DcmjsDict[string] & { Value: unknown[] };
-      if (redecode && tag !== '00080005') copy.Value = copy.Value.map((v) => mapStrings(v, redecode));
-      // Copied as it is, so the PACS still matches the SR to its patient and study; the warning names the
-      // attribute only, never its value.
-      if (overLength(el.vr, copy.Value)) ctx.warnings.push(`source ${COPIED_TAGS[tag]} is longer than its VR (${el.vr}) allows; copied into the SR as it is`);
-      ctx.elements[tag] = copy;
-    }
-    const fr = dict[FRAME_OF_REFERENCE]?.Value?.[0];
-    if (typeof fr === 'string' && fr) ctx.frameOfReferenceUid = fr;
-    else ctx.warnings.push('source series has no FrameOfReferenceUID: SR coordinates reference a new one');
+    const header = await sourceHeaderOffThread(asPart10(await bytesOf(input, first.source), first), signal);
+    return { ...ctx, ...header };
   } catch (e) {
-    ctx.warnings.push(`could not re-read the first slice's header for the SR (${e instanceof Error ? e.message : String(e)}); patient/study attributes left empty`);
+    if (isCtscopeError(e) && e.code === 'E_ABORTED') throw e;
+    // dcmjs may quote a value of the header in its message: it is withheld.
+    const text = withoutValues(e instanceof Error ? e.message : String(e));
+    ctx.warnings.push(`could not re-read the first slice's header for the SR (${text}); patient/study attributes left empty`);
   }
   return ctx;
 }

@@ -143,7 +143,7 @@ async function detectAdmitted(indexed: IndexedSeries, input: StudyInput, options
   throwIfAborted(o.signal, 'detect');
   const volume = await decodeSeries(indexed);
   clock.stop();
-  const context = await readSourceContext(volume, input);
+  const context = await readSourceContext(volume, input, o.signal);
   const readSlice = sliceReader(volume, input);
   const runs: ModelRun[] = [];
   for (let i = 0; i < packages.length; i++) {

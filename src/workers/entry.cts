@@ -22,6 +22,7 @@ export const resampleSlabTask = async (t: Parameters<Resample['resampleSlabTask'
 export const preprocessTask = async (t: Parameters<Resample['preprocessTask']>[0]): Promise<ReturnType<Resample['preprocessTask']>> => (await resample).preprocessTask(t);
 export const decodeSlicesTask = async (t: Parameters<Decode['decodeSlicesTask']>[0]): ReturnType<Decode['decodeSlicesTask']> => (await decode).decodeSlicesTask(t);
 export const srBytesTask = async (t: Parameters<Sr['srBytesTask']>[0]): ReturnType<Sr['srBytesTask']> => (await sr).srBytesTask(t);
+export const sourceHeaderTask = async (t: Parameters<Sr['sourceHeaderTask']>[0]): ReturnType<Sr['sourceHeaderTask']> => (await sr).sourceHeaderTask(t);
 
 /** Does nothing once the thread has loaded every stage module: one per thread starts the threads ahead of the real work. */
 export const readyTask = async (): Promise<true> => {

@@ -3,6 +3,34 @@ import { loadSeries } from '../../src/ingest/load.js';
 import { readSourceContext } from '../../src/outputs/source.js';
 import { closePool } from '../../src/workers/pool.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const DIST_INDEX = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+
+describe('the source header for the SR', () => {
+  it('is parsed on the worker pool: the host thread never loads dcmjs (40-100 ms of synchronous work)', () => {
+    // A process of its own: in the test runner another file may have loaded dcmjs already.
+    const dir = mkdtempSync(join(tmpdir(), 'source-header-'));
+    const script = `
+      import { createRequire } from 'node:module';
+      import { synthesize, writeSynthResult, loadSeries, readSourceContext, closePool } from ${JSON.stringify(DIST_INDEX)};
+      writeSynthResult(synthesize('chest', { rows: 64, slices: 6, seed: 3, lesions: 0 }), ${JSON.stringify(dir)});
+      const volume = await loadSeries(${JSON.stringify(dir)});
+      const ctx = await readSourceContext(volume, ${JSON.stringify(dir)});
+      await closePool();
+      const onHost = Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/dcmjs/'));
+      console.log(JSON.stringify({ onHost, tags: Object.keys(ctx.elements), frame: ctx.frameOfReferenceUid !== undefined, warnings: ctx.warnings }));`;
+    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { onHost: boolean; tags: string[]; frame: boolean; warnings: string[] };
+    expect(out.warnings).toEqual([]);
+    expect(out.tags).toContain('00100010');
+    expect(out.frame).toBe(true);
+    expect(out.onHost).toBe(false);
+  });
+});
 
 describe.skipIf(!hasSharedData)('the SR repeats the source patient and study, also from files without File Meta', () => {
   it('no_meta.dcm (no preamble, no File Meta, one stray leading byte): the header is re-read through a Part 10 wrapper', async () => {

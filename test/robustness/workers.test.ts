@@ -160,7 +160,7 @@ describe('a task aborted while its thread is still starting', () => {
     const script = `const m = require(${JSON.stringify(workerFilename())}); m.readyTask().then((v) => console.log('ready', v, Object.keys(m).sort().join()));`;
     const r = await run([...off, '--input-type=commonjs', '-e', script]);
     expect(r.stderr).toBe('');
-    expect(r.stdout.trim()).toBe('ready true decodeSlicesTask,preprocessTask,readyTask,resampleSlabTask,srBytesTask');
+    expect(r.stdout.trim()).toBe('ready true decodeSlicesTask,preprocessTask,readyTask,resampleSlabTask,sourceHeaderTask,srBytesTask');
     expect(workerFilename()).toBe(entry);
   });
 
