@@ -102,9 +102,10 @@ export function syncDirSync(dir: string): void {
  * a temporary file in the same folder (made if missing; same file system, so rename is atomic), fsync, then rename.
  * The temporary file, and any folder made for it, is removed when anything fails; an existing `path` that is
  * not a regular file (a device, a pipe) is refused rather than replaced. Errors are E_OUTPUT with the path as `where`;
- * an abort of `signal` (checked every 16 MiB) is E_ABORTED, and leaves no file either.
+ * an abort of `signal` (checked every 16 MiB) is E_ABORTED, and leaves no file either. `beforeRename` runs just before
+ * the rename: what it throws leaves no file (a writer that lost its folder's lock must not replace a file there).
  */
-export async function writeFileAtomic(path: string, data: AtomicData, signal?: AbortSignal): Promise<void> {
+export async function writeFileAtomic(path: string, data: AtomicData, signal?: AbortSignal, beforeRename?: () => void): Promise<void> {
   const tmp = join(dirname(path), tempName(basename(path)));
   const chunks: readonly (Uint8Array | string)[] = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
   let handle: Awaited<ReturnType<typeof open>> | undefined;
@@ -134,6 +135,7 @@ export async function writeFileAtomic(path: string, data: AtomicData, signal?: A
     await handle.sync();
     await handle.close();
     handle = undefined;
+    beforeRename?.();
     await rename(tmp, path);
     await syncDir(dirname(path));
   } catch (e) {

@@ -28,9 +28,10 @@ export interface WriteHooks {
  * findings.json last: when it exists, everything it lists is complete. When anything fails (disk full,
  * no permission, abort), the files this call already wrote are removed again, and the folder too when
  * this call made it; no temporary file stays, so a failed run leaves no partial result set behind; the
- * error is E_OUTPUT (or E_ABORTED). A folder holds one run: an earlier run's outputs there (its findings.json
- * and the files it lists) are removed before anything is written, so old key images or another patient's SR
- * never sit beside new findings.
+ * error is E_OUTPUT (or E_ABORTED). A folder holds one run: an earlier run's outputs there (the files its
+ * findings.json or run index names) are removed before anything is written, so old key images or another
+ * patient's SR never sit beside new findings. The run index is written first, naming every file to come, so
+ * this holds after a run killed outright too.
  */
 export async function writeOutputs(
   outDir: string,
@@ -49,20 +50,29 @@ export async function writeOutputs(
     async (turn) => {
       // Names in completion order, for the clean-up of a failed run, which happens before the next writer's turn.
       const written: string[] = [];
+      // No file replaces another run's once the lock is lost (this process paused past LOCK_STALE_MS): checked
+      // just before each rename, not only before findings.json.
+      const put = async (name: string, data: Uint8Array | string): Promise<void> => {
+        throwIfAborted(hooks.signal, 'writing outputs');
+        await writeFileAtomic(join(dir, name), data, undefined, turn.assertHeld);
+        written.push(name);
+      };
       try {
         await withdrawEarlierRun(dir);
-        // findings.json, the index of the set, only while the folder is still this run's.
-        const listed = await writeAll(dir, doc, volume, sr, outputs, { ...hooks, beforeJson: () => (turn.assertHeld(), hooks.beforeJson?.()) }, written);
-        turn.assertHeld();
-        // What this run wrote, for the next run into this folder, also when findings.json was not among the outputs.
-        await writeFileAtomic(join(dir, RUN_INDEX), JSON.stringify({ files: listed }) + '\n');
-        written.push(RUN_INDEX);
+        // The run index comes first and names every file this run will write, so that whatever a run killed
+        // outright leaves is listed, and the next run into the folder withdraws it.
+        await put(RUN_INDEX, JSON.stringify({ files: plannedFiles(doc, sr, outputs) }) + '\n');
+        const listed = await writeAll(doc, volume, sr, outputs, hooks, put);
         hooks.afterWrite?.();
         throwIfAborted(hooks.signal, 'writing outputs');
         return listed.map((n) => join(dir, n));
       } catch (e) {
-        // With the lock lost, the folder may be another run's now: its files (under the same names) stay.
-        if (!isLostLock(e)) await Promise.all(written.map((n) => unlink(join(dir, n)).catch(() => undefined)));
+        // With the lock lost, the folder may be another run's now: its files (under the same names) stay. The
+        // run index goes last, so it lists what is left until then.
+        if (!isLostLock(e)) {
+          await Promise.all(written.filter((n) => n !== RUN_INDEX).map((n) => unlink(join(dir, n)).catch(() => undefined)));
+          if (written.includes(RUN_INDEX)) await unlink(join(dir, RUN_INDEX)).catch(() => undefined);
+        }
         throw e;
       }
     },
@@ -102,21 +112,26 @@ async function withdrawEarlierRun(dir: string): Promise<void> {
   }
 }
 
+/** The files `writeAll` writes, in its order. */
+function plannedFiles(doc: FindingsDocument, sr: Uint8Array | undefined, outputs: readonly OutputName[]): string[] {
+  return [
+    ...(outputs.includes('report') ? [...doc.findings.map((f) => keyImageName(f.n)), FILE_NAMES.report] : []),
+    ...(outputs.includes('sr') && sr ? [FILE_NAMES.sr] : []),
+    ...(outputs.includes('json') ? [FILE_NAMES.json] : []),
+  ];
+}
+
+const keyImageName = (n: number): string => `key-${n}.png`;
+
 async function writeAll(
-  dir: string,
   doc: FindingsDocument,
   volume: KeyImageSource,
   sr: Uint8Array | undefined,
   outputs: readonly OutputName[],
   hooks: WriteHooks,
-  written: string[],
+  put: (name: string, data: Uint8Array | string) => Promise<void>,
 ): Promise<string[]> {
   const listed: string[] = [];
-  const put = async (name: string, data: Uint8Array | string): Promise<void> => {
-    throwIfAborted(hooks.signal, 'writing outputs');
-    await writeFileAtomic(join(dir, name), data);
-    written.push(name);
-  };
   if (outputs.includes('report')) {
     // sharp encodes on libuv's thread pool: a few images at once, in finding order in the page.
     const images: KeyImageRef[] = new Array(doc.findings.length);
@@ -127,7 +142,7 @@ async function writeAll(
         const at = next++;
         const f = doc.findings[at]!;
         const { png, width, height } = await keyImage(volume, f);
-        const file = `key-${f.n}.png`;
+        const file = keyImageName(f.n);
         await put(file, png);
         images[at] = { n: f.n, file, width, height };
       }

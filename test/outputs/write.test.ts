@@ -1,8 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { writeOutputs } from '../../src/outputs/write.js';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { isLostLock } from '../../src/io/folder-lock.js';
+import { RUN_INDEX, writeOutputs } from '../../src/outputs/write.js';
 import type { KeyImageSource } from '../../src/outputs/key-image.js';
 import type { FindingRecord, FindingsDocument } from '../../src/outputs/document.js';
 import type { Mat3 } from '../../src/volume/types.js';
@@ -32,5 +35,82 @@ describe('writeOutputs when one key image fails while others are still being mad
     // Long enough for any image still being made to land, had the writer not waited for it.
     await new Promise((r) => setTimeout(r, 800));
     expect(readdirSync(out)).toEqual([]);
+  });
+});
+
+const geometry = { dims: [32, 32, 8] as [number, number, number], spacing: [1, 1, 1] as [number, number, number], origin: [0, 0, 0] as [number, number, number], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] as Mat3 };
+const until = async (ok: () => boolean): Promise<void> => {
+  for (let i = 0; !ok(); i++) {
+    if (i > 500) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('writeOutputs and a writer that lost the folder', () => {
+  it('a writer paused past its lock while writing replaces none of the files the run that took over wrote', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ctscope-write-'));
+    dirs.push(out);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const volume: KeyImageSource = {
+      geometry,
+      readSlice: async (k) => {
+        if (k === 2) await gate;
+        return new Int16Array(32 * 32).fill(-1000);
+      },
+    };
+    const doc = { findings: [1, 2].map(finding), files: [] } as unknown as FindingsDocument;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const run = writeOutputs(out, doc, volume, new Uint8Array([1, 2, 3]), ['json', 'report', 'sr']).catch((e: unknown) => e);
+      await until(() => existsSync(join(out, 'key-1.png')));
+      // Paused for 11 s: another process found the lock stale and wrote its own set meanwhile.
+      vi.setSystemTime(Date.now() + 11_000);
+      for (const n of ['key-2.png', 'sr.dcm', 'report.html', 'findings.json']) writeFileSync(join(out, n), 'the other run');
+      open();
+      const e = await run;
+      expect(isLostLock(e)).toBe(true);
+      for (const n of ['key-2.png', 'sr.dcm', 'report.html', 'findings.json']) expect(readFileSync(join(out, n), 'utf8'), n).toBe('the other run');
+      expect(readdirSync(out).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a writer killed outright leaves its files listed in the run index, so the next run into the folder removes them', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ctscope-write-'));
+    dirs.push(out);
+    const write = fileURLToPath(new URL('../../dist/outputs/write.js', import.meta.url));
+    // Writes key-1 and key-2 of four findings, then says so and waits to be killed.
+    const script = `
+      import { existsSync } from 'node:fs';
+      import { writeOutputs } from ${JSON.stringify(write)};
+      const out = ${JSON.stringify(out)};
+      const geometry = ${JSON.stringify(geometry)};
+      const finding = (n) => ({ n, model: 'm', kind: 'nodule', label: 'nodule', score: 0.9, centerLps: [16, 16, n], centerVoxel: [16, 16, n], sliceIndex: n, diameterMm: 4, volumeMm3: 30, sopInstanceUid: '1.2.' + n, frameNumber: 1 });
+      const readSlice = async (k) => {
+        if (k >= 3) {
+          while (!existsSync(out + '/key-1.png') || !existsSync(out + '/key-2.png')) await new Promise((r) => setTimeout(r, 10));
+          console.log('written');
+          await new Promise(() => setInterval(() => {}, 1000));
+        }
+        return new Int16Array(32 * 32).fill(-1000);
+      };
+      await writeOutputs(out, { findings: [1, 2, 3, 4].map(finding), files: [] }, { geometry, readSlice }, new Uint8Array([1]), ['json', 'report', 'sr']);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (b: Buffer) => b.toString().includes('written') && resolve());
+      child.on('exit', (code) => reject(new Error(`writer exited with ${code}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(JSON.parse(readFileSync(join(out, RUN_INDEX), 'utf8'))).toEqual({ files: ['key-1.png', 'key-2.png', 'key-3.png', 'key-4.png', 'report.html', 'sr.dcm', 'findings.json'] });
+    // Its lock is ignored once stale (10 s untouched): aged here rather than waited for.
+    const old = new Date(Date.now() - 11_000);
+    for (const n of readdirSync(out).filter((x) => x.startsWith('.ctscope-writing.'))) utimesSync(join(out, n), old, old);
+    expect(readdirSync(out).filter((n) => n.startsWith('key-')).sort()).toEqual(['key-1.png', 'key-2.png']);
+    const volume: KeyImageSource = { geometry, readSlice: async () => new Int16Array(32 * 32).fill(-1000) };
+    await writeOutputs(out, { findings: [], files: [] } as unknown as FindingsDocument, volume, undefined, ['json']);
+    expect(readdirSync(out).filter((n) => !n.startsWith('.ctscope-writing.')).sort()).toEqual([RUN_INDEX, 'findings.json']);
   });
 });
