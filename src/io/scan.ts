@@ -49,8 +49,13 @@ export async function scanPaths(inputs: string | readonly string[], options: Sca
       unreadable.push({ path: dir, message: errText(e) });
       return;
     }
-    if (visited.has(real) || depth > o.maxDepth) return;
+    if (visited.has(real)) return;
     visited.add(real);
+    // Said, not dropped silently: slices below it would be missing from their series without a word.
+    if (depth > o.maxDepth) {
+      unreadable.push({ path: dir, message: `more than ${o.maxDepth} folder levels deep, not searched` });
+      return;
+    }
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });

@@ -163,5 +163,17 @@ describe('folder scan', () => {
     expect(files).toEqual([join(root, 'I10'), join(root, 'a', 'b', 'noext')]);
     expect((await scanPaths([join(root, 'a', 'link-to-file'), join(root, 'a', 'b', 'second-link')])).files).toEqual([join(root, 'a', 'b', 'second-link')]);
     await expect(scanPaths(join(root, 'nope'))).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    expect((await scanPaths(root)).unreadable).toEqual([]);
+  });
+
+  it('a folder deeper than maxDepth is not searched, and says so (its files were dropped without a word)', async () => {
+    const root = join(dir, 'deep');
+    const levels = Array.from({ length: 5 }, (_, k) => `L${k + 1}`);
+    await mkdir(join(root, ...levels), { recursive: true });
+    await writeFile(join(root, 'L1', 'near'), 'x');
+    await writeFile(join(root, ...levels, 'far'), 'x');
+    const scan = await scanPaths(root, { maxDepth: 3 });
+    expect(scan.files).toEqual([join(root, 'L1', 'near')]);
+    expect(scan.unreadable).toEqual([{ path: join(root, 'L1', 'L2', 'L3', 'L4'), message: 'more than 3 folder levels deep, not searched' }]);
   });
 });
