@@ -75,6 +75,10 @@ export async function checkOutDir(dir: string, what: string): Promise<void> {
       if (!st.isDirectory()) throw new CtscopeError('E_OUTPUT', d === full ? `${what} exists and is not a folder` : `${what} is below a file (${d}), not a folder`, { where: dir });
       break;
     }
+    // A link to nothing: making the folder fails (EEXIST), and only after the run's work.
+    if ((await lstat(d).catch(() => undefined))?.isSymbolicLink()) {
+      throw new CtscopeError('E_OUTPUT', `${what} ${d === full ? 'is' : 'is below'} a symbolic link to a missing path (${d})`, { where: dir });
+    }
     firstMissing = d;
     if (dirname(d) === d) break;
   }

@@ -1,4 +1,4 @@
-import { readFile, unlink } from 'node:fs/promises';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -78,6 +78,20 @@ export async function writeOutputs(
     },
     hooks.signal,
   );
+}
+
+/**
+ * Before the run's work: each name the outputs take in `dir` that exists already must be a regular file (an
+ * earlier run's, replaced), or the write would fail only after the inference, with the earlier results withdrawn.
+ */
+export async function checkOutputNames(dir: string, outputs: readonly OutputName[]): Promise<void> {
+  const keyImages = outputs.includes('report') ? (await readdir(dir).catch(() => [] as string[])).filter((n) => /^key-\d+\.png$/.test(n)) : [];
+  for (const name of [RUN_INDEX, ...outputs.map((o) => FILE_NAMES[o]), ...keyImages]) {
+    const st = await stat(join(dir, name)).catch(() => undefined);
+    if (st && !st.isFile()) {
+      throw new CtscopeError('E_OUTPUT', `the output folder holds a ${st.isDirectory() ? 'folder' : 'device, pipe or socket'} named ${name}, where ctscope writes a file; remove it or choose another folder`, { where: dir });
+    }
+  }
 }
 
 /** Hidden list of the files a run wrote into its folder (findings.json lists them too, when written). */

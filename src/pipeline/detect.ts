@@ -9,7 +9,7 @@ import type { ModelPackage } from '../inference/model.js';
 import { decodeSeries, indexSeries, ownInput, type IndexedSeries, type LoadedSeries, type StudyInput } from '../ingest/load.js';
 import { buildFindingsDocument, type ModelRun } from '../outputs/findings-json.js';
 import { srBytesOffThread } from '../outputs/sr-task.js';
-import { writeOutputs } from '../outputs/write.js';
+import { checkOutputNames, writeOutputs } from '../outputs/write.js';
 import { newUid } from '../outputs/uid.js';
 import type { Volume } from '../volume/types.js';
 import { sliceNormal } from '../volume/affine.js';
@@ -35,6 +35,7 @@ async function preflight(o: FilledDetectOptions): Promise<ModelPackage[]> {
   if (twice) throw new CtscopeError('E_USAGE', `model ${twice.manifest.id} is given twice; each model runs once`);
   if (o.outDir !== undefined) {
     await checkOutDir(o.outDir, 'the output folder');
+    await checkOutputNames(resolve(o.outDir), o.outputs);
     // A folder another process is writing into now is refused before the run, not after its inference.
     await checkNoOtherWriter(resolve(o.outDir));
   }

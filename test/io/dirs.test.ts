@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -58,6 +59,26 @@ describe('checkOutDir / checkOutFile (before the work: can outputs be written th
 
   it.skipIf(process.platform !== 'linux')('detect checks its output folder before it reads any input', async () => {
     await expect(detect(join(root, 'no-such-input'), { models: 'nodule', outDir: '/proc/ctscope-nope' })).rejects.toMatchObject({ code: 'E_OUTPUT' });
+  });
+
+  it('refuse a symbolic link to a missing path, as the folder or above it (mkdir met EEXIST only after the work)', async () => {
+    symlinkSync(join(root, 'nowhere'), join(root, 'dangling'));
+    await expect(checkOutDir(join(root, 'dangling'), 'out')).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/out is a symbolic link to a missing path/) });
+    await expect(checkOutFile(join(root, 'dangling', 'v.nii'), 'out')).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/symbolic link to a missing path/) });
+    await expect(checkOutDir(join(root, 'dangling', 'sub'), 'out')).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/out is below a symbolic link to a missing path/) });
+  });
+
+  it('detect refuses, before reading any input, an output folder holding a folder or a pipe under an output name', async () => {
+    const out = join(root, 'names');
+    mkdirSync(join(out, 'sr.dcm'), { recursive: true });
+    const input = join(root, 'no-such-input');
+    await expect(detect(input, { models: 'nodule', outDir: out })).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/holds a folder named sr\.dcm/) });
+    // Not an output of this run: no objection (the input is then what fails).
+    await expect(detect(input, { models: 'nodule', outDir: out, outputs: ['json', 'report'] })).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    rmdirSync(join(out, 'sr.dcm'));
+    execFileSync('mkfifo', [join(out, 'key-3.png')]);
+    await expect(detect(input, { models: 'nodule', outDir: out })).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/holds a device, pipe or socket named key-3\.png/) });
+    await expect(detect(input, { models: 'nodule', outDir: out, outputs: ['json'] })).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
   });
 });
 
