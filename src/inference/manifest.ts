@@ -107,7 +107,7 @@ export interface RefineSpec {
   batch?: number;
 }
 
-type Filled<T> = { [K in keyof T]-?: T[K] };
+export type Filled<T> = { [K in keyof T]-?: T[K] };
 
 export interface FilledChannelSpec extends Filled<ChannelSpec> {}
 export interface FilledBoxOutputSpec extends Filled<BoxOutputSpec> {}

@@ -68,9 +68,10 @@ export const FINDING_CODES: Readonly<Record<ModelTask, Code>> = {
   other: code('finding', LOCAL_SCHEME, 'Model finding'),
 };
 
-type Item = Record<string, unknown>;
+/** A dcmjs naturalised dataset (an SR content item, or the whole report). */
+export type SrDataset = Record<string, unknown>;
 
-function item(rel: string | undefined, valueType: string, concept: Code, value: Item = {}): Item {
+function item(rel: string | undefined, valueType: string, concept: Code, value: SrDataset = {}): SrDataset {
   return { ...(rel ? { RelationshipType: rel } : {}), ValueType: valueType, ConceptNameCodeSequence: [concept], ...value };
 }
 
@@ -83,20 +84,20 @@ export function ds(x: number): string {
   return x.toExponential(6);
 }
 
-const num = (concept: Code, value: number, unit: Code, method?: Code): Item =>
+const num = (concept: Code, value: number, unit: Code, method?: Code): SrDataset =>
   item('CONTAINS', 'NUM', concept, {
     MeasuredValueSequence: [{ NumericValue: ds(value), MeasurementUnitsCodeSequence: [unit] }],
     ...(method ? { ContentSequence: [item('HAS CONCEPT MOD', 'CODE', CODES.method, { ConceptCodeSequence: [method] })] } : {}),
   });
 
-function imageRef(sopClass: string, sopInstance: string, frame: number | undefined): Item {
-  const ref: Item = { ReferencedSOPClassUID: sopClass, ReferencedSOPInstanceUID: sopInstance };
+function imageRef(sopClass: string, sopInstance: string, frame: number | undefined): SrDataset {
+  const ref: SrDataset = { ReferencedSOPClassUID: sopClass, ReferencedSOPInstanceUID: sopInstance };
   if (frame !== undefined) ref.ReferencedFrameNumber = String(frame);
   return { ReferencedSOPSequence: [ref] };
 }
 
 /** Algorithm Name and Version (TID 4019) of the model behind a finding, or behind a run that found nothing. */
-const algorithm = (id: string, version: string | undefined): Item[] => [
+const algorithm = (id: string, version: string | undefined): SrDataset[] => [
   item('HAS CONCEPT MOD', 'TEXT', CODES.algorithmName, { TextValue: id }),
   item('HAS CONCEPT MOD', 'TEXT', CODES.algorithmVersion, { TextValue: version ?? 'unknown' }),
 ];
@@ -106,8 +107,8 @@ const algorithm = (id: string, version: string | undefined): Item[] => [
  * The centre as a point on a 3-D frame (SCOORD3D), which needs the series' own Frame of Reference (a made-up one
  * resolves to nothing, PS3.3 C.18.9), and on its image (SCOORD); none when neither can be given.
  */
-function centre(f: FindingRecord, frameOfReferenceUid: string | undefined, sopClassOf: (uid: string) => string, frameOf: (f: FindingRecord) => number | undefined): Item[] {
-  const points: Item[] = [
+function centre(f: FindingRecord, frameOfReferenceUid: string | undefined, sopClassOf: (uid: string) => string, frameOf: (f: FindingRecord) => number | undefined): SrDataset[] {
+  const points: SrDataset[] = [
     ...(frameOfReferenceUid ? [{ RelationshipType: 'INFERRED FROM', ValueType: 'SCOORD3D', GraphicType: 'POINT', GraphicData: [...f.centerLps], ReferencedFrameOfReferenceUID: frameOfReferenceUid }] : []),
     ...(f.sopInstanceUid
       ? [{
@@ -119,9 +120,9 @@ function centre(f: FindingRecord, frameOfReferenceUid: string | undefined, sopCl
   return points.length ? [item('CONTAINS', 'NUM', CODES.center, { MeasuredValueSequence: [{ NumericValue: '0', MeasurementUnitsCodeSequence: [CODES.unitless] }], ContentSequence: points })] : [];
 }
 
-function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfReferenceUid: string | undefined, sopClassOf: (uid: string) => string, frameOf: (f: FindingRecord) => number | undefined): Item {
+function measurementGroup(f: FindingRecord, doc: FindingsDocument, frameOfReferenceUid: string | undefined, sopClassOf: (uid: string) => string, frameOf: (f: FindingRecord) => number | undefined): SrDataset {
   const model = doc.models.find((m) => m.id === f.model);
-  const children: Item[] = [
+  const children: SrDataset[] = [
     item('HAS OBS CONTEXT', 'TEXT', CODES.trackingId, { TextValue: `finding-${f.n}` }),
     item('HAS OBS CONTEXT', 'UIDREF', CODES.trackingUid, { UID: newUid() }),
     item('CONTAINS', 'CODE', CODES.finding, { ConceptCodeSequence: [FINDING_CODES[f.kind]] }),
@@ -150,7 +151,7 @@ export interface SrOptions {
  * A Comprehensive 3D SR measurement report (TID 1500) as a naturalised dcmjs data set: one measurement group
  * per finding, the source series as evidence. Patient/study attributes are added by `srBytes` from the source.
  */
-export function buildMeasurementReport(doc: FindingsDocument, context: Pick<SourceContext, 'sopClasses' | 'frameOfReferenceUid'> & { timezoneOffset?: string | undefined }, options: SrOptions = {}): Item {
+export function buildMeasurementReport(doc: FindingsDocument, context: Pick<SourceContext, 'sopClasses' | 'frameOfReferenceUid'> & { timezoneOffset?: string | undefined }, options: SrOptions = {}): SrDataset {
   // In the study's zone: its own offset when the source gives one (copied into the SR with the study
   // attributes), else this machine's local time, as the source's dates are.
   const now = dicomDateTime(new Date(doc.createdAt), context.timezoneOffset);
@@ -162,7 +163,7 @@ export function buildMeasurementReport(doc: FindingsDocument, context: Pick<Sour
   const referenced = [...new Map(doc.findings.filter((f) => f.sopInstanceUid).map((f) => [`${f.sopInstanceUid}:${f.frameNumber}`, f])).values()];
   // Content Sequence is Type 1C (only when there are children), so the containers TID 1500 requires stay even
   // when empty: a valid report that says the models ran and found nothing.
-  const container = (concept: Code, children: Item[]): Item =>
+  const container = (concept: Code, children: SrDataset[]): SrDataset =>
     item('CONTAINS', 'CONTAINER', concept, { ContinuityOfContent: 'SEPARATE', ...(children.length ? { ContentSequence: children } : {}) });
   // TID 1600 needs at least one Image Library Group with an image: the images findings point at, or, with no
   // finding, the images that were analysed.
@@ -177,7 +178,7 @@ export function buildMeasurementReport(doc: FindingsDocument, context: Pick<Sour
     CODES.qualitative,
     silent.map((m) => item('CONTAINS', 'CODE', CODES.finding, { ConceptCodeSequence: [CODES.noFinding], ContentSequence: algorithm(m.id, m.version) })),
   );
-  const content: Item[] = [
+  const content: SrDataset[] = [
     item('HAS CONCEPT MOD', 'CODE', CODES.language, { ConceptCodeSequence: [CODES.english] }),
     item('HAS OBS CONTEXT', 'CODE', CODES.observerType, { ConceptCodeSequence: [CODES.device] }),
     item('HAS OBS CONTEXT', 'UIDREF', CODES.deviceUid, { UID: DEVICE_OBSERVER_UID }),
@@ -232,7 +233,7 @@ const EMPTY_TYPE2: Record<string, DcmjsDict[string]> = {
 };
 
 /** Serialises a report data set as a DICOM Part 10 file (Explicit VR Little Endian) with the source's patient/study elements. */
-export function serializeReport(dataset: Item, copied: DcmjsDict): Uint8Array {
+export function serializeReport(dataset: SrDataset, copied: DcmjsDict): Uint8Array {
   const { DicomDict, DicomMetaDictionary } = dcmjs().data;
   const versionBytes = new Uint8Array([0, 1]);
   const meta = DicomMetaDictionary.denaturalizeDataset({

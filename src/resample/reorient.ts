@@ -7,7 +7,7 @@ import { checkVolume } from './resample.js';
 import { voxelTypeOf } from './arrays.js';
 import { runToEnd, runWithTurns } from '../io/turns.js';
 
-type AxisLetter = 'L' | 'R' | 'P' | 'A' | 'S' | 'I';
+export type AxisLetter = 'L' | 'R' | 'P' | 'A' | 'S' | 'I';
 /**
  * An ITK-style orientation code: the direction toward which i, j and k increase, one letter per axis from
  * L/R, P/A and S/I, e.g. 'LPS' (DICOM, ITK), 'RAS' (NIfTI, MONAI), 'RAI', 'PIL'.

@@ -77,4 +77,42 @@ describe('the published typings, as a strict TypeScript consumer sees them', () 
     const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     expect(JSON.parse(out)).toEqual([]);
   });
+
+  it("every type of the package that an export names (a parameter, a result, an option's field, at any depth) is exported too", async () => {
+    // Without it a caller can name it only through Parameters<> or ReturnType<> (the exports map blocks deep imports).
+    const ts = (await import('typescript')).default;
+    const dist = join(ROOT, 'dist');
+    const index = join(dist, 'index.d.ts');
+    const program = ts.createProgram([index], { strict: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, noEmit: true });
+    const checker = program.getTypeChecker();
+    const real = (s: import('typescript').Symbol): import('typescript').Symbol => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
+    const exported = new Set(checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(index)!)!).map(real));
+    const ours = (d: import('typescript').Node): boolean => d.getSourceFile().fileName.startsWith(dist);
+    const named = (d: import('typescript').Node): boolean => ts.isInterfaceDeclaration(d) || ts.isTypeAliasDeclaration(d) || ts.isClassDeclaration(d) || ts.isEnumDeclaration(d);
+    const missing = new Set<string>();
+    const seen = new Set<import('typescript').Node>();
+    const visit = (decl: import('typescript').Node): void => {
+      if (seen.has(decl)) return;
+      seen.add(decl);
+      const walk = (node: import('typescript').Node): void => {
+        if (ts.isTypeReferenceNode(node) || ts.isExpressionWithTypeArguments(node)) {
+          const sym = checker.getSymbolAtLocation(ts.isTypeReferenceNode(node) ? node.typeName : node.expression);
+          const target = sym && real(sym);
+          for (const d of target?.declarations ?? []) {
+            if (!ours(d) || !named(d)) continue;
+            if (!exported.has(target!)) missing.add(`${target!.name} (${d.getSourceFile().fileName.slice(dist.length + 1)})`);
+            visit(d);
+          }
+        }
+        ts.forEachChild(node, walk);
+      };
+      // Private members are no part of the API.
+      ts.forEachChild(decl, (n) => {
+        if (!(ts.canHaveModifiers(n) && ts.getModifiers(n)?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword))) walk(n);
+      });
+    };
+    for (const s of exported) for (const d of s.declarations ?? []) if (ours(d)) visit(d);
+    expect(exported.size).toBeGreaterThan(200);
+    expect([...missing]).toEqual([]);
+  });
 });
