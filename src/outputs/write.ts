@@ -58,7 +58,7 @@ export async function writeOutputs(
         written.push(name);
       };
       try {
-        await withdrawEarlierRun(dir);
+        await withdrawEarlierRun(dir, turn.assertHeld);
         // The run index comes first and names every file this run will write, so that whatever a run killed
         // outright leaves is listed, and the next run into the folder withdraws it.
         await put(RUN_INDEX, JSON.stringify({ files: plannedFiles(doc, sr, outputs) }) + '\n');
@@ -106,7 +106,7 @@ const OUTPUT_FILE = new RegExp(`^(${Object.values(FILE_NAMES).map((n) => n.repla
  * of the user's own in a general folder, nor anything a tampered list names). A folder that cannot be read (a
  * write-only drop folder) has nothing to withdraw.
  */
-async function withdrawEarlierRun(dir: string): Promise<void> {
+async function withdrawEarlierRun(dir: string, assertHeld: () => void): Promise<void> {
   const listedIn = async (file: string): Promise<string[]> => {
     try {
       const files = (JSON.parse(await readFile(join(dir, file), 'utf8')) as { files?: unknown }).files;
@@ -117,6 +117,8 @@ async function withdrawEarlierRun(dir: string): Promise<void> {
   };
   const names = [...new Set([...(await listedIn(FILE_NAMES.json)), ...(await listedIn(RUN_INDEX))])];
   for (const n of [FILE_NAMES.json, ...names, RUN_INDEX]) {
+    // Once the lock is lost these may be the files of the run that took over.
+    assertHeld();
     try {
       await unlink(join(dir, n));
     } catch (e) {
