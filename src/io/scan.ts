@@ -39,6 +39,8 @@ export async function scanPaths(inputs: string | readonly string[], options: Sca
   const realOf = new Map<string, string>();
   const unreadable: ScanResult['unreadable'] = [];
   const visited = new Set<string>();
+  // Folders met below maxDepth, by real path: reported at the end unless reached less deep meanwhile.
+  const tooDeep = new Map<string, string>();
 
   const walk = async (dir: string, depth: number): Promise<void> => {
     if (o.signal?.aborted) throw new CtscopeError('E_ABORTED', 'folder scan was aborted');
@@ -50,12 +52,13 @@ export async function scanPaths(inputs: string | readonly string[], options: Sca
       return;
     }
     if (visited.has(real)) return;
-    visited.add(real);
-    // Said, not dropped silently: slices below it would be missing from their series without a word.
+    // Said, not dropped silently: slices below it would be missing from their series without a word. Not marked
+    // visited, so the folder is still searched where it is reached less deep (given itself, or through a link).
     if (depth > o.maxDepth) {
-      unreadable.push({ path: dir, message: `more than ${o.maxDepth} folder levels deep, not searched` });
+      if (!tooDeep.has(real)) tooDeep.set(real, dir);
       return;
     }
+    visited.add(real);
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -98,6 +101,7 @@ export async function scanPaths(inputs: string | readonly string[], options: Sca
       realOf.set(input, await realpath(input).catch(() => input));
     } else throw new CtscopeError('E_NOT_FOUND', `not a file or folder: ${input}`, { where: input });
   }
+  for (const [real, dir] of tooDeep) if (!visited.has(real)) unreadable.push({ path: dir, message: `more than ${o.maxDepth} folder levels deep, not searched` });
   const seen = new Set<string>();
   const unique = [...files].sort().filter((f) => {
     const r = realOf.get(f) ?? f;

@@ -1,5 +1,6 @@
 import { readSource } from '../dicom/decode-task.js';
 import type { DicomInstance } from '../dicom/types.js';
+import { DEFLATED_LE } from '../dicom/transfer-syntax.js';
 import { fileMeta } from '../dicom/write.js';
 import { IMPLEMENTATION } from './uid.js';
 import { inputBuffers, type LoadedSeries, type StudyInput } from '../ingest/load.js';
@@ -150,7 +151,11 @@ export async function readSourceContext(volume: LoadedSeries, input: StudyInput,
   const first = volume.series.layout?.slices[0]?.instance ?? volume.series.instances[0];
   if (!first) return ctx;
   try {
-    const header = await sourceHeaderOffThread(asPart10(await bytesOf(input, first.source), first), signal);
+    const bytes = await bytesOf(input, first.source);
+    // The header alone goes to the worker (dcmjs stops at the pixel data anyway): the first instance of an enhanced
+    // multi-frame series is the whole series. A deflated data set has no such cut in its stored bytes.
+    const pixels = first.transferSyntaxUid === DEFLATED_LE ? undefined : first.pixelData;
+    const header = await sourceHeaderOffThread(asPart10(pixels ? bytes.subarray(0, Math.min(pixels.offset, bytes.length)) : bytes, first), signal);
     return { ...ctx, ...header };
   } catch (e) {
     if (isCtscopeError(e) && e.code === 'E_ABORTED') throw e;

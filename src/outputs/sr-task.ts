@@ -41,14 +41,16 @@ export async function srBytesOffThread(t: SrTask, signal?: AbortSignal): Promise
 
 /** Parses the source header for the SR on the shared worker pool. */
 export function sourceHeaderOffThread(part10: Uint8Array, signal?: AbortSignal): Promise<SourceHeader> {
-  // A copy of the view alone: cloning a view sends its whole ArrayBuffer, which may be a host's large buffer.
-  return runSrTask<SourceHeader>('sourceHeaderTask', new Uint8Array(part10), 'reading the source header for the DICOM SR', signal);
+  // A copy of the view alone, moved to the worker: cloning a view sends its whole ArrayBuffer, which may be a host's
+  // large buffer.
+  const copy = new Uint8Array(part10);
+  return runSrTask<SourceHeader>('sourceHeaderTask', copy, 'reading the source header for the DICOM SR', signal, [copy.buffer]);
 }
 
-async function runSrTask<T>(name: string, task: unknown, what: string, signal: AbortSignal | undefined): Promise<T> {
+async function runSrTask<T>(name: string, task: unknown, what: string, signal: AbortSignal | undefined, transferList?: ArrayBuffer[]): Promise<T> {
   const pool = getPool();
   try {
-    return (await pool.run(task, { name, ...(signal ? { signal } : {}) })) as T;
+    return (await pool.run(task, { name, ...(signal ? { signal } : {}), ...(transferList ? { transferList } : {}) })) as T;
   } catch (e) {
     // An abort says so in ctscope's words, not the worker library's ("The task has been aborted").
     if (signal?.aborted) throw new CtscopeError('E_ABORTED', `${what} was aborted`, { cause: e, where: 'sr' });

@@ -2,7 +2,7 @@ import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { asOnlyWriter, isLostLock } from '../io/folder-lock.js';
+import { asOnlyWriter, isLostLock, type FolderTurn } from '../io/folder-lock.js';
 import type { FindingsDocument, OutputName } from './document.js';
 import { keyImage, type KeyImageSource } from './key-image.js';
 import { reportHtml, type KeyImageRef } from './report.js';
@@ -67,9 +67,9 @@ export async function writeOutputs(
         throwIfAborted(hooks.signal, 'writing outputs');
         return listed.map((n) => join(dir, n));
       } catch (e) {
-        // With the lock lost, the folder may be another run's now: its files (under the same names) stay. The
-        // run index goes last, so it lists what is left until then.
-        if (!isLostLock(e)) {
+        // With the lock lost, the folder may be another run's now: its files (under the same names) stay, whatever
+        // ended this run (a Ctrl-C right after the pause, too). The run index goes last, so it lists what is left.
+        if (!isLostLock(e) && stillHeld(turn)) {
           await Promise.all(written.filter((n) => n !== RUN_INDEX).map((n) => unlink(join(dir, n)).catch(() => undefined)));
           if (written.includes(RUN_INDEX)) await unlink(join(dir, RUN_INDEX)).catch(() => undefined);
         }
@@ -78,6 +78,15 @@ export async function writeOutputs(
     },
     hooks.signal,
   );
+}
+
+function stillHeld(turn: FolderTurn): boolean {
+  try {
+    turn.assertHeld();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -32,6 +32,25 @@ describe('the source header for the SR', () => {
   });
 });
 
+describe.skipIf(!hasSharedData)('the source header, cut before the pixel data for the worker, in every transfer syntax', () => {
+  it('every syntax of the chest slice, and the enhanced multi-frame series, give the same attributes as the whole file', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { parseSourceHeader } = await import('../../src/outputs/source.js');
+    const dir = sharedPath('ct_chest_slice_transfer_syntaxes');
+    const files = [...readdirSync(dir).map((f) => join(dir, f)), sharedPath('ct_enhanced_multiframe', 'eCT_Supplemental.dcm')];
+    for (const file of files) {
+      const volume = await loadSeries(file);
+      const ctx = await readSourceContext(volume, file);
+      const whole = parseSourceHeader(readFileSync(file));
+      expect(ctx.warnings, file).toEqual(whole.warnings);
+      expect(ctx.elements, file).toEqual(whole.elements);
+      expect(ctx.frameOfReferenceUid, file).toBe(whole.frameOfReferenceUid);
+      expect(Object.keys(ctx.elements).length, file).toBeGreaterThan(3);
+    }
+    await closePool();
+  });
+});
+
 describe.skipIf(!hasSharedData)('the SR repeats the source patient and study, also from files without File Meta', () => {
   it('no_meta.dcm (no preamble, no File Meta, one stray leading byte): the header is re-read through a Part 10 wrapper', async () => {
     const file = sharedPath('no_preamble_no_meta', 'no_meta.dcm');

@@ -77,6 +77,36 @@ describe('writeOutputs and a writer that lost the folder', () => {
     }
   });
 
+  it('a writer paused past its lock and then aborted (Ctrl-Z, fg, Ctrl-C) removes none of the files the run that took over wrote', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ctscope-write-'));
+    dirs.push(out);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const volume: KeyImageSource = {
+      geometry,
+      readSlice: async (k) => {
+        if (k === 2) await gate;
+        return new Int16Array(32 * 32).fill(-1000);
+      },
+    };
+    const ac = new AbortController();
+    const doc = { findings: [1, 2].map(finding), files: [] } as unknown as FindingsDocument;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const run = writeOutputs(out, doc, volume, new Uint8Array([1, 2, 3]), ['json', 'report', 'sr'], { signal: ac.signal }).catch((e: unknown) => e);
+      await until(() => existsSync(join(out, 'key-1.png')));
+      vi.setSystemTime(Date.now() + 11_000);
+      const theirs = ['key-1.png', 'sr.dcm', 'report.html', 'findings.json', RUN_INDEX];
+      for (const n of theirs) writeFileSync(join(out, n), 'the other run');
+      ac.abort();
+      open();
+      expect(await run).toMatchObject({ code: 'E_ABORTED' });
+      for (const n of theirs) expect(readFileSync(join(out, n), 'utf8'), n).toBe('the other run');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('a writer killed outright leaves its files listed in the run index, so the next run into the folder removes them', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ctscope-write-'));
     dirs.push(out);

@@ -175,5 +175,12 @@ describe('folder scan', () => {
     const scan = await scanPaths(root, { maxDepth: 3 });
     expect(scan.files).toEqual([join(root, 'L1', 'near')]);
     expect(scan.unreadable).toEqual([{ path: join(root, 'L1', 'L2', 'L3', 'L4'), message: 'more than 3 folder levels deep, not searched' }]);
+    // Reached less deep as well (given itself, or through a link), in either order: searched there, nothing said.
+    const deep = join(root, 'L1', 'L2', 'L3', 'L4');
+    for (const inputs of [[root, deep], [deep, root]]) {
+      const both = await scanPaths(inputs, { maxDepth: 3 });
+      expect(both.files.sort()).toEqual([join(deep, 'L5', 'far'), join(root, 'L1', 'near')]);
+      expect(both.unreadable).toEqual([]);
+    }
   });
 });
