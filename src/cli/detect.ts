@@ -24,6 +24,7 @@ const OPTIONS = {
   outputs: { type: 'string' },
   stow: { type: 'boolean' },
   'token-file': { type: 'string' },
+  'credentials-file': { type: 'string' },
   'whole-body': { type: 'boolean' },
 } as const;
 
@@ -40,6 +41,9 @@ const USAGE = `detect <folder|files...|dicomweb-url> --model <id|path>[,<id|path
   --outputs LIST        which files to write: ${OUTPUT_NAMES.join(',')} (default all; report = report.html and key images)
   --stow                store the SR back to the DICOMweb server the series came from (STOW-RS)
   --token-file FILE     bearer token for DICOMweb (else $CTSCOPE_DICOMWEB_TOKEN); never printed
+  --credentials-file FILE
+                        user:password for DICOMweb HTTP Basic, e.g. Orthanc's own login
+                        (else $CTSCOPE_DICOMWEB_CREDENTIALS); never printed
   --whole-body          ignore the models' organ regions (the nodule model's lungs): look at the whole body
 
 DICOMweb input: dicomweb+http://host:port/dicom-web?study=<StudyUID>&series=<SeriesUID>
@@ -60,6 +64,7 @@ export interface DetectArgs {
   outputs: OutputName[];
   stow: boolean;
   tokenFile: string | undefined;
+  credentialsFile: string | undefined;
   wholeBody: boolean;
 }
 
@@ -72,7 +77,9 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
   const dicomWeb = positionals.filter(isDicomWebUrl);
   if (dicomWeb.length && positionals.length > 1) throw usageError('detect: give one DICOMweb URL, or files and folders, not both');
   if (v.stow && !dicomWeb.length) throw usageError('detect: --stow needs a DICOMweb input');
-  if (v['token-file'] !== undefined && !dicomWeb.length) throw usageError('detect: --token-file is for a DICOMweb input (a dicomweb+http:// URL)');
+  for (const flag of ['token-file', 'credentials-file'] as const)
+    if (v[flag] !== undefined && !dicomWeb.length) throw usageError(`detect: --${flag} is for a DICOMweb input (a dicomweb+http:// URL)`);
+  if (v['token-file'] !== undefined && v['credentials-file'] !== undefined) throw usageError('detect: give --token-file or --credentials-file, not both');
   const threads = parseThreads(v.threads, 'detect');
   const deviceId = parseDeviceId(v.device, 'detect');
   if (v.outputs !== undefined && !v.out) throw usageError('detect: --outputs chooses what is written into --out DIR; give --out too');
@@ -93,17 +100,37 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
     outputs: outputs as OutputName[],
     stow: v.stow ?? false,
     tokenFile: v['token-file'],
+    credentialsFile: v['credentials-file'],
     wholeBody: v['whole-body'] ?? false,
   };
 }
 
-function readToken(file: string | undefined): string | undefined {
-  if (file === undefined) return process.env.CTSCOPE_DICOMWEB_TOKEN || undefined;
+/** A secret from its file or else the environment, without surrounding white space; undefined when neither gives one. */
+function readSecret(file: string | undefined, flag: string, env: string): string | undefined {
+  if (file === undefined) return process.env[env] || undefined;
   try {
     return readFileSync(file, 'utf8').trim() || undefined;
   } catch (e) {
-    throw new CtscopeError('E_USAGE', `cannot read --token-file: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { where: file });
+    throw new CtscopeError('E_USAGE', `cannot read --${flag}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { where: file });
   }
+}
+
+/**
+ * The DICOMweb authentication asked for: a bearer token or HTTP Basic credentials, each from its file or else its
+ * environment variable. A malformed one is E_USAGE naming where it came from, never its content.
+ */
+export function readAuth(a: Pick<DetectArgs, 'tokenFile' | 'credentialsFile'>): { token?: string; credentials?: { username: string; password: string } } {
+  const tokenFrom = a.tokenFile !== undefined ? '--token-file' : 'CTSCOPE_DICOMWEB_TOKEN';
+  const credentialsFrom = a.credentialsFile !== undefined ? '--credentials-file' : 'CTSCOPE_DICOMWEB_CREDENTIALS';
+  // A file given on the command line wins over the other kind's variable.
+  const token = a.credentialsFile === undefined ? readSecret(a.tokenFile, 'token-file', 'CTSCOPE_DICOMWEB_TOKEN') : undefined;
+  const pair = a.tokenFile === undefined ? readSecret(a.credentialsFile, 'credentials-file', 'CTSCOPE_DICOMWEB_CREDENTIALS') : undefined;
+  if (token && pair) throw usageError('detect: both CTSCOPE_DICOMWEB_TOKEN and CTSCOPE_DICOMWEB_CREDENTIALS are set; give one (or a --token-file or --credentials-file)');
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw usageError(`detect: the bearer token from ${tokenFrom} holds characters an HTTP header cannot carry (spaces, line breaks or non-ASCII)`);
+  if (pair === undefined) return token ? { token } : {};
+  const colon = pair.indexOf(':');
+  if (colon <= 0 || /[\r\n]/.test(pair)) throw usageError(`detect: the credentials from ${credentialsFrom} must be user:password on one line`);
+  return { credentials: { username: pair.slice(0, colon), password: pair.slice(colon + 1) } };
 }
 
 /** `ctscope detect`: the whole pipeline on a folder or a DICOMweb series, outputs into --out. */
@@ -134,11 +161,14 @@ export const detectCommand: Command = {
       };
       if (isDicomWebUrl(a.input[0]!)) {
         const target = parseDicomWebUrl(a.input[0]!);
-        client = new DicomWebClient({ baseUrl: target.baseUrl, token: readToken(a.tokenFile), signal: io.signal });
+        if (target.series && a.series && target.series !== a.series) throw usageError('detect: --series names another series than the DICOMweb URL does');
+        // --series with a study URL fetches that series alone, not the whole study.
+        const series = target.series ?? a.series;
+        client = new DicomWebClient({ baseUrl: target.baseUrl, ...readAuth(a), signal: io.signal });
         // A study can be gigabytes: a wrong model or --out fails before the download, not after it.
         await checkDetectOptions(options);
-        say(`retrieving ${target.series ? 'series' : 'study'} from ${client.toJSON().baseUrl} (WADO-RS)...`);
-        input = await client.retrieve(target.study, target.series);
+        say(`retrieving ${series ? 'series' : 'study'} from ${client.toJSON().baseUrl} (WADO-RS)...`);
+        input = await client.retrieve(target.study, series);
         say(`retrieved ${input.length} instance(s)`);
       }
       const outcome = await detect(input, options);

@@ -11,6 +11,11 @@ export interface DicomWebOptions {
   baseUrl: string;
   /** Bearer token sent as `Authorization: Bearer ...`; never printed (error messages redact it). */
   token?: string | undefined;
+  /**
+   * User name and password sent as HTTP Basic authentication (Orthanc's own login, for one); never printed. Not
+   * with `token`. Over plain http they cross the network readable, as Basic credentials always do.
+   */
+  credentials?: { username: string; password: string } | undefined;
   signal?: AbortSignal | undefined;
   /** Idle timeout in ms (default 120000): for the answer's headers, then between chunks of its body. */
   timeoutMs?: number | undefined;
@@ -25,7 +30,11 @@ const sizeText = (bytes: number): string => (bytes >= 2 ** 20 ? `${(bytes / 2 **
 
 const CLIENT_RULES: Readonly<Record<keyof DicomWebOptions, OptionRule>> = {
   baseUrl: is.string,
-  token: is.string,
+  token: is.where('a bearer token: visible ASCII characters, no spaces or line breaks', (v) => typeof v === 'string' && /^[\x21-\x7e]*$/.test(v)),
+  credentials: is.where('{ username, password }: strings, the user name without a colon', (v) => {
+    const c = v as { username?: unknown; password?: unknown } | null;
+    return typeof c === 'object' && c !== null && typeof c.username === 'string' && c.username.length > 0 && !c.username.includes(':') && typeof c.password === 'string';
+  }),
   signal: is.signal,
   timeoutMs: is.where('a positive number of milliseconds', (v) => typeof v === 'number' && v > 0 && v <= 2 ** 31 - 1),
   maxRetrieveBytes: is.where('a positive number of bytes', (v) => typeof v === 'number' && v > 0),
@@ -138,7 +147,8 @@ export function redactUrl(url: string): string {
 }
 
 const UID_RE = /^[0-9]+(\.[0-9]+)*$/;
-function checkUid(uid: string, what: string): string {
+/** E_USAGE unless `uid` is a DICOM UID (digits and dots, at most 64 characters); `what` names it in the message. */
+export function checkUid(uid: string, what: string): string {
   if (!UID_RE.test(uid) || uid.length > 64) throw new CtscopeError('E_USAGE', `${what} '${uid.slice(0, 80)}' is not a DICOM UID`);
   return uid;
 }
@@ -160,6 +170,9 @@ interface Exchange {
 export class DicomWebClient {
   readonly baseUrl: string;
   readonly #token: string | undefined;
+  /** The Authorization header's value, and every form of the secrets in it that an error text might quote. */
+  readonly #authorization: string | undefined;
+  readonly #secrets: string[];
   readonly #signal: AbortSignal | undefined;
   readonly #timeoutMs: number;
   readonly #maxRetrieveBytes: number;
@@ -176,17 +189,21 @@ export class DicomWebClient {
       throw new CtscopeError('E_USAGE', `DICOMweb base URL is not a URL: ${redactUrl(o.baseUrl)}`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CtscopeError('E_USAGE', `DICOMweb base URL must be http or https (got ${u.protocol})`);
-    if (u.username || u.password) throw new CtscopeError('E_USAGE', `DICOMweb base URL must not hold credentials (${redactUrl(o.baseUrl)}): use a bearer token`);
+    if (u.username || u.password) throw new CtscopeError('E_USAGE', `DICOMweb base URL must not hold credentials (${redactUrl(o.baseUrl)}): give them as credentials (--credentials-file) or use a bearer token`);
+    if (o.token && o.credentials) throw new CtscopeError('E_USAGE', 'DICOMweb client: give a bearer token or credentials (HTTP Basic), not both');
     this.baseUrl = o.baseUrl.replace(/\/+$/, '');
     this.#token = o.token || undefined;
+    const basic = o.credentials ? Buffer.from(`${o.credentials.username}:${o.credentials.password}`, 'utf8').toString('base64') : undefined;
+    this.#authorization = this.#token ? `Bearer ${this.#token}` : basic ? `Basic ${basic}` : undefined;
+    this.#secrets = [this.#token, basic, o.credentials?.password].filter((x): x is string => !!x);
     this.#signal = o.signal;
     this.#timeoutMs = o.timeoutMs ?? 120_000;
     this.#maxRetrieveBytes = o.maxRetrieveBytes ?? DEFAULT_MAX_RETRIEVE_BYTES;
   }
 
-  /** Never shows the token, whatever a caller logs. */
-  toJSON(): { baseUrl: string; token: string | undefined } {
-    return { baseUrl: redactUrl(this.baseUrl), token: this.#token ? '[redacted]' : undefined };
+  /** Never shows the token or password, whatever a caller logs. */
+  toJSON(): { baseUrl: string; token: string | undefined; credentials: string | undefined } {
+    return { baseUrl: redactUrl(this.baseUrl), token: this.#token ? '[redacted]' : undefined, credentials: this.#authorization?.startsWith('Basic ') ? '[redacted]' : undefined };
   }
 
   /**
@@ -232,7 +249,7 @@ export class DicomWebClient {
       return new CtscopeError('E_IO', `DICOMweb server ${stage}: ${this.#redact(why)}${hint}`, { where });
     };
     const headers: Record<string, string> = { Accept: init.accept };
-    if (this.#token) headers.Authorization = `Bearer ${this.#token}`;
+    if (this.#authorization) headers.Authorization = this.#authorization;
     if (init.contentType) headers['Content-Type'] = init.contentType;
     const method = init.method ?? 'GET';
     const upload = { state: (init.body ? 'sending' : 'none') as 'none' | 'sending' | 'sent' };
@@ -335,10 +352,7 @@ export class DicomWebClient {
         throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: not found (HTTP 404): no such study or series there, or the base URL is not the DICOMweb service root', { where, ...said });
       if (res.status === 404)
         throw new CtscopeError('E_IO', `DICOMweb: HTTP 404 Not Found for a ${method === 'GET' ? 'search: no such study there, or' : 'STOW-RS upload:'} the base URL is not the DICOMweb service root`, { where, ...said });
-      if (res.status === 401 || res.status === 403) {
-        const hint = this.#token ? 'check the bearer token' : 'the server wants a bearer token (--token-file or CTSCOPE_DICOMWEB_TOKEN)';
-        throw new CtscopeError('E_IO', `DICOMweb: access denied (HTTP ${res.status}); ${hint}`, { where });
-      }
+      if (res.status === 401 || res.status === 403) throw new CtscopeError('E_IO', `DICOMweb: access denied (HTTP ${res.status}); ${this.#authHint(res.headers.get('www-authenticate'))}`, { where });
       throw new CtscopeError('E_IO', `DICOMweb: HTTP ${res.status} ${res.statusText}`, { where, ...said });
     }
     return { res, body, text: (limit?: number) => text(limit), cancel };
@@ -360,7 +374,20 @@ export class DicomWebClient {
   }
 
   #redact(text: string): string {
-    return this.#token ? text.split(this.#token).join('[redacted]') : text;
+    return this.#secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
+  }
+
+  /** What to do about a 401/403, from what was sent and the scheme the server asks for (WWW-Authenticate). */
+  #authHint(challenge: string | null): string {
+    const wants = /^\s*basic\b/i.test(challenge ?? '') ? 'basic' : /^\s*bearer\b/i.test(challenge ?? '') ? 'bearer' : undefined;
+    const sent = this.#authorization?.startsWith('Basic ') ? 'basic' : this.#token ? 'bearer' : undefined;
+    const askBasic = 'a user name and password (HTTP Basic: --credentials-file or CTSCOPE_DICOMWEB_CREDENTIALS)';
+    const askBearer = 'a bearer token (--token-file or CTSCOPE_DICOMWEB_TOKEN)';
+    if (sent && wants && sent !== wants) return `the server wants ${wants === 'basic' ? askBasic : askBearer}, not ${sent === 'basic' ? 'a user name and password' : 'a bearer token'}`;
+    if (sent) return sent === 'basic' ? 'check the user name and password' : 'check the bearer token';
+    if (wants === 'basic') return `the server wants ${askBasic}`;
+    if (wants === 'bearer') return `the server wants ${askBearer}`;
+    return `the server wants ${askBearer} or ${askBasic}`;
   }
 
   async #json(path: string, signal: AbortSignal | undefined): Promise<DicomJson[]> {

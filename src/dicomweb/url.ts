@@ -1,5 +1,5 @@
 import { CtscopeError } from '../errors.js';
-import { redactUrl } from './client.js';
+import { checkUid, redactUrl } from './client.js';
 
 /** A series (or a whole study) on a DICOMweb server. */
 export interface DicomWebTarget {
@@ -32,14 +32,20 @@ export function parseDicomWebUrl(input: string): DicomWebTarget {
   }
   let study = u.searchParams.get('study') ?? undefined;
   let series = u.searchParams.get('series') ?? undefined;
-  const m = /^(.*?)\/studies\/([^/]+)(?:\/series\/([^/]+))?\/?$/.exec(u.pathname);
+  // WADO-RS resource paths as a PACS shows them: .../studies/S, .../studies/S/series, .../studies/S/series/X,
+  // .../studies/S/series/X/instances (the series); one instance alone is no volume.
+  const m = /^(.*?)\/studies\/([^/]+)(?:\/series(?:\/([^/]+)(?:\/instances(?:\/([^/]+))?)?)?)?\/?$/.exec(u.pathname);
   let path = u.pathname;
   if (m) {
+    if (m[4]) throw new CtscopeError('E_USAGE', 'the DICOMweb URL names one instance; ctscope analyses a series: .../studies/<StudyInstanceUID>/series/<SeriesInstanceUID>');
     path = m[1]!;
     study ??= decodePathUid(m[2]!);
     series ??= m[3] ? decodePathUid(m[3]) : undefined;
   }
   if (!study) throw new CtscopeError('E_USAGE', 'the DICOMweb URL needs a study: ...?study=<StudyInstanceUID>[&series=<SeriesInstanceUID>]');
+  // Checked here, before anything is said or fetched.
+  checkUid(study, 'the DICOMweb URL\'s study');
+  if (series !== undefined) checkUid(series, 'the DICOMweb URL\'s series');
   u.search = '';
   u.hash = '';
   u.pathname = path.replace(/\/+$/, '');

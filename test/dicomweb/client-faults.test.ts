@@ -109,6 +109,10 @@ beforeAll(async () => {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('no such route');
       return;
     }
+    if (req.url?.includes('/denied-basic')) {
+      res.writeHead(401, { 'Content-Type': 'text/plain', 'WWW-Authenticate': 'Basic realm="Orthanc Secure Area"' }).end('no');
+      return;
+    }
     if (req.url?.includes('/denied')) {
       res.writeHead(401, { 'Content-Type': 'text/plain' }).end('no');
       return;
@@ -369,8 +373,29 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     expect(parseDicomWebUrl('dicomweb+http://pacs/dicom-web/studies/1.2%2E3/series/1.2')).toMatchObject({ study: '1.2.3', series: '1.2' });
   });
 
-  it('a 401 without a token says the server wants one', async () => {
-    const client = new DicomWebClient({ baseUrl: `${base}/denied` });
-    await expect(client.retrieve(UID, UID)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/wants a bearer token/) });
+  it('a 401 says what the server asks for (WWW-Authenticate) and what was sent', async () => {
+    const denied = (path: string, auth: object = {}) => new DicomWebClient({ baseUrl: `${base}/${path}`, ...auth }).retrieve(UID, UID).catch((e: unknown) => e);
+    expect(await denied('denied')).toMatchObject({ code: 'E_IO', message: expect.stringMatching(/wants a bearer token \(--token-file or CTSCOPE_DICOMWEB_TOKEN\) or a user name and password/) });
+    // Orthanc's own login: Basic. It used to say "the server wants a bearer token".
+    expect(await denied('denied-basic')).toMatchObject({ message: expect.stringMatching(/the server wants a user name and password \(HTTP Basic: --credentials-file/) });
+    expect(await denied('denied-basic', { token: 'tok' })).toMatchObject({ message: expect.stringMatching(/wants a user name and password .*, not a bearer token$/) });
+    expect(await denied('denied-basic', { credentials: { username: 'u', password: 'p' } })).toMatchObject({ message: expect.stringMatching(/check the user name and password$/) });
+    expect(await denied('denied', { token: 'tok' })).toMatchObject({ message: expect.stringMatching(/check the bearer token$/) });
+  });
+
+  it('a token an HTTP header cannot carry, or malformed credentials, are E_USAGE at once (they were "server unreachable")', () => {
+    for (const token of ['two\nlines', 'with space', 'caf\u00e9']) expect(() => new DicomWebClient({ baseUrl: base, token })).toThrow(expect.objectContaining({ code: 'E_USAGE', message: expect.not.stringContaining(token) }));
+    for (const credentials of [{ username: '', password: 'p' }, { username: 'a:b', password: 'p' }, { username: 'u' }]) {
+      expect(() => new DicomWebClient({ baseUrl: base, credentials: credentials as never })).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
+    }
+    expect(() => new DicomWebClient({ baseUrl: base, token: 't', credentials: { username: 'u', password: 'p' } })).toThrow(/not both/);
+  });
+
+  it('the WADO-RS paths a PACS shows are read as the study or series they name; an instance alone is E_USAGE', () => {
+    expect(parseDicomWebUrl('dicomweb+http://pacs/dicom-web/studies/1.2/series')).toMatchObject({ baseUrl: 'http://pacs/dicom-web', study: '1.2', series: undefined });
+    expect(parseDicomWebUrl('dicomweb+http://pacs/dicom-web/studies/1.2/series/1.3/instances/')).toMatchObject({ baseUrl: 'http://pacs/dicom-web', study: '1.2', series: '1.3' });
+    expect(() => parseDicomWebUrl('dicomweb+http://pacs/dicom-web/studies/1.2/series/1.3/instances/1.4')).toThrow(expect.objectContaining({ code: 'E_USAGE', message: expect.stringMatching(/names one instance/) }));
+    expect(() => parseDicomWebUrl('dicomweb+http://pacs/dicom-web?study=abc')).toThrow(expect.objectContaining({ code: 'E_USAGE', message: expect.stringMatching(/study 'abc' is not a DICOM UID/) }));
+    expect(() => parseDicomWebUrl('dicomweb+http://pacs/dicom-web?study=1.2&series=x')).toThrow(expect.objectContaining({ code: 'E_USAGE', message: expect.stringMatching(/series 'x' is not a DICOM UID/) }));
   });
 });

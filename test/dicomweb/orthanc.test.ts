@@ -143,3 +143,60 @@ describe.skipIf(missing !== undefined)('DICOMweb round trip against a real Ortha
     }
   }, 60_000);
 });
+
+describe.skipIf(missing !== undefined)("Orthanc's own login (HTTP Basic)", () => {
+  const password = 'pw-Zq7-secret';
+  let orthanc: OrthancServer;
+  let phantom: Awaited<ReturnType<typeof smallPhantom>>;
+  let model: string;
+  let study: string, series: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    orthanc = await startOrthanc({ alice: password });
+    phantom = await smallPhantom('chest', { slices: 12 });
+    model = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 2 });
+    study = phantom.truth.series.studyInstanceUid;
+    series = phantom.truth.series.seriesInstanceUid;
+    dir = mkdtempSync(join(tmpdir(), 'ctscope-basic-'));
+    const files = readdirSync(phantom.dir).filter((f) => f.endsWith('.dcm')).map((f) => readFileSync(join(phantom.dir, f)));
+    await new DicomWebClient({ baseUrl: orthanc.dicomWeb, credentials: { username: 'alice', password } }).store(files);
+  }, 60_000);
+  afterAll(async () => {
+    await closeRunners();
+    await orthanc?.stop();
+  });
+
+  it('library: credentials retrieve the series; none, or a wrong password, say what the server wants', async () => {
+    const ok = new DicomWebClient({ baseUrl: orthanc.dicomWeb, credentials: { username: 'alice', password } });
+    expect((await ok.retrieve(study, series)).length).toBe(12);
+    expect(`${JSON.stringify(ok)} ${inspect(ok, { showHidden: true, depth: 5 })}`).not.toContain(password);
+    await expect(new DicomWebClient({ baseUrl: orthanc.dicomWeb }).searchSeries(study)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/wants a user name and password \(HTTP Basic/) });
+    await expect(new DicomWebClient({ baseUrl: orthanc.dicomWeb, credentials: { username: 'alice', password: 'nope' } }).searchSeries(study)).rejects.toMatchObject({ message: expect.stringMatching(/check the user name and password/) });
+  });
+
+  it('CLI: --credentials-file or CTSCOPE_DICOMWEB_CREDENTIALS; --series with a study URL fetches that series alone', async () => {
+    const file = join(dir, 'credentials');
+    writeFileSync(file, `alice:${password}\n`);
+    const r = await cli(['detect', `dicomweb+${orthanc.dicomWeb}/studies/${study}/series`, '--series', series, '--model', model, '--ep', 'cpu', '--json', '--credentials-file', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/retrieving series from/);
+    const env = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}`, '--model', model, '--ep', 'cpu', '--json', '--quiet'], { env: { CTSCOPE_DICOMWEB_CREDENTIALS: `alice:${password}` } });
+    expect(env.code, env.stderr).toBe(0);
+    const none = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}`, '--model', model, '--json', '--quiet']);
+    expect(none.code).toBe(4);
+    expect(none.stderr).toMatch(/^error\[E_IO\]: .*wants a user name and password/m);
+    // Malformed secrets are usage errors naming their source, never their content.
+    writeFileSync(join(dir, 'token'), 'abcSECRET1\ndefSECRET2\n');
+    const lines = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}`, '--model', model, '--json', '--token-file', join(dir, 'token')]);
+    expect(lines.code).toBe(2);
+    expect(lines.stderr).toMatch(/^error\[E_USAGE\]: detect: the bearer token from --token-file holds characters an HTTP header cannot carry/m);
+    writeFileSync(join(dir, 'nocolon'), 'alice\n');
+    const nocolon = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}`, '--model', model, '--json', '--credentials-file', join(dir, 'nocolon')]);
+    expect(nocolon.stderr).toMatch(/^error\[E_USAGE\]: detect: the credentials from --credentials-file must be user:password on one line/m);
+    const other = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}&series=${series}`, '--series', '1.2.3', '--model', model, '--json', '--credentials-file', file]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/--series names another series than the DICOMweb URL/);
+    expect([r, env, none, lines, nocolon, other].map((x) => x.stdout + x.stderr).join('')).not.toMatch(/pw-Zq7|SECRET/);
+  }, 120_000);
+});

@@ -44,8 +44,11 @@ export interface OrthancServer {
   stop(): Promise<void>;
 }
 
-/** Starts a throw-away Orthanc on loopback with the DICOMweb plugin, its storage in a temp folder. */
-export async function startOrthanc(): Promise<OrthancServer> {
+/**
+ * Starts a throw-away Orthanc on loopback with the DICOMweb plugin, its storage in a temp folder; with `users`,
+ * Orthanc's own login (HTTP Basic) is on.
+ */
+export async function startOrthanc(users?: Record<string, string>): Promise<OrthancServer> {
   const bin = orthancBinary(), plugin = pluginPath();
   if (!bin || !plugin) throw new Error(orthancMissing());
   const dir = mkdtempSync(join(tmpdir(), 'ctscope-orthanc-'));
@@ -60,7 +63,8 @@ export async function startOrthanc(): Promise<OrthancServer> {
     IndexDirectory: join(dir, 'index'),
     Plugins: [plugin],
     RemoteAccessAllowed: false,
-    AuthenticationEnabled: false,
+    AuthenticationEnabled: users !== undefined,
+    ...(users ? { RegisteredUsers: users } : {}),
     SslEnabled: false,
     HttpCompressionEnabled: false,
     SaveJobs: false,
@@ -90,9 +94,11 @@ export async function startOrthanc(): Promise<OrthancServer> {
       throw new Error(`Orthanc exited while starting:\n${log.join('').slice(-2000)}`);
     }
     try {
-      const r = await fetch(`${url}/system`, { signal: AbortSignal.timeout(1000) });
+      const [user, password] = Object.entries(users ?? {})[0] ?? [];
+      const headers: Record<string, string> = user ? { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : {};
+      const r = await fetch(`${url}/system`, { signal: AbortSignal.timeout(1000), headers });
       if (r.ok) {
-        const plugins = (await (await fetch(`${url}/plugins`)).json()) as string[];
+        const plugins = (await (await fetch(`${url}/plugins`, { headers })).json()) as string[];
         if (!plugins.includes('dicom-web')) {
           await stop();
           throw new Error(`Orthanc started without the DICOMweb plugin (plugins: ${plugins.join(', ')})`);
