@@ -159,8 +159,11 @@ export function pickSeries(index: StudyIndex, seriesUid: string | undefined): Se
   // Folders that hold no file at all (an empty export, a mistyped mount point): say that, not "0 inputs".
   if (index.inputCount === 0 && index.skipped.length === 0) throw new CtscopeError('E_NO_CT_SERIES', 'no files found: the input holds no files (an empty folder, or an empty list of buffers)');
   if (index.series.length === 0) {
-    const codes = [...new Set(index.skipped.map((s) => s.code))].join(', ');
-    throw new CtscopeError('E_NO_CT_SERIES', `no readable DICOM image among ${index.inputCount} input(s)${codes ? ` (skipped: ${codes})` : ''}`);
+    // Objects without pixels (an SR, a key object selection) are no fault of theirs: said as what they are.
+    const notImages = index.skipped.filter((s) => s.notImage).length;
+    const codes = [...new Set(index.skipped.filter((s) => !s.notImage).map((s) => s.code))].join(', ');
+    const parts = [...(notImages ? [`${notImages} DICOM object(s) without pixel data, such as an SR`] : []), ...(codes ? [`skipped: ${codes}`] : [])];
+    throw new CtscopeError('E_NO_CT_SERIES', `no readable DICOM image among ${index.inputCount} input(s)${parts.length ? ` (${parts.join('; ')})` : ''}`);
   }
   const why = index.series.map((s) => `${s.id}: ${s.reason.replace(/^not primary: /, '')}`).join('; ');
   // A skipped slice file may be why (a CT series cut to one readable image): name it here too.

@@ -203,6 +203,17 @@ describe('detect pipeline', () => {
     expect(readdirSync(noJson).sort()).toEqual(['.ctscope-outputs.json', 'findings.json']);
   });
 
+  it('an SR alone (a DICOMweb URL naming the stored SR series) is "no image", not unsupported pixels', async () => {
+    const { sr } = await detect(chest.dir, { models: heat, ep: 'cpu', sr: true });
+    await expect(detect([{ name: 'sr.dcm', bytes: sr }], { models: heat })).rejects.toMatchObject({
+      code: 'E_NO_CT_SERIES',
+      message: 'no readable DICOM image among 1 input(s) (1 DICOM object(s) without pixel data, such as an SR)',
+    });
+    await expect(detect([{ name: 'sr.dcm', bytes: sr }, { name: 'junk', bytes: new Uint8Array(300) }], { models: heat })).rejects.toMatchObject({
+      message: 'no readable DICOM image among 2 input(s) (1 DICOM object(s) without pixel data, such as an SR; skipped: E_NOT_DICOM)',
+    });
+  });
+
   it('a throwing onProgress ends the run with its own error at every stage; bad options are E_USAGE', async () => {
     for (const [stage, done] of [['index', 0], ['decode', 0], ['resample', 0], ['infer', 0], ['outputs', 0], ['outputs', 1]] as const) {
       const mine = new Error(`host bug at ${stage}`);
