@@ -178,8 +178,8 @@ export const detectCommand: Command = {
         const r = await client.store([outcome.sr], outcome.document.series.studyInstanceUid).catch((e: unknown) => {
           // The analysis itself succeeded: say where its results are, so a failed upload is not read as a failed run.
           const err = toCtscopeError(e, 'E_IO');
-          if (err.code === 'E_ABORTED') throw err;
           const kept = a.out ? `; the results are in ${oneLineSafe(a.out)}` : '';
+          if (err.code === 'E_ABORTED') throw new CtscopeError('E_ABORTED', `storing the SR back was interrupted: whether the server stored it is unknown${kept}`, { cause: err, where: err.where });
           throw new CtscopeError('E_IO', `the findings were made but storing the SR back failed: ${err.message}${kept}`, { cause: err, where: err.where });
         });
         say(r.stored.length ? `stored ${r.stored.length} SR instance(s)` : 'the server accepted the SR (its answer lists no stored instances)');

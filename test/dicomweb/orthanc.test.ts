@@ -111,6 +111,31 @@ describe.skipIf(missing !== undefined)('DICOMweb round trip against a real Ortha
     expect(d2.warnings.join('\n')).not.toMatch(/skipped/);
   }, 60_000);
 
+  it('Ctrl-C while the SR is being stored says the results are in --out and the upload is of unknown outcome (exit 130)', async () => {
+    // Retrievals go through to Orthanc; the upload is taken and never answered.
+    const t = new URL(orthanc.url);
+    const server = createServer((req, res) => {
+      if (req.method === 'POST') return void req.resume();
+      const up = request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: { ...req.headers, host: t.host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const out = join(mkdtempSync(join(tmpdir(), 'ctscope-stow-int-')), 'out');
+      const url = `dicomweb+http://127.0.0.1:${(server.address() as { port: number }).port}/dicom-web?study=${study}&series=${series}`;
+      const r = await cli(['detect', url, '--model', model, '--ep', 'cpu', '--out', out, '--stow'], { onStderrLine: (line, kill) => /^storing the SR back \(STOW-RS\)/.test(line) && kill('SIGINT') });
+      expect(r.code).toBe(130);
+      expect(r.stderr).toMatch(/^error\[E_ABORTED\]: storing the SR back was interrupted: whether the server stored it is unknown; the results are in /m);
+      expect(readdirSync(out)).toEqual(expect.arrayContaining(['findings.json', 'sr.dcm']));
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }, 60_000);
+
   it('an unknown series is a coded bad-input error (exit 3)', async () => {
     const r = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}&series=1.2.3.4`, '--model', model, '--json', '--quiet']);
     expect(r.code).toBe(3);
