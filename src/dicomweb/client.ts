@@ -245,7 +245,12 @@ export class DicomWebClient {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (e as Error).message;
       // Node's fetch refuses the WHATWG "bad ports" (6000, 6665-6669, 10080...) before connecting.
-      const hint = why === 'bad port' ? ' (Node refuses this port for HTTP; serve DICOMweb on another one)' : '';
+      const hint =
+        why === 'bad port'
+          ? ' (Node refuses this port for HTTP; serve DICOMweb on another one)'
+          : /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(why ?? '')
+            ? " (the server's certificate is not one Node trusts: a hospital's own CA can be given with NODE_EXTRA_CA_CERTS=ca.pem)"
+            : '';
       return new CtscopeError('E_IO', `DICOMweb server ${stage}: ${this.#redact(why)}${hint}`, { where });
     };
     const headers: Record<string, string> = { Accept: init.accept };

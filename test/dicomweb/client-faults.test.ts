@@ -1,4 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hasTool } from '../helpers/tools.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
@@ -389,6 +394,20 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
       expect(() => new DicomWebClient({ baseUrl: base, credentials: credentials as never })).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
     }
     expect(() => new DicomWebClient({ baseUrl: base, token: 't', credentials: { username: 'u', password: 'p' } })).toThrow(/not both/);
+  });
+
+  it.skipIf(!hasTool('openssl'))("an https server whose certificate Node does not trust is E_IO with the hint of NODE_EXTRA_CA_CERTS", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctscope-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    const tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('[]'));
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+    try {
+      const client = new DicomWebClient({ baseUrl: `https://127.0.0.1:${(tls.address() as AddressInfo).port}/dicom-web` });
+      await expect(client.searchSeries(UID)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/SELF_SIGNED.*NODE_EXTRA_CA_CERTS=ca\.pem/) });
+    } finally {
+      tls.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the WADO-RS paths a PACS shows are read as the study or series they name; an instance alone is E_USAGE', () => {

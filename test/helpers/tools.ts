@@ -9,6 +9,7 @@ const PACKAGES: Record<string, string> = {
   gdcmconv: 'libgdcm-tools',
   chromium: 'chromium',
   Orthanc: 'orthanc',
+  openssl: 'openssl',
 };
 const found = new Map<string, boolean>();
 
