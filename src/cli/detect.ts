@@ -47,8 +47,8 @@ const USAGE = `detect <folder|files...|dicomweb-url> --model <id|path>[,<id|path
   --whole-body          ignore the models' organ regions (the nodule model's lungs): look at the whole body
 
 DICOMweb input: dicomweb+http://host:port/dicom-web?study=<StudyUID>&series=<SeriesUID>
-(or .../dicom-web/studies/<StudyUID>/series/<SeriesUID>; without a series the whole study is
-retrieved and its primary CT series chosen). Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input,
+(or .../dicom-web/studies/<StudyUID>[/series[/<SeriesUID>[/instances]]]; without a series, from the URL or
+--series, the whole study is retrieved and its primary CT series chosen). Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input,
 4 runtime (providers, outputs, workers), 130 interrupted (Ctrl-C, SIGTERM).`;
 
 export interface DetectArgs {
@@ -105,11 +105,14 @@ export function parseDetectArgs(argv: string[]): DetectArgs {
   };
 }
 
-/** A secret from its file or else the environment, without surrounding white space; undefined when neither gives one. */
+/**
+ * A secret from its file (without its final line break: a password may begin or end with a space) or else the
+ * environment; undefined when neither gives one.
+ */
 function readSecret(file: string | undefined, flag: string, env: string): string | undefined {
   if (file === undefined) return process.env[env] || undefined;
   try {
-    return readFileSync(file, 'utf8').trim() || undefined;
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '') || undefined;
   } catch (e) {
     throw new CtscopeError('E_USAGE', `cannot read --${flag}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { where: file });
   }
@@ -123,7 +126,7 @@ export function readAuth(a: Pick<DetectArgs, 'tokenFile' | 'credentialsFile'>): 
   const tokenFrom = a.tokenFile !== undefined ? '--token-file' : 'CTSCOPE_DICOMWEB_TOKEN';
   const credentialsFrom = a.credentialsFile !== undefined ? '--credentials-file' : 'CTSCOPE_DICOMWEB_CREDENTIALS';
   // A file given on the command line wins over the other kind's variable.
-  const token = a.credentialsFile === undefined ? readSecret(a.tokenFile, 'token-file', 'CTSCOPE_DICOMWEB_TOKEN') : undefined;
+  const token = a.credentialsFile === undefined ? readSecret(a.tokenFile, 'token-file', 'CTSCOPE_DICOMWEB_TOKEN')?.trim() || undefined : undefined;
   const pair = a.tokenFile === undefined ? readSecret(a.credentialsFile, 'credentials-file', 'CTSCOPE_DICOMWEB_CREDENTIALS') : undefined;
   if (token && pair) throw usageError('detect: both CTSCOPE_DICOMWEB_TOKEN and CTSCOPE_DICOMWEB_CREDENTIALS are set; give one (or a --token-file or --credentials-file)');
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw usageError(`detect: the bearer token from ${tokenFrom} holds characters an HTTP header cannot carry (spaces, line breaks or non-ASCII)`);

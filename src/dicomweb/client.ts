@@ -147,9 +147,12 @@ export function redactUrl(url: string): string {
 }
 
 const UID_RE = /^[0-9]+(\.[0-9]+)*$/;
-/** E_USAGE unless `uid` is a DICOM UID (digits and dots, at most 64 characters); `what` names it in the message. */
+/** Whether `uid` is a DICOM UID: digits and dots, at most 64 characters. */
+export const isUid = (uid: string): boolean => UID_RE.test(uid) && uid.length <= 64;
+
+/** E_USAGE unless `uid` is a DICOM UID; `what` names it in the message. */
 export function checkUid(uid: string, what: string): string {
-  if (!UID_RE.test(uid) || uid.length > 64) throw new CtscopeError('E_USAGE', `${what} '${uid.slice(0, 80)}' is not a DICOM UID`);
+  if (!isUid(uid)) throw new CtscopeError('E_USAGE', `${what} '${uid.slice(0, 80)}' is not a DICOM UID`);
   return uid;
 }
 
@@ -195,7 +198,9 @@ export class DicomWebClient {
     this.#token = o.token || undefined;
     const basic = o.credentials ? Buffer.from(`${o.credentials.username}:${o.credentials.password}`, 'utf8').toString('base64') : undefined;
     this.#authorization = this.#token ? `Bearer ${this.#token}` : basic ? `Basic ${basic}` : undefined;
-    this.#secrets = [this.#token, basic, o.credentials?.password].filter((x): x is string => !!x);
+    // A short password is not blanked in quoted server text: blanking 'orthanc' in every word would show it.
+    const password = o.credentials?.password;
+    this.#secrets = [this.#token, basic, password && password.length >= 8 ? password : undefined].filter((x): x is string => !!x);
     this.#signal = o.signal;
     this.#timeoutMs = o.timeoutMs ?? 120_000;
     this.#maxRetrieveBytes = o.maxRetrieveBytes ?? DEFAULT_MAX_RETRIEVE_BYTES;
@@ -248,7 +253,7 @@ export class DicomWebClient {
       const hint =
         why === 'bad port'
           ? ' (Node refuses this port for HTTP; serve DICOMweb on another one)'
-          : /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(why ?? '')
+          : /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(why ?? '')
             ? " (the server's certificate is not one Node trusts: a hospital's own CA can be given with NODE_EXTRA_CA_CERTS=ca.pem)"
             : '';
       return new CtscopeError('E_IO', `DICOMweb server ${stage}: ${this.#redact(why)}${hint}`, { where });
@@ -346,18 +351,24 @@ export class DicomWebClient {
     }
     if (!res.ok && res.status !== init.answerStatus) {
       // A short excerpt is all an error message needs.
-      const raw = (await readExcerpt()).replace(/\s+/g, ' ').trim();
+      // Secrets go before the white space is folded, which could split one a server echoes back.
+      const raw = this.#redact(await readExcerpt()).replace(/\s+/g, ' ').trim();
       // A short excerpt, cut at a word: enough to tell a proxy's page from the archive's own message. It is kept
       // out of the message (an archive's error text may quote the patient's name or ID, and messages get printed)
       // and given as the error's `cause`, for a host that chooses to log it.
-      const excerpt = this.#redact(raw.length > 200 ? `${raw.slice(0, 200).replace(/\s+\S*$/, '')} ...` : raw);
+      const excerpt = raw.length > 200 ? `${raw.slice(0, 200).replace(/\s+\S*$/, '')} ...` : raw;
       const said = excerpt ? { cause: new Error(`server said: ${excerpt}`) } : {};
       // Only a retrieve's 404 means the series is not there; a search's or an upload's means the base URL is wrong.
       if (res.status === 404 && init.notFound === 'series')
         throw new CtscopeError('E_SERIES_NOT_FOUND', 'DICOMweb: not found (HTTP 404): no such study or series there, or the base URL is not the DICOMweb service root', { where, ...said });
       if (res.status === 404)
         throw new CtscopeError('E_IO', `DICOMweb: HTTP 404 Not Found for a ${method === 'GET' ? 'search: no such study there, or' : 'STOW-RS upload:'} the base URL is not the DICOMweb service root`, { where, ...said });
-      if (res.status === 401 || res.status === 403) throw new CtscopeError('E_IO', `DICOMweb: access denied (HTTP ${res.status}); ${this.#authHint(res.headers.get('www-authenticate'))}`, { where });
+      if (res.status === 401 || res.status === 403) {
+        // fetch sends no Authorization header to another origin (http -> https on the same host too).
+        const elsewhere = res.redirected && res.url && new URL(res.url).origin !== new URL(url).origin ? new URL(res.url).origin : undefined;
+        const hint = elsewhere && this.#authorization ? `the request was redirected to ${elsewhere}, where the credentials are not sent: give that address as the base URL` : this.#authHint(res.headers.get('www-authenticate'));
+        throw new CtscopeError('E_IO', `DICOMweb: access denied (HTTP ${res.status}); ${hint}`, { where });
+      }
       throw new CtscopeError('E_IO', `DICOMweb: HTTP ${res.status} ${res.statusText}`, { where, ...said });
     }
     return { res, body, text: (limit?: number) => text(limit), cancel };

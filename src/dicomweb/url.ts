@@ -1,5 +1,5 @@
 import { CtscopeError } from '../errors.js';
-import { checkUid, redactUrl } from './client.js';
+import { checkUid, isUid, redactUrl } from './client.js';
 
 /** A series (or a whole study) on a DICOMweb server. */
 export interface DicomWebTarget {
@@ -36,11 +36,14 @@ export function parseDicomWebUrl(input: string): DicomWebTarget {
   // .../studies/S/series/X/instances (the series); one instance alone is no volume.
   const m = /^(.*?)\/studies\/([^/]+)(?:\/series(?:\/([^/]+)(?:\/instances(?:\/([^/]+))?)?)?)?\/?$/.exec(u.pathname);
   let path = u.pathname;
-  if (m) {
+  // With ?study= a path whose "studies" segment holds no UID is the service root's own path (/pacs/studies/dicom-web).
+  if (m && (!study || isUid(decodePathUid(m[2]!)))) {
     if (m[4]) throw new CtscopeError('E_USAGE', 'the DICOMweb URL names one instance; ctscope analyses a series: .../studies/<StudyInstanceUID>/series/<SeriesInstanceUID>');
+    const pathStudy = decodePathUid(m[2]!), pathSeries = m[3] ? decodePathUid(m[3]) : undefined;
+    if ((study && study !== pathStudy) || (series && pathSeries && series !== pathSeries)) throw new CtscopeError('E_USAGE', 'the DICOMweb URL names two different studies or series, in its path and in its query');
     path = m[1]!;
-    study ??= decodePathUid(m[2]!);
-    series ??= m[3] ? decodePathUid(m[3]) : undefined;
+    study = pathStudy;
+    series ??= pathSeries;
   }
   if (!study) throw new CtscopeError('E_USAGE', 'the DICOMweb URL needs a study: ...?study=<StudyInstanceUID>[&series=<SeriesInstanceUID>]');
   // Checked here, before anything is said or fetched.

@@ -114,6 +114,15 @@ beforeAll(async () => {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('no such route');
       return;
     }
+    if (req.url?.includes('/redirect-away')) {
+      // Another origin: localhost, not 127.0.0.1.
+      res.writeHead(302, { Location: `http://localhost:${(server.address() as AddressInfo).port}/denied-basic/studies` }).end();
+      return;
+    }
+    if (req.url?.includes('/error-page')) {
+      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('upstream orthanc-main failed; it said longpassword-123');
+      return;
+    }
     if (req.url?.includes('/denied-basic')) {
       res.writeHead(401, { 'Content-Type': 'text/plain', 'WWW-Authenticate': 'Basic realm="Orthanc Secure Area"' }).end('no');
       return;
@@ -388,6 +397,17 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     expect(await denied('denied', { token: 'tok' })).toMatchObject({ message: expect.stringMatching(/check the bearer token$/) });
   });
 
+  it('a 401 after a redirect to another origin says the credentials were not sent there', async () => {
+    const client = new DicomWebClient({ baseUrl: `${base}/redirect-away`, credentials: { username: 'u', password: 'p' } });
+    await expect(client.searchSeries(UID)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(/redirected to http:\/\/localhost:\d+, where the credentials are not sent/) });
+  });
+
+  it("a server's error text keeps a short password (blanking it would show it) and blanks a long one", async () => {
+    const cause = async (password: string) => String(((await new DicomWebClient({ baseUrl: `${base}/error-page`, credentials: { username: 'u', password } }).searchSeries(UID).catch((e: unknown) => e)) as { cause?: Error }).cause?.message);
+    expect(await cause('orthanc')).toBe('server said: upstream orthanc-main failed; it said longpassword-123');
+    expect(await cause('longpassword-123')).toBe('server said: upstream orthanc-main failed; it said [redacted]');
+  });
+
   it('a token an HTTP header cannot carry, or malformed credentials, are E_USAGE at once (they were "server unreachable")', () => {
     for (const token of ['two\nlines', 'with space', 'caf\u00e9']) expect(() => new DicomWebClient({ baseUrl: base, token })).toThrow(expect.objectContaining({ code: 'E_USAGE', message: expect.not.stringContaining(token) }));
     for (const credentials of [{ username: '', password: 'p' }, { username: 'a:b', password: 'p' }, { username: 'u' }]) {
@@ -416,5 +436,10 @@ describe('DICOMweb client against a server that stops mid-answer', () => {
     expect(() => parseDicomWebUrl('dicomweb+http://pacs/dicom-web/studies/1.2/series/1.3/instances/1.4')).toThrow(expect.objectContaining({ code: 'E_USAGE', message: expect.stringMatching(/names one instance/) }));
     expect(() => parseDicomWebUrl('dicomweb+http://pacs/dicom-web?study=abc')).toThrow(expect.objectContaining({ code: 'E_USAGE', message: expect.stringMatching(/study 'abc' is not a DICOM UID/) }));
     expect(() => parseDicomWebUrl('dicomweb+http://pacs/dicom-web?study=1.2&series=x')).toThrow(expect.objectContaining({ code: 'E_USAGE', message: expect.stringMatching(/series 'x' is not a DICOM UID/) }));
+    // A service root whose own path holds "studies"; a path and a query that disagree.
+    expect(parseDicomWebUrl('dicomweb+http://h/pacs/studies/dicom-web?study=1.2&series=3.4')).toEqual({ baseUrl: 'http://h/pacs/studies/dicom-web', study: '1.2', series: '3.4' });
+    expect(parseDicomWebUrl('dicomweb+http://h/dicom-web/studies/1.2?study=1.2&series=3.4')).toEqual({ baseUrl: 'http://h/dicom-web', study: '1.2', series: '3.4' });
+    expect(() => parseDicomWebUrl('dicomweb+http://h/dicom-web/studies/1.2/series/3.4?study=9.9')).toThrow(expect.objectContaining({ code: 'E_USAGE', message: expect.stringMatching(/two different studies or series/) }));
+    expect(() => parseDicomWebUrl('dicomweb+http://h/dicom-web/studies/1.2/series/3.4?series=3.5')).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
   });
 });

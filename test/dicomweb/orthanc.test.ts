@@ -203,11 +203,15 @@ describe.skipIf(missing !== undefined)("Orthanc's own login (HTTP Basic)", () =>
   it('CLI: --credentials-file or CTSCOPE_DICOMWEB_CREDENTIALS; --series with a study URL fetches that series alone', async () => {
     const file = join(dir, 'credentials');
     writeFileSync(file, `alice:${password}\n`);
+    // The SR stored back makes the study 13 instances: --series then fetches the 12 of the CT series alone.
+    const env = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}`, '--model', model, '--ep', 'cpu', '--out', join(dir, 'out'), '--stow'], { env: { CTSCOPE_DICOMWEB_CREDENTIALS: `alice:${password}` } });
+    expect(env.code, env.stderr).toBe(0);
+    expect(env.stderr).toMatch(/stored 1 SR instance/);
     const r = await cli(['detect', `dicomweb+${orthanc.dicomWeb}/studies/${study}/series`, '--series', series, '--model', model, '--ep', 'cpu', '--json', '--credentials-file', file]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/retrieving series from/);
-    const env = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}`, '--model', model, '--ep', 'cpu', '--json', '--quiet'], { env: { CTSCOPE_DICOMWEB_CREDENTIALS: `alice:${password}` } });
-    expect(env.code, env.stderr).toBe(0);
+    expect(r.stderr).toMatch(/retrieving series from .*\n(.*\n)*retrieved 12 instance\(s\)/);
+    const whole = await cli(['detect', `dicomweb+${orthanc.dicomWeb}/studies/${study}/series`, '--model', model, '--ep', 'cpu', '--json', '--credentials-file', file]);
+    expect(whole.stderr).toMatch(/retrieved 13 instance\(s\)/);
     const none = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}`, '--model', model, '--json', '--quiet']);
     expect(none.code).toBe(4);
     expect(none.stderr).toMatch(/^error\[E_IO\]: .*wants a user name and password/m);
@@ -222,6 +226,6 @@ describe.skipIf(missing !== undefined)("Orthanc's own login (HTTP Basic)", () =>
     const other = await cli(['detect', `dicomweb+${orthanc.dicomWeb}?study=${study}&series=${series}`, '--series', '1.2.3', '--model', model, '--json', '--credentials-file', file]);
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/--series names another series than the DICOMweb URL/);
-    expect([r, env, none, lines, nocolon, other].map((x) => x.stdout + x.stderr).join('')).not.toMatch(/pw-Zq7|SECRET/);
+    expect([r, env, whole, none, lines, nocolon, other].map((x) => x.stdout + x.stderr).join('')).not.toMatch(/pw-Zq7|SECRET/);
   }, 120_000);
 });
