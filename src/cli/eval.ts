@@ -36,7 +36,8 @@ export const evalCommand: Command = {
     const v = parseCommandArgs('eval', argv, options, false).values;
     if (!v['truth-root'] || !v['pred-root']) throw usageError('eval: --truth-root and --pred-root are required');
     if (v.kind !== undefined && !(EVAL_KINDS as readonly string[]).includes(v.kind)) throw usageError(`eval: --kind takes ${EVAL_KINDS.join(' or ')} (got '${v.kind}')`);
-    const threshold = numberOption('eval', 'threshold', v.threshold, { min: 0, max: 1 });
+    // Any finite number: scores need not lie in [0, 1] (only their order makes the FROC curve).
+    const threshold = numberOption('eval', 'threshold', v.threshold, {});
     const bootstrap = numberOption('eval', 'bootstrap', v.bootstrap, { integer: true, min: 0, max: 100_000 });
     const kinds = v.kind ? [v.kind as EvalKind] : EVAL_KINDS;
     if (v.detect) {
@@ -53,9 +54,10 @@ export const evalCommand: Command = {
       }
     }
     const report = runEval(v['truth-root'], v['pred-root'], kinds, { threshold, bootstrap });
-    if (Object.keys(report.kinds).length === 0) {
+    if (Object.keys(report.kinds).length === 0 && Object.keys(report.withoutLesions).length === 0) {
       throw new CtscopeError('E_NOT_FOUND', `no ${v.kind ? `${SCAN_KIND[v.kind as EvalKind]} ` : ''}scans to evaluate under the truth root`, { where: v['truth-root'] });
     }
+    for (const w of report.warnings) io.err(`warning: ${oneLineSafe(w)}`);
     if (report.missingPredictions.length > 0) {
       const some = report.missingPredictions.slice(0, 5).map(oneLineSafe).join(', ');
       io.err(`warning: ${report.missingPredictions.length} case(s) without findings.json, scored as no findings: ${some}${report.missingPredictions.length > 5 ? ', ...' : ''}`);
@@ -64,7 +66,10 @@ export const evalCommand: Command = {
       io.out(JSON.stringify(report, (_k, x) => (x === Infinity ? null : x), 2));
       return 0;
     }
-    for (const [kind, r] of Object.entries(report.kinds)) io.out(frocTable(kind, r) + '\n');
+    for (const [kind, r] of Object.entries(report.kinds)) io.out(frocTable(kind, r, threshold === undefined ? 'the default threshold' : 'threshold') + '\n');
+    for (const [kind, r] of Object.entries(report.withoutLesions)) {
+      io.out(`### ${kind}: ${r.scans} scans, no lesions: no sensitivity or CPM; ${r.fpPerScan.toFixed(2)} false positives per scan at ${threshold === undefined ? 'the default threshold' : 'threshold'} ${r.threshold}\n`);
+    }
     return 0;
   },
 };

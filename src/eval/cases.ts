@@ -33,14 +33,19 @@ function readJson(file: string): unknown {
 
 const bad = (file: string, what: string): CtscopeError => new CtscopeError('E_BAD_INPUT', `${file}: ${what}`, { where: file });
 
-/** Case folders of `truthRoot` holding truth.json, paired with `predRoot/<same name>/findings.json`. */
-export function listCases(truthRoot: string, predRoot: string): CaseFiles[] {
+/**
+ * Case folders of `truthRoot` holding truth.json, paired with `predRoot/<same name>/findings.json`. Other folders
+ * there (nested batches, a misnamed Truth.json) go to `ignored`, so a caller can say they were not scored.
+ */
+export function listCases(truthRoot: string, predRoot: string, ignored: string[] = []): CaseFiles[] {
   for (const [name, dir] of [['truth root', truthRoot], ['prediction root', predRoot]] as const) {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CtscopeError('E_NOT_FOUND', `${name} is not a folder`, { where: dir });
   }
-  const ids = readdirSync(truthRoot)
-    .filter((d) => existsSync(join(truthRoot, d, 'truth.json')))
-    .sort();
+  const ids: string[] = [];
+  for (const d of readdirSync(truthRoot).sort()) {
+    if (existsSync(join(truthRoot, d, 'truth.json'))) ids.push(d);
+    else if (statSync(join(truthRoot, d), { throwIfNoEntry: false })?.isDirectory()) ignored.push(d);
+  }
   if (ids.length === 0) throw new CtscopeError('E_NOT_FOUND', 'no case folder with truth.json under the truth root', { where: truthRoot });
   return ids.map((id) => {
     const pred = join(predRoot, id, 'findings.json');
@@ -48,22 +53,33 @@ export function listCases(truthRoot: string, predRoot: string): CaseFiles[] {
   });
 }
 
-/** Truth lesions of one kind from a ctscope synth truth.json (or any file with `findings[]` of that shape); `parsed`: its JSON, already read. */
-export function readTruth(file: string, kind: EvalKind, parsed: unknown = readJson(file)): TruthLesion[] {
-  const doc = parsed as { findings?: unknown };
+/**
+ * Truth lesions of one kind from a ctscope synth truth.json (or any file with `findings[]` of that shape); `parsed`:
+ * its JSON, already read. A lesion without `kind` is of its scan's kind (`chest`: nodule, `cta`: aneurysm), and
+ * E_BAD_INPUT where the file names no scan kind; a kind eval does not score goes to `onUnknown`, never silently.
+ */
+export function readTruth(file: string, kind: EvalKind, parsed: unknown = readJson(file), onUnknown?: (kind: string) => void): TruthLesion[] {
+  const doc = parsed as { findings?: unknown; kind?: unknown };
   if (!doc || !Array.isArray(doc.findings)) throw bad(file, 'truth file has no findings array');
+  const scanLesion = EVAL_KINDS.find((k) => SCAN_KIND[k] === doc.kind);
   const out: TruthLesion[] = [];
   for (const [n, f] of (doc.findings as Record<string, unknown>[]).entries()) {
     if (typeof f !== 'object' || f === null) throw bad(file, `truth finding ${n + 1} is not an object`);
-    if (f.kind !== kind) continue;
+    const its = f.kind ?? scanLesion;
+    if (typeof its !== 'string') throw bad(file, `truth finding ${n + 1} has no kind (nodule or aneurysm), and the file names no scan kind (chest or cta) to take it from`);
+    if (!(EVAL_KINDS as readonly string[]).includes(its)) onUnknown?.(its);
+    if (its !== kind) continue;
     if (!isVec3(f.centerLps) || typeof f.diameterMm !== 'number' || !(f.diameterMm > 0)) throw bad(file, `truth finding ${n + 1} needs centerLps [x,y,z] and diameterMm > 0`);
     out.push({ centerLps: f.centerLps, diameterMm: f.diameterMm, ...(typeof f.type === 'string' ? { type: f.type } : {}) });
   }
   return out;
 }
 
-/** Findings of one kind from a findings.json ({ findings: [{ kind, score, centerLps }] }); `parsed`: its JSON, already read. */
-export function readPredictions(file: string, kind: EvalKind, parsed: unknown = readJson(file)): PredictedFinding[] {
+/**
+ * Findings of one kind from a findings.json ({ findings: [{ kind, score, centerLps }] }); `parsed`: its JSON, already
+ * read. A kind eval does not score (a model of another task, `Nodule`) goes to `onUnknown`.
+ */
+export function readPredictions(file: string, kind: EvalKind, parsed: unknown = readJson(file), onUnknown?: (kind: string) => void): PredictedFinding[] {
   const doc = parsed as { findings?: unknown };
   if (!doc || !Array.isArray(doc.findings)) throw bad(file, 'findings file has no findings array');
   const out: PredictedFinding[] = [];
@@ -72,11 +88,18 @@ export function readPredictions(file: string, kind: EvalKind, parsed: unknown = 
     const g = f as Record<string, unknown>;
     // A finding without a known kind cannot be scored: dropping it silently turned a broken file into a CPM of 0.
     if (typeof g.kind !== 'string') throw bad(file, `finding ${n + 1} has no kind (nodule or aneurysm)`);
+    if (!(EVAL_KINDS as readonly string[]).includes(g.kind)) onUnknown?.(g.kind);
     if (g.kind !== kind) continue;
     if (!isVec3(g.centerLps) || typeof g.score !== 'number' || !Number.isFinite(g.score)) throw bad(file, `finding ${n + 1} needs centerLps [x,y,z] and a numeric score`);
     out.push({ centerLps: g.centerLps, score: g.score, ...(typeof g.diameterMm === 'number' && g.diameterMm > 0 && Number.isFinite(g.diameterMm) ? { diameterMm: g.diameterMm } : {}) });
   }
   return out;
+}
+
+/** Whether a findings.json is the whole document `detect` writes (it names its models), not eval's own. */
+export function isDetectDocument(file: string): boolean {
+  const doc = readJson(file) as { schemaVersion?: unknown; models?: unknown } | null;
+  return typeof doc === 'object' && doc !== null && doc.schemaVersion !== undefined && Array.isArray(doc.models);
 }
 
 /** Phantom kind (truth.json `kind`) whose scans a lesion kind is scored on. */
@@ -93,7 +116,7 @@ export function scanKindOf(truthFile: string): string | undefined {
  * lesion kind of that phantom; one without `kind` counts for every lesion kind. A scan without lesions
  * still contributes its false positives; a case without findings.json has no findings.
  */
-export function loadCases(files: readonly CaseFiles[], kind: EvalKind): EvalCase[] {
+export function loadCases(files: readonly CaseFiles[], kind: EvalKind, onUnknown?: (file: string, kind: string) => void): EvalCase[] {
   const out: EvalCase[] = [];
   for (const c of files) {
     const doc = readJson(c.truthFile) as { kind?: unknown } | null;
@@ -101,7 +124,8 @@ export function loadCases(files: readonly CaseFiles[], kind: EvalKind): EvalCase
     if (typeof doc.kind === 'string' && Object.values(SCAN_KIND).includes(doc.kind) && doc.kind !== SCAN_KIND[kind]) continue;
     const pred = c.predFile ? readJson(c.predFile) : undefined;
     if (c.predFile) checkSameSeries(c.id, doc, pred);
-    out.push({ id: c.id, truths: readTruth(c.truthFile, kind, doc), findings: c.predFile ? readPredictions(c.predFile, kind, pred) : [] });
+    const truths = readTruth(c.truthFile, kind, doc, (k) => onUnknown?.(c.truthFile, k));
+    out.push({ id: c.id, truths, findings: c.predFile ? readPredictions(c.predFile, kind, pred, (k) => onUnknown?.(c.predFile!, k)) : [] });
   }
   return out;
 }

@@ -1,4 +1,5 @@
 /** Detection on case folders with `detect` itself, down to a low score floor for FROC curves. */
+import { unlink } from 'node:fs/promises';
 import { checkDetectOptions, detect } from '../pipeline/detect.js';
 import { checkOutDir, ensureDir, ensureDirUndoable } from '../io/dirs.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -105,6 +106,9 @@ export async function detectCases(truthRoot: string, predRoot: string, kinds: re
         options.onCase?.(c.id, { findings: det.findings.length, ms: det.ms });
       } catch (e) {
         if (!isCtscopeError(e) || e.code === 'E_ABORTED' || options.signal?.aborted) throw e;
+        // An earlier run's findings for this case must not be scored as this run's: without one the case is a scan
+        // without findings, as the skip says.
+        if (c.predFile) await unlink(c.predFile).catch(() => undefined);
         options.onCase?.(c.id, { error: e });
       }
     }

@@ -208,6 +208,13 @@ export function froc(cases: readonly EvalCase[], options: FrocOptions = {}): Fro
     const isLast = i === o.sizeBands.length - 1;
     return group(`${b[0]}-${b[1]} mm`, lesions.filter((l) => l.t.diameterMm >= b[0] && (l.t.diameterMm < b[1] || (isLast && l.t.diameterMm === b[1]))));
   });
+  // Lesions outside the bands get rows of their own, only where there are any (they were counted nowhere).
+  const lo = o.sizeBands[0]?.[0], hi = o.sizeBands.at(-1)?.[1];
+  if (lo !== undefined && hi !== undefined) {
+    const under = lesions.filter((l) => l.t.diameterMm < lo), over = lesions.filter((l) => l.t.diameterMm > hi);
+    if (under.length) bySize.unshift(group(`under ${lo} mm`, under));
+    if (over.length) bySize.push(group(`over ${hi} mm`, over));
+  }
   const types = [...new Set(lesions.map((l) => l.t.type ?? 'unspecified'))].sort();
   const byType = types.map((t) => group(t, lesions.filter((l) => (l.t.type ?? 'unspecified') === t)));
   const fpAt = scored.filter((s) => s.fp && s.score >= o.threshold).length;

@@ -4,8 +4,8 @@ const pct = (v: number | null): string => (v === null ? '   -  ' : `${(100 * v).
 const range = (r: readonly [number, number]): string => `${r[0].toFixed(2)}-${r[1].toFixed(2)}`;
 const fpLabel = (r: number): string => (r < 1 ? `1/${Math.round(1 / r)}` : String(r));
 
-/** The FROC result of one lesion kind as a Markdown table block. */
-export function frocTable(kind: string, r: FrocResult): string {
+/** The FROC result of one lesion kind as a Markdown table block; `thresholdName` says whose threshold it is. */
+export function frocTable(kind: string, r: FrocResult, thresholdName = 'the default threshold'): string {
   const lines: string[] = [];
   lines.push(`### ${kind}: ${r.scans} scans, ${r.truths} lesions, ${r.findings} findings`);
   lines.push('');
@@ -20,7 +20,7 @@ export function frocTable(kind: string, r: FrocResult): string {
   }
   lines.push('');
   const t = r.atThreshold;
-  lines.push(`At the default threshold ${t.threshold}: sensitivity ${pct(t.sensitivity).trim()}, ${t.fpPerScan.toFixed(2)} false positives per scan` +
+  lines.push(`At ${thresholdName} ${t.threshold}: sensitivity ${pct(t.sensitivity).trim()}, ${t.fpPerScan.toFixed(2)} false positives per scan` +
     ` (every finding kept: ${pct(r.maxSensitivity).trim()} at ${r.fpPerScanAtMax.toFixed(2)} FP/scan).`);
   lines.push('');
   lines.push('| group | lesions | found | sensitivity |');

@@ -127,6 +127,45 @@ describe('ctscope eval', () => {
   });
 });
 
+describe('what eval used to drop or misreport without a word', () => {
+  it('truth lesions without kind take their scan kind; kinds eval does not score are named; no lesions at all is no CPM', async () => {
+    const t = join(root, 'w-truth'), p = join(root, 'w-pred');
+    write(join(t, 'a', 'truth.json'), { kind: 'chest', findings: [{ centerLps: [0, 0, 0], diameterMm: 10 }, { kind: 'Nodule', centerLps: [50, 0, 0], diameterMm: 1.5 }] });
+    write(join(p, 'a', 'findings.json'), { findings: [{ kind: 'nodule', centerLps: [0, 0, 1], score: 0.9 }, { kind: 'lung-nodule', centerLps: [9, 9, 9], score: 0.5 }] });
+    // A nested batch and a misnamed truth file: not scored, and said.
+    write(join(t, 'batch1', 'b', 'truth.json'), { kind: 'chest', findings: [] });
+    write(join(t, 'c', 'Truth.json'), { kind: 'chest', findings: [] });
+    const r = runEval(t, p, ['nodule'], { bootstrap: 0 });
+    expect(r.kinds.nodule).toMatchObject({ scans: 1, truths: 1, cpm: 1 });
+    expect(r.warnings).toEqual([
+      '2 folder(s) under the truth root hold no truth.json and are not scored (case folders are <truth-root>/<case>/truth.json): batch1, c',
+      `lesions or findings of kind 'Nodule' are not scored (eval scores nodule and aneurysm): in 1 file(s), such as ${join(t, 'a', 'truth.json')}`,
+      `lesions or findings of kind 'lung-nodule' are not scored (eval scores nodule and aneurysm): in 1 file(s), such as ${join(p, 'a', 'findings.json')}`,
+    ]);
+    write(join(t, 'a', 'truth.json'), { findings: [{ centerLps: [0, 0, 0], diameterMm: 10 }] });
+    expect(() => runEval(t, p, ['nodule'], { bootstrap: 0 })).toThrow(expect.objectContaining({ code: 'E_BAD_INPUT', message: expect.stringMatching(/truth finding 1 has no kind .* names no scan kind/) }));
+    // Scans without a single lesion: no sensitivity exists (it read CPM 0.000), only false positives.
+    write(join(t, 'a', 'truth.json'), { kind: 'chest', findings: [] });
+    const none = runEval(t, p, ['nodule'], { bootstrap: 0, threshold: 0.7 });
+    expect(none.kinds).toEqual({});
+    expect(none.withoutLesions).toEqual({ nodule: { scans: 1, threshold: 0.7, fpPerScan: 1 } });
+    const cli = await run(['--truth-root', t, '--pred-root', p, '--kind', 'nodule', '--threshold', '0.7']);
+    expect(cli.out).toMatch(/^### nodule: 1 scans, no lesions: no sensitivity or CPM; 1\.00 false positives per scan at threshold 0\.7$/m);
+  });
+
+  it("a threshold given is not called the default; any finite threshold (scores need not be in [0, 1]); sizes outside the bands get rows; detect's cut files are named", async () => {
+    const t = join(root, 'x-truth'), p = join(root, 'x-pred');
+    write(join(t, 'a', 'truth.json'), { kind: 'cta', findings: [1.5, 3, 6.9, 15, 20].map((d, i) => ({ kind: 'aneurysm', centerLps: [40 * i, 0, 0], diameterMm: d })) });
+    write(join(p, 'a', 'findings.json'), { schemaVersion: 1, models: [{ id: 'aneurysm' }], findings: [0, 1, 2, 3, 4].map((i) => ({ kind: 'aneurysm', centerLps: [40 * i, 0, 0], score: 50 + i })) });
+    const r = await run(['--truth-root', t, '--pred-root', p, '--threshold', '51.5', '--bootstrap', '0']);
+    expect(r.out).toMatch(/^At threshold 51\.5: sensitivity 60\.0%/m);
+    expect(r.out).toMatch(/^\| under 2 mm \| 1 \| 0 \|/m);
+    expect(r.out).toMatch(/^\| over 15 mm \| 1 \| 1 \|/m);
+    expect(r.err).toMatch(/^warning: 1 findings\.json file\(s\) were written by detect, which keeps only findings over each model's threshold/m);
+    expect((await run(['--truth-root', t, '--pred-root', p, '--bootstrap', '0'])).out).toMatch(/^At the default threshold /m);
+  });
+});
+
 describe('default threshold', () => {
   it('comes from the model that --model would load ($CTSCOPE_MODELS first), like detect', async () => {
     const { defaultThreshold } = await import('../../src/eval/evaluate.js');
@@ -158,6 +197,8 @@ describe('ctscope eval --detect', () => {
     writeFileSync(join(truth, 'junk', 'x.dcm'), Buffer.alloc(600, 7));
     // A CTA case: the nodule model is not run on it.
     write(join(truth, 'head', 'truth.json'), { kind: 'cta', findings: [] });
+    // An earlier run's findings for the case that is now skipped: not to be scored as this run's.
+    write(join(pred, 'junk', 'findings.json'), { findings: [{ kind: 'nodule', score: 0.9, centerLps: [0, 0, 0] }] });
     try {
       const { code, out, err } = await run(['--truth-root', truth, '--pred-root', pred, '--detect', '--kind', 'nodule', '--json', '--bootstrap', '0']);
       expect(code).toBe(0);
