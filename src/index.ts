@@ -96,7 +96,7 @@ export { froc, matchCase, sensitivityAt, fillFrocOptions, LUNA_FP_RATES, TASK_EV
 export type { EvalCase, TruthLesion, PredictedFinding, FrocOptions, FilledFrocOptions, FrocResult, FrocInterval, CurvePoint, GroupStat, SizeAgreement } from './eval/froc.js';
 export { listCases, loadCases, readTruth, readPredictions, EVAL_KINDS, SCAN_KIND } from './eval/cases.js';
 export type { EvalKind, CaseFiles } from './eval/cases.js';
-export { frocTable } from './eval/table.js';
+export { frocTable, reportBlocks } from './eval/table.js';
 export { runEval, defaultThreshold } from './eval/evaluate.js';
 export type { EvalReport, EvalOptions } from './eval/evaluate.js';
 export { detectFolder, detectCases, writeCasePredictions, CURVE_THRESHOLD } from './eval/detect-folder.js';

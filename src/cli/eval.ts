@@ -4,7 +4,7 @@ import { EVAL_KINDS, SCAN_KIND, type EvalKind } from '../eval/cases.js';
 import { runEval } from '../eval/evaluate.js';
 import { CURVE_THRESHOLD, detectCases } from '../eval/detect-folder.js';
 import { closeRunners } from '../inference/runner.js';
-import { frocTable } from '../eval/table.js';
+import { reportBlocks } from '../eval/table.js';
 import { CtscopeError } from '../errors.js';
 import { numberOption, parseCommandArgs, usageError, type Command } from './command.js';
 
@@ -54,10 +54,11 @@ export const evalCommand: Command = {
       }
     }
     const report = runEval(v['truth-root'], v['pred-root'], kinds, { threshold, bootstrap });
+    // First, so that they are seen when they explain an empty result.
+    for (const w of report.warnings) io.err(`warning: ${oneLineSafe(w)}`);
     if (Object.keys(report.kinds).length === 0 && Object.keys(report.withoutLesions).length === 0) {
       throw new CtscopeError('E_NOT_FOUND', `no ${v.kind ? `${SCAN_KIND[v.kind as EvalKind]} ` : ''}scans to evaluate under the truth root`, { where: v['truth-root'] });
     }
-    for (const w of report.warnings) io.err(`warning: ${oneLineSafe(w)}`);
     if (report.missingPredictions.length > 0) {
       const some = report.missingPredictions.slice(0, 5).map(oneLineSafe).join(', ');
       io.err(`warning: ${report.missingPredictions.length} case(s) without findings.json, scored as no findings: ${some}${report.missingPredictions.length > 5 ? ', ...' : ''}`);
@@ -66,10 +67,7 @@ export const evalCommand: Command = {
       io.out(JSON.stringify(report, (_k, x) => (x === Infinity ? null : x), 2));
       return 0;
     }
-    for (const [kind, r] of Object.entries(report.kinds)) io.out(frocTable(kind, r, threshold === undefined ? 'the default threshold' : 'threshold') + '\n');
-    for (const [kind, r] of Object.entries(report.withoutLesions)) {
-      io.out(`### ${kind}: ${r.scans} scans, no lesions: no sensitivity or CPM; ${r.fpPerScan.toFixed(2)} false positives per scan at ${threshold === undefined ? 'the default threshold' : 'threshold'} ${r.threshold}\n`);
-    }
+    for (const block of reportBlocks(report, threshold === undefined ? 'the default threshold' : 'threshold')) io.out(block + '\n');
     return 0;
   },
 };

@@ -56,9 +56,9 @@ export function listCases(truthRoot: string, predRoot: string, ignored: string[]
 /**
  * Truth lesions of one kind from a ctscope synth truth.json (or any file with `findings[]` of that shape); `parsed`:
  * its JSON, already read. A lesion without `kind` is of its scan's kind (`chest`: nodule, `cta`: aneurysm), and
- * E_BAD_INPUT where the file names no scan kind; a kind eval does not score goes to `onUnknown`, never silently.
+ * E_BAD_INPUT where the file names no scan kind; a lesion eval cannot score goes to `onUnknown` (why, in words), never silently.
  */
-export function readTruth(file: string, kind: EvalKind, parsed: unknown = readJson(file), onUnknown?: (kind: string) => void): TruthLesion[] {
+export function readTruth(file: string, kind: EvalKind, parsed: unknown = readJson(file), onUnknown?: (why: string) => void): TruthLesion[] {
   const doc = parsed as { findings?: unknown; kind?: unknown };
   if (!doc || !Array.isArray(doc.findings)) throw bad(file, 'truth file has no findings array');
   const scanLesion = EVAL_KINDS.find((k) => SCAN_KIND[k] === doc.kind);
@@ -67,7 +67,9 @@ export function readTruth(file: string, kind: EvalKind, parsed: unknown = readJs
     if (typeof f !== 'object' || f === null) throw bad(file, `truth finding ${n + 1} is not an object`);
     const its = f.kind ?? scanLesion;
     if (typeof its !== 'string') throw bad(file, `truth finding ${n + 1} has no kind (nodule or aneurysm), and the file names no scan kind (chest or cta) to take it from`);
-    if (!(EVAL_KINDS as readonly string[]).includes(its)) onUnknown?.(its);
+    if (!(EVAL_KINDS as readonly string[]).includes(its)) onUnknown?.(notScored(its));
+    // A lesion of the other kind in a scan of this kind is scored in neither FROC (each kind takes its own scans).
+    else if (scanLesion && its !== scanLesion) onUnknown?.(`truth lesions of kind '${its}' in ${String(doc.kind)} scans, scored in neither FROC (each lesion kind is scored on its own scan kind)`);
     if (its !== kind) continue;
     if (!isVec3(f.centerLps) || typeof f.diameterMm !== 'number' || !(f.diameterMm > 0)) throw bad(file, `truth finding ${n + 1} needs centerLps [x,y,z] and diameterMm > 0`);
     out.push({ centerLps: f.centerLps, diameterMm: f.diameterMm, ...(typeof f.type === 'string' ? { type: f.type } : {}) });
@@ -77,9 +79,9 @@ export function readTruth(file: string, kind: EvalKind, parsed: unknown = readJs
 
 /**
  * Findings of one kind from a findings.json ({ findings: [{ kind, score, centerLps }] }); `parsed`: its JSON, already
- * read. A kind eval does not score (a model of another task, `Nodule`) goes to `onUnknown`.
+ * read. A kind eval does not score (a model of another task, `Nodule`) goes to `onUnknown`, said in words.
  */
-export function readPredictions(file: string, kind: EvalKind, parsed: unknown = readJson(file), onUnknown?: (kind: string) => void): PredictedFinding[] {
+export function readPredictions(file: string, kind: EvalKind, parsed: unknown = readJson(file), onUnknown?: (why: string) => void): PredictedFinding[] {
   const doc = parsed as { findings?: unknown };
   if (!doc || !Array.isArray(doc.findings)) throw bad(file, 'findings file has no findings array');
   const out: PredictedFinding[] = [];
@@ -88,7 +90,7 @@ export function readPredictions(file: string, kind: EvalKind, parsed: unknown = 
     const g = f as Record<string, unknown>;
     // A finding without a known kind cannot be scored: dropping it silently turned a broken file into a CPM of 0.
     if (typeof g.kind !== 'string') throw bad(file, `finding ${n + 1} has no kind (nodule or aneurysm)`);
-    if (!(EVAL_KINDS as readonly string[]).includes(g.kind)) onUnknown?.(g.kind);
+    if (!(EVAL_KINDS as readonly string[]).includes(g.kind)) onUnknown?.(notScored(g.kind));
     if (g.kind !== kind) continue;
     if (!isVec3(g.centerLps) || typeof g.score !== 'number' || !Number.isFinite(g.score)) throw bad(file, `finding ${n + 1} needs centerLps [x,y,z] and a numeric score`);
     out.push({ centerLps: g.centerLps, score: g.score, ...(typeof g.diameterMm === 'number' && g.diameterMm > 0 && Number.isFinite(g.diameterMm) ? { diameterMm: g.diameterMm } : {}) });
@@ -96,11 +98,19 @@ export function readPredictions(file: string, kind: EvalKind, parsed: unknown = 
   return out;
 }
 
-/** Whether a findings.json is the whole document `detect` writes (it names its models), not eval's own. */
-export function isDetectDocument(file: string): boolean {
+/**
+ * For a findings.json that is the whole document `detect` writes (it names its models), the highest score from
+ * which its models kept findings (`models[].scoreThreshold`; null where it does not say, as before session 24);
+ * undefined for any other file (eval's own).
+ */
+export function detectScoreFloor(file: string): number | null | undefined {
   const doc = readJson(file) as { schemaVersion?: unknown; models?: unknown } | null;
-  return typeof doc === 'object' && doc !== null && doc.schemaVersion !== undefined && Array.isArray(doc.models);
+  if (typeof doc !== 'object' || doc === null || doc.schemaVersion === undefined || !Array.isArray(doc.models)) return undefined;
+  const floors = (doc.models as { scoreThreshold?: unknown }[]).map((m) => m?.scoreThreshold);
+  return floors.every((t): t is number => typeof t === 'number') && floors.length ? Math.max(...floors) : null;
 }
+
+const notScored = (kind: string): string => `lesions or findings of kind '${kind}', which eval does not score (it scores ${EVAL_KINDS.join(' and ')})`;
 
 /** Phantom kind (truth.json `kind`) whose scans a lesion kind is scored on. */
 export const SCAN_KIND: Readonly<Record<EvalKind, string>> = { nodule: 'chest', aneurysm: 'cta' };
@@ -116,7 +126,7 @@ export function scanKindOf(truthFile: string): string | undefined {
  * lesion kind of that phantom; one without `kind` counts for every lesion kind. A scan without lesions
  * still contributes its false positives; a case without findings.json has no findings.
  */
-export function loadCases(files: readonly CaseFiles[], kind: EvalKind, onUnknown?: (file: string, kind: string) => void): EvalCase[] {
+export function loadCases(files: readonly CaseFiles[], kind: EvalKind, onUnknown?: (file: string, why: string) => void): EvalCase[] {
   const out: EvalCase[] = [];
   for (const c of files) {
     const doc = readJson(c.truthFile) as { kind?: unknown } | null;

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { froc, TASK_EVAL, type FrocResult } from './froc.js';
-import { EVAL_KINDS, isDetectDocument, listCases, loadCases, SCAN_KIND, scanKindOf, type EvalKind } from './cases.js';
+import { detectScoreFloor, listCases, loadCases, SCAN_KIND, scanKindOf, type EvalKind } from './cases.js';
+import { CURVE_THRESHOLD } from './detect-folder.js';
 import { readManifest } from '../inference/manifest.js';
 import { CtscopeError, isCtscopeError } from '../errors.js';
 import { resolveModelDir } from '../inference/model.js';
@@ -55,11 +56,19 @@ export function runEval(truthRoot: string, predRoot: string, kinds: readonly Eva
   const warnings: string[] = [];
   const some = (xs: readonly string[]): string => `${xs.slice(0, 5).join(', ')}${xs.length > 5 ? ', ...' : ''}`;
   if (ignored.length && !onlyCases) warnings.push(`${ignored.length} folder(s) under the truth root hold no truth.json and are not scored (case folders are <truth-root>/<case>/truth.json): ${some(ignored)}`);
-  // A detect document (it names its models) holds only what passed each model's threshold: the curve past that is cut.
-  const cut = files.filter((f) => f.predFile && isDetectDocument(f.predFile)).map((f) => f.id);
-  if (cut.length) warnings.push(`${cut.length} findings.json file(s) were written by detect, which keeps only findings over each model's threshold, so the FROC curve past that point is cut short (eval --detect or detect's scoreFloor keep them): ${some(cut)}`);
+  // A detect document holds only what passed each model's threshold: the curve past that is cut. Only the cases of
+  // the asked kinds are read (a broken file of the other kind's scans must not fail this run).
+  const asked = files.filter((f) => {
+    const scan = scanKindOf(f.truthFile);
+    return scan === undefined || kinds.some((k) => SCAN_KIND[k] === scan);
+  });
+  const cut = asked.filter((f) => {
+    const floor = f.predFile ? detectScoreFloor(f.predFile) : undefined;
+    return floor === null || (floor !== undefined && floor > CURVE_THRESHOLD);
+  });
+  if (cut.length) warnings.push(`${cut.length} findings.json file(s) were written by detect, which kept only findings over each model's threshold, so the FROC curve past that point is cut short (eval --detect, or detect's scoreFloor, keeps them): ${some(cut.map((f) => f.id))}`);
   const unknown = new Map<string, Set<string>>();
-  const onUnknown = (file: string, k: string): void => void (unknown.get(k) ?? unknown.set(k, new Set()).get(k)!).add(file);
+  const onUnknown = (file: string, why: string): void => void (unknown.get(why) ?? unknown.set(why, new Set()).get(why)!).add(file);
   const report: EvalReport = { kinds: {}, missingPredictions, warnings, withoutLesions: {} };
   for (const kind of kinds) {
     const cases = loadCases(files, kind, onUnknown);
@@ -76,6 +85,6 @@ export function runEval(truthRoot: string, predRoot: string, kinds: readonly Eva
     }
     report.kinds[kind] = froc(cases, { ...TASK_EVAL[kind], threshold: t, bootstrap });
   }
-  for (const [k, where] of unknown) warnings.push(`lesions or findings of kind '${k}' are not scored (eval scores ${EVAL_KINDS.join(' and ')}): in ${where.size} file(s), such as ${[...where][0]}`);
+  for (const [why, where] of unknown) warnings.push(`${why}: in ${where.size} file(s), such as ${[...where][0]}`);
   return report;
 }

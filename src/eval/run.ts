@@ -16,7 +16,7 @@ import type { SynthKind } from '../synth/options.js';
 import { runEval } from './evaluate.js';
 import { numberOption, parseCommandArgs } from '../cli/command.js';
 import { runEntry } from '../cli/entry.js';
-import { frocTable } from './table.js';
+import { reportBlocks } from './table.js';
 import { median } from '../io/stats.js';
 import { CURVE_THRESHOLD, detectFolder, EVAL_COUNT, writeCasePredictions, EVAL_SEED, type SeedRange, TRAINING_SEEDS, trainingOverlap, VALIDATION_SEEDS, validationOverlap } from './detect-folder.js';
 
@@ -101,11 +101,12 @@ async function main(argv: string[]): Promise<number> {
       extra.push({ dir, model, findings: det.findings.length, ms: Math.round(det.ms) });
     }
   }
+  for (const w of report?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   if (v.json) {
     process.stdout.write(JSON.stringify({ work, seeds: `${seed0}..`, rows, report, extra, medianMs: { chest: median(times.chest!), cta: median(times.cta!) } }, (_k, x) => (x === Infinity ? null : x), 2) + '\n');
   } else {
     if (report) process.stdout.write(`${overlap.length || chose.length ? 'Phantoms (not held out)' : 'Held-out phantoms'}: seeds ${seed0}.., ${rows}x${rows} matrix (training of these models and their predecessors used seeds ${ranges(TRAINING_SEEDS)}; validation ${ranges(VALIDATION_SEEDS)}).\n\n`);
-    for (const [kind, r] of Object.entries(report?.kinds ?? {})) process.stdout.write(frocTable(kind, r) + '\n\n');
+    for (const block of report ? reportBlocks(report) : []) process.stdout.write(block + '\n\n');
     for (const e of extra) process.stdout.write(`${e.dir}: model ${e.model}: ${e.findings} findings at the default threshold (${(e.ms / 1000).toFixed(1)} s)\n`);
     const timed = (['chest', 'cta'] as const).filter((k) => (times[k]?.length ?? 0) > 0).map((k) => `${k === 'cta' ? 'CTA' : k} ${(median(times[k]!) / 1000).toFixed(1)} s`);
     if (timed.length > 0) process.stdout.write(`median detection time (load + resample + model): ${timed.join(', ')}\n`);

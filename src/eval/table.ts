@@ -1,4 +1,5 @@
 import type { FrocResult } from './froc.js';
+import type { EvalReport } from './evaluate.js';
 
 const pct = (v: number | null): string => (v === null ? '   -  ' : `${(100 * v).toFixed(1).padStart(5)}%`);
 const range = (r: readonly [number, number]): string => `${r[0].toFixed(2)}-${r[1].toFixed(2)}`;
@@ -31,4 +32,12 @@ export function frocTable(kind: string, r: FrocResult, thresholdName = 'the defa
     lines.push(`Reported diameter of the ${t.size.lesions} lesions found: median error ${pct(t.size.medianAbsError).trim()} (signed ${(100 * t.size.medianError).toFixed(1)}%), ${pct(t.size.within25).trim()} within 25% of the true diameter.`);
   }
   return lines.join('\n');
+}
+
+/** Every kind of a report as text blocks: a FROC table each, or for scans without any lesion their false positives. */
+export function reportBlocks(report: EvalReport, thresholdName = 'the default threshold'): string[] {
+  return [
+    ...Object.entries(report.kinds).map(([kind, r]) => frocTable(kind, r, thresholdName)),
+    ...Object.entries(report.withoutLesions).map(([kind, r]) => `### ${kind}: ${r.scans} scans, no lesions: no sensitivity or CPM; ${r.fpPerScan.toFixed(2)} false positives per scan at ${thresholdName} ${r.threshold}`),
+  ];
 }

@@ -44,6 +44,9 @@ export interface ModelInfo {
   trainingData: string;
   /** Execution provider that ran it. */
   provider: string;
+  /** Findings were kept from this score up (the manifest's thresholds.score, or the run's scoreFloor), at most maxFindings. */
+  scoreThreshold: number;
+  maxFindings: number;
   /** Grid the model saw: spacing (mm) and dims after resampling. */
   spacing: Vec3;
   dims: Vec3;

@@ -88,6 +88,8 @@ export function buildFindingsDocument(
       licence: run.pkg.manifest.licence,
       trainingData: run.pkg.manifest.trainingData,
       provider: run.stats.provider,
+      scoreThreshold: run.pkg.manifest.thresholds.score,
+      maxFindings: run.pkg.manifest.thresholds.maxFindings,
       spacing: vec(run.grid.spacing, 6),
       dims: [...run.grid.dims] as Vec3,
       patches: run.stats.patches,

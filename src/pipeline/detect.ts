@@ -236,7 +236,9 @@ async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOp
   o.onProgress({ stage: 'infer', done: 0, total: 1, model: m.id });
   // The sliding window is most of a run: its patches are the progress (the total is known once the region is).
   let total = 1;
-  const result = await detectOnGrid(grid, volume, o.scoreFloor === undefined ? pkg : withScoreFloor(pkg, o.scoreFloor), {
+  // The package as run: with a score floor in place of its threshold, which findings.json then records.
+  const run = o.scoreFloor === undefined ? pkg : withScoreFloor(pkg, o.scoreFloor);
+  const result = await detectOnGrid(grid, volume, run, {
     ep: o.ep,
     deviceId: o.deviceId,
     onLog: o.onLog,
@@ -249,5 +251,5 @@ async function runOne(volume: LoadedSeries, pkg: ModelPackage, o: FilledDetectOp
     ...(o.signal ? { signal: o.signal } : {}),
   });
   o.onProgress({ stage: 'infer', done: total, total, model: m.id });
-  return { pkg, grid: grid.geometry, findings: result.findings, stats: result.stats };
+  return { pkg: run, grid: grid.geometry, findings: result.findings, stats: result.stats };
 }

@@ -139,9 +139,24 @@ describe('what eval used to drop or misreport without a word', () => {
     expect(r.kinds.nodule).toMatchObject({ scans: 1, truths: 1, cpm: 1 });
     expect(r.warnings).toEqual([
       '2 folder(s) under the truth root hold no truth.json and are not scored (case folders are <truth-root>/<case>/truth.json): batch1, c',
-      `lesions or findings of kind 'Nodule' are not scored (eval scores nodule and aneurysm): in 1 file(s), such as ${join(t, 'a', 'truth.json')}`,
-      `lesions or findings of kind 'lung-nodule' are not scored (eval scores nodule and aneurysm): in 1 file(s), such as ${join(p, 'a', 'findings.json')}`,
+      `lesions or findings of kind 'Nodule', which eval does not score (it scores nodule and aneurysm): in 1 file(s), such as ${join(t, 'a', 'truth.json')}`,
+      `lesions or findings of kind 'lung-nodule', which eval does not score (it scores nodule and aneurysm): in 1 file(s), such as ${join(p, 'a', 'findings.json')}`,
     ]);
+    // An aneurysm in a chest scan's truth is scored in neither FROC: said too.
+    write(join(t, 'a', 'truth.json'), { kind: 'chest', findings: [{ centerLps: [0, 0, 0], diameterMm: 10 }, { kind: 'aneurysm', centerLps: [9, 0, 0], diameterMm: 4 }] });
+    expect(runEval(t, p, ['nodule', 'aneurysm'], { bootstrap: 0 }).warnings).toContain(`truth lesions of kind 'aneurysm' in chest scans, scored in neither FROC (each lesion kind is scored on its own scan kind): in 1 file(s), such as ${join(t, 'a', 'truth.json')}`);
+    // A broken findings.json of a scan of the other kind does not fail a run of one kind.
+    write(join(t, 'h', 'truth.json'), { kind: 'cta', findings: [] });
+    mkdirSync(join(p, 'h'), { recursive: true });
+    writeFileSync(join(p, 'h', 'findings.json'), '{ "findings": [');
+    expect(runEval(t, p, ['nodule'], { bootstrap: 0 }).kinds.nodule).toMatchObject({ truths: 1 });
+    rmSync(join(t, 'h'), { recursive: true });
+    // Warnings that explain an empty result are printed before the error.
+    const t2 = join(root, 'w2-truth');
+    write(join(t2, 'a', 'truth.json'), { findings: [{ kind: 'Nodule', centerLps: [0, 0, 0], diameterMm: 5 }] });
+    const lines: string[] = [];
+    await expect(evalCommand.run(['--truth-root', t2, '--pred-root', p, '--kind', 'nodule'], { out: () => undefined, err: (l) => lines.push(l), isTTY: false, signal: new AbortController().signal })).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    expect(lines.join('\n')).toMatch(/^warning: lesions or findings of kind 'Nodule'/m);
     write(join(t, 'a', 'truth.json'), { findings: [{ centerLps: [0, 0, 0], diameterMm: 10 }] });
     expect(() => runEval(t, p, ['nodule'], { bootstrap: 0 })).toThrow(expect.objectContaining({ code: 'E_BAD_INPUT', message: expect.stringMatching(/truth finding 1 has no kind .* names no scan kind/) }));
     // Scans without a single lesion: no sensitivity exists (it read CPM 0.000), only false positives.
@@ -161,8 +176,14 @@ describe('what eval used to drop or misreport without a word', () => {
     expect(r.out).toMatch(/^At threshold 51\.5: sensitivity 60\.0%/m);
     expect(r.out).toMatch(/^\| under 2 mm \| 1 \| 0 \|/m);
     expect(r.out).toMatch(/^\| over 15 mm \| 1 \| 1 \|/m);
-    expect(r.err).toMatch(/^warning: 1 findings\.json file\(s\) were written by detect, which keeps only findings over each model's threshold/m);
+    expect(r.err).toMatch(/^warning: 1 findings\.json file\(s\) were written by detect, which kept only findings over each model's threshold/m);
     expect((await run(['--truth-root', t, '--pred-root', p, '--bootstrap', '0'])).out).toMatch(/^At the default threshold /m);
+    // One that says it kept findings down to the curve's floor (detect's scoreFloor) is not cut; one over it is.
+    const doc = (floor: number) => ({ schemaVersion: 1, models: [{ id: 'aneurysm', scoreThreshold: floor }], findings: [{ kind: 'aneurysm', centerLps: [0, 0, 0], score: 0.5 }] });
+    write(join(p, 'a', 'findings.json'), doc(0.02));
+    expect((await run(['--truth-root', t, '--pred-root', p, '--bootstrap', '0'])).err).not.toMatch(/written by detect/);
+    write(join(p, 'a', 'findings.json'), doc(0.41));
+    expect((await run(['--truth-root', t, '--pred-root', p, '--bootstrap', '0'])).err).toMatch(/written by detect/);
   });
 });
 

@@ -93,8 +93,12 @@ describe('detect pipeline', () => {
 
   it('scoreFloor keeps findings down to that score, up to 200 per model (FROC curves), and is checked', async () => {
     const pkg = fixturePackage('heatmap-fp32', { spacing: [4, 4, 4], maxFindings: 2, score: 0.6 });
-    const plain = (await detect(chest.dir, { models: pkg, ep: 'cpu' })).document.findings;
-    const low = (await detect(chest.dir, { models: pkg, ep: 'cpu', scoreFloor: 0.02 })).document.findings;
+    const plainDoc = (await detect(chest.dir, { models: pkg, ep: 'cpu' })).document;
+    const lowDoc = (await detect(chest.dir, { models: pkg, ep: 'cpu', scoreFloor: 0.02 })).document;
+    const plain = plainDoc.findings, low = lowDoc.findings;
+    // findings.json says from which score, and how many at most, it kept (eval tells a cut file from a full one).
+    expect(plainDoc.models[0]).toMatchObject({ scoreThreshold: 0.6, maxFindings: 2 });
+    expect(lowDoc.models[0]).toMatchObject({ scoreThreshold: 0.02, maxFindings: 200 });
     expect(plain.length).toBeLessThanOrEqual(2);
     expect(plain.every((f) => f.score >= 0.6)).toBe(true);
     expect(low.length).toBeGreaterThan(plain.length);
