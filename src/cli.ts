@@ -3,7 +3,7 @@ import { CtscopeError, exitCodeFor } from './errors.js';
 import { reportFailure, usagePrefixed } from './cli/failure.js';
 import type { Command, CliIO } from './cli/command.js';
 import { closePool } from './workers/pool.js';
-import { releaseHeldLocksSync } from './io/folder-lock.js';
+import { interruptSignal } from './cli/signals.js';
 import { printable } from './io/printable.js';
 import { COMMANDS, loadAllCommands } from './cli/commands.js';
 
@@ -28,41 +28,13 @@ process.stderr.on('error', (e: NodeJS.ErrnoException) => {
   process.exit(e.code === 'EPIPE' ? (process.exitCode ?? 0) : exitCodeFor(new CtscopeError('E_IO', '')));
 });
 
-/** How long an interrupted run may take to clean up before the process exits regardless. */
-const ABORT_GRACE_MS = 10_000;
-
 async function main(argv: string[]): Promise<number> {
-  const controller = new AbortController();
-  let interrupts = 0;
-  // Die of the signal itself, as Unix tools do (a shell shows 130 for SIGINT, 143 for SIGTERM): process.exit()
-  // would run native teardown while an onnxruntime session is mid-run on its thread, which aborts with a C++
-  // exception.
-  const dieOf = (signal: NodeJS.Signals, why: string): void => {
-    process.stderr.write(`error[E_ABORTED]: ${why}\n`);
-    process.removeAllListeners('SIGINT');
-    process.removeAllListeners('SIGTERM');
-    process.removeAllListeners('SIGHUP');
-    // Dying of a signal skips 'exit' handlers: an output folder's lock must not outlive the process.
-    releaseHeldLocksSync();
-    process.kill(process.pid, signal);
-  };
-  const onSignal = (signal: NodeJS.Signals): void => {
-    interrupts++;
-    if (interrupts > 1) return dieOf(signal, 'interrupted again: exiting at once');
-    controller.abort();
-    // A run always ends after an interrupt: should some step not notice the abort (a blocked system call, a
-    // library that ignores signals, a long model run), the process ends anyway, saying so.
-    setTimeout(() => dieOf(signal, `did not stop within ${ABORT_GRACE_MS / 1000} s of the interrupt: exiting`), ABORT_GRACE_MS).unref();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  // A closed terminal: stop as for Ctrl-C, cleaning up, rather than die mid-write.
-  process.on('SIGHUP', onSignal);
+  const signal = interruptSignal();
   const io: CliIO = {
     out: (l) => process.stdout.write(printable(l) + '\n'),
     err: (l) => process.stderr.write(printable(l) + '\n'),
     isTTY: Boolean(process.stderr.isTTY),
-    signal: controller.signal,
+    signal,
   };
   const [first, ...more] = argv;
   // `ctscope help detect` is `ctscope detect --help`.

@@ -16,6 +16,7 @@ import { loadModel } from '../../dist/inference/model.js';
 import { ModelRunner, closeRunners } from '../../dist/inference/runner.js';
 import { runModel } from '../../dist/inference/infer.js';
 import { toFloat16 } from '../../dist/inference/fp16.js';
+import { exitCodeFor } from '../../dist/errors.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -30,9 +31,16 @@ const { values: a } = parseArgs({
 const P = Number(a.patch);
 const iters = Number(a.iters);
 
-// The packages made for timing go however the run ends.
+// The packages made for timing go however the run ends: a signal skips 'exit' handlers, so it removes them too.
 const made = [];
-process.on('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const removeMade = () => made.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
+process.on('exit', removeMade);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    removeMade();
+    process.kill(process.pid, sig);
+  });
+}
 
 function makePackage(onnxPath, dtype) {
   const dir = mkdtempSync(join(tmpdir(), 'ctscope-gpu-'));
@@ -64,6 +72,7 @@ const clone = (t) => ({ ...t, data: t.data.slice() });
 
 // float32, float16 at the edges (host converts), float16 inside with float32 edges (casts on the device).
 const VARIANTS = [['float32', 'unet_fp32.onnx', 'fp32'], ['float16', 'unet_fp16.onnx', 'fp16'], ['float32', 'unet_fp16_io32.onnx', 'fp16-io32']];
+try {
 for (const [dtype, fileName, label] of VARIANTS) {
   const file = join(a['onnx-dir'], fileName);
   let pkg;
@@ -102,4 +111,10 @@ for (const [dtype, fileName, label] of VARIANTS) {
   }
   await runner.close();
 }
-await closeRunners();
+} catch (e) {
+  // A provider this machine lacks (E_EP_UNAVAILABLE) or a bad --onnx-dir: one coded line, not a stack trace.
+  console.error(`error[${e?.code ?? 'E_INTERNAL'}]: ${e?.message ?? e}`);
+  process.exitCode = exitCodeFor(e);
+} finally {
+  await closeRunners();
+}

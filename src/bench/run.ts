@@ -10,9 +10,10 @@ import { parseBenchArgs } from '../cli/bench.js';
 import { runEntry } from '../cli/entry.js';
 import { BENCH_USAGE } from './usage.js';
 
-runEntry('bench', `Usage: npm run bench -- ${BENCH_USAGE.slice('bench '.length)}`, (argv) =>
+runEntry('bench', `Usage: npm run bench -- ${BENCH_USAGE.slice('bench '.length)}`, (argv, signal) =>
   runBench(parseBenchArgs(argv), {
     out: (line) => process.stdout.write(line + '\n'),
     err: (line) => process.stderr.write(line + '\n'),
+    signal,
   }),
 );

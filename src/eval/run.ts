@@ -45,7 +45,7 @@ and aneurysm models on them through detect, and prints the FROC tables.
   --extra DIR          also count each model's findings at its default threshold on these DICOM folders (repeatable)
 Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime, 130 interrupted.`;
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], signal: AbortSignal): Promise<number> {
   const { values: v } = parseCommandArgs('npm run eval', argv, {
     chest: { type: 'string', default: String(EVAL_COUNT) },
     cta: { type: 'string', default: String(EVAL_COUNT) },
@@ -84,8 +84,8 @@ async function main(argv: string[]): Promise<number> {
       const id = `${kind}-${seed}`;
       ran.push(id);
       const dir = join(truthRoot, id);
-      if (!reusable(join(dir, 'truth.json'), rows)) await synthToDirectory(kind, { seed, rows, cols: rows }, dir, { force: true });
-      const det = await detectFolder(dir, [models[kind]]);
+      if (!reusable(join(dir, 'truth.json'), rows)) await synthToDirectory(kind, { seed, rows, cols: rows }, dir, { force: true, signal });
+      const det = await detectFolder(dir, [models[kind]], undefined, signal);
       times[kind]!.push(det.ms);
       await writeCasePredictions(predRoot, id, det.findings, undefined, det.seriesInstanceUid);
       process.stderr.write(`${id}: ${det.findings.length} findings above ${CURVE_THRESHOLD}, ${(det.ms / 1000).toFixed(1)} s\n`);
@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
   for (const dir of v.extra ?? []) {
     for (const model of [models.chest, models.cta]) {
       // At each model's own threshold: the false positives a user would see.
-      const det = await detectFolder(dir, [model], null);
+      const det = await detectFolder(dir, [model], null, signal);
       extra.push({ dir, model, findings: det.findings.length, ms: Math.round(det.ms) });
     }
   }

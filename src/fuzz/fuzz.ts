@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CtscopeError } from '../errors.js';
+import { CtscopeError, throwIfAborted } from '../errors.js';
 import { compiledSibling } from '../io/compiled.js';
 import { MUTATION_KINDS } from './mutate.js';
 import { planCase, type CaseResult, type CaseVia, type Corpus, type CorpusEntry, type Outcome } from './case.js';
@@ -26,6 +26,8 @@ export interface FuzzOptions {
   /** Run only these case indices (reproduction). */
   only?: number[];
   onResult?: (r: CaseResult) => void;
+  /** Stops the run between cases (E_ABORTED); its scratch folder and worker go with it. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface FilledFuzzOptions {
@@ -36,6 +38,7 @@ export interface FilledFuzzOptions {
   allocationLimitMb: number;
   only: number[] | undefined;
   onResult: (r: CaseResult) => void;
+  signal: AbortSignal | undefined;
 }
 
 export const DEFAULT_FUZZ: Readonly<FilledFuzzOptions> = Object.freeze({
@@ -46,6 +49,7 @@ export const DEFAULT_FUZZ: Readonly<FilledFuzzOptions> = Object.freeze({
   allocationLimitMb: 256,
   only: undefined,
   onResult: () => undefined,
+  signal: undefined,
 });
 
 /** A fresh worker loads its corpus and codecs; its first case gets this much longer. */
@@ -154,6 +158,7 @@ export async function fuzz(corpusFiles: readonly CorpusFile[], series: readonly 
   let planCorpus: Corpus | undefined;
   try {
     for (const index of indices) {
+      throwIfAborted(o.signal, 'fuzzing');
       let bound = slot.fresh ? o.caseTimeoutMs * WARMUP_FACTOR : o.caseTimeoutMs;
       let s = await step(slot, index, bound);
       slot.fresh = false;

@@ -37,7 +37,7 @@ const OPTIONS = {
   quiet: { type: 'boolean', default: false },
 } as const;
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], signal: AbortSignal): Promise<number> {
   const { values } = parseCommandArgs('fuzz', argv, OPTIONS, false);
   if (values.corpus !== undefined && !(existsSync(values.corpus) && statSync(values.corpus).isDirectory())) throw usageError(`fuzz: --corpus ${values.corpus}: no such folder`);
   const corpusDir = values.corpus ?? defaultCorpus();
@@ -54,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
     memoryLimitMb: int(values.memory, 'memory', 1024),
     allocationLimitMb: int(values.alloc, 'alloc', 256),
     only: values.only?.split(',').map((s) => int(s, 'only', 0)),
+    signal,
     onResult: () => {
       done++;
       if (!values.quiet && !values.json && done % 1000 === 0) console.error(`${done} cases`);

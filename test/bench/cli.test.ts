@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,9 +34,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ROW_FIELDS = ['stage', 'name', 'medianMs', 'minMs', 'p75Ms', 'maxMs', 'samples', 'peakRssMiB', 'vsScalar', 'throughput', 'throughputUnit', 'work'];
 
 describe('ctscope bench', () => {
-  it('Ctrl-C stops it within seconds with E_ABORTED and exit 130, writing no results', async () => {
-    const out = join(dir, 'aborted.json');
-    const child = spawn(process.execPath, [CLI, 'bench', '--quick', '--stage', 'preprocess', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  it.each([
+    ['ctscope bench', [CLI, 'bench']],
+    // npm run bench: it died of the signal, leaving its temporary folders.
+    ['npm run bench', [RUN]],
+  ])('Ctrl-C stops %s within seconds with E_ABORTED and exit 130, writing no results and leaving no temporary folder', async (_name, entry) => {
+    const out = join(dir, `aborted-${entry.length}.json`);
+    const tmp = mkdtempSync(join(dir, 'tmp-'));
+    const child = spawn(process.execPath, [...entry, '--quick', '--stage', 'preprocess', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     // Interrupted once the first stage has begun (its data made, its tasks running).
@@ -52,6 +57,7 @@ describe('ctscope bench', () => {
     expect(stderr).not.toMatch(/did not stop within/);
     expect(Date.now() - t0).toBeLessThan(8000);
     expect(existsSync(out)).toBe(false);
+    expect(readdirSync(tmp)).toEqual([]);
   }, 60_000);
 
   it('--stage postprocess --json prints rows with timings, throughput and ratios (phantom generated into --data)', async () => {
