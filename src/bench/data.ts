@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CtscopeError } from '../errors.js';
 import type { SynthKind, SynthOptions } from '../synth/options.js';
-import { synthToDirectory } from '../synth/synthesize.js';
+import { GENERATOR_VERSION, synthToDirectory } from '../synth/synthesize.js';
 import type { StageContext } from './context.js';
 
 /** Package root (bench/, native-bench/ and models/ live there in a checkout). */
@@ -67,7 +67,8 @@ export function seriesFiles(dir: string): { files: string[]; bytes: number } {
 export const PHANTOMS: Readonly<Record<SynthKind, { full: SynthOptions; quick: SynthOptions }>> = {
   chest: {
     full: { seed: 9009, lesions: 1 },
-    quick: { seed: 9009, lesions: 1, rows: 96, cols: 96, slices: 48, spacing: [2.5, 2.5, 2.5] },
+    // A 320 mm field: at 240 mm (96 voxels) the lungs were cut and the nodule model found nothing.
+    quick: { seed: 9009, lesions: 1, rows: 128, cols: 128, slices: 48, spacing: [2.5, 2.5, 2.5] },
   },
   cta: {
     full: { seed: 9005, lesions: 1 },
@@ -75,12 +76,20 @@ export const PHANTOMS: Readonly<Record<SynthKind, { full: SynthOptions; quick: S
   },
 };
 
-/** Generates a phantom series under dataDir once (`phantom-<kind>`, with a .done marker) and returns its folder. */
+/**
+ * Generates a phantom series under dataDir once (`phantom-<kind>`, with a .done marker holding its options) and
+ * returns its folder; one made with other options (a full run's, an older quick size) is made again.
+ */
 export async function ensurePhantom(ctx: Pick<StageContext, 'dataDir' | 'quick'>, kind: SynthKind): Promise<string> {
   const dir = join(ctx.dataDir, `phantom-${kind}`);
-  if (existsSync(join(dir, '.done'))) return dir;
   const spec = PHANTOMS[kind];
-  await synthToDirectory(kind, ctx.quick ? spec.quick : spec.full, dir, { force: true });
-  writeFileSync(join(dir, '.done'), '');
+  const options = ctx.quick ? spec.quick : spec.full;
+  const stamp = JSON.stringify({ generator: GENERATOR_VERSION, options });
+  const done = join(dir, '.done');
+  if (existsSync(done) && readFileSync(done, 'utf8') === stamp) return dir;
+  // The bench's own folder: its marker is no synth output, so it goes before synth replaces the rest.
+  rmSync(done, { force: true });
+  await synthToDirectory(kind, options, dir, { force: true });
+  writeFileSync(done, stamp);
   return dir;
 }

@@ -235,7 +235,8 @@ export function formatRows(rows: BenchRow[]): string {
     r.name,
     r.medianMs.toFixed(1),
     `${r.minMs.toFixed(1)}..${r.maxMs.toFixed(1)}`,
-    r.throughput !== undefined ? `${r.throughput.toFixed(1)} ${r.throughputUnit}` : '',
+    // Two significant digits at least: a quick detect row runs at 0.04 Mvox/s.
+    r.throughput !== undefined ? `${r.throughput >= 10 ? r.throughput.toFixed(1) : r.throughput.toPrecision(2)} ${r.throughputUnit}` : '',
     r.vsMemcpy !== undefined ? r.vsMemcpy.toFixed(2) : '',
     r.vsScalar !== undefined ? r.vsScalar.toFixed(2) : '',
     String(r.peakRssMiB),

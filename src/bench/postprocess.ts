@@ -24,7 +24,7 @@ export async function benchPostprocess(ctx: StageContext): Promise<BenchRow[]> {
       ...(out.kind !== 'boxes' ? { work: { amount: out.map.length, unit: 'vox' as const } } : {}),
     };
     const [row] = await measure('postprocess', [task], ctx.baselines, { iterations: 10 });
-    row!.note = `${c.phantom} phantom, map ${dimsText(mc.grid)}, ${found} finding(s)`;
+    row!.note = `${c.phantom} phantom, map ${dimsText(mc.grid)}, ${found} candidate(s) from the first stage's map`;
     rows.push(row!);
   }
   return rows;

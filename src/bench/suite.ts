@@ -147,13 +147,14 @@ export async function runBench(options: BenchOptions, io: BenchIO): Promise<numb
     io.out(`written ${o.out}`);
   }
   const m = result.machine;
+  const machine = `${m.cpu}, ${m.cores} cores, ${m.node}`;
   if (o.update) {
     // Merged: a run of some stages updates their rows and keeps the others' baselines.
-    const file = mergeBaselines(previous, toBaselines(rows, `${m.cpu}, ${m.cores} cores, ${m.node}`, o.tolerance ?? previous?.tolerance));
+    const file = mergeBaselines(previous, toBaselines(rows, machine, o.tolerance ?? previous?.tolerance));
     await writeFileAtomic(o.update, JSON.stringify(file, null, 2) + '\n');
     say(`baselines written to ${o.update} (${rows.length} row(s) of this run, ${file.entries.length} in all)`);
   }
-  if (baselineFile && o.check) return reportCheck(rows, baselineFile, o.check, o.tolerance ?? baselineFile.tolerance, say, baselines.faultUsPerPage);
+  if (baselineFile && o.check) return reportCheck(rows, baselineFile, o.check, o.tolerance ?? baselineFile.tolerance, say, baselines.faultUsPerPage, machine);
   return 0;
 }
 
@@ -186,7 +187,10 @@ async function recheckFlagged(rows: BenchRow[], file: BaselineFile, tolerance: n
   }
 }
 
-function reportCheck(rows: BenchRow[], file: BaselineFile, path: string, tolerance: number, say: (line: string) => void, faultUsPerPage: number): number {
+function reportCheck(rows: BenchRow[], file: BaselineFile, path: string, tolerance: number, say: (line: string) => void, faultUsPerPage: number, machine: string): number {
+  // Ratios to the in-run scalar loop carry across machines of one kind; rows that use every core do not carry
+  // across core counts: say where the baselines come from.
+  say(`  baselines of ${file.machine}${file.machine === machine ? ' (this machine)' : `; this machine: ${machine} (rows that use every core compare only between machines of the same core count)`}`);
   for (const r of rows) {
     const e = file.entries.find((x) => x.stage === r.stage && x.name === r.name);
     if (e && r.vsScalar !== undefined && e.basis === 'scalar') {
@@ -208,7 +212,7 @@ function reportCheck(rows: BenchRow[], file: BaselineFile, path: string, toleran
   if (unchecked.length) say(`  without a baseline in ${path} (not checked): ${unchecked.join(', ')}`);
   // A check that compared nothing proves nothing: it fails rather than pass silently.
   if (compared.length === 0) {
-    say(`nothing checked: no row of this run has a baseline in ${path}`);
+    say(skipped.length && comparedRows(skipped, file).length ? `nothing checked: the rows with a baseline in ${path} were all left out for the slow page faults above` : `nothing checked: no row of this run has a baseline in ${path}`);
     return 1;
   }
   say(bad.length ? `${bad.length} regression(s) in ${compared.length} row(s) checked against ${path}` : `no regression in ${compared.length} row(s) checked against ${path} (tolerance ${tolerance}x)`);

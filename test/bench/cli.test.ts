@@ -81,7 +81,7 @@ describe('ctscope bench', () => {
     expect(row.vsScalar as number).toBeCloseTo(median / result.baselines.scalarMs, 6);
     // The map is the chest phantom on the nodule model's 1.25 mm grid.
     expect((row.work as { amount: number }).amount).toBeGreaterThan(1e6);
-    expect(row.note).toMatch(/chest phantom, map \d+x\d+x\d+, \d+ finding/);
+    expect(row.note).toMatch(/chest phantom, map \d+x\d+x\d+, \d+ candidate\(s\) from the first stage's map/);
     expect(existsSync(join(dir, 'data', 'phantom-chest', '.done'))).toBe(true);
     expect(JSON.parse(readFileSync(out, 'utf8')).rows).toEqual(result.rows);
   }, 60_000);

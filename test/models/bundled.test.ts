@@ -46,3 +46,18 @@ describe('bundled detection models', () => {
     }, 60_000);
   }
 });
+
+describe('the quick benchmark phantoms (src/bench/data.ts)', () => {
+  // The model rows time a run that finds something: at 96 x 96 the chest field cut the lungs and nothing was found.
+  for (const [kind, model] of [['chest', 'nodule'], ['cta', 'aneurysm']] as const) {
+    it(`${kind}: ${model} finds the planted lesion, so the report row writes a key image`, async () => {
+      const { PHANTOMS } = await import('../../src/bench/data.js');
+      const dir = join(root, `quick-${kind}`);
+      const { truth } = await synthToDirectory(kind, PHANTOMS[kind].quick, dir);
+      const lesion = truth.findings[0]!;
+      const det = await detectFolder(dir, [model], null);
+      const d = det.findings.map((f) => Math.hypot(...f.centerLps.map((x, a) => x - lesion.centerLps[a]!)));
+      expect(Math.min(...d)).toBeLessThanOrEqual(Math.max(lesion.diameterMm / 2, 2));
+    }, 60_000);
+  }
+});
