@@ -28,6 +28,10 @@ const { values: a } = parseArgs({
     patch: { type: 'string', default: '96' },
   },
 });
+if (!a['onnx-dir']) {
+  console.error('error[E_USAGE]: --onnx-dir DIR is required (the ONNX files unet.py writes: unet_fp32.onnx, unet_fp16.onnx, unet_fp16_io32.onnx)');
+  process.exit(2);
+}
 const P = Number(a.patch);
 const iters = Number(a.iters);
 
@@ -112,7 +116,8 @@ for (const [dtype, fileName, label] of VARIANTS) {
   await runner.close();
 }
 } catch (e) {
-  // A provider this machine lacks (E_EP_UNAVAILABLE) or a bad --onnx-dir: one coded line, not a stack trace.
+  // A provider this machine lacks (E_EP_UNAVAILABLE): one coded line, not a stack trace. (A variant whose ONNX file
+  // is missing is a `skipped` line above.)
   console.error(`error[${e?.code ?? 'E_INTERNAL'}]: ${e?.message ?? e}`);
   process.exitCode = exitCodeFor(e);
 } finally {

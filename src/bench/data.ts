@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +5,7 @@ import { CtscopeError } from '../errors.js';
 import type { SynthKind, SynthOptions } from '../synth/options.js';
 import { GENERATOR_VERSION, synthToDirectory } from '../synth/synthesize.js';
 import type { StageContext } from './context.js';
+import { runChild } from './harness.js';
 
 /** Package root (bench/, native-bench/ and models/ live there in a checkout). */
 export const BENCH_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -18,7 +18,7 @@ export type BenchSyntax = (typeof SYNTAXES)[number];
 export const QUICK_SYNTAXES: readonly BenchSyntax[] = ['ele', 'rle'];
 
 /** The generated series (300 slices, or 100 in --quick) in every syntax, made once by make-data.sh. */
-export function ensureIngestData(ctx: Pick<StageContext, 'dataDir' | 'quick'>): void {
+export async function ensureIngestData(ctx: Pick<StageContext, 'dataDir' | 'quick'>): Promise<void> {
   // A folder the script made holds every syntax this run reads, at its slice count (a quick run's folder lacks the
   // JPEG copies: the script then makes what is missing, or all again for another count). A folder laid out by hand
   // (no stamp) is used as it is, whichever syntaxes it has.
@@ -33,20 +33,12 @@ export function ensureIngestData(ctx: Pick<StageContext, 'dataDir' | 'quick'>): 
   if (!existsSync(script)) throw new CtscopeError('E_NOT_FOUND', 'the benchmark series are made by native-bench/ingest/make-data.sh, which only a source checkout has', { where: script });
   // The quick subset reads the uncompressed and RLE copies only: the JPEG and JPEG 2000 ones took most of its set-up.
   const syntaxes = ctx.quick ? QUICK_SYNTAXES.filter((s) => s !== 'ele') : [];
-  try {
-    execFileSync('bash', [script, ctx.dataDir, slices, ...syntaxes], { stdio: ['ignore', 'inherit', 'inherit'] });
-  } catch (e) {
-    // Ctrl-C reaches the script's process group too: it ended by the signal, or with the status of a child that
-    // stopped on it (synth exits 130), which is an interrupt, not a fault.
-    const { signal, status } = e as { signal?: string | null; status?: number | null };
-    if ((signal && ['SIGINT', 'SIGTERM', 'SIGHUP'].includes(signal)) || status === 129 || status === 130 || status === 143) throw new CtscopeError('E_ABORTED', `making the benchmark series was interrupted (${signal ?? `exit status ${status}`})`, { cause: e });
-    throw new CtscopeError('E_IO', `making the benchmark series failed (${script}): ${(e as Error).message.split('\n')[0]}`, { cause: e, where: script });
-  }
+  await runChild('bash', [script, ctx.dataDir, slices, ...syntaxes], { what: `making the benchmark series (${script})`, where: script });
 }
 
 /** Folders of the generated series present for this run, by syntax. */
-export function seriesDirs(ctx: Pick<StageContext, 'dataDir' | 'quick'>): Array<{ syntax: BenchSyntax; dir: string }> {
-  ensureIngestData(ctx);
+export async function seriesDirs(ctx: Pick<StageContext, 'dataDir' | 'quick'>): Promise<Array<{ syntax: BenchSyntax; dir: string }>> {
+  await ensureIngestData(ctx);
   return (ctx.quick ? QUICK_SYNTAXES : SYNTAXES)
     .map((syntax) => ({ syntax, dir: join(ctx.dataDir, syntax) }))
     .filter((s) => existsSync(join(s.dir, '.done')));

@@ -16,7 +16,7 @@ export const DECODE_FRAMES = 100;
 export async function benchDecode(ctx: StageContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   // One measure per syntax, so each syntax's files are dropped before the next one's are read.
-  for (const { syntax, dir } of seriesDirs(ctx)) {
+  for (const { syntax, dir } of await seriesDirs(ctx)) {
     let items: Array<{ bytes: Uint8Array; instance: DicomInstance }> = [];
     let out = new Int16Array(0);
     let frameVox = 0;

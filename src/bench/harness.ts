@@ -1,5 +1,6 @@
 import { Bench } from 'tinybench';
-import { throwIfAborted } from '../errors.js';
+import { spawn } from 'node:child_process';
+import { CtscopeError, throwIfAborted } from '../errors.js';
 import { taskController } from '../io/abort.js';
 import { cpus, totalmem, platform, arch } from 'node:os';
 
@@ -122,6 +123,31 @@ export function setRunSignal(signal: AbortSignal | undefined): void {
 }
 export function checkRun(): void {
   throwIfAborted(runSignal, 'benchmark');
+}
+
+/**
+ * A child process of the bench (the data script, a synth, a memory probe), not blocking the event loop, so that a
+ * Ctrl-C is handled at once: the child is stopped, and an interrupt (the run's signal, or the child ending by a
+ * signal or with the status a shell gives one) is E_ABORTED, any other failure E_IO. Resolves with its stdout
+ * when `stdout` is 'pipe'.
+ */
+export function runChild(file: string, args: readonly string[], o: { what: string; stdout?: 'pipe' | 'inherit' | 'ignore'; env?: NodeJS.ProcessEnv; where?: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    checkRun();
+    const child = spawn(file, args, { stdio: ['ignore', o.stdout ?? 'inherit', 'inherit'], env: o.env ?? process.env, ...(runSignal ? { signal: runSignal } : {}) });
+    let out = '';
+    child.stdout?.setEncoding('utf8').on('data', (t: string) => (out += t));
+    const where = o.where !== undefined ? { where: o.where } : {};
+    const interrupted = (why: string): CtscopeError => new CtscopeError('E_ABORTED', `${o.what} was interrupted (${why})`, where);
+    child.once('error', (e) => reject(runSignal?.aborted ? interrupted('the benchmark was aborted') : new CtscopeError('E_IO', `${o.what} failed: ${e.message}`, { cause: e, ...where })));
+    child.once('close', (code, signal) => {
+      if (code === 0) return resolve(out);
+      // Ctrl-C reaches the child's process group too: it ended by the signal, or with the status of a grandchild
+      // that stopped on it (synth exits 130), which is an interrupt, not a fault.
+      if (runSignal?.aborted || (signal && ['SIGINT', 'SIGTERM', 'SIGHUP'].includes(signal)) || code === 129 || code === 130 || code === 143) reject(interrupted(signal ?? `exit status ${code}`));
+      else reject(new CtscopeError('E_IO', `${o.what} failed (${signal ?? `exit status ${code}`})`, where));
+    });
+  });
 }
 /**
  * Runs tinybench benches, in order, that stop at the run's signal. Each Bench adds an abort listener to the signal

@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StageContext } from './context.js';
-import type { BenchRow } from './harness.js';
+import { runChild, type BenchRow } from './harness.js';
 import type { MemoryProbe } from './memory-child.js';
 
 /**
@@ -64,13 +63,13 @@ export function memoryChildPath(): string {
 }
 
 /** Makes (once) a synthetic chest series like the ingest benchmark's; `.done` marks a complete one. */
-export function ensureSeries(dir: string, s: SeriesSpec): string {
+export async function ensureSeries(dir: string, s: SeriesSpec): Promise<string> {
   if (existsSync(join(dir, '.done'))) return dir;
-  execFileSync(
+  await runChild(
     process.execPath,
     [join(root, 'dist', 'cli.js'), 'synth', 'chest', '--out', dir, '--force', '--seed', '7', '--slices', String(s.slices), '--rows', String(s.rows), '--cols', String(s.cols),
       '--spacing', '0.703,0.703,1.25', '--bits', '16', '--pixels', 'signed', '--no-truth'],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { what: 'making the memory benchmark series', stdout: 'ignore' },
   );
   writeFileSync(join(dir, '.done'), '');
   return dir;
@@ -85,14 +84,9 @@ export interface MeasureOptions {
 }
 
 /** Runs one measurement in a fresh process and reads its JSON line. */
-export function measureMemory(mode: MemoryResult['mode'], warmDir: string, dir: string, o: MeasureOptions = {}): MemoryResult {
+export async function measureMemory(mode: MemoryResult['mode'], warmDir: string, dir: string, o: MeasureOptions = {}): Promise<MemoryResult> {
   const args = ['--expose-gc', memoryChildPath(), mode, warmDir, dir, o.ep ?? 'cpu', String(o.deviceId ?? 0)];
-  const out = execFileSync(process.execPath, args, {
-    env: { ...process.env, ...o.env },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 20,
-  });
+  const out = await runChild(process.execPath, args, { what: `the memory probe (${mode})`, stdout: 'pipe', env: { ...process.env, ...o.env } });
   const probe = JSON.parse(out.trim().split('\n').pop()!) as MemoryProbe;
   const volumeBytes = probe.dims[0] * probe.dims[1] * probe.dims[2] * 2;
   const peakRss = Math.max(probe.hwmRss ?? 0, probe.sampledPeakRss);
@@ -108,13 +102,13 @@ function reusable(dataDir: string, slices: number): string | undefined {
 
 export async function benchMemory(options: Pick<StageContext, 'dataDir' | 'quick' | 'ep' | 'deviceId'>): Promise<BenchRow[]> {
   const counts = options.quick ? [100] : [300, 1000];
-  const warm = ensureSeries(join(options.dataDir, 'mem-warm'), WARM_SERIES);
+  const warm = await ensureSeries(join(options.dataDir, 'mem-warm'), WARM_SERIES);
   const rows: BenchRow[] = [];
   for (const mode of MODES) {
     const results: MemoryResult[] = [];
     for (const slices of counts) {
-      const dir = reusable(options.dataDir, slices) ?? ensureSeries(join(options.dataDir, `mem-${slices}`), { slices, rows: 512, cols: 512 });
-      const r = measureMemory(mode, warm, dir, { ep: options.ep, deviceId: options.deviceId });
+      const dir = reusable(options.dataDir, slices) ?? (await ensureSeries(join(options.dataDir, `mem-${slices}`), { slices, rows: 512, cols: 512 }));
+      const r = await measureMemory(mode, warm, dir, { ep: options.ep, deviceId: options.deviceId });
       results.push(r);
       rows.push(toRow(r, results.length > 1 ? results[0] : undefined));
     }

@@ -9,7 +9,7 @@ import { measure, type BenchRow, type TaskSpec } from './harness.js';
  */
 export async function benchParse(ctx: StageContext): Promise<BenchRow[]> {
   const counts: number[] = [];
-  const tasks: TaskSpec[] = seriesDirs(ctx).map(({ syntax, dir }) => {
+  const tasks: TaskSpec[] = (await seriesDirs(ctx)).map(({ syntax, dir }) => {
     const { files, bytes } = seriesFiles(dir);
     counts.push(files.length);
     return {

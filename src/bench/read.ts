@@ -5,7 +5,7 @@ import { measure, type BenchRow, type TaskSpec } from './harness.js';
 
 /** Raw read of every file of the generated series, one after another (page cache warm after the warm-up), MB/s. */
 export async function benchRead(ctx: StageContext): Promise<BenchRow[]> {
-  const tasks: TaskSpec[] = seriesDirs(ctx).map(({ syntax, dir }) => {
+  const tasks: TaskSpec[] = (await seriesDirs(ctx)).map(({ syntax, dir }) => {
     const { files, bytes } = seriesFiles(dir);
     return {
       name: `read ${syntax}`,

@@ -21,7 +21,7 @@ export const STAGES: Record<string, (ctx: StageContext) => Promise<BenchRow[]>> 
   parse: benchParse,
   decode: benchDecode,
   ingest: async (ctx) => {
-    ensureIngestData(ctx);
+    await ensureIngestData(ctx);
     return benchIngest(ctx.baselines, { dataDir: ctx.dataDir, quick: ctx.quick });
   },
   resample: (ctx) => benchResample(ctx.baselines, { quick: ctx.quick }),

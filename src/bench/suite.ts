@@ -190,7 +190,7 @@ async function recheckFlagged(rows: BenchRow[], file: BaselineFile, tolerance: n
 function reportCheck(rows: BenchRow[], file: BaselineFile, path: string, tolerance: number, say: (line: string) => void, faultUsPerPage: number, machine: string): number {
   // Ratios to the in-run scalar loop carry across machines of one kind; rows that use every core do not carry
   // across core counts: say where the baselines come from.
-  say(`  baselines of ${file.machine}${file.machine === machine ? ' (this machine)' : `; this machine: ${machine} (rows that use every core compare only between machines of the same core count)`}`);
+  say(`  baselines of ${file.machine ?? 'a machine the file does not name'}${file.machine === machine ? ' (this machine)' : `; this machine: ${machine} (rows that use every core compare only between machines of the same core count)`}`);
   for (const r of rows) {
     const e = file.entries.find((x) => x.stage === r.stage && x.name === r.name);
     if (e && r.vsScalar !== undefined && e.basis === 'scalar') {

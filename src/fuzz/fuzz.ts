@@ -163,6 +163,8 @@ export async function fuzz(corpusFiles: readonly CorpusFile[], series: readonly 
       let s = await step(slot, index, bound);
       slot.fresh = false;
       if (!('reply' in s) && s.outcome === 'timeout' && o.caseTimeoutMs > 0) {
+        // The retry takes up to RETRY_FACTOR times the bound: not after an interrupt.
+        throwIfAborted(o.signal, 'fuzzing');
         await slot.worker.terminate();
         slot = await startWorker(init, o.memoryLimitMb);
         bound = o.caseTimeoutMs * RETRY_FACTOR;

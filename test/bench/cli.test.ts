@@ -60,6 +60,22 @@ describe('ctscope bench', () => {
     expect(readdirSync(tmp)).toEqual([]);
   }, 60_000);
 
+  it('SIGTERM while a child makes data (the memory stage\'s series) stops the child and the run at once: E_ABORTED, 130', async () => {
+    // The children ran synchronously: the signal waited for them, and their end by it was an internal error.
+    const child = spawn(process.execPath, ['--expose-gc', RUN, '--quick', '--stage', 'memory', '--data', mkdtempSync(join(dir, 'mem-data-')), '--out', join(dir, 'mem.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    await new Promise<void>((resolve) => child.stderr.on('data', () => stderr.includes('bench: memory') && resolve()));
+    await new Promise((r) => setTimeout(r, 1000));
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/^error\[E_ABORTED\]: making the memory benchmark series was interrupted/m);
+    expect(stderr).not.toMatch(/E_INTERNAL|did not stop within/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  }, 60_000);
+
   it('--stage postprocess --json prints rows with timings, throughput and ratios (phantom generated into --data)', async () => {
     const out = join(dir, 'results.json');
     const r = await node([CLI, 'bench', '--quick', '--stage', 'postprocess', '--json', '--data', join(dir, 'data'), '--out', out]);

@@ -17,19 +17,19 @@ describe('load memory', () => {
   let warm: string;
   let series: string;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'ctscope-memory-'));
-    warm = ensureSeries(join(root, 'warm'), WARM_SERIES);
-    series = ensureSeries(join(root, 'series'), { slices: 200, rows: 512, cols: 512 });
+    warm = await ensureSeries(join(root, 'warm'), WARM_SERIES);
+    series = await ensureSeries(join(root, 'series'), { slices: 200, rows: 512, cols: 512 });
   }, 60_000);
 
   afterAll(() => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it(`grows by at most ${MEMORY_TARGET}x the volume's bytes plus a fixed allowance`, () => {
+  it(`grows by at most ${MEMORY_TARGET}x the volume's bytes plus a fixed allowance`, async () => {
     // One decode lane: the same figure on any core count (more lanes add worker threads, not volume copies).
-    const r = measureMemory('load', warm, series, { env: { CTSCOPE_THREADS: '1' } });
+    const r = await measureMemory('load', warm, series, { env: { CTSCOPE_THREADS: '1' } });
     expect(r.probe.dims).toEqual([512, 512, 200]);
     expect(r.volumeBytes).toBe(100 * 2 ** 20);
     const growth = r.peakRss - r.fixedRss;
@@ -38,10 +38,10 @@ describe('load memory', () => {
     expect(growth).toBeLessThanOrEqual(MEMORY_TARGET * r.volumeBytes + FIXED_ALLOWANCE_BYTES);
   }, 30_000);
 
-  it(`detect (bundled nodule model) grows by at most ${MEMORY_TARGET}x the volume's bytes, plus ${GRID_BYTES_PER_VOXEL} bytes per model-grid voxel, plus the allowance`, () => {
+  it(`detect (bundled nodule model) grows by at most ${MEMORY_TARGET}x the volume's bytes, plus ${GRID_BYTES_PER_VOXEL} bytes per model-grid voxel, plus the allowance`, async () => {
     // The volume is released once the model grid (int16) is made, the grid is reoriented in place, and key
     // images decode their slices again: the model grid and heatmap never sit beside a second copy of anything.
-    const r = measureMemory('detect', warm, series, { env: { CTSCOPE_THREADS: '1' } });
+    const r = await measureMemory('detect', warm, series, { env: { CTSCOPE_THREADS: '1' } });
     const growth = r.peakRss - r.fixedRss;
     expect(r.probe.gridVoxels).toBeGreaterThan(0);
     expect(growth).toBeGreaterThan(r.volumeBytes);
