@@ -41,7 +41,8 @@ export function progressView(sink: ProgressSink): ProgressView {
   const name = (p: DetectProgress): string => `${VERBS[p.stage]}${p.model ? ` (${p.model})` : ''}`;
   if (!sink.isTTY) {
     return {
-      log: (line) => sink.write(`${printable(line)}\n`),
+      // A log call is one line: a line break in it (a UID or file name from a header) must not fake another.
+      log: (line) => sink.write(`${oneLineSafe(line)}\n`),
       onProgress: (p) => {
         const key = `${p.stage}:${p.model ?? ''}:${p.done === 0 ? 'start' : p.done >= p.total ? 'end' : ''}`;
         if (key.endsWith(':') || said.has(key)) return;
@@ -64,7 +65,7 @@ export function progressView(sink: ProgressSink): ProgressView {
   };
   return {
     log: (line) => {
-      sink.write(current ? `\r\x1b[K${printable(line)}\n` : `${printable(line)}\n`);
+      sink.write(current ? `\r\x1b[K${oneLineSafe(line)}\n` : `${oneLineSafe(line)}\n`);
       if (current && last) draw(last, true);
     },
     onProgress: (p) => {
@@ -94,7 +95,7 @@ export function stderrProgress(io: CliIO, quiet: boolean): ProgressView | undefi
 export function summaryTable(doc: FindingsDocument, outDir: string | undefined, written: readonly string[] = []): string[] {
   const lines: string[] = [];
   const s = doc.series;
-  lines.push(`series ${s.id}: ${s.dims.join(' x ')} at ${s.spacing.map((x) => x.toFixed(3)).join(' x ')} mm`);
+  lines.push(`series ${oneLineSafe(s.id)}: ${s.dims.join(' x ')} at ${s.spacing.map((x) => x.toFixed(3)).join(' x ')} mm`);
   for (const m of doc.models) lines.push(`model ${m.id} ${m.version} (${m.task}) on ${m.provider}: ${doc.findings.filter((f) => f.model === m.id).length} finding(s)${regionNote(m)}`);
   if (doc.findings.length) {
     const head = ['#', 'model', 'finding', 'score', 'centre LPS (mm)', 'image (slice)', 'diam mm', 'vol mm3'];
@@ -113,7 +114,7 @@ export function summaryTable(doc: FindingsDocument, outDir: string | undefined, 
     lines.push('', fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt));
   } else lines.push('', 'no findings above the models\' thresholds');
   lines.push('', `timings: ${doc.timings.stages.map((t) => `${t.stage}${t.model ? `(${t.model})` : ''} ${t.ms.toFixed(0)} ms`).join(', ')}; total ${doc.timings.totalMs.toFixed(0)} ms`);
-  for (const w of doc.warnings) lines.push(`warning: ${w}`);
+  for (const w of doc.warnings) lines.push(`warning: ${oneLineSafe(w)}`);
   if (outDir) {
     // `written`: the paths detect returned (findings.json is among them only when it was asked for).
     const names = written.map((p) => basename(p));

@@ -121,9 +121,9 @@ Exit status: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 runtime (outputs, w
     }).finally(() => view?.end());
     const [nx, ny, nz] = volume.geometry.dims;
     const sp = volume.geometry.spacing.map((x) => x.toFixed(4)).join(' x ');
-    log(`series ${volume.series.id}: ${nx} x ${ny} x ${nz} at ${sp} mm${volume.tiltDeg ? `, tilt ${volume.tiltDeg.toFixed(2)} deg` : ''}`);
+    log(`series ${oneLineSafe(volume.series.id)}: ${nx} x ${ny} x ${nz} at ${sp} mm${volume.tiltDeg ? `, tilt ${volume.tiltDeg.toFixed(2)} deg` : ''}`);
     // Said with --quiet too: nothing else records them.
-    for (const p of volume.problems) io.err(`warning: series: ${p}`);
+    for (const p of volume.problems) io.err(`warning: series: ${oneLineSafe(p)}`);
     const skipped = skippedInputsLine(volume.index.skipped);
     if (skipped) io.err(`warning: ${oneLineSafe(skipped)}`);
     // Tilted series are restacked onto an orthogonal grid by default (dcm2niix's _Tilt/_Eq); uneven slices

@@ -193,7 +193,7 @@ export const detectCommand: Command = {
         for (const l of lines) (a.json ? io.err : io.out)(l);
       } else {
         // The series' problems and skipped inputs are said with --quiet too (only findings.json kept them).
-        for (const w of outcome.document.warnings) io.err(`warning: ${w}`);
+        for (const w of outcome.document.warnings) io.err(`warning: ${oneLineSafe(w)}`);
       }
       return 0;
     } finally {

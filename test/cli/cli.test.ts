@@ -207,6 +207,34 @@ describe('ctscope CLI: text from files is shown, not obeyed', () => {
     expect(oneLineSafe('a\u0085b\u008dc\u0084d')).toBe('a\\u0085b\\u008dc\\u0084d');
   });
 
+  it('a line break in a header UID or a skipped file name cannot fake a line in convert or detect output either', async () => {
+    const d = join(dir, 'crafted-uid');
+    expect((await ctscope('synth', 'chest', '--out', d, '--seed', '3', '--rows', '32', '--cols', '32', '--slices', '8', '--nodules', '0')).code).toBe(0);
+    const uid = (JSON.parse(readFileSync(join(d, 'truth.json'), 'utf8')) as { series: { seriesInstanceUid: string } }).series.seriesInstanceUid;
+    const fake = '\nerror[E_FAKE]: x';
+    const crafted = Buffer.from(uid.slice(0, uid.length - fake.length) + fake);
+    for (const f of (await readdir(d)).filter((f) => f.endsWith('.dcm'))) {
+      const b = readFileSync(join(d, f));
+      const at = b.indexOf(uid);
+      expect(at).toBeGreaterThan(0);
+      crafted.copy(b, at);
+      await writeFile(join(d, f), b);
+    }
+    // A truncated slice under a name with a line break: named in the skipped-input warning.
+    await writeFile(join(d, 'trunc\nerror[E_FAKE]: y.dcm'), readFileSync(join(d, 'CT000001.dcm')).subarray(0, 3000));
+    const runs = [
+      await ctscope('convert', d, '--out', join(dir, 'crafted-uid.nii')),
+      await ctscope('detect', d, '--model', 'nodule', '--json', '--quiet'),
+      await ctscope('detect', d, '--model', 'nodule', '--out', join(dir, 'crafted-uid-out'), '--outputs', 'json'),
+    ];
+    for (const r of runs) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(`${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.startsWith('error[E_FAKE]'))).toEqual([]);
+    }
+    expect(runs[0]!.stderr + runs[2]!.stdout).toContain('\\u000aerror[E_FAKE]: x');
+    expect(runs[1]!.stderr).toContain('trunc\\u000aerror[E_FAKE]: y.dcm');
+  }, 60_000);
+
   it('paths the CLI prints (convert and synth output) are one line: a line break or tab in them is escaped', async () => {
     const src = join(dir, 'crafted-out\tsrc');
     const s = await ctscope('synth', 'chest', '--out', src, '--seed', '3', '--rows', '32', '--cols', '32', '--slices', '8', '--nodules', '0');
