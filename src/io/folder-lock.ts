@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { realpathSync, unlinkSync } from 'node:fs';
-import { readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { readdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { raceAbort } from './abort.js';
 import { ensureDirUndoable } from './dirs.js';
+import { readSmallFile } from './small-file.js';
 
 /** Name prefix of the lock files of an output folder: `.ctscope-writing.<pid>.<random>`, holding the writer's pid. */
 export const FOLDER_LOCK = '.ctscope-writing';
@@ -193,7 +194,7 @@ export async function checkNoOtherWriter(dir: string): Promise<void> {
 }
 
 async function refusal(dir: string, other: { name: string; ageMs: number }): Promise<CtscopeError> {
-  const pid = Number.parseInt(await readFile(join(dir, other.name), 'utf8').catch(() => ''), 10);
+  const pid = Number.parseInt((await readSmallFile(join(dir, other.name), 64)) ?? '', 10);
   const age = Math.max(0, Math.round(other.ageMs / 1000));
   return new CtscopeError(
     'E_OUTPUT',

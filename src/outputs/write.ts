@@ -1,7 +1,8 @@
-import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { readdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readSmallFile } from '../io/small-file.js';
 import { asOnlyWriter, isLostLock, type FolderTurn } from '../io/folder-lock.js';
 import type { FindingsDocument, OutputName } from './document.js';
 import { keyImage, type KeyImageSource } from './key-image.js';
@@ -103,6 +104,9 @@ export async function checkOutputNames(dir: string, outputs: readonly OutputName
   }
 }
 
+/** The most a findings.json or run index is read for its list of files (one of 200 findings is far smaller). */
+const INDEX_MAX_BYTES = 64 * 2 ** 20;
+
 /** Hidden list of the files a run wrote into its folder (findings.json lists them too, when written). */
 export const RUN_INDEX = '.ctscope-outputs.json';
 
@@ -118,7 +122,10 @@ const OUTPUT_FILE = new RegExp(`^(${Object.values(FILE_NAMES).map((n) => n.repla
 async function withdrawEarlierRun(dir: string, assertHeld: () => void): Promise<void> {
   const listedIn = async (file: string): Promise<string[]> => {
     try {
-      const files = (JSON.parse(await readFile(join(dir, file), 'utf8')) as { files?: unknown }).files;
+      // An index is a few hundred bytes; anything else under its name (a FIFO, /dev/zero) is not read.
+      const text = await readSmallFile(join(dir, file), INDEX_MAX_BYTES);
+      if (text === undefined) return [];
+      const files = (JSON.parse(text) as { files?: unknown }).files;
       return Array.isArray(files) ? files.filter((n): n is string => typeof n === 'string' && OUTPUT_FILE.test(n) && n !== FILE_NAMES.json) : [];
     } catch {
       return [];

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,4 +143,20 @@ describe('writeOutputs and a writer that lost the folder', () => {
     await writeOutputs(out, { findings: [], files: [] } as unknown as FindingsDocument, volume, undefined, ['json']);
     expect(readdirSync(out).filter((n) => !n.startsWith('.ctscope-writing.')).sort()).toEqual([RUN_INDEX, 'findings.json']);
   });
+});
+
+describe('what sits under the names ctscope reads in an output folder', () => {
+  it('a FIFO or a link to /dev/zero named findings.json, or a FIFO lock, is not read: no hang, no memory filled', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ctscope-write-'));
+    dirs.push(out);
+    execFileSync('mkfifo', [join(out, 'findings.json')]);
+    symlinkSync('/dev/zero', join(out, RUN_INDEX));
+    const volume: KeyImageSource = { geometry, readSlice: async () => new Int16Array(32 * 32).fill(-1000) };
+    // Withdrawn unread (unlinked), then the run writes its own set.
+    await writeOutputs(out, { findings: [], files: [] } as unknown as FindingsDocument, volume, undefined, ['json']);
+    expect(readdirSync(out).sort()).toEqual([RUN_INDEX, 'findings.json']);
+    // A fresh lock that is a FIFO: the refusal names no pid instead of waiting for a writer that never comes.
+    execFileSync('mkfifo', [join(out, '.ctscope-writing.12345.abcdef01')]);
+    await expect(writeOutputs(out, { findings: [], files: [] } as unknown as FindingsDocument, volume, undefined, ['json'])).rejects.toMatchObject({ code: 'E_OUTPUT', message: expect.stringMatching(/^another ctscope run is writing into this output folder/) });
+  }, 20_000);
 });
