@@ -4,7 +4,7 @@ import { DEFLATED_LE } from '../dicom/transfer-syntax.js';
 import { fileMeta } from '../dicom/write.js';
 import { IMPLEMENTATION } from './uid.js';
 import { inputBuffers, type LoadedSeries, type StudyInput } from '../ingest/load.js';
-import { dcmjs, toArrayBuffer, type DcmjsDict } from './dcmjs.js';
+import { dcmjs, toArrayBuffer, type DcmjsDict, type DcmjsElement } from './dcmjs.js';
 import { sourceHeaderOffThread, withoutValues } from './sr-task.js';
 import { isCtscopeError } from '../errors.js';
 
@@ -28,6 +28,47 @@ export const COPIED_TAGS: Readonly<Record<string, string>> = {
 };
 
 const FRAME_OF_REFERENCE = '00200052';
+
+/** The VR the data dictionary gives each copied attribute: the SR writes that one, whatever the source used. */
+const COPIED_VR: Readonly<Record<string, string>> = {
+  '00080005': 'CS', '00100010': 'PN', '00100020': 'LO', '00100021': 'LO', '00100030': 'DA', '00100040': 'CS',
+  '00080020': 'DA', '00080030': 'TM', '00080090': 'PN', '00200010': 'SH', '00080050': 'SH', '00080201': 'SH',
+};
+const DA = /^\d{8}$/;
+const TM = /^([01]\d|2[0-3])([0-5]\d([0-5]\d(\.\d{1,6})?)?)?$/;
+/** Control characters no text VR allows (ESC stays: ISO 2022 character sets need it). */
+const CONTROL = /[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f]/;
+
+/**
+ * A source element's values in the form its dictionary VR takes: strings (person names as { Alphabetic, ... }),
+ * from another text VR, or from bytes (OB, or UN as an over-long value of an Implicit VR source reads). Undefined
+ * where they cannot be (a sequence, numbers): such an element is left out of the SR.
+ */
+function asDictionaryValues(el: DcmjsElement, vr: string, utf8: boolean): unknown[] | undefined {
+  const values = el.Value ?? [];
+  const text = (v: unknown): string | undefined => {
+    if (typeof v === 'string') return v;
+    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+      const bytes = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      return new TextDecoder(utf8 ? 'utf-8' : 'latin1').decode(bytes).replace(/[\0 ]+$/, '');
+    }
+    return undefined;
+  };
+  const out: unknown[] = [];
+  for (const v of values) {
+    if (vr === 'PN' && v && typeof v === 'object' && !ArrayBuffer.isView(v) && !(v instanceof ArrayBuffer)) {
+      if (!Object.values(v).every((x) => typeof x === 'string')) return undefined;
+      out.push(v);
+      continue;
+    }
+    const t = text(v);
+    if (t === undefined) return undefined;
+    // Bytes hold every value of a multi-valued element, backslash-separated.
+    const parts = typeof v === 'string' ? [t] : t.split('\\');
+    out.push(...parts.map((p) => (vr === 'PN' ? { Alphabetic: p } : p)));
+  }
+  return out;
+}
 
 /** What the outputs need from the source images beyond the volume. */
 export interface SourceContext {
@@ -124,14 +165,30 @@ export function parseSourceHeader(part10: Uint8Array): SourceHeader {
   // Plain {vr, Value} copies: dcmjs elements carry accessors that cannot cross between threads.
   const charsets = (dict['00080005'] as { _rawValue?: unknown } | undefined)?._rawValue ?? dict['00080005']?.Value;
   const redecode = iso2022Decoder(Array.isArray(charsets) ? charsets.map(String) : []);
+  const utf8 = (Array.isArray(charsets) ? charsets.map(String) : []).some((c) => c.trim().toUpperCase() === 'ISO_IR 192');
   for (const tag of Object.keys(COPIED_TAGS)) {
     const el = dict[tag];
     if (!el) continue;
-    const copy = JSON.parse(JSON.stringify({ vr: el.vr, Value: el.Value ?? [] })) as DcmjsDict[string] & { Value: unknown[] };
+    const name = COPIED_TAGS[tag]!, vr = COPIED_VR[tag]!;
+    // Warnings name the attribute only, never its value.
+    const values = el.vr === vr ? el.Value ?? [] : asDictionaryValues(el, vr, utf8);
+    if (values === undefined) {
+      out.warnings.push(`source ${name} has VR ${el.vr} where ${vr} belongs, with values that are no text; left out of the SR`);
+      continue;
+    }
+    const copy = JSON.parse(JSON.stringify({ vr, Value: values })) as DcmjsDict[string] & { Value: unknown[] };
     if (redecode && tag !== '00080005') copy.Value = copy.Value.map((v) => mapStrings(v, redecode));
-    // Copied as it is, so the PACS still matches the SR to its patient and study; the warning names the
-    // attribute only, never its value.
-    if (overLength(el.vr, copy.Value)) out.warnings.push(`source ${COPIED_TAGS[tag]} is longer than its VR (${el.vr}) allows; copied into the SR as it is`);
+    // A date or time that is none (a typing slip, garbage) would make the SR invalid and means nothing: left out.
+    if ((vr === 'DA' || vr === 'TM') && copy.Value.some((v) => typeof v !== 'string' || (v !== '' && !(vr === 'DA' ? DA : TM).test(v.trim())))) {
+      out.warnings.push(`source ${name} is not a valid ${vr} value; left out of the SR`);
+      continue;
+    }
+    // Names and IDs are copied as they are, so the PACS still matches the SR to its patient and study.
+    if (overLength(vr, copy.Value)) out.warnings.push(`source ${name} is longer than its VR (${vr}) allows; copied into the SR as it is`);
+    if (copy.Value.some((v) => CONTROL.test(typeof v === 'string' ? v : v && typeof v === 'object' ? Object.values(v).join('') : ''))) {
+      out.warnings.push(`source ${name} holds control characters its VR (${vr}) does not allow; copied into the SR as it is`);
+    }
+    if (el.vr !== vr) out.warnings.push(`source ${name} has VR ${el.vr} where ${vr} belongs; written as ${vr}`);
     out.elements[tag] = copy;
   }
   const fr = dict[FRAME_OF_REFERENCE]?.Value?.[0];

@@ -158,3 +158,40 @@ describe('patient names in ISO 2022 character sets', () => {
     expect(iso2022Decoder([])).toBeUndefined();
   });
 });
+
+describe('source attributes of the wrong VR or with garbage values', () => {
+  it('are written with the dictionary VR, or left out with a warning naming the attribute, and the SR stays valid', async () => {
+    const { parseSourceHeader } = await import('../../src/outputs/source.js');
+    const { DicomDict } = dcmjs().data;
+    const source = new DicomDict({ '00020010': { vr: 'UI', Value: ['1.2.840.10008.1.2.1'] }, '00020002': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2'] }, '00020003': { vr: 'UI', Value: ['1.2.3'] } });
+    source.dict = {
+      '00080005': { vr: 'CS', Value: ['ISO_IR 100'] },
+      // A patient ID stored as bytes: building the SR failed ("DataView constructor") and the whole run with it.
+      '00100020': { vr: 'OB', Value: [new Uint8Array(Buffer.from('ZZID77\0\0')).buffer] },
+      '00100010': { vr: 'PN', Value: [{ Alphabetic: 'DOE^JANE' }] },
+      '00080020': { vr: 'US', Value: [7] },
+      '00080030': { vr: 'TM', Value: ['256199'] },
+      '00100030': { vr: 'DA', Value: ['19010203'] },
+      '00200052': { vr: 'UI', Value: ['1.2.3.9'] },
+    };
+    const header = parseSourceHeader(new Uint8Array(source.write()));
+    expect(header.warnings).toEqual([
+      'source PatientID has VR OB where LO belongs; written as LO',
+      'source StudyDate has VR US where DA belongs, with values that are no text; left out of the SR',
+      'source StudyTime is not a valid TM value; left out of the SR',
+    ]);
+    expect(header.elements['00100020']).toEqual({ vr: 'LO', Value: ['ZZID77'] });
+    expect(Object.keys(header.elements).sort()).toEqual(['00080005', '00100010', '00100020', '00100030']);
+    const bytes = serializeReport(buildMeasurementReport(doc([finding(1, 3)]), context, { sopInstanceUid: '1.2.3.78' }), header.elements);
+    const back = dcmjs().data.DicomMetaDictionary.naturalizeDataset(dcmjs().data.DicomMessage.readFile(toArrayBuffer(bytes)).dict) as Record<string, any>;
+    expect(back.PatientID).toBe('ZZID77');
+    if (has('dciodvfy')) expect(dciodvfy(write(bytes)).errors).toEqual([]);
+  });
+
+  it('a TimezoneOffsetFromUTC out of range is no offset (+9999 moved the SR\'s date by days)', async () => {
+    const { dicomDateTime } = await import('../../src/outputs/uid.js');
+    const at = new Date('2026-11-25T12:00:00Z');
+    expect(dicomDateTime(at, '+0900')).toEqual({ date: '20261125', time: '210000' });
+    expect(dicomDateTime(at, '+9999')).toEqual(dicomDateTime(at));
+  });
+});
