@@ -7,7 +7,7 @@ import { EXPLICIT_VR_BE, getTransferSyntax, IMPLICIT_VR_LE, type TransferSyntax 
 import { inflateDataSet } from './deflate.js';
 import { scanFragments } from './frames.js';
 import { buildFrames, hasFunctionalGroups } from './functional-groups.js';
-import { int, str, strs, num, us } from './values.js';
+import { int, str, strs, num, text, us } from './values.js';
 
 export interface ParseOptions {
   /**
@@ -263,10 +263,10 @@ function buildInstance(ds: DataSet, base: InstanceBase, ctx: Context): DicomInst
     ['seriesNumber', int(ds, 'x00200011')],
     ['instanceNumber', int(ds, 'x00200013')],
     ['acquisitionNumber', int(ds, 'x00200012')],
-    ['seriesDescription', str(ds, 'x0008103e')],
-    ['manufacturer', str(ds, 'x00080070')],
+    ['seriesDescription', text(ds, 'x0008103e')],
+    ['manufacturer', text(ds, 'x00080070')],
     ['gantryDetectorTilt', num(ds, 'x00181120')],
-    ['convolutionKernel', str(ds, 'x00181210')],
+    ['convolutionKernel', text(ds, 'x00181210')],
     ['pixelPaddingValue', us(ds, 'x00280120', signed)],
     ['pixelPaddingRangeLimit', us(ds, 'x00280121', signed)],
   ];

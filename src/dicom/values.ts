@@ -11,6 +11,21 @@ export function str(ds: DataSet, tag: string): string | undefined {
   return t.length > 0 ? t : undefined;
 }
 
+const UTF8 = new TextDecoder('utf-8');
+
+/**
+ * A free-text value (LO, SH: a description, a manufacturer) decoded as its data set's SpecificCharacterSet says
+ * where that is UTF-8 (ISO_IR 192); other sets are read one character per byte, as `str` does (an `Ü` in a UTF-8
+ * description printed as two Latin-1 characters).
+ */
+export function text(ds: DataSet, tag: string): string | undefined {
+  const el = ds.elements[tag];
+  if (!el || el.length === 0 || el.length === 0xffffffff) return undefined;
+  if (!strs(ds, 'x00080005').some((c) => c.toUpperCase() === 'ISO_IR 192')) return str(ds, tag);
+  const t = UTF8.decode(ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length)).replace(/\0+$/, '').trim();
+  return t.length > 0 ? t : undefined;
+}
+
 export function strs(ds: DataSet, tag: string): string[] {
   const s = str(ds, tag);
   return s === undefined ? [] : s.split('\\').map((v) => v.trim());

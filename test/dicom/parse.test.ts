@@ -275,6 +275,19 @@ describe('rescale values that cannot be used', () => {
     ]);
   const CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
 
+  it('free text (SeriesDescription, Manufacturer) is decoded as UTF-8 under ISO_IR 192, and byte by byte otherwise', () => {
+    const utf8 = (t: string): Uint8Array => new Uint8Array(Buffer.from(t.length % 2 ? t : `${t} `, 'utf8'));
+    const description = 'Thorax \u00dc \u80ba';
+    const under = (charset: string | undefined) => parseInstance(ct('1', '0', [
+      ...(charset ? [{ tag: 0x00080005, vr: 'CS' as const, value: charset }] : []),
+      { tag: 0x0008103e, vr: 'LO', value: utf8(description) },
+      { tag: 0x00080070, vr: 'LO', value: utf8('M\u00fcller') },
+    ]), charset ?? 'none');
+    expect(under('ISO_IR 192')).toMatchObject({ seriesDescription: description, manufacturer: 'M\u00fcller' });
+    // Latin-1 reading of the same bytes, as before, where the data set does not say UTF-8.
+    expect(under('ISO_IR 100').seriesDescription).toBe(Buffer.from(description, 'utf8').toString('latin1').trim());
+  });
+
   it('a RescaleSlope of 0 or not a number, and a RescaleIntercept not a number, are replaced with a warning', () => {
     const good = parseInstance(ct('1', '-1024'), 'good');
     expect(good.frames[0]).toMatchObject({ rescaleSlope: 1, rescaleIntercept: -1024 });
