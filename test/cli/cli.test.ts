@@ -205,6 +205,8 @@ describe('ctscope CLI: text from files is shown, not obeyed', () => {
     expect(r.stdout.split('\n').filter((l) => l.startsWith('* '))).toHaveLength(1);
     // NEL and RI move a terminal's cursor as a line break would.
     expect(oneLineSafe('a\u0085b\u008dc\u0084d')).toBe('a\\u0085b\\u008dc\\u0084d');
+    // A bidirectional override makes a name read backwards on the terminal; an isolate likewise reorders.
+    expect(oneLineSafe('evil\u202egpj.dcm \u2066x\u2069')).toBe('evil\\u202egpj.dcm \\u2066x\\u2069');
   });
 
   it('a line break in a header UID or a skipped file name cannot fake a line in convert or detect output either', async () => {
