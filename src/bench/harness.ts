@@ -1,5 +1,6 @@
 import { Bench } from 'tinybench';
 import { spawn } from 'node:child_process';
+import { signalGroup, trackGroup } from '../io/child-groups.js';
 import { CtscopeError, throwIfAborted } from '../errors.js';
 import { taskController } from '../io/abort.js';
 import { cpus, totalmem, platform, arch } from 'node:os';
@@ -134,16 +135,26 @@ export function checkRun(): void {
 export function runChild(file: string, args: readonly string[], o: { what: string; stdout?: 'pipe' | 'inherit' | 'ignore'; env?: NodeJS.ProcessEnv; where?: string }): Promise<string> {
   return new Promise((resolve, reject) => {
     checkRun();
-    const child = spawn(file, args, { stdio: ['ignore', o.stdout ?? 'inherit', 'inherit'], env: o.env ?? process.env, ...(runSignal ? { signal: runSignal } : {}) });
+    // A group of its own, stopped as a whole: a shell script's jobs (synth, dcmcjpeg under xargs) outlived a signal
+    // to the script alone.
+    const child = spawn(file, args, { stdio: ['ignore', o.stdout ?? 'inherit', 'inherit'], env: o.env ?? process.env, detached: true });
+    const untrack = child.pid !== undefined ? trackGroup(child.pid) : () => undefined;
+    const stop = (): void => void (child.pid !== undefined && signalGroup(child.pid));
+    runSignal?.addEventListener('abort', stop, { once: true });
+    const done = (): void => {
+      untrack();
+      runSignal?.removeEventListener('abort', stop);
+    };
     let out = '';
     child.stdout?.setEncoding('utf8').on('data', (t: string) => (out += t));
     const where = o.where !== undefined ? { where: o.where } : {};
     const interrupted = (why: string): CtscopeError => new CtscopeError('E_ABORTED', `${o.what} was interrupted (${why})`, where);
-    child.once('error', (e) => reject(runSignal?.aborted ? interrupted('the benchmark was aborted') : new CtscopeError('E_IO', `${o.what} failed: ${e.message}`, { cause: e, ...where })));
+    child.once('error', (e) => (done(), reject(runSignal?.aborted ? interrupted('the benchmark was aborted') : new CtscopeError('E_IO', `${o.what} failed: ${e.message}`, { cause: e, ...where }))));
     child.once('close', (code, signal) => {
+      done();
       if (code === 0) return resolve(out);
-      // Ctrl-C reaches the child's process group too: it ended by the signal, or with the status of a grandchild
-      // that stopped on it (synth exits 130), which is an interrupt, not a fault.
+      // Stopped by the run's abort, or by a signal of its own: it ended by the signal, or with the status of a
+      // grandchild that stopped on it (synth exits 130), which is an interrupt, not a fault.
       if (runSignal?.aborted || (signal && ['SIGINT', 'SIGTERM', 'SIGHUP'].includes(signal)) || code === 129 || code === 130 || code === 143) reject(interrupted(signal ?? `exit status ${code}`));
       else reject(new CtscopeError('E_IO', `${o.what} failed (${signal ?? `exit status ${code}`})`, where));
     });

@@ -1,4 +1,5 @@
 import { releaseHeldLocksSync } from '../io/folder-lock.js';
+import { signalTrackedGroupsSync } from '../io/child-groups.js';
 
 /** How long an interrupted run may take to clean up before the process exits regardless. */
 export const ABORT_GRACE_MS = 10_000;
@@ -19,8 +20,10 @@ export function interruptSignal(graceMs = ABORT_GRACE_MS): AbortSignal {
     process.removeAllListeners('SIGINT');
     process.removeAllListeners('SIGTERM');
     process.removeAllListeners('SIGHUP');
-    // Dying of a signal skips 'exit' handlers: an output folder's lock must not outlive the process.
+    // Dying of a signal skips 'exit' handlers: an output folder's lock must not outlive the process, nor a child
+    // group of its own (which the terminal's signal does not reach).
     releaseHeldLocksSync();
+    signalTrackedGroupsSync();
     process.kill(process.pid, signal);
   };
   const onSignal = (signal: NodeJS.Signals): void => {

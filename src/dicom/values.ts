@@ -22,7 +22,8 @@ export function text(ds: DataSet, tag: string): string | undefined {
   const el = ds.elements[tag];
   if (!el || el.length === 0 || el.length === 0xffffffff) return undefined;
   if (!strs(ds, 'x00080005').some((c) => c.toUpperCase() === 'ISO_IR 192')) return str(ds, tag);
-  const t = UTF8.decode(ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length)).replace(/\0+$/, '').trim();
+  // Up to the first NUL, as `str` reads (padding, or garbage after it).
+  const t = UTF8.decode(ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length)).replace(/\0[\s\S]*$/, '').trim();
   return t.length > 0 ? t : undefined;
 }
 

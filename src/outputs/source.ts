@@ -36,6 +36,35 @@ const COPIED_VR: Readonly<Record<string, string>> = {
 };
 const DA = /^\d{8}$/;
 const TM = /^([01]\d|2[0-3])([0-5]\d([0-5]\d(\.\d{1,6})?)?)?$/;
+interface ByteDecoder {
+  decode(bytes: Uint8Array): string;
+}
+
+/**
+ * A decoder for an element's bytes (OB, UN) in the source's single character set, or undefined where ctscope has
+ * none for it (the ISO 2022 sets): such bytes are not guessed at, since the SR must repeat the value exactly.
+ */
+function byteDecoder(terms: readonly string[]): ByteDecoder | undefined {
+  const label: Record<string, string> = {
+    '': 'latin1', 'ISO_IR 6': 'latin1', 'ISO_IR 100': 'latin1', 'ISO_IR 101': 'iso-8859-2', 'ISO_IR 109': 'iso-8859-3',
+    'ISO_IR 110': 'iso-8859-4', 'ISO_IR 144': 'iso-8859-5', 'ISO_IR 127': 'iso-8859-6', 'ISO_IR 126': 'iso-8859-7',
+    'ISO_IR 138': 'iso-8859-8', 'ISO_IR 148': 'iso-8859-9', 'ISO_IR 166': 'windows-874', 'ISO_IR 192': 'utf-8', GB18030: 'gb18030', GBK: 'gbk',
+  };
+  const name = label[terms.length <= 1 ? (terms[0] ?? '') : '\0'];
+  return name ? new TextDecoder(name) : undefined;
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** A string of characters under U+0100 that are the bytes of valid UTF-8 with some multi-byte sequence: those read. */
+function relatin1AsUtf8(s: string): string {
+  if (!/[\u0080-\u00ff]/.test(s) || /[^\u0000-\u00ff]/.test(s)) return s;
+  try {
+    return STRICT_UTF8.decode(Buffer.from(s, 'latin1'));
+  } catch {
+    return s;
+  }
+}
+
 /** Control characters no text VR allows (ESC stays: ISO 2022 character sets need it). */
 const CONTROL = /[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f]/;
 
@@ -44,13 +73,13 @@ const CONTROL = /[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f]/;
  * from another text VR, or from bytes (OB, or UN as an over-long value of an Implicit VR source reads). Undefined
  * where they cannot be (a sequence, numbers): such an element is left out of the SR.
  */
-function asDictionaryValues(el: DcmjsElement, vr: string, utf8: boolean): unknown[] | undefined {
+function asDictionaryValues(el: DcmjsElement, vr: string, decoder: ByteDecoder | undefined): unknown[] | undefined {
   const values = el.Value ?? [];
   const text = (v: unknown): string | undefined => {
     if (typeof v === 'string') return v;
-    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+    if (decoder && (v instanceof ArrayBuffer || ArrayBuffer.isView(v))) {
       const bytes = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-      return new TextDecoder(utf8 ? 'utf-8' : 'latin1').decode(bytes).replace(/[\0 ]+$/, '');
+      return decoder.decode(bytes).replace(/[\0 ]+$/, '');
     }
     return undefined;
   };
@@ -165,21 +194,28 @@ export function parseSourceHeader(part10: Uint8Array): SourceHeader {
   // Plain {vr, Value} copies: dcmjs elements carry accessors that cannot cross between threads.
   const charsets = (dict['00080005'] as { _rawValue?: unknown } | undefined)?._rawValue ?? dict['00080005']?.Value;
   const redecode = iso2022Decoder(Array.isArray(charsets) ? charsets.map(String) : []);
-  const utf8 = (Array.isArray(charsets) ? charsets.map(String) : []).some((c) => c.trim().toUpperCase() === 'ISO_IR 192');
+  const terms = (Array.isArray(charsets) ? charsets.map(String) : []).map((c) => c.trim().toUpperCase()).filter(Boolean);
+  const utf8 = terms.includes('ISO_IR 192');
+  const bytesDecoder = byteDecoder(terms);
   for (const tag of Object.keys(COPIED_TAGS)) {
     const el = dict[tag];
     if (!el) continue;
     const name = COPIED_TAGS[tag]!, vr = COPIED_VR[tag]!;
     // Warnings name the attribute only, never its value.
-    const values = el.vr === vr ? el.Value ?? [] : asDictionaryValues(el, vr, utf8);
+    const values = el.vr === vr ? el.Value ?? [] : asDictionaryValues(el, vr, bytesDecoder);
     if (values === undefined) {
-      out.warnings.push(`source ${name} has VR ${el.vr} where ${vr} belongs, with values that are no text; left out of the SR`);
+      out.warnings.push(`source ${name} has VR ${el.vr} where ${vr} belongs, with values that are no text in a character set read here; left out of the SR`);
       continue;
     }
     const copy = JSON.parse(JSON.stringify({ vr, Value: values })) as DcmjsDict[string] & { Value: unknown[] };
     if (redecode && tag !== '00080005') copy.Value = copy.Value.map((v) => mapStrings(v, redecode));
+    // dcmjs reads a UN element of a known tag (an over-long name of an Implicit VR source, too) one character per byte
+    // whatever the character set: under UTF-8 its bytes are read again as UTF-8.
+    if (utf8 && tag !== '00080005') copy.Value = copy.Value.map((v) => mapStrings(v, relatin1AsUtf8));
+    // Padding a writer left (NUL, space) is no part of a date or time.
+    if (vr === 'DA' || vr === 'TM') copy.Value = copy.Value.map((v) => (typeof v === 'string' ? v.replace(/[\0 ]+$/, '').trim() : v));
     // A date or time that is none (a typing slip, garbage) would make the SR invalid and means nothing: left out.
-    if ((vr === 'DA' || vr === 'TM') && copy.Value.some((v) => typeof v !== 'string' || (v !== '' && !(vr === 'DA' ? DA : TM).test(v.trim())))) {
+    if ((vr === 'DA' || vr === 'TM') && copy.Value.some((v) => typeof v !== 'string' || (v !== '' && !(vr === 'DA' ? DA : TM).test(v)))) {
       out.warnings.push(`source ${name} is not a valid ${vr} value; left out of the SR`);
       continue;
     }

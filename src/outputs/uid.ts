@@ -22,7 +22,7 @@ export function nameUid(name: string): string {
 export function dicomDateTime(d: Date, offset?: string): { date: string; time: string } {
   const m = offset ? /^([+-])(\d{2})(\d{2})$/.exec(offset.trim()) : null;
   // Offsets in use run from -12:00 to +14:00; '+9999' is no offset but a broken value, which would move the date by days.
-  const valid = m !== null && Number(m[2]) <= 14 && Number(m[3]) < 60;
+  const valid = m !== null && Number(m[3]) < 60 && Number(m[2]) * 60 + Number(m[3]) <= (m[1] === '-' ? 12 : 14) * 60;
   const minutes = valid ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : -d.getTimezoneOffset();
   const iso = new Date(d.getTime() + minutes * 60_000).toISOString();
   return { date: iso.slice(0, 10).replaceAll('-', ''), time: iso.slice(11, 19).replaceAll(':', '') };

@@ -80,3 +80,35 @@ describe('benchmark harness and the run signal', () => {
     }
   });
 });
+
+describe('runChild', () => {
+  it('an abort stops the child and the jobs it started (its own process group), then rejects with E_ABORTED', async () => {
+    const { runChild, setRunSignal } = await import('../../src/bench/harness.js');
+    const { mkdtempSync, readFileSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'ctscope-child-')), 'pid');
+    const ac = new AbortController();
+    setRunSignal(ac.signal);
+    try {
+      // A script whose job outlived a SIGTERM to the script alone.
+      const run = runChild('bash', ['-c', `sh -c 'echo $$ > ${pidFile}; exec sleep 30' & wait`], { what: 'a test script', stdout: 'ignore' });
+      for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 10));
+      const grandchild = Number(readFileSync(pidFile, 'utf8'));
+      ac.abort();
+      await expect(run).rejects.toMatchObject({ code: 'E_ABORTED', message: expect.stringMatching(/^a test script was interrupted/) });
+      await new Promise((r) => setTimeout(r, 200));
+      // Gone, or a zombie waiting for a parent to reap it (in a container pid 1 may never do that).
+      const state = (() => {
+        try {
+          return /^State:\s+(\w)/m.exec(readFileSync(`/proc/${grandchild}/status`, 'utf8'))?.[1];
+        } catch {
+          return 'gone';
+        }
+      })();
+      expect(['gone', 'Z', 'X']).toContain(state);
+    } finally {
+      setRunSignal(undefined);
+    }
+  });
+});

@@ -284,6 +284,9 @@ describe('rescale values that cannot be used', () => {
       { tag: 0x00080070, vr: 'LO', value: utf8('M\u00fcller') },
     ]), charset ?? 'none');
     expect(under('ISO_IR 192')).toMatchObject({ seriesDescription: description, manufacturer: 'M\u00fcller' });
+    // Up to the first NUL, as the byte-wise reading stops there.
+    const nul = parseInstance(ct('1', '0', [{ tag: 0x00080005, vr: 'CS', value: 'ISO_IR 192' }, { tag: 0x0008103e, vr: 'LO', value: utf8('Kopf\u00dc\0junk') }]), 'nul');
+    expect(nul.seriesDescription).toBe('Kopf\u00dc');
     // Latin-1 reading of the same bytes, as before, where the data set does not say UTF-8.
     expect(under('ISO_IR 100').seriesDescription).toBe(Buffer.from(description, 'utf8').toString('latin1').trim());
   });

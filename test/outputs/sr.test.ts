@@ -177,7 +177,7 @@ describe('source attributes of the wrong VR or with garbage values', () => {
     const header = parseSourceHeader(new Uint8Array(source.write()));
     expect(header.warnings).toEqual([
       'source PatientID has VR OB where LO belongs; written as LO',
-      'source StudyDate has VR US where DA belongs, with values that are no text; left out of the SR',
+      'source StudyDate has VR US where DA belongs, with values that are no text in a character set read here; left out of the SR',
       'source StudyTime is not a valid TM value; left out of the SR',
     ]);
     expect(header.elements['00100020']).toEqual({ vr: 'LO', Value: ['ZZID77'] });
@@ -192,6 +192,36 @@ describe('source attributes of the wrong VR or with garbage values', () => {
     const { dicomDateTime } = await import('../../src/outputs/uid.js');
     const at = new Date('2026-11-25T12:00:00Z');
     expect(dicomDateTime(at, '+0900')).toEqual({ date: '20261125', time: '210000' });
-    expect(dicomDateTime(at, '+9999')).toEqual(dicomDateTime(at));
+    expect(dicomDateTime(at, '+1400')).toEqual({ date: '20261126', time: '020000' });
+    expect(dicomDateTime(at, '-1200')).toEqual({ date: '20261125', time: '000000' });
+    for (const broken of ['+9999', '-1300', '+1459', '+0960']) expect(dicomDateTime(at, broken), broken).toEqual(dicomDateTime(at));
+  });
+
+  it('bytes are read in the source\'s character set, UN under UTF-8 as UTF-8, and padded dates keep their value', async () => {
+    const { parseSourceHeader } = await import('../../src/outputs/source.js');
+    const { DicomDict } = dcmjs().data;
+    const part10 = (dict: Record<string, unknown>): Uint8Array => {
+      const d = new DicomDict({ '00020010': { vr: 'UI', Value: ['1.2.840.10008.1.2.1'] }, '00020002': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2'] }, '00020003': { vr: 'UI', Value: ['1.2.3'] } });
+      d.dict = dict as never;
+      return new Uint8Array(d.write());
+    };
+    const cyrillic = parseSourceHeader(part10({
+      '00080005': { vr: 'CS', Value: ['ISO_IR 144'] },
+      '00100020': { vr: 'OB', Value: [new Uint8Array([0xb8, 0xd2, 0xd0, 0x31]).buffer] },
+      '00080030': { vr: 'TM', Value: ['121212\0'] },
+    }));
+    expect(cyrillic.elements['00100020']).toEqual({ vr: 'LO', Value: ['\u0418\u0432\u0430' + '1'] });
+    expect(cyrillic.elements['00080030']?.Value).toEqual(['121212']);
+    // An over-long or unknown-VR name under UTF-8: dcmjs reads UN one character per byte.
+    const name = 'M\u00fcller^J\u00fcrgen';
+    const un = parseSourceHeader(part10({
+      '00080005': { vr: 'CS', Value: ['ISO_IR 192'] },
+      '00100010': { vr: 'UN', Value: [new Uint8Array(Buffer.from(name, 'utf8')).buffer] },
+    }));
+    expect(JSON.stringify(un.elements['00100010'])).toContain(name);
+    // Bytes in an ISO 2022 set are not guessed at: left out, with a warning.
+    const jis = parseSourceHeader(part10({ '00080005': { vr: 'CS', Value: ['', 'ISO 2022 IR 87'] }, '00100020': { vr: 'OB', Value: [new Uint8Array([0x41, 0x42]).buffer] } }));
+    expect(jis.elements['00100020']).toBeUndefined();
+    expect(jis.warnings.join('\n')).toMatch(/source PatientID has VR OB where LO belongs, with values that are no text in a character set read here; left out/);
   });
 });
