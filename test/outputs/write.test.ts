@@ -46,19 +46,25 @@ const until = async (ok: () => boolean): Promise<void> => {
   }
 };
 
+/** An output folder and a volume whose slice 2 is read only once `open()` is called: the writer waits there. */
+function pausedAtSlice2(): { out: string; volume: KeyImageSource; open: () => void } {
+  const out = mkdtempSync(join(tmpdir(), 'ctscope-write-'));
+  dirs.push(out);
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const volume: KeyImageSource = {
+    geometry,
+    readSlice: async (k) => {
+      if (k === 2) await gate;
+      return new Int16Array(32 * 32).fill(-1000);
+    },
+  };
+  return { out, volume, open };
+}
+
 describe('writeOutputs and a writer that lost the folder', () => {
   it('a writer paused past its lock while writing replaces none of the files the run that took over wrote', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'ctscope-write-'));
-    dirs.push(out);
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const volume: KeyImageSource = {
-      geometry,
-      readSlice: async (k) => {
-        if (k === 2) await gate;
-        return new Int16Array(32 * 32).fill(-1000);
-      },
-    };
+    const { out, volume, open } = pausedAtSlice2();
     const doc = { findings: [1, 2].map(finding), files: [] } as unknown as FindingsDocument;
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
@@ -78,17 +84,7 @@ describe('writeOutputs and a writer that lost the folder', () => {
   });
 
   it('a writer paused past its lock and then aborted (Ctrl-Z, fg, Ctrl-C) removes none of the files the run that took over wrote', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'ctscope-write-'));
-    dirs.push(out);
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const volume: KeyImageSource = {
-      geometry,
-      readSlice: async (k) => {
-        if (k === 2) await gate;
-        return new Int16Array(32 * 32).fill(-1000);
-      },
-    };
+    const { out, volume, open } = pausedAtSlice2();
     const ac = new AbortController();
     const doc = { findings: [1, 2].map(finding), files: [] } as unknown as FindingsDocument;
     vi.useFakeTimers({ toFake: ['Date'] });
