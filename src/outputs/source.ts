@@ -70,7 +70,7 @@ const CONTROL = /[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f]/;
 
 /**
  * A source element's values in the form its dictionary VR takes: strings (person names as { Alphabetic, ... }),
- * from another text VR, or from bytes (OB, or UN as an over-long value of an Implicit VR source reads). Undefined
+ * from another text VR, or from bytes (OB, or a UN dcmjs keeps as bytes). Undefined
  * where they cannot be (a sequence, numbers): such an element is left out of the SR.
  */
 function asDictionaryValues(el: DcmjsElement, vr: string, decoder: ByteDecoder | undefined): unknown[] | undefined {
@@ -209,8 +209,8 @@ export function parseSourceHeader(part10: Uint8Array): SourceHeader {
     }
     const copy = JSON.parse(JSON.stringify({ vr, Value: values })) as DcmjsDict[string] & { Value: unknown[] };
     if (redecode && tag !== '00080005') copy.Value = copy.Value.map((v) => mapStrings(v, redecode));
-    // dcmjs reads a UN element of a known tag (an over-long name of an Implicit VR source, too) one character per byte
-    // whatever the character set: under UTF-8 its bytes are read again as UTF-8.
+    // dcmjs reads an explicit UN element of a known tag as its dictionary VR, one character per byte whatever the
+    // character set: under UTF-8 those bytes are read again as UTF-8.
     if (utf8 && tag !== '00080005') copy.Value = copy.Value.map((v) => mapStrings(v, relatin1AsUtf8));
     // Padding a writer left (NUL, space) is no part of a date or time.
     if (vr === 'DA' || vr === 'TM') copy.Value = copy.Value.map((v) => (typeof v === 'string' ? v.replace(/[\0 ]+$/, '').trim() : v));
