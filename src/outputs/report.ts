@@ -90,6 +90,7 @@ export function reportHtml(doc: FindingsDocument, images: readonly KeyImageRef[]
   const warnings = doc.warnings.length ? `<h2>Warnings</h2><ul>${doc.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">
 <title>ctscope findings: ${doc.findings.length} finding(s)</title><style>${CSS}</style></head>
 <body><main>
 <h1>CT findings report</h1>

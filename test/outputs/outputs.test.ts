@@ -108,12 +108,19 @@ describe.skipIf(!hasChromium)('report.html in headless Chromium', () => {
         const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
         const failed: string[] = [];
         page.on('requestfailed', (q) => failed.push(q.url()));
+        // The page's Content-Security-Policy (no script, no remote resource) blocks nothing the report itself uses.
+        const errors: string[] = [];
+        page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
         await page.goto(pathToFileURL(join(r.out, 'report.html')).href, { waitUntil: 'load' });
         const images = await page.$$eval('img', (els) => els.map((e) => ({ src: e.getAttribute('src'), w: (e as HTMLImageElement).naturalWidth, ok: (e as HTMLImageElement).complete })));
         expect(images).toHaveLength(r.doc.findings.length);
         for (const im of images) expect(im.w, String(im.src)).toBeGreaterThan(0);
         const rows = await page.$$eval('#findings tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '')));
         expect(rows).toHaveLength(r.doc.findings.length);
+        expect(errors).toEqual([]);
+        expect(await page.$eval('meta[http-equiv="Content-Security-Policy"]', (m) => m.getAttribute('content'))).toMatch(/^default-src 'none'/);
+        // The inline style sheet applies under it (a browser default would be 'separate').
+        expect(await page.$eval('table#findings', (t) => getComputedStyle(t).borderCollapse)).toBe('collapse');
         r.doc.findings.forEach((f, n) => {
           expect(rows[n]![0]).toBe(String(f.n));
           expect(rows[n]![2]).toBe(f.score.toFixed(3));
