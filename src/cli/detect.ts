@@ -5,7 +5,7 @@ import { DicomWebClient } from '../dicomweb/client.js';
 import { isDicomWebUrl, parseDicomWebUrl } from '../dicomweb/url.js';
 import { closeRunners } from '../inference/runner.js';
 import { parseEpRequest, type EpRequest } from '../inference/providers.js';
-import type { StudyInput } from '../ingest/load.js';
+import type { BufferInput, StudyInput } from '../ingest/load.js';
 import { stderrProgress, summaryTable } from './console.js';
 import { checkDetectOptions, detect } from '../pipeline/detect.js';
 import { type DetectOptions } from '../pipeline/types.js';
@@ -136,6 +136,14 @@ export function readAuth(a: Pick<DetectArgs, 'tokenFile' | 'credentialsFile'>): 
   return { credentials: { username: pair.slice(0, colon), password: pair.slice(colon + 1) } };
 }
 
+/**
+ * A WADO-RS retrieval that says how far it is every `every` instances: a study can take minutes on a slow link,
+ * which showed nothing but "retrieving study".
+ */
+export function retrieveSaying(client: Pick<DicomWebClient, 'retrieve'>, study: string, series: string | undefined, say: (line: string) => void, every = 100): Promise<BufferInput[]> {
+  return client.retrieve(study, series, { onInstance: (n) => void (n % every === 0 && say(`retrieved ${n} instance(s) so far`)) });
+}
+
 /** `ctscope detect`: the whole pipeline on a folder or a DICOMweb series, outputs into --out. */
 export const detectCommand: Command = {
   name: 'detect',
@@ -171,7 +179,7 @@ export const detectCommand: Command = {
         // A study can be gigabytes: a wrong model or --out fails before the download, not after it.
         await checkDetectOptions(options);
         say(`retrieving ${series ? 'series' : 'study'} from ${client.toJSON().baseUrl} (WADO-RS)...`);
-        input = await client.retrieve(target.study, series);
+        input = await retrieveSaying(client, target.study, series, say);
         say(`retrieved ${input.length} instance(s)`);
       }
       const outcome = await detect(input, options);

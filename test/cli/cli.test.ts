@@ -440,3 +440,19 @@ describe.skipIf(!hasSharedData)('ctscope CLI on the shared corpus', () => {
     expect(r.stdout).toBe('');
   }, 60_000);
 });
+
+describe('detect from DICOMweb: progress of the retrieval', () => {
+  it('says how many instances have come every `every` of them (a slow study showed nothing for minutes)', async () => {
+    const { retrieveSaying } = await import('../../src/cli/detect.js');
+    const said: string[] = [];
+    const client = {
+      retrieve: async (_study: string, _series?: string, o?: unknown) => {
+        const on = (o as { onInstance?: (n: number) => void }).onInstance!;
+        for (let n = 1; n <= 250; n++) on(n);
+        return [];
+      },
+    };
+    await retrieveSaying(client as never, '1.2', undefined, (l) => said.push(l));
+    expect(said).toEqual(['retrieved 100 instance(s) so far', 'retrieved 200 instance(s) so far']);
+  });
+});
