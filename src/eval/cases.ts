@@ -115,6 +115,15 @@ const notScored = (kind: string): string => `lesions or findings of kind '${kind
 /** Phantom kind (truth.json `kind`) whose scans a lesion kind is scored on. */
 export const SCAN_KIND: Readonly<Record<EvalKind, string>> = { nodule: 'chest', aneurysm: 'cta' };
 
+/**
+ * Whether a scan of kind `scan` (truth.json `kind`) counts for lesion kind `kind`: one of that kind's scans, or one
+ * that names no scan kind ctscope knows (it counts for every lesion kind). One rule for scoring, for choosing
+ * which models `eval --detect` runs on a case, and for which cases' files a run reads.
+ */
+export function scanCountsFor(scan: string | undefined, kind: EvalKind): boolean {
+  return scan === undefined || !Object.values(SCAN_KIND).includes(scan) || scan === SCAN_KIND[kind];
+}
+
 /** The scan kind a truth.json names (chest, cta), or undefined where it names none. */
 export function scanKindOf(truthFile: string): string | undefined {
   const kind = (readJson(truthFile) as { kind?: unknown } | null)?.kind;
@@ -131,7 +140,7 @@ export function loadCases(files: readonly CaseFiles[], kind: EvalKind, onUnknown
   for (const c of files) {
     const doc = readJson(c.truthFile) as { kind?: unknown } | null;
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad(c.truthFile, 'truth file is not a JSON object');
-    if (typeof doc.kind === 'string' && Object.values(SCAN_KIND).includes(doc.kind) && doc.kind !== SCAN_KIND[kind]) continue;
+    if (!scanCountsFor(typeof doc.kind === 'string' ? doc.kind : undefined, kind)) continue;
     const pred = c.predFile ? readJson(c.predFile) : undefined;
     if (c.predFile) checkSameSeries(c.id, doc, pred);
     const truths = readTruth(c.truthFile, kind, doc, (k) => onUnknown?.(c.truthFile, k));

@@ -5,7 +5,7 @@ import { checkOutDir, ensureDir, ensureDirUndoable } from '../io/dirs.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { dirname, join } from 'node:path';
 import { isCtscopeError, toCtscopeError, type CtscopeError } from '../errors.js';
-import { listCases, SCAN_KIND, scanKindOf, type EvalKind } from './cases.js';
+import { listCases, scanCountsFor, scanKindOf, type EvalKind } from './cases.js';
 
 /** Scores kept for the FROC curve: far below any operating threshold. */
 export const CURVE_THRESHOLD = 0.02;
@@ -98,7 +98,7 @@ export async function detectCases(truthRoot: string, predRoot: string, kinds: re
     for (const c of listCases(truthRoot, predRoot)) {
       const scan = scanKindOf(c.truthFile);
       // Each kind's model is found as `detect --model <kind>` finds it ($CTSCOPE_MODELS, then bundled).
-      const models = kinds.filter((k) => scan === undefined || scan === SCAN_KIND[k]);
+      const models = kinds.filter((k) => scanCountsFor(scan, k));
       if (models.length === 0) continue;
       try {
         const det = await detectFolder(dirname(c.truthFile), models, CURVE_THRESHOLD, options.signal);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { froc, TASK_EVAL, type FrocResult } from './froc.js';
-import { detectScoreFloor, listCases, loadCases, SCAN_KIND, scanKindOf, type EvalKind } from './cases.js';
+import { detectScoreFloor, listCases, loadCases, SCAN_KIND, scanCountsFor, scanKindOf, type EvalKind } from './cases.js';
 import { CURVE_THRESHOLD } from './detect-folder.js';
 import { readManifest } from '../inference/manifest.js';
 import { CtscopeError, isCtscopeError } from '../errors.js';
@@ -60,7 +60,7 @@ export function runEval(truthRoot: string, predRoot: string, kinds: readonly Eva
   // the asked kinds are read (a broken file of the other kind's scans must not fail this run).
   const asked = files.filter((f) => {
     const scan = scanKindOf(f.truthFile);
-    return scan === undefined || kinds.some((k) => SCAN_KIND[k] === scan);
+    return kinds.some((k) => scanCountsFor(scan, k));
   });
   const cut = asked.filter((f) => {
     const floor = f.predFile ? detectScoreFloor(f.predFile) : undefined;

@@ -18,6 +18,7 @@ import { numberOption, parseCommandArgs } from '../cli/command.js';
 import { runEntry } from '../cli/entry.js';
 import { reportBlocks } from './table.js';
 import { median } from '../io/stats.js';
+import { oneLineSafe } from '../io/printable.js';
 import { CURVE_THRESHOLD, detectFolder, EVAL_COUNT, writeCasePredictions, EVAL_SEED, type SeedRange, TRAINING_SEEDS, trainingOverlap, VALIDATION_SEEDS, validationOverlap } from './detect-folder.js';
 
 /** A phantom of an earlier run in --work is reused only at the asked matrix size. */
@@ -101,7 +102,7 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
       extra.push({ dir, model, findings: det.findings.length, ms: Math.round(det.ms) });
     }
   }
-  for (const w of report?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+  for (const w of report?.warnings ?? []) process.stderr.write(`warning: ${oneLineSafe(w)}\n`);
   if (v.json) {
     process.stdout.write(JSON.stringify({ work, seeds: `${seed0}..`, rows, report, extra, medianMs: { chest: median(times.chest!), cta: median(times.cta!) } }, (_k, x) => (x === Infinity ? null : x), 2) + '\n');
   } else {

@@ -33,6 +33,19 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const ROW_FIELDS = ['stage', 'name', 'medianMs', 'minMs', 'p75Ms', 'maxMs', 'samples', 'peakRssMiB', 'vsScalar', 'throughput', 'throughputUnit', 'work'];
 
+/** Runs node with `args`, sends `signal` `delayMs` after `line` appears on stderr; its exit code, stderr and ms after the signal. */
+async function signalledAfter(args: string[], line: string, delayMs: number, signal: NodeJS.Signals, env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; ms: number }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  await new Promise<void>((resolve) => child.stderr.on('data', () => stderr.includes(line) && resolve()));
+  await new Promise((r) => setTimeout(r, delayMs));
+  const t0 = Date.now();
+  child.kill(signal);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  return { code, stderr, ms: Date.now() - t0 };
+}
+
 describe('ctscope bench', () => {
   it.each([
     ['ctscope bench', [CLI, 'bench']],
@@ -41,39 +54,25 @@ describe('ctscope bench', () => {
   ])('Ctrl-C stops %s within seconds with E_ABORTED and exit 130, writing no results and leaving no temporary folder', async (_name, entry) => {
     const out = join(dir, `aborted-${entry.length}.json`);
     const tmp = mkdtempSync(join(dir, 'tmp-'));
-    const child = spawn(process.execPath, [...entry, '--quick', '--stage', 'preprocess', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     // Interrupted once the first stage has begun (its data made, its tasks running).
-    await new Promise<void>((resolve) => child.stderr.on('data', () => stderr.includes('bench: preprocess') && resolve()));
-    await new Promise((r) => setTimeout(r, 500));
-    const t0 = Date.now();
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const { code, stderr, ms } = await signalledAfter([...entry, '--quick', '--stage', 'preprocess', '--out', out], 'bench: preprocess', 500, 'SIGINT', { TMPDIR: tmp });
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/error\[E_ABORTED\]: benchmark was aborted/);
     // Stopped by the abort itself, not by the CLI's 10 s grace timer. (Before, the first interrupt was only seen
     // after the whole stage, which then wrote its results and exited 0.)
     expect(stderr).not.toMatch(/did not stop within/);
-    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(ms).toBeLessThan(8000);
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(tmp)).toEqual([]);
   }, 60_000);
 
   it('SIGTERM while a child makes data (the memory stage\'s series) stops the child and the run at once: E_ABORTED, 130', async () => {
     // The children ran synchronously: the signal waited for them, and their end by it was an internal error.
-    const child = spawn(process.execPath, ['--expose-gc', RUN, '--quick', '--stage', 'memory', '--data', mkdtempSync(join(dir, 'mem-data-')), '--out', join(dir, 'mem.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    await new Promise<void>((resolve) => child.stderr.on('data', () => stderr.includes('bench: memory') && resolve()));
-    await new Promise((r) => setTimeout(r, 1000));
-    const t0 = Date.now();
-    child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const { code, stderr, ms } = await signalledAfter(['--expose-gc', RUN, '--quick', '--stage', 'memory', '--data', mkdtempSync(join(dir, 'mem-data-')), '--out', join(dir, 'mem.json')], 'bench: memory', 1000, 'SIGTERM');
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/^error\[E_ABORTED\]: making the memory benchmark series was interrupted/m);
     expect(stderr).not.toMatch(/E_INTERNAL|did not stop within/);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(ms).toBeLessThan(5000);
   }, 60_000);
 
   it('--stage postprocess --json prints rows with timings, throughput and ratios (phantom generated into --data)', async () => {

@@ -174,6 +174,18 @@ describe('ctscope CLI: usage errors', () => {
   });
 });
 
+/** Overwrites `was` with `now` (the same length, so the DICOM stays valid) in every slice of a series folder. */
+async function overwriteInSeries(dir: string, was: Buffer, now: Buffer): Promise<void> {
+  expect(now.length).toBe(was.length);
+  for (const f of (await readdir(dir)).filter((f) => f.endsWith('.dcm'))) {
+    const b = readFileSync(join(dir, f));
+    const at = b.indexOf(was);
+    expect(at).toBeGreaterThan(0);
+    now.copy(b, at);
+    await writeFile(join(dir, f), b);
+  }
+}
+
 describe('ctscope CLI: text from files is shown, not obeyed', () => {
   it('info escapes escape sequences and line breaks in a SeriesDescription and a file name', async () => {
     const d = join(dir, 'crafted');
@@ -181,14 +193,7 @@ describe('ctscope CLI: text from files is shown, not obeyed', () => {
     // The same length as the description it replaces, so the DICOM stays valid.
     const was = Buffer.from('Synthetic chest phantom');
     const crafted = Buffer.from('AB\x1b[31mRED\x1b]0;TITLE\x07zzz');
-    expect(crafted.length).toBe(was.length);
-    for (const f of (await readdir(d)).filter((f) => f.endsWith('.dcm'))) {
-      const b = readFileSync(join(d, f));
-      const at = b.indexOf(was);
-      expect(at).toBeGreaterThan(0);
-      crafted.copy(b, at);
-      await writeFile(join(d, f), b);
-    }
+    await overwriteInSeries(d, was, crafted);
     await writeFile(join(d, 'evil\n* 9.9.9 (#1) CT "FAKE"\x1b[2J'), 'not dicom at all, but long enough to be looked at');
     const r = await ctscope('info', d);
     expect(r.code).toBe(0);
@@ -215,13 +220,7 @@ describe('ctscope CLI: text from files is shown, not obeyed', () => {
     const uid = (JSON.parse(readFileSync(join(d, 'truth.json'), 'utf8')) as { series: { seriesInstanceUid: string } }).series.seriesInstanceUid;
     const fake = '\nerror[E_FAKE]: x';
     const crafted = Buffer.from(uid.slice(0, uid.length - fake.length) + fake);
-    for (const f of (await readdir(d)).filter((f) => f.endsWith('.dcm'))) {
-      const b = readFileSync(join(d, f));
-      const at = b.indexOf(uid);
-      expect(at).toBeGreaterThan(0);
-      crafted.copy(b, at);
-      await writeFile(join(d, f), b);
-    }
+    await overwriteInSeries(d, Buffer.from(uid), crafted);
     // A truncated slice under a name with a line break: named in the skipped-input warning.
     await writeFile(join(d, 'trunc\nerror[E_FAKE]: y.dcm'), readFileSync(join(d, 'CT000001.dcm')).subarray(0, 3000));
     const runs = [

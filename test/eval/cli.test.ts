@@ -127,6 +127,15 @@ describe('ctscope eval', () => {
   });
 });
 
+describe('which scans count for which lesion kind (one rule for scoring, eval --detect and the files read)', () => {
+  it('a scan of a kind counts for its lesions only; one naming no known kind counts for every lesion kind', async () => {
+    const { scanCountsFor } = await import('../../src/eval/cases.js');
+    expect([scanCountsFor('chest', 'nodule'), scanCountsFor('chest', 'aneurysm'), scanCountsFor('cta', 'aneurysm')]).toEqual([true, false, true]);
+    // eval --detect ran no model on these while scoring counted them as scans of every kind.
+    expect([scanCountsFor(undefined, 'nodule'), scanCountsFor('mri', 'nodule'), scanCountsFor('mri', 'aneurysm')]).toEqual([true, true, true]);
+  });
+});
+
 describe('what eval used to drop or misreport without a word', () => {
   it('truth lesions without kind take their scan kind; kinds eval does not score are named; no lesions at all is no CPM', async () => {
     const t = join(root, 'w-truth'), p = join(root, 'w-pred');
